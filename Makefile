@@ -1,0 +1,33 @@
+# hotdesk: `make run` serves, `make test` tests. Both create .venv and install into it as needed.
+PYTHON ?= python3
+VENV ?= .venv
+BIND ?= $(or $(HOTDESK_BIND),0.0.0.0:8080)
+WORKERS ?= 4
+BIN = $(VENV)/bin
+
+.PHONY: run test install install-test bench clean
+
+run: $(VENV)/.installed
+	$(BIN)/hotdesk init-db
+	exec $(BIN)/gunicorn --bind $(BIND) --workers $(WORKERS) --graceful-timeout 20 wsgi:app
+
+test: $(VENV)/.installed-test
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+install: $(VENV)/.installed
+install-test: $(VENV)/.installed-test
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,53 @@
+"""hotdesk: a hot-desking server for office desk phones."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Flask
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from hotdesk import brands
+from hotdesk.config import Config
+from hotdesk.db import make_engine, make_session_factory
+from hotdesk.notify import NotifyDispatcher
+from hotdesk.settings import CORE_SETTINGS, Settings
+
+
+@dataclass
+class Hotdesk:
+    """What one running app holds: the database, the settings registry, the NOTIFY sender."""
+
+    config: Config
+    engine: Engine
+    sessions: sessionmaker[Session]
+    settings: Settings
+    notifier: NotifyDispatcher
+
+
+def settings_registry() -> Settings:
+    return Settings([*CORE_SETTINGS, *brands.setting_specs()])
+
+
+def create_app(config: Config | None = None, notifier: NotifyDispatcher | None = None) -> Flask:
+    config = config or Config.from_env()
+    app = Flask(__name__, instance_path=str(config.instance_path))
+    app.config["SECRET_KEY"] = config.secret_key
+    engine = make_engine(config.database_url)
+    sessions = make_session_factory(engine)
+    if notifier is None:
+        from hotdesk.web.notifications import notification_recorder
+
+        notifier = NotifyDispatcher(on_outcome=notification_recorder(sessions))
+    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, settings_registry(), notifier)
+
+    if config.trusted_proxies:
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+
+    from hotdesk import web
+
+    web.init_app(app)
+    return app

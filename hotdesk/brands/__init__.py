@@ -1,0 +1,25 @@
+"""The brand registry: the one place that lists the brands hotdesk speaks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac
+from hotdesk.brands.yealink import Yealink
+
+BRANDS: dict[str, Brand] = {brand.key: brand for brand in (Yealink(),)}
+
+__all__ = ["BRANDS", "Brand", "FileKind", "Identity", "RequestedFile", "normalize_mac", "recognise"]
+
+
+def recognise(user_agent: str, headers: Mapping[str, str]) -> tuple[Brand, Identity] | None:
+    """The brand and identity a request's User-Agent (and headers) declare, or None."""
+    for brand in BRANDS.values():
+        identity = brand.identify(user_agent, headers)
+        if identity is not None:
+            return brand, identity
+    return None
+
+
+def setting_specs():
+    return [spec for brand in BRANDS.values() for spec in brand.settings]

@@ -1,0 +1,133 @@
+"""What a brand module declares: how to recognise its phones, its file names, its dialect, its reload."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import Enum
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2.sandbox import SandboxedEnvironment
+
+from hotdesk.config import ROOT
+from hotdesk.screens import Screen
+from hotdesk.settings import SettingSpec
+
+SCREEN_TEMPLATES = ROOT / "templates" / "xml"
+CONFIG_TEMPLATES = ROOT / "epm_templates"
+
+_screens = Environment(
+    loader=FileSystemLoader(SCREEN_TEMPLATES),
+    autoescape=select_autoescape(default=True),
+    undefined=StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+_MAC = re.compile(r"[0-9a-f]{12}")
+
+
+def normalize_mac(text: str | None) -> str | None:
+    """'00:15:65:AA:BB:CC', '00-15-65-aa-bb-cc', '001565aabbcc' -> '001565aabbcc'; anything else -> None."""
+    if not text:
+        return None
+    mac = re.sub(r"[:\-.]", "", text).lower()
+    return mac if _MAC.fullmatch(mac) else None
+
+
+@dataclass(frozen=True)
+class Identity:
+    """What a request says about the phone that sent it."""
+
+    model: str | None
+    firmware: str | None
+    mac: str | None
+
+
+class FileKind(Enum):
+    COMMON = "common"  # the same for every phone of the brand: never holds a secret
+    DEVICE = "device"  # one phone's own file: guest or user configuration
+
+
+@dataclass(frozen=True)
+class RequestedFile:
+    kind: FileKind
+    mac: str | None = None
+
+
+class Brand:
+    key: ClassVar[str]
+    label: ClassVar[str]
+    screen_content_type: ClassVar[str] = "text/xml; charset=utf-8"
+    config_content_type: ClassVar[str] = "text/plain; charset=utf-8"
+    common_template: ClassVar[str | None] = None  # file under epm_templates/<key>/ for COMMON requests
+    settings: ClassVar[tuple[SettingSpec, ...]] = ()
+    reloads_by_notify: ClassVar[bool] = True  # the answer to a login cannot reload the phone by itself
+    config_autoescape: ClassVar[bool] = False  # True for XML configuration formats
+
+    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+        raise NotImplementedError
+
+    def requested_file(self, filename: str) -> RequestedFile | None:
+        raise NotImplementedError
+
+    def notify_event(self, settings: Mapping[str, str]) -> str:
+        return "check-sync"
+
+    def config_value(self, value: Any) -> Any:
+        """Applied to every {{ value }} in this brand's provisioning templates."""
+        return "" if value is None else value
+
+    # Rendering: shared by every brand, driven by the declarations above.
+
+    def render_screen(self, screen: Screen, **context: Any) -> bytes:
+        template = _screens.get_template(f"{self.key}/{screen.template}.xml")
+        return template.render(screen=screen, **context).encode("utf-8")
+
+    def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
+        return self._compile(body).render(context).encode("utf-8")
+
+    def render_common(self, context: Mapping[str, Any]) -> bytes:
+        assert self.common_template is not None
+        return self._environment.get_template(f"{self.key}/{self.common_template}").render(context).encode("utf-8")
+
+    def check_template(self, body: str) -> None:
+        """Raise jinja2.TemplateSyntaxError for a template that cannot compile."""
+        self._compile(body)
+
+    def stock_templates(self) -> dict[str, str]:
+        """Templates shipped in epm_templates/<key>/, by name: seeded into the database by init-db."""
+        folder = CONFIG_TEMPLATES / self.key
+        return {
+            path.stem: path.read_text(encoding="utf-8")
+            for path in sorted(folder.iterdir())
+            if path.is_file() and path.name != self.common_template
+        }
+
+    @property
+    def _environment(self) -> SandboxedEnvironment:
+        # Sandboxed: admins edit templates, and a template must not reach into the server.
+        env = self.__dict__.get("_env")
+        if env is None:
+            env = SandboxedEnvironment(
+                loader=FileSystemLoader(CONFIG_TEMPLATES),
+                autoescape=self.config_autoescape,
+                finalize=self.config_value,
+                undefined=StrictUndefined,
+                trim_blocks=True,
+                lstrip_blocks=True,
+                keep_trailing_newline=True,
+            )
+            self.__dict__["_env"] = env
+        return env
+
+    def _compile(self, body: str):
+        return _compiled(self, body)
+
+
+@lru_cache(maxsize=512)
+def _compiled(brand: Brand, body: str):
+    return brand._environment.from_string(body)

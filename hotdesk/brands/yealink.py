@@ -1,0 +1,72 @@
+"""Yealink T2x/T4x/T5x/CP/VP.
+
+Sources: phones.md §1.2, §3, §4; the User-Agent forms are those wazo-provd-plugins'
+wazo_yealink/common.py matches; `%NULL%` for "reset to default", type 27 for an XML-browser
+key and `sip.notify_reboot_enable = 0` (obey the NOTIFY's reboot= flag) follow its base.tpl
+and FusionPBX's yealink.php.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac
+from hotdesk.settings import SettingSpec, check_bool
+
+_USER_AGENTS = (
+    # "Yealink SIP-T46G 28.72.0.25 00:15:65:5b:53:84", "Yealink SIP VP-T49G ...", "yealink SIP-T28P ..."
+    re.compile(r"^[yY]ealink\s+SIP(?: VP)?-(\w+)\s+([\d.]+)\s+([\da-fA-F:]{17})$"),
+    # "Yealink CP860 37.72.0.5 00:15:65:..", "Yealink W60B 77.83.0.10 ..", "Yealink T58 58.80.0.5 .."
+    re.compile(r"^[yY]ealink\s+(\w+)\s+([\d.]+)\s+([\da-fA-F:]{17})$"),
+    # "VP530P 23.70.0.40 00:15:65:31:4b:c0"
+    re.compile(r"^(VP530P?)\s+([\d.]+)\s+([\da-fA-F:]{17})$"),
+    # "Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0": no MAC, it comes from the file name
+    re.compile(r"^[yY]ealink-(\w+)\s+([\d.]+)\s+[\d.]+$"),
+)
+_COMMON_FILE = re.compile(r"^y0000000000[0-9a-f]{2}\.cfg$")
+_DEVICE_FILE = re.compile(r"^([0-9a-f]{12})\.cfg$")
+
+NOTIFY_REBOOT = SettingSpec(
+    "yealink_notify_reboot",
+    "Yealink check-sync NOTIFY with reboot=true (false: reload the configuration without rebooting)",
+    lambda: "true",
+    check_bool,
+)
+
+
+class Yealink(Brand):
+    key = "yealink"
+    label = "Yealink"
+    common_template = "common.cfg"
+    settings = (NOTIFY_REBOOT,)
+
+    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+        for pattern in _USER_AGENTS:
+            match = pattern.match(user_agent.strip())
+            if match:
+                groups = match.groups()
+                mac = normalize_mac(groups[2]) if len(groups) > 2 else None
+                return Identity(model=groups[0], firmware=groups[1], mac=mac)
+        return None
+
+    def requested_file(self, filename: str) -> RequestedFile | None:
+        if _COMMON_FILE.match(filename):
+            return RequestedFile(FileKind.COMMON)
+        match = _DEVICE_FILE.match(filename)
+        if match:
+            return RequestedFile(FileKind.DEVICE, match.group(1))
+        return None
+
+    def notify_event(self, settings: Mapping[str, str]) -> str:
+        reboot = settings.get(NOTIFY_REBOOT.name, "true")
+        return f"check-sync;reboot={reboot}"
+
+    def config_value(self, value: Any) -> Any:
+        # One setting per line: a value must not be able to start another line.
+        if value is None:
+            return "%NULL%"
+        if isinstance(value, str):
+            return "".join(ch for ch in value if ch.isprintable())
+        return value

@@ -1,0 +1,51 @@
+"""Environment configuration (HOTDESK_*), read once when the app or CLI starts."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The checkout: phone XML screens and provisioning templates live beside the package."""
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str
+    secret_key: str
+    trusted_proxies: int
+    instance_path: Path
+
+    @classmethod
+    def from_env(cls, environ: os._Environ | dict = os.environ) -> Config:
+        instance = Path(environ.get("HOTDESK_INSTANCE_PATH", ROOT / "instance"))
+        database_url = environ.get("HOTDESK_DATABASE_URL") or f"sqlite:///{instance / 'hotdesk.db'}"
+        proxies = environ.get("HOTDESK_TRUSTED_PROXIES", "0")
+        if not proxies.isdigit():
+            raise ValueError(f"HOTDESK_TRUSTED_PROXIES must be a whole number, not {proxies!r}")
+        return cls(
+            database_url=database_url,
+            secret_key=environ.get("HOTDESK_SECRET_KEY") or _stored_secret_key(instance),
+            trusted_proxies=int(proxies),
+            instance_path=instance,
+        )
+
+
+def _stored_secret_key(instance: Path) -> str:
+    """A key generated on first start and kept, so tokens in phones' configs survive restarts."""
+    path = instance / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        instance.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL: when several workers start at once, exactly one writes and all read the same key.
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_text().strip()
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key

@@ -1,0 +1,153 @@
+"""Extensions: checks, add/update, and the all-or-nothing CSV import."""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotdesk.models import Extension, Template, TemplatePin
+
+REQUIRED_COLUMNS = ("extension", "name", "secret")
+OPTIONAL_COLUMNS = ("voicemail_pin", "email", "auth_name", "template")
+
+_NUMBER = re.compile(r"[0-9A-Za-z+*#_.-]{1,32}")
+_PIN = re.compile(r"[0-9]{1,32}")
+_AUTH_NAME = re.compile(r"[A-Za-z0-9._@+-]{1,64}")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
+
+
+class DirectoryError(ValueError):
+    """Bad extension data; the message names where (file, line) and which field."""
+
+
+@dataclass(frozen=True)
+class ExtensionData:
+    number: str
+    name: str
+    secret: str
+    voicemail_pin: str | None = None
+    email: str | None = None
+    auth_name: str | None = None
+    template: str | None = None  # "brand/name", or a name every brand that has it will use
+
+
+def check(data: ExtensionData) -> ExtensionData:
+    """The normalised data, or DirectoryError naming the first bad field."""
+    if not _NUMBER.fullmatch(data.number):
+        raise DirectoryError(f"extension: {data.number!r} is not an extension number (digits, letters, + * # _ . -; at most 32)")
+    name = data.name.strip()
+    if not name or len(name) > 128 or not name.isprintable():
+        raise DirectoryError("name: needs 1 to 128 printable characters")
+    if not data.secret or len(data.secret) > 128 or any(ch.isspace() or not ch.isprintable() for ch in data.secret):
+        raise DirectoryError("secret: needs 1 to 128 printable characters without spaces")
+    pin = data.voicemail_pin or None
+    if pin is not None and not _PIN.fullmatch(pin):
+        raise DirectoryError("voicemail_pin: digits only (it is typed on a phone keypad)")
+    email = data.email or None
+    if email is not None and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+        raise DirectoryError(f"email: {email!r} is not an email address")
+    auth_name = data.auth_name or None
+    if auth_name is not None and not _AUTH_NAME.fullmatch(auth_name):
+        raise DirectoryError(f"auth_name: {auth_name!r} is not a SIP user name")
+    return ExtensionData(data.number, name, data.secret, pin, email, auth_name, data.template or None)
+
+
+def templates_named(session: Session, reference: str) -> list[Template]:
+    """Templates a 'brand/name' or bare 'name' reference points at; DirectoryError if none."""
+    brand, _, name = reference.rpartition("/")
+    query = select(Template).where(Template.name == name)
+    if brand:
+        query = query.where(Template.brand == brand)
+    found = list(session.scalars(query))
+    if not found:
+        raise DirectoryError(f"template: no template {reference!r} (use brand/name, e.g. yealink/default)")
+    return found
+
+
+def save(session: Session, data: ExtensionData) -> Extension:
+    """Add or update one extension (not committed). `data` must have passed check()."""
+    extension = session.scalar(select(Extension).where(Extension.number == data.number))
+    if extension is None:
+        extension = Extension(number=data.number)
+        session.add(extension)
+    extension.name, extension.secret = data.name, data.secret
+    extension.voicemail_pin, extension.email, extension.auth_name = data.voicemail_pin, data.email, data.auth_name
+    if data.template:
+        for template in templates_named(session, data.template):
+            pin_template(session, extension, template)
+    return extension
+
+
+def pin_template(session: Session, extension: Extension, template: Template) -> None:
+    """Pin the extension to this template whenever it logs into a phone of the template's brand."""
+    for pin in extension.pins:
+        if pin.brand == template.brand:
+            pin.template = template
+            return
+    extension.pins.append(TemplatePin(template=template, brand=template.brand))
+
+
+def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]], source: str) -> int:
+    """Validate every row first, then write them all in one transaction. Returns the row count."""
+    checked: list[ExtensionData] = []
+    seen: dict[str, int] = {}
+    for line, row in rows:
+        def where(message: str) -> DirectoryError:
+            return DirectoryError(f"{source}, line {line}: {message}")
+
+        try:
+            data = check(ExtensionData(**{_FIELD.get(k, k): (v or "").strip() if k != "secret" else (v or "") for k, v in row.items()}))
+            if data.template:
+                templates_named(session, data.template)
+        except DirectoryError as error:
+            raise where(str(error)) from None
+        if data.number in seen:
+            raise where(f"extension: {data.number} is already on line {seen[data.number]}")
+        seen[data.number] = line
+        checked.append(data)
+    try:
+        for data in checked:
+            save(session, data)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return len(checked)
+
+
+_FIELD = {"extension": "number"}
+
+
+def read_csv(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
+    """Rows of an extensions CSV with their line numbers; DirectoryError for a bad header or shape."""
+    reader = csv.DictReader(text.splitlines(), strict=True)
+    try:
+        header = [name.strip() for name in (reader.fieldnames or [])]
+    except csv.Error as error:
+        raise DirectoryError(f"{source}, line 1: {error}") from None
+    missing = [name for name in REQUIRED_COLUMNS if name not in header]
+    if missing:
+        raise DirectoryError(f"{source}, line 1: missing column(s) {', '.join(missing)} (required: {', '.join(REQUIRED_COLUMNS)})")
+    unknown = [name for name in header if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        raise DirectoryError(f"{source}, line 1: unknown column(s) {', '.join(unknown)}")
+    if len(set(header)) != len(header):
+        raise DirectoryError(f"{source}, line 1: a column is named twice")
+    reader.fieldnames = header
+    rows = []
+    try:
+        for row in reader:
+            line = reader.line_num
+            if None in row or any(value is None for value in row.values()):
+                raise DirectoryError(f"{source}, line {line}: expected {len(header)} fields")
+            if not any(value.strip() for value in row.values()):
+                continue
+            rows.append((line, row))
+    except csv.Error as error:
+        raise DirectoryError(f"{source}, line {reader.line_num}: {error}") from None
+    return rows

@@ -1,0 +1,216 @@
+"""The hot-desking rules: verify, log in, log out, choose a template, describe a device's line.
+
+Plain functions over a database session. No Flask, no XML, no brand names: callers pass the
+brand key and the settings registry, and turn the results into screens or files.
+"""
+
+from __future__ import annotations
+
+import enum
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from hotdesk import events
+from hotdesk.models import Address, Device, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
+from hotdesk.settings import Settings, split_address
+
+LAST_SEEN_PRECISION = timedelta(minutes=5)
+"""Provisioning fetches update a device's last_seen at most this often: no write per request."""
+
+
+class LoginFailure(enum.StrEnum):
+    MISSING_FIELDS = "missing_fields"
+    UNKNOWN_EXTENSION = "unknown_extension"
+    WRONG_PASSWORD = "wrong_password"
+    ADDRESS_NOT_CONFIGURED = "address_not_configured"
+
+
+@dataclass
+class LoginResult:
+    extension: Extension | None = None
+    failure: LoginFailure | None = None
+    logged_out: list[Device] = field(default_factory=list)  # other phones this login displaced: tell them
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+@dataclass(frozen=True)
+class Line:
+    """One SIP registration, as every brand's template needs it."""
+
+    number: str
+    username: str
+    auth_name: str
+    secret: str
+    display_name: str
+    registrar_host: str
+    registrar_port: int
+    address: str
+
+
+@dataclass(frozen=True)
+class DeviceConfig:
+    template: Template
+    line: Line | None  # None: the guest configuration, which carries nobody's secret
+
+
+def record_device(
+    session: Session, *, brand: str, mac: str, model: str | None, firmware: str | None, ip: str | None
+) -> Device:
+    """The device row for a phone that just fetched a file; created on its first fetch."""
+    device = session.scalar(select(Device).where(Device.mac == mac))
+    now = utcnow()
+    if device is None:
+        device = Device(mac=mac, brand=brand, model=model, firmware=firmware, last_ip=ip, last_seen=now)
+        session.add(device)
+        session.commit()
+        return device
+    changed = (device.brand, device.model, device.firmware, device.last_ip) != (brand, model or device.model, firmware or device.firmware, ip)
+    stale = device.last_seen is None or now - _aware(device.last_seen) > LAST_SEEN_PRECISION
+    if changed or stale:
+        device.brand, device.last_ip, device.last_seen = brand, ip, now
+        device.model = model or device.model
+        device.firmware = firmware or device.firmware
+        session.commit()
+    return device
+
+
+def verify_password(extension: Extension, password: str, settings: dict[str, str]) -> bool:
+    """Voicemail PIN; the global user password only without one; the admin password always."""
+    candidates = [settings["admin_password"]]
+    candidates.append(extension.voicemail_pin if extension.voicemail_pin else settings["user_password"])
+    # Compare against every candidate so the time taken does not tell which one matched.
+    matches = [bool(c) and hmac.compare_digest(c.encode(), password.encode()) for c in candidates]
+    return any(matches)
+
+
+def login(
+    session: Session,
+    registry: Settings,
+    device: Device,
+    number: str,
+    password: str,
+    address: Address,
+    ip: str | None = None,
+) -> LoginResult:
+    """Log `number` into `device`. On failure nothing changes but the failure is recorded."""
+    settings = registry.all(session)
+    number, password = number.strip(), password.strip()
+    if not number or not password:
+        return LoginResult(failure=LoginFailure.MISSING_FIELDS)
+    if not settings[f"{address.value}_address"]:
+        return LoginResult(failure=LoginFailure.ADDRESS_NOT_CONFIGURED)
+
+    extension = session.scalar(select(Extension).where(Extension.number == number))
+    failure = None
+    if extension is None:
+        failure = LoginFailure.UNKNOWN_EXTENSION
+    elif not verify_password(extension, password, settings):
+        failure = LoginFailure.WRONG_PASSWORD
+    if failure:
+        events.record(
+            session, EventKind.LOGIN_FAILED, extension=number[:32], device=device, address=address.value, ip=ip, detail=failure.value
+        )
+        session.commit()
+        return LoginResult(failure=failure)
+
+    result = LoginResult(extension=extension)
+    if device.mapping is not None:
+        _end_mapping(session, device.mapping, ip=ip, detail="replaced by a new login on this phone")
+    for other in session.scalars(select(Mapping).where(Mapping.extension_id == extension.id)):
+        result.logged_out.append(other.device)
+        _end_mapping(session, other, ip=None, detail=f"logged in on {device.mac}")
+    session.flush()
+    mapping = Mapping(device=device, extension=extension, address=address)
+    session.add(mapping)
+    session.flush()
+    events.record(
+        session,
+        EventKind.LOGIN,
+        extension=extension.number,
+        device=device,
+        template=choose_template(session, device, mapping).name,
+        address=address.value,
+        ip=ip,
+    )
+    session.commit()
+    return result
+
+
+def logout(session: Session, device: Device, *, ip: str | None = None, actor: str | None = None) -> Extension | None:
+    """Return the phone to guest. The extension that was logged in, or None if there was none."""
+    mapping = device.mapping
+    if mapping is None:
+        return None
+    extension = mapping.extension
+    _end_mapping(session, mapping, ip=ip, actor=actor)
+    session.commit()
+    return extension
+
+
+def _end_mapping(session: Session, mapping: Mapping, *, ip: str | None, actor: str | None = None, detail: str | None = None) -> None:
+    events.record(
+        session,
+        EventKind.LOGOUT,
+        extension=mapping.extension.number,
+        device=mapping.device,
+        template=choose_template(session, mapping.device, mapping).name,
+        address=mapping.address.value,
+        ip=ip,
+        actor=actor,
+        detail=detail,
+    )
+    mapping.device.mapping = None
+    session.delete(mapping)
+
+
+def choose_template(session: Session, device: Device, mapping: Mapping | None = None) -> Template:
+    """The mapping's template, else the extension's pinned one for this brand, else the brand default."""
+    if mapping is not None:
+        if mapping.template is not None and mapping.template.brand == device.brand:
+            return mapping.template
+        pinned = session.scalar(
+            select(Template)
+            .join(TemplatePin, TemplatePin.template_id == Template.id)
+            .where(TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand)
+        )
+        if pinned is not None:
+            return pinned
+    default = session.scalar(select(Template).where(Template.brand == device.brand, Template.is_default))
+    if default is None:
+        raise LookupError(f"no default template for brand {device.brand!r}: run `hotdesk init-db`")
+    return default
+
+
+def device_config(session: Session, registry: Settings, device: Device) -> DeviceConfig:
+    """What the device should be running: its template, and its user's line if someone is logged in."""
+    mapping = session.scalar(
+        select(Mapping).options(joinedload(Mapping.extension), joinedload(Mapping.template)).where(Mapping.device_id == device.id)
+    )
+    template = choose_template(session, device, mapping)
+    if mapping is None:
+        return DeviceConfig(template=template, line=None)
+    extension = mapping.extension
+    host, port = split_address(registry.get(session, f"{mapping.address.value}_address"))
+    line = Line(
+        number=extension.number,
+        username=extension.number,
+        auth_name=extension.sip_auth_name,
+        secret=extension.secret,
+        display_name=extension.name,
+        registrar_host=host,
+        registrar_port=port,
+        address=mapping.address.value,
+    )
+    return DeviceConfig(template=template, line=line)
+
+
+def _aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

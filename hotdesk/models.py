@@ -1,0 +1,178 @@
+"""The database: typed SQLAlchemy models. Schema changes go through Alembic (hotdesk/migrations)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime, timezone
+
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class Address(enum.StrEnum):
+    """Which server address a phone registers to: the two login keys of a guest phone."""
+
+    EXTERNAL = "external"
+    INTERNAL = "internal"
+
+
+class Extension(Base):
+    """A user's SIP account. The same row will serve softphone logins (QR, email codes)."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(128))
+    secret: Mapped[str] = mapped_column(String(128))
+    auth_name: Mapped[str | None] = mapped_column(String(64))
+    voicemail_pin: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    pins: Mapped[list[TemplatePin]] = relationship(back_populates="extension", cascade="all, delete-orphan")
+
+    @property
+    def sip_auth_name(self) -> str:
+        return self.auth_name or self.number
+
+
+class Device(Base):
+    """A desk phone, known from its provisioning requests."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mac: Mapped[str] = mapped_column(String(12), unique=True)  # 12 lower-case hex digits
+    brand: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(64))
+    firmware: Mapped[str | None] = mapped_column(String(64))
+    last_ip: Mapped[str | None] = mapped_column(String(45))
+    last_seen: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    mapping: Mapped[Mapping | None] = relationship(back_populates="device", uselist=False)
+
+
+class Template(Base):
+    """A provisioning template of one brand. Exactly one per brand is the default."""
+
+    __tablename__ = "templates"
+    __table_args__ = (
+        UniqueConstraint("brand", "name"),
+        Index(
+            "uq_templates_default_per_brand",
+            "brand",
+            unique=True,
+            sqlite_where=text("is_default"),
+            postgresql_where=text("is_default"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    brand: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TemplatePin(Base):
+    """An extension pinned to a template of a brand: EPM's "mapping with a blank MAC"."""
+
+    __tablename__ = "template_pins"
+    __table_args__ = (UniqueConstraint("extension_id", "brand"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id", ondelete="CASCADE"))
+    template_id: Mapped[int] = mapped_column(ForeignKey("templates.id", ondelete="CASCADE"))
+    brand: Mapped[str] = mapped_column(String(32))  # the template's, repeated so the constraint can see it
+
+    extension: Mapped[Extension] = relationship(back_populates="pins")
+    template: Mapped[Template] = relationship()
+
+
+class Mapping(Base):
+    """Who is logged in where: an extension on a device, and the address it registers to."""
+
+    __tablename__ = "mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), unique=True)
+    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id", ondelete="CASCADE"), index=True)
+    template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id", ondelete="SET NULL"))
+    address: Mapped[Address] = mapped_column(Enum(Address, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+    since: Mapped[datetime] = mapped_column(default=utcnow)
+
+    device: Mapped[Device] = relationship(back_populates="mapping")
+    extension: Mapped[Extension] = relationship()
+    template: Mapped[Template | None] = relationship()
+
+
+class Setting(Base):
+    """A runtime setting an admin changes while the server runs (see hotdesk.settings)."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Event(Base):
+    """Append-only history. Values are copied, not referenced, so it outlives what it names."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index("ix_events_extension_at", "extension", "at"),
+        Index("ix_events_mac_at", "mac", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    extension: Mapped[str | None] = mapped_column(String(32))
+    mac: Mapped[str | None] = mapped_column(String(12))
+    brand: Mapped[str | None] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(64))
+    template: Mapped[str | None] = mapped_column(String(64))
+    address: Mapped[str | None] = mapped_column(String(16))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class EventKind(enum.StrEnum):
+    LOGIN = "login"
+    LOGOUT = "logout"
+    LOGIN_FAILED = "login_failed"
+    NOTIFY = "notify"

@@ -1,0 +1,35 @@
+"""Creating and migrating the schema (Alembic), and the rows a fresh database needs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from hotdesk import templates
+from hotdesk.brands import BRANDS
+from hotdesk.settings import Settings
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(engine: Engine) -> AlembicConfig:
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["engine"] = engine
+    return config
+
+
+def upgrade(engine: Engine) -> None:
+    command.upgrade(alembic_config(engine), "head")
+
+
+def initialise(session: Session, registry: Settings) -> None:
+    """Generated passwords and stock templates; existing values are never overwritten."""
+    registry.seed(session)
+    templates.seed_stock(
+        session, [(brand.key, name, body) for brand in BRANDS.values() for name, body in brand.stock_templates().items()]
+    )

@@ -1,0 +1,59 @@
+"""What the phone app wants to show, independent of any brand's XML dialect.
+
+The web layer builds these; each brand renders them with its templates under templates/xml/<brand>/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class MenuItem:
+    label: str
+    url: str
+
+
+@dataclass(frozen=True)
+class Menu:
+    title: str
+    items: tuple[MenuItem, ...]
+    template = "menu"
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str  # the query parameter the phone submits
+    prompt: str
+    numeric: bool = False
+    secret: bool = False  # masked on screen
+    default: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    title: str
+    url: str  # submitted with GET, each field appended as a query parameter
+    fields: tuple[Field, ...]
+    template = "input"
+
+
+@dataclass(frozen=True)
+class Message:
+    title: str
+    text: str
+    error: bool = False
+    back_url: str | None = None  # where "Back"/"Retry" leads; None: just an Exit key
+    template = "text"
+
+
+@dataclass(frozen=True)
+class Reload:
+    """The device's configuration changed: tell the user, and make the phone fetch it."""
+
+    title: str
+    text: str
+    template = "reload"
+
+
+Screen = Menu | Form | Message | Reload

@@ -1,0 +1,136 @@
+"""Runtime settings: the names an admin may set, their checks and defaults, stored in the database."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotdesk.models import Setting
+
+
+class SettingError(ValueError):
+    """A setting name or value an admin should be told about in one line."""
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    help: str
+    default: Callable[[], str] = lambda: ""
+    check: Callable[[str], str] = lambda value: value  # returns the normalised value or raises SettingError
+    secret: bool = False  # never shown in lists; `settings get` still prints it to the admin who asks
+
+
+_HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::(\d{1,5}))?$")
+
+
+def check_address(value: str) -> str:
+    """Host or IP, optionally with :port; empty means "not configured"."""
+    value = value.strip()
+    if not value:
+        return value
+    match = _HOST.match(value)
+    if not match or (match.group(1) and not 0 < int(match.group(1)) < 65536):
+        raise SettingError(f"{value!r} is not a host name or IP address with an optional :port")
+    return value
+
+
+def split_address(value: str, default_port: int = 5060) -> tuple[str, int]:
+    """'pbx.example.com:5080' -> ('pbx.example.com', 5080); '[2001:db8::1]' -> ('2001:db8::1', 5060)."""
+    host, port = value, default_port
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest.startswith(":"):
+            port = int(rest[1:])
+    elif value.count(":") == 1:
+        host, port_text = value.split(":")
+        port = int(port_text)
+    return host, port
+
+
+def check_port(value: str) -> str:
+    value = value.strip()
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SettingError(f"{value!r} is not a port number (1-65535)")
+    return str(int(value))
+
+
+def check_password(value: str) -> str:
+    if len(value) < 4 or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise SettingError("a password needs at least 4 printable characters and no spaces")
+    return value
+
+
+def check_username(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", value):
+        raise SettingError(f"{value!r} is not a user name (letters, digits, . _ @ -; at most 64)")
+    return value
+
+
+def check_bool(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return "true"
+    if lowered in {"0", "false", "no", "off"}:
+        return "false"
+    raise SettingError(f"{value!r} is not true or false")
+
+
+def _random_password() -> str:
+    # Long and random: short defaults are what got FreePBX Phone Apps brute-forced (GHSA-426v-c5p7-cp29).
+    return secrets.token_urlsafe(18)
+
+
+def _random_digits() -> str:
+    # Typed on a phone keypad, so digits only; 16 digits is FreePBX's post-advisory default.
+    return "".join(secrets.choice("0123456789") for _ in range(16))
+
+
+CORE_SETTINGS = (
+    SettingSpec("external_address", "host[:port] remote phones register to (the External login key)", check=check_address),
+    SettingSpec("internal_address", "host[:port] LAN phones register to (the Internal login key)", check=check_address),
+    SettingSpec("user_password", "password for an extension without a voicemail PIN", _random_digits, check_password, secret=True),
+    SettingSpec("admin_password", "password that logs any extension into any phone", _random_digits, check_password, secret=True),
+    SettingSpec("provisioning_username", "HTTP user name phones fetch provisioning files with", lambda: "hotdesk", check_username),
+    SettingSpec("provisioning_password", "HTTP password phones fetch provisioning files with", _random_password, check_password, secret=True),
+    SettingSpec("phone_sip_port", "UDP port on the phone that receives SIP NOTIFY", lambda: "5060", check_port),
+)
+
+
+class Settings:
+    """The registry of known settings (core ones plus those brands declare) over a DB session."""
+
+    def __init__(self, specs: tuple[SettingSpec, ...] | list[SettingSpec]):
+        self.specs = {spec.name: spec for spec in specs}
+
+    def spec(self, name: str) -> SettingSpec:
+        try:
+            return self.specs[name]
+        except KeyError:
+            raise SettingError(f"unknown setting {name!r} (known: {', '.join(sorted(self.specs))})") from None
+
+    def get(self, session: Session, name: str) -> str:
+        spec = self.spec(name)
+        value = session.get(Setting, name)
+        return value.value if value is not None else spec.default()
+
+    def all(self, session: Session) -> dict[str, str]:
+        stored = dict(session.execute(select(Setting.name, Setting.value)).all())
+        return {name: stored.get(name, spec.default()) for name, spec in self.specs.items()}
+
+    def set(self, session: Session, name: str, value: str) -> str:
+        value = self.spec(name).check(value)
+        session.merge(Setting(name=name, value=value))
+        return value
+
+    def seed(self, session: Session) -> None:
+        """Store a value for every setting that has none, so generated passwords stay fixed."""
+        stored = set(session.scalars(select(Setting.name)))
+        for name, spec in self.specs.items():
+            if name not in stored:
+                session.add(Setting(name=name, value=spec.default()))

@@ -1,0 +1,96 @@
+"""HTTP Basic and Digest (RFC 7616, MD5, qop=auth) for provisioning requests.
+
+Werkzeug parses the headers; what is left is the digest arithmetic. Nonces are stateless:
+a timestamp signed with the app's secret key, so any worker (or host) can check any nonce.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+
+from flask import Request, Response
+from werkzeug.datastructures import WWWAuthenticate
+
+REALM = "hotdesk"
+NONCE_LIFETIME = 600  # seconds; phones reuse one nonce for the several files they fetch at boot
+
+
+def authorized(request: Request, credentials: list[tuple[str, str]], key: str) -> bool:
+    """True if the request carries valid Basic or Digest credentials for one of `credentials`."""
+    auth = request.authorization
+    if auth is None or not credentials:
+        return False
+    if auth.type == "basic":
+        return any(_same(auth.username, user) & _same(auth.password, password) for user, password in credentials)
+    if auth.type == "digest":
+        return _digest_ok(request, credentials, key)
+    return False
+
+
+def challenge(key: str, stale: bool = False) -> Response:
+    response = Response("Authentication required\n", 401, content_type="text/plain; charset=utf-8")
+    digest = WWWAuthenticate("digest", {"realm": REALM, "qop": "auth", "algorithm": "MD5", "nonce": _nonce(key)})
+    if stale:
+        digest.parameters["stale"] = "TRUE"
+    response.www_authenticate = [digest, WWWAuthenticate("basic", {"realm": REALM})]
+    return response
+
+
+def nonce_is_stale(request: Request, key: str) -> bool:
+    auth = request.authorization
+    return bool(auth and auth.type == "digest" and auth.nonce and _nonce_signed(auth.nonce, key) and not _nonce_fresh(auth.nonce, key))
+
+
+def _digest_ok(request: Request, credentials: list[tuple[str, str]], key: str) -> bool:
+    auth = request.authorization
+    p = auth.parameters
+    username, nonce, uri, answer = p.get("username"), p.get("nonce"), p.get("uri"), p.get("response")
+    if not (username and nonce and uri and answer) or p.get("realm") != REALM:
+        return False
+    if p.get("algorithm", "MD5").upper() != "MD5" or not _nonce_fresh(nonce, key):
+        return False
+    if uri.split("?", 1)[0] != request.path:  # the answer must be for this file, not another one
+        return False
+    qop = p.get("qop")
+    for user, password in credentials:
+        if not _same(username, user):
+            continue
+        ha1 = _md5(f"{user}:{REALM}:{password}")
+        ha2 = _md5(f"{request.method}:{uri}")
+        if qop == "auth":
+            expected = _md5(f"{ha1}:{nonce}:{p.get('nc', '')}:{p.get('cnonce', '')}:auth:{ha2}")
+        elif qop is None:
+            expected = _md5(f"{ha1}:{nonce}:{ha2}")
+        else:
+            return False
+        if _same(answer, expected):
+            return True
+    return False
+
+
+def _nonce(key: str) -> str:
+    stamp = str(int(time.time()))
+    return f"{stamp}.{_sign(stamp, key)}"
+
+
+def _nonce_signed(nonce: str, key: str) -> bool:
+    stamp, _, signature = nonce.partition(".")
+    return stamp.isdigit() and _same(signature, _sign(stamp, key))
+
+
+def _nonce_fresh(nonce: str, key: str) -> bool:
+    return _nonce_signed(nonce, key) and 0 <= time.time() - int(nonce.partition(".")[0]) <= NONCE_LIFETIME
+
+
+def _sign(stamp: str, key: str) -> str:
+    return hmac.new(key.encode(), f"digest-nonce:{stamp}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _md5(text: str) -> str:
+    return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))

@@ -1,0 +1,54 @@
+"""Absolute, device-bound URLs of the phone app, as written into configs and screens.
+
+A phone's XML browser does not reliably send HTTP credentials, so each URL carries a token
+signed with the app's key and bound to the device's MAC: one phone cannot act for another.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import current_app, url_for
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from hotdesk.models import Address
+
+_SALT = "hotdesk.device-token"
+
+
+def device_token(mac: str) -> str:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).dumps(mac)
+
+
+def device_from_token(token: str) -> str | None:
+    """The MAC a token was issued to, or None for a forged or damaged token."""
+    try:
+        mac = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).loads(token)
+    except BadSignature:
+        return None
+    return mac if isinstance(mac, str) else None
+
+
+@dataclass(frozen=True)
+class Key:
+    """A programmable key in a provisioning file: its label and the XML-app URL it opens."""
+
+    label: str
+    url: str
+
+
+def app_url(endpoint: str, token: str, **values: str) -> str:
+    return url_for(endpoint, token=token, _external=True, **values)
+
+
+def login_url(token: str, address: Address) -> str:
+    return app_url("phoneapp.login_form", token, address=address.value)
+
+
+def guest_keys(mac: str) -> list[Key]:
+    token = device_token(mac)
+    return [Key("External", login_url(token, Address.EXTERNAL)), Key("Internal", login_url(token, Address.INTERNAL))]
+
+
+def user_keys(mac: str) -> list[Key]:
+    return [Key("Logout", app_url("phoneapp.menu", device_token(mac)))]

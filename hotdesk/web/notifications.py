@@ -1,0 +1,40 @@
+"""Telling phones to reload: NOTIFY sent in the background, its outcome written to the history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotdesk.models import Event, EventKind
+from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
+
+
+@dataclass(frozen=True)
+class DeviceNotify(NotifyRequest):
+    mac: str | None = None
+    brand: str | None = None
+
+
+def notification_recorder(sessions: sessionmaker[Session]):
+    def record(request: NotifyRequest, outcome: NotifyOutcome) -> None:
+        with sessions() as session:
+            session.add(
+                Event(
+                    kind=EventKind.NOTIFY.value,
+                    mac=getattr(request, "mac", None),
+                    brand=getattr(request, "brand", None),
+                    ip=request.host,
+                    actor="hotdesk",
+                    detail=f"{request.event}: {'delivered' if outcome.delivered else 'not delivered'}, {outcome.detail} ({request.reason})",
+                )
+            )
+            session.commit()
+
+    return record
+
+
+def tell_device(notifier: NotifyDispatcher, *, host: str | None, port: int, event: str, mac: str, brand: str, reason: str) -> None:
+    """Queue a NOTIFY to the phone at `host`; never waits for it."""
+    if host:
+        notifier.submit(DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand))

@@ -1,0 +1,67 @@
+"""/provision/<file>: authenticate, recognise the phone, choose its template, render its file."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Response, current_app, request
+
+from hotdesk import brands, hotdesking
+from hotdesk.brands import FileKind
+from hotdesk.web import client_ip, db, hotdesk, http_auth
+from hotdesk.web.links import guest_keys, user_keys
+
+bp = Blueprint("provision", __name__, url_prefix="/provision")
+log = logging.getLogger("hotdesk.provision")
+
+
+@bp.route("/", defaults={"filename": ""})
+@bp.route("/<path:filename>")
+def provisioning_file(filename: str) -> Response:
+    session = db()
+    settings = hotdesk().settings.all(session)
+    key = current_app.config["SECRET_KEY"]
+    credentials = [(settings["provisioning_username"], settings["provisioning_password"])]
+    if not http_auth.authorized(request, credentials, key):
+        if request.authorization is not None:
+            log.warning("provisioning auth failed ip=%s file=%r", client_ip(), filename[:200])
+        return http_auth.challenge(key, stale=http_auth.nonce_is_stale(request, key))
+
+    user_agent = request.headers.get("User-Agent", "")
+    found = brands.recognise(user_agent, request.headers)
+    requested = found[0].requested_file(filename) if found else None
+    if found is None or requested is None:
+        log.warning("provisioning: no brand serves %r to User-Agent %r (ip=%s)", filename[:200], user_agent[:200], client_ip())
+        return _not_found()
+    brand, identity = found
+
+    context = {"server": request.host_url.rstrip("/"), "brand": brand.key}
+    if requested.kind is FileKind.COMMON:
+        return _file(brand.render_common(context), brand.config_content_type)
+
+    mac = requested.mac
+    if identity.mac and identity.mac != mac:
+        # A phone asks for another phone's file: refuse rather than serve someone else's line.
+        log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
+        return _not_found()
+    device = hotdesking.record_device(
+        session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip()
+    )
+    config = hotdesking.device_config(session, hotdesk().settings, device)
+    context |= {
+        "device": {"mac": mac, "mac_upper": mac.upper(), "model": device.model, "firmware": device.firmware},
+        "template": config.template.name,
+        "line": config.line,
+        "keys": user_keys(mac) if config.line else guest_keys(mac),
+    }
+    return _file(brand.render_config(config.template.body, context), brand.config_content_type)
+
+
+def _file(body: bytes, content_type: str) -> Response:
+    response = Response(body, content_type=content_type)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _not_found() -> Response:
+    return Response("No such provisioning file for this device\n", 404, content_type="text/plain; charset=utf-8")

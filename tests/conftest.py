@@ -1,0 +1,86 @@
+import os
+
+import pytest
+from sqlalchemy import text
+
+from hotdesk import create_app, schema, settings_registry
+from hotdesk.config import Config
+from hotdesk.db import make_engine, make_session_factory
+from hotdesk.models import Base, Extension
+from tests.phones import RecordingNotifier
+
+PROVISIONING = ("phones", "prov-Secret-1")
+USER_PASSWORD = "55667788"
+ADMIN_PASSWORD = "90807060"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """SQLite by default; HOTDESK_TEST_DATABASE_URL runs the whole suite on e.g. PostgreSQL."""
+    url = os.environ.get("HOTDESK_TEST_DATABASE_URL") or f"sqlite:///{tmp_path_factory.mktemp('db') / 'hotdesk.db'}"
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        else:
+            Base.metadata.drop_all(connection)
+            connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+    schema.upgrade(engine)
+    engine.dispose()
+    return url
+
+
+@pytest.fixture
+def engine(database_url):
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        for table in reversed(Base.metadata.sorted_tables):
+            connection.execute(table.delete())
+    sessions = make_session_factory(engine)
+    registry = settings_registry()
+    with sessions() as session:
+        schema.initialise(session, registry)
+        for name, value in {
+            "provisioning_username": PROVISIONING[0],
+            "provisioning_password": PROVISIONING[1],
+            "user_password": USER_PASSWORD,
+            "admin_password": ADMIN_PASSWORD,
+            "external_address": "pbx.example.com:5080",
+            "internal_address": "10.1.0.5",
+        }.items():
+            registry.set(session, name, value)
+        session.commit()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    with make_session_factory(engine)() as session:
+        yield session
+
+
+@pytest.fixture
+def notifier():
+    return RecordingNotifier()
+
+
+@pytest.fixture
+def app(engine, database_url, notifier, tmp_path):
+    config = Config(database_url=database_url, secret_key="test-secret-key", trusted_proxies=0, instance_path=tmp_path)
+    app = create_app(config, notifier=notifier)
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["hotdesk"].engine.dispose()
+
+
+@pytest.fixture
+def extensions(session):
+    """1001 has a voicemail PIN; 1002 has none (the global user password applies)."""
+    session.add_all(
+        [
+            Extension(number="1001", name="Alice Martin", secret="alice-SIP-secret-9f3", voicemail_pin="4321"),
+            Extension(number="1002", name="Bob & <Co> \"Ünïcode\"", secret="bob-SIP-secret-77a", auth_name="bob-auth"),
+        ]
+    )
+    session.commit()
