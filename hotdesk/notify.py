@@ -218,7 +218,7 @@ def _await_final(sock: socket.socket, call_id: str, deadline: float) -> tuple[in
         cseq = headers.get("cseq", "").split()
         if (headers.get("call-id", headers.get("i")) != call_id
                 or cseq != ["1", "NOTIFY"] or status < 200):
-            continue  # stray packet, retransmitted older answer or 1xx: keep waiting
+            continue  # not ours, or only a 1xx: keep waiting
         return status, reason
     return None
 

@@ -11,7 +11,7 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(provision.bp)
     app.register_blueprint(phoneapp.bp)
-    app.teardown_appcontext(_close_session)
+    app.teardown_request(_close_session)
 
 
 def hotdesk():

@@ -11,7 +11,6 @@ import hmac
 import time
 
 from flask import Request, Response
-from werkzeug.datastructures import WWWAuthenticate
 
 REALM = "hotdesk"
 NONCE_LIFETIME = 600  # seconds; phones reuse one nonce for the several files they fetch at boot
@@ -31,10 +30,11 @@ def authorized(request: Request, credentials: list[tuple[str, str]], key: str) -
 
 def challenge(key: str, stale: bool = False) -> Response:
     response = Response("Authentication required\n", 401, content_type="text/plain; charset=utf-8")
-    digest = WWWAuthenticate("digest", {"realm": REALM, "qop": "auth", "algorithm": "MD5", "nonce": _nonce(key)})
-    if stale:
-        digest.parameters["stale"] = "TRUE"
-    response.www_authenticate = [digest, WWWAuthenticate("basic", {"realm": REALM})]
+    # Written out rather than via Werkzeug, which leaves a plain realm unquoted; RFC 7616 and
+    # some phone firmwares want every quoted-string quoted.
+    digest = f'Digest realm="{REALM}", qop="auth", algorithm=MD5, nonce="{_nonce(key)}"'
+    response.headers.add("WWW-Authenticate", digest + (", stale=TRUE" if stale else ""))
+    response.headers.add("WWW-Authenticate", f'Basic realm="{REALM}", charset="UTF-8"')
     return response
 
 
