@@ -38,7 +38,7 @@ def create_app(config: Config | None = None, notifier: NotifyDispatcher | None =
     engine = make_engine(config.database_url)
     sessions = make_session_factory(engine)
     if notifier is None:
-        from hotdesk.web.notifications import notification_recorder
+        from hotdesk.notifications import notification_recorder
 
         notifier = NotifyDispatcher(on_outcome=notification_recorder(sessions))
     app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, settings_registry(), notifier)

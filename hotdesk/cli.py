@@ -16,7 +16,8 @@ from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Device, Extension, Mapping, Template
-from hotdesk.notify import send_notify
+from hotdesk.notifications import notification_recorder, tell_device
+from hotdesk.notify import NotifyDispatcher
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
 
@@ -215,7 +216,18 @@ def logout(ctx: Context, session: Session, mac: str) -> None:
         return
     click.echo(f"{extension.number} logged out of {normalized}")
     brand = BRANDS.get(device.brand)
-    if brand and device.last_ip:
-        all_settings = ctx.settings.all(session)
-        outcome = send_notify(device.last_ip, int(all_settings["phone_sip_port"]), brand.notify_event(all_settings))
-        click.echo(f"NOTIFY to {device.last_ip}: {outcome.detail}")
+    if brand is None or not device.last_ip:
+        return
+    all_settings = ctx.settings.all(session)
+    dispatcher = NotifyDispatcher(on_outcome=notification_recorder(ctx.sessions))
+    sent = tell_device(
+        dispatcher,
+        host=device.last_ip,
+        port=int(all_settings["phone_sip_port"]),
+        event=brand.notify_event(all_settings),
+        mac=device.mac,
+        brand=device.brand,
+        reason="logout by admin (cli)",
+    )
+    click.echo(f"NOTIFY to {device.last_ip}: {sent.result().detail}")
+    dispatcher.shutdown()

@@ -15,7 +15,16 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import events
-from hotdesk.models import Address, Device, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
+from hotdesk.models import (
+    Address,
+    Device,
+    EventKind,
+    Extension,
+    Mapping,
+    Template,
+    TemplatePin,
+    utcnow,
+)
 from hotdesk.settings import Settings, split_address
 
 LAST_SEEN_PRECISION = timedelta(minutes=5)

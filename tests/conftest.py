@@ -8,6 +8,7 @@ from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.models import Base, Extension
 from tests.phones import RecordingNotifier
+from tests.sipp import sipp_uas  # noqa: F401 (a fixture for every test module)
 
 PROVISIONING = ("phones", "prov-Secret-1")
 USER_PASSWORD = "55667788"

@@ -11,10 +11,10 @@ from hotdesk import brands, hotdesking
 from hotdesk.brands import Brand
 from hotdesk.hotdesking import LoginFailure
 from hotdesk.models import Address, Device
+from hotdesk.notifications import tell_device
 from hotdesk.screens import Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.web import client_ip, db, hotdesk
 from hotdesk.web.links import app_url, device_from_token, login_url
-from hotdesk.web.notifications import tell_device
 
 bp = Blueprint("phoneapp", __name__, url_prefix="/phone")
 log = logging.getLogger("hotdesk.phoneapp")

@@ -34,7 +34,8 @@ def notification_recorder(sessions: sessionmaker[Session]):
     return record
 
 
-def tell_device(notifier: NotifyDispatcher, *, host: str | None, port: int, event: str, mac: str, brand: str, reason: str) -> None:
-    """Queue a NOTIFY to the phone at `host`; never waits for it."""
+def tell_device(notifier: NotifyDispatcher, *, host: str | None, port: int, event: str, mac: str, brand: str, reason: str):
+    """Queue a NOTIFY to the phone at `host`; returns the future of its outcome, never waits for it."""
     if host:
-        notifier.submit(DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand))
+        return notifier.submit(DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand))
+    return None
