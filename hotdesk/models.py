@@ -57,6 +57,7 @@ class Extension(Base):
     auth_name: Mapped[str | None] = mapped_column(String(64))
     voicemail_pin: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
+    max_login_minutes: Mapped[int | None]  # overrides the global maximum login time
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -79,6 +80,11 @@ class Device(Base):
     firmware: Mapped[str | None] = mapped_column(String(64))
     last_ip: Mapped[str | None] = mapped_column(String(45))
     last_seen: Mapped[datetime | None]
+    # Issued on the first authenticated fetch and written into the device's own config; from then
+    # on only these open files that carry secrets. Stored as given: the config must carry them.
+    provisioning_username: Mapped[str | None] = mapped_column(String(64), unique=True)
+    provisioning_password: Mapped[str | None] = mapped_column(String(128))
+    credentials_issued_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     mapping: Mapped[Mapping | None] = relationship(back_populates="device", uselist=False)
@@ -133,6 +139,7 @@ class Mapping(Base):
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id", ondelete="SET NULL"))
     address: Mapped[Address] = mapped_column(Enum(Address, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
     since: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(index=True)  # automatic logout, if any
 
     device: Mapped[Device] = relationship(back_populates="mapping")
     extension: Mapped[Extension] = relationship()
@@ -146,6 +153,16 @@ class Setting(Base):
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class Lease(Base):
+    """A named job one process holds until expires_at: keeps timers from firing on every worker."""
+
+    __tablename__ = "leases"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
 
 
 class Event(Base):

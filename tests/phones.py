@@ -1,4 +1,10 @@
-"""Emulated desk phones: they fetch what a real one fetches and follow the URLs the server wrote."""
+"""Emulated desk phones: they fetch what a real one fetches and follow the URLs the server wrote.
+
+`Phone` holds what every brand's emulator shares; a brand's emulator (YealinkPhone here, the
+others in tests/brands/) says which files its firmware fetches, how to read its configuration,
+and how its XML browser shows and submits screens. tests/test_every_brand.py runs the same
+login -> reload -> logout story on each.
+"""
 
 from __future__ import annotations
 
@@ -25,47 +31,148 @@ def parse_xml(body: bytes) -> etree._Element:
     return etree.fromstring(body, etree.XMLParser(resolve_entities=False, no_network=True, recover=False))
 
 
-def parse_cfg(body: bytes) -> dict[str, str]:
-    """A Yealink key = value file; comments and blank lines skipped."""
+def parse_key_values(body: bytes, separator: str = "=") -> dict[str, str]:
+    """A `key = value` (or `key: value`) file; comments and blank lines skipped."""
     settings = {}
     for line in body.decode("utf-8").splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        key, sep, value = line.partition("=")
-        assert sep, f"not a key = value line: {line!r}"
+        key, sep, value = line.partition(separator)
+        assert sep, f"not a key{separator}value line: {line!r}"
         settings[key.strip()] = value.strip()
     return settings
 
 
-class YealinkPhone:
-    def __init__(self, client, mac: str, *, model="T46S", firmware="66.86.0.15", ip="10.20.0.31", credentials=None):
+parse_cfg = parse_key_values
+
+
+class Phone:
+    """One emulated phone of some brand, talking to the app through a Flask test client."""
+
+    brand: str
+    screen_content_type = "text/xml; charset=utf-8"
+    max_screen_bytes: int | None = None
+
+    def __init__(self, client, mac: str, *, ip="10.20.0.31", credentials=None):
         from tests.conftest import PROVISIONING
 
         self.client, self.mac, self.ip = client, mac, ip
-        self.user_agent = f"Yealink SIP-{model} {firmware} {':'.join(mac[i:i + 2] for i in range(0, 12, 2))}"
         self.credentials = credentials or PROVISIONING
         self.config: dict[str, str] = {}
+        self.files: dict[str, bytes] = {}
 
-    def get(self, url: str, **kwargs):
-        return self.client.get(url, headers={"User-Agent": self.user_agent}, environ_base={"REMOTE_ADDR": self.ip}, **kwargs)
+    # What a brand's emulator provides.
+
+    user_agent: str
+    browser_user_agent: str | None = None  # the XML browser's, if it differs from the provisioning client's
+
+    def provisioning_files(self) -> list[str]:
+        raise NotImplementedError
+
+    def read_config(self, files: dict[str, bytes]) -> dict[str, str]:
+        """Flatten the fetched files into one setting -> value dict."""
+        raise NotImplementedError
+
+    def keys(self) -> dict[str, str]:
+        """Label -> URL of the keys that open the XML app."""
+        raise NotImplementedError
+
+    def line(self) -> dict[str, str] | None:
+        """The first SIP line as the phone would register it, or None when the line is off."""
+        raise NotImplementedError
+
+    def form_parameters(self, screen) -> list[str]:
+        raise NotImplementedError
+
+    def submit_url(self, screen, values: dict[str, str]) -> str:
+        raise NotImplementedError
+
+    def menu_items(self, screen) -> dict[str, str]:
+        raise NotImplementedError
+
+    def text(self, screen) -> str:
+        """Everything a user reads on the screen."""
+        return " ".join(t.strip() for t in screen.itertext() if t.strip())
+
+    def is_form(self, screen) -> bool:
+        raise NotImplementedError
+
+    def apply_reload(self, screen) -> None:
+        """Do what the answer to a login/logout tells the phone to do (follow chains, etc.)."""
+
+    # Shared behaviour.
+
+    def get(self, url: str, *, browser: bool = False, **kwargs):
+        agent = (self.browser_user_agent or self.user_agent) if browser else self.user_agent
+        return self.client.get(url, headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": self.ip}, **kwargs)
 
     def fetch(self, filename: str):
         return self.get(f"/provision/{filename}", auth=self.credentials)
 
     def boot(self) -> dict[str, str]:
-        """Fetch the common file and the phone's own file, as the firmware does at start."""
-        common = self.fetch("y000000000066.cfg")
-        assert common.status_code == 200, common.data
-        response = self.fetch(f"{self.mac}.cfg")
-        assert response.status_code == 200, response.data
-        assert response.content_type.startswith("text/plain")
-        assert response.data.startswith(b"#!version:1.0.0.1\n")
-        self.config = parse_cfg(response.data)
+        """Fetch the files the firmware fetches at start, in its order."""
+        self.files = {}
+        for name in self.provisioning_files():
+            response = self.fetch(name)
+            assert response.status_code == 200, (name, response.status_code, response.data[:300])
+            self.files[name] = response.data
+        self.config = self.read_config(self.files)
         return self.config
 
-    def keys(self) -> dict[str, str]:
-        """Label -> URL of the XML-browser (type 27) soft keys in the current config."""
+    def open(self, url: str):
+        response = self.get(url, browser=True)
+        assert response.content_type == self.screen_content_type, response.content_type
+        if self.max_screen_bytes:
+            assert len(response.data) <= self.max_screen_bytes, f"{self.brand} objects are limited to {self.max_screen_bytes} bytes"
+        self.last_response = response
+        return self.parse_screen(response.data)
+
+    def parse_screen(self, body: bytes):
+        return parse_xml(body)
+
+    def press(self, label: str):
+        return self.open(self.keys()[label])
+
+    def submit(self, screen, **values: str):
+        parameters = self.form_parameters(screen)
+        assert set(values) <= set(parameters), (values, parameters)
+        return self.open(self.submit_url(screen, {name: values.get(name, "") for name in parameters}))
+
+    def choose(self, menu, label: str):
+        return self.open(self.menu_items(menu)[label])
+
+    def login(self, extension: str, password: str, key: str = "External"):
+        self.boot()
+        return self.submit(self.press(key), extension=extension, password=password)
+
+
+def append_query(url: str, values: dict[str, str]) -> str:
+    """How Aastra-family browsers submit: the parameters appended to the URL as a GET query."""
+    return url + ("&" if urlsplit(url).query else "?") + urlencode(values)
+
+
+class YealinkPhone(Phone):
+    brand = "yealink"
+    max_screen_bytes = 10_000
+    notify_event = "check-sync;reboot=true"
+
+    def __init__(self, client, mac: str, *, model="T46S", firmware="66.86.0.15", **kwargs):
+        super().__init__(client, mac, **kwargs)
+        self.user_agent = f"Yealink SIP-{model} {firmware} {':'.join(mac[i:i + 2] for i in range(0, 12, 2))}"
+        self.family = firmware.split(".")[0]
+
+    def provisioning_files(self):
+        return [f"y0000000000{int(self.family):02x}.cfg", f"{self.mac}.cfg"]
+
+    def read_config(self, files):
+        config = {}
+        for name, body in files.items():
+            assert body.startswith(b"#!version:1.0.0.1\n"), name
+            config |= parse_key_values(body)
+        return config
+
+    def keys(self):
         keys = {}
         for name, value in self.config.items():
             if name.startswith("programablekey.") and name.endswith(".type") and value == "27":
@@ -73,32 +180,29 @@ class YealinkPhone:
                 keys[self.config[f"{prefix}.label"]] = self.config[f"{prefix}.value"]
         return keys
 
-    def open(self, url: str) -> etree._Element:
-        response = self.get(url)
-        assert response.content_type == "text/xml; charset=utf-8", response.content_type
-        assert len(response.data) <= 10_000, "Yealink XML objects are limited to 10,000 bytes"
-        self.last_response = response
-        return parse_xml(response.data)
+    def line(self):
+        c = self.config
+        if c.get("account.1.enable") != "1":
+            return None
+        return {
+            "user_name": c["account.1.user_name"],
+            "auth_name": c["account.1.auth_name"],
+            "secret": c["account.1.password"],
+            "display_name": c["account.1.display_name"],
+            "registrar_host": c["account.1.sip_server.1.address"],
+            "registrar_port": c["account.1.sip_server.1.port"],
+        }
 
-    def press(self, label: str) -> etree._Element:
-        return self.open(self.keys()[label])
+    def is_form(self, screen):
+        return screen.tag == "YealinkIPPhoneInputScreen"
 
-    def submit(self, screen: etree._Element, **values: str) -> etree._Element:
-        """Fill an input screen and submit it the way the firmware does: GET URL?param=value&..."""
-        assert screen.tag == "YealinkIPPhoneInputScreen"
-        parameters = [field.findtext("Parameter") for field in screen.iter("InputField")]
-        assert set(values) <= set(parameters), (values, parameters)
-        url = screen.findtext("URL")
-        separator = "&" if urlsplit(url).query else "?"
-        return self.open(url + separator + urlencode({name: values.get(name, "") for name in parameters}))
+    def form_parameters(self, screen):
+        assert self.is_form(screen)
+        return [field.findtext("Parameter") for field in screen.iter("InputField")]
 
-    def choose(self, menu: etree._Element, prompt: str) -> etree._Element:
-        assert menu.tag == "YealinkIPPhoneTextMenu"
-        for item in menu.iter("MenuItem"):
-            if item.findtext("Prompt") == prompt:
-                return self.open(item.findtext("URI"))
-        raise AssertionError(f"no menu item {prompt!r}")
+    def submit_url(self, screen, values):
+        return append_query(screen.findtext("URL"), values)
 
-    def login(self, extension: str, password: str, key: str = "External") -> etree._Element:
-        self.boot()
-        return self.submit(self.press(key), extension=extension, password=password)
+    def menu_items(self, screen):
+        assert screen.tag == "YealinkIPPhoneTextMenu"
+        return {item.findtext("Prompt"): item.findtext("URI") for item in screen.iter("MenuItem")}

@@ -56,6 +56,7 @@ class FileKind(Enum):
 class RequestedFile:
     kind: FileKind
     mac: str | None = None
+    part: str | None = None  # for brands whose phone fetches several per-device files: which one
 
 
 class Brand:

@@ -35,7 +35,7 @@ def provisioning_file(filename: str) -> Response:
         return _not_found()
     brand, identity = found
 
-    context = {"server": request.host_url.rstrip("/"), "brand": brand.key}
+    context = {"server": request.host_url.rstrip("/"), "brand": brand.key, "part": requested.part}
     if requested.kind is FileKind.COMMON:
         return _file(brand.render_common(context), brand.config_content_type)
 
