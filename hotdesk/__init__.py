@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from flask import Flask
@@ -27,12 +28,23 @@ class Hotdesk:
     notifier: NotifyDispatcher
 
 
+def _log_to_stderr() -> None:
+    """hotdesk's own log lines (failed logins for fail2ban, NOTIFY outcomes) on stderr, with time."""
+    logger = logging.getLogger("hotdesk")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def settings_registry() -> Settings:
     return Settings([*CORE_SETTINGS, *brands.setting_specs()])
 
 
 def create_app(config: Config | None = None, notifier: NotifyDispatcher | None = None) -> Flask:
     config = config or Config.from_env()
+    _log_to_stderr()
     app = Flask(__name__, instance_path=str(config.instance_path))
     app.config["SECRET_KEY"] = config.secret_key
     engine = make_engine(config.database_url)

@@ -31,3 +31,19 @@ def make_engine(url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def serialize_logins(session: Session) -> None:
+    """Take the lock every login and logout holds until commit, so racing logins queue up.
+
+    Logins are rare and short, so one lock for all of them costs nothing and makes the
+    multiple-login policy exact. PostgreSQL: a transaction-level advisory lock. SQLite: its
+    single writer lock, which pysqlite takes when the transaction's first write starts — hence
+    a write that changes nothing, issued before any read the decision depends on.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7405301)")
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("UPDATE settings SET value = value WHERE 0")
+    session.expire_all()  # what was read before the lock may have changed since

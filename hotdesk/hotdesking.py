@@ -8,24 +8,21 @@ from __future__ import annotations
 
 import enum
 import hmac
+import logging
+import re
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import events
-from hotdesk.models import (
-    Address,
-    Device,
-    EventKind,
-    Extension,
-    Mapping,
-    Template,
-    TemplatePin,
-    utcnow,
-)
+from hotdesk.db import serialize_logins
+from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
 from hotdesk.settings import Settings, split_address
+
+log = logging.getLogger("hotdesk.login")
 
 LAST_SEEN_PRECISION = timedelta(minutes=5)
 """Provisioning fetches update a device's last_seen at most this often: no write per request."""
@@ -36,6 +33,8 @@ class LoginFailure(enum.StrEnum):
     UNKNOWN_EXTENSION = "unknown_extension"
     WRONG_PASSWORD = "wrong_password"
     ADDRESS_NOT_CONFIGURED = "address_not_configured"
+    LOCKED_OUT = "locked_out"
+    LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"  # multiple_login = deny; may be overridden
 
 
 @dataclass
@@ -43,6 +42,8 @@ class LoginResult:
     extension: Extension | None = None
     failure: LoginFailure | None = None
     logged_out: list[Device] = field(default_factory=list)  # other phones this login displaced: tell them
+    elsewhere: Device | None = None  # LOGGED_IN_ELSEWHERE: where
+    retry_after: timedelta | None = None  # LOCKED_OUT: for how long
 
     @property
     def ok(self) -> bool:
@@ -107,36 +108,51 @@ def login(
     password: str,
     address: Address,
     ip: str | None = None,
+    *,
+    override: bool = False,
 ) -> LoginResult:
-    """Log `number` into `device`. On failure nothing changes but the failure is recorded."""
-    settings = registry.all(session)
+    """Log `number` into `device`. On failure nothing changes but the failure is recorded.
+
+    `override`: the user confirmed (with the password again) a login the `deny` policy refused.
+    """
     number, password = number.strip(), password.strip()
     if not number or not password:
         return LoginResult(failure=LoginFailure.MISSING_FIELDS)
+    settings = registry.all(session)
     if not settings[f"{address.value}_address"]:
         return LoginResult(failure=LoginFailure.ADDRESS_NOT_CONFIGURED)
 
+    serialize_logins(session)
+    now = utcnow()
     extension = session.scalar(select(Extension).where(Extension.number == number))
-    failure = None
-    if extension is None:
+    locked_for = locked_out(session, settings, number, device.mac, now)
+    if locked_for:
+        failure = LoginFailure.LOCKED_OUT
+    elif extension is None:
         failure = LoginFailure.UNKNOWN_EXTENSION
     elif not verify_password(extension, password, settings):
         failure = LoginFailure.WRONG_PASSWORD
+    else:
+        failure = None
     if failure:
-        events.record(
-            session, EventKind.LOGIN_FAILED, extension=number[:32], device=device, address=address.value, ip=ip, detail=failure.value
-        )
+        _record_failure(session, failure, number, device, address, ip)
+        return LoginResult(failure=failure, retry_after=locked_for)
+
+    others = [m for m in session.scalars(select(Mapping).where(Mapping.extension_id == extension.id)) if m.device_id != device.id]
+    policy = settings["multiple_login"]
+    if others and policy == "deny" and not override:
         session.commit()
-        return LoginResult(failure=failure)
+        return LoginResult(extension=extension, failure=LoginFailure.LOGGED_IN_ELSEWHERE, elsewhere=others[0].device)
 
     result = LoginResult(extension=extension)
     if device.mapping is not None:
         _end_mapping(session, device.mapping, ip=ip, detail="replaced by a new login on this phone")
-    for other in session.scalars(select(Mapping).where(Mapping.extension_id == extension.id)):
-        result.logged_out.append(other.device)
-        _end_mapping(session, other, ip=None, detail=f"logged in on {device.mac}")
+    if policy != "allow":
+        for other in others:
+            result.logged_out.append(other.device)
+            _end_mapping(session, other, ip=None, detail=f"logged in on {device.mac}")
     session.flush()
-    mapping = Mapping(device=device, extension=extension, address=address)
+    mapping = Mapping(device=device, extension=extension, address=address, expires_at=login_expiry(settings, extension, now))
     session.add(mapping)
     session.flush()
     events.record(
@@ -147,15 +163,95 @@ def login(
         template=choose_template(session, device, mapping).name,
         address=address.value,
         ip=ip,
+        detail="override" if override and others else None,
     )
     session.commit()
     return result
 
 
+def _record_failure(session: Session, failure: LoginFailure, number: str, device: Device, address: Address, ip: str | None) -> None:
+    events.record(session, EventKind.LOGIN_FAILED, extension=number[:32], device=device, address=address.value, ip=ip, detail=failure.value)
+    session.commit()
+    # One fixed format, values without spaces, the address last: what deploy/fail2ban matches.
+    log.warning(
+        "hotdesk login failed: reason=%s extension=%s mac=%s ip=%s", failure.value, _log_safe(number), device.mac, _log_safe(ip or "-")
+    )
+
+
+def _log_safe(text: str) -> str:
+    return re.sub(r"[^0-9A-Za-z.:_*#+@-]", "?", text[:32]) or "-"
+
+
+def locked_out(session: Session, settings: dict[str, str], number: str, mac: str, now: datetime) -> timedelta | None:
+    """How long logins of this extension, or on this phone, stay refused; None if they are not.
+
+    Counted from the history, so every worker and host sees the same count. A successful login
+    (or an admin's unlock) starts the count again.
+    """
+    attempts, minutes = int(settings["lockout_attempts"]), int(settings["lockout_minutes"])
+    if attempts == 0:
+        return None
+    window = timedelta(minutes=minutes)
+    longest = None
+    for column, value in ((Event.extension, number[:32]), (Event.mac, mac)):
+        reset = session.scalar(select(func.max(Event.at)).where(column == value, Event.kind.in_(("login", "unlock"))))
+        since = max(now - window, _aware(reset)) if reset else now - window
+        failures = list(
+            session.scalars(
+                select(Event.at)
+                .where(column == value, Event.kind == EventKind.LOGIN_FAILED.value, Event.at > since)
+                .order_by(Event.at.desc())
+                .limit(attempts)
+            )
+        )
+        if len(failures) >= attempts:
+            remaining = _aware(failures[-1]) + window - now
+            if remaining > timedelta(0) and (longest is None or remaining > longest):
+                longest = remaining
+    return longest
+
+
+def last_login_change(session: Session, device: Device) -> int | None:
+    """The id of the device's latest login or logout event: changes whenever who is logged in does."""
+    return session.scalar(
+        select(func.max(Event.id)).where(Event.mac == device.mac, Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value)))
+    )
+
+
+def login_expiry(settings: dict[str, str], extension: Extension, now: datetime) -> datetime | None:
+    """When this login ends by itself: the maximum login time, the daily logout, whichever is first."""
+    limits = []
+    minutes = extension.max_login_minutes if extension.max_login_minutes is not None else int(settings["max_login_minutes"])
+    if minutes:
+        limits.append(now + timedelta(minutes=minutes))
+    if settings["daily_logout_time"]:
+        hour, minute = map(int, settings["daily_logout_time"].split(":"))
+        local_now = now.astimezone(ZoneInfo(settings["timezone"]))
+        at = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+        if at <= local_now:
+            at += timedelta(days=1)  # same wall-clock time tomorrow, across DST changes too
+        limits.append(at.astimezone(timezone.utc))
+    return min(limits) if limits else None
+
+
+def expired_logins(session: Session, now: datetime | None = None) -> list[Device]:
+    """Log out every phone whose login has expired. The devices, so the caller can tell them."""
+    now = now or utcnow()
+    serialize_logins(session)
+    mappings = list(session.scalars(select(Mapping).where(Mapping.expires_at <= now)))
+    devices = [m.device for m in mappings]
+    for mapping in mappings:
+        _end_mapping(session, mapping, ip=None, actor="hotdesk", detail="automatic logout")
+    session.commit()
+    return devices
+
+
 def logout(session: Session, device: Device, *, ip: str | None = None, actor: str | None = None) -> Extension | None:
     """Return the phone to guest. The extension that was logged in, or None if there was none."""
-    mapping = device.mapping
+    serialize_logins(session)
+    mapping = session.scalar(select(Mapping).where(Mapping.device_id == device.id))
     if mapping is None:
+        session.commit()
         return None
     extension = mapping.extension
     _end_mapping(session, mapping, ip=ip, actor=actor)

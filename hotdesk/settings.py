@@ -81,6 +81,41 @@ def check_bool(value: str) -> str:
     raise SettingError(f"{value!r} is not true or false")
 
 
+def check_choice(*choices: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        value = value.strip().lower()
+        if value not in choices:
+            raise SettingError(f"{value!r} is not one of: {', '.join(choices)}")
+        return value
+
+    return check
+
+
+def check_count(value: str) -> str:
+    value = value.strip()
+    if not value.isdigit() or int(value) > 100_000:
+        raise SettingError(f"{value!r} is not a whole number from 0 to 100000")
+    return str(int(value))
+
+
+def check_time_of_day(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", value):
+        raise SettingError(f"{value!r} is not a time of day HH:MM (24 h), or empty for none")
+    return value
+
+
+def check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = value.strip()
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingError(f"{value!r} is not a time zone name such as Europe/Paris or UTC") from None
+    return value
+
+
 def _random_password() -> str:
     # Long and random: short defaults are what got FreePBX Phone Apps brute-forced (GHSA-426v-c5p7-cp29).
     return secrets.token_urlsafe(18)
@@ -99,6 +134,17 @@ CORE_SETTINGS = (
     SettingSpec("provisioning_username", "HTTP user name phones fetch provisioning files with", lambda: "hotdesk", check_username),
     SettingSpec("provisioning_password", "HTTP password phones fetch provisioning files with", _random_password, check_password, secret=True),
     SettingSpec("phone_sip_port", "UDP port on the phone that receives SIP NOTIFY", lambda: "5060", check_port),
+    SettingSpec(
+        "multiple_login",
+        "an extension logging in on a second phone: auto_logout (the first phone is logged out), deny, allow",
+        lambda: "auto_logout",
+        check_choice("auto_logout", "deny", "allow"),
+    ),
+    SettingSpec("lockout_attempts", "failed logins of one extension (or on one phone) that lock it; 0 = never", lambda: "5", check_count),
+    SettingSpec("lockout_minutes", "the window failed logins are counted in, and how long a lockout lasts", lambda: "15", check_count),
+    SettingSpec("max_login_minutes", "automatic logout after this long (0 = never); extensions may override", lambda: "0", check_count),
+    SettingSpec("daily_logout_time", "automatic logout of every phone each day at HH:MM local time (empty = never)", check=check_time_of_day),
+    SettingSpec("timezone", "time zone of daily_logout_time", lambda: "UTC", check_timezone),
 )
 
 

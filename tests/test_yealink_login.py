@@ -166,7 +166,9 @@ def test_a_key_from_one_phone_does_not_work_on_another(client, extensions, sessi
     attacker = YealinkPhone(client, OTHER_MAC)
     attacker.boot()
 
-    response = attacker.get(victim.keys()["External"].replace("/login/external", "/login/external/submit") + "?extension=1001&password=4321")
+    assert attacker.get(victim.keys()["External"], browser=True).status_code == 403
+    submit = victim.press("External").findtext("URL")
+    response = attacker.get(submit + "?extension=1001&password=4321", browser=True)
 
     assert response.status_code == 403
     assert "another phone" in response.data.decode()

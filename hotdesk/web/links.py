@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import current_app, url_for
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from hotdesk.models import Address
 
 _SALT = "hotdesk.device-token"
+_STATE_SALT = "hotdesk.screen-state"
+STATE_MAX_AGE = 300  # seconds a screen may wait for its answer
 
 
 def device_token(mac: str) -> str:
@@ -27,6 +29,23 @@ def device_from_token(token: str) -> str | None:
     except BadSignature:
         return None
     return mac if isinstance(mac, str) else None
+
+
+def screen_state(mac: str, step: str, marker: str) -> str:
+    """A short-lived token tying a screen's answer to the phone, the step, and the phone's login state.
+
+    `marker` changes whenever the phone's login changes, so a captured answer URL cannot be
+    replayed after the login it belonged to has happened or ended.
+    """
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_STATE_SALT).dumps([mac, step, marker])
+
+
+def screen_state_ok(state: str, mac: str, step: str, marker: str) -> bool:
+    try:
+        value = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_STATE_SALT).loads(state, max_age=STATE_MAX_AGE)
+    except BadSignature:  # also SignatureExpired
+        return False
+    return value == [mac, step, marker]
 
 
 @dataclass(frozen=True)

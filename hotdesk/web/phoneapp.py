@@ -14,7 +14,7 @@ from hotdesk.models import Address, Device
 from hotdesk.notifications import tell_device
 from hotdesk.screens import Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.web import client_ip, db, hotdesk
-from hotdesk.web.links import app_url, device_from_token, login_url
+from hotdesk.web.links import app_url, device_from_token, login_url, screen_state, screen_state_ok
 
 bp = Blueprint("phoneapp", __name__, url_prefix="/phone")
 log = logging.getLogger("hotdesk.phoneapp")
@@ -24,37 +24,69 @@ FAILURE_TEXT = {
     LoginFailure.UNKNOWN_EXTENSION: "There is no extension {number}.",
     LoginFailure.WRONG_PASSWORD: "Wrong password for extension {number}.",
     LoginFailure.ADDRESS_NOT_CONFIGURED: "The {address} server address is not set up yet. Ask your administrator.",
+    LoginFailure.LOCKED_OUT: "Too many failed logins. Try again in {minutes} minute(s).",
 }
+EXPIRED_TEXT = "This screen has expired. Please start again."
 
 
 @bp.get("/<token>/login/<address>")
 def login_form(token: str, address: str) -> Response:
     device, brand = _device(token)
     chosen = _address(address, brand)
-    screen = Form(
-        title=f"Login ({chosen.value.capitalize()})",
-        url=app_url("phoneapp.login_submit", token, address=chosen.value),
+    return _answer(brand, _login_form(token, device, chosen, step="login"))
+
+
+@bp.get("/<token>/login/<address>/submit/<state>")
+def login_submit(token: str, address: str, state: str) -> Response:
+    return _login(token, address, state, step="login")
+
+
+@bp.get("/<token>/login/<address>/override/<state>")
+def login_override(token: str, address: str, state: str) -> Response:
+    return _login(token, address, state, step="override")
+
+
+def _login_form(token: str, device: Device, address: Address, *, step: str, number: str = "") -> Form:
+    state = screen_state(device.mac, step, _login_marker(device))
+    endpoint = "phoneapp.login_submit" if step == "login" else "phoneapp.login_override"
+    title = f"Login ({address.value.capitalize()})" if step == "login" else "Log in here anyway"
+    return Form(
+        title=title,
+        url=app_url(endpoint, token, address=address.value, state=state),
         fields=(
-            Field("extension", "Extension:", numeric=True),
+            Field("extension", "Extension:", numeric=True, default=number),
             Field("password", "Password:", secret=True),
         ),
     )
-    return _answer(brand, screen)
 
 
-@bp.get("/<token>/login/<address>/submit")
-def login_submit(token: str, address: str) -> Response:
+def _login(token: str, address: str, state: str, *, step: str) -> Response:
     device, brand = _device(token)
     chosen = _address(address, brand)
+    if not screen_state_ok(state, device.mac, step, _login_marker(device)):
+        return _answer(brand, Message("Login", EXPIRED_TEXT, error=True, back_url=login_url(token, chosen)))
     session = db()
     number = request.args.get("extension", "")[:64]
     result = hotdesking.login(
-        session, hotdesk().settings, device, number, request.args.get("password", "")[:128], chosen, client_ip()
+        session,
+        hotdesk().settings,
+        device,
+        number,
+        request.args.get("password", "")[:128],
+        chosen,
+        client_ip(),
+        override=step == "override",
     )
+    if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
+        where = result.elsewhere
+        screen = Menu(
+            title=f"{result.extension.number} is logged in at {where.model or where.brand} {where.mac}",
+            items=(MenuItem("Log in here anyway", app_url("phoneapp.override_form", token, address=chosen.value, number=result.extension.number)),),
+        )
+        return _answer(brand, screen)
     if not result.ok:
-        text = FAILURE_TEXT[result.failure].format(number=number.strip(), address=chosen.value)
-        if result.failure is LoginFailure.WRONG_PASSWORD:
-            log.warning("login failed: wrong password extension=%s mac=%s ip=%s", number.strip(), device.mac, client_ip())
+        minutes = -(-int(result.retry_after.total_seconds()) // 60) if result.retry_after else 0
+        text = FAILURE_TEXT[result.failure].format(number=number.strip(), address=chosen.value, minutes=minutes)
         return _answer(brand, Message("Login failed", text, error=True, back_url=login_url(token, chosen)))
 
     extension = result.extension
@@ -64,27 +96,44 @@ def login_submit(token: str, address: str) -> Response:
     return _answer(brand, screen, reload=device)
 
 
+@bp.get("/<token>/login/<address>/override")
+def override_form(token: str, address: str) -> Response:
+    """deny policy: the user chose to log in here anyway, and confirms with the password again."""
+    device, brand = _device(token)
+    chosen = _address(address, brand)
+    number = request.args.get("number", "")[:32]
+    return _answer(brand, _login_form(token, device, chosen, step="override", number=number))
+
+
 @bp.get("/<token>/menu")
 def menu(token: str) -> Response:
     device, brand = _device(token)
     mapping = device.mapping
     address = mapping.address if mapping else Address.EXTERNAL
     user = f"{mapping.extension.number} {mapping.extension.name}" if mapping else "nobody"
+    state = screen_state(device.mac, "logout", _login_marker(device))
     screen = Menu(
         title=f"Logged in: {user}",
-        items=(MenuItem("Login", login_url(token, address)), MenuItem("Logout", app_url("phoneapp.logout", token))),
+        items=(MenuItem("Login", login_url(token, address)), MenuItem("Logout", app_url("phoneapp.logout", token, state=state))),
     )
     return _answer(brand, screen)
 
 
-@bp.get("/<token>/logout")
-def logout(token: str) -> Response:
+@bp.get("/<token>/logout/<state>")
+def logout(token: str, state: str) -> Response:
     device, brand = _device(token)
+    if not screen_state_ok(state, device.mac, "logout", _login_marker(device)):
+        return _answer(brand, Message("Logout", EXPIRED_TEXT, error=True, back_url=app_url("phoneapp.menu", token)))
     extension = hotdesking.logout(db(), device, ip=client_ip())
     if extension is None:
         return _answer(brand, Message("Logout", "Nobody is logged in on this phone."))
     screen = Reload("Logged out", f"Goodbye, {extension.name}. The phone returns to guest mode.")
     return _answer(brand, screen, reload=device)
+
+
+def _login_marker(device: Device) -> str:
+    """Changes whenever the phone's login does: its latest login or logout in the history."""
+    return str(hotdesking.last_login_change(db(), device) or 0)
 
 
 def _device(token: str) -> tuple[Device, Brand]:

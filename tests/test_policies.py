@@ -1,0 +1,220 @@
+"""Issue 4 policies on real phones: lockout, multiple logins, screen state, races, automatic logout."""
+
+import logging
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from hotdesk import hotdesking, settings_registry
+from hotdesk.models import Event, Extension, Mapping
+from tests.phones import YealinkPhone
+
+MAC_A, MAC_B = "001565aabb01", "001565aabb02"
+
+
+def setting(session, name, value):
+    settings_registry().set(session, name, value)
+    session.commit()
+
+
+def mappings(session):
+    session.expire_all()
+    return [(m.extension.number, m.device.mac) for m in session.scalars(select(Mapping).order_by(Mapping.id))]
+
+
+# lockout
+
+
+def test_five_wrong_pins_lock_the_extension_even_against_the_right_pin(client, extensions, session):
+    phone = YealinkPhone(client, MAC_A)
+    for _ in range(5):
+        assert phone.login("1001", "0000").findtext("Text") == "Wrong password for extension 1001."
+    answer = phone.login("1001", "4321")
+    assert answer.findtext("Text") == "Too many failed logins. Try again in 15 minute(s)."
+    assert mappings(session) == []
+    other_phone = YealinkPhone(client, MAC_B)
+    assert "Too many failed logins" in other_phone.login("1001", "4321").findtext("Text")
+
+
+def test_one_phone_trying_many_extensions_is_locked_too(client, extensions, session):
+    phone = YealinkPhone(client, MAC_A)
+    for number in ("2001", "2002", "2003", "2004", "2005"):
+        phone.login(number, "0000")
+    assert "Too many failed logins" in phone.login("1002", "55667788").findtext("Text")
+    assert "Logged in" == YealinkPhone(client, MAC_B).login("1002", "55667788").findtext("Title")
+
+
+def test_a_successful_login_starts_the_count_again(client, extensions, session):
+    phone = YealinkPhone(client, MAC_A)
+    for _ in range(4):
+        phone.login("1001", "0000")
+    assert phone.login("1001", "4321").findtext("Title") == "Logged in"
+    phone.boot()
+    phone.choose(phone.press("Logout"), "Logout")
+    for _ in range(4):
+        phone.login("1001", "0000")
+    assert phone.login("1001", "4321").findtext("Title") == "Logged in"
+
+
+def test_lockout_ends_when_the_window_has_passed(session, extensions):
+    registry = settings_registry()
+    device = hotdesking.record_device(session, brand="yealink", mac=MAC_A, model="T46S", firmware=None, ip="10.0.0.1")
+    old = datetime.now(timezone.utc) - timedelta(minutes=16)
+    session.add_all([Event(kind="login_failed", extension="1001", mac=MAC_A, at=old) for _ in range(5)])
+    session.commit()
+    assert hotdesking.login(session, registry, device, "1001", "4321", hotdesking.Address.EXTERNAL).ok
+
+
+def test_lockout_can_be_switched_off(client, extensions, session):
+    setting(session, "lockout_attempts", "0")
+    phone = YealinkPhone(client, MAC_A)
+    for _ in range(8):
+        phone.login("1001", "0000")
+    assert phone.login("1001", "4321").findtext("Title") == "Logged in"
+
+
+def test_failed_login_line_matches_the_shipped_fail2ban_filter(client, extensions, caplog):
+    phone = YealinkPhone(client, MAC_A, ip="192.0.2.7")
+    with caplog.at_level(logging.WARNING, logger="hotdesk.login"):
+        phone.login("10 01 ip=6.6.6.6", "0000")
+    [line] = [r.getMessage() for r in caplog.records if "login failed" in r.getMessage()]
+    assert "0000" not in line
+    conf = (Path(__file__).parent.parent / "deploy/fail2ban/filter.d/hotdesk.conf").read_text()
+    failregex = re.search(r"^failregex = (.+)$", conf, re.M).group(1)
+    match = re.search(failregex.replace("<HOST>", r"(?P<host>\S+)"), line)
+    assert match and match.group("host") == "192.0.2.7"
+
+
+# multiple logins
+
+
+def test_deny_policy_shows_where_and_lets_the_user_override_with_the_pin(client, extensions, session, notifier):
+    setting(session, "multiple_login", "deny")
+    first, second = YealinkPhone(client, MAC_A, ip="10.0.0.1"), YealinkPhone(client, MAC_B, ip="10.0.0.2")
+    first.login("1001", "4321")
+
+    menu = second.login("1001", "4321")
+    assert menu.tag == "YealinkIPPhoneTextMenu"
+    assert menu.findtext("Title") == f"1001 is logged in at T46S {MAC_A}"
+    assert mappings(session) == [("1001", MAC_A)]
+
+    form = second.choose(menu, "Log in here anyway")
+    fields = {f.findtext("Parameter"): f.findtext("Default") for f in form.iter("InputField")}
+    assert fields["extension"] == "1001"
+    assert second.submit(form, extension="1001", password="0000").findtext("Title") == "Login failed"
+    assert mappings(session) == [("1001", MAC_A)]
+
+    form = second.choose(second.login("1001", "4321"), "Log in here anyway")
+    assert second.submit(form, extension="1001", password="4321").findtext("Title") == "Logged in"
+    assert mappings(session) == [("1001", MAC_B)]
+    assert [n.mac for n in notifier.sent][-2:] == [MAC_A, MAC_B]  # the first phone is told
+
+
+def test_allow_policy_keeps_both_phones(client, extensions, session):
+    setting(session, "multiple_login", "allow")
+    YealinkPhone(client, MAC_A).login("1001", "4321")
+    YealinkPhone(client, MAC_B).login("1001", "4321")
+    assert sorted(mappings(session)) == [("1001", MAC_A), ("1001", MAC_B)]
+
+
+@pytest.mark.parametrize("policy, winners", [("auto_logout", 8), ("deny", 1), ("allow", 8)])
+def test_racing_logins_end_exactly_as_the_policy_says(app, extensions, session, policy, winners):
+    setting(session, "multiple_login", policy)
+    phones = [YealinkPhone(app.test_client(), f"0015650000{i:02x}", ip=f"10.0.1.{i}") for i in range(8)]
+    forms = []
+    for phone in phones:
+        phone.boot()
+        forms.append(phone.press("External"))
+    barrier = threading.Barrier(len(phones))
+    answers = [None] * len(phones)
+
+    def race(i):
+        barrier.wait()
+        answers[i] = phones[i].submit(forms[i], extension="1001", password="4321")
+
+    threads = [threading.Thread(target=race, args=(i,)) for i in range(len(phones))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+
+    logged_in = [a for a in answers if a is not None and a.findtext("Title") == "Logged in"]
+    assert len(logged_in) == winners
+    held = mappings(session)
+    assert len(held) == (8 if policy == "allow" else 1)
+    assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == "login")) == winners
+
+
+# screen state
+
+
+def test_a_captured_submit_url_cannot_be_replayed_after_the_login(client, extensions, session):
+    phone = YealinkPhone(client, MAC_A)
+    phone.boot()
+    form = phone.press("External")
+    assert phone.submit(form, extension="1001", password="4321").findtext("Title") == "Logged in"
+    phone.boot()
+    phone.choose(phone.press("Logout"), "Logout")
+
+    replay = phone.submit(form, extension="1001", password="4321")
+    assert replay.findtext("Text") == "This screen has expired. Please start again."
+    assert mappings(session) == []
+
+
+def test_a_tampered_state_is_refused(client, extensions, session):
+    phone = YealinkPhone(client, MAC_A)
+    phone.boot()
+    form = phone.press("External")
+    url = form.find("URL")
+    url.text = url.text[:-3] + ("abc" if not url.text.endswith("abc") else "xyz")
+    assert "expired" in phone.submit(form, extension="1001", password="4321").findtext("Text")
+    assert mappings(session) == []
+
+
+def test_an_old_screen_expires(client, extensions, session, monkeypatch):
+    phone = YealinkPhone(client, MAC_A)
+    phone.boot()
+    form = phone.press("External")
+    import itsdangerous.timed
+
+    later = itsdangerous.timed.time.time() + 301
+    monkeypatch.setattr(itsdangerous.timed.time, "time", lambda: later)
+    assert "expired" in phone.submit(form, extension="1001", password="4321").findtext("Text")
+    assert mappings(session) == []
+
+
+# automatic logout
+
+
+def test_max_login_time_and_per_extension_override(session):
+    settings = settings_registry().all(session) | {"max_login_minutes": "480"}
+    now = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+    assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), now) == now + timedelta(hours=8)
+    assert hotdesking.login_expiry(settings, Extension(max_login_minutes=60), now) == now + timedelta(hours=1)
+    assert hotdesking.login_expiry(settings, Extension(max_login_minutes=0), now) is None
+
+
+def test_daily_logout_is_the_next_local_time_across_dst(session):
+    settings = settings_registry().all(session) | {"daily_logout_time": "20:00", "timezone": "Europe/Paris"}
+    before_dst = datetime(2026, 3, 28, 20, 30, tzinfo=timezone.utc)  # 21:30 in Paris: next is tomorrow
+    assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), before_dst) == datetime(
+        2026, 3, 29, 18, 0, tzinfo=timezone.utc  # 20:00 CEST, the clocks went forward that night
+    )
+    morning = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
+    assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), morning) == datetime(2026, 1, 5, 19, 0, tzinfo=timezone.utc)
+
+
+def test_expired_logins_are_logged_out_and_returned_for_notify(client, extensions, session):
+    setting(session, "max_login_minutes", "30")
+    YealinkPhone(client, MAC_A).login("1001", "4321")
+    YealinkPhone(client, MAC_B).login("1002", "55667788")
+    assert hotdesking.expired_logins(session, datetime.now(timezone.utc) + timedelta(minutes=10)) == []
+    devices = hotdesking.expired_logins(session, datetime.now(timezone.utc) + timedelta(minutes=31))
+    assert sorted(d.mac for d in devices) == [MAC_A, MAC_B]
+    assert mappings(session) == []
+    logouts = list(session.scalars(select(Event).where(Event.kind == "logout")))
+    assert {(e.actor, e.detail) for e in logouts} == {("hotdesk", "automatic logout")}
