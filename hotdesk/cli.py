@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import directory, hotdesking, schema, settings_registry, templates
+from hotdesk import directory, hotdesking, scheduler, schema, settings_registry, templates
 from hotdesk.brands import BRANDS, normalize_mac
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
@@ -90,8 +90,12 @@ def extensions_import(ctx: Context, session: Session, file: Path) -> None:
         raise click.ClickException(f"{file}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
-    count = directory.import_rows(session, directory.read_csv(text, str(file)), str(file))
+    rows = directory.read_csv(text, str(file))
+    count = directory.import_rows(session, rows, str(file))
     click.echo(f"{count} extension(s) imported")
+    weak = [row["extension"] for _, row in rows if row.get("voicemail_pin") and hotdesking.weak_pin(row["voicemail_pin"], row["extension"])]
+    if weak:
+        click.echo(f"warning: {len(weak)} imported PIN(s) are trivial to guess: see `hotdesk extensions weak-pins`", err=True)
 
 
 @extensions.command("add")
@@ -231,3 +235,53 @@ def logout(ctx: Context, session: Session, mac: str) -> None:
     )
     click.echo(f"NOTIFY to {device.last_ip}: {sent.result().detail}")
     dispatcher.shutdown()
+
+
+# policies
+
+
+@main.command("auto-logout")
+@click.pass_obj
+def auto_logout(ctx: Context) -> None:
+    """Log out every login past its time (max_login_minutes, daily_logout_time) and tell the phones.
+
+    Run it from cron every minute, or run `hotdesk scheduler` instead.
+    """
+    notifier = NotifyDispatcher()
+    count = scheduler.auto_logout(ctx.sessions, ctx.settings, notifier)
+    notifier.shutdown(wait=True)
+    click.echo(f"{count} phone(s) logged out")
+
+
+@main.command("scheduler")
+@click.option("--interval", default=30.0, show_default=True, help="seconds between checks")
+@click.pass_obj
+def run_scheduler(ctx: Context, interval: float) -> None:
+    """Run timed logouts forever; on several hosts at once, one works while the others stand by."""
+    scheduler.run_forever(ctx.sessions, ctx.settings, interval)
+
+
+@main.command("unlock")
+@click.argument("number")
+@with_session
+def unlock(ctx: Context, session: Session, number: str) -> None:
+    """Lift the failed-login lockout of an extension."""
+    if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
+        raise click.ClickException(f"no extension {number}")
+    hotdesking.unlock(session, number, actor="cli")
+    click.echo(f"extension {number} unlocked")
+
+
+@extensions.command("weak-pins")
+@with_session
+def extensions_weak_pins(ctx: Context, session: Session) -> None:
+    """Extensions whose voicemail PIN is trivial to guess, and why (exit status 1 if any)."""
+    weak = [
+        (ext.number, reason)
+        for ext in session.scalars(select(Extension).where(Extension.voicemail_pin.is_not(None)).order_by(Extension.number))
+        if (reason := hotdesking.weak_pin(ext.voicemail_pin, ext.number))
+    ]
+    for number, reason in weak:
+        click.echo(f"{number}\t{reason}")
+    if weak:
+        raise SystemExit(1)

@@ -194,7 +194,7 @@ def locked_out(session: Session, settings: dict[str, str], number: str, mac: str
     window = timedelta(minutes=minutes)
     longest = None
     for column, value in ((Event.extension, number[:32]), (Event.mac, mac)):
-        reset = session.scalar(select(func.max(Event.at)).where(column == value, Event.kind.in_(("login", "unlock"))))
+        reset = session.scalar(select(func.max(Event.at)).where(column == value, Event.kind.in_((EventKind.LOGIN.value, EventKind.UNLOCK.value))))
         since = max(now - window, _aware(reset)) if reset else now - window
         failures = list(
             session.scalars(
@@ -209,6 +209,33 @@ def locked_out(session: Session, settings: dict[str, str], number: str, mac: str
             if remaining > timedelta(0) and (longest is None or remaining > longest):
                 longest = remaining
     return longest
+
+
+_KEYPAD_LINES = {"2580", "0852", "1470", "0741", "3690", "0963", "1590", "9510", "3570", "0753", "1236", "3214"}
+
+
+def weak_pin(pin: str, number: str) -> str | None:
+    """Why a voicemail PIN is trivial to guess (repeats, sequences, the extension), or None."""
+    if len(pin) < 4:
+        return "shorter than 4 digits"
+    if len(set(pin)) == 1:
+        return "one digit repeated"
+    if pin in number or number.endswith(pin) or pin == number[::-1]:
+        return "the extension number"
+    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
+    if steps in ({1}, {9}):
+        return "a sequence"
+    if len(pin) % 2 == 0 and pin == pin[:2] * (len(pin) // 2):
+        return "a repeated pair"
+    if pin in _KEYPAD_LINES:
+        return "a straight line on the keypad"
+    return None
+
+
+def unlock(session: Session, number: str, actor: str) -> None:
+    """Lift a lockout of this extension now (a successful login would do the same)."""
+    events.record(session, EventKind.UNLOCK, extension=number, actor=actor)
+    session.commit()
 
 
 def last_login_change(session: Session, device: Device) -> int | None:

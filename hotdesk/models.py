@@ -192,4 +192,5 @@ class EventKind(enum.StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
     LOGIN_FAILED = "login_failed"
+    UNLOCK = "unlock"
     NOTIFY = "notify"

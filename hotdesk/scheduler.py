@@ -1,0 +1,81 @@
+"""Timed logouts: `hotdesk auto-logout` once (cron), or `hotdesk scheduler` as a long-running process.
+
+Several schedulers may run (one per host, for redundancy): a lease in the database lets exactly
+one of them work at a time, and the login lock makes a logout happen once even if two overlap.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+from datetime import timedelta
+
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotdesk import hotdesking
+from hotdesk.brands import BRANDS
+from hotdesk.models import Lease, utcnow
+from hotdesk.notifications import tell_device
+from hotdesk.notify import NotifyDispatcher
+from hotdesk.settings import Settings
+
+log = logging.getLogger("hotdesk.scheduler")
+LEASE = "auto-logout"
+
+
+def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: NotifyDispatcher) -> int:
+    """Log out every expired login and queue a NOTIFY to each phone. Returns how many."""
+    with sessions() as session:
+        devices = hotdesking.expired_logins(session)
+        settings = registry.all(session)
+        for device in devices:
+            brand = BRANDS.get(device.brand)
+            if brand is not None:
+                tell_device(
+                    notifier,
+                    host=device.last_ip,
+                    port=int(settings["phone_sip_port"]),
+                    event=brand.notify_event(settings),
+                    mac=device.mac,
+                    brand=device.brand,
+                    reason="automatic logout",
+                )
+    if devices:
+        log.info("automatic logout of %d phone(s)", len(devices))
+    return len(devices)
+
+
+def hold_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:
+    """Take or renew the named lease for `holder`; False while another holder's lease runs."""
+    now = utcnow()
+    renewed = session.execute(
+        update(Lease)
+        .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
+        .values(holder=holder, expires_at=now + ttl)
+    )
+    if renewed.rowcount:
+        session.commit()
+        return True
+    try:
+        session.execute(insert(Lease).values(name=name, holder=holder, expires_at=now + ttl))
+        session.commit()
+        return True
+    except IntegrityError:
+        session.rollback()
+        return False
+
+
+def run_forever(sessions: sessionmaker[Session], registry: Settings, interval: float = 30.0) -> None:
+    holder = f"{socket.gethostname()}:{os.getpid()}"
+    notifier = NotifyDispatcher()
+    log.info("scheduler %s checking every %ss", holder, interval)
+    while True:
+        with sessions() as session:
+            mine = hold_lease(session, LEASE, holder, timedelta(seconds=interval * 3))
+        if mine:
+            auto_logout(sessions, registry, notifier)
+        time.sleep(interval)
