@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import directory, hotdesking, scheduler, schema, settings_registry, templates
+from hotdesk import credentials, directory, hotdesking, scheduler, schema, settings_registry, templates
 from hotdesk.brands import BRANDS, normalize_mac
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
@@ -285,3 +285,37 @@ def extensions_weak_pins(ctx: Context, session: Session) -> None:
         click.echo(f"{number}\t{reason}")
     if weak:
         raise SystemExit(1)
+
+
+# devices
+
+
+@main.group()
+def devices() -> None:
+    """Phones that have fetched their files."""
+
+
+@devices.command("list")
+@with_session
+def devices_list(ctx: Context, session: Session) -> None:
+    """MAC, brand, model, firmware, last address and time, own credentials issued or not."""
+    for d in session.scalars(select(Device).order_by(Device.mac)):
+        seen = f"{d.last_seen:%Y-%m-%d %H:%M}" if d.last_seen else "-"
+        own = "own-credentials" if d.provisioning_username else "global-credentials"
+        click.echo(f"{d.mac}\t{d.brand}\t{d.model or '-'}\t{d.firmware or '-'}\t{d.last_ip or '-'}\t{seen}\t{own}")
+
+
+@devices.command("reset-credentials")
+@click.argument("mac")
+@with_session
+def devices_reset_credentials(ctx: Context, session: Session, mac: str) -> None:
+    """Withdraw a phone's own provisioning credentials (e.g. after a factory reset); it is issued
+    new ones at its next fetch with the global credentials."""
+    normalized = normalize_mac(mac)
+    if normalized is None:
+        raise click.ClickException(f"{mac!r} is not a MAC address (12 hex digits, separators allowed)")
+    device = session.scalar(select(Device).where(Device.mac == normalized))
+    if device is None:
+        raise click.ClickException(f"no phone with MAC {normalized} has contacted hotdesk")
+    credentials.withdraw(session, device)
+    click.echo(f"{normalized}: credentials withdrawn; new ones are issued at its next fetch")

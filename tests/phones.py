@@ -67,6 +67,8 @@ class Phone:
     user_agent: str
     browser_user_agent: str | None = None  # the XML browser's, if it differs from the provisioning client's
 
+    credential_settings: tuple[str, str] | None = None  # config settings that hand the phone its own credentials
+
     def provisioning_files(self) -> list[str]:
         raise NotImplementedError
 
@@ -118,6 +120,10 @@ class Phone:
             assert response.status_code == 200, (name, response.status_code, response.data[:300])
             self.files[name] = response.data
         self.config = self.read_config(self.files)
+        if self.credential_settings and self.credential_settings[0] in self.config:
+            # Like the firmware: keep the credentials the server issued and use them from now on.
+            user, password = (self.config[name] for name in self.credential_settings)
+            self.credentials = (user, password)
         return self.config
 
     def open(self, url: str):
@@ -155,6 +161,7 @@ def append_query(url: str, values: dict[str, str]) -> str:
 class YealinkPhone(Phone):
     brand = "yealink"
     max_screen_bytes = 10_000
+    credential_settings = ("static.auto_provision.server.username", "static.auto_provision.server.password")
     notify_event = "check-sync;reboot=true"
 
     def __init__(self, client, mac: str, *, model="T46S", firmware="66.86.0.15", **kwargs):

@@ -68,6 +68,9 @@ class Brand:
     settings: ClassVar[tuple[SettingSpec, ...]] = ()
     reloads_by_notify: ClassVar[bool] = True  # the answer to a login cannot reload the phone by itself
     config_autoescape: ClassVar[bool] = False  # True for XML configuration formats
+    # True when the brand's templates write `provisioning` (the device's own HTTP credentials)
+    # into its config, so the phone uses them from then on; see hotdesk.web.provision.
+    issues_device_credentials: ClassVar[bool] = False
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         raise NotImplementedError

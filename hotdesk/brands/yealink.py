@@ -41,6 +41,7 @@ class Yealink(Brand):
     label = "Yealink"
     common_template = "common.cfg"
     settings = (NOTIFY_REBOOT,)
+    issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         for pattern in _USER_AGENTS:

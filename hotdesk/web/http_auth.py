@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from collections.abc import Callable
 
 from flask import Request, Response
 
@@ -16,16 +17,22 @@ REALM = "hotdesk"
 NONCE_LIFETIME = 600  # seconds; phones reuse one nonce for the several files they fetch at boot
 
 
-def authorized(request: Request, credentials: list[tuple[str, str]], key: str) -> bool:
-    """True if the request carries valid Basic or Digest credentials for one of `credentials`."""
+def authenticate(request: Request, password_of: Callable[[str], str | None], key: str) -> str | None:
+    """The user name a request's Basic or Digest credentials prove, or None.
+
+    `password_of(user)` gives the expected password for a user name, or None if there is no such user.
+    """
     auth = request.authorization
-    if auth is None or not credentials:
-        return False
+    if auth is None or not auth.username:
+        return None
+    password = password_of(auth.username)
+    if password is None:
+        return None
     if auth.type == "basic":
-        return any(_same(auth.username, user) & _same(auth.password, password) for user, password in credentials)
+        return auth.username if _same(auth.password, password) else None
     if auth.type == "digest":
-        return _digest_ok(request, credentials, key)
-    return False
+        return auth.username if _digest_ok(request, auth.username, password, key) else None
+    return None
 
 
 def challenge(key: str, stale: bool = False) -> Response:
@@ -43,31 +50,25 @@ def nonce_is_stale(request: Request, key: str) -> bool:
     return bool(auth and auth.type == "digest" and auth.nonce and _nonce_signed(auth.nonce, key) and not _nonce_fresh(auth.nonce, key))
 
 
-def _digest_ok(request: Request, credentials: list[tuple[str, str]], key: str) -> bool:
-    auth = request.authorization
-    p = auth.parameters
-    username, nonce, uri, answer = p.get("username"), p.get("nonce"), p.get("uri"), p.get("response")
-    if not (username and nonce and uri and answer) or p.get("realm") != REALM:
+def _digest_ok(request: Request, user: str, password: str, key: str) -> bool:
+    p = request.authorization.parameters
+    nonce, uri, answer = p.get("nonce"), p.get("uri"), p.get("response")
+    if not (nonce and uri and answer) or p.get("realm") != REALM:
         return False
     if p.get("algorithm", "MD5").upper() != "MD5" or not _nonce_fresh(nonce, key):
         return False
     if uri.split("?", 1)[0] != request.path:  # the answer must be for this file, not another one
         return False
+    ha1 = _md5(f"{user}:{REALM}:{password}")
+    ha2 = _md5(f"{request.method}:{uri}")
     qop = p.get("qop")
-    for user, password in credentials:
-        if not _same(username, user):
-            continue
-        ha1 = _md5(f"{user}:{REALM}:{password}")
-        ha2 = _md5(f"{request.method}:{uri}")
-        if qop == "auth":
-            expected = _md5(f"{ha1}:{nonce}:{p.get('nc', '')}:{p.get('cnonce', '')}:auth:{ha2}")
-        elif qop is None:
-            expected = _md5(f"{ha1}:{nonce}:{ha2}")
-        else:
-            return False
-        if _same(answer, expected):
-            return True
-    return False
+    if qop == "auth":
+        expected = _md5(f"{ha1}:{nonce}:{p.get('nc', '')}:{p.get('cnonce', '')}:auth:{ha2}")
+    elif qop is None:
+        expected = _md5(f"{ha1}:{nonce}:{ha2}")
+    else:
+        return False
+    return _same(answer, expected)
 
 
 def _nonce(key: str) -> str:

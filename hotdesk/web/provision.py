@@ -6,7 +6,7 @@ import logging
 
 from flask import Blueprint, Response, current_app, request
 
-from hotdesk import brands, hotdesking
+from hotdesk import brands, credentials, hotdesking
 from hotdesk.brands import FileKind
 from hotdesk.web import client_ip, db, hotdesk, http_auth
 from hotdesk.web.links import guest_keys, user_keys
@@ -21,8 +21,15 @@ def provisioning_file(filename: str) -> Response:
     session = db()
     settings = hotdesk().settings.all(session)
     key = current_app.config["SECRET_KEY"]
-    credentials = [(settings["provisioning_username"], settings["provisioning_password"])]
-    if not http_auth.authorized(request, credentials, key):
+    global_user = settings["provisioning_username"]
+
+    def password_of(username: str) -> str | None:
+        if username == global_user:
+            return settings["provisioning_password"]
+        return credentials.password_of(session, username)
+
+    user = http_auth.authenticate(request, password_of, key)
+    if user is None:
         if request.authorization is not None:
             log.warning("provisioning auth failed ip=%s file=%r", client_ip(), filename[:200])
         return http_auth.challenge(key, stale=http_auth.nonce_is_stale(request, key))
@@ -35,7 +42,7 @@ def provisioning_file(filename: str) -> Response:
         return _not_found()
     brand, identity = found
 
-    context = {"server": request.host_url.rstrip("/"), "brand": brand.key, "part": requested.part}
+    context = {"server": request.host_url.rstrip("/"), "brand": brand.key, "part": requested.part, "provisioning": None}
     if requested.kind is FileKind.COMMON:
         return _file(brand.render_common(context), brand.config_content_type)
 
@@ -43,6 +50,10 @@ def provisioning_file(filename: str) -> Response:
     if identity.mac and identity.mac != mac:
         # A phone asks for another phone's file: refuse rather than serve someone else's line.
         log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
+        return _not_found()
+    by_device = user != global_user
+    if by_device and credentials.mac_of(session, user) != mac:
+        log.warning("provisioning: credentials of another device asked for %r (ip=%s)", filename[:200], client_ip())
         return _not_found()
     device = hotdesking.record_device(
         session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip()
@@ -54,7 +65,24 @@ def provisioning_file(filename: str) -> Response:
         "line": config.line,
         "keys": user_keys(mac) if config.line else guest_keys(mac),
     }
-    return _file(brand.render_config(config.template.body, context), brand.config_content_type)
+    if brand.issues_device_credentials and not by_device:
+        if device.provisioning_username is None and _writes_credentials(brand, config.template.body, context):
+            context["provisioning"] = credentials.issue(session, device)
+        if device.provisioning_username is not None:
+            # The global credentials are in every phone: once a device has its own, they get its guest file.
+            context |= {"line": None, "keys": guest_keys(mac)}
+    body = brand.render_config(config.template.body, context)
+    return _file(body, brand.config_content_type)
+
+
+def _writes_credentials(brand, body: str, context: dict) -> bool:
+    """Does this template hand a phone its credentials? Templates written before the feature do not:
+    their phones keep using the global credentials (and a warning says so)."""
+    probe = credentials.DeviceCredentials("hdprobe", "probe-4f1c2e9a7b")
+    if probe.password.encode() in brand.render_config(body, context | {"line": None, "provisioning": probe}):
+        return True
+    log.warning("template %s/%s does not write device credentials (see docs): %s keeps the global ones", brand.key, context["template"], context["device"]["mac"])
+    return False
 
 
 def _file(body: bytes, content_type: str) -> Response:

@@ -1,0 +1,50 @@
+"""Per-device provisioning credentials: issued once, then the only key to that device's secrets.
+
+A phone first fetches its file with the global provisioning credentials; that file hands it a
+user name and password of its own. From then on the global credentials get that device's guest
+file only, so knowing them (they are in every phone) no longer opens anyone's SIP secret.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from hotdesk.models import Device, utcnow
+
+
+@dataclass(frozen=True)
+class DeviceCredentials:
+    username: str
+    password: str
+
+
+def password_of(session: Session, username: str) -> str | None:
+    """The password a device's own user name must come with, or None for no such device."""
+    return session.scalar(select(Device.provisioning_password).where(Device.provisioning_username == username))
+
+
+def mac_of(session: Session, username: str) -> str | None:
+    return session.scalar(select(Device.mac).where(Device.provisioning_username == username))
+
+
+def issue(session: Session, device: Device) -> DeviceCredentials | None:
+    """New credentials for a device that has none; None if it already has some (or just got them)."""
+    issued = DeviceCredentials(f"hd{secrets.token_hex(6)}", secrets.token_urlsafe(18))
+    changed = session.execute(
+        update(Device)
+        .where(Device.id == device.id, Device.provisioning_username.is_(None))
+        .values(provisioning_username=issued.username, provisioning_password=issued.password, credentials_issued_at=utcnow())
+    )
+    session.commit()
+    session.refresh(device)
+    return issued if changed.rowcount == 1 else None
+
+
+def withdraw(session: Session, device: Device) -> None:
+    """Forget the device's credentials: its next fetch with the global ones gets new credentials."""
+    device.provisioning_username = device.provisioning_password = device.credentials_issued_at = None
+    session.commit()
