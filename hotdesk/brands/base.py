@@ -19,9 +19,18 @@ from hotdesk.settings import SettingSpec
 SCREEN_TEMPLATES = ROOT / "templates" / "xml"
 CONFIG_TEMPLATES = ROOT / "epm_templates"
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: Any) -> Any:
+    """Drop the characters XML 1.0 cannot carry, even escaped (what a phone user typed may hold them)."""
+    return _NOT_XML.sub("", value) if isinstance(value, str) else value
+
+
 _screens = Environment(
     loader=FileSystemLoader(SCREEN_TEMPLATES),
     autoescape=select_autoescape(default=True),
+    finalize=xml_text,
     undefined=StrictUndefined,
     trim_blocks=True,
     lstrip_blocks=True,
