@@ -145,6 +145,13 @@ CORE_SETTINGS = (
     SettingSpec("max_login_minutes", "automatic logout after this long (0 = never); extensions may override", lambda: "0", check_count),
     SettingSpec("daily_logout_time", "automatic logout of every phone each day at HH:MM local time (empty = never)", check=check_time_of_day),
     SettingSpec("timezone", "time zone of daily_logout_time", lambda: "UTC", check_timezone),
+    SettingSpec("device_requests_per_minute", "requests one phone may make per minute (0 = no limit)", lambda: "120", check_count),
+    SettingSpec(
+        "anonymous_requests_per_minute",
+        "requests per minute from one address that name no phone (0 = no limit)",
+        lambda: "1200",
+        check_count,
+    ),
 )
 
 

@@ -7,10 +7,12 @@ from sqlalchemy.orm import Session
 
 
 def init_app(app: Flask) -> None:
-    from hotdesk.web import phoneapp, provision
+    from hotdesk.web import phoneapp, provision, ratelimit
 
+    ratelimit.init_app(app, provision.bp, phoneapp.bp)
     app.register_blueprint(provision.bp)
     app.register_blueprint(phoneapp.bp)
+    app.register_error_handler(429, phoneapp.too_many_requests)
     app.teardown_request(_close_session)
 
 
@@ -25,12 +27,20 @@ def db() -> Session:
     return g.db
 
 
+def settings() -> dict[str, str]:
+    """Every runtime setting, read once per request."""
+    if "settings" not in g:
+        g.settings = hotdesk().settings.all(db())
+    return g.settings
+
+
 def client_ip() -> str | None:
     """The phone's address: the request's source (proxy headers only as far as they are trusted)."""
     return request.remote_addr
 
 
 def _close_session(_exc: BaseException | None) -> None:
+    g.pop("settings", None)
     session = g.pop("db", None)
     if session is not None:
         session.close()

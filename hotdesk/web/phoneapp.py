@@ -14,6 +14,7 @@ from hotdesk.models import Address, Device
 from hotdesk.notifications import tell_device
 from hotdesk.screens import Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.web import client_ip, db, hotdesk
+from hotdesk.web import settings as web_settings
 from hotdesk.web.links import app_url, device_from_token, login_url, screen_state, screen_state_ok
 
 bp = Blueprint("phoneapp", __name__, url_prefix="/phone")
@@ -136,6 +137,17 @@ def _login_marker(device: Device) -> str:
     return str(hotdesking.last_login_change(db(), device) or 0)
 
 
+def too_many_requests(error) -> Response:
+    """429, in the phone's own dialect when the request names a phone we know."""
+    text = "Too many requests from this phone. Wait a minute and try again."
+    mac = device_from_token((request.view_args or {}).get("token", ""))
+    device = db().scalar(select(Device).where(Device.mac == mac)) if mac else None
+    brand = brands.BRANDS.get(device.brand) if device else None
+    response = _answer(brand, Message("Please wait", text, error=True), status=429) if brand else Response(text + "\n", 429, content_type="text/plain; charset=utf-8")
+    response.headers.extend(error.get_response().headers.items() if hasattr(error, "get_response") else [])
+    return response
+
+
 def _device(token: str) -> tuple[Device, Brand]:
     """The device a token was issued to; refused if forged, unknown, or presented by another phone."""
     mac = device_from_token(token)
@@ -176,7 +188,7 @@ def _answer(brand: Brand, screen: Screen, status: int = 200, reload: Device | No
 
 def _reload(device: Device, *, reason: str, host: str | None) -> None:
     state = hotdesk()
-    settings = state.settings.all(db())
+    settings = web_settings()
     brand = brands.BRANDS.get(device.brand)
     if brand is None:
         return

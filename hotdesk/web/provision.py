@@ -9,6 +9,7 @@ from flask import Blueprint, Response, current_app, request
 from hotdesk import brands, credentials, hotdesking
 from hotdesk.brands import FileKind
 from hotdesk.web import client_ip, db, hotdesk, http_auth
+from hotdesk.web import settings as web_settings
 from hotdesk.web.links import guest_keys, user_keys
 
 bp = Blueprint("provision", __name__, url_prefix="/provision")
@@ -19,7 +20,7 @@ log = logging.getLogger("hotdesk.provision")
 @bp.route("/<path:filename>")
 def provisioning_file(filename: str) -> Response:
     session = db()
-    settings = hotdesk().settings.all(session)
+    settings = web_settings()
     key = current_app.config["SECRET_KEY"]
     global_user = settings["provisioning_username"]
 

@@ -1,0 +1,66 @@
+"""Rate limits on the phone-facing routes, keyed on the phone a request names, not its address.
+
+After a power cut an office of hundreds of phones behind one NAT address boots at once; a limit
+per address would refuse it — the self-inflicted ban Wazo and FusionPBX users report. So a request
+that names a phone (MAC in its User-Agent or file name, or a device token) counts against that
+phone; only a request that names none counts against its address.
+
+Counters live in each worker's memory unless HOTDESK_RATELIMIT_STORAGE_URI points at a shared
+store (e.g. memcached://host:11211 or redis://host:6379, as Flask-Limiter supports).
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask, request
+from flask_limiter import Limiter
+
+from hotdesk import brands
+from hotdesk.web import client_ip, settings
+from hotdesk.web.links import device_from_token
+
+
+def init_app(app: Flask, *blueprints) -> None:
+    limiter = Limiter(
+        key_func=_key,
+        storage_uri=os.environ.get("HOTDESK_RATELIMIT_STORAGE_URI", "memory://"),
+        strategy="moving-window",
+        headers_enabled=True,
+    )
+    for blueprint in blueprints:
+        limiter.limit(_limit, key_func=_key, exempt_when=_unlimited)(blueprint)
+    limiter.init_app(app)
+
+
+def named_device() -> str | None:
+    """The MAC of the phone this request is about, if it names one."""
+    args = request.view_args or {}
+    if "token" in args:
+        return device_from_token(args["token"])
+    found = brands.recognise(request.headers.get("User-Agent", ""), request.headers)
+    if found is None:
+        return None
+    brand, identity = found
+    if identity.mac:
+        return identity.mac
+    requested = brand.requested_file(args.get("filename", ""))
+    return requested.mac if requested else None
+
+
+def _key() -> str:
+    mac = named_device()
+    return f"device:{mac}" if mac else f"address:{client_ip()}"
+
+
+def _per_minute() -> int:
+    name = "device_requests_per_minute" if named_device() else "anonymous_requests_per_minute"
+    return int(settings()[name])
+
+
+def _limit() -> str:
+    return f"{max(_per_minute(), 1)}/minute"
+
+
+def _unlimited() -> bool:
+    return _per_minute() == 0
