@@ -343,6 +343,25 @@ def device_config(session: Session, registry: Settings, device: Device) -> Devic
     return DeviceConfig(template=template, line=line)
 
 
+def guest_line(settings: dict[str, str]) -> Line | None:
+    """The line a logged-out phone registers, if an admin set one up (for emergency calls)."""
+    username = settings["guest_line_username"]
+    address = settings["guest_line_address"] or settings["internal_address"]
+    if not username or not address:
+        return None
+    host, port = split_address(address)
+    return Line(
+        number=username,
+        username=username,
+        auth_name=username,
+        secret=settings["guest_line_secret"],
+        display_name=settings["guest_line_display_name"],
+        registrar_host=host,
+        registrar_port=port,
+        address="guest",
+    )
+
+
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
     return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

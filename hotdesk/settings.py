@@ -72,6 +72,23 @@ def check_username(value: str) -> str:
     return value
 
 
+def check_optional_username(value: str) -> str:
+    return check_username(value) if value.strip() else ""
+
+
+def check_optional_secret(value: str) -> str:
+    if value and (len(value) > 128 or any(ch.isspace() or not ch.isprintable() for ch in value)):
+        raise SettingError("a SIP secret needs printable characters without spaces (at most 128)")
+    return value
+
+
+def check_display_name(value: str) -> str:
+    value = value.strip()
+    if len(value) > 64 or not value.isprintable():
+        raise SettingError("a display name needs at most 64 printable characters")
+    return value
+
+
 def check_bool(value: str) -> str:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -145,6 +162,15 @@ CORE_SETTINGS = (
     SettingSpec("max_login_minutes", "automatic logout after this long (0 = never); extensions may override", lambda: "0", check_count),
     SettingSpec("daily_logout_time", "automatic logout of every phone each day at HH:MM local time (empty = never)", check=check_time_of_day),
     SettingSpec("timezone", "time zone of daily_logout_time", lambda: "UTC", check_timezone),
+    SettingSpec(
+        "guest_line_username",
+        "SIP account a logged-out phone registers to, so it can still dial emergency numbers (empty = none);"
+        " restrict it to emergency calls on the PBX",
+        check=check_optional_username,
+    ),
+    SettingSpec("guest_line_secret", "SIP secret of the guest line", check=check_optional_secret, secret=True),
+    SettingSpec("guest_line_address", "host[:port] the guest line registers to (empty: the internal address)", check=check_address),
+    SettingSpec("guest_line_display_name", "name the guest line shows", lambda: "Emergency calls only", check_display_name),
     SettingSpec("device_requests_per_minute", "requests one phone may make per minute (0 = no limit)", lambda: "120", check_count),
     SettingSpec(
         "anonymous_requests_per_minute",

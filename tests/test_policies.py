@@ -218,3 +218,26 @@ def test_expired_logins_are_logged_out_and_returned_for_notify(client, extension
     assert mappings(session) == []
     logouts = list(session.scalars(select(Event).where(Event.kind == "logout")))
     assert {(e.actor, e.detail) for e in logouts} == {("hotdesk", "automatic logout")}
+
+
+# emergency-capable guest line
+
+
+def test_a_logged_out_phone_registers_the_guest_line_when_one_is_set_up(client, extensions, session):
+    for name, value in {"guest_line_username": "emergency", "guest_line_secret": "em-secret-1", "guest_line_address": "10.1.0.9:5062"}.items():
+        setting(session, name, value)
+    phone = YealinkPhone(client, MAC_A)
+    guest = phone.boot()
+    assert (guest["account.1.enable"], guest["account.1.user_name"], guest["account.1.password"]) == ("1", "emergency", "em-secret-1")
+    assert (guest["account.1.sip_server.1.address"], guest["account.1.sip_server.1.port"]) == ("10.1.0.9", "5062")
+    assert guest["account.1.display_name"] == "Emergency calls only"
+    assert set(phone.keys()) == {"External", "Internal"}
+
+    phone.login("1001", "4321")
+    assert phone.boot()["account.1.user_name"] == "1001"
+    phone.choose(phone.press("Logout"), "Logout")
+    assert phone.boot()["account.1.user_name"] == "emergency"
+
+
+def test_no_guest_line_by_default(client, session):
+    assert YealinkPhone(client, MAC_A).boot()["account.1.enable"] == "0"

@@ -43,7 +43,13 @@ def provisioning_file(filename: str) -> Response:
         return _not_found()
     brand, identity = found
 
-    context = {"server": request.host_url.rstrip("/"), "brand": brand.key, "part": requested.part, "provisioning": None}
+    context = {
+        "server": request.host_url.rstrip("/"),
+        "brand": brand.key,
+        "part": requested.part,
+        "provisioning": None,
+        "guest_line": None,
+    }
     if requested.kind is FileKind.COMMON:
         return _file(brand.render_common(context), brand.config_content_type)
 
@@ -72,6 +78,7 @@ def provisioning_file(filename: str) -> Response:
         if device.provisioning_username is not None:
             # The global credentials are in every phone: once a device has its own, they get its guest file.
             context |= {"line": None, "keys": guest_keys(mac)}
+    context["guest_line"] = None if context["line"] else hotdesking.guest_line(settings)
     body = brand.render_config(config.template.body, context)
     return _file(body, brand.config_content_type)
 
@@ -80,7 +87,7 @@ def _writes_credentials(brand, body: str, context: dict) -> bool:
     """Does this template hand a phone its credentials? Templates written before the feature do not:
     their phones keep using the global credentials (and a warning says so)."""
     probe = credentials.DeviceCredentials("hdprobe", "probe-4f1c2e9a7b")
-    if probe.password.encode() in brand.render_config(body, context | {"line": None, "provisioning": probe}):
+    if probe.password.encode() in brand.render_config(body, context | {"line": None, "provisioning": probe, "guest_line": None}):
         return True
     log.warning("template %s/%s does not write device credentials (see docs): %s keeps the global ones", brand.key, context["template"], context["device"]["mac"])
     return False
