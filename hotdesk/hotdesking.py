@@ -115,7 +115,9 @@ def login(
 
     `override`: the user confirmed (with the password again) a login the `deny` policy refused.
     """
-    number, password = number.strip(), password.strip()
+    # Keypads type printable characters; anything else (NUL included, which PostgreSQL refuses
+    # in text) cannot be part of an extension or password.
+    number, password = _printable(number).strip(), _printable(password).strip()
     if not number or not password:
         return LoginResult(failure=LoginFailure.MISSING_FIELDS)
     settings = registry.all(session)
@@ -176,6 +178,10 @@ def _record_failure(session: Session, failure: LoginFailure, number: str, device
     log.warning(
         "hotdesk login failed: reason=%s extension=%s mac=%s ip=%s", failure.value, _log_safe(number), device.mac, _log_safe(ip or "-")
     )
+
+
+def _printable(text: str) -> str:
+    return "".join(ch for ch in text if ch.isprintable())
 
 
 def _log_safe(text: str) -> str:
