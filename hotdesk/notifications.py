@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
 
@@ -35,7 +36,12 @@ def notification_recorder(sessions: sessionmaker[Session]):
 
 
 def tell_device(notifier: NotifyDispatcher, *, host: str | None, port: int, event: str, mac: str, brand: str, reason: str):
-    """Queue a NOTIFY to the phone at `host`; returns the future of its outcome, never waits for it."""
+    """Queue a NOTIFY to the phone at `host`; returns the future of its outcome, never waits for it.
+
+    The body, if the brand's phones want one with this event, comes from the brand (Brand.notify_body).
+    """
     if host:
-        return notifier.submit(DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand))
+        body = BRANDS[brand].notify_body() if brand in BRANDS else None
+        extra = {"body": body.text, "content_type": body.content_type} if body else {}
+        return notifier.submit(DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand, **extra))
     return None

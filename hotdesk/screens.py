@@ -53,7 +53,18 @@ class Reload:
 
     title: str
     text: str
+    # Brands whose answer reloads the phone (Brand.reloads_by_notify = False):
+    pages: tuple[str, ...] = ()  # URLs of the new configuration, page by page, in order
+    done_url: str | None = None  # the screen that says the phone has its new configuration
     template = "reload"
 
 
-Screen = Menu | Form | Message | Reload
+@dataclass(frozen=True)
+class Configuration:
+    """Settings the phone applies at once, without restarting: one page of its device file."""
+
+    items: tuple[tuple[str, str], ...]
+    template = "configuration"
+
+
+Screen = Menu | Form | Message | Reload | Configuration

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hotdesk.brands.aastra import Aastra
 from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac
+from hotdesk.brands.cisco_sip import CiscoSip
+from hotdesk.brands.cisco_spa import CiscoSpa
+from hotdesk.brands.digium import Digium
+from hotdesk.brands.fanvil import Fanvil
+from hotdesk.brands.grandstream import Grandstream
+from hotdesk.brands.polycom import Polycom
+from hotdesk.brands.snom import Snom
 from hotdesk.brands.yealink import Yealink
 
-BRANDS: dict[str, Brand] = {brand.key: brand for brand in (Yealink(),)}
+BRANDS: dict[str, Brand] = {
+    brand.key: brand
+    for brand in (Yealink(), CiscoSpa(), CiscoSip(), Aastra(), Polycom(), Grandstream(), Digium(), Snom(), Fanvil())
+}
 
 __all__ = ["BRANDS", "Brand", "FileKind", "Identity", "RequestedFile", "normalize_mac", "recognise"]
 

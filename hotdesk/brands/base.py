@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
@@ -25,6 +25,13 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]
 def xml_text(value: Any) -> Any:
     """Drop the characters XML 1.0 cannot carry, even escaped (what a phone user typed may hold them)."""
     return _NOT_XML.sub("", value) if isinstance(value, str) else value
+
+
+def single_line(value: Any) -> Any:
+    """A configuration value that stays on its line or in its element: None -> "", only printable characters."""
+    if value is None:
+        return ""
+    return "".join(ch for ch in value if ch.isprintable()) if isinstance(value, str) else value
 
 
 _screens = Environment(
@@ -68,18 +75,51 @@ class RequestedFile:
     part: str | None = None  # for brands whose phone fetches several per-device files: which one
 
 
+def identity_from(patterns: Iterable[re.Pattern[str]], user_agent: str) -> Identity | None:
+    """What the first matching pattern reads from a User-Agent: groups model, firmware and, if any, MAC."""
+    for pattern in patterns:
+        match = pattern.match(user_agent.strip())
+        if match:
+            model, firmware, *mac = match.groups()
+            return Identity(model=model, firmware=firmware, mac=normalize_mac(mac[0]) if mac else None)
+    return None
+
+
+def file_from(filename: str, common: re.Pattern[str], device: re.Pattern[str]) -> RequestedFile | None:
+    """COMMON if `common` matches the name; DEVICE if `device` does, its group 1 being the MAC."""
+    if common.match(filename):
+        return RequestedFile(FileKind.COMMON)
+    match = device.match(filename)
+    return RequestedFile(FileKind.DEVICE, normalize_mac(match.group(1))) if match else None
+
+
+@dataclass(frozen=True)
+class NotifyBody:
+    """What a reload NOTIFY carries for brands whose phones want more than the Event header."""
+
+    content_type: str
+    text: str
+
+
 class Brand:
     key: ClassVar[str]
     label: ClassVar[str]
     screen_content_type: ClassVar[str] = "text/xml; charset=utf-8"
+    screen_encoding: ClassVar[str] = "utf-8"  # as screen_content_type and the templates' XML declaration say
     config_content_type: ClassVar[str] = "text/plain; charset=utf-8"
     common_template: ClassVar[str | None] = None  # file under epm_templates/<key>/ for COMMON requests
     settings: ClassVar[tuple[SettingSpec, ...]] = ()
     reloads_by_notify: ClassVar[bool] = True  # the answer to a login cannot reload the phone by itself
+    # For brands whose answer does (reloads_by_notify = False): the `reload` screen lists the URLs
+    # of the device's new configuration, this many settings a page (see configuration_pages).
+    configuration_page_size: ClassVar[int] = 30
     config_autoescape: ClassVar[bool] = False  # True for XML configuration formats
     # True when the brand's templates write `provisioning` (the device's own HTTP credentials)
     # into its config, so the phone uses them from then on; see hotdesk.web.provision.
     issues_device_credentials: ClassVar[bool] = False
+    # False for phones without an XML browser (JavaScript-app phones): no keys in their configs,
+    # logins come from the CLI/console, and an app screen reaching one is answered as plain text.
+    has_login_app: ClassVar[bool] = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         raise NotImplementedError
@@ -90,15 +130,32 @@ class Brand:
     def notify_event(self, settings: Mapping[str, str]) -> str:
         return "check-sync"
 
+    def notify_body(self) -> NotifyBody | None:
+        """The body of the reload NOTIFY; most phones want none."""
+        return None
+
     def config_value(self, value: Any) -> Any:
         """Applied to every {{ value }} in this brand's provisioning templates."""
-        return "" if value is None else value
+        if value is None:
+            return ""
+        return xml_text(value) if self.config_autoescape else value
+
+    def configuration_items(self, device_file: bytes) -> list[tuple[str, str]]:
+        """The settings a rendered device file holds, in order (brands that reload by the answer)."""
+        raise NotImplementedError
+
+    def configuration_pages(self, device_file: bytes) -> list[list[tuple[str, str]]]:
+        items, size = self.configuration_items(device_file), self.configuration_page_size
+        return [items[start : start + size] for start in range(0, len(items), size)]
 
     # Rendering: shared by every brand, driven by the declarations above.
 
     def render_screen(self, screen: Screen, **context: Any) -> bytes:
+        if not self.has_login_app:
+            return f"{screen.title}: {getattr(screen, 'text', '')}\n".encode("utf-8")
         template = _screens.get_template(f"{self.key}/{screen.template}.xml")
-        return template.render(screen=screen, **context).encode("utf-8")
+        # Characters the encoding lacks become character references, which every XML parser reads.
+        return template.render(screen=screen, **context).encode(self.screen_encoding, "xmlcharrefreplace")
 
     def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
         return self._compile(body).render(context).encode("utf-8")

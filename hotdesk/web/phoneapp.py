@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from flask import Blueprint, Response, abort, request
 from sqlalchemy import select
 
 from hotdesk import brands, hotdesking
-from hotdesk.brands import Brand
+from hotdesk.brands import Brand, Identity
 from hotdesk.hotdesking import LoginFailure
 from hotdesk.models import Address, Device
 from hotdesk.notifications import tell_device
-from hotdesk.screens import Field, Form, Menu, MenuItem, Message, Reload, Screen
+from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.web import client_ip, db, hotdesk
 from hotdesk.web import settings as web_settings
-from hotdesk.web.links import app_url, device_from_token, login_url, screen_state, screen_state_ok
+from hotdesk.web.links import (
+    app_url,
+    device_from_token,
+    device_token,
+    guest_keys,
+    login_url,
+    screen_state,
+    screen_state_ok,
+    user_keys,
+)
 
 bp = Blueprint("phoneapp", __name__, url_prefix="/phone")
 log = logging.getLogger("hotdesk.phoneapp")
@@ -132,6 +142,59 @@ def logout(token: str, state: str) -> Response:
     return _answer(brand, screen, reload=device)
 
 
+@bp.get("/<token>/configuration/<state>/<int:page>")
+def configuration(token: str, state: str, page: int) -> Response:
+    """One page of the device's new configuration, for brands whose answer to a login reloads the phone.
+
+    The state ties the page to the login that sent the phone here: it carries the user's secret.
+    """
+    device, brand = _device(token)
+    if brand.reloads_by_notify:
+        _refuse(brand, "This phone takes its configuration from the provisioning server.", status=404)
+    if not screen_state_ok(state, device.mac, "configuration", _login_marker(device)):
+        return _answer(brand, Message("Reload", EXPIRED_TEXT, error=True))
+    pages = brand.configuration_pages(_device_file(device, brand))
+    if not 1 <= page <= len(pages):
+        _refuse(brand, "There is no such configuration page.", status=404)
+    return _answer(brand, Configuration(tuple(pages[page - 1])))
+
+
+@bp.get("/<token>/reloaded")
+def reloaded(token: str) -> Response:
+    """What a phone shows once it has applied the configuration its login/logout answer pointed to."""
+    device, brand = _device(token)
+    if device.mapping is None:
+        return _answer(brand, Message("Logged out", "This phone is a guest phone again."))
+    extension = device.mapping.extension
+    return _answer(brand, Message("Logged in", f"Welcome, {extension.name} ({extension.number})."))
+
+
+def _with_configuration(brand: Brand, device: Device, screen: Reload) -> Reload:
+    """The answer itself reloads the phone: point it at its new configuration, page by page."""
+    token = device_token(device.mac)
+    state = screen_state(device.mac, "configuration", _login_marker(device))
+    count = len(brand.configuration_pages(_device_file(device, brand)))
+    pages = tuple(app_url("phoneapp.configuration", token, state=state, page=n) for n in range(1, count + 1))
+    return replace(screen, pages=pages, done_url=app_url("phoneapp.reloaded", token))
+
+
+def _device_file(device: Device, brand: Brand) -> bytes:
+    """The device's own file as /provision/ renders it now (without credentials: it issues none here)."""
+    config = hotdesking.device_config(db(), hotdesk().settings, device)
+    context = {
+        "server": request.host_url.rstrip("/"),
+        "brand": brand.key,
+        "part": None,
+        "provisioning": None,
+        "device": {"mac": device.mac, "mac_upper": device.mac.upper(), "model": device.model, "firmware": device.firmware},
+        "template": config.template.name,
+        "line": config.line,
+        "keys": user_keys(device.mac) if config.line else guest_keys(device.mac),
+        "guest_line": None if config.line else hotdesking.guest_line(web_settings()),
+    }
+    return brand.render_config(config.template.body, context)
+
+
 def _login_marker(device: Device) -> str:
     """Changes whenever the phone's login does: its latest login or logout in the history."""
     return str(hotdesking.last_login_change(db(), device) or 0)
@@ -179,7 +242,11 @@ def _refuse(brand: Brand | None, text: str, status: int = 403):
 
 
 def _answer(brand: Brand, screen: Screen, status: int = 200, reload: Device | None = None) -> Response:
-    response = Response(brand.render_screen(screen), status, content_type=brand.screen_content_type)
+    context = {}
+    if reload is not None and not brand.reloads_by_notify:
+        screen = _with_configuration(brand, reload, screen)
+        context["phone"] = Identity(model=reload.model, firmware=reload.firmware, mac=reload.mac)
+    response = Response(brand.render_screen(screen, **context), status, content_type=brand.screen_content_type)
     response.headers["Cache-Control"] = "no-store"
     if reload is not None and brand.reloads_by_notify:
         _reload(reload, reason=screen.title.lower(), host=client_ip())
