@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
+from markupsafe import Markup
 
 from hotdesk.config import ROOT
 from hotdesk.screens import Screen
@@ -24,6 +25,8 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]
 
 def xml_text(value: Any) -> Any:
     """Drop the characters XML 1.0 cannot carry, even escaped (what a phone user typed may hold them)."""
+    if isinstance(value, Markup):  # already escaped (a macro's output): keep it marked safe
+        return Markup(_NOT_XML.sub("", value))
     return _NOT_XML.sub("", value) if isinstance(value, str) else value
 
 

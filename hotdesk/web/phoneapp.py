@@ -16,15 +16,14 @@ from hotdesk.notifications import tell_device
 from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.web import client_ip, db, hotdesk
 from hotdesk.web import settings as web_settings
+from hotdesk.web.device_files import device_context
 from hotdesk.web.links import (
     app_url,
     device_from_token,
     device_token,
-    guest_keys,
     login_url,
     screen_state,
     screen_state_ok,
-    user_keys,
 )
 
 bp = Blueprint("phoneapp", __name__, url_prefix="/phone")
@@ -181,17 +180,7 @@ def _with_configuration(brand: Brand, device: Device, screen: Reload) -> Reload:
 def _device_file(device: Device, brand: Brand) -> bytes:
     """The device's own file as /provision/ renders it now (without credentials: it issues none here)."""
     config = hotdesking.device_config(db(), hotdesk().settings, device)
-    context = {
-        "server": request.host_url.rstrip("/"),
-        "brand": brand.key,
-        "part": None,
-        "provisioning": None,
-        "device": {"mac": device.mac, "mac_upper": device.mac.upper(), "model": device.model, "firmware": device.firmware},
-        "template": config.template.name,
-        "line": config.line,
-        "keys": user_keys(device.mac) if config.line else guest_keys(device.mac),
-        "guest_line": None if config.line else hotdesking.guest_line(web_settings()),
-    }
+    context = device_context(brand, device, config, line=config.line)
     return brand.render_config(config.template.body, context)
 
 

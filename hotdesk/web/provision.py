@@ -10,7 +10,7 @@ from hotdesk import brands, credentials, hotdesking
 from hotdesk.brands import FileKind
 from hotdesk.web import client_ip, db, hotdesk, http_auth
 from hotdesk.web import settings as web_settings
-from hotdesk.web.links import guest_keys, user_keys
+from hotdesk.web.device_files import base_context, device_context
 
 bp = Blueprint("provision", __name__, url_prefix="/provision")
 log = logging.getLogger("hotdesk.provision")
@@ -43,15 +43,8 @@ def provisioning_file(filename: str) -> Response:
         return _not_found()
     brand, identity = found
 
-    context = {
-        "server": request.host_url.rstrip("/"),
-        "brand": brand.key,
-        "part": requested.part,
-        "provisioning": None,
-        "guest_line": None,
-    }
     if requested.kind is FileKind.COMMON:
-        return _file(brand.render_common(context), brand.config_content_type)
+        return _file(brand.render_common(base_context(brand, requested.part)), brand.config_content_type)
 
     mac = requested.mac
     if identity.mac and identity.mac != mac:
@@ -66,19 +59,14 @@ def provisioning_file(filename: str) -> Response:
         session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip()
     )
     config = hotdesking.device_config(session, hotdesk().settings, device)
-    context |= {
-        "device": {"mac": mac, "mac_upper": mac.upper(), "model": device.model, "firmware": device.firmware},
-        "template": config.template.name,
-        "line": config.line,
-        "keys": user_keys(mac) if config.line else guest_keys(mac),
-    }
+    context = device_context(brand, device, config, line=config.line, part=requested.part)
     if brand.issues_device_credentials and not by_device:
         if device.provisioning_username is None and _writes_credentials(brand, config.template.body, context):
-            context["provisioning"] = credentials.issue(session, device)
-        if device.provisioning_username is not None:
+            issued = credentials.issue(session, device)
+            context = device_context(brand, device, config, line=None, part=requested.part) | {"provisioning": issued}
+        elif device.provisioning_username is not None:
             # The global credentials are in every phone: once a device has its own, they get its guest file.
-            context |= {"line": None, "keys": guest_keys(mac)}
-    context["guest_line"] = None if context["line"] else hotdesking.guest_line(settings)
+            context = device_context(brand, device, config, line=None, part=requested.part)
     body = brand.render_config(config.template.body, context)
     return _file(body, brand.config_content_type)
 

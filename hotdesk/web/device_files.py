@@ -1,0 +1,28 @@
+"""The rendering context of a device's own provisioning file, shared by /provision/ and the
+phone app (which pushes the same settings to phones that reload by their answer)."""
+
+from __future__ import annotations
+
+from flask import request
+
+from hotdesk import hotdesking
+from hotdesk.brands import Brand
+from hotdesk.hotdesking import DeviceConfig, Line
+from hotdesk.models import Device
+from hotdesk.web import settings
+from hotdesk.web.links import guest_keys, user_keys
+
+
+def base_context(brand: Brand, part: str | None = None) -> dict:
+    return {"server": request.host_url.rstrip("/"), "brand": brand.key, "part": part, "provisioning": None, "guest_line": None}
+
+
+def device_context(brand: Brand, device: Device, config: DeviceConfig, *, line: Line | None, part: str | None = None) -> dict:
+    """`line` is the line to write (None: the guest file, with the guest line if one is set up)."""
+    return base_context(brand, part) | {
+        "device": {"mac": device.mac, "mac_upper": device.mac.upper(), "model": device.model, "firmware": device.firmware},
+        "template": config.template.name,
+        "line": line,
+        "keys": user_keys(device.mac) if line else guest_keys(device.mac),
+        "guest_line": None if line else hotdesking.guest_line(settings()),
+    }
