@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from hotdesk import settings_registry
 from hotdesk.models import Device, Extension, Mapping
 from tests.conftest import ADMIN_PASSWORD, PROVISIONING, USER_PASSWORD
+from tests.brands import EMULATORS
 from tests.phones import YealinkPhone, parse_xml
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -122,3 +123,25 @@ def test_secret_leak_scan_over_thousands_of_mac_file_names(client, extensions, s
                 response = client.get(f"/provision/{mac}.cfg", headers={"User-Agent": agent}, auth=auth)
                 for secret in SECRETS:
                     assert secret.encode() not in response.data, (mac, auth, agent)
+
+
+@pytest.mark.parametrize("brand", sorted(EMULATORS))
+def test_leak_scan_across_brands(client, extensions, session, brand):
+    """A logged-in phone of each brand; hundreds of other MACs' files, asked for by a phone that
+    spoofs them in its User-Agent or not, with and without credentials: nobody's secret comes back."""
+    owner = EMULATORS[brand](client, "0004f2a1b2c3")
+    if getattr(owner, "has_login_app", True):
+        owner.login("1001", "4321")
+    owner.boot()
+    rng = random.Random(brand)
+    for _ in range(200):
+        mac = f"{rng.getrandbits(48):012x}"
+        # The owner's own file names, with the victim's MAC in place of the owner's.
+        victim_files = [n.replace(owner.mac, mac).replace(owner.mac.upper(), mac.upper()) for n in owner.files]
+        for asker in (EMULATORS[brand](client, mac), owner):
+            for auth in (None, PROVISIONING, ("hd" + mac, "guess")):
+                for name in victim_files:
+                    response = asker.get(f"/provision/{name}", auth=auth)
+                    assert response.status_code < 500
+                    for secret in SECRETS:
+                        assert secret.encode() not in response.data, (brand, name, auth)
