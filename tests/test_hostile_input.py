@@ -11,8 +11,8 @@ from sqlalchemy import func, select
 
 from hotdesk import settings_registry
 from hotdesk.models import Device, Extension, Mapping
-from tests.conftest import ADMIN_PASSWORD, PROVISIONING, USER_PASSWORD
 from tests.brands import EMULATORS
+from tests.conftest import ADMIN_PASSWORD, PROVISIONING, USER_PASSWORD
 from tests.phones import YealinkPhone, parse_xml
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
