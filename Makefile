@@ -14,6 +14,10 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# bench/README.md says what it measures; BENCH_ARGS="--phones 1000 --sizes 100,1000" for a quick run.
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
 

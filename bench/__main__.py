@@ -1,0 +1,318 @@
+"""`make bench` (`python -m bench`): hotdesk's provisioning path against its ceilings, measured in
+one run on this machine, printed as a table of ratios with the targets' verdicts.
+
+Servers run from deploy/gunicorn.conf.py (hotdesk and a bare Flask app, same workers) and nginx;
+the load comes from other processes on loopback: wrk for fixed requests, bench/login_storm.py
+for login flows. With the default sizes the table is also recorded in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from bench import seed
+from bench.wrk import Run, wrk
+from tests.live_http import LiveClient
+from tests.live_servers import NGINX, Gunicorn, Nginx, Process, free_port
+
+README = Path(__file__).with_name("README.md")
+DEFAULTS = {"phones": 10_000, "sizes": "100,10000,100000", "login_phones": 500, "login_concurrency": 32, "connections": 64, "seconds": 6.0, "rounds": 3}
+TARGETS = {"fetch_vs_bare": 0.8, "login_p99_ms": 50.0, "scale_cost": 1.2, "rss_mb": 100.0}
+
+
+@dataclass(frozen=True)
+class Measured:
+    run: Run
+    cpu_seconds: float  # what the server's processes spent on the run
+
+
+@dataclass
+class Target:
+    """One server answering the same requests; measured in every round, interleaved with the others."""
+
+    url: str
+    requests: Path
+    server: Process
+    runs: list[Measured] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return statistics.median(m.run.rate for m in self.runs)
+
+    @property
+    def p50_ms(self) -> float:
+        return statistics.median(m.run.p50_ms for m in self.runs)
+
+    @property
+    def p99_ms(self) -> float:
+        return statistics.median(m.run.p99_ms for m in self.runs)
+
+    @property
+    def errors(self) -> int:
+        return sum(m.run.errors for m in self.runs)
+
+    @property
+    def cpu_ms(self) -> float:
+        """Server CPU time per answer: unlike req/s, barely moved by other load on the machine."""
+        return 1000 * sum(m.cpu_seconds for m in self.runs) / sum(m.run.requests for m in self.runs)
+
+
+@dataclass
+class Results:
+    targets: dict[str, Target] = field(default_factory=dict)  # "hotdesk <size>", "bare", "static"
+    boot: Run | None = None
+    login: dict | None = None
+    memory: list[tuple[float, float]] = field(default_factory=list)  # (RSS, PSS) MB per worker
+
+
+def main() -> None:
+    args = arguments()
+    args.load_before = os.getloadavg()[0]  # other work on the machine skews every number: say how much there was
+    work = Path(tempfile.mkdtemp(prefix="hotdesk-bench-"))
+    results = Results()
+    servers: list[Process] = []
+    try:
+        run(args, work, results, servers)
+    except BaseException:
+        say(f"failed: the servers' logs are in {work}")
+        raise
+    finally:
+        for server in servers:
+            server.stop()
+        for server in servers:
+            check_log(server)
+    shutil.rmtree(work)
+    table = report(results, args)
+    print(table)
+    if all(getattr(args, name) == (value if name != "sizes" else parse_sizes(value)) for name, value in DEFAULTS.items()):
+        record(table)
+        print("\nrecorded in bench/README.md")
+    else:
+        print("\n(reduced sizes: bench/README.md left as it is)")
+
+
+def run(args, work: Path, results: Results, servers: list[Process]) -> None:
+    sip_port = free_port(socket.SOCK_DGRAM)
+    populations = {}
+    for size in sorted({*args.sizes, args.phones}):
+        url = database_url(args, size, work)
+        say(f"seeding {size:,} devices and extensions")
+        populations[size] = population = seed.seed(url, size, guests=args.login_phones if size == args.phones else 0, sip_port=sip_port)
+        fetches = work / f"fetch-{size}.txt"
+        seed.request_list(fetches, random.Random(size).sample(population.users, len(population.users)), lambda p: [f"{p.mac}.cfg"])
+        env = {"HOTDESK_DATABASE_URL": url, "HOTDESK_SECRET_KEY": "bench-secret-key", "HOTDESK_INSTANCE_PATH": str(work)}
+        servers.append(server := Gunicorn("wsgi:app", work / f"hotdesk-{size}.log", env, workers=args.workers))
+        results.targets[f"hotdesk {size}"] = Target(server.url, fetches, server)
+
+    main_target = results.targets[f"hotdesk {args.phones}"]
+    body = work / "body.cfg"
+    body.write_bytes(one_config(main_target.url, populations[args.phones].users[0]))
+    servers.append(bare := Gunicorn("bench.bare_app:app", work / "bare.log", {"BENCH_BODY_FILE": str(body)}, workers=args.workers))
+    results.targets["bare"] = Target(bare.url, main_target.requests, bare)
+    servers.append(static := static_file(body, work, args))
+    results.targets["static"] = Target(static.url, main_target.requests, static)
+
+    names = list(results.targets)
+    for name in names:  # warm-up: imports, caches, pools
+        wrk(results.targets[name].url, main_target.requests if name in {"bare", "static"} else results.targets[name].requests,
+            connections=args.connections, seconds=2)
+    for round_ in range(args.rounds):
+        order = names[round_ % len(names):] + names[: round_ % len(names)]
+        say(f"round {round_ + 1} of {args.rounds}: config fetch from {', '.join(order)}")
+        for name in order:
+            target = results.targets[name]
+            before = cpu_seconds(target.server)
+            measured = wrk(target.url, target.requests, connections=args.connections, seconds=args.seconds)
+            target.runs.append(Measured(measured, cpu_seconds(target.server) - before))
+
+    largest = results.targets[f"hotdesk {max(args.sizes)}"].server
+    results.memory = [memory_mb(pid) for pid in largest.wait_for_workers()]
+
+    seed.power_cut(database_url(args, args.phones, work))
+    storm = work / "boot-storm.txt"
+    seed.request_list(storm, populations[args.phones].users, lambda p: [seed.COMMON_FILE, f"{p.mac}.cfg"])
+    say(f"boot storm: {args.phones:,} phones")
+    results.boot = wrk(main_target.url, storm, connections=args.connections, count=2 * args.phones)
+    say(f"login storm: {args.login_phones} phones, {args.login_concurrency} at a time")
+    results.login = login_storm(main_target.url, populations[args.phones], args, work, sip_port)
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--phones", type=int, default=DEFAULTS["phones"], help="phones in the boot storm (and directory size of the fetch comparison)")
+    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes(DEFAULTS["sizes"]), help="directory sizes of the scale measurement")
+    parser.add_argument("--login-phones", type=int, default=DEFAULTS["login_phones"])
+    parser.add_argument("--login-concurrency", type=int, default=DEFAULTS["login_concurrency"])
+    parser.add_argument("--connections", type=int, default=DEFAULTS["connections"], help="wrk's keep-alive connections")
+    parser.add_argument("--seconds", type=float, default=DEFAULTS["seconds"], help="length of each throughput run")
+    parser.add_argument("--rounds", type=int, default=DEFAULTS["rounds"], help="throughput runs per server, interleaved")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="gunicorn workers (and nginx workers)")
+    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
+                        help="a PostgreSQL database to use (a schema hotdesk_bench_<size> for each size); default: SQLite files")
+    return parser.parse_args()
+
+
+def database_url(args, size: int, work: Path) -> str:
+    """A database per size, all served at once: SQLite files, or schemas of the one PostgreSQL database."""
+    if not args.database_url:
+        return f"sqlite:///{work / f'hotdesk-{size}.db'}"
+    separator = "&" if "?" in args.database_url else "?"
+    return f"{args.database_url}{separator}options=-csearch_path%3Dhotdesk_bench_{size}"
+
+
+def parse_sizes(text: str) -> list[int]:
+    return [int(size) for size in text.split(",")]
+
+
+def say(text: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
+
+
+def one_config(url: str, phone: seed.Phone) -> bytes:
+    client = LiveClient(url)
+    response = client.get(f"/provision/{phone.mac}.cfg", headers={"User-Agent": phone.user_agent}, auth=(phone.username, phone.password))
+    client.close()
+    assert response.status_code == 200 and b"account.1.enable = 1" in response.data, response.data[:200]
+    return response.data
+
+
+def login_storm(url: str, population: seed.Population, args, work: Path, sip_port: int) -> dict:
+    plan = work / "login-storm.json"
+    plan.write_text(json.dumps({
+        "base_url": url, "concurrency": args.login_concurrency, "sip_port": sip_port,
+        "phones": [vars(p) for p in population.guests[: args.login_phones]],
+        "extensions": population.free_extensions[: args.login_phones],
+    }))
+    finished = subprocess.run([sys.executable, "-m", "bench.login_storm", str(plan)], capture_output=True, text=True, check=True)
+    return json.loads(finished.stdout.strip().splitlines()[-1])
+
+
+def static_file(body: Path, work: Path, args) -> Nginx:
+    """nginx serving `body` for every provisioning path, as a static file."""
+    if NGINX is None:
+        raise SystemExit("bench: nginx is not installed (Debian package nginx)")
+    port = free_port()
+    site = f"""
+    access_log off;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port};
+        root {body.parent};
+        location /provision/ {{
+            default_type "text/plain; charset=utf-8";
+            add_header Cache-Control no-store;
+            try_files /{body.name} =404;
+        }}
+    }}"""
+    return Nginx(work / "nginx", site, [port], workers=args.workers)
+
+
+def cpu_seconds(server: Process) -> float:
+    ticks = 0
+    for pid in [server.pid, *server.children()]:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def memory_mb(pid: int) -> tuple[float, float]:
+    rss = int(re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text()).group(1))
+    pss = int(re.search(r"Pss:\s+(\d+)", Path(f"/proc/{pid}/smaps_rollup").read_text()).group(1))
+    return rss / 1024, pss / 1024
+
+
+def check_log(server: Process) -> None:
+    """A 500 or a worker that died would make every number meaningless: say so loudly."""
+    trouble = [line for line in server.log().splitlines() if re.search(r"Traceback|WORKER TIMEOUT|Exception on|CRITICAL", line)]
+    if trouble:
+        say(f"WARNING: {len(trouble)} error lines in {server.log_path}, first: {trouble[0]}")
+
+
+def report(r: Results, args) -> str:
+    t = r.targets
+    fetch, bare, static = t[f"hotdesk {args.phones}"], t["bare"], t["static"]
+    small, large = t[f"hotdesk {min(args.sizes)}"], t[f"hotdesk {max(args.sizes)}"]
+    login, boot = r.login, r.boot
+
+    def row(*cells) -> str:
+        return "| " + " | ".join(str(c) for c in cells) + " |"
+
+    measured = [
+        row("measurement", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req"),
+        "|---|--:|--:|--:|--:|--:|",
+        *(row(f"config fetch, hotdesk, {size:,} devices", f"{t[f'hotdesk {size}'].rate:,.0f}", f"{t[f'hotdesk {size}'].p50_ms:.1f}",
+              f"{t[f'hotdesk {size}'].p99_ms:.1f}", t[f"hotdesk {size}"].errors, f"{t[f'hotdesk {size}'].cpu_ms:.2f}")
+          for size in sorted({*args.sizes, args.phones})),
+        row("same bytes, bare Flask + gunicorn (same workers)", f"{bare.rate:,.0f}", f"{bare.p50_ms:.1f}", f"{bare.p99_ms:.1f}", bare.errors, f"{bare.cpu_ms:.3f}"),
+        row("same bytes, nginx static file", f"{static.rate:,.0f}", f"{static.p50_ms:.1f}", f"{static.p99_ms:.1f}", static.errors, f"{static.cpu_ms:.3f}"),
+        row(f"boot storm: {args.phones:,} phones × 2 files, {args.connections} connections, {boot.seconds:.1f} s",
+            f"{boot.rate:,.0f}", f"{boot.p50_ms:.1f}", f"{boot.p99_ms:.1f}", boot.errors, ""),
+        row(f"login storm: {login['flows']} phones, {args.login_concurrency} at a time, each request",
+            f"{login['requests'] / login['seconds']:,.0f}", f"{login['request_p50_ms']:.1f}", f"{login['request_p99_ms']:.1f}", login["errors"], ""),
+        row("login storm, each whole flow (guest config → form → submit → reload → user config)",
+            f"{login['flows'] / login['seconds']:,.1f} flows/s", f"{login['flow_p50_ms']:.0f}", f"{login['flow_p99_ms']:.0f}", login["errors"], ""),
+    ]
+
+    def verdict(ok: bool) -> str:
+        return "pass" if ok else "**FAIL**"
+
+    vs_bare = fetch.rate / bare.rate
+    cost = large.cpu_ms / small.cpu_ms
+    worst_rss = max(rss for rss, _ in r.memory)
+    login_ok = login["errors"] == 0 and login["flow_p99_ms"] <= TARGETS["login_p99_ms"]
+    targets = [
+        row("target", "measured", "verdict"),
+        "|---|---|---|",
+        row(f"config fetch ≥ {TARGETS['fetch_vs_bare']}× bare Flask (req/s)",
+            f"{vs_bare:.3f}× (server CPU per request: {fetch.cpu_ms / bare.cpu_ms:.0f}× bare's)", verdict(vs_bare >= TARGETS["fetch_vs_bare"])),
+        row("config fetch vs nginx static file (the physical limit)", f"{fetch.rate / static.rate:.4f}×", "for information"),
+        row("boot storm: 0 errors", f"{boot.errors} errors in {boot.requests:,} answers", verdict(boot.errors == 0 and boot.requests == 2 * args.phones)),
+        row(f"login flow p99 ≤ {TARGETS['login_p99_ms']:.0f} ms at {args.login_concurrency} concurrent phones",
+            f"p99 {login['flow_p99_ms']:.0f} ms, {login['errors']} errors, {login['notifies']} of {login['flows']} NOTIFYs answered", verdict(login_ok)),
+        row(f"{max(args.sizes):,}-device cost ≤ {TARGETS['scale_cost']}× {min(args.sizes):,}-device cost (server CPU per request)",
+            f"{cost:.2f}× (req/s: {small.rate / large.rate:.2f}×)", verdict(cost <= TARGETS["scale_cost"])),
+        row(f"RSS ≤ {TARGETS['rss_mb']:.0f} MB per worker at {max(args.sizes):,} devices",
+            ", ".join(f"{rss:.0f} MB (PSS {pss:.0f})" for rss, pss in r.memory), verdict(worst_rss <= TARGETS["rss_mb"])),
+    ]
+    notes = f"\n\nfirst login-storm errors: {login['first_errors']}" if login["first_errors"] else ""
+    return machine(args) + "\n\n" + "\n".join(measured) + "\n\n" + "\n".join(targets) + notes
+
+
+def machine(args) -> str:
+    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) / 1024**2
+    nginx = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1] if NGINX else "-"
+    database = "PostgreSQL" if args.database_url and args.database_url.startswith("postgresql") else "SQLite (WAL)"
+    return (
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB · Linux {platform.release()}"
+        f" · Python {platform.python_version()} · {database} · gunicorn {args.workers} workers (deploy/gunicorn.conf.py)"
+        f" · nginx {nginx} · wrk, {args.connections} keep-alive connections; req/s and latencies are medians of"
+        f" {args.rounds} interleaved {args.seconds:g} s runs"
+        f" · load average before the run {args.load_before:.2f}"
+    )
+
+
+def record(table: str) -> None:
+    text = README.read_text()
+    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    before, rest = text.split(start, 1)
+    README.write_text(f"{before}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""The login storm's load generator, a process of its own: `python -m bench.login_storm PLAN.json`.
+
+Each flow is a user logging in on a guest phone, driven by tests/phones.py's YealinkPhone over
+real HTTP: boot as guest (common file, <mac>.cfg), press External (the URL the guest file holds),
+submit extension and PIN, then reload (both files again) and find the user's line. A UDP
+responder plays the phones' SIP side and answers each NOTIFY 200 OK. Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.live_http import LiveClient
+from tests.live_servers import NotifyResponder
+from tests.phones import YealinkPhone
+
+
+class TimedClient(LiveClient):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.latencies: list[float] = []
+
+    def get(self, url, **kwargs):
+        start = time.perf_counter()
+        try:
+            return super().get(url, **kwargs)
+        finally:
+            self.latencies.append(time.perf_counter() - start)
+
+
+def login_flow(base_url: str, phone: dict, number: str, pin: str) -> tuple[float, list[float]]:
+    client = TimedClient(base_url)
+    emulator = YealinkPhone(client, phone["mac"], credentials=(phone["username"], phone["password"]))
+    start = time.perf_counter()
+    try:
+        if emulator.boot().get("account.1.enable") != "0":
+            raise AssertionError("the phone did not boot as a guest")
+        answer = emulator.submit(emulator.press("External"), extension=number, password=pin)
+        if answer.findtext("Title") != "Logged in":
+            raise AssertionError(f"login answered {emulator.text(answer)!r}")
+        if emulator.boot().get("account.1.user_name") != number:
+            raise AssertionError("the reloaded phone does not have the user's line")
+        return time.perf_counter() - start, client.latencies
+    finally:
+        client.close()
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
+
+
+def main(plan_path: str) -> None:
+    plan = json.loads(open(plan_path).read())
+    responder = NotifyResponder(plan["sip_port"])
+    flows, requests, errors = [], [], []
+    started = time.perf_counter()
+    with ThreadPoolExecutor(plan["concurrency"]) as pool:
+        futures = [
+            pool.submit(login_flow, plan["base_url"], phone, number, pin)
+            for phone, (number, pin) in zip(plan["phones"], plan["extensions"])
+        ]
+        for future in futures:
+            try:
+                seconds, latencies = future.result()
+                flows.append(seconds)
+                requests.extend(latencies)
+            except Exception as error:  # a failed flow is a result, not a crash of the generator
+                errors.append(f"{type(error).__name__}: {error}"[:200])
+    elapsed = time.perf_counter() - started
+    responder.close()
+    print(json.dumps({
+        "flows": len(futures), "ok": len(flows), "errors": len(errors), "first_errors": errors[:3],
+        "seconds": elapsed, "flow_p50_ms": 1000 * percentile(flows, 0.50), "flow_p99_ms": 1000 * percentile(flows, 0.99),
+        "request_p50_ms": 1000 * percentile(requests, 0.50), "request_p99_ms": 1000 * percentile(requests, 0.99),
+        "requests": len(requests), "notifies": responder.received,
+    }))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

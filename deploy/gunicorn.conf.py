@@ -1,0 +1,32 @@
+"""gunicorn for hotdesk behind nginx: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
+
+HOTDESK_BIND (default 127.0.0.1:8000, the upstream in deploy/nginx/hotdesk.conf) and
+HOTDESK_WORKERS (default: one per CPU) override; so do gunicorn's own command-line options.
+`kill -HUP <master>` reloads code and this file: new workers start, old ones finish what they
+are serving (up to graceful_timeout) and exit, so no phone sees a refused connection.
+"""
+
+import os
+
+bind = os.environ.get("HOTDESK_BIND", "127.0.0.1:8000")
+# Rendering a file is CPU work in Python: more processes than CPUs only adds memory and switching.
+# The threads overlap waits on a remote PostgreSQL and keep phones' connections alive.
+workers = int(os.environ.get("HOTDESK_WORKERS") or os.cpu_count() or 1)
+worker_class = "gthread"
+threads = 4
+keepalive = 5
+
+timeout = 30  # a worker silent this long is killed and replaced
+graceful_timeout = 20
+# Each worker creates its app, and so its own database pool, after the fork; HUP reloads the code.
+preload_app = False
+
+# No access log: phone-app GETs carry the PIN in the query string (the phones' only way to submit).
+# nginx keeps the access log, without the query (deploy/nginx/hotdesk.conf).
+accesslog = None
+errorlog = "-"
+loglevel = "info"
+
+# Proxy headers are trusted in one place, the app's ProxyFix (HOTDESK_TRUSTED_PROXIES); gunicorn
+# would otherwise read X-Forwarded-Proto from any local peer by itself.
+secure_scheme_headers = {}

@@ -1,0 +1,186 @@
+"""The deployment in deploy/ works as shipped: nginx (the site file and its proxy snippet) in front
+of gunicorn (deploy/gunicorn.conf.py) with HOTDESK_TRUSTED_PROXIES=1, a phone logging in over
+real HTTPS and HTTP, and its NOTIFY reaching the phone's own address, not nginx's.
+
+nginx runs from the shipped files with only machine-specific values replaced (ports, paths, a
+throwaway certificate), each replacement checked so the test breaks if the files change shape.
+nginx connects to gunicorn from 127.0.0.3, so the app's peer is never the phone's 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import ssl
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from hotdesk import settings_registry
+from hotdesk.models import Event, Extension
+from tests.live_http import LiveClient
+from tests.live_servers import NGINX, ROOT, Gunicorn, Nginx, free_port
+from tests.phones import YealinkPhone
+
+pytestmark = pytest.mark.slow
+
+MAC = "001565d0e1f2"
+PROXY_SOURCE = "127.0.0.3"
+REBOOT_EVENT = "check-sync;reboot=true"
+
+
+@dataclass
+class Deployment:
+    https_url: str
+    http_url: str
+    tls: ssl.SSLContext
+    logs: Path
+    app: Gunicorn
+
+    def logged(self) -> str:
+        return "".join(p.read_text(errors="replace") for p in self.logs.glob("*.log")) + self.app.log()
+
+
+def shipped(path: Path, replacements: dict[str, str]) -> str:
+    text = path.read_text()
+    for old, new in replacements.items():
+        assert old in text, f"{path.relative_to(ROOT)} no longer contains {old!r}: update this test"
+        text = text.replace(old, new)
+    return text
+
+
+@pytest.fixture(scope="module")
+def deployment(tmp_path_factory, database_url):
+    if NGINX is None:
+        if os.environ.get("CI"):
+            pytest.fail("nginx is not installed (Debian package nginx)")
+        pytest.skip("nginx is not installed (Debian package nginx)")
+    work = tmp_path_factory.mktemp("deploy")
+    cert, key = work / "cert.pem", work / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    env = {"HOTDESK_DATABASE_URL": database_url, "HOTDESK_SECRET_KEY": "deploy-test-key",
+           "HOTDESK_TRUSTED_PROXIES": "1", "HOTDESK_INSTANCE_PATH": str(work)}
+    app = Gunicorn("wsgi:app", work / "gunicorn.log", env)
+    https, http = free_port(), free_port()
+    snippet = work / "hotdesk-proxy.conf"
+    snippet.write_text(shipped(ROOT / "deploy/nginx/hotdesk-proxy.conf", {"proxy_pass http://hotdesk;": f"proxy_pass http://hotdesk;\nproxy_bind {PROXY_SOURCE};"}))
+    site = shipped(ROOT / "deploy/nginx/hotdesk.conf", {
+        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app.port};",
+        "listen 443 ssl;": f"listen 127.0.0.1:{https} ssl;",
+        "listen [::]:443 ssl;": "",
+        "listen 80 default_server;": f"listen 127.0.0.1:{http} default_server;",
+        "listen [::]:80 default_server;": "",
+        "/etc/ssl/hotdesk/fullchain.pem": str(cert),
+        "/etc/ssl/hotdesk/privkey.pem": str(key),
+        "/var/log/nginx/": f"{work}/",
+        "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
+    })
+    nginx = Nginx(work / "nginx", site, [https, http])
+    try:
+        yield Deployment(f"https://127.0.0.1:{https}", f"http://127.0.0.1:{http}", ssl.create_default_context(cafile=cert), work, app)
+    finally:
+        nginx.stop()
+        app.stop()
+
+
+@pytest.fixture
+def phone_port(session, sipp_uas):
+    """sipp as the phone's SIP side, on the phone's address; the phones' NOTIFY port points at it."""
+    peer = sipp_uas(REBOOT_EVENT)
+    registry = settings_registry()
+    registry.set(session, "phone_sip_port", str(peer.port))
+    session.commit()
+    return peer
+
+
+class HeaderForgingClient(LiveClient):
+    """A client that sends its own X-Forwarded-* headers with every request, hoping to be believed."""
+
+    FORGED = {"X-Forwarded-For": "192.0.2.66", "X-Forwarded-Host": "evil.example", "X-Forwarded-Port": "6666",
+              "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/evil"}
+
+    def get(self, url, *, headers=None, **kwargs):
+        return super().get(url, headers={**(headers or {}), **self.FORGED}, **kwargs)
+
+
+def login_event(session) -> Event:
+    session.expire_all()
+    return session.scalar(select(Event).where(Event.kind == "login", Event.mac == MAC))
+
+
+def test_phone_logs_in_over_https_through_nginx(deployment, extensions, phone_port, session):
+    phone = YealinkPhone(LiveClient(deployment.https_url, ssl_context=deployment.tls), MAC)
+
+    phone.boot()
+    keys = phone.keys()
+    assert keys and all(url.startswith(f"{deployment.https_url}/phone/") for url in keys.values()), keys
+    answer = phone.submit(phone.press("External"), extension="1001", password="4321")
+
+    assert answer.findtext("Title") == "Logged in"
+    assert phone_port.wait() == 0, phone_port.diagnostics()  # the NOTIFY reached 127.0.0.1, the phone
+    assert phone.boot()["account.1.user_name"] == "1001"
+    assert all(url.startswith(f"{deployment.https_url}/phone/") for url in phone.keys().values())
+    assert login_event(session).ip == "127.0.0.1"
+
+
+def test_phone_facing_http_listener_ignores_forwarded_headers_from_phones(deployment, extensions, phone_port, session):
+    phone = YealinkPhone(HeaderForgingClient(deployment.http_url), MAC)
+
+    phone.boot()
+    assert all(url.startswith(f"{deployment.http_url}/phone/") for url in phone.keys().values()), phone.keys()
+    answer = phone.submit(phone.press("Internal"), extension="1001", password="4321")
+
+    assert answer.findtext("Title") == "Logged in"
+    assert phone_port.wait() == 0, phone_port.diagnostics()
+    assert login_event(session).ip == "127.0.0.1"
+    assert phone.client.get("/").status_code == 404  # the plain listener serves phones only
+
+
+def test_pins_stay_out_of_every_log(deployment, phone_port, session):
+    session.add(Extension(number="2001", name="Carol", secret="carol-SIP-secret", voicemail_pin="86420975"))
+    session.commit()
+    phone = YealinkPhone(LiveClient(deployment.http_url), MAC)
+    phone.boot()
+    phone.submit(phone.press("External"), extension="2001", password="97531864")  # a failed login is logged
+    phone.submit(phone.press("External"), extension="2001", password="86420975")
+    phone_port.wait()
+
+    logged = deployment.logged()
+    assert "/phone/" in logged and "login failed" in logged
+    assert "86420975" not in logged and "97531864" not in logged and "password=" not in logged
+
+
+def test_reload_replaces_workers_without_failing_a_request(deployment, engine):
+    phone = YealinkPhone(LiveClient(deployment.http_url), "001565d0e1f3")
+    phone.boot()
+    before = set(deployment.app.wait_for_workers())
+    statuses, stop = [], threading.Event()
+
+    def fetch_until_stopped():
+        while not stop.is_set():
+            statuses.append(phone.fetch(f"{phone.mac}.cfg").status_code)
+            time.sleep(0.02)  # a busy phone, not a flood: the per-phone rate limit stays out of it
+
+    fetching = threading.Thread(target=fetch_until_stopped)
+    fetching.start()
+    try:
+        os.kill(deployment.app.pid, signal.SIGHUP)  # what `systemctl reload hotdesk` sends
+        deadline = time.monotonic() + 30
+        while set(deployment.app.children()) & before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)  # and some requests to the new workers
+    finally:
+        stop.set()
+        fetching.join()
+
+    assert not set(deployment.app.wait_for_workers()) & before, "the old workers are still running"
+    assert statuses and set(statuses) == {200}, statuses
