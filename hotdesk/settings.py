@@ -55,7 +55,7 @@ def split_address(value: str, default_port: int = 5060) -> tuple[str, int]:
 
 def check_port(value: str) -> str:
     value = value.strip()
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    if not re.fullmatch(r"[0-9]{1,5}", value) or not 0 < int(value) < 65536:
         raise SettingError(f"{value!r} is not a port number (1-65535)")
     return str(int(value))
 
@@ -110,7 +110,7 @@ def check_choice(*choices: str) -> Callable[[str], str]:
 
 def check_count(value: str) -> str:
     value = value.strip()
-    if not value.isdigit() or int(value) > 100_000:
+    if not re.fullmatch(r"[0-9]{1,6}", value) or int(value) > 100_000:
         raise SettingError(f"{value!r} is not a whole number from 0 to 100000")
     return str(int(value))
 
@@ -200,7 +200,8 @@ class Settings:
 
     def all(self, session: Session) -> dict[str, str]:
         stored = dict(session.execute(select(Setting.name, Setting.value)).all())
-        return {name: stored.get(name, spec.default()) for name, spec in self.specs.items()}
+        # Defaults only for what is not stored: some generate random passwords, costly per request.
+        return {name: stored[name] if name in stored else spec.default() for name, spec in self.specs.items()}
 
     def set(self, session: Session, name: str, value: str) -> str:
         value = self.spec(name).check(value)

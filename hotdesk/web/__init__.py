@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 def init_app(app: Flask) -> None:
     from hotdesk.web import phoneapp, provision, ratelimit
 
-    ratelimit.init_app(app, provision.bp, phoneapp.bp)
+    ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp])
     app.register_blueprint(provision.bp)
     app.register_blueprint(phoneapp.bp)
     app.register_error_handler(429, phoneapp.too_many_requests)
@@ -41,6 +41,7 @@ def client_ip() -> str | None:
 
 def _close_session(_exc: BaseException | None) -> None:
     g.pop("settings", None)
+    g.pop("named_device", None)
     session = g.pop("db", None)
     if session is not None:
         session.close()

@@ -1,9 +1,10 @@
 """Rate limits on the phone-facing routes, keyed on the phone a request names, not its address.
 
 After a power cut an office of hundreds of phones behind one NAT address boots at once; a limit
-per address would refuse it — the self-inflicted ban Wazo and FusionPBX users report. So a request
-that names a phone (MAC in its User-Agent or file name, or a device token) counts against that
-phone; only a request that names none counts against its address.
+per address would refuse it — the self-inflicted ban Wazo and FusionPBX users report. So the phone
+app (where PINs are typed) is limited per phone (its device token); provisioning requests that name
+a phone (MAC in the User-Agent or file name) are not held back, and only requests that name no phone
+count against their address.
 
 Counters live in each worker's memory unless HOTDESK_RATELIMIT_STORAGE_URI points at a shared
 store (e.g. memcached://host:11211 or redis://host:6379, as Flask-Limiter supports).
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from flask import Flask, request
+from flask import Flask, g, request
 from flask_limiter import Limiter
 
 from hotdesk import brands
@@ -21,20 +22,30 @@ from hotdesk.web import client_ip, settings
 from hotdesk.web.links import device_from_token
 
 
-def init_app(app: Flask, *blueprints) -> None:
+def init_app(app: Flask, *, per_device, per_address) -> None:
+    """Limit the `per_device` blueprints per phone, and the `per_address` ones only for requests
+    that name no phone (an authenticated phone fetching its files is cheap and is not held back)."""
     limiter = Limiter(
         key_func=_key,
         storage_uri=os.environ.get("HOTDESK_RATELIMIT_STORAGE_URI", "memory://"),
         strategy="moving-window",
         headers_enabled=True,
     )
-    for blueprint in blueprints:
+    for blueprint in per_device:
         limiter.limit(_limit, key_func=_key, exempt_when=_unlimited)(blueprint)
+    for blueprint in per_address:
+        limiter.limit(_limit, key_func=_key, exempt_when=lambda: named_device() is not None or _unlimited())(blueprint)
     limiter.init_app(app)
 
 
 def named_device() -> str | None:
-    """The MAC of the phone this request is about, if it names one."""
+    """The MAC of the phone this request is about, if it names one (worked out once per request)."""
+    if "named_device" not in g:
+        g.named_device = _named_device()
+    return g.named_device
+
+
+def _named_device() -> str | None:
     args = request.view_args or {}
     if "token" in args:
         return device_from_token(args["token"])
