@@ -170,7 +170,7 @@ class YealinkPhone(Phone):
         self.family = firmware.split(".")[0]
 
     def provisioning_files(self):
-        return [f"y0000000000{int(self.family):02x}.cfg", f"{self.mac}.cfg"]
+        return [f"y{int(self.family):012d}.cfg", f"{self.mac}.cfg"]
 
     def read_config(self, files):
         config = {}

@@ -64,7 +64,7 @@ def test_digest_with_a_wrong_password_is_refused(live_url):
 
 
 def test_common_file_is_served_for_every_yealink_family(client):
-    for name in ("y000000000028.cfg", "y000000000066.cfg", "y0000000000a7.cfg"):
+    for name in ("y000000000028.cfg", "y000000000066.cfg", "y000000000124.cfg"):
         response = client.get(f"/provision/{name}", headers={"User-Agent": UA}, auth=PROVISIONING)
         assert response.status_code == 200
         assert parse_cfg(response.data)["sip.notify_reboot_enable"] == "0"
