@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIND ?= $(or $(HOTDESK_BIND),0.0.0.0:8080)
+# Set: the console and API get their own listener (say 127.0.0.1:8081) and BIND serves phones only.
+ADMIN_BIND ?= $(HOTDESK_ADMIN_BIND)
 WORKERS ?= 4
 BIN = $(VENV)/bin
 
@@ -9,7 +11,13 @@ BIN = $(VENV)/bin
 
 run: $(VENV)/.installed
 	$(BIN)/hotdesk init-db
+ifeq ($(ADMIN_BIND),)
 	exec $(BIN)/gunicorn --bind $(BIND) --workers $(WORKERS) --graceful-timeout 20 wsgi:app
+else
+	$(BIN)/gunicorn --bind $(ADMIN_BIND) --workers 2 --graceful-timeout 20 'hotdesk:create_app(faces="admin")' & admin=$$!; \
+	trap 'kill $$admin 2>/dev/null' EXIT; \
+	$(BIN)/gunicorn --bind $(BIND) --workers $(WORKERS) --graceful-timeout 20 'hotdesk:create_app(faces="phones")'
+endif
 
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

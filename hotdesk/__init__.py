@@ -42,7 +42,15 @@ def settings_registry() -> Settings:
     return Settings([*CORE_SETTINGS, *brands.setting_specs()])
 
 
-def create_app(config: Config | None = None, notifier: NotifyDispatcher | None = None) -> Flask:
+FACES = ("phones", "admin")
+
+
+def create_app(config: Config | None = None, notifier: NotifyDispatcher | None = None, faces: str | tuple[str, ...] = FACES) -> Flask:
+    """The WSGI app. `faces`: "phones" (provisioning and the phones' XML apps), "admin" (web console
+    and REST API), or both; `make run` serves them on two addresses when HOTDESK_ADMIN_BIND is set."""
+    faces = tuple(face.strip() for face in faces.split(",")) if isinstance(faces, str) else faces
+    if not faces or set(faces) - set(FACES):
+        raise ValueError(f"faces: choose from {', '.join(FACES)}, not {faces!r}")
     config = config or Config.from_env()
     _log_to_stderr()
     app = Flask(__name__, instance_path=str(config.instance_path))
@@ -61,5 +69,5 @@ def create_app(config: Config | None = None, notifier: NotifyDispatcher | None =
 
     from hotdesk import web
 
-    web.init_app(app)
+    web.init_app(app, faces)
     return app

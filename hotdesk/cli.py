@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import sys
 from pathlib import Path
 
 import click
@@ -10,16 +11,22 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import credentials, directory, hotdesking, scheduler, schema, settings_registry, templates
-from hotdesk.brands import BRANDS, normalize_mac
+from hotdesk import credentials, directory, hotdesking, scheduler, schema, settings_registry
+from hotdesk.admin import AdminError, accounts, history, phones, pins, record_change
+from hotdesk.admin import extensions as admin_extensions
+from hotdesk.admin import settings as admin_settings
+from hotdesk.admin import templates as admin_templates
+from hotdesk.brands import normalize_mac
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Device, Extension, Mapping, Template
-from hotdesk.notifications import notification_recorder, tell_device
+from hotdesk.notifications import notification_recorder
 from hotdesk.notify import NotifyDispatcher
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
+
+CLI_ACTOR = "cli"  # the actor of changes made from the command line, in the history
 
 
 class Context:
@@ -42,7 +49,7 @@ def with_session(command):
         try:
             with ctx.sessions() as session:
                 return command(ctx, session, *args, **kwargs)
-        except (DirectoryError, SettingError, TemplateError) as error:
+        except (DirectoryError, SettingError, TemplateError, AdminError) as error:
             raise click.ClickException(str(error)) from None
         except (OperationalError, ProgrammingError) as error:
             first_line = str(error.orig).splitlines()[0] if error.orig else str(error)
@@ -90,10 +97,9 @@ def extensions_import(ctx: Context, session: Session, file: Path) -> None:
         raise click.ClickException(f"{file}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
-    rows = directory.read_csv(text, str(file))
-    count = directory.import_rows(session, rows, str(file))
-    click.echo(f"{count} extension(s) imported")
-    weak = [row["extension"] for _, row in rows if row.get("voicemail_pin") and hotdesking.weak_pin(row["voicemail_pin"], row["extension"])]
+    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR).rows
+    click.echo(f"{len(imported)} extension(s) imported")
+    weak = [row.data.number for row in imported if row.data.voicemail_pin and hotdesking.weak_pin(row.data.voicemail_pin, row.data.number)]
     if weak:
         click.echo(f"warning: {len(weak)} imported PIN(s) are trivial to guess: see `hotdesk extensions weak-pins`", err=True)
 
@@ -113,6 +119,7 @@ def extensions_add(ctx: Context, session: Session, number: str, **fields) -> Non
     if data.template:
         directory.templates_named(session, data.template)
     directory.save(session, data)
+    record_change(session, CLI_ACTOR, f"extension {data.number} saved", extension=data.number)
     session.commit()
     click.echo(f"extension {data.number} saved")
 
@@ -145,8 +152,7 @@ def settings_get(ctx: Context, session: Session, name: str) -> None:
 @click.argument("value")
 @with_session
 def settings_set(ctx: Context, session: Session, name: str, value: str) -> None:
-    stored = ctx.settings.set(session, name, value)
-    session.commit()
+    stored = admin_settings.change(session, ctx.settings, name, value, CLI_ACTOR)
     shown = "(hidden)" if ctx.settings.spec(name).secret else stored
     click.echo(f"{name} = {shown}")
 
@@ -180,7 +186,7 @@ def templates_list(ctx: Context, session: Session) -> None:
 @click.argument("name")
 @with_session
 def templates_set_default(ctx: Context, session: Session, brand: str, name: str) -> None:
-    templates.set_default(session, brand, name)
+    admin_templates.set_default(session, brand, name, CLI_ACTOR)
     click.echo(f"{brand}/{name} is now the default {brand} template")
 
 
@@ -214,26 +220,15 @@ def logout(ctx: Context, session: Session, mac: str) -> None:
     device = session.scalar(select(Device).where(Device.mac == normalized))
     if device is None:
         raise click.ClickException(f"no phone with MAC {normalized} has contacted hotdesk")
-    extension = hotdesking.logout(session, device, actor="cli")
+    extension = hotdesking.logout(session, device, actor=CLI_ACTOR)
     if extension is None:
         click.echo(f"nobody was logged in on {normalized}")
         return
     click.echo(f"{extension.number} logged out of {normalized}")
-    brand = BRANDS.get(device.brand)
-    if brand is None or not device.last_ip:
-        return
-    all_settings = ctx.settings.all(session)
     dispatcher = NotifyDispatcher(on_outcome=notification_recorder(ctx.sessions))
-    sent = tell_device(
-        dispatcher,
-        host=device.last_ip,
-        port=int(all_settings["phone_sip_port"]),
-        event=brand.notify_event(all_settings),
-        mac=device.mac,
-        brand=device.brand,
-        reason="logout by admin (cli)",
-    )
-    click.echo(f"NOTIFY to {device.last_ip}: {sent.result().detail}")
+    sent = phones.tell_reload(session, ctx.settings, dispatcher, device, reason=f"logout by admin ({CLI_ACTOR})")
+    if sent is not None:
+        click.echo(f"NOTIFY to {device.last_ip}: {sent.result().detail}")
     dispatcher.shutdown()
 
 
@@ -319,3 +314,161 @@ def devices_reset_credentials(ctx: Context, session: Session, mac: str) -> None:
         raise click.ClickException(f"no phone with MAC {normalized} has contacted hotdesk")
     credentials.withdraw(session, device)
     click.echo(f"{normalized}: credentials withdrawn; new ones are issued at its next fetch")
+
+
+@templates_group.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--brand", required=True)
+@click.option("--name", required=True)
+@with_session
+def templates_import(ctx: Context, session: Session, file: Path, brand: str, name: str) -> None:
+    """Add or replace template BRAND/NAME from FILE, once it renders for a guest and a user phone."""
+    try:
+        body = file.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise click.ClickException(f"{file}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
+    try:
+        admin_templates.save(session, brand, name, body, CLI_ACTOR)
+    except TemplateError as error:
+        raise click.ClickException(f"{file}: {error}") from None
+    click.echo(f"template {brand}/{name} saved")
+
+
+@mappings.command("pin")
+@click.argument("number")
+@click.argument("template")
+@with_session
+def mappings_pin(ctx: Context, session: Session, number: str, template: str) -> None:
+    """Serve extension NUMBER template BRAND/NAME on every phone of that brand it logs into."""
+    pins.pin(session, number, template, CLI_ACTOR)
+    click.echo(f"{number} pinned to {template}")
+
+
+@mappings.command("unpin")
+@click.argument("number")
+@click.argument("brand")
+@with_session
+def mappings_unpin(ctx: Context, session: Session, number: str, brand: str) -> None:
+    """Back to the brand's default template for extension NUMBER."""
+    pins.unpin(session, number, brand, CLI_ACTOR)
+    click.echo(f"{number} unpinned from its {brand} template")
+
+
+@mappings.command("pins")
+@with_session
+def mappings_pins(ctx: Context, session: Session) -> None:
+    """Pinned templates: extension, brand/name."""
+    for pin in pins.listing(session):
+        click.echo(f"{pin.extension.number}\t{pin.brand}/{pin.template.name}")
+
+
+# history
+
+
+@main.group("history")
+def history_group() -> None:
+    """Logins, logouts, failures, NOTIFY outcomes and admin changes."""
+
+
+@history_group.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), default="-")
+@click.option("--extension", default=None)
+@click.option("--mac", default=None)
+@click.option("--kind", default=None, help=f"one of: {', '.join(history.KINDS)}")
+@click.option("--since", default=None, help="YYYY-MM-DD or an ISO date-time (UTC unless it says)")
+@click.option("--until", default=None, help="YYYY-MM-DD (through that day) or an ISO date-time")
+@with_session
+def history_export(ctx: Context, session: Session, file: Path, **filters) -> None:
+    """Matching events as CSV, oldest first, to FILE (default: standard output)."""
+    chosen = history.Filters.parse(**filters)
+    if str(file) == "-":
+        for chunk in history.export_csv(session, chosen):
+            click.echo(chunk, nl=False)
+        return
+    try:
+        with file.open("w", encoding="utf-8", newline="") as out:
+            out.writelines(history.export_csv(session, chosen))
+    except OSError as error:
+        raise click.ClickException(f"{file}: {error.strerror}") from None
+
+
+# admins and API tokens
+
+
+@main.group("admins")
+def admins_group() -> None:
+    """People who may sign in to the web console."""
+
+
+def _new_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return click.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@admins_group.command("add")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
+@with_session
+def admins_add(ctx: Context, session: Session, name: str, password_stdin: bool) -> None:
+    accounts.check_name(name)
+    accounts.add_admin(session, name, _new_password(password_stdin), CLI_ACTOR)
+    click.echo(f"admin {name} added")
+
+
+@admins_group.command("set-password")
+@click.argument("name")
+@click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
+@with_session
+def admins_set_password(ctx: Context, session: Session, name: str, password_stdin: bool) -> None:
+    """New password; the admin's open console sessions end."""
+    accounts.set_password(session, name, _new_password(password_stdin), CLI_ACTOR)
+    click.echo(f"password of {name} changed")
+
+
+@admins_group.command("remove")
+@click.argument("name")
+@with_session
+def admins_remove(ctx: Context, session: Session, name: str) -> None:
+    accounts.remove_admin(session, name, CLI_ACTOR)
+    click.echo(f"admin {name} removed")
+
+
+@admins_group.command("list")
+@with_session
+def admins_list(ctx: Context, session: Session) -> None:
+    for admin in accounts.admins(session):
+        click.echo(f"{admin.name}\tsince {admin.created_at:%Y-%m-%d}")
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """Bearer tokens for the REST API (/api/v1/)."""
+
+
+@tokens_group.command("create")
+@click.argument("name")
+@with_session
+def tokens_create(ctx: Context, session: Session, name: str) -> None:
+    """Create a token and print it once: only its hash is kept."""
+    new = accounts.create_token(session, name, CLI_ACTOR)
+    click.echo(new.secret)
+    click.echo(f"token {name} created: store it now, it cannot be shown again", err=True)
+
+
+@tokens_group.command("list")
+@with_session
+def tokens_list(ctx: Context, session: Session) -> None:
+    for token in accounts.tokens(session):
+        used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
+        click.echo(f"{token.name}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}")
+
+
+@tokens_group.command("revoke")
+@click.argument("name")
+@with_session
+def tokens_revoke(ctx: Context, session: Session, name: str) -> None:
+    accounts.revoke_token(session, name, CLI_ACTOR)
+    click.echo(f"token {name} revoked")

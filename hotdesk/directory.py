@@ -49,12 +49,15 @@ def check(data: ExtensionData) -> ExtensionData:
     if pin is not None and not _PIN.fullmatch(pin):
         raise DirectoryError("voicemail_pin: digits only (it is typed on a phone keypad)")
     email = data.email or None
-    if email is not None and (len(email) > 254 or not _EMAIL.fullmatch(email)):
+    if email is not None and (len(email) > 254 or not email.isprintable() or not _EMAIL.fullmatch(email)):
         raise DirectoryError(f"email: {email!r} is not an email address")
     auth_name = data.auth_name or None
     if auth_name is not None and not _AUTH_NAME.fullmatch(auth_name):
         raise DirectoryError(f"auth_name: {auth_name!r} is not a SIP user name")
-    return ExtensionData(data.number, name, data.secret, pin, email, auth_name, data.template or None)
+    template = data.template or None
+    if template is not None and (len(template) > 200 or not template.isprintable()):
+        raise DirectoryError("template: not a template reference (brand/name)")
+    return ExtensionData(data.number, name, data.secret, pin, email, auth_name, template)
 
 
 def templates_named(session: Session, reference: str) -> list[Template]:
@@ -92,26 +95,35 @@ def pin_template(session: Session, extension: Extension, template: Template) -> 
     extension.pins.append(TemplatePin(template=template, brand=template.brand))
 
 
-def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]], source: str) -> int:
-    """Validate every row first, then write them all in one transaction. Returns the row count."""
-    checked: list[ExtensionData] = []
+def check_rows(
+    session: Session, rows: Iterable[tuple[int, dict[str, str]]], source: str
+) -> tuple[list[tuple[int, ExtensionData]], list[DirectoryError]]:
+    """Every row checked: the good ones with their line numbers, and an error for each bad one."""
+    checked: list[tuple[int, ExtensionData]] = []
+    errors: list[DirectoryError] = []
     seen: dict[str, int] = {}
     for line, row in rows:
-        def where(message: str) -> DirectoryError:
-            return DirectoryError(f"{source}, line {line}: {message}")
-
         try:
             data = check(ExtensionData(**{_FIELD.get(k, k): (v or "").strip() if k != "secret" else (v or "") for k, v in row.items()}))
             if data.template:
                 templates_named(session, data.template)
+            if data.number in seen:
+                raise DirectoryError(f"extension: {data.number} is already on line {seen[data.number]}")
         except DirectoryError as error:
-            raise where(str(error)) from None
-        if data.number in seen:
-            raise where(f"extension: {data.number} is already on line {seen[data.number]}")
+            errors.append(DirectoryError(f"{source}, line {line}: {error}"))
+            continue
         seen[data.number] = line
-        checked.append(data)
+        checked.append((line, data))
+    return checked, errors
+
+
+def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]], source: str) -> int:
+    """Validate every row first, then write them all in one transaction. Returns the row count."""
+    checked, errors = check_rows(session, rows, source)
+    if errors:
+        raise errors[0]
     try:
-        for data in checked:
+        for _, data in checked:
             save(session, data)
         session.commit()
     except Exception:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from hotdesk.models import Device, Event, EventKind
@@ -33,3 +36,34 @@ def record(
     )
     session.add(event)
     return event
+
+
+def locked_for(
+    session: Session,
+    who: ColumnElement[bool],
+    *,
+    failed: EventKind,
+    resets: tuple[EventKind, ...],
+    allowed: int,
+    window: timedelta,
+    now: datetime,
+) -> timedelta | None:
+    """How long `who` (e.g. Event.mac == mac) stays locked out: `allowed` `failed` events within
+    `window`, counted since the last of `resets`. None when not locked. Counted from the history, so
+    every worker and host agrees without a counter table."""
+    reset = session.scalar(select(func.max(Event.at)).where(who, Event.kind.in_([kind.value for kind in resets])))
+    since = max(now - window, aware(reset)) if reset else now - window
+    failures = list(
+        session.scalars(
+            select(Event.at).where(who, Event.kind == failed.value, Event.at > since).order_by(Event.at.desc()).limit(allowed)
+        )
+    )
+    if len(failures) < allowed:
+        return None
+    remaining = aware(failures[-1]) + window - now
+    return remaining if remaining > timedelta(0) else None
+
+
+def aware(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

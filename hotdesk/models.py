@@ -194,3 +194,29 @@ class EventKind(enum.StrEnum):
     LOGIN_FAILED = "login_failed"
     UNLOCK = "unlock"
     NOTIFY = "notify"
+    ADMIN = "admin"  # a change an admin made (console, API or CLI); actor = the admin's or token's name
+    ADMIN_SIGNIN = "admin_signin"
+    ADMIN_SIGNIN_FAILED = "admin_signin_failed"
+
+
+class Admin(Base):
+    """Someone who may sign in to the web console."""
+
+    __tablename__ = "admins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the REST API. Only its SHA-256 is stored: it is shown once, when created."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]

@@ -1,18 +1,26 @@
-"""The HTTP faces: provisioning files and the phones' XML apps (admin console and API come later)."""
+"""The HTTP faces: provisioning files and the phones' XML apps; the admin console and REST API."""
 
 from __future__ import annotations
 
 from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import HTTPException
 
 
-def init_app(app: Flask) -> None:
-    from hotdesk.web import phoneapp, provision, ratelimit
+def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
+    if "phones" in faces:
+        from hotdesk.web import phoneapp, provision, ratelimit
 
-    ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp])
-    app.register_blueprint(provision.bp)
-    app.register_blueprint(phoneapp.bp)
-    app.register_error_handler(429, phoneapp.too_many_requests)
+        ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp])
+        app.register_blueprint(provision.bp)
+        app.register_blueprint(phoneapp.bp)
+        app.register_error_handler(429, phoneapp.too_many_requests)
+    if "admin" in faces:
+        from hotdesk.web import admin, api
+
+        admin.init_app(app)
+        app.register_blueprint(api.bp)
+        app.register_error_handler(HTTPException, api.http_error)
     app.teardown_request(_close_session)
 
 
@@ -32,6 +40,15 @@ def settings() -> dict[str, str]:
     if "settings" not in g:
         g.settings = hotdesk().settings.all(db())
     return g.settings
+
+
+def carries_nul() -> bool:
+    """Does the request's path, query or form hold a NUL? No name or value may (PostgreSQL refuses
+    them in text): the admin faces answer 400 before anything looks further."""
+    values = [request.path, *request.args.keys(), *request.args.values()]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        values += [*request.form.keys(), *request.form.values()]
+    return any("\x00" in value for value in values)
 
 
 def client_ip() -> str | None:

@@ -1,0 +1,178 @@
+"""Extensions as admins see them: search and page, add, edit, delete, CSV import preview and export.
+
+Listing stays fast with 100k extensions: pages are cut by keyset on the unique (indexed) number,
+never by OFFSET, and no page counts every row.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from dataclasses import dataclass, fields, replace
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from hotdesk import directory, hotdesking
+from hotdesk.admin import Conflict, NotFound, Page, in_chunks, page_size, paged, record_change
+from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.models import Extension, Mapping, TemplatePin
+
+EXPORT_COLUMNS = (*directory.REQUIRED_COLUMNS, *directory.OPTIONAL_COLUMNS)
+EDITABLE = ("name", "secret", "voicemail_pin", "email", "auth_name", "template")
+HIDDEN = ("secret", "voicemail_pin")  # named in the history when changed, never shown
+
+
+def page(session: Session, *, search: str = "", after: str | None = None, limit: int | None = None) -> Page[Extension]:
+    """Extensions in number order; `search` matches a number prefix or part of the name."""
+    limit = page_size(limit)
+    query = select(Extension).options(selectinload(Extension.pins)).order_by(Extension.number).limit(limit + 1)
+    search = search.strip()
+    if search:
+        like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        query = query.where(or_(Extension.number.startswith(search, autoescape=True), Extension.name.ilike(like, escape="\\")))
+    if after:
+        query = query.where(Extension.number > after)
+    return paged(list(session.scalars(query)), limit, lambda extension: extension.number)
+
+
+def count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Extension)) or 0
+
+
+def get(session: Session, number: str) -> Extension:
+    extension = session.scalar(select(Extension).where(Extension.number == number))
+    if extension is None:
+        raise NotFound(f"no extension {number}")
+    return extension
+
+
+def data_of(extension: Extension) -> ExtensionData:
+    """What an extension holds, in the form directory.check takes. Pins are not repeated here."""
+    return ExtensionData(
+        extension.number, extension.name, extension.secret, extension.voicemail_pin, extension.email, extension.auth_name
+    )
+
+
+def create(session: Session, data: ExtensionData, actor: str) -> Extension:
+    data = directory.check(data)
+    if session.scalar(select(Extension.id).where(Extension.number == data.number)) is not None:
+        raise Conflict(f"extension {data.number} already exists")
+    if data.template:
+        directory.templates_named(session, data.template)
+    extension = directory.save(session, data)
+    record_change(session, actor, f"extension {data.number} added", extension=data.number)
+    session.commit()
+    return extension
+
+
+def update(session: Session, number: str, changes: dict[str, str | None], actor: str) -> Extension:
+    """Change the given fields; a field left out keeps its value, an empty optional field is cleared."""
+    unknown = set(changes) - set(EDITABLE)
+    if unknown:
+        raise DirectoryError(f"{sorted(unknown)[0]}: not a field of an extension (fields: {', '.join(EDITABLE)})")
+    extension = get(session, number)
+    before = data_of(extension)
+    data = directory.check(replace(before, **{name: value or None for name, value in changes.items()} | _required(changes)))
+    if data.template:
+        directory.templates_named(session, data.template)
+    changed = [f.name for f in fields(ExtensionData) if f.name != "template" and getattr(data, f.name) != getattr(before, f.name)]
+    if data.template:
+        changed.append("template")
+    directory.save(session, data)
+    if changed:
+        record_change(session, actor, f"extension {number} changed: {', '.join(changed)}", extension=number)
+    session.commit()
+    return extension
+
+
+def _required(changes: dict[str, str | None]) -> dict[str, str]:
+    # A required field given empty stays empty, so directory.check names it.
+    return {name: changes[name] or "" for name in ("name", "secret") if name in changes}
+
+
+def delete(session: Session, number: str, actor: str) -> list:
+    """Delete an extension. Returns the devices it was logged into (logged out here): tell them."""
+    extension = get(session, number)
+    devices = [m.device for m in session.scalars(select(Mapping).where(Mapping.extension_id == extension.id))]
+    for device in devices:
+        hotdesking.logout(session, device, actor=actor)
+    session.delete(extension)
+    record_change(session, actor, f"extension {number} deleted", extension=number)
+    session.commit()
+    return devices
+
+
+@dataclass(frozen=True)
+class ImportRow:
+    line: int
+    data: ExtensionData
+    action: str  # "add" or "update"
+
+
+@dataclass(frozen=True)
+class ImportPreview:
+    rows: list[ImportRow]
+    errors: list[str]  # every bad row, each naming file, line and field
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def preview_import(session: Session, text: str, source: str) -> ImportPreview:
+    """What importing `text` would do, and every row that stops it. Writes nothing."""
+    if "\x00" in text:
+        line = text[: text.index("\x00")].count("\n") + 1
+        return ImportPreview([], [f"{source}, line {line}: a NUL character (is it a text file?)"])
+    try:
+        rows = directory.read_csv(text, source)
+    except DirectoryError as error:
+        return ImportPreview([], [str(error)])
+    checked, errors = directory.check_rows(session, rows, source)
+    numbers = [data.number for _, data in checked]
+    existing = set()
+    for start in range(0, len(numbers), 500):  # stay under every database's bound-parameter limit
+        existing.update(session.scalars(select(Extension.number).where(Extension.number.in_(numbers[start : start + 500]))))
+    return ImportPreview(
+        [ImportRow(line, data, "update" if data.number in existing else "add") for line, data in checked],
+        [str(error) for error in errors],
+    )
+
+
+def import_csv(session: Session, text: str, source: str, actor: str) -> ImportPreview:
+    """Import all rows or none: DirectoryError naming the first bad row if any row is bad."""
+    preview = preview_import(session, text, source)
+    if not preview.ok:
+        extra = len(preview.errors) - 1
+        raise DirectoryError(preview.errors[0] + (f" (and {extra} more bad row(s))" if extra else ""))
+    for row in preview.rows:
+        directory.save(session, row.data)
+    added = sum(row.action == "add" for row in preview.rows)
+    record_change(session, actor, f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated")
+    try:
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return preview
+
+
+def export_csv(session: Session) -> Iterator[str]:
+    """Every extension as the CSV import reads it (secrets included: it is a backup), in chunks."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(EXPORT_COLUMNS)
+    query = select(Extension).options(selectinload(Extension.pins).selectinload(TemplatePin.template))
+    for chunk in in_chunks(session, query, Extension.number):
+        for extension in chunk:
+            pin = min(extension.pins, key=lambda p: p.brand, default=None)
+            template = f"{pin.template.brand}/{pin.template.name}" if pin else ""
+            writer.writerow(
+                [extension.number, extension.name, extension.secret, extension.voicemail_pin or "", extension.email or "", extension.auth_name or "", template]
+            )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()

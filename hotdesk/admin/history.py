@@ -1,0 +1,110 @@
+"""The history as admins read it: filtered by extension, phone, kind and time; paged; CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session
+
+from hotdesk.admin import AdminError, Page, in_chunks, page_size, paged
+from hotdesk.brands import normalize_mac
+from hotdesk.models import Event, EventKind
+
+COLUMNS = ("id", "at", "kind", "extension", "mac", "brand", "model", "template", "address", "ip", "actor", "detail")
+KINDS = tuple(kind.value for kind in EventKind)
+
+
+@dataclass(frozen=True)
+class Filters:
+    extension: str | None = None
+    mac: str | None = None
+    kind: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+
+    @classmethod
+    def parse(cls, *, extension=None, mac=None, kind=None, since=None, until=None) -> Filters:
+        """From what an admin typed; AdminError naming the field that is wrong."""
+        normalized_mac = None
+        if mac:
+            normalized_mac = normalize_mac(mac)
+            if normalized_mac is None:
+                raise AdminError(f"mac: {mac!r} is not a MAC address (12 hex digits, separators allowed)")
+        if kind is not None and kind not in KINDS:
+            raise AdminError(f"kind: {kind!r} is not one of {', '.join(KINDS)}")
+        if extension and not extension.isprintable():
+            raise AdminError("extension: not an extension number")
+        return cls(
+            extension=(extension or "").strip()[:32] or None,
+            mac=normalized_mac,
+            kind=kind or None,
+            since=parse_moment("since", since) if since else None,
+            until=parse_moment("until", until, end_of_day=True) if until else None,
+        )
+
+    def apply(self, query: Select) -> Select:
+        if self.extension:
+            query = query.where(Event.extension == self.extension)
+        if self.mac:
+            query = query.where(Event.mac == self.mac)
+        if self.kind:
+            query = query.where(Event.kind == self.kind)
+        if self.since:
+            query = query.where(Event.at >= self.since)
+        if self.until:
+            query = query.where(Event.at < self.until)
+        return query
+
+
+def parse_moment(field: str, text: str, *, end_of_day: bool = False) -> datetime:
+    """'2026-03-01' (a whole day: until means through its end) or an ISO date-time; UTC unless it says."""
+    text = text.strip()
+    try:
+        if len(text) == 10:
+            day = datetime.combine(date.fromisoformat(text), time(), timezone.utc)
+            return day + timedelta(days=1) if end_of_day else day
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise AdminError(f"{field}: {text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def page(session: Session, filters: Filters, *, before: str | None = None, limit: int | None = None) -> Page[Event]:
+    """Newest first; `before` is the cursor (an event id) the previous page returned."""
+    limit = page_size(limit)
+    query = filters.apply(select(Event)).order_by(Event.id.desc()).limit(limit + 1)
+    if before is not None:
+        if not re.fullmatch(r"[0-9]{1,18}", before):
+            raise AdminError(f"before: {before!r} is not a page cursor")
+        query = query.where(Event.id < min(int(before), 2**31 - 1))  # ids are 32-bit integers
+    return paged(list(session.scalars(query)), limit, lambda event: event.id)
+
+
+def export_csv(session: Session, filters: Filters) -> Iterator[str]:
+    """Every matching event, oldest first, as CSV in chunks (for a spreadsheet or an archive)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for chunk in in_chunks(session, filters.apply(select(Event)), Event.id):
+        writer.writerows([_cell(getattr(event, column)) for column in COLUMNS] for event in chunk)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+    text = str(value)
+    # A cell a spreadsheet would run as a formula (CSV injection): history holds what phones typed.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

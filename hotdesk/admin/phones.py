@@ -1,0 +1,125 @@
+"""Phones as admins see them: who is logged in where, the devices known, forcing a phone out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, joinedload
+
+from hotdesk import hotdesking
+from hotdesk.admin import AdminError, NotFound, Page, page_size, paged
+from hotdesk.brands import BRANDS, normalize_mac
+from hotdesk.models import Device, Event, EventKind, Extension, Mapping
+from hotdesk.notifications import tell_device
+from hotdesk.settings import Settings
+
+LIVE_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class Seat:
+    """One row of who-is-where."""
+
+    extension: str
+    name: str
+    mac: str
+    brand: str
+    model: str | None
+    template: str  # brand/name the phone is served
+    address: str
+    since: datetime
+    expires_at: datetime | None
+    ip: str | None
+
+
+def who_is_where(session: Session, search: str = "", limit: int = LIVE_LIMIT) -> list[Seat]:
+    """The latest logins first; `search` matches an extension or MAC prefix."""
+    query = (
+        select(Mapping)
+        .join(Extension)
+        .join(Device)
+        .options(joinedload(Mapping.device), joinedload(Mapping.extension), joinedload(Mapping.template))
+        .order_by(Mapping.since.desc(), Mapping.id.desc())
+        .limit(limit)
+    )
+    search = search.strip()
+    if search:
+        mac = search.lower().replace(":", "").replace("-", "")
+        query = query.where(or_(Extension.number.startswith(search, autoescape=True), Device.mac.startswith(mac, autoescape=True)))
+    seats = []
+    for mapping in session.scalars(query):
+        template = hotdesking.choose_template(session, mapping.device, mapping)
+        device = mapping.device
+        seats.append(
+            Seat(
+                mapping.extension.number,
+                mapping.extension.name,
+                device.mac,
+                device.brand,
+                device.model,
+                f"{template.brand}/{template.name}",
+                mapping.address.value,
+                mapping.since,
+                mapping.expires_at,
+                device.last_ip,
+            )
+        )
+    return seats
+
+
+def logged_in_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Mapping)) or 0
+
+
+def live_marker(session: Session) -> int:
+    """Changes whenever anyone logs in or out anywhere: the id of the latest login/logout event."""
+    # Newest first with LIMIT 1, not max(): the primary key is walked backwards and stops at the
+    # first login or logout, where max() with a WHERE would read the whole history on every poll.
+    latest = select(Event.id).where(Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value))).order_by(Event.id.desc()).limit(1)
+    return session.scalar(latest) or 0
+
+
+def devices_page(session: Session, *, after: str | None = None, limit: int | None = None) -> Page[Device]:
+    limit = page_size(limit)
+    query = select(Device).options(joinedload(Device.mapping).joinedload(Mapping.extension)).order_by(Device.mac).limit(limit + 1)
+    if after:
+        query = query.where(Device.mac > after)
+    return paged(list(session.scalars(query)), limit, lambda device: device.mac)
+
+
+def device(session: Session, mac: str) -> Device:
+    normalized = normalize_mac(mac)
+    if normalized is None:
+        raise AdminError(f"mac: {mac!r} is not a MAC address (12 hex digits, separators allowed)")
+    found = session.scalar(select(Device).where(Device.mac == normalized))
+    if found is None:
+        raise NotFound(f"no phone with MAC {normalized} has contacted hotdesk")
+    return found
+
+
+def force_logout(session: Session, registry: Settings, notifier, mac: str, actor: str) -> Extension | None:
+    """Log the phone out and tell it by SIP NOTIFY. The extension that was logged in, or None."""
+    phone = device(session, mac)
+    extension = hotdesking.logout(session, phone, actor=actor)
+    if extension is not None:
+        tell_reload(session, registry, notifier, phone, reason=f"logout by admin ({actor})")
+    return extension
+
+
+def tell_reload(session: Session, registry: Settings, notifier, phone: Device, *, reason: str):
+    """Queue the brand's reload NOTIFY to the phone's last address; its outcome goes to the history."""
+    brand = BRANDS.get(phone.brand)
+    if brand is None or not phone.last_ip:
+        return None
+    settings = registry.all(session)
+    return tell_device(
+        notifier,
+        host=phone.last_ip,
+        port=int(settings["phone_sip_port"]),
+        event=brand.notify_event(settings),
+        mac=phone.mac,
+        brand=phone.brand,
+        reason=reason,
+    )

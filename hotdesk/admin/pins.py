@@ -1,0 +1,47 @@
+"""Pins: an extension pinned to one template of a brand, used whenever it logs into that brand's phone."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from hotdesk import directory
+from hotdesk.admin import NotFound, record_change
+from hotdesk.admin.extensions import get as get_extension
+from hotdesk.models import Extension, TemplatePin
+from hotdesk.templates import TemplateError
+
+
+def listing(session: Session, number: str | None = None) -> list[TemplatePin]:
+    query = (
+        select(TemplatePin)
+        .join(Extension)
+        .options(joinedload(TemplatePin.extension), joinedload(TemplatePin.template))
+        .order_by(Extension.number, TemplatePin.brand)
+    )
+    if number:
+        query = query.where(Extension.number == number)
+    return list(session.scalars(query))
+
+
+def pin(session: Session, number: str, reference: str, actor: str) -> TemplatePin:
+    """Pin the extension to the template `brand/name`."""
+    brand, _, name = reference.partition("/")
+    if not brand or not name:
+        raise TemplateError(f"template: {reference!r} is not brand/name (e.g. yealink/default)")
+    extension = get_extension(session, number)
+    [template] = directory.templates_named(session, reference)
+    directory.pin_template(session, extension, template)
+    record_change(session, actor, f"extension {number} pinned to {brand}/{name}", extension=number, brand=brand, template=name)
+    session.commit()
+    return next(p for p in extension.pins if p.brand == brand)
+
+
+def unpin(session: Session, number: str, brand: str, actor: str) -> None:
+    extension = get_extension(session, number)
+    found = [p for p in extension.pins if p.brand == brand]
+    if not found:
+        raise NotFound(f"extension {number} has no {brand} template pinned")
+    extension.pins.remove(found[0])
+    record_change(session, actor, f"extension {number} unpinned from {brand}/{found[0].template.name}", extension=number, brand=brand)
+    session.commit()

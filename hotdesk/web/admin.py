@@ -1,0 +1,467 @@
+"""/admin/: the web console. Server-rendered pages; JavaScript only refreshes the live table.
+
+Thin like the phone app: each view reads a form, calls hotdesk.admin, and renders or redirects.
+Signed-in admins only (argon2 passwords, sign-ins throttled from the history), CSRF tokens on
+every form (Flask-WTF), session cookie HttpOnly, SameSite=Lax, and Secure on HTTPS requests.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    stream_with_context,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy import select
+
+from hotdesk.admin import AdminError, NotFound, accounts, history, phones, pins
+from hotdesk.admin import extensions as admin_extensions
+from hotdesk.admin import settings as admin_settings
+from hotdesk.admin import templates as admin_templates
+from hotdesk.brands import BRANDS
+from hotdesk.config import ROOT
+from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.models import Admin
+from hotdesk.settings import SettingError
+from hotdesk.templates import TemplateError
+from hotdesk.web import carries_nul, client_ip, db, hotdesk
+
+bp = Blueprint(
+    "admin",
+    __name__,
+    url_prefix="/admin",
+    template_folder=str(ROOT / "templates"),
+    static_folder=str(ROOT / "static" / "admin"),
+    static_url_path="/static",
+)
+csrf = CSRFProtect()
+REFUSED = (AdminError, DirectoryError, SettingError, TemplateError)
+LIVE_POLL_SECONDS = 2
+MAX_UPLOAD = 64 * 1024 * 1024  # a CSV of 100k extensions is a few MB
+
+
+class _SessionCookie(SecureCookieSessionInterface):
+    """The Secure flag whenever the console is reached over HTTPS (directly or via a trusted proxy)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or bool(app.config["SESSION_COOKIE_SECURE"])
+
+
+def init_app(app: Flask) -> None:
+    app.config.update(
+        SESSION_COOKIE_NAME="hotdesk_admin",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        WTF_CSRF_CHECK_DEFAULT=False,  # checked in this blueprint only: phones and API tokens send none
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the signed-in session
+        MAX_FORM_MEMORY_SIZE=MAX_UPLOAD,
+    )
+    app.session_interface = _SessionCookie()
+    csrf.init_app(app)
+    app.register_blueprint(bp)
+    app.add_url_rule("/", "admin_home", lambda: redirect(url_for("admin.dashboard")))
+
+
+@bp.before_request
+def _guard() -> Response | None:
+    if carries_nul():
+        abort(400, "NUL characters are not allowed.")
+    if request.method == "POST":
+        csrf.protect()
+    if request.endpoint in ("admin.sign_in", "admin.static"):
+        return None
+    admin = db().get(Admin, session["admin_id"]) if "admin_id" in session else None
+    if admin is None or session.get("key") != accounts.session_key(admin):
+        session.clear()
+        return redirect(url_for("admin.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+    g.admin = admin
+    g.actor = admin.name
+    return None
+
+
+@bp.after_request
+def _headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint != "admin.static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError) -> tuple[str, int]:
+    message = f"{error.description} The form expired or came from elsewhere: go back, reload and try again."
+    return render_template("admin/error.html", title="Form expired", message=message), 400
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def _http_error(error) -> tuple[str, int]:
+    return render_template("admin/error.html", title=error.name, message=error.description), error.code
+
+
+def _refusals(view):
+    """A refused action goes back to the page it came from with the one-line reason; nothing changed."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except REFUSED as error:
+            flash(str(error), "error")
+            return redirect(request.referrer if _local(request.referrer) else url_for("admin.dashboard"))
+
+    return wrapper
+
+
+def _local(url: str | None) -> bool:
+    """Only redirect to this server: `next` and Referer come from the browser."""
+    if not url:
+        return False
+    parts = urlsplit(url)
+    return (not parts.netloc or parts.netloc == request.host) and not url.startswith("//") and parts.path.startswith("/admin")
+
+
+def _tell(devices, reason: str) -> None:
+    for device in devices:
+        phones.tell_reload(db(), hotdesk().settings, hotdesk().notifier, device, reason=reason)
+
+
+# signing in and out
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    next_url = request.values.get("next") or ""
+    if request.method == "GET":
+        return render_template("admin/sign_in.html", next=next_url, no_admins=not _admins_exist())
+    try:
+        admin = accounts.sign_in(db(), request.form.get("name", ""), request.form.get("password", ""), client_ip())
+    except accounts.SignInRefused as refused:
+        status = 429 if refused.retry_after else 401
+        return render_template("admin/sign_in.html", next=next_url, error=str(refused), name=request.form.get("name", "")), status
+    session.clear()  # no value from before the sign-in survives it
+    session.permanent = True
+    session["admin_id"], session["key"] = admin.id, accounts.session_key(admin)
+    return redirect(next_url if _local(next_url) else url_for("admin.dashboard"))
+
+
+@bp.post("/sign-out")
+def sign_out():
+    session.clear()
+    flash("Signed out.", "info")
+    return redirect(url_for("admin.sign_in"))
+
+
+# dashboard
+
+
+@bp.get("/")
+def dashboard():
+    session_ = db()
+    return render_template(
+        "admin/dashboard.html",
+        extensions=admin_extensions.count(session_),
+        logged_in=phones.logged_in_count(session_),
+        recent=history.page(session_, history.Filters(), limit=15).items,
+        brands=admin_templates.listing(session_),
+    )
+
+
+# extensions
+
+
+@bp.get("/extensions")
+def extensions():
+    search = request.args.get("q", "")
+    try:
+        page = admin_extensions.page(db(), search=search, after=request.args.get("after") or None)
+    except REFUSED as error:
+        abort(400, str(error))
+    return render_template("admin/extensions.html", page=page, search=search)
+
+
+@bp.route("/extensions/new", methods=["GET", "POST"])
+def extension_new():
+    if request.method == "GET":
+        return render_template("admin/extension_form.html", extension=None, form={})
+    form = request.form
+    data = ExtensionData(
+        form.get("number", "").strip(),
+        form.get("name", ""),
+        form.get("secret", ""),
+        *(form.get(name, "").strip() or None for name in ("voicemail_pin", "email", "auth_name", "template")),
+    )
+    try:
+        admin_extensions.create(db(), data, g.actor)
+    except REFUSED as error:
+        return render_template("admin/extension_form.html", extension=None, form=form, error=str(error)), 422
+    flash(f"Extension {data.number} added.", "info")
+    return redirect(url_for("admin.extensions", q=data.number))
+
+
+@bp.route("/extensions/<number>", methods=["GET", "POST"])
+def extension_edit(number: str):
+    session_ = db()
+    try:
+        extension = admin_extensions.get(session_, number)
+    except NotFound as error:
+        abort(404, str(error))
+    if request.method == "GET":
+        return render_template("admin/extension_form.html", extension=extension, form={})
+    form = request.form
+    changes = {name: form.get(name, "").strip() for name in ("name", "email", "auth_name")}
+    for name in ("secret", "voicemail_pin", "template"):  # blank: keep (secret and PIN are never shown)
+        if form.get(name, "").strip():
+            changes[name] = form[name].strip()
+    if form.get("remove_pin"):
+        changes["voicemail_pin"] = None
+    try:
+        admin_extensions.update(session_, number, changes, g.actor)
+    except REFUSED as error:
+        session_.rollback()
+        return render_template("admin/extension_form.html", extension=extension, form=form, error=str(error)), 422
+    flash(f"Extension {number} saved.", "info")
+    return redirect(url_for("admin.extensions", q=number))
+
+
+@bp.post("/extensions/<number>/delete")
+@_refusals
+def extension_delete(number: str):
+    _tell(admin_extensions.delete(db(), number, g.actor), f"extension deleted by {g.actor}")
+    flash(f"Extension {number} deleted.", "info")
+    return redirect(url_for("admin.extensions"))
+
+
+@bp.route("/extensions/import", methods=["GET", "POST"])
+def extensions_import():
+    """Upload -> preview (every bad row listed, nothing written) -> confirm."""
+    if request.method == "GET":
+        return render_template("admin/import.html", preview=None)
+    upload = request.files.get("file")
+    source = (upload.filename if upload and upload.filename else None) or "upload"
+    raw = upload.read() if upload else request.form.get("csv", "").encode()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return render_template("admin/import.html", preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"), 422
+    session_ = db()
+    if request.form.get("confirm"):
+        try:
+            imported = admin_extensions.import_csv(session_, text, request.form.get("source", source), g.actor)
+        except REFUSED:
+            preview = admin_extensions.preview_import(session_, text, source)
+            return render_template("admin/import.html", preview=preview, csv=text, source=source), 422
+        added = sum(row.action == "add" for row in imported.rows)
+        flash(f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info")
+        return redirect(url_for("admin.extensions"))
+    preview = admin_extensions.preview_import(session_, text, source)
+    return render_template("admin/import.html", preview=preview, csv=text, source=source), 200 if preview.ok else 422
+
+
+@bp.get("/extensions/export.csv")
+def extensions_export():
+    return _csv(admin_extensions.export_csv(db()), "extensions.csv")
+
+
+def _csv(chunks, filename: str) -> Response:
+    response = Response(stream_with_context(chunks), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+# templates
+
+
+@bp.get("/templates")
+def templates():
+    listing = admin_templates.listing(db())
+    by_brand = {key: [t for t in listing if t.brand == key] for key in sorted(BRANDS)}
+    return render_template("admin/templates.html", by_brand=by_brand, brands=BRANDS)
+
+
+@bp.route("/templates/<brand>/<name>", methods=["GET", "POST"])
+def template_edit(brand: str, name: str):
+    session_ = db()
+    template = admin_templates.find(session_, brand, name)
+    if template is None or brand not in BRANDS:
+        abort(404, f"no template {brand}/{name}")
+    if request.method == "GET":
+        return render_template("admin/template_form.html", template=template, brand=brand, name=name, body=template.body)
+    body = request.form.get("body", "")
+    try:
+        admin_templates.save(session_, brand, name, body, g.actor)
+    except REFUSED as error:
+        session_.rollback()
+        return render_template("admin/template_form.html", template=template, brand=brand, name=name, body=body, error=str(error)), 422
+    flash(f"Template {brand}/{name} saved.", "info")
+    return redirect(url_for("admin.templates"))
+
+
+@bp.route("/templates/new", methods=["GET", "POST"])
+def template_new():
+    brand = request.values.get("brand", "")
+    if brand not in BRANDS:
+        abort(404, f"no brand {brand!r}")
+    session_ = db()
+    if request.method == "GET":
+        default = next((t for t in admin_templates.listing(session_, brand) if t.is_default), None)
+        return render_template("admin/template_form.html", template=None, brand=brand, name="", body=default.body if default else "")
+    name, body = request.form.get("name", "").strip(), request.form.get("body", "")
+    try:
+        admin_templates.save(session_, brand, name, body, g.actor, create_only=True)
+    except REFUSED as error:
+        session_.rollback()
+        return render_template("admin/template_form.html", template=None, brand=brand, name=name, body=body, error=str(error)), 422
+    flash(f"Template {brand}/{name} added.", "info")
+    return redirect(url_for("admin.templates"))
+
+
+@bp.post("/templates/<brand>/<name>/default")
+@_refusals
+def template_default(brand: str, name: str):
+    admin_templates.set_default(db(), brand, name, g.actor)
+    flash(f"{brand}/{name} is now the default {BRANDS[brand].label} template.", "info")
+    return redirect(url_for("admin.templates"))
+
+
+@bp.post("/templates/<brand>/<name>/delete")
+@_refusals
+def template_delete(brand: str, name: str):
+    admin_templates.delete(db(), brand, name, g.actor)
+    flash(f"Template {brand}/{name} deleted.", "info")
+    return redirect(url_for("admin.templates"))
+
+
+# who is where, pins, force logout
+
+
+@bp.get("/mappings")
+def mappings():
+    session_ = db()
+    search = request.args.get("q", "")
+    return render_template(
+        "admin/mappings.html",
+        seats=phones.who_is_where(session_, search),
+        marker=phones.live_marker(session_),
+        search=search,
+        pins=pins.listing(session_),
+        templates=admin_templates.listing(session_),
+        poll_seconds=LIVE_POLL_SECONDS,
+    )
+
+
+@bp.get("/mappings/live")
+def mappings_live():
+    """The live table alone, for the page's script; 204 while nobody logged in or out since `marker`."""
+    session_ = db()
+    marker = phones.live_marker(session_)
+    if request.args.get("marker") == str(marker):
+        return Response(status=204)
+    html = render_template("admin/_seats.html", seats=phones.who_is_where(session_, request.args.get("q", "")), marker=marker)
+    return Response(html, content_type="text/html; charset=utf-8")
+
+
+@bp.post("/mappings/<mac>/logout")
+@_refusals
+def force_logout(mac: str):
+    extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor)
+    flash(f"{extension.number} logged out of {mac}." if extension else f"Nobody was logged in on {mac}.", "info")
+    return redirect(url_for("admin.mappings"))
+
+
+@bp.post("/pins")
+@_refusals
+def pin():
+    number = request.form.get("extension", "").strip()
+    reference = request.form.get("template", "")
+    pins.pin(db(), number, reference, g.actor)
+    flash(f"{number} pinned to {reference}.", "info")
+    return redirect(url_for("admin.mappings"))
+
+
+@bp.post("/pins/<number>/<brand>/delete")
+@_refusals
+def unpin(number: str, brand: str):
+    pins.unpin(db(), number, brand, g.actor)
+    flash(f"{number} unpinned from its {brand} template.", "info")
+    return redirect(url_for("admin.mappings"))
+
+
+# history
+
+
+def _history_filters() -> history.Filters:
+    try:  # an empty form field means "any"
+        return history.Filters.parse(**{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")})
+    except AdminError as error:
+        flash(str(error), "error")
+        return history.Filters()
+
+
+@bp.get("/history")
+def history_view():
+    filters = _history_filters()
+    try:
+        page = history.page(db(), filters, before=request.args.get("before") or None)
+    except AdminError as error:
+        abort(400, str(error))
+    query = {k: v for k, v in request.args.items() if k != "before" and v}
+    return render_template("admin/history.html", page=page, args=request.args, query=query, kinds=history.KINDS)
+
+
+@bp.get("/history/export.csv")
+def history_export():
+    return _csv(history.export_csv(db(), _history_filters()), "history.csv")
+
+
+# settings
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    registry = hotdesk().settings
+    session_ = db()
+    views = admin_settings.listing(session_, registry)
+    if request.method == "GET":
+        return render_template("admin/settings.html", views=views, values={}, errors={})
+    current = registry.all(session_)
+    wanted = {
+        view.name: request.form[view.name]
+        for view in views
+        if view.name in request.form and not (view.secret and request.form[view.name] == "") and request.form[view.name] != current[view.name]
+    }
+    errors = {}
+    for name, value in wanted.items():  # check all first: a form with one bad value changes nothing
+        try:
+            registry.spec(name).check(value)
+        except SettingError as error:
+            errors[name] = str(error)
+    if errors:
+        return render_template("admin/settings.html", views=views, values=request.form, errors=errors), 422
+    for name, value in wanted.items():
+        admin_settings.change(session_, registry, name, value, g.actor)
+    flash(f"{len(wanted)} setting(s) changed." if wanted else "Nothing changed.", "info")
+    return redirect(url_for("admin.settings"))
+
+
+def _admins_exist() -> bool:
+    return db().scalar(select(Admin.id).limit(1)) is not None

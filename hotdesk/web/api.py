@@ -1,0 +1,399 @@
+"""/api/v1/: the REST API. JSON in and out, bearer tokens, keyset pages, a JSON error for every 4xx.
+
+Thin: each route reads the request, calls hotdesk.admin, and shapes the answer. The OpenAPI
+document describing all this is hotdesk.web.openapi, served at /api/v1/openapi.json.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
+from werkzeug.exceptions import HTTPException
+
+from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, phones, pins
+from hotdesk.admin import extensions as admin_extensions
+from hotdesk.admin import settings as admin_settings
+from hotdesk.admin import templates as admin_templates
+from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.settings import SettingError, SettingSpec
+from hotdesk.templates import TemplateError
+from hotdesk.web import carries_nul, db, hotdesk, openapi
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+PREFIX = "/api/"
+
+
+class BadRequest(AdminError):
+    """The request's shape is wrong (400), as opposed to a value the rules refuse (422)."""
+
+
+class Unsupported(AdminError):
+    pass
+
+
+@bp.before_request
+def _authenticate() -> Response | None:
+    if carries_nul():
+        return error_response(400, "NUL characters are not allowed")
+    if request.endpoint == "api.openapi_document":
+        return None
+    unknown = sorted(set(request.args) - openapi.query_parameters(request.url_rule.rule, request.method))
+    if unknown:
+        return error_response(400, f"{unknown[0]!r}: unknown query parameter")
+    scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
+    token = accounts.token_named_by(db(), secret.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
+        response = error_response(401, "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)")
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hotdesk"'
+        return response
+    g.actor = f"api:{token.name}"
+    return None
+
+
+def error_response(status: int, message: str, **extra: Any) -> Response:
+    response = jsonify({"error": message, **extra})
+    response.status_code = status
+    return response
+
+
+@bp.errorhandler(AdminError)
+@bp.errorhandler(DirectoryError)
+@bp.errorhandler(SettingError)
+@bp.errorhandler(TemplateError)
+def _refused(error: ValueError) -> Response:
+    if isinstance(error, NotFound):
+        return error_response(404, str(error))
+    if isinstance(error, Conflict):
+        return error_response(409, str(error))
+    if isinstance(error, BadRequest):
+        return error_response(400, str(error))
+    if isinstance(error, Unsupported):
+        return error_response(415, str(error))
+    return error_response(422, str(error))
+
+
+def http_error(error: HTTPException) -> Response | HTTPException:
+    """App-wide: under /api/ every HTTP error (unknown path, wrong method, ...) answers in JSON."""
+    if not request.path.startswith(PREFIX):
+        return error
+    response = error_response(error.code or 500, error.description or error.name)
+    if error.code == 405 and error.valid_methods:
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
+
+
+# request helpers
+
+
+def _body(allowed: tuple[str, ...], required: tuple[str, ...] = (), nullable: tuple[str, ...] = ()) -> dict[str, str | None]:
+    if not request.is_json:
+        raise Unsupported("send a JSON object with Content-Type: application/json")
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise BadRequest("the body is not a JSON object")
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise BadRequest(f"{unknown[0]}: unknown field (fields: {', '.join(allowed)})")
+    for name in required:
+        if name not in data:
+            raise BadRequest(f"{name}: required")
+    for name, value in data.items():
+        if not (isinstance(value, str) or (value is None and name in nullable)):
+            raise BadRequest(f"{name}: must be a string" + (" or null" if name in nullable else ""))
+        if value is not None and ("\x00" in value or not value.isascii() and not _encodes(value)):
+            raise BadRequest(f"{name}: NUL characters and unpaired surrogates are not allowed")
+    return data
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # JSON may carry "\ud800"; no database stores it
+        return False
+    return True
+
+
+def _limit() -> int | None:
+    text = request.args.get("limit")
+    if text is None:
+        return None
+    if not re.fullmatch(r"[0-9]{1,6}", text):
+        raise BadRequest("limit: must be a whole number")
+    return int(text)
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+
+
+def _page(page, shape) -> Response:
+    return jsonify({"items": [shape(item) for item in page.items], "next": page.next})
+
+
+def _csv(chunks, filename: str) -> Response:
+    response = Response(stream_with_context(chunks), content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# shapes: what each resource looks like in JSON (never a SIP secret or a PIN)
+
+
+def extension_json(extension) -> dict:
+    return {
+        "number": extension.number,
+        "name": extension.name,
+        "auth_name": extension.auth_name,
+        "email": extension.email,
+        "has_voicemail_pin": extension.voicemail_pin is not None,
+        "pins": [{"brand": pin.brand, "template": pin.template.name} for pin in sorted(extension.pins, key=lambda p: p.brand)],
+    }
+
+
+def template_json(template, body: bool = False) -> dict:
+    shape = {"brand": template.brand, "name": template.name, "is_default": template.is_default, "updated_at": _iso(template.updated_at)}
+    return shape | ({"body": template.body} if body else {})
+
+
+def pin_json(pin) -> dict:
+    return {"extension": pin.extension.number, "brand": pin.brand, "template": pin.template.name}
+
+
+def seat_json(seat: phones.Seat) -> dict:
+    return {
+        "extension": seat.extension,
+        "name": seat.name,
+        "mac": seat.mac,
+        "brand": seat.brand,
+        "model": seat.model,
+        "template": seat.template,
+        "address": seat.address,
+        "since": _iso(seat.since),
+        "expires_at": _iso(seat.expires_at),
+        "ip": seat.ip,
+    }
+
+
+def device_json(device) -> dict:
+    return {
+        "mac": device.mac,
+        "brand": device.brand,
+        "model": device.model,
+        "firmware": device.firmware,
+        "last_ip": device.last_ip,
+        "last_seen": _iso(device.last_seen),
+        "own_credentials": device.provisioning_username is not None,
+        "logged_in": device.mapping.extension.number if device.mapping else None,
+    }
+
+
+def event_json(event) -> dict:
+    return {column: _iso(getattr(event, column)) if column == "at" else getattr(event, column) for column in history.COLUMNS}
+
+
+def setting_json(view: admin_settings.SettingView) -> dict:
+    return {"name": view.name, "value": view.value, "help": view.help, "secret": view.secret}
+
+
+# routes
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    return jsonify(openapi.document())
+
+
+@bp.get("/extensions")
+def extensions_list() -> Response:
+    page = admin_extensions.page(db(), search=request.args.get("search", ""), after=request.args.get("after"), limit=_limit())
+    return _page(page, extension_json)
+
+
+@bp.post("/extensions")
+def extensions_create() -> Response:
+    fields = ("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template")
+    data = _body(fields, required=("number", "name", "secret"), nullable=fields[3:])
+    extension = admin_extensions.create(db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor)
+    response = jsonify(extension_json(extension))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.extensions_get", number=extension.number)
+    return response
+
+
+@bp.get("/extensions/<number>")
+def extensions_get(number: str) -> Response:
+    return jsonify(extension_json(admin_extensions.get(db(), number)))
+
+
+@bp.patch("/extensions/<number>")
+def extensions_update(number: str) -> Response:
+    data = _body(admin_extensions.EDITABLE, nullable=("voicemail_pin", "email", "auth_name", "template"))
+    return jsonify(extension_json(admin_extensions.update(db(), number, data, g.actor)))
+
+
+@bp.delete("/extensions/<number>")
+def extensions_delete(number: str) -> Response:
+    session = db()
+    for device in admin_extensions.delete(session, number, g.actor):
+        phones.tell_reload(session, hotdesk().settings, hotdesk().notifier, device, reason=f"extension deleted by {g.actor}")
+    return Response(status=204)
+
+
+@bp.post("/extensions/import")
+def extensions_import() -> Response:
+    """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
+    if request.mimetype != "text/csv":
+        raise Unsupported("send the CSV with Content-Type: text/csv")
+    try:
+        text = request.get_data().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise BadRequest(f"the CSV is not UTF-8 text (byte {error.start})") from None
+    dry_run = request.args.get("dry_run", "false")
+    if dry_run not in ("true", "false"):
+        raise BadRequest("dry_run: true or false")
+    session = db()
+    preview = admin_extensions.preview_import(session, text, "upload")
+    if preview.ok and dry_run == "false":
+        preview = admin_extensions.import_csv(session, text, "upload", g.actor)
+    body = {
+        "dry_run": dry_run == "true",
+        "rows": [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows],
+        "errors": preview.errors,
+    }
+    if not preview.ok:
+        return error_response(422, preview.errors[0], **body)
+    return jsonify(body)
+
+
+@bp.get("/extensions/export")
+def extensions_export() -> Response:
+    return _csv(admin_extensions.export_csv(db()), "extensions.csv")
+
+
+@bp.get("/templates")
+def templates_list() -> Response:
+    return jsonify({"items": [template_json(t) for t in admin_templates.listing(db(), request.args.get("brand"))]})
+
+
+@bp.get("/templates/<brand>/<name>")
+def templates_get(brand: str, name: str) -> Response:
+    return jsonify(template_json(admin_templates.get(db(), brand, name), body=True))
+
+
+@bp.put("/templates/<brand>/<name>")
+def templates_put(brand: str, name: str) -> Response:
+    """Create or replace, after checking the template renders for a guest and a user phone."""
+    body = _body(("body",), required=("body",))["body"]
+    session = db()
+    existed = admin_templates.find(session, brand, name) is not None
+    template = admin_templates.save(session, brand, name, body, g.actor)
+    response = jsonify(template_json(template, body=True))
+    response.status_code = 200 if existed else 201
+    return response
+
+
+@bp.delete("/templates/<brand>/<name>")
+def templates_delete(brand: str, name: str) -> Response:
+    admin_templates.delete(db(), brand, name, g.actor)
+    return Response(status=204)
+
+
+@bp.post("/templates/<brand>/<name>/default")
+def templates_set_default(brand: str, name: str) -> Response:
+    return jsonify(template_json(admin_templates.set_default(db(), brand, name, g.actor)))
+
+
+@bp.get("/pins")
+def pins_list() -> Response:
+    return jsonify({"items": [pin_json(pin) for pin in pins.listing(db(), request.args.get("extension"))]})
+
+
+@bp.put("/pins/<number>/<brand>")
+def pins_put(number: str, brand: str) -> Response:
+    name = _body(("template",), required=("template",))["template"]
+    return jsonify(pin_json(pins.pin(db(), number, f"{brand}/{name}", g.actor)))
+
+
+@bp.delete("/pins/<number>/<brand>")
+def pins_delete(number: str, brand: str) -> Response:
+    pins.unpin(db(), number, brand, g.actor)
+    return Response(status=204)
+
+
+@bp.get("/mappings")
+def mappings_list() -> Response:
+    limit = _limit()
+    limit = phones.LIVE_LIMIT if limit is None else limit
+    if not 1 <= limit <= phones.LIVE_LIMIT:
+        raise AdminError(f"limit: must be from 1 to {phones.LIVE_LIMIT}")
+    return jsonify({"items": [seat_json(seat) for seat in phones.who_is_where(db(), request.args.get("search", ""), limit)]})
+
+
+@bp.get("/devices")
+def devices_list() -> Response:
+    return _page(phones.devices_page(db(), after=request.args.get("after"), limit=_limit()), device_json)
+
+
+@bp.get("/devices/<mac>")
+def devices_get(mac: str) -> Response:
+    return jsonify(device_json(phones.device(db(), mac)))
+
+
+@bp.post("/devices/<mac>/logout")
+def devices_logout(mac: str) -> Response:
+    """Log the phone out and tell it by SIP NOTIFY; `logged_out` is null if nobody was logged in."""
+    session = db()
+    extension = phones.force_logout(session, hotdesk().settings, hotdesk().notifier, mac, g.actor)
+    return jsonify({"mac": phones.device(session, mac).mac, "logged_out": extension.number if extension else None})
+
+
+@bp.get("/settings")
+def settings_list() -> Response:
+    return jsonify({"items": [setting_json(view) for view in admin_settings.listing(db(), hotdesk().settings)]})
+
+
+@bp.get("/settings/<name>")
+def settings_get(name: str) -> Response:
+    """One setting, its value included even when it is a secret (as `hotdesk settings get`)."""
+    registry = hotdesk().settings
+    spec = _setting(name)
+    return jsonify({"name": name, "value": registry.get(db(), name), "help": spec.help, "secret": spec.secret})
+
+
+@bp.put("/settings/<name>")
+def settings_put(name: str) -> Response:
+    registry = hotdesk().settings
+    spec = _setting(name)  # an unknown name is a 404, whatever the body
+    value = _body(("value",), required=("value",))["value"]
+    stored = admin_settings.change(db(), registry, name, value, g.actor)
+    return jsonify({"name": name, "value": None if spec.secret else stored, "help": spec.help, "secret": spec.secret})
+
+
+def _setting(name: str) -> SettingSpec:
+    if name not in hotdesk().settings.specs:
+        raise NotFound(f"no setting {name!r}")
+    return hotdesk().settings.spec(name)
+
+
+def _history_filters() -> history.Filters:
+    args = request.args
+    return history.Filters.parse(
+        extension=args.get("extension"), mac=args.get("mac"), kind=args.get("kind"), since=args.get("since"), until=args.get("until")
+    )
+
+
+@bp.get("/history")
+def history_list() -> Response:
+    return _page(history.page(db(), _history_filters(), before=request.args.get("before"), limit=_limit()), event_json)
+
+
+@bp.get("/history/export")
+def history_export() -> Response:
+    return _csv(history.export_csv(db(), _history_filters()), "history.csv")
+

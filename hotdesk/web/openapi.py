@@ -1,0 +1,334 @@
+"""The OpenAPI 3.1 document of /api/v1/ (hotdesk.web.api), served at /api/v1/openapi.json.
+
+tests/test_api_schema.py runs schemathesis against the served document, so a route that drifts
+from what is written here fails the suite.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from hotdesk.admin import MAX_PAGE_SIZE, history, phones
+from hotdesk.admin.templates import MAX_BODY
+
+STRING = {"type": "string"}
+NULLABLE = {"type": ["string", "null"]}
+TIME = {"type": ["string", "null"], "format": "date-time"}
+NUMBER_PATTERN = "^[0-9A-Za-z+*#_.-]{1,32}$"
+
+ERRORS = {
+    400: "Malformed request: not JSON, not an object, an unknown or mistyped field",
+    401: "No valid API token",
+    404: "No such resource",
+    409: "Conflicts with what exists",
+    415: "Wrong Content-Type",
+    422: "A value the rules refuse; `error` says which field and why",
+}
+
+
+def _obj(properties: dict, required: tuple[str, ...] | None = None, **extra) -> dict:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": list(properties if required is None else required),
+        "additionalProperties": False,
+        **extra,
+    }
+
+
+def _ref(name: str) -> dict:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _json(schema: dict) -> dict:
+    return {"application/json": {"schema": schema}}
+
+
+def _operation(summary: str, ok: dict[int, tuple[str, dict | None]], errors: tuple[int, ...], *, params=(), body=None) -> dict:
+    responses = {}
+    for status, (description, content) in ok.items():
+        responses[str(status)] = {"description": description} | ({"content": content} if content else {})
+    for status in sorted({400, 401, *errors}):  # 400: an unknown query parameter, on any operation
+        responses[str(status)] = {"description": ERRORS[status], "content": _json(_ref("Error"))}
+    operation = {"summary": summary, "responses": responses}
+    if params:
+        operation["parameters"] = list(params)
+    if body is not None:
+        operation["requestBody"] = {"required": True, "content": body}
+    return operation
+
+
+def _query(name: str, schema: dict, description: str = "") -> dict:
+    return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
+
+
+def _path(name: str, schema: dict | None = None) -> dict:
+    return {"name": name, "in": "path", "required": True, "schema": schema or {"type": "string", "minLength": 1}}
+
+
+def _limit(maximum: int) -> dict:
+    return _query("limit", {"type": "integer", "minimum": 1, "maximum": maximum}, "page size")
+
+
+def _page(item: str) -> dict:
+    return _obj({"items": {"type": "array", "items": _ref(item)}, "next": NULLABLE}, description="`next`: pass it back as the cursor")
+
+
+def _list(item: str) -> dict:
+    return _obj({"items": {"type": "array", "items": _ref(item)}})
+
+
+CSV = {"text/csv": {"schema": {"type": "string"}}}
+NUMBER = _path("number")
+BRAND = _path("brand")
+NAME = _path("name")
+MAC = _path("mac")
+HISTORY_FILTERS = (
+    _query("extension", STRING),
+    _query("mac", STRING, "any common MAC notation"),
+    _query("kind", {"type": "string", "enum": list(history.KINDS)}),
+    _query("since", STRING, "YYYY-MM-DD or ISO 8601 date-time (UTC unless it says)"),
+    _query("until", STRING, "YYYY-MM-DD (through that day) or ISO 8601 date-time, exclusive"),
+)
+
+SCHEMAS = {
+    "Error": {
+        "type": "object",
+        "properties": {"error": STRING},
+        "required": ["error"],
+        "description": "Every 4xx answer; an import refused also carries its rows and every error",
+    },
+    "Pinned": _obj({"brand": STRING, "template": STRING}),
+    "Extension": _obj(
+        {
+            "number": STRING,
+            "name": STRING,
+            "auth_name": NULLABLE,
+            "email": NULLABLE,
+            "has_voicemail_pin": {"type": "boolean"},
+            "pins": {"type": "array", "items": _ref("Pinned")},
+        },
+        description="Never carries the SIP secret or the voicemail PIN",
+    ),
+    "ExtensionPage": _page("Extension"),
+    "NewExtension": _obj(
+        {
+            "number": {"type": "string", "pattern": NUMBER_PATTERN},
+            "name": {"type": "string", "minLength": 1, "description": "1 to 128 printable characters"},
+            "secret": {"type": "string", "minLength": 1, "maxLength": 128},
+            "voicemail_pin": {"type": ["string", "null"], "pattern": "^[0-9]*$", "maxLength": 32},
+            "email": {"type": ["string", "null"], "maxLength": 254},
+            "auth_name": {"type": ["string", "null"], "maxLength": 64},
+            "template": {"type": ["string", "null"], "description": "pin to brand/name"},
+        },
+        required=("number", "name", "secret"),
+    ),
+    "ExtensionChanges": _obj(
+        {
+            "name": {"type": "string", "minLength": 1},
+            "secret": {"type": "string", "minLength": 1, "maxLength": 128},
+            "voicemail_pin": {"type": ["string", "null"], "pattern": "^[0-9]*$", "maxLength": 32},
+            "email": {"type": ["string", "null"], "maxLength": 254},
+            "auth_name": {"type": ["string", "null"], "maxLength": 64},
+            "template": {"type": ["string", "null"]},
+        },
+        required=(),
+        description="Fields left out keep their value; null or empty clears an optional field",
+    ),
+    "ImportResult": {
+        "type": "object",
+        "properties": {
+            "error": STRING,
+            "dry_run": {"type": "boolean"},
+            "rows": {
+                "type": "array",
+                "items": _obj({"line": {"type": "integer"}, "extension": STRING, "action": {"type": "string", "enum": ["add", "update"]}}),
+            },
+            "errors": {"type": "array", "items": STRING, "description": "every bad row: file, line, field"},
+        },
+        "required": ["dry_run", "rows", "errors"],
+    },
+    "Template": _obj({"brand": STRING, "name": STRING, "is_default": {"type": "boolean"}, "updated_at": TIME}),
+    "TemplateWithBody": _obj(
+        {"brand": STRING, "name": STRING, "is_default": {"type": "boolean"}, "updated_at": TIME, "body": STRING}
+    ),
+    "TemplateList": _list("Template"),
+    "TemplateBody": _obj({"body": {"type": "string", "maxLength": MAX_BODY}}),
+    "Pin": _obj({"extension": STRING, "brand": STRING, "template": STRING}),
+    "PinList": _list("Pin"),
+    "PinBody": _obj({"template": STRING}),
+    "Seat": _obj(
+        {
+            "extension": STRING,
+            "name": STRING,
+            "mac": STRING,
+            "brand": STRING,
+            "model": NULLABLE,
+            "template": {"type": "string", "description": "brand/name the phone is served"},
+            "address": {"type": "string", "enum": ["external", "internal"]},
+            "since": {"type": "string", "format": "date-time"},
+            "expires_at": TIME,
+            "ip": NULLABLE,
+        }
+    ),
+    "SeatList": _list("Seat"),
+    "Device": _obj(
+        {
+            "mac": STRING,
+            "brand": STRING,
+            "model": NULLABLE,
+            "firmware": NULLABLE,
+            "last_ip": NULLABLE,
+            "last_seen": TIME,
+            "own_credentials": {"type": "boolean"},
+            "logged_in": {"type": ["string", "null"], "description": "extension logged in, if any"},
+        }
+    ),
+    "DevicePage": _page("Device"),
+    "LogoutResult": _obj({"mac": STRING, "logged_out": {"type": ["string", "null"], "description": "null: nobody was logged in"}}),
+    "Setting": _obj({"name": STRING, "value": {"type": ["string", "null"], "description": "null in lists for secrets"}, "help": STRING, "secret": {"type": "boolean"}}),
+    "SettingList": _list("Setting"),
+    "SettingValue": _obj({"value": STRING}),
+    "Event": _obj(
+        {
+            "id": {"type": "integer"},
+            "at": {"type": "string", "format": "date-time"},
+            "kind": STRING,
+            **{column: NULLABLE for column in history.COLUMNS[3:]},
+        }
+    ),
+    "EventPage": _page("Event"),
+}
+
+
+@cache
+def document() -> dict:
+    ok = "OK"
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "hotdesk",
+            "version": "1",
+            "description": "Extensions, provisioning templates, pins, phones, settings and history of a hotdesk server. "
+            "Authenticate with `Authorization: Bearer <token>` (`hotdesk tokens create NAME`). Lists are paged by cursor: "
+            "pass `next` back as `after` (or `before` for history). Every 4xx answer is a JSON object with `error`.",
+        },
+        "servers": [{"url": "/api/v1"}],
+        "security": [{"bearer": []}],
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
+        "paths": {
+            "/extensions": {
+                "get": _operation(
+                    "Extensions in number order",
+                    {200: (ok, _json(_ref("ExtensionPage")))},
+                    (400, 422),
+                    params=(_query("search", STRING, "number prefix or part of the name"), _query("after", STRING), _limit(MAX_PAGE_SIZE)),
+                ),
+                "post": _operation(
+                    "Add an extension", {201: ("Added", _json(_ref("Extension")))}, (400, 409, 415, 422), body=_json(_ref("NewExtension"))
+                ),
+            },
+            "/extensions/{number}": {
+                "parameters": [NUMBER],
+                "get": _operation("One extension", {200: (ok, _json(_ref("Extension")))}, (404,)),
+                "patch": _operation(
+                    "Change some fields of an extension",
+                    {200: ("Changed", _json(_ref("Extension")))},
+                    (400, 404, 415, 422),
+                    body=_json(_ref("ExtensionChanges")),
+                ),
+                "delete": _operation("Delete an extension; the phones it is logged into are logged out", {204: ("Deleted", None)}, (404,)),
+            },
+            "/extensions/import": {
+                "post": _operation(
+                    "Import a CSV (extension,name,secret[,voicemail_pin,email,auth_name,template]), all or nothing",
+                    {
+                        200: ("Imported, or with dry_run what would be", _json(_ref("ImportResult"))),
+                        422: ("Refused: every bad row in `errors`, nothing written", _json(_ref("ImportResult"))),
+                    },
+                    (400, 415),
+                    params=(_query("dry_run", {"type": "string", "enum": ["true", "false"]}, "only report"),),
+                    body=CSV,
+                )
+            },
+            "/extensions/export": {
+                "get": _operation("Every extension as CSV, as the import reads it (secrets included)", {200: (ok, CSV)}, ())
+            },
+            "/templates": {
+                "get": _operation("Provisioning templates", {200: (ok, _json(_ref("TemplateList")))}, (), params=(_query("brand", STRING),))
+            },
+            "/templates/{brand}/{name}": {
+                "parameters": [BRAND, NAME],
+                "get": _operation("A template with its body", {200: (ok, _json(_ref("TemplateWithBody")))}, (404,)),
+                "put": _operation(
+                    "Create or replace a template, once it renders for a sample guest and user phone",
+                    {200: ("Replaced", _json(_ref("TemplateWithBody"))), 201: ("Created", _json(_ref("TemplateWithBody")))},
+                    (400, 404, 415, 422),
+                    body=_json(_ref("TemplateBody")),
+                ),
+                "delete": _operation("Delete a template that is not the default", {204: ("Deleted", None)}, (404, 409)),
+            },
+            "/templates/{brand}/{name}/default": {
+                "parameters": [BRAND, NAME],
+                "post": _operation("Make it its brand's default (exactly one per brand)", {200: (ok, _json(_ref("Template")))}, (404,)),
+            },
+            "/pins": {
+                "get": _operation("Extensions pinned to templates", {200: (ok, _json(_ref("PinList")))}, (), params=(_query("extension", STRING),))
+            },
+            "/pins/{number}/{brand}": {
+                "parameters": [NUMBER, BRAND],
+                "put": _operation(
+                    "Pin the extension to a template of the brand", {200: (ok, _json(_ref("Pin")))}, (400, 404, 415, 422), body=_json(_ref("PinBody"))
+                ),
+                "delete": _operation("Unpin: back to the brand's default", {204: ("Unpinned", None)}, (404,)),
+            },
+            "/mappings": {
+                "get": _operation(
+                    "Who is logged in where, latest logins first",
+                    {200: (ok, _json(_ref("SeatList")))},
+                    (400, 422),
+                    params=(_query("search", STRING, "extension or MAC prefix"), _limit(phones.LIVE_LIMIT)),
+                )
+            },
+            "/devices": {
+                "get": _operation(
+                    "Phones that fetched their files, by MAC",
+                    {200: (ok, _json(_ref("DevicePage")))},
+                    (400, 422),
+                    params=(_query("after", STRING), _limit(MAX_PAGE_SIZE)),
+                )
+            },
+            "/devices/{mac}": {"parameters": [MAC], "get": _operation("One phone", {200: (ok, _json(_ref("Device")))}, (404, 422))},
+            "/devices/{mac}/logout": {
+                "parameters": [MAC],
+                "post": _operation("Log the phone out and tell it by SIP NOTIFY", {200: (ok, _json(_ref("LogoutResult")))}, (404, 422)),
+            },
+            "/settings": {"get": _operation("Runtime settings (secrets: value null)", {200: (ok, _json(_ref("SettingList")))}, ())},
+            "/settings/{name}": {
+                "parameters": [NAME],
+                "get": _operation("One setting, with its value even if secret", {200: (ok, _json(_ref("Setting")))}, (404,)),
+                "put": _operation(
+                    "Change a setting", {200: ("Changed", _json(_ref("Setting")))}, (400, 404, 415, 422), body=_json(_ref("SettingValue"))
+                ),
+            },
+            "/history": {
+                "get": _operation(
+                    "History, newest first",
+                    {200: (ok, _json(_ref("EventPage")))},
+                    (400, 422),
+                    params=(*HISTORY_FILTERS, _query("before", {"type": "string", "pattern": "^[0-9]+$"}), _limit(MAX_PAGE_SIZE)),
+                )
+            },
+            "/history/export": {
+                "get": _operation("History as CSV, oldest first", {200: (ok, CSV)}, (422,), params=HISTORY_FILTERS)
+            },
+        },
+    }
+
+
+@cache
+def query_parameters(rule: str, method: str) -> frozenset[str]:
+    """The query parameters the document gives the operation a Flask URL rule serves: no others are accepted."""
+    path = rule.removeprefix("/api/v1").replace("<", "{").replace(">", "}")
+    operation = document()["paths"].get(path, {}).get("get" if method == "HEAD" else method.lower(), {})
+    return frozenset(p["name"] for p in operation.get("parameters", ()) if p["in"] == "query")

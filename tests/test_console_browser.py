@@ -1,0 +1,119 @@
+"""The console in a real browser (Debian's Chromium driven by Playwright) against a live server.
+
+An admin signs in, imports a CSV with a bad row (refused, nothing written), fixes it, adds a
+template and makes it the default, watches the live table change when a phone logs in, and
+forces the phone out. The phone is driven through the test client on the same database.
+"""
+
+import shutil
+
+import pytest
+from sqlalchemy import select
+
+from hotdesk.admin import accounts
+from hotdesk.models import Event, Extension, Mapping, Template
+from tests.phones import YealinkPhone
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MAC = "001565aabb01"
+WAIT = 20_000  # ms a page may take to show what the test waits for (the live table polls every 2 s)
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture
+def browser_page(tmp_path):
+    if not shutil.which(CHROMIUM):
+        pytest.skip("Chromium is not installed (Debian package chromium)")
+    with playwright_api.sync_playwright() as playwright:
+        # A new, empty profile: launch_persistent_context is Playwright's way to pass --user-data-dir.
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        context.set_default_timeout(WAIT)
+        page = context.new_page()
+        yield page
+        context.close()
+
+
+def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_page, client, session, tmp_path):
+    accounts.add_admin(session, "ann", "correct horse battery", "test")
+    expect = playwright_api.expect
+    page = browser_page
+
+    page.goto(live_server.url("/admin/"))
+    expect(page).to_have_url(live_server.url("/admin/sign-in?next=/admin/"))
+    page.get_by_label("Name").fill("ann")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+    # A CSV with a bad row: every problem listed, nothing written.
+    bad = tmp_path / "users.csv"
+    bad.write_text("extension,name,secret,voicemail_pin\n1001,Alice Martin,alice-SIP-1,4321\n1002,,bob-SIP-2,\n")
+    page.get_by_role("link", name="Extensions", exact=True).click()
+    page.get_by_role("link", name="Import CSV").click()
+    page.get_by_label("CSV file").set_input_files(str(bad))
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#import-errors")).to_contain_text("users.csv, line 3: name")
+    expect(page.get_by_role("button", name="Import")).to_have_count(0)
+    assert session.scalars(select(Extension)).all() == []
+
+    # Fixed: previewed, then imported.
+    bad.write_text("extension,name,secret,voicemail_pin\n1001,Alice Martin,alice-SIP-1,4321\n1002,Bob,bob-SIP-2,\n")
+    page.get_by_label("CSV file").set_input_files(str(bad))
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Import 2 extension(s)").click()
+    expect(page.get_by_role("status")).to_contain_text("2 extension(s) imported")
+    expect(page.get_by_role("link", name="1002")).to_be_visible()
+    session.expire_all()
+    assert sorted(e.number for e in session.scalars(select(Extension))) == ["1001", "1002"]
+
+    # A new Yealink template, checked before saving, then made the default.
+    page.get_by_role("link", name="Templates", exact=True).click()
+    page.get_by_role("link", name="New Yealink template").click()
+    page.get_by_label("Name", exact=True).fill("lobby")
+    body = page.locator("textarea[name=body]")
+    stock = body.input_value()
+    body.fill(stock + "{% if line %}\n")
+    page.get_by_role("button", name="Check and save").click()
+    expect(page.get_by_role("alert")).to_contain_text("not saved")
+    page.locator("textarea[name=body]").fill(stock.replace("account.1.label = Guest", "account.1.label = Lobby guest"))
+    page.get_by_role("button", name="Check and save").click()
+    row = page.locator("tr[data-template='yealink/lobby']")
+    row.get_by_role("button", name="Make default").click()
+    expect(page.locator("tr[data-template='yealink/lobby'] .default")).to_have_text("default")
+    expect(page.locator("tr[data-template='yealink/default']").get_by_role("button", name="Make default")).to_be_visible()
+    session.expire_all()
+    assert [t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))] == ["lobby"]
+
+    # The live table shows the phone as soon as it logs in, without a reload.
+    page.get_by_role("link", name="Who is where", exact=True).click()
+    expect(page.locator("#seats")).to_contain_text("Nobody is logged in")
+    phone = YealinkPhone(client, MAC)
+    assert phone.boot()["account.1.label"] == "Lobby guest"  # the new default template is what guests get
+    phone.login("1001", "4321")
+    seat = page.locator(f"#seats tr[data-mac='{MAC}']")
+    expect(seat).to_contain_text("Alice Martin")
+    expect(seat).to_contain_text("yealink/lobby")
+
+    # Forced out: the phone is back to guest, the history says who did it.
+    page.once("dialog", lambda dialog: dialog.accept())
+    seat.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("status")).to_contain_text(f"1001 logged out of {MAC}")
+    expect(page.locator("#seats")).to_contain_text("Nobody is logged in")
+    session.expire_all()
+    assert session.scalars(select(Mapping)).all() == []
+    assert phone.boot()["account.1.enable"] == "0"
+    logout = session.scalar(select(Event).where(Event.kind == "logout"))
+    assert (logout.extension, logout.mac, logout.actor) == ("1001", MAC, "ann")
