@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotdesk.brands import BRANDS
-from hotdesk.models import Event, EventKind
+from hotdesk.models import Device, Event, EventKind
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
 
 
@@ -45,3 +45,19 @@ def tell_device(notifier: NotifyDispatcher, *, host: str | None, port: int, even
         extra = {"body": body.text, "content_type": body.content_type} if body else {}
         return notifier.submit(DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand, **extra))
     return None
+
+
+def reload_device(notifier: NotifyDispatcher, settings: dict[str, str], device: Device, *, reason: str, host: str | None = None):
+    """Queue the brand's reload NOTIFY to the phone (at `host`, else its last address)."""
+    brand = BRANDS.get(device.brand)
+    if brand is None:
+        return None
+    return tell_device(
+        notifier,
+        host=host or device.last_ip,
+        port=int(settings["phone_sip_port"]),
+        event=brand.notify_event(settings),
+        mac=device.mac,
+        brand=device.brand,
+        reason=reason,
+    )

@@ -17,9 +17,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotdesk import hotdesking
-from hotdesk.brands import BRANDS
 from hotdesk.models import Lease, utcnow
-from hotdesk.notifications import tell_device
+from hotdesk.notifications import reload_device
 from hotdesk.notify import NotifyDispatcher
 from hotdesk.settings import Settings
 
@@ -33,17 +32,7 @@ def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: N
         devices = hotdesking.expired_logins(session)
         settings = registry.all(session)
         for device in devices:
-            brand = BRANDS.get(device.brand)
-            if brand is not None:
-                tell_device(
-                    notifier,
-                    host=device.last_ip,
-                    port=int(settings["phone_sip_port"]),
-                    event=brand.notify_event(settings),
-                    mac=device.mac,
-                    brand=device.brand,
-                    reason="automatic logout",
-                )
+            reload_device(notifier, settings, device, reason="automatic logout")
     if devices:
         log.info("automatic logout of %d phone(s)", len(devices))
     return len(devices)

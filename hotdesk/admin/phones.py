@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import hotdesking
 from hotdesk.admin import AdminError, NotFound, Page, page_size, paged
-from hotdesk.brands import BRANDS, normalize_mac
+from hotdesk.brands import normalize_mac
 from hotdesk.models import Device, Event, EventKind, Extension, Mapping
-from hotdesk.notifications import tell_device
+from hotdesk.notifications import reload_device
 from hotdesk.settings import Settings
 
 LIVE_LIMIT = 200
@@ -110,16 +110,4 @@ def force_logout(session: Session, registry: Settings, notifier, mac: str, actor
 
 def tell_reload(session: Session, registry: Settings, notifier, phone: Device, *, reason: str):
     """Queue the brand's reload NOTIFY to the phone's last address; its outcome goes to the history."""
-    brand = BRANDS.get(phone.brand)
-    if brand is None or not phone.last_ip:
-        return None
-    settings = registry.all(session)
-    return tell_device(
-        notifier,
-        host=phone.last_ip,
-        port=int(settings["phone_sip_port"]),
-        event=brand.notify_event(settings),
-        mac=phone.mac,
-        brand=phone.brand,
-        reason=reason,
-    )
+    return reload_device(notifier, registry.all(session), phone, reason=reason)

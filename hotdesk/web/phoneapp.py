@@ -12,7 +12,7 @@ from hotdesk import brands, hotdesking
 from hotdesk.brands import Brand, Identity
 from hotdesk.hotdesking import LoginFailure
 from hotdesk.models import Address, Device
-from hotdesk.notifications import tell_device
+from hotdesk.notifications import reload_device
 from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.web import client_ip, db, hotdesk
 from hotdesk.web import settings as web_settings
@@ -243,17 +243,4 @@ def _answer(brand: Brand, screen: Screen, status: int = 200, reload: Device | No
 
 
 def _reload(device: Device, *, reason: str, host: str | None) -> None:
-    state = hotdesk()
-    settings = web_settings()
-    brand = brands.BRANDS.get(device.brand)
-    if brand is None:
-        return
-    tell_device(
-        state.notifier,
-        host=host,
-        port=int(settings["phone_sip_port"]),
-        event=brand.notify_event(settings),
-        mac=device.mac,
-        brand=device.brand,
-        reason=reason,
-    )
+    reload_device(hotdesk().notifier, web_settings(), device, reason=reason, host=host)
