@@ -158,8 +158,35 @@ def append_query(url: str, values: dict[str, str]) -> str:
     return url + ("&" if urlsplit(url).query else "?") + urlencode(values)
 
 
-class YealinkPhone(Phone):
+class GetFormBrowser(Phone):
+    """The XML browsers that submit a form as `URL?name=value&...` (Aastra family, Cisco, Fanvil):
+    a brand names its elements and inherits the rest."""
+
+    form_tag: str
+    field_tag = "InputField"
+    parameter_tag = "Parameter"
+    menu_tag: str
+    item_label = "Prompt"
+    item_url = "URI"
+
+    def is_form(self, screen):
+        return screen.tag == self.form_tag
+
+    def form_parameters(self, screen):
+        assert self.is_form(screen)
+        return [field.findtext(self.parameter_tag) for field in screen.iter(self.field_tag)]
+
+    def submit_url(self, screen, values):
+        return append_query(screen.findtext("URL"), values)
+
+    def menu_items(self, screen):
+        assert screen.tag == self.menu_tag
+        return {item.findtext(self.item_label): item.findtext(self.item_url) for item in screen.iter("MenuItem")}
+
+
+class YealinkPhone(GetFormBrowser):
     brand = "yealink"
+    form_tag, menu_tag = "YealinkIPPhoneInputScreen", "YealinkIPPhoneTextMenu"
     max_screen_bytes = 10_000
     credential_settings = ("static.auto_provision.server.username", "static.auto_provision.server.password")
     notify_event = "check-sync;reboot=true"
@@ -199,17 +226,3 @@ class YealinkPhone(Phone):
             "registrar_host": c["account.1.sip_server.1.address"],
             "registrar_port": c["account.1.sip_server.1.port"],
         }
-
-    def is_form(self, screen):
-        return screen.tag == "YealinkIPPhoneInputScreen"
-
-    def form_parameters(self, screen):
-        assert self.is_form(screen)
-        return [field.findtext("Parameter") for field in screen.iter("InputField")]
-
-    def submit_url(self, screen, values):
-        return append_query(screen.findtext("URL"), values)
-
-    def menu_items(self, screen):
-        assert screen.tag == "YealinkIPPhoneTextMenu"
-        return {item.findtext("Prompt"): item.findtext("URI") for item in screen.iter("MenuItem")}

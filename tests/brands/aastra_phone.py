@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from tests.phones import Phone, append_query, parse_key_values, parse_xml
+from tests.phones import GetFormBrowser, parse_key_values, parse_xml
 
 SCHEMA = etree.XMLSchema(etree.parse(str(Path(__file__).parents[1] / "schemas" / "aastra.xsd")))
 RESTARTS = ("Command: FastReboot", "Command: Reset")
@@ -31,7 +31,8 @@ class Run:
     restart: str | None = None
 
 
-class AastraPhone(Phone):
+class AastraPhone(GetFormBrowser):
+    form_tag, menu_tag = "AastraIPPhoneInputScreen", "AastraIPPhoneTextMenu"
     brand = "aastra"
     reloads_by = "answer"
     notify_event = "check-sync"
@@ -80,23 +81,9 @@ class AastraPhone(Phone):
         SCHEMA.assertValid(screen)
         return screen
 
-    def is_form(self, screen):
-        return screen.tag == "AastraIPPhoneInputScreen"
-
-    def form_parameters(self, screen):
-        assert self.is_form(screen)
-        return [field.findtext("Parameter") for field in screen.iter("InputField")]
-
-    def submit_url(self, screen, values):
-        return append_query(screen.findtext("URL"), values)
-
-    def menu_items(self, screen):
-        assert screen.tag == "AastraIPPhoneTextMenu"
-        return {item.findtext("Prompt"): item.findtext("URI") for item in screen.iter("MenuItem")}
-
     def text(self, screen):
         if screen.tag == "AastraIPPhoneExecute":
-            return " ".join(Phone.text(self, shown) for shown in self.execute(screen).shown)
+            return " ".join(super(AastraPhone, self).text(shown) for shown in self.execute(screen).shown)
         return super().text(screen)
 
     def execute(self, execute) -> Run:

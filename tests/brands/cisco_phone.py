@@ -13,7 +13,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from tests.phones import Phone, append_query, parse_xml
+from tests.phones import GetFormBrowser, parse_xml
 
 XSD = Path(__file__).parent.parent / "schemas" / "CiscoIpPhoneServices.xsd"
 _XS = {"xsd": "http://www.w3.org/2001/XMLSchema"}
@@ -39,25 +39,15 @@ def parse_cisco_object(body: bytes) -> etree._Element:
     return screen
 
 
-class CiscoBrowser(Phone):
+class CiscoBrowser(GetFormBrowser):
     """What both Cisco XML browsers share."""
+
+    form_tag, field_tag, parameter_tag = "CiscoIPPhoneInput", "InputItem", "QueryStringParam"
+    menu_tag, item_label, item_url = "CiscoIPPhoneMenu", "Name", "URL"
 
     def parse_screen(self, body):
         return parse_cisco_object(body)
 
-    def is_form(self, screen):
-        return screen.tag == "CiscoIPPhoneInput"
-
-    def form_parameters(self, screen):
-        assert self.is_form(screen)
-        return [item.findtext("QueryStringParam") for item in screen.iter("InputItem")]
-
-    def submit_url(self, screen, values):
-        return append_query(screen.findtext("URL"), values)
-
-    def menu_items(self, screen):
-        assert screen.tag == "CiscoIPPhoneMenu"
-        return {item.findtext("Name"): item.findtext("URL") for item in screen.iter("MenuItem")}
 
 
 def parse_flat_profile(body: bytes) -> dict[str, str]:

@@ -3,7 +3,7 @@ input screen Cisco-style, each InputItem's QueryStringParam=value appended to th
 
 from __future__ import annotations
 
-from tests.phones import Phone, append_query, parse_xml
+from tests.phones import GetFormBrowser, parse_xml
 
 XML_KEY = "7"
 
@@ -24,7 +24,9 @@ def parse_fanvil_config(body: bytes) -> dict[str, str]:
     return config
 
 
-class FanvilPhone(Phone):
+class FanvilPhone(GetFormBrowser):
+    form_tag, field_tag, parameter_tag = "FanvilIPPhoneInputScreen", "InputItem", "QueryStringParam"
+    menu_tag = "FanvilIPPhoneMenu"
     brand = "fanvil"
     notify_event = "check-sync"
 
@@ -62,19 +64,6 @@ class FanvilPhone(Phone):
             "registrar_port": c["SIP1.Register_Port"],
         }
 
-    def is_form(self, screen):
-        return screen.tag == "FanvilIPPhoneInputScreen"
-
-    def form_parameters(self, screen):
-        assert self.is_form(screen)
-        return [item.findtext("QueryStringParam") for item in screen.iter("InputItem")]
-
-    def submit_url(self, screen, values):
-        return append_query(screen.findtext("URL"), values)
-
-    def menu_items(self, screen):
-        assert screen.tag == "FanvilIPPhoneMenu"
-        return {item.findtext("Prompt"): item.findtext("URI") for item in screen.iter("MenuItem")}
 
 
 EMULATORS = {"fanvil": FanvilPhone}
