@@ -22,13 +22,10 @@ class DeviceCredentials:
     password: str
 
 
-def password_of(session: Session, username: str) -> str | None:
-    """The password a device's own user name must come with, or None for no such device."""
-    return session.scalar(select(Device.provisioning_password).where(Device.provisioning_username == username))
-
-
-def mac_of(session: Session, username: str) -> str | None:
-    return session.scalar(select(Device.mac).where(Device.provisioning_username == username))
+def lookup(session: Session, username: str) -> tuple[str, str] | None:
+    """(MAC, password) of the device whose own user name this is, or None for no such device."""
+    row = session.execute(select(Device.mac, Device.provisioning_password).where(Device.provisioning_username == username)).first()
+    return (row.mac, row.provisioning_password) if row else None
 
 
 def issue(session: Session, device: Device) -> DeviceCredentials | None:

@@ -310,24 +310,23 @@ def _end_mapping(session: Session, mapping: Mapping, *, ip: str | None, actor: s
 
 def choose_template(session: Session, device: Device, mapping: Mapping | None = None) -> Template:
     """The mapping's template, else the extension's pinned one for this brand, else the brand default."""
-    if mapping is not None:
-        if mapping.template is not None and mapping.template.brand == device.brand:
-            return mapping.template
-        pinned = session.scalar(
-            select(Template)
-            .join(TemplatePin, TemplatePin.template_id == Template.id)
-            .where(TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand)
-        )
-        if pinned is not None:
-            return pinned
-    default = session.scalar(select(Template).where(Template.brand == device.brand, Template.is_default))
-    if default is None:
+    if mapping is not None and mapping.template is not None and mapping.template.brand == device.brand:
+        return mapping.template
+    wanted = Template.is_default
+    if mapping is not None:  # the pin and the default in one query
+        pinned = select(TemplatePin.template_id).where(TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand)
+        wanted = wanted | Template.id.in_(pinned)
+    candidates = list(session.scalars(select(Template).where(Template.brand == device.brand, wanted)))
+    chosen = next((t for t in candidates if not t.is_default), None) or next(iter(candidates), None)
+    if chosen is None:
         raise LookupError(f"no default template for brand {device.brand!r}: run `hotdesk init-db`")
-    return default
+    return chosen
 
 
-def device_config(session: Session, registry: Settings, device: Device) -> DeviceConfig:
-    """What the device should be running: its template, and its user's line if someone is logged in."""
+def device_config(session: Session, registry: Settings, device: Device, settings: dict[str, str] | None = None) -> DeviceConfig:
+    """What the device should be running: its template, and its user's line if someone is logged in.
+
+    `settings`: the runtime settings if the caller has already read them (saves a query)."""
     mapping = session.scalar(
         select(Mapping).options(joinedload(Mapping.extension), joinedload(Mapping.template)).where(Mapping.device_id == device.id)
     )
@@ -335,7 +334,8 @@ def device_config(session: Session, registry: Settings, device: Device) -> Devic
     if mapping is None:
         return DeviceConfig(template=template, line=None)
     extension = mapping.extension
-    host, port = split_address(registry.get(session, f"{mapping.address.value}_address"))
+    name = f"{mapping.address.value}_address"
+    host, port = split_address(settings[name] if settings is not None else registry.get(session, name))
     line = Line(
         number=extension.number,
         username=extension.number,

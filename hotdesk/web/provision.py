@@ -24,10 +24,13 @@ def provisioning_file(filename: str) -> Response:
     key = current_app.config["SECRET_KEY"]
     global_user = settings["provisioning_username"]
 
+    device_users: dict[str, tuple[str, str] | None] = {}
+
     def password_of(username: str) -> str | None:
         if username == global_user:
             return settings["provisioning_password"]
-        return credentials.password_of(session, username)
+        found = device_users[username] = credentials.lookup(session, username)
+        return found[1] if found else None
 
     user = http_auth.authenticate(request, password_of, key)
     if user is None:
@@ -52,13 +55,13 @@ def provisioning_file(filename: str) -> Response:
         log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
         return _not_found()
     by_device = user != global_user
-    if by_device and credentials.mac_of(session, user) != mac:
+    if by_device and device_users[user][0] != mac:
         log.warning("provisioning: credentials of another device asked for %r (ip=%s)", filename[:200], client_ip())
         return _not_found()
     device = hotdesking.record_device(
         session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip()
     )
-    config = hotdesking.device_config(session, hotdesk().settings, device)
+    config = hotdesking.device_config(session, hotdesk().settings, device, settings)
     context = device_context(brand, device, config, line=config.line, part=requested.part)
     if brand.issues_device_credentials and not by_device:
         if device.provisioning_username is None and _writes_credentials(brand, config.template.body, context):
