@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from hotdesk.cli import main
 from hotdesk.models import Device, Template
+from tests.brands import EMULATORS
 from tests.conftest import PROVISIONING
 from tests.phones import YealinkPhone, parse_cfg
 
@@ -91,3 +92,15 @@ def test_a_template_without_the_credentials_block_keeps_phones_working(phone, se
     assert phone.boot()["account.1.password"] == SECRET
     assert session.scalar(select(Device.provisioning_username)) is None
     assert "does not write device credentials" in caplog.text
+
+
+@pytest.mark.parametrize("brand", sorted(b for b, e in EMULATORS.items() if e.credential_settings))
+def test_every_brand_that_issues_credentials_keeps_its_users_line_from_the_global_ones(client, extensions, brand):
+    phone = EMULATORS[brand](client, "0004f2a1b2c3")
+    phone.login("1001", "4321")
+    assert phone.credentials != PROVISIONING
+    phone.boot()
+    assert phone.line()["secret"] == SECRET
+    for name in phone.files:
+        response = phone.get(f"/provision/{name}", auth=PROVISIONING)
+        assert SECRET.encode() not in response.data, name

@@ -18,6 +18,9 @@ Sources followed:
   (FusionPBX polycom 5.x template; ScanSource "Polycom EFK basics").
 - Microbrowser: XHTML forms with method="get", served as text/html (wazo-phoned polycom
   templates and http.py). Its own User-Agent is UNCERTAIN: the device token identifies it.
+- Own provisioning credentials: `device.set`, `device.prov.user(.set)`, `device.prov.password(.set)`
+  (a BroadWorks DMS redirect file and a Laravel provisioning template, both public; passwords
+  longer than 32 characters are not saved, per a public Polycom note).
 - Reload: NOTIFY `check-sync` (Asterisk's [polycom-check-cfg]; wazo); with
   `voIpProt.SIP.specialEvent.checkSync.alwaysReboot="0"` the phone restarts only when its files
   changed (Gemeinschaft's sip_notify.conf note).
@@ -46,6 +49,7 @@ class Polycom(Brand):
     config_content_type = "text/xml; charset=utf-8"
     config_autoescape = True
     common_template = "master.cfg"
+    issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         match = _USER_AGENT.match(user_agent.strip())

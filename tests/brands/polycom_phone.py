@@ -26,6 +26,8 @@ class PolycomPhone(Phone):
     # so the tests show the app relies on the device token alone.
     browser_user_agent = "Mozilla/4.0 (compatible; Polycom microbrowser stand-in)"
 
+    credential_settings = ("device.prov.user", "device.prov.password")
+
     def __init__(self, client, mac: str, *, model="VVX_400", family="VVX", firmware="4.1.4.7430", **kwargs):
         super().__init__(client, mac, **kwargs)
         self.user_agent = f"FileTransport Polycom{family}-{model}-UA/{firmware} Type/Application"
