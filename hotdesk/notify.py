@@ -45,7 +45,7 @@ class NotifyRequest:
     event: str  # e.g. "check-sync;reboot=true"
     user: str | None = None
     reason: str = ""  # free text for the caller's own logs (not logged here)
-    body: str = ""  # e.g. Cisco's service-control "action=restart..."; most phones want none
+    body: str = ""  # some brands' reload events carry one (e.g. "action=restart"); most want none
     content_type: str | None = None  # the body's media type, required with a body
 
 
