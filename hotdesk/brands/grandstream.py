@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac
+from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, identity_from
 
 _USER_AGENTS = (
     # "Grandstream Model HW GXP1628 SW 1.0.4.138 DevId c074ad2bd859", "... GXV3350  V1.3A SW ..."
@@ -46,12 +46,7 @@ class Grandstream(Brand):
     config_autoescape = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
-        for pattern in _USER_AGENTS:
-            match = pattern.match(user_agent.strip())
-            if match:
-                model, firmware, mac = match.groups()
-                return Identity(model=model, firmware=firmware, mac=normalize_mac(mac))
-        return None
+        return identity_from(_USER_AGENTS, user_agent)
 
     def requested_file(self, filename: str) -> RequestedFile | None:
         match = _DEVICE_FILE.match(filename)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac
+from hotdesk.brands.base import Brand, Identity, RequestedFile, file_from, identity_from
 from hotdesk.settings import SettingSpec, check_bool
 
 _USER_AGENTS = (
@@ -44,21 +44,10 @@ class Yealink(Brand):
     issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
-        for pattern in _USER_AGENTS:
-            match = pattern.match(user_agent.strip())
-            if match:
-                groups = match.groups()
-                mac = normalize_mac(groups[2]) if len(groups) > 2 else None
-                return Identity(model=groups[0], firmware=groups[1], mac=mac)
-        return None
+        return identity_from(_USER_AGENTS, user_agent)
 
     def requested_file(self, filename: str) -> RequestedFile | None:
-        if _COMMON_FILE.match(filename):
-            return RequestedFile(FileKind.COMMON)
-        match = _DEVICE_FILE.match(filename)
-        if match:
-            return RequestedFile(FileKind.DEVICE, match.group(1))
-        return None
+        return file_from(filename, _COMMON_FILE, _DEVICE_FILE)
 
     def notify_event(self, settings: Mapping[str, str]) -> str:
         reboot = settings.get(NOTIFY_REBOOT.name, "true")
