@@ -15,17 +15,19 @@ from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.notify import NotifyDispatcher
 from hotdesk.settings import CORE_SETTINGS, Settings
+from hotdesk.snapshot import SnapshotCache
 
 
 @dataclass
 class Hotdesk:
-    """What one running app holds: the database, the settings registry, the NOTIFY sender."""
+    """What one running app holds: the database, the settings registry and its cached values, the NOTIFY sender."""
 
     config: Config
     engine: Engine
     sessions: sessionmaker[Session]
     settings: Settings
     notifier: NotifyDispatcher
+    snapshots: SnapshotCache
 
 
 def _log_to_stderr() -> None:
@@ -61,7 +63,8 @@ def create_app(config: Config | None = None, notifier: NotifyDispatcher | None =
         from hotdesk.notifications import notification_recorder
 
         notifier = NotifyDispatcher(on_outcome=notification_recorder(sessions))
-    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, settings_registry(), notifier)
+    registry = settings_registry()
+    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, registry, notifier, SnapshotCache(registry))
 
     if config.trusted_proxies:
         n = config.trusted_proxies

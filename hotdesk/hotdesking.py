@@ -14,13 +14,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import events
 from hotdesk.db import serialize_logins
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
-from hotdesk.settings import Settings, split_address
+from hotdesk.settings import SettingValues, split_address
+from hotdesk.snapshot import CachedTemplate, Snapshot
 
 log = logging.getLogger("hotdesk.login")
 
@@ -66,15 +67,31 @@ class Line:
 
 @dataclass(frozen=True)
 class DeviceConfig:
-    template: Template
+    template: Template | CachedTemplate
     line: Line | None  # None: the guest configuration, which carries nobody's secret
 
 
+def find_device(session: Session, *, mac: str | None = None, provisioning_username: str | None = None) -> Device | None:
+    """A device by MAC or by its own provisioning user name, with its mapping and user loaded in the
+    same query: a provisioning request needs all three."""
+    if provisioning_username is not None:
+        return session.scalar(_DEVICE_BY_USERNAME, {"username": provisioning_username})
+    return session.scalar(_DEVICE_BY_MAC, {"mac": mac})
+
+
+# Built once: building a statement costs more than running it from SQLAlchemy's compiled cache.
+_DEVICE_WITH_USER = select(Device).options(joinedload(Device.mapping).joinedload(Mapping.extension))
+_DEVICE_BY_MAC = _DEVICE_WITH_USER.where(Device.mac == bindparam("mac"))
+_DEVICE_BY_USERNAME = _DEVICE_WITH_USER.where(Device.provisioning_username == bindparam("username"))
+
+
 def record_device(
-    session: Session, *, brand: str, mac: str, model: str | None, firmware: str | None, ip: str | None
+    session: Session, *, brand: str, mac: str, model: str | None, firmware: str | None, ip: str | None, known: Device | None = None
 ) -> Device:
-    """The device row for a phone that just fetched a file; created on its first fetch."""
-    device = session.scalar(select(Device).where(Device.mac == mac))
+    """The device row for a phone that just fetched a file; created on its first fetch.
+
+    `known`: the row, if the caller has already read it."""
+    device = known or find_device(session, mac=mac)
     now = utcnow()
     if device is None:
         device = Device(mac=mac, brand=brand, model=model, firmware=firmware, last_ip=ip, last_seen=now)
@@ -91,7 +108,7 @@ def record_device(
     return device
 
 
-def verify_password(extension: Extension, password: str, settings: dict[str, str]) -> bool:
+def verify_password(extension: Extension, password: str, settings: SettingValues) -> bool:
     """Voicemail PIN; the global user password only without one; the admin password always."""
     candidates = [settings["admin_password"]]
     candidates.append(extension.voicemail_pin if extension.voicemail_pin else settings["user_password"])
@@ -102,7 +119,7 @@ def verify_password(extension: Extension, password: str, settings: dict[str, str
 
 def login(
     session: Session,
-    registry: Settings,
+    settings: SettingValues,
     device: Device,
     number: str,
     password: str,
@@ -120,7 +137,6 @@ def login(
     number, password = _printable(number).strip(), _printable(password).strip()
     if not number or not password:
         return LoginResult(failure=LoginFailure.MISSING_FIELDS)
-    settings = registry.all(session)
     if not settings[f"{address.value}_address"]:
         return LoginResult(failure=LoginFailure.ADDRESS_NOT_CONFIGURED)
 
@@ -188,7 +204,7 @@ def _log_safe(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z.:_*#+@-]", "?", text[:32]) or "-"
 
 
-def locked_out(session: Session, settings: dict[str, str], number: str, mac: str, now: datetime) -> timedelta | None:
+def locked_out(session: Session, settings: SettingValues, number: str, mac: str, now: datetime) -> timedelta | None:
     """How long logins of this extension, or on this phone, stay refused; None if they are not.
 
     Counted from the history, so every worker and host sees the same count. A successful login
@@ -251,7 +267,7 @@ def last_login_change(session: Session, device: Device) -> int | None:
     )
 
 
-def login_expiry(settings: dict[str, str], extension: Extension, now: datetime) -> datetime | None:
+def login_expiry(settings: SettingValues, extension: Extension, now: datetime) -> datetime | None:
     """When this login ends by itself: the maximum login time, the daily logout, whichever is first."""
     limits = []
     minutes = extension.max_login_minutes if extension.max_login_minutes is not None else int(settings["max_login_minutes"])
@@ -308,34 +324,38 @@ def _end_mapping(session: Session, mapping: Mapping, *, ip: str | None, actor: s
     session.delete(mapping)
 
 
-def choose_template(session: Session, device: Device, mapping: Mapping | None = None) -> Template:
-    """The mapping's template, else the extension's pinned one for this brand, else the brand default."""
-    if mapping is not None and mapping.template is not None and mapping.template.brand == device.brand:
-        return mapping.template
-    wanted = Template.is_default
-    if mapping is not None:  # the pin and the default in one query
-        pinned = select(TemplatePin.template_id).where(TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand)
-        wanted = wanted | Template.id.in_(pinned)
-    candidates = list(session.scalars(select(Template).where(Template.brand == device.brand, wanted)))
-    chosen = next((t for t in candidates if not t.is_default), None) or next(iter(candidates), None)
+def choose_template(session: Session, device: Device, mapping: Mapping | None = None, snapshot: Snapshot | None = None) -> Template | CachedTemplate:
+    """The mapping's template, else the extension's pinned one for this brand, else the brand default.
+
+    `snapshot`: the cached templates and pins to pick from (saves reading them)."""
+    if mapping is not None and mapping.template_id is not None:
+        chosen = snapshot.templates.get(mapping.template_id) if snapshot else mapping.template
+        if chosen is not None and chosen.brand == device.brand:
+            return chosen
+    if snapshot is not None:
+        chosen = (mapping and snapshot.pins.get((mapping.extension_id, device.brand))) or snapshot.defaults.get(device.brand)
+    else:
+        pinned = mapping and session.scalar(_PINNED_TEMPLATE, {"extension": mapping.extension_id, "brand": device.brand})
+        chosen = session.get(Template, pinned) if pinned else session.scalar(_DEFAULT_TEMPLATE, {"brand": device.brand})
     if chosen is None:
         raise LookupError(f"no default template for brand {device.brand!r}: run `hotdesk init-db`")
     return chosen
 
 
-def device_config(session: Session, registry: Settings, device: Device, settings: dict[str, str] | None = None) -> DeviceConfig:
-    """What the device should be running: its template, and its user's line if someone is logged in.
+_PINNED_TEMPLATE = select(TemplatePin.template_id).where(
+    TemplatePin.extension_id == bindparam("extension"), TemplatePin.brand == bindparam("brand")
+)
+_DEFAULT_TEMPLATE = select(Template).where(Template.brand == bindparam("brand"), Template.is_default)
 
-    `settings`: the runtime settings if the caller has already read them (saves a query)."""
-    mapping = session.scalar(
-        select(Mapping).options(joinedload(Mapping.extension), joinedload(Mapping.template)).where(Mapping.device_id == device.id)
-    )
-    template = choose_template(session, device, mapping)
+
+def device_config(session: Session, device: Device, snapshot: Snapshot) -> DeviceConfig:
+    """What the device should be running: its template, and its user's line if someone is logged in."""
+    mapping = device.mapping
+    template = choose_template(session, device, mapping, snapshot)
     if mapping is None:
         return DeviceConfig(template=template, line=None)
     extension = mapping.extension
-    name = f"{mapping.address.value}_address"
-    host, port = split_address(settings[name] if settings is not None else registry.get(session, name))
+    host, port = split_address(snapshot.settings[f"{mapping.address.value}_address"])
     line = Line(
         number=extension.number,
         username=extension.number,
@@ -349,7 +369,7 @@ def device_config(session: Session, registry: Settings, device: Device, settings
     return DeviceConfig(template=template, line=line)
 
 
-def guest_line(settings: dict[str, str]) -> Line | None:
+def guest_line(settings: SettingValues) -> Line | None:
     """The line a logged-out phone registers, if an admin set one up (for emergency calls)."""
     username = settings["guest_line_username"]
     address = settings["guest_line_address"] or settings["internal_address"]

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotdesk.brands import BRANDS
 from hotdesk.models import Device, Event, EventKind
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
+from hotdesk.settings import SettingValues
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def tell_device(notifier: NotifyDispatcher, *, host: str | None, port: int, even
     return None
 
 
-def reload_device(notifier: NotifyDispatcher, settings: dict[str, str], device: Device, *, reason: str, host: str | None = None):
+def reload_device(notifier: NotifyDispatcher, settings: SettingValues, device: Device, *, reason: str, host: str | None = None):
     """Queue the brand's reload NOTIFY to the phone (at `host`, else its last address)."""
     brand = BRANDS.get(device.brand)
     if brand is None:

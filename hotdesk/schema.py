@@ -9,7 +9,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from hotdesk import templates
+from hotdesk import snapshot, templates
 from hotdesk.brands import BRANDS
 from hotdesk.settings import Settings
 
@@ -29,6 +29,7 @@ def upgrade(engine: Engine) -> None:
 
 def initialise(session: Session, registry: Settings) -> None:
     """Generated passwords and stock templates; existing values are never overwritten."""
+    snapshot.ensure_counter(session)
     registry.seed(session)
     templates.seed_stock(
         session, [(brand.key, name, body) for brand in BRANDS.values() for name, body in brand.stock_templates().items()]

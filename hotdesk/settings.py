@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotdesk.models import Setting
+
+SettingValues = Mapping[str, str]
+"""Every setting's value by name, as read for one request (read-only: it may be shared)."""
 
 
 class SettingError(ValueError):

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from hotdesk import hotdesking, settings_registry, templates
 from hotdesk.hotdesking import LoginFailure
 from hotdesk.models import Address, Device, Event, Extension, Mapping, Template
+from hotdesk.snapshot import SnapshotCache
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
 
 
@@ -53,14 +54,14 @@ def test_an_empty_global_password_never_matches():
 
 
 def test_login_maps_the_extension_to_the_device(session, registry, device, alice):
-    result = hotdesking.login(session, registry, device, " 1001 ", "4321", Address.INTERNAL, "10.0.0.9")
+    result = hotdesking.login(session, registry.all(session), device, " 1001 ", "4321", Address.INTERNAL, "10.0.0.9")
     assert result.ok and result.extension is alice and result.logged_out == []
     mapping = session.scalar(select(Mapping))
     assert (mapping.device, mapping.extension, mapping.address) == (device, alice, Address.INTERNAL)
 
 
 def test_failed_login_changes_nothing_but_the_history(session, registry, device, alice):
-    result = hotdesking.login(session, registry, device, "1001", "1111", Address.EXTERNAL)
+    result = hotdesking.login(session, registry.all(session), device, "1001", "1111", Address.EXTERNAL)
     assert result.failure is LoginFailure.WRONG_PASSWORD
     assert session.scalar(select(Mapping)) is None
     assert [e.kind for e in session.scalars(select(Event))] == ["login_failed"]
@@ -68,34 +69,34 @@ def test_failed_login_changes_nothing_but_the_history(session, registry, device,
 
 def test_login_without_the_chosen_address_configured_is_refused(session, registry, device, alice):
     registry.set(session, "external_address", "")
-    result = hotdesking.login(session, registry, device, "1001", "4321", Address.EXTERNAL)
+    result = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
     assert result.failure is LoginFailure.ADDRESS_NOT_CONFIGURED
     assert session.scalar(select(Mapping)) is None
 
 
 def test_second_login_of_the_same_extension_displaces_the_first_phone(session, registry, device, alice):
     other = hotdesking.record_device(session, brand="yealink", mac="001565aabb02", model="T46S", firmware=None, ip="10.0.0.10")
-    hotdesking.login(session, registry, device, "1001", "4321", Address.EXTERNAL)
-    result = hotdesking.login(session, registry, other, "1001", "4321", Address.EXTERNAL)
+    hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+    result = hotdesking.login(session, registry.all(session), other, "1001", "4321", Address.EXTERNAL)
     assert result.logged_out == [device]
     assert [m.device.mac for m in session.scalars(select(Mapping))] == ["001565aabb02"]
 
 
 def test_device_config_guest_has_no_line(session, registry, device):
-    config = hotdesking.device_config(session, registry, device)
+    config = hotdesking.device_config(session, device, SnapshotCache(registry).get(session))
     assert config.line is None and config.template.is_default
 
 
 def test_device_config_describes_the_users_line(session, registry, device, alice):
-    hotdesking.login(session, registry, device, "1001", "4321", Address.EXTERNAL)
-    line = hotdesking.device_config(session, registry, device).line
+    hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+    line = hotdesking.device_config(session, device, SnapshotCache(registry).get(session)).line
     assert (line.username, line.auth_name, line.secret, line.registrar_host, line.registrar_port) == (
         "1001", "1001", "a-secret", "pbx.example.com", 5080,
     )
 
 
 def test_logout_returns_who_was_logged_in(session, registry, device, alice):
-    hotdesking.login(session, registry, device, "1001", "4321", Address.EXTERNAL)
+    hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
     assert hotdesking.logout(session, device, actor="admin") is alice
     assert hotdesking.logout(session, device) is None
     logout = session.scalar(select(Event).where(Event.kind == "logout"))

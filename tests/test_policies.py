@@ -66,7 +66,7 @@ def test_lockout_ends_when_the_window_has_passed(session, extensions):
     old = datetime.now(timezone.utc) - timedelta(minutes=16)
     session.add_all([Event(kind="login_failed", extension="1001", mac=MAC_A, at=old) for _ in range(5)])
     session.commit()
-    assert hotdesking.login(session, registry, device, "1001", "4321", hotdesking.Address.EXTERNAL).ok
+    assert hotdesking.login(session, registry.all(session), device, "1001", "4321", hotdesking.Address.EXTERNAL).ok
 
 
 def test_lockout_can_be_switched_off(client, extensions, session):

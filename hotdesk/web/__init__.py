@@ -6,6 +6,9 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from hotdesk.settings import SettingValues
+from hotdesk.snapshot import Snapshot
+
 
 def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
     if "phones" in faces:
@@ -35,11 +38,16 @@ def db() -> Session:
     return g.db
 
 
-def settings() -> dict[str, str]:
-    """Every runtime setting, read once per request."""
-    if "settings" not in g:
-        g.settings = hotdesk().settings.all(db())
-    return g.settings
+def snapshot() -> Snapshot:
+    """Settings and templates as of this request (cached per process, see hotdesk.snapshot)."""
+    if "snapshot" not in g:
+        g.snapshot = hotdesk().snapshots.get(db())
+    return g.snapshot
+
+
+def settings() -> SettingValues:
+    """Every runtime setting (shared between requests: read, never change)."""
+    return snapshot().settings
 
 
 def carries_nul() -> bool:
@@ -57,7 +65,7 @@ def client_ip() -> str | None:
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    g.pop("settings", None)
+    g.pop("snapshot", None)
     g.pop("named_device", None)
     session = g.pop("db", None)
     if session is not None:

@@ -7,6 +7,7 @@ signed with the app's key and bound to the device's MAC: one phone cannot act fo
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
@@ -18,14 +19,24 @@ _STATE_SALT = "hotdesk.screen-state"
 STATE_MAX_AGE = 300  # seconds a screen may wait for its answer
 
 
+@lru_cache(maxsize=8)
+def _serializer(key: str, salt: str) -> URLSafeSerializer:
+    return URLSafeSerializer(key, salt=salt)
+
+
+@lru_cache(maxsize=8)
+def _timed_serializer(key: str, salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(key, salt=salt)
+
+
 def device_token(mac: str) -> str:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).dumps(mac)
+    return _serializer(current_app.config["SECRET_KEY"], _SALT).dumps(mac)
 
 
 def device_from_token(token: str) -> str | None:
     """The MAC a token was issued to, or None for a forged or damaged token."""
     try:
-        mac = URLSafeSerializer(current_app.config["SECRET_KEY"], salt=_SALT).loads(token)
+        mac = _serializer(current_app.config["SECRET_KEY"], _SALT).loads(token)
     except BadSignature:
         return None
     return mac if isinstance(mac, str) else None
@@ -37,12 +48,12 @@ def screen_state(mac: str, step: str, marker: str) -> str:
     `marker` changes whenever the phone's login changes, so a captured answer URL cannot be
     replayed after the login it belonged to has happened or ended.
     """
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_STATE_SALT).dumps([mac, step, marker])
+    return _timed_serializer(current_app.config["SECRET_KEY"], _STATE_SALT).dumps([mac, step, marker])
 
 
 def screen_state_ok(state: str, mac: str, step: str, marker: str) -> bool:
     try:
-        value = URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_STATE_SALT).loads(state, max_age=STATE_MAX_AGE)
+        value = _timed_serializer(current_app.config["SECRET_KEY"], _STATE_SALT).loads(state, max_age=STATE_MAX_AGE)
     except BadSignature:  # also SignatureExpired
         return False
     return value == [mac, step, marker]

@@ -14,7 +14,7 @@ from hotdesk.hotdesking import LoginFailure
 from hotdesk.models import Address, Device
 from hotdesk.notifications import reload_device
 from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
-from hotdesk.web import client_ip, db, hotdesk
+from hotdesk.web import client_ip, db, hotdesk, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.web.device_files import device_context
 from hotdesk.web.links import (
@@ -79,7 +79,7 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
     number = request.args.get("extension", "")[:64]
     result = hotdesking.login(
         session,
-        hotdesk().settings,
+        web_settings(),
         device,
         number,
         request.args.get("password", "")[:128],
@@ -179,7 +179,7 @@ def _with_configuration(brand: Brand, device: Device, screen: Reload) -> Reload:
 
 def _device_file(device: Device, brand: Brand) -> bytes:
     """The device's own file as /provision/ renders it now (without credentials: it issues none here)."""
-    config = hotdesking.device_config(db(), hotdesk().settings, device)
+    config = hotdesking.device_config(db(), device, snapshot())
     context = device_context(brand, device, config, line=config.line)
     return brand.render_config(config.template.body, context)
 

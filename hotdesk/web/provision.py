@@ -8,7 +8,8 @@ from flask import Blueprint, Response, current_app, request
 
 from hotdesk import brands, credentials, hotdesking
 from hotdesk.brands import FileKind
-from hotdesk.web import client_ip, db, hotdesk, http_auth
+from hotdesk.models import Device
+from hotdesk.web import client_ip, db, http_auth, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.web.device_files import base_context, device_context
 
@@ -23,20 +24,22 @@ def provisioning_file(filename: str) -> Response:
     settings = web_settings()
     key = current_app.config["SECRET_KEY"]
     global_user = settings["provisioning_username"]
-
-    device_users: dict[str, tuple[str, str] | None] = {}
+    by_device: Device | None = None  # the device whose own credentials the request carries
 
     def password_of(username: str) -> str | None:
+        nonlocal by_device
         if username == global_user:
             return settings["provisioning_password"]
-        found = device_users[username] = credentials.lookup(session, username)
-        return found[1] if found else None
+        by_device = hotdesking.find_device(session, provisioning_username=username)
+        return by_device.provisioning_password if by_device else None
 
     user = http_auth.authenticate(request, password_of, key)
     if user is None:
         if request.authorization is not None:
             log.warning("provisioning auth failed ip=%s file=%r", client_ip(), filename[:200])
         return http_auth.challenge(key, stale=http_auth.nonce_is_stale(request, key))
+    if user == global_user:
+        by_device = None
 
     user_agent = request.headers.get("User-Agent", "")
     found = brands.recognise(user_agent, request.headers)
@@ -54,16 +57,15 @@ def provisioning_file(filename: str) -> Response:
         # A phone asks for another phone's file: refuse rather than serve someone else's line.
         log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
         return _not_found()
-    by_device = user != global_user
-    if by_device and device_users[user][0] != mac:
+    if by_device is not None and by_device.mac != mac:
         log.warning("provisioning: credentials of another device asked for %r (ip=%s)", filename[:200], client_ip())
         return _not_found()
     device = hotdesking.record_device(
-        session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip()
+        session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip(), known=by_device
     )
-    config = hotdesking.device_config(session, hotdesk().settings, device, settings)
+    config = hotdesking.device_config(session, device, snapshot())
     context = device_context(brand, device, config, line=config.line, part=requested.part)
-    if brand.issues_device_credentials and not by_device:
+    if brand.issues_device_credentials and by_device is None:
         if device.provisioning_username is None and _writes_credentials(brand, config.template.body, context):
             issued = credentials.issue(session, device)
             context = device_context(brand, device, config, line=None, part=requested.part) | {"provisioning": issued}

@@ -34,7 +34,14 @@ def init_app(app: Flask, *, per_device, per_address) -> None:
     for blueprint in per_device:
         limiter.limit(_limit, key_func=_key, exempt_when=_unlimited)(blueprint)
     for blueprint in per_address:
-        limiter.limit(_limit, key_func=_key, exempt_when=lambda: named_device() is not None or _unlimited())(blueprint)
+        limiter.limit(_limit, key_func=_key, exempt_when=_unlimited)(blueprint)
+    names_phone = {blueprint.name for blueprint in per_address}
+
+    @limiter.request_filter
+    def _names_a_phone() -> bool:
+        # A request filter runs before the limits are even resolved: a phone's fetch costs nothing here.
+        return request.blueprint in names_phone and named_device() is not None
+
     limiter.init_app(app)
 
 

@@ -1,0 +1,105 @@
+"""Settings, templates and pins, read once per process and reused until one of them changes.
+
+Every provisioning request needs all the settings and its brand's templates, and they change
+only when an admin edits them. The counter `revisions.config` goes up in the same transaction as
+any change to a setting, a template or a pin (a session hook below, so no code path can forget it); a
+request reads that one number and reuses the copy it already holds while the number matches. So
+every worker, on every host, sees a change from its next request on.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from itertools import chain
+from types import MappingProxyType
+
+from sqlalchemy import event, insert, select, update
+from sqlalchemy.orm import ORMExecuteState, Session
+
+from hotdesk.models import Revision, Setting, Template, TemplatePin
+from hotdesk.settings import Settings, SettingValues
+
+COUNTER = "config"
+_WATCHED = (Setting, Template, TemplatePin)
+_WATCHED_TABLES = frozenset(model.__table__ for model in _WATCHED)
+
+
+@dataclass(frozen=True)
+class CachedTemplate:
+    """A template as rendering needs it, detached from any session."""
+
+    id: int
+    brand: str
+    name: str
+    body: str
+    is_default: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    revision: int | None
+    settings: SettingValues  # read-only: every request of the process shares it
+    templates: dict[int, CachedTemplate]
+    defaults: dict[str, CachedTemplate]  # brand -> its default template
+    pins: dict[tuple[int, str], CachedTemplate]  # (extension id, brand) -> the template it is pinned to
+
+
+class SnapshotCache:
+    """One per process (the app holds it); safe to share between threads."""
+
+    def __init__(self, registry: Settings):
+        self.registry = registry
+        self._current: Snapshot | None = None
+        self._lock = threading.Lock()
+
+    def get(self, session: Session) -> Snapshot:
+        revision = session.scalar(_REVISION)
+        current = self._current
+        if current is not None and revision is not None and current.revision == revision:
+            return current
+        with self._lock:
+            current = self._current = self._load(session, revision)
+        return current
+
+    def _load(self, session: Session, revision: int | None) -> Snapshot:
+        templates = {
+            t.id: CachedTemplate(t.id, t.brand, t.name, t.body, t.is_default)
+            for t in session.execute(select(Template.id, Template.brand, Template.name, Template.body, Template.is_default))
+        }
+        defaults = {t.brand: t for t in templates.values() if t.is_default}
+        pins = {
+            (pin.extension_id, pin.brand): templates[pin.template_id]
+            for pin in session.execute(select(TemplatePin.extension_id, TemplatePin.brand, TemplatePin.template_id))
+        }
+        return Snapshot(revision, MappingProxyType(self.registry.all(session)), templates, defaults, pins)
+
+
+_REVISION = select(Revision.value).where(Revision.name == COUNTER)
+
+
+def ensure_counter(session: Session) -> None:
+    """The counter row a fresh database needs (the migration adds it; this puts it back after a wipe).
+
+    It starts from the clock: servers still running against a wiped and refilled database must
+    not find the number they cached."""
+    if session.scalar(select(Revision.name).where(Revision.name == COUNTER)) is None:
+        session.execute(insert(Revision).values(name=COUNTER, value=time.time_ns() // 1000))
+
+
+def _bump(session: Session) -> None:
+    # Core on the session's connection: no autoflush, same transaction as the change it marks.
+    session.connection().execute(update(Revision.__table__).where(Revision.name == COUNTER).values(value=Revision.value + 1))
+
+
+@event.listens_for(Session, "before_flush")
+def _bump_on_flush(session: Session, _context, _instances) -> None:
+    if any(isinstance(obj, _WATCHED) for obj in chain(session.new, session.dirty, session.deleted)):
+        _bump(session)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _bump_on_bulk_statement(state: ORMExecuteState) -> None:
+    if (state.is_insert or state.is_update or state.is_delete) and getattr(state.statement, "table", None) in _WATCHED_TABLES:
+        _bump(state.session)
