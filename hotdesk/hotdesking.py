@@ -216,21 +216,21 @@ def locked_out(session: Session, settings: SettingValues, number: str, mac: str,
     window = timedelta(minutes=minutes)
     longest = None
     for column, value in ((Event.extension, number[:32]), (Event.mac, mac)):
-        reset = session.scalar(select(func.max(Event.at)).where(column == value, Event.kind.in_((EventKind.LOGIN.value, EventKind.UNLOCK.value))))
-        since = max(now - window, _aware(reset)) if reset else now - window
-        failures = list(
-            session.scalars(
-                select(Event.at)
-                .where(column == value, Event.kind == EventKind.LOGIN_FAILED.value, Event.at > since)
-                .order_by(Event.at.desc())
-                .limit(attempts)
-            )
-        )
-        if len(failures) >= attempts:
-            remaining = _aware(failures[-1]) + window - now
+        # The latest `attempts` failures and resets in the window, newest first: locked when all are failures.
+        latest = session.execute(
+            select(Event.at, Event.kind)
+            .where(column == value, Event.kind.in_(_LOCKOUT_KINDS), Event.at > now - window)
+            .order_by(Event.at.desc())
+            .limit(attempts)
+        ).all()
+        if len(latest) == attempts and all(kind == EventKind.LOGIN_FAILED.value for _, kind in latest):
+            remaining = _aware(latest[-1].at) + window - now
             if remaining > timedelta(0) and (longest is None or remaining > longest):
                 longest = remaining
     return longest
+
+
+_LOCKOUT_KINDS = (EventKind.LOGIN_FAILED.value, EventKind.LOGIN.value, EventKind.UNLOCK.value)  # a login or unlock resets the count
 
 
 _KEYPAD_LINES = {"2580", "0852", "1470", "0741", "3690", "0963", "1590", "9510", "3570", "0753", "1236", "3214"}
@@ -334,18 +334,16 @@ def choose_template(session: Session, device: Device, mapping: Mapping | None = 
             return chosen
     if snapshot is not None:
         chosen = (mapping and snapshot.pins.get((mapping.extension_id, device.brand))) or snapshot.defaults.get(device.brand)
-    else:
-        pinned = mapping and session.scalar(_PINNED_TEMPLATE, {"extension": mapping.extension_id, "brand": device.brand})
-        chosen = session.get(Template, pinned) if pinned else session.scalar(_DEFAULT_TEMPLATE, {"brand": device.brand})
+    else:  # the pin and the default in one query
+        wanted = Template.is_default
+        if mapping is not None:
+            pinned = select(TemplatePin.template_id).where(TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand)
+            wanted = wanted | Template.id.in_(pinned)
+        candidates = list(session.scalars(select(Template).where(Template.brand == device.brand, wanted)))
+        chosen = next((t for t in candidates if not t.is_default), None) or next(iter(candidates), None)
     if chosen is None:
         raise LookupError(f"no default template for brand {device.brand!r}: run `hotdesk init-db`")
     return chosen
-
-
-_PINNED_TEMPLATE = select(TemplatePin.template_id).where(
-    TemplatePin.extension_id == bindparam("extension"), TemplatePin.brand == bindparam("brand")
-)
-_DEFAULT_TEMPLATE = select(Template).where(Template.brand == bindparam("brand"), Template.is_default)
 
 
 def device_config(session: Session, device: Device, snapshot: Snapshot) -> DeviceConfig:

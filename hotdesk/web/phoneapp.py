@@ -6,7 +6,6 @@ import logging
 from dataclasses import replace
 
 from flask import Blueprint, Response, abort, request
-from sqlalchemy import select
 
 from hotdesk import brands, hotdesking
 from hotdesk.brands import Brand, Identity
@@ -193,7 +192,7 @@ def too_many_requests(error) -> Response:
     """429, in the phone's own dialect when the request names a phone we know."""
     text = "Too many requests from this phone. Wait a minute and try again."
     mac = device_from_token((request.view_args or {}).get("token", ""))
-    device = db().scalar(select(Device).where(Device.mac == mac)) if mac else None
+    device = hotdesking.find_device(db(), mac=mac) if mac else None
     brand = brands.BRANDS.get(device.brand) if device else None
     response = _answer(brand, Message("Please wait", text, error=True), status=429) if brand else Response(text + "\n", 429, content_type="text/plain; charset=utf-8")
     response.headers.extend(error.get_response().headers.items() if hasattr(error, "get_response") else [])
@@ -203,7 +202,7 @@ def too_many_requests(error) -> Response:
 def _device(token: str) -> tuple[Device, Brand]:
     """The device a token was issued to; refused if forged, unknown, or presented by another phone."""
     mac = device_from_token(token)
-    device = db().scalar(select(Device).where(Device.mac == mac)) if mac else None
+    device = hotdesking.find_device(db(), mac=mac) if mac else None
     brand = brands.BRANDS.get(device.brand) if device else None
     if device is None or brand is None:
         _refuse(None, "This key does not belong to a known phone. Restart the phone to renew its keys.")
