@@ -30,7 +30,7 @@ def lookup(session: Session, username: str) -> tuple[str, str] | None:
 
 def issue(session: Session, device: Device) -> DeviceCredentials | None:
     """New credentials for a device that has none; None if it already has some (or just got them)."""
-    issued = DeviceCredentials(f"hd{secrets.token_hex(6)}", secrets.token_urlsafe(18))
+    issued = DeviceCredentials(f"hd{secrets.token_hex(6)}", secrets.token_urlsafe(15))
     changed = session.execute(
         update(Device)
         .where(Device.id == device.id, Device.provisioning_username.is_(None))

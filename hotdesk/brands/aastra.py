@@ -16,6 +16,14 @@ Not followed: startup.php requests every configuration page twice to work around
 bug; its comment is the only source for that bug, so hotdesk sends each page once.
 UNCERTAIN: phones without soft keys (53i, 6730i, 6731i, 6863i) may not take a multi-field input
 screen; startup.php asks them for the extension and the password on two single-field screens.
+No credentials of its own (issues_device_credentials stays False): the phone's HTTP client
+credentials are `http digest username` / `http digest password` (Mitel 6800 admin guide 4.2.0,
+"Authentication support for HTTP/HTTPS download methods", digest only, default aastra/aastra),
+but its server configuration is the one "most recently downloaded" from aastra.cfg, <model>.cfg
+and <mac>.cfg at each restart, and values set locally on the phone win over it (Aastra admin
+guide 2.x-2.5 and Mitel 6800i guide, "Configuration File Precedence"). Written once, as hotdesk
+issues them, the pair would be gone after the next download and the phone locked out, so the
+device file would have to repeat it every time (with `^` to beat a local value).
 """
 
 from __future__ import annotations

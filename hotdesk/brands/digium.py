@@ -14,6 +14,13 @@ Sources followed:
   wazo_digium common/templates/base.tpl; setting ids from phones.md §1.8 (Sangoma "XML
   Configuration 4.9.0").
 - Reload: NOTIFY `check-sync` (Asterisk's [digium-check-cfg]; wazo standard_sip_synchronize).
+- Own provisioning credentials: there is no user name/password setting; they go in the URL of
+  `<setting id="config_server_url">`, as the Asterisk wiki's Digium "Provisioning" page shows
+  (`value="https://user:pass@server.example.com:443"`). The phone keeps that URL and fetches from
+  it on every later boot until it is pointed elsewhere (same page, "Initial Boot Process"; Sangoma
+  KB "How Digium phones prioritize boot configuration options"), so later files need not repeat it.
+  UNCERTAIN: what the phone appends to that URL (`<mac>.cfg` or `Digium/<mac>.cfg`); hotdesk
+  gives it `<server>/provision/` and serves both names.
 - Sangoma P-series User-Agent: no public source found, so not recognised here (not guessed).
   Sangoma S-series: phones.md says they "may be Fanvil-derived"; no source confirms their
   format, so no brand module claims them.
@@ -23,6 +30,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
 
 from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile
 
@@ -40,6 +49,7 @@ class Digium(Brand):
     config_content_type = "text/xml; charset=utf-8"
     config_autoescape = True
     has_login_app = False
+    issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         for pattern in _USER_AGENTS:
@@ -52,3 +62,14 @@ class Digium(Brand):
     def requested_file(self, filename: str) -> RequestedFile | None:
         match = _DEVICE_FILE.match(filename)
         return RequestedFile(FileKind.DEVICE, match.group(1).lower()) if match else None
+
+    def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
+        issued = context.get("provisioning")
+        url = config_server_url(context["server"], issued.username, issued.password) if issued else None
+        return super().render_config(body, {**context, "config_server_url": url})
+
+
+def config_server_url(server: str, username: str, password: str) -> str:
+    """hotdesk's provisioning URL with the phone's own credentials in it: 'http://u:p@host/provision/'."""
+    scheme, _, host = server.partition("://")
+    return f"{scheme}://{quote(username, safe='')}:{quote(password, safe='')}@{host}/provision/"

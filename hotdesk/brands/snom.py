@@ -29,6 +29,14 @@ Sources:
   fetches the provisioning files again; a booting Snom always does. A phone logged out from
   elsewhere gets NOTIFY `check-sync;reboot=false` (Asterisk's `[snom-check-cfg]`, wazo_snom
   `synchronize()`).
+- Own provisioning credentials: `http_client_user` / `http_client_pass`, the HTTP user name and
+  password the phone sends when fetching its settings (FusionPBX snom templates, e.g.
+  resources/templates/provision/snom/D785/{$mac}.xml, write its provisioning HTTP-auth credentials
+  there; Tine 2.0 Voipmanager, tine20/Voipmanager/Controller/Snom/Phone.php and
+  Frontend/Snom/Abstract.php, issues each phone a random pair once, `http_client_info_sent`, then
+  authenticates its settings requests against them). A settings file only changes what it names,
+  so the phone keeps them when later files omit them. UNCERTAIN: Tine keeps the password to 20
+  characters "because of Snom phone limitations" without saying which; hotdesk's are 24.
 """
 
 from __future__ import annotations
@@ -56,6 +64,7 @@ class Snom(Brand):
     config_autoescape = True
     common_template = "common.htm"
     reloads_by_notify = False
+    issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         # "Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767)"

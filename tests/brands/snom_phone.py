@@ -33,6 +33,7 @@ class SnomPhone(Phone):
     brand = "snom"
     reloads_by = "answer"
     notify_event = "check-sync;reboot=false"
+    credential_settings = ("http_client_user", "http_client_pass")
 
     def __init__(self, client, mac: str, *, model="710", firmware="8.7.5.35", **kwargs):
         super().__init__(client, mac, **kwargs)
@@ -41,18 +42,16 @@ class SnomPhone(Phone):
         self.reboots = 0
 
     def provisioning_files(self):
-        return [f"snom{self.model}.htm", f"snom{self.model}-{self.mac.upper()}.htm"]
-
-    def boot(self):
-        super().boot()
-        for body in list(self.files.values()):
-            root = parse_xml(body)
-            for url in (file.get("url") for file in root.iter("file")) if root.tag == "setting-files" else ():
-                response = self.get(urlsplit(url).path, auth=self.credentials)
-                assert response.status_code == 200, (url, response.status_code)
-                self.files[url] = response.data
-        self.config = self.read_config(self.files)
-        return self.config
+        # Like the firmware: the model file, its own file, then (once fetched) the files that one lists.
+        yield f"snom{self.model}.htm"
+        setting_files = f"snom{self.model}-{self.mac.upper()}.htm"
+        yield setting_files
+        root = parse_xml(self.files[setting_files])
+        assert root.tag == "setting-files", root.tag
+        for url in (file.get("url") for file in root.iter("file")):
+            path = urlsplit(url).path
+            assert path.startswith("/provision/"), url
+            yield path.removeprefix("/provision/")
 
     def read_config(self, files):
         config = {}

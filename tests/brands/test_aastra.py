@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from hotdesk.models import Device, Extension, Mapping, Template
 from tests.brands.aastra_phone import AastraPhone, parse_aastra_config
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, PROVISIONING, USER_PASSWORD
 from tests.phones import YealinkPhone
 
 SECRETS = ("alice-SIP-secret-9f3", "bob-SIP-secret-77a", "4321", USER_PASSWORD, ADMIN_PASSWORD)
@@ -195,6 +195,15 @@ def test_a_name_cannot_add_a_line_to_the_configuration(phone, session):
     config = phone.boot()
     assert config["sip line1 display name"] == "Evesip line1 password: stolen"
     assert config["sip line1 password"] == "eve-SIP-secret"
+
+
+def test_the_phone_keeps_the_global_credentials_it_would_forget_its_own(phone, session):
+    # Aastra rebuilds its server configuration from every download: credentials written once would be lost.
+    phone.login("1001", "4321")
+    phone.boot()
+    assert phone.credentials == PROVISIONING and phone.line()["secret"] == "alice-SIP-secret-9f3"
+    assert not [name for name in phone.config if name.startswith("http digest")]
+    assert session.scalar(select(Device.provisioning_username)) is None
 
 
 def test_common_files_carry_no_secret_while_someone_is_logged_in(phone):

@@ -1,5 +1,7 @@
 """Digium / Sangoma D and P phones: provisioning only; logins come from the core (CLI, console)."""
 
+from urllib.parse import unquote, urlsplit
+
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
@@ -20,6 +22,7 @@ class DigiumPhone(Phone):
     brand = "digium"
     has_login_app = False  # JavaScript apps: no XML browser to emulate
     user_agent = "Digium D60 2_7_0"
+    credential_settings = ("config_server_url.username", "config_server_url.password")
 
     def provisioning_files(self):
         return [f"Digium/{self.mac}.cfg"]
@@ -29,6 +32,9 @@ class DigiumPhone(Phone):
         assert root.tag == "config"
         [account] = root.findall("accounts/account[@index='0']")
         settings = {s.get("id"): s.get("value") for s in root.iterfind("setting")}
+        if "config_server_url" in settings:  # the firmware fetches with the credentials in this URL
+            url = urlsplit(settings["config_server_url"])
+            settings |= {"config_server_url.username": unquote(url.username), "config_server_url.password": unquote(url.password)}
         return settings | {f"account.{k}": v for k, v in account.attrib.items()} | {
             f"host.{k}": v for k, v in account.find("host_primary").attrib.items()
         }
@@ -117,6 +123,24 @@ def test_after_logout_the_phone_gets_a_guest_config_without_secrets(phone, sessi
     phone.boot()
     assert phone.line() is None
     assert not [s for s in SECRETS if s.encode() in phone.files[f"Digium/{MAC}.cfg"]]
+
+
+def test_first_file_points_the_phone_at_hotdesk_with_its_own_credentials(phone, session):
+    config = phone.boot()
+
+    own = (config["config_server_url.username"], config["config_server_url.password"])
+    assert own != PROVISIONING and phone.credentials == own
+    url = urlsplit(config["config_server_url"])
+    assert (url.scheme, url.hostname, url.path) == ("http", "localhost", "/provision/")
+    device = session.scalar(select(Device))
+    assert (device.provisioning_username, device.provisioning_password) == own
+
+    login(session, MAC)
+    assert phone.boot()["account.password"] == "alice-SIP-secret-9f3"  # fetched with its own credentials
+    assert "config_server_url" not in phone.config  # issued once; the phone keeps the URL
+    response = phone.get(f"/provision/Digium/{MAC}.cfg", auth=PROVISIONING)
+    assert response.status_code == 200 and not [s for s in SECRETS if s.encode() in response.data]
+    assert parse_xml(response.data).find("accounts/account").get("status") == "0"
 
 
 def test_cli_logout_sends_check_sync_to_the_phone(client, extensions, session, database_url, sipp_uas, tmp_path, monkeypatch):

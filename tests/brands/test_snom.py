@@ -7,8 +7,8 @@ from sqlalchemy import select
 from hotdesk import brands, settings_registry
 from hotdesk.brands import FileKind
 from hotdesk.models import Device, Extension, Mapping
-from tests.brands.snom_phone import REBOOT, SnomPhone
-from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
+from tests.brands.snom_phone import REBOOT, SnomPhone, parse_snom_settings
+from tests.conftest import ADMIN_PASSWORD, PROVISIONING, USER_PASSWORD
 from tests.phones import parse_xml
 
 MAC = "000413741767"
@@ -68,7 +68,7 @@ def test_the_setting_files_list_is_not_an_admin_template():
 def test_guest_phone_follows_its_setting_files_to_an_empty_line_and_two_keys(phone):
     config = phone.boot()
 
-    assert list(phone.files) == ["snom710.htm", f"snom710-{MAC.upper()}.htm", f"http://localhost/provision/{MAC.upper()}.xml"]
+    assert list(phone.files) == ["snom710.htm", f"snom710-{MAC.upper()}.htm", f"{MAC.upper()}.xml"]
     assert phone.fetch(f"{MAC.upper()}.xml").content_type == "application/xml; charset=utf-8"
     assert {name: config[f"{name}[1]"] for name in ("user_active", "user_name", "user_pname", "user_pass", "user_host")} == {
         "user_active": "off", "user_name": "", "user_pname": "", "user_pass": "", "user_host": "",
@@ -109,6 +109,25 @@ def test_login_answer_reboots_the_phone_into_its_user_line(phone, notifier, sess
     assert phone.config["user_outbound[1]"] == "10.1.0.5:5060;transport=udp"
     assert list(phone.keys()) == ["Logout"]
     assert phone.config["fkey[1]"] == "line"  # the second key is no longer "Internal"
+
+
+def test_first_settings_file_gives_the_phone_its_own_http_client_credentials(phone, session):
+    phone.boot()
+    issued = parse_snom_settings(phone.files[f"{MAC.upper()}.xml"])
+    own = (issued["http_client_user"], issued["http_client_pass"])
+    assert own != PROVISIONING and phone.credentials == own
+    device = session.scalar(select(Device))
+    assert (device.provisioning_username, device.provisioning_password) == own
+
+    phone.apply_reload(phone.login("1001", "4321"))  # the reboot fetches everything with its own credentials
+    assert phone.line()["secret"] == "alice-SIP-secret-9f3"
+    assert "http_client_pass" not in parse_snom_settings(phone.files[f"{MAC.upper()}.xml"])  # issued once; the phone keeps it
+
+    for name in phone.files:
+        response = phone.get(f"/provision/{name}", auth=PROVISIONING)
+        assert response.status_code == 200 and not [s for s in SECRETS if s.encode() in response.data], name
+    guest = parse_snom_settings(phone.get(f"/provision/{MAC.upper()}.xml", auth=PROVISIONING).data)
+    assert (guest["user_active[1]"], guest["user_pass[1]"], guest["fkey[0].label"]) == ("off", "", "External")
 
 
 def test_common_file_holds_no_secret_while_someone_is_logged_in(phone):
@@ -181,7 +200,7 @@ def test_a_name_cannot_add_a_setting(phone, session):
     session.commit()
     phone.apply_reload(phone.login("1003", "5555"))
 
-    body = phone.files[f"http://localhost/provision/{MAC.upper()}.xml"]
+    body = phone.files[f"{MAC.upper()}.xml"]
     assert phone.config["user_realname[1]"] == 'Eve</user_realname><user_pass idx="1">x'
     assert phone.config["user_pass[1]"] == "eve-secret"
     assert body.count(b"<user_pass ") == 1
