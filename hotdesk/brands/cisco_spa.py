@@ -19,6 +19,14 @@ Sources:
   `Idle_Key_List` with `Programmable_Softkey_Enable` (Cisco 6800/7800/8800 MPP admin guides,
   "Programmable Softkeys"; a Webex XML-app README sets the same PSK string). PSKs rather than
   `Extended_Function_<n>_` line keys: every model has softkeys, the SPA502G/512G have no line key.
+- Own provisioning credentials: a profile rule's `uid` and `pwd` options,
+  `[--uid "U" --pwd "P"]URL` (6800 MPP provisioning guide, "Optional Resync Arguments: key, uid
+  and pwd"; FusionPBX's cisco/8851 template writes its HTTP credentials into Profile_Rule that
+  way); they take precedence over the phone's "profile account" (8800 MPP admin guide, "Profile
+  Authentication"). So the device file rewrites Profile_Rule_B, the rule that fetches it (see
+  common.xml), URL included; quoted, as the guides quote option arguments. A profile updates only
+  the parameters it holds (8800 MPP admin guide, "Profile Rules"): the rule stays until rewritten,
+  and the next resync uses it. Profile_Rule, which fetches the common file, keeps the global ones.
 - Reload: SIP NOTIFY `Event: resync` ("Resync From SIP", default Yes; 6800 MPP admin guide;
   Asterisk's `[sipura-check-cfg]`).
 """
@@ -48,6 +56,7 @@ class CiscoSpa(Brand):
     config_content_type = "text/xml; charset=utf-8"
     config_autoescape = True
     common_template = "common.xml"
+    issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         return identity_from(_USER_AGENTS, user_agent)

@@ -17,6 +17,10 @@ Sources:
   InputItem DisplayName/QueryStringParam/DefaultValue/InputFlags: the phone appends
   `name=value` pairs to the URL as a query), FanvilIPPhoneText; soft keys `<SoftKey><Name/><URI/>`
   with `SoftKey:Exit` (wazo-platform/wazo-phoned plugins/fanvil templates, served as text/xml).
+- Own provisioning credentials: `<AUTOUPDATE_CONFIG_MODULE>` `Download_Username` and
+  `Download_Password` (FusionPBX's fanvil/x4 template writes its HTTP auth credentials there;
+  wazo_fanvil base.tpl has the same two elements). A file sets only the settings it holds, so
+  the phone keeps them for its next fetches.
 - Reload: SIP NOTIFY `Event: check-sync` (wazo_fanvil `synchronize()` = standard check-sync).
 """
 
@@ -38,6 +42,7 @@ class Fanvil(Brand):
     label = "Fanvil"
     config_content_type = "application/xml; charset=utf-8"
     config_autoescape = True
+    issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         match = _USER_AGENT.match(user_agent.strip())

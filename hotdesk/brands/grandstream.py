@@ -19,6 +19,10 @@ Sources followed:
   as name=value query parameters), `QuitApp`: GXP21xx XML Application Guide p.29
   (manualsdir.com / azmanual.top copies) and mrcnpdlk/grandstream-xmlapp (ModelConstant.php,
   SoftKey.php, ElemInput.php: `<input name value type><styles pos_x pos_y width/></input>`).
+- Own provisioning credentials: P1360 / P1361, "Config HTTP/HTTPS User Name / Password" (a
+  Grandstream phone web UI's own source names its fields P-1360 and P-1361; a public Laravel PBX
+  template and a public provisioning server write them per device in cfg<mac>.xml). Like every
+  P-value they are kept until a file sets them again, and the next fetch uses them.
 - Reload: NOTIFY `check-sync`, what wazo's Grandstream plugin sends (standard_sip_synchronize);
   FusionPBX sends `resync` to Grandstream instead (prior-art.md, resync table).
 """
@@ -44,6 +48,7 @@ class Grandstream(Brand):
     label = "Grandstream"
     config_content_type = "text/xml; charset=utf-8"
     config_autoescape = True
+    issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         return identity_from(_USER_AGENTS, user_agent)

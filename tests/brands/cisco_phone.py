@@ -8,6 +8,8 @@ schema (tests/schemas/CiscoIpPhoneServices.xsd), with the one difference its REA
 
 from __future__ import annotations
 
+import re
+import shlex
 from functools import cache
 from pathlib import Path
 
@@ -56,11 +58,26 @@ def parse_flat_profile(body: bytes) -> dict[str, str]:
     return {element.tag: element.text or "" for element in root if isinstance(element.tag, str)}
 
 
+_PROFILE_RULE = re.compile(r"^\[(?P<options>[^\]]*)\](?P<url>\S+)$")
+
+
+def parse_profile_rule(rule: str, mac: str) -> dict[str, str]:
+    """`[--uid "U" --pwd "P"]http://host/$MA.xml` as the firmware reads it: its options and its URL,
+    `$MA` expanded to the phone's MAC."""
+    match = _PROFILE_RULE.match(rule)
+    assert match, rule
+    words = shlex.split(match["options"])
+    options = {name.removeprefix("--"): value for name, value in zip(words[::2], words[1::2], strict=True)}
+    return options | {"url": match["url"].replace("$MA", mac)}
+
+
 class CiscoSpaPhone(CiscoBrowser):
     """SPA5xx (and, with a 3PCC User-Agent, CP-68xx/78xx/88xx-3PCC): spa<PSN>.cfg, then <mac>.xml."""
 
     brand = "cisco_spa"
     notify_event = "resync"
+    # Profile_Rule_B fetches <mac>.xml; the firmware authenticates with the rule's uid and pwd options.
+    credential_settings = ("Profile_Rule_B.uid", "Profile_Rule_B.pwd")
 
     def __init__(self, client, mac: str, *, user_agent: str | None = None, common_file="spa504G.cfg", **kwargs):
         super().__init__(client, mac, **kwargs)
@@ -74,6 +91,9 @@ class CiscoSpaPhone(CiscoBrowser):
         config = {}
         for body in files.values():
             config |= parse_flat_profile(body)
+        if config.get("Profile_Rule_B"):
+            rule = parse_profile_rule(config["Profile_Rule_B"], self.mac)
+            config |= {f"Profile_Rule_B.{name}": value for name, value in rule.items()}
         return config
 
     def keys(self):

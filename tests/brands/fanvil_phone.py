@@ -29,6 +29,7 @@ class FanvilPhone(GetFormBrowser):
     menu_tag = "FanvilIPPhoneMenu"
     brand = "fanvil"
     notify_event = "check-sync"
+    credential_settings = ("AUTOUPDATE_CONFIG_MODULE.Download_Username", "AUTOUPDATE_CONFIG_MODULE.Download_Password")
 
     def __init__(self, client, mac: str, *, model="X4", firmware="2.10.2.6887", **kwargs):
         super().__init__(client, mac, **kwargs)

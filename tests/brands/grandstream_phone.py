@@ -11,6 +11,7 @@ MPK_BASE = 23000
 class GrandstreamPhone(Phone):
     brand = "grandstream"
     notify_event = "check-sync"
+    credential_settings = ("P1360", "P1361")  # Config HTTP/HTTPS User Name, Password
 
     def __init__(self, client, mac: str, *, model="GXP2170", firmware="1.0.11.3", **kwargs):
         super().__init__(client, mac, **kwargs)

@@ -16,7 +16,7 @@ from hotdesk.models import Device, Event, Mapping
 from hotdesk.notifications import notification_recorder
 from hotdesk.notify import NotifyDispatcher, build_notify, send_notify
 from tests.brands.cisco_phone import CiscoSipPhone, CiscoSpaPhone, cisco_schema, parse_flat_profile
-from tests.conftest import USER_PASSWORD
+from tests.conftest import PROVISIONING, USER_PASSWORD
 from tests.phones import parse_xml
 from tests.sipp import received_requests
 
@@ -104,6 +104,26 @@ def test_spa_without_a_mac_in_its_user_agent_is_known_by_its_file_name(client, s
 def test_spa_asking_for_another_phones_file_gets_nothing(client, extensions):
     phone = CiscoSpaPhone(client, MAC)
     assert phone.fetch(f"{OTHER_MAC}.xml").status_code == 404
+
+
+def test_spa_first_profile_rewrites_its_own_rule_with_credentials_of_its_own(client, extensions):
+    phone = CiscoSpaPhone(client, MAC)
+    config = phone.boot()
+    user, password = config["Profile_Rule_B.uid"], config["Profile_Rule_B.pwd"]  # [--uid "U" --pwd "P"]URL
+    assert user != PROVISIONING[0] and len(password) >= 20
+    assert config["Profile_Rule_B.url"] == f"http://localhost/provision/{MAC}.xml"  # $MA expanded: this file
+    assert parse_xml(phone.files[f"{MAC}.xml"]).find("Profile_Rule_B").get("ua") == "na"  # not on the user's web page
+    assert phone.credentials == (user, password)
+
+    phone.login("1002", USER_PASSWORD)
+    config = phone.boot()  # resync with its own credentials: the user's line, the rule left as it is
+    assert config["Password_1_"] == "bob-SIP-secret-77a"
+    assert "Profile_Rule_B" not in config
+
+    response = client.get(f"/provision/{MAC}.xml", headers={"User-Agent": phone.user_agent}, auth=PROVISIONING)
+    guest = parse_flat_profile(response.data)
+    assert (guest["Line_Enable_1_"], guest["Password_1_"]) == ("No", "")
+    assert "Profile_Rule_B" not in guest
 
 
 @pytest.mark.parametrize("model", ["CP-6851-3PCC", "CP-7841-3PCC", "CP-8841-3PCC"])

@@ -9,7 +9,7 @@ from hotdesk import brands
 from hotdesk.brands import FileKind
 from hotdesk.models import Device, Extension, Mapping
 from tests.brands.fanvil_phone import XML_KEY, FanvilPhone
-from tests.conftest import USER_PASSWORD
+from tests.conftest import PROVISIONING, USER_PASSWORD
 from tests.phones import YealinkPhone, parse_xml
 
 MAC = "0c383e07e16c"
@@ -135,3 +135,21 @@ def test_a_name_cannot_add_an_element_or_a_line(phone, session):
     body = phone.files[f"{MAC}.cfg"]
     assert phone.line()["display_name"] == "Eve</Display_Name><Register_Pswd>x"
     assert phone.line()["secret"] == "eve-secret" and body.count(b"<Register_Pswd>") == 1
+
+
+def test_first_file_hands_the_phone_its_own_provisioning_credentials(phone, client):
+    config = phone.boot()
+    user = config["AUTOUPDATE_CONFIG_MODULE.Download_Username"]
+    password = config["AUTOUPDATE_CONFIG_MODULE.Download_Password"]
+    assert user != PROVISIONING[0] and len(password) >= 20
+    assert phone.credentials == (user, password)
+
+    phone.login("1002", USER_PASSWORD)
+    config = phone.boot()  # with its own credentials: the user's line, and no new credentials
+    assert config["SIP1.Register_Pswd"] == "bob-SIP-secret-77a"
+    assert not [name for name in config if name.startswith("AUTOUPDATE_CONFIG_MODULE.")]
+
+    response = client.get(f"/provision/{MAC}.cfg", headers={"User-Agent": phone.user_agent}, auth=PROVISIONING)
+    guest = phone.read_config({f"{MAC}.cfg": response.data})
+    assert (guest["SIP1.Enable_Reg"], guest["SIP1.Register_Pswd"]) == ("0", "")
+    assert "AUTOUPDATE_CONFIG_MODULE.Download_Password" not in guest

@@ -122,3 +122,20 @@ def test_logout_menu_is_soft_keys_and_returns_the_phone_to_guest(phone, session)
     assert session.scalar(select(Mapping)) is None
     assert phone.boot()["P271"] == "0"
     assert list(phone.keys()) == ["External", "Internal"]
+
+
+def test_first_file_hands_the_phone_its_own_provisioning_credentials(phone, client):
+    config = phone.boot()
+    user, password = config["P1360"], config["P1361"]  # Config HTTP/HTTPS User Name, Password
+    assert user != PROVISIONING[0] and len(password) >= 20
+    assert phone.credentials == (user, password)
+
+    phone.login("1002", USER_PASSWORD)
+    config = phone.boot()  # with its own credentials: the user's line, and no new credentials
+    assert config["P34"] == "bob-SIP-secret-77a"
+    assert "P1360" not in config and "P1361" not in config
+
+    response = client.get(f"/provision/cfg{MAC}.xml", headers={"User-Agent": phone.user_agent}, auth=PROVISIONING)
+    guest = phone.read_config({f"cfg{MAC}.xml": response.data})
+    assert (guest["P271"], guest["P34"]) == ("0", "")
+    assert "P1361" not in guest
