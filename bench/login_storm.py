@@ -4,11 +4,17 @@ Each flow is a user logging in on a guest phone, driven by tests/phones.py's Yea
 real HTTP: boot as guest (common file, <mac>.cfg), press External (the URL the guest file holds),
 submit extension and PIN, then reload (both files again) and find the user's line. A UDP
 responder plays the phones' SIP side and answers each NOTIFY 200 OK. Prints one JSON line.
+
+`think_seconds` 0: each phone sends its next request the moment the last answer arrives (a closed
+loop: flows then queue behind each other and measure throughput). Above 0: the user takes that
+long to type extension and PIN, and the phone as long again to restart before it fetches its new
+files — a person at a desk; a flow's time is then what the phone spent waiting for the server.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -31,19 +37,24 @@ class TimedClient(LiveClient):
             self.latencies.append(time.perf_counter() - start)
 
 
-def login_flow(base_url: str, phone: dict, number: str, pin: str) -> tuple[float, list[float]]:
+def login_flow(base_url: str, phone: dict, number: str, pin: str, think: float) -> tuple[float, list[float]]:
+    time.sleep(random.uniform(0, think))  # people do not reach their desks in step
     client = TimedClient(base_url)
     emulator = YealinkPhone(client, phone["mac"], credentials=(phone["username"], phone["password"]))
     start = time.perf_counter()
     try:
         if emulator.boot().get("account.1.enable") != "0":
             raise AssertionError("the phone did not boot as a guest")
-        answer = emulator.submit(emulator.press("External"), extension=number, password=pin)
+        form = emulator.press("External")
+        time.sleep(think)  # the user types extension and PIN
+        answer = emulator.submit(form, extension=number, password=pin)
         if answer.findtext("Title") != "Logged in":
             raise AssertionError(f"login answered {emulator.text(answer)!r}")
+        time.sleep(think)  # the phone restarts
         if emulator.boot().get("account.1.user_name") != number:
             raise AssertionError("the reloaded phone does not have the user's line")
-        return time.perf_counter() - start, client.latencies
+        waited = sum(client.latencies) if think else time.perf_counter() - start
+        return waited, client.latencies
     finally:
         client.close()
 
@@ -60,7 +71,7 @@ def main(plan_path: str) -> None:
     started = time.perf_counter()
     with ThreadPoolExecutor(plan["concurrency"]) as pool:
         futures = [
-            pool.submit(login_flow, plan["base_url"], phone, number, pin)
+            pool.submit(login_flow, plan["base_url"], phone, number, pin, plan.get("think_seconds", 0.0))
             for phone, (number, pin) in zip(plan["phones"], plan["extensions"])
         ]
         for future in futures:
