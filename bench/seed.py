@@ -136,12 +136,12 @@ def power_cut(url: str) -> None:
     engine.dispose()
 
 
-def request_list(path, phones: list[Phone], files) -> None:
+def request_list(path, phones: list[Phone], files, folder=lambda phone: "/provision/") -> None:
     """Requests for wrk (bench/requests.lua): `path<TAB>authorization<TAB>user-agent` per line."""
     with open(path, "w") as out:
         for phone in phones:
             for name in files(phone):
-                out.write(f"/provision/{name}\t{phone.authorization}\t{phone.user_agent}\n")
+                out.write(f"{folder(phone)}{name}\t{phone.authorization}\t{phone.user_agent}\n")
 
 
 def _phone(index: int) -> Phone:

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hotdesk import brands
+from hotdesk import brands, published
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.notify import NotifyDispatcher
@@ -28,6 +28,7 @@ class Hotdesk:
     settings: Settings
     notifier: NotifyDispatcher
     snapshots: SnapshotCache
+    published: published.PublishedFiles | None = None  # the nginx fast path, when HOTDESK_PUBLISH_DIR is set
 
 
 def _log_to_stderr() -> None:
@@ -64,7 +65,10 @@ def create_app(config: Config | None = None, notifier: NotifyDispatcher | None =
 
         notifier = NotifyDispatcher(on_outcome=notification_recorder(sessions))
     registry = settings_registry()
-    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, registry, notifier, SnapshotCache(registry))
+    files = published.attach(sessions, config)
+    if files is not None:
+        files.retire()  # what a crash may have left behind; workers publish again on demand
+    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, registry, notifier, SnapshotCache(registry), files)
 
     if config.trusted_proxies:
         n = config.trusted_proxies

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import credentials, directory, hotdesking, scheduler, schema, settings_registry
+from hotdesk import credentials, directory, hotdesking, published, scheduler, schema, settings_registry
 from hotdesk.admin import AdminError, accounts, history, phones, pins, record_change
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -37,6 +37,7 @@ class Context:
             raise click.ClickException(str(error)) from None
         self.engine = make_engine(self.config.database_url)
         self.sessions = make_session_factory(self.engine)
+        published.attach(self.sessions, self.config)  # its changes withdraw the nginx fast path's stale files
         self.settings = settings_registry()
 
 

@@ -17,6 +17,7 @@ class Config:
     secret_key: str
     trusted_proxies: int
     instance_path: Path
+    publish_dir: Path | None = None  # the nginx fast path's files (hotdesk.published); None: off
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict = os.environ) -> Config:
@@ -30,6 +31,7 @@ class Config:
             secret_key=environ.get("HOTDESK_SECRET_KEY") or _stored_secret_key(instance),
             trusted_proxies=int(proxies),
             instance_path=instance,
+            publish_dir=Path(environ["HOTDESK_PUBLISH_DIR"]) if environ.get("HOTDESK_PUBLISH_DIR") else None,
         )
 
 

@@ -267,6 +267,13 @@ def last_login_change(session: Session, device: Device) -> int | None:
     )
 
 
+def login_address(session: Session, device: Device) -> str | None:
+    """The address the device's current login came from, when a phone made it (not an admin)."""
+    return session.scalar(
+        select(Event.ip).where(Event.mac == device.mac, Event.kind == EventKind.LOGIN.value).order_by(Event.at.desc()).limit(1)
+    )
+
+
 def login_expiry(settings: SettingValues, extension: Extension, now: datetime) -> datetime | None:
     """When this login ends by itself: the maximum login time, the daily logout, whichever is first."""
     limits = []

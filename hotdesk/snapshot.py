@@ -22,8 +22,8 @@ from hotdesk.models import Revision, Setting, Template, TemplatePin
 from hotdesk.settings import Settings, SettingValues
 
 COUNTER = "config"
-_WATCHED = (Setting, Template, TemplatePin)
-_WATCHED_TABLES = frozenset(model.__table__ for model in _WATCHED)
+CONFIG_MODELS = (Setting, Template, TemplatePin)  # what the counter watches
+CONFIG_TABLES = frozenset(model.__table__ for model in CONFIG_MODELS)
 
 
 @dataclass(frozen=True)
@@ -95,11 +95,11 @@ def _bump(session: Session) -> None:
 
 @event.listens_for(Session, "before_flush")
 def _bump_on_flush(session: Session, _context, _instances) -> None:
-    if any(isinstance(obj, _WATCHED) for obj in chain(session.new, session.dirty, session.deleted)):
+    if any(isinstance(obj, CONFIG_MODELS) for obj in chain(session.new, session.dirty, session.deleted)):
         _bump(session)
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _bump_on_bulk_statement(state: ORMExecuteState) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and getattr(state.statement, "table", None) in _WATCHED_TABLES:
+    if (state.is_insert or state.is_update or state.is_delete) and getattr(state.statement, "table", None) in CONFIG_TABLES:
         _bump(state.session)

@@ -8,7 +8,7 @@ login -> reload -> logout story on each.
 
 from __future__ import annotations
 
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from lxml import etree
 
@@ -195,9 +195,19 @@ class YealinkPhone(GetFormBrowser):
         super().__init__(client, mac, **kwargs)
         self.user_agent = f"Yealink SIP-{model} {firmware} {':'.join(mac[i:i + 2] for i in range(0, 12, 2))}"
         self.family = firmware.split(".")[0]
+        self.server_url = "/provision/"
 
     def provisioning_files(self):
         return [f"y{int(self.family):012d}.cfg", f"{self.mac}.cfg"]
+
+    def fetch(self, filename):
+        return self.get(urljoin(self.server_url, filename), auth=self.credentials)
+
+    def boot(self):
+        config = super().boot()
+        # Like the firmware: the next provisioning goes to the server URL the files named.
+        self.server_url = config.get("static.auto_provision.server.url", self.server_url)
+        return config
 
     def read_config(self, files):
         config = {}

@@ -15,6 +15,7 @@ import ssl
 import subprocess
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from tests.phones import YealinkPhone
 pytestmark = pytest.mark.slow
 
 MAC = "001565d0e1f2"
+FAST_MAC = "001565d0e1f4"
 PROXY_SOURCE = "127.0.0.3"
 REBOOT_EVENT = "check-sync;reboot=true"
 
@@ -41,6 +43,7 @@ class Deployment:
     tls: ssl.SSLContext
     logs: Path
     app: Gunicorn
+    published: Path
 
     def logged(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.logs.glob("*.log")) + self.app.log()
@@ -68,7 +71,7 @@ def deployment(tmp_path_factory, database_url):
         check=True, capture_output=True,
     )
     env = {"HOTDESK_DATABASE_URL": database_url, "HOTDESK_SECRET_KEY": "deploy-test-key",
-           "HOTDESK_TRUSTED_PROXIES": "1", "HOTDESK_INSTANCE_PATH": str(work)}
+           "HOTDESK_TRUSTED_PROXIES": "1", "HOTDESK_INSTANCE_PATH": str(work), "HOTDESK_PUBLISH_DIR": str(work / "published")}
     app = Gunicorn("wsgi:app", work / "gunicorn.log", env)
     https, http = free_port(), free_port()
     snippet = work / "hotdesk-proxy.conf"
@@ -82,11 +85,12 @@ def deployment(tmp_path_factory, database_url):
         "/etc/ssl/hotdesk/fullchain.pem": str(cert),
         "/etc/ssl/hotdesk/privkey.pem": str(key),
         "/var/log/nginx/": f"{work}/",
+        "/var/lib/hotdesk/published/": f"{work}/published/",
         "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
     })
     nginx = Nginx(work / "nginx", site, [https, http])
     try:
-        yield Deployment(f"https://127.0.0.1:{https}", f"http://127.0.0.1:{http}", ssl.create_default_context(cafile=cert), work, app)
+        yield Deployment(f"https://127.0.0.1:{https}", f"http://127.0.0.1:{http}", ssl.create_default_context(cafile=cert), work, app, work / "published")
     finally:
         nginx.stop()
         app.stop()
@@ -184,3 +188,43 @@ def test_reload_replaces_workers_without_failing_a_request(deployment, engine):
 
     assert not set(deployment.app.wait_for_workers()) & before, "the old workers are still running"
     assert statuses and set(statuses) == {200}, statuses
+
+
+@contextmanager
+def paused(server: Gunicorn):
+    """gunicorn stopped in its tracks (SIGSTOP): whatever is answered meanwhile, nginx answered alone."""
+    pids = [server.pid, *server.children()]
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+@pytest.mark.parametrize("listener", ["https", "http"])
+def test_nginx_serves_published_files_alone_and_never_a_stale_one(deployment, extensions, phone_port, listener):
+    base = deployment.https_url if listener == "https" else deployment.http_url
+    phone = YealinkPhone(LiveClient(base, ssl_context=deployment.tls, timeout=5, retry=False), FAST_MAC)
+    phone.boot()  # global credentials: the phone's own, and its fast path
+    assert phone.server_url.startswith(f"{base}/fast/{FAST_MAC}/"), phone.server_url
+    guest = phone.boot()  # nothing published yet: nginx asks hotdesk, which publishes
+    with paused(deployment.app):
+        assert phone.boot() == guest
+
+    answer = phone.submit(phone.press("External"), extension="1001", password="4321")
+    assert answer.findtext("Title") == "Logged in"
+    assert phone_port.wait() == 0, phone_port.diagnostics()
+    assert not list(deployment.published.glob(f"current/{FAST_MAC}/*/*"))
+    user = phone.boot()
+    assert user["account.1.password"] == "alice-SIP-secret-9f3"
+    with paused(deployment.app):
+        assert phone.boot() == user
+
+    assert phone.choose(phone.press("Logout"), "Logout").findtext("Title") == "Logged out"
+    assert phone.boot()["account.1.enable"] == "0"
+    with paused(deployment.app):
+        assert phone.boot()["account.1.enable"] == "0"
+    secret_path = phone.server_url.removeprefix(base)
+    assert secret_path.split("/")[3] not in deployment.logged(), "the fast path's signature is a secret"

@@ -104,3 +104,18 @@ def test_every_brand_that_issues_credentials_keeps_its_users_line_from_the_globa
     for name in phone.files:
         response = phone.get(f"/provision/{name}", auth=PROVISIONING)
         assert SECRET.encode() not in response.data, name
+
+
+def test_without_credentials_of_its_own_a_users_line_goes_only_to_the_address_it_logged_in_from(client, extensions, caplog):
+    # Aastra keeps the global credentials (it would forget its own): anyone holding them could
+    # otherwise read a logged-in Aastra's file by sending its MAC and User-Agent.
+    phone = EMULATORS["aastra"](client, "00085d0a0b0c")
+    phone.apply_reload(phone.login("1001", "4321"))
+    assert phone.credentials == PROVISIONING
+    assert phone.boot() and phone.line()["secret"] == SECRET  # the phone itself, from its own address
+
+    for name in phone.provisioning_files():
+        response = client.get(f"/provision/{name}", headers={"User-Agent": phone.user_agent}, auth=PROVISIONING,
+                              environ_base={"REMOTE_ADDR": "10.66.0.9"})
+        assert response.status_code == 200 and SECRET.encode() not in response.data, name
+    assert "withheld from 10.66.0.9" in caplog.text

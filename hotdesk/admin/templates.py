@@ -66,6 +66,7 @@ def sample_contexts(brand: Brand, name: str) -> dict[str, dict]:
         "part": None,
         "provisioning": None,
         "guest_line": None,
+        "fast_path": None,
         "device": {"mac": _MAC, "mac_upper": _MAC.upper(), "model": "sample", "firmware": "1.0"},
         "template": name,
     }
@@ -74,7 +75,8 @@ def sample_contexts(brand: Brand, name: str) -> dict[str, dict]:
         "guest phone": base | {"line": None, "keys": guest_keys},
         "guest phone with the emergency line and its own credentials": base
         | {"line": None, "keys": guest_keys, "guest_line": _GUEST_LINE, "provisioning": DeviceCredentials("hdsample", "sample-Password-1")},
-        "logged-in phone": base | {"line": _USER, "keys": [SampleKey("Logout", f"{_SERVER}/phone/t/menu")]},
+        "logged-in phone": base
+        | {"line": _USER, "keys": [SampleKey("Logout", f"{_SERVER}/phone/t/menu")], "fast_path": f"{_SERVER}/fast/{_MAC}/{'0' * 32}/"},
     }
 
 

@@ -120,6 +120,11 @@ class Brand:
     # True when the brand's templates write `provisioning` (the device's own HTTP credentials)
     # into its config, so the phone uses them from then on; see hotdesk.web.provision.
     issues_device_credentials: ClassVar[bool] = False
+    # The nginx fast path (hotdesk.published): a device file rendered for the device's own
+    # credentials gets `fast_path`, the URL of its pre-rendered files, when publishing is on. A
+    # brand takes part by writing it as the phone's provisioning server URL in its default
+    # template (Yealink: static.auto_provision.server.url); the phone must then fetch every file
+    # relative to it. Nothing else is needed here.
     # False for phones without an XML browser (JavaScript-app phones): no keys in their configs,
     # logins come from the CLI/console, and an app screen reaching one is answered as plain text.
     has_login_app: ClassVar[bool] = True

@@ -9,12 +9,12 @@ from hotdesk import hotdesking
 from hotdesk.brands import Brand
 from hotdesk.hotdesking import DeviceConfig, Line
 from hotdesk.models import Device
-from hotdesk.web import settings
+from hotdesk.web import hotdesk, settings
 from hotdesk.web.links import guest_keys, user_keys
 
 
 def base_context(brand: Brand, part: str | None = None) -> dict:
-    return {"server": request.host_url.rstrip("/"), "brand": brand.key, "part": part, "provisioning": None, "guest_line": None}
+    return {"server": _server(), "brand": brand.key, "part": part, "provisioning": None, "guest_line": None, "fast_path": None}
 
 
 def device_context(brand: Brand, device: Device, config: DeviceConfig, *, line: Line | None, part: str | None = None) -> dict:
@@ -26,3 +26,16 @@ def device_context(brand: Brand, device: Device, config: DeviceConfig, *, line: 
         "keys": user_keys(device.mac) if line else guest_keys(device.mac),
         "guest_line": None if line else hotdesking.guest_line(settings()),
     }
+
+
+def fast_path(device: Device) -> str | None:
+    """The URL of the device's published files (hotdesk.published) when publishing is on and the
+    device has its own credentials. Only for a file those credentials (or that URL) opened."""
+    files = hotdesk().published
+    if files is None or device.provisioning_password is None:
+        return None
+    return f"{_server()}/fast/{files.path(device.mac, device.provisioning_password)}"
+
+
+def _server() -> str:
+    return request.host_url.rstrip("/")

@@ -1,17 +1,19 @@
-"""/provision/<file>: authenticate, recognise the phone, choose its template, render its file."""
+"""/provision/<file>: authenticate, recognise the phone, choose its template, render its file.
+/provision/fast/<mac>/<sig>/<file>: the same, for nginx's fast path (hotdesk.published)."""
 
 from __future__ import annotations
 
 import logging
+from functools import partial
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 
-from hotdesk import brands, credentials, hotdesking
-from hotdesk.brands import FileKind
+from hotdesk import brands, credentials, hotdesking, published
+from hotdesk.brands import FileKind, normalize_mac
 from hotdesk.models import Device
-from hotdesk.web import client_ip, db, http_auth, snapshot
+from hotdesk.web import client_ip, db, hotdesk, http_auth, snapshot
 from hotdesk.web import settings as web_settings
-from hotdesk.web.device_files import base_context, device_context
+from hotdesk.web.device_files import base_context, device_context, fast_path
 
 bp = Blueprint("provision", __name__, url_prefix="/provision")
 log = logging.getLogger("hotdesk.provision")
@@ -40,7 +42,24 @@ def provisioning_file(filename: str) -> Response:
         return http_auth.challenge(key, stale=http_auth.nonce_is_stale(request, key))
     if user == global_user:
         by_device = None
+    return _answer(filename, by_device)
 
+
+@bp.route("/fast/<mac>/<sig>/<path:filename>")
+def fast_file(mac: str, sig: str, filename: str) -> Response:
+    """What nginx asks for when a file under /fast/ is not published (yet): the secret path
+    stands for the device's own credentials (hotdesk.published)."""
+    device = hotdesking.find_device(db(), mac=mac) if normalize_mac(mac) == mac else None
+    if device is None or not published.signed(current_app.config["SECRET_KEY"], device.mac, device.provisioning_password, sig):
+        log.warning("provisioning: wrong fast path for %r (ip=%s)", mac[:20], client_ip())
+        return _not_found()
+    return _answer(filename, device)
+
+
+def _answer(filename: str, by_device: Device | None) -> Response:
+    """The file for the phone this request comes from. `by_device`: the device whose own
+    credentials (or fast path) the request carries; None for the global credentials."""
+    session = db()
     user_agent = request.headers.get("User-Agent", "")
     found = brands.recognise(user_agent, request.headers)
     requested = found[0].requested_file(filename) if found else None
@@ -50,30 +69,87 @@ def provisioning_file(filename: str) -> Response:
     brand, identity = found
 
     if requested.kind is FileKind.COMMON:
-        return _file(brand.render_common(base_context(brand, requested.part)), brand.config_content_type)
+        render = partial(_common_file, brand, requested.part)
+    else:
+        mac = requested.mac
+        if identity.mac and identity.mac != mac:
+            # A phone asks for another phone's file: refuse rather than serve someone else's line.
+            log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
+            return _not_found()
+        if by_device is not None and by_device.mac != mac:
+            log.warning("provisioning: credentials of another device asked for %r (ip=%s)", filename[:200], client_ip())
+            return _not_found()
+        device = hotdesking.record_device(
+            session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip(), known=by_device
+        )
+        if by_device is None:
+            return _file(_for_global_credentials(brand, device, requested.part), brand.config_content_type)
+        render = partial(_own_file, brand, requested.part)
+    body = _published(by_device, filename, render) if by_device is not None else render(None)
+    return _file(body, brand.config_content_type) if body is not None else _not_found()
 
-    mac = requested.mac
-    if identity.mac and identity.mac != mac:
-        # A phone asks for another phone's file: refuse rather than serve someone else's line.
-        log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
-        return _not_found()
-    if by_device is not None and by_device.mac != mac:
-        log.warning("provisioning: credentials of another device asked for %r (ip=%s)", filename[:200], client_ip())
-        return _not_found()
-    device = hotdesking.record_device(
-        session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip(), known=by_device
-    )
+
+def _common_file(brand, part: str | None, _device: Device | None) -> bytes:
+    return brand.render_common(base_context(brand, part))
+
+
+def _own_file(brand, part: str | None, device: Device) -> bytes:
+    """The device's file as its own credentials open it: its user's line, if someone is logged in."""
+    config = hotdesking.device_config(db(), device, snapshot())
+    context = device_context(brand, device, config, line=config.line, part=part) | {"fast_path": fast_path(device)}
+    return brand.render_config(config.template.body, context)
+
+
+def _for_global_credentials(brand, device: Device, part: str | None) -> bytes:
+    session = db()
     config = hotdesking.device_config(session, device, snapshot())
-    context = device_context(brand, device, config, line=config.line, part=requested.part)
-    if brand.issues_device_credentials and by_device is None:
+    line = config.line
+    if line is not None and device.provisioning_username is None and not _from_login_address(session, device):
+        line = None
+    context = device_context(brand, device, config, line=line, part=part)
+    if brand.issues_device_credentials:
         if device.provisioning_username is None and _writes_credentials(brand, config.template.body, context):
             issued = credentials.issue(session, device)
-            context = device_context(brand, device, config, line=None, part=requested.part) | {"provisioning": issued}
+            context = device_context(brand, device, config, line=None, part=part) | {
+                "provisioning": issued,
+                "fast_path": fast_path(device) if issued else None,
+            }
         elif device.provisioning_username is not None:
             # The global credentials are in every phone: once a device has its own, they get its guest file.
-            context = device_context(brand, device, config, line=None, part=requested.part)
-    body = brand.render_config(config.template.body, context)
-    return _file(body, brand.config_content_type)
+            context = device_context(brand, device, config, line=None, part=part)
+    return brand.render_config(config.template.body, context)
+
+
+def _from_login_address(session, device: Device) -> bool:
+    """Global credentials and a User-Agent can be had by anyone; for a phone without credentials of
+    its own (Aastra, Cisco enterprise, templates without the block), a user's line goes only to the
+    address that phone logged in from: the phone app is bound to the phone by its token."""
+    address = hotdesking.login_address(session, device)
+    if address is None or address == client_ip():
+        return True
+    log.warning("provisioning: %s's line withheld from %s, not the address it logged in from", device.mac, client_ip())
+    return False
+
+
+def _published(device: Device, filename: str, render) -> bytes | None:
+    """`render(device)`, published under the device's fast path when publishing is on. None: the
+    device's credentials changed since the request was authenticated."""
+    files = hotdesk().published
+    if files is None:
+        return render(device)
+    mac, password = device.mac, device.provisioning_password
+    with files.publishing(mac):
+        # A fresh transaction, begun while holding the lock (see hotdesk.published for why), and
+        # nothing from before it: rollback() expires nothing when record_device just committed.
+        db().rollback()
+        db().expire_all()
+        g.pop("snapshot", None)
+        device = hotdesking.find_device(db(), mac=mac)
+        if device is None or device.provisioning_password != password:
+            return None
+        body = render(device)
+        files.write(mac, password, filename, body)
+    return body
 
 
 def _writes_credentials(brand, body: str, context: dict) -> bool:
