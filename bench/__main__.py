@@ -157,6 +157,7 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     results.login = login_storm(main_target.url, populations[args.phones], args, work, sip_port, batch=0, think=0.0)
     say(f"login storm: {args.login_phones} more phones, {args.login_concurrency} at a time, {args.think} s to type and to restart")
     results.paced = login_storm(main_target.url, populations[args.phones], args, work, sip_port, batch=1, think=args.think)
+    say(f"paced login storm, p99 of each request in flow order (ms): {results.paced['step_p99_ms']}")
 
 
 def arguments() -> argparse.Namespace:

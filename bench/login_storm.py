@@ -70,7 +70,7 @@ def main(plan_path: str) -> None:
     # millisecond rather than every 5, or a phone's answer waits for other phones' parsing.
     sys.setswitchinterval(0.001)
     responder = NotifyResponder(plan["sip_port"])
-    flows, requests, errors = [], [], []
+    flows, requests, errors, steps = [], [], [], []
     started = time.perf_counter()
     with ThreadPoolExecutor(plan["concurrency"]) as pool:
         futures = [
@@ -82,6 +82,7 @@ def main(plan_path: str) -> None:
                 seconds, latencies = future.result()
                 flows.append(seconds)
                 requests.extend(latencies)
+                steps.append(latencies)
             except Exception as error:  # a failed flow is a result, not a crash of the generator
                 errors.append(f"{type(error).__name__}: {error}"[:200])
     elapsed = time.perf_counter() - started
@@ -91,6 +92,7 @@ def main(plan_path: str) -> None:
         "seconds": elapsed, "flow_p50_ms": 1000 * percentile(flows, 0.50), "flow_p99_ms": 1000 * percentile(flows, 0.99),
         "request_p50_ms": 1000 * percentile(requests, 0.50), "request_p99_ms": 1000 * percentile(requests, 0.99),
         "requests": len(requests), "notifies": responder.received,
+        "step_p99_ms": [round(1000 * percentile(list(step), 0.99), 1) for step in zip(*steps)],  # where a slow flow spent its time
     }))
 
 
