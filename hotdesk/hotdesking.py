@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import events
@@ -127,10 +127,12 @@ def login(
     ip: str | None = None,
     *,
     override: bool = False,
+    snapshot: Snapshot | None = None,
 ) -> LoginResult:
     """Log `number` into `device`. On failure nothing changes but the failure is recorded.
 
     `override`: the user confirmed (with the password again) a login the `deny` policy refused.
+    `snapshot`: the cached templates, if the caller has them (fewer statements under the lock).
     """
     # Keypads type printable characters; anything else (NUL included, which PostgreSQL refuses
     # in text) cannot be part of an extension or password.
@@ -142,7 +144,7 @@ def login(
 
     serialize_logins(session)
     now = utcnow()
-    extension = session.scalar(select(Extension).where(Extension.number == number))
+    extension = session.scalar(_EXTENSION_BY_NUMBER, {"number": number})
     locked_for = locked_out(session, settings, number, device.mac, now)
     if locked_for:
         failure = LoginFailure.LOCKED_OUT
@@ -156,35 +158,43 @@ def login(
         _record_failure(session, failure, number, device, address, ip)
         return LoginResult(failure=failure, retry_after=locked_for)
 
-    others = [m for m in session.scalars(select(Mapping).where(Mapping.extension_id == extension.id)) if m.device_id != device.id]
+    others = [m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id]
     policy = settings["multiple_login"]
     if others and policy == "deny" and not override:
         session.commit()
         return LoginResult(extension=extension, failure=LoginFailure.LOGGED_IN_ELSEWHERE, elsewhere=others[0].device)
 
     result = LoginResult(extension=extension)
+    ended = [device.mapping] if device.mapping is not None else []
     if device.mapping is not None:
         _end_mapping(session, device.mapping, ip=ip, detail="replaced by a new login on this phone")
     if policy != "allow":
         for other in others:
             result.logged_out.append(other.device)
             _end_mapping(session, other, ip=None, detail=f"logged in on {device.mac}")
-    session.flush()
-    mapping = Mapping(device=device, extension=extension, address=address, expires_at=login_expiry(settings, extension, now))
+            ended.append(other)
+    if ended:
+        session.flush()  # the old mapping's row must go before the device's new one comes
+    mapping = Mapping(
+        device=device, extension=extension, extension_id=extension.id, address=address, expires_at=login_expiry(settings, extension, now)
+    )
     session.add(mapping)
-    session.flush()
     events.record(
         session,
         EventKind.LOGIN,
         extension=extension.number,
         device=device,
-        template=choose_template(session, device, mapping).name,
+        template=choose_template(session, device, mapping, snapshot).name,
         address=address.value,
         ip=ip,
         detail="override" if override and others else None,
     )
     session.commit()
     return result
+
+
+_EXTENSION_BY_NUMBER = select(Extension).where(Extension.number == bindparam("number"))
+_MAPPINGS_OF_EXTENSION = select(Mapping).where(Mapping.extension_id == bindparam("extension"))
 
 
 def _record_failure(session: Session, failure: LoginFailure, number: str, device: Device, address: Address, ip: str | None) -> None:
@@ -215,14 +225,9 @@ def locked_out(session: Session, settings: SettingValues, number: str, mac: str,
         return None
     window = timedelta(minutes=minutes)
     longest = None
-    for column, value in ((Event.extension, number[:32]), (Event.mac, mac)):
+    for query, value in ((_LATEST_BY_EXTENSION, number[:32]), (_LATEST_BY_MAC, mac)):
         # The latest `attempts` failures and resets in the window, newest first: locked when all are failures.
-        latest = session.execute(
-            select(Event.at, Event.kind)
-            .where(column == value, Event.kind.in_(_LOCKOUT_KINDS), Event.at > now - window)
-            .order_by(Event.at.desc())
-            .limit(attempts)
-        ).all()
+        latest = session.execute(query, {"value": value, "since": now - window, "attempts": attempts}).all()
         if len(latest) == attempts and all(kind == EventKind.LOGIN_FAILED.value for _, kind in latest):
             remaining = _aware(latest[-1].at) + window - now
             if remaining > timedelta(0) and (longest is None or remaining > longest):
@@ -231,6 +236,18 @@ def locked_out(session: Session, settings: SettingValues, number: str, mac: str,
 
 
 _LOCKOUT_KINDS = (EventKind.LOGIN_FAILED.value, EventKind.LOGIN.value, EventKind.UNLOCK.value)  # a login or unlock resets the count
+
+
+def _latest_attempts(column) -> Select:
+    return (
+        select(Event.at, Event.kind)
+        .where(column == bindparam("value"), Event.kind.in_(_LOCKOUT_KINDS), Event.at > bindparam("since"))
+        .order_by(Event.at.desc())
+        .limit(bindparam("attempts"))
+    )
+
+
+_LATEST_BY_EXTENSION, _LATEST_BY_MAC = _latest_attempts(Event.extension), _latest_attempts(Event.mac)
 
 
 _KEYPAD_LINES = {"2580", "0852", "1470", "0741", "3690", "0963", "1590", "9510", "3570", "0753", "1236", "3214"}

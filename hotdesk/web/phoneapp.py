@@ -85,6 +85,7 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
         chosen,
         client_ip(),
         override=step == "override",
+        snapshot=snapshot(),
     )
     if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
         where = result.elsewhere
