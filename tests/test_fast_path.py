@@ -184,9 +184,27 @@ def test_a_wrong_path_or_another_phones_file_is_not_found_and_publishes_nothing(
         f"/fast/{mac}/{sig}/../{MAC}.cfg",
     ]:
         response = nginx.get(path, headers={"User-Agent": other.user_agent})
-        assert response.status_code == 404, path
+        assert response.status_code in (401, 404), path  # 401: a wrong path asks for credentials
         assert not secrets_in(response.data)
     assert sorted(published.rglob("*")) == before
+
+
+def test_a_phone_whose_path_went_stale_finds_its_way_back_with_its_credentials(phone, database_url, notifier, tmp_path, published):
+    # A new secret key (or hosts that disagree on it) changes every path; phones remember theirs.
+    on_fast_path(phone)
+    log_in(phone)
+    old_url = phone.server_url
+    config = Config(database_url=database_url, secret_key="a-new-secret-key", trusted_proxies=0, instance_path=tmp_path, publish_dir=published)
+    rekeyed = create_app(config, notifier=notifier)
+    phone.client = NginxStandIn(rekeyed.test_client(), published)
+
+    assert phone.boot()["account.1.password"] == "alice-SIP-secret-9f3"  # its old path, its own credentials
+    assert phone.server_url != old_url and FAST_URL.match(phone.server_url)
+    assert phone.boot()["account.1.password"] == "alice-SIP-secret-9f3"  # and from the new path
+
+    stranger = rekeyed.test_client().get("/provision" + urlsplit(old_url).path + f"{MAC}.cfg", headers={"User-Agent": phone.user_agent})
+    assert stranger.status_code == 401 and not secrets_in(stranger.data)
+    rekeyed.extensions["hotdesk"].engine.dispose()
 
 
 def test_setting_template_and_pin_changes_made_elsewhere_retire_every_file(phone, nginx, published, cli, tmp_path):
@@ -212,7 +230,7 @@ def test_credentials_reset_withdraws_the_files_and_the_old_path(phone, published
 
     cli("devices", "reset-credentials", MAC)
     assert files_of(published) == {}
-    assert phone.fetch(f"{MAC}.cfg").status_code == 404
+    assert phone.fetch(f"{MAC}.cfg").status_code == 401  # neither its old path nor its old credentials open it
 
     phone.credentials, phone.server_url = PROVISIONING, "/provision/"  # a factory reset
     on_fast_path(phone)

@@ -51,8 +51,11 @@ def fast_file(mac: str, sig: str, filename: str) -> Response:
     stands for the device's own credentials (hotdesk.published)."""
     device = hotdesking.find_device(db(), mac=mac) if normalize_mac(mac) == mac else None
     if device is None or not published.signed(current_app.config["SECRET_KEY"], device.mac, device.provisioning_password, sig):
-        log.warning("provisioning: wrong fast path for %r (ip=%s)", mac[:20], client_ip())
-        return _not_found()
+        # A path that is not (or no longer) the device's — after a new secret key, say. The phone's
+        # own credentials, which it sends with every fetch, still open its file, and that file names
+        # its new path; without them this is a refusal like any other.
+        log.warning("provisioning: wrong fast path for %r (ip=%s): only credentials open it", mac[:20], client_ip())
+        return provisioning_file(filename)
     return _answer(filename, device)
 
 
