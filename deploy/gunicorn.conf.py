@@ -14,7 +14,11 @@ bind = os.environ.get("HOTDESK_BIND", "127.0.0.1:8000")
 # The threads overlap waits on a remote PostgreSQL and keep phones' connections alive.
 workers = int(os.environ.get("HOTDESK_WORKERS") or os.cpu_count() or 1)
 worker_class = "gthread"
-threads = 4
+# Two, not more: threads of one worker share its interpreter lock, so each extra one mostly
+# interleaves requests (and stretches the login lock's hold) rather than adding work done; the
+# login storm in bench/ had a lower p99 and a higher throughput with 2 than with 4. The second
+# keeps a worker answering phones while one slow request (a large import, say) runs.
+threads = 2
 keepalive = 5
 
 timeout = 30  # a worker silent this long is killed and replaced
