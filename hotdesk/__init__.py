@@ -15,6 +15,7 @@ from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.notify import NotifyDispatcher
 from hotdesk.settings import CORE_SETTINGS, Settings
+from hotdesk.sightings import Sightings
 from hotdesk.snapshot import SnapshotCache
 
 
@@ -29,6 +30,7 @@ class Hotdesk:
     notifier: NotifyDispatcher
     snapshots: SnapshotCache
     published: published.PublishedFiles | None = None  # the nginx fast path, when HOTDESK_PUBLISH_DIR is set
+    sightings: Sightings | None = None  # last-seen updates, written in batches
 
 
 def _log_to_stderr() -> None:
@@ -68,7 +70,7 @@ def create_app(config: Config | None = None, notifier: NotifyDispatcher | None =
     files = published.attach(sessions, config)
     if files is not None:
         files.retire()  # what a crash may have left behind; workers publish again on demand
-    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, registry, notifier, SnapshotCache(registry), files)
+    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, registry, notifier, SnapshotCache(registry), files, Sightings(sessions))
 
     if config.trusted_proxies:
         n = config.trusted_proxies

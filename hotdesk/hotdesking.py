@@ -16,11 +16,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from hotdesk import events
 from hotdesk.db import serialize_logins
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
 from hotdesk.settings import SettingValues, split_address
+from hotdesk.sightings import Sighting, Sightings
 from hotdesk.snapshot import CachedTemplate, Snapshot
 
 log = logging.getLogger("hotdesk.login")
@@ -86,11 +88,20 @@ _DEVICE_BY_USERNAME = _DEVICE_WITH_USER.where(Device.provisioning_username == bi
 
 
 def record_device(
-    session: Session, *, brand: str, mac: str, model: str | None, firmware: str | None, ip: str | None, known: Device | None = None
+    session: Session,
+    *,
+    brand: str,
+    mac: str,
+    model: str | None,
+    firmware: str | None,
+    ip: str | None,
+    known: Device | None = None,
+    sightings: Sightings | None = None,
 ) -> Device:
     """The device row for a phone that just fetched a file; created on its first fetch.
 
-    `known`: the row, if the caller has already read it."""
+    `known`: the row, if the caller has already read it. `sightings`: write a known device's new
+    address, model and time in the next batch rather than now (see hotdesk.sightings)."""
     device = known or find_device(session, mac=mac)
     now = utcnow()
     if device is None:
@@ -98,12 +109,17 @@ def record_device(
         session.add(device)
         session.commit()
         return device
-    changed = (device.brand, device.model, device.firmware, device.last_ip) != (brand, model or device.model, firmware or device.firmware, ip)
+    described = (brand, model or device.model, firmware or device.firmware)
+    redescribed = (device.brand, device.model, device.firmware) != described  # rare: a firmware upgrade, say
+    moved = device.last_ip != ip
     stale = device.last_seen is None or now - _aware(device.last_seen) > LAST_SEEN_PRECISION
-    if changed or stale:
-        device.brand, device.last_ip, device.last_seen = brand, ip, now
-        device.model = model or device.model
-        device.firmware = firmware or device.firmware
+    if sightings is not None and not redescribed and (moved or stale):
+        sightings.note(Sighting(device.id, device.mac, ip, now))
+        set_committed_value(device, "last_ip", ip)  # this request sees it too, without a write of its own
+        set_committed_value(device, "last_seen", now)
+    elif redescribed or moved or stale:
+        device.brand, device.model, device.firmware = described
+        device.last_ip, device.last_seen = ip, now
         session.commit()
     return device
 

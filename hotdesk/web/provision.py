@@ -83,7 +83,8 @@ def _answer(filename: str, by_device: Device | None) -> Response:
             log.warning("provisioning: credentials of another device asked for %r (ip=%s)", filename[:200], client_ip())
             return _not_found()
         device = hotdesking.record_device(
-            session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip(), known=by_device
+            session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip(), known=by_device,
+            sightings=hotdesk().sightings,
         )
         if by_device is None:
             return _file(_for_global_credentials(brand, device, requested.part), brand.config_content_type)

@@ -1,0 +1,82 @@
+"""When and where each phone was last seen, written in batches rather than by the request.
+
+After a power cut every phone's first fetch finds its `last_seen` stale; writing it there and then
+puts one write transaction in each of thousands of requests, and on SQLite they queue for its one
+writer. A worker instead notes the sighting and a background thread writes what accumulated once
+a second, in one transaction. A worker killed outright loses at most a second of sightings: they
+only feed the admin's who-is-where table and the address a displaced phone's NOTIFY goes to.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, or_, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from hotdesk.models import Device
+
+log = logging.getLogger("hotdesk.sightings")
+
+_devices = Device.__table__
+# Only the same phone (id and MAC), and never back in time: a row rebuilt since keeps its own values.
+_UPDATE = (
+    update(_devices)
+    .where(_devices.c.id == bindparam("device_id"), _devices.c.mac == bindparam("device_mac"))
+    .where(or_(_devices.c.last_seen.is_(None), _devices.c.last_seen < bindparam("seen")))
+    .values(last_ip=bindparam("ip"), last_seen=bindparam("seen"))
+)
+_IDLE_ROUNDS = 10  # the writer thread ends after this many empty rounds; the next sighting starts it again
+
+
+@dataclass(frozen=True)
+class Sighting:
+    device_id: int
+    mac: str
+    ip: str | None
+    seen: datetime
+
+
+class Sightings:
+    """One per process; `note` never waits for the database."""
+
+    def __init__(self, sessions: sessionmaker[Session], interval: float = 1.0):
+        self._sessions, self._interval = sessions, interval
+        self._pending: dict[int, Sighting] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        atexit.register(self.flush)
+
+    def note(self, sighting: Sighting) -> None:
+        with self._lock:
+            self._pending[sighting.device_id] = sighting
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="hotdesk-sightings", daemon=True)
+                self._thread.start()
+
+    def flush(self) -> None:
+        """Write what has accumulated (also at exit, and by tests that want it now)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+        if not pending:
+            return
+        rows = [{"device_id": s.device_id, "device_mac": s.mac, "ip": s.ip, "seen": s.seen} for s in pending.values()]
+        try:
+            with self._sessions() as session:
+                session.connection().execute(_UPDATE, rows)
+                session.commit()
+        except Exception:  # a database hiccup must not kill the thread; the next sighting comes soon
+            log.exception("could not record %d phones' last sighting", len(rows))
+
+    def _run(self) -> None:
+        idle = 0
+        while idle < _IDLE_ROUNDS:
+            time.sleep(self._interval)
+            with self._lock:
+                idle = 0 if self._pending else idle + 1
+            self.flush()
