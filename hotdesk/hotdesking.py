@@ -181,16 +181,13 @@ def login(
         return LoginResult(extension=extension, failure=LoginFailure.LOGGED_IN_ELSEWHERE, elsewhere=others[0].device)
 
     result = LoginResult(extension=extension)
-    ended = [device.mapping] if device.mapping is not None else []
     if device.mapping is not None:
         _end_mapping(session, device.mapping, ip=ip, detail="replaced by a new login on this phone")
+        session.flush()  # one mapping per device: the old row must go before the new one comes
     if policy != "allow":
         for other in others:
             result.logged_out.append(other.device)
             _end_mapping(session, other, ip=None, detail=f"logged in on {device.mac}")
-            ended.append(other)
-    if ended:
-        session.flush()  # the old mapping's row must go before the device's new one comes
     mapping = Mapping(
         device=device, extension=extension, extension_id=extension.id, address=address, expires_at=login_expiry(settings, extension, now)
     )
