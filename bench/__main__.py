@@ -214,7 +214,7 @@ def login_storm(url: str, population: seed.Population, args, work: Path, sip_por
 
 
 def fast_path(population: seed.Population, args, work: Path, servers: list[Process]) -> Target:
-    """nginx with deploy/nginx/hotdesk.conf's /fast/ locations (access log off, as for the static
+    """nginx with deploy/nginx/hotdesk-fast.conf's /fast/ locations (access log off, as for the static
     file) in front of a hotdesk that publishes, on the main database; every phone's file
     published first, by fetching each once through it. Its rounds come before the login storm,
     whose logins (through the non-publishing server) would otherwise leave its files stale."""
@@ -223,25 +223,19 @@ def fast_path(population: seed.Population, args, work: Path, servers: list[Proce
            "HOTDESK_PUBLISH_DIR": str(directory)}
     servers.append(app := Gunicorn("wsgi:app", work / "hotdesk-fast.log", env, workers=args.workers))
     port = free_port()
+    snippet = work / "hotdesk-fast.conf"  # the shipped locations, logging off as for the static file
+    snippet.write_text((ROOT / "deploy/nginx/hotdesk-fast.conf").read_text()
+                       .replace("/var/lib/hotdesk/published/", f"{directory}/")
+                       .replace("access_log /var/log/nginx/hotdesk.access.log hotdesk_fast;", "access_log off;")
+                       .replace("/var/log/nginx/", f"{work}/")
+                       .replace("/etc/nginx/snippets/hotdesk-proxy.conf", str(ROOT / "deploy/nginx/hotdesk-proxy.conf")))
     site = f"""
     access_log off;
     keepalive_requests 1000000;
     upstream hotdesk {{ server 127.0.0.1:{app.port}; keepalive 16; }}
     server {{
         listen 127.0.0.1:{port};
-        location /fast/ {{
-            alias {directory}/current/;
-            log_not_found off;
-            types {{ text/xml xml; }}
-            default_type text/plain;
-            charset utf-8;
-            add_header Cache-Control no-store;
-            error_page 403 404 = @hotdesk_fast;
-        }}
-        location @hotdesk_fast {{
-            rewrite ^/fast/(.*)$ /provision/fast/$1 break;
-            include {ROOT / "deploy/nginx/hotdesk-proxy.conf"};
-        }}
+        include {snippet};
     }}"""
     servers.append(nginx := Nginx(work / "nginx-fast", site, [port], workers=args.workers))
     requests = work / "fetch-fast.txt"

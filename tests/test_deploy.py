@@ -76,6 +76,12 @@ def deployment(tmp_path_factory, database_url):
     https, http = free_port(), free_port()
     snippet = work / "hotdesk-proxy.conf"
     snippet.write_text(shipped(ROOT / "deploy/nginx/hotdesk-proxy.conf", {"proxy_pass http://hotdesk;": f"proxy_pass http://hotdesk;\nproxy_bind {PROXY_SOURCE};"}))
+    fast = work / "hotdesk-fast.conf"
+    fast.write_text(shipped(ROOT / "deploy/nginx/hotdesk-fast.conf", {
+        "/var/log/nginx/": f"{work}/",
+        "/var/lib/hotdesk/published/": f"{work}/published/",
+        "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
+    }))
     site = shipped(ROOT / "deploy/nginx/hotdesk.conf", {
         "server 127.0.0.1:8000;": f"server 127.0.0.1:{app.port};",
         "listen 443 ssl;": f"listen 127.0.0.1:{https} ssl;",
@@ -85,8 +91,8 @@ def deployment(tmp_path_factory, database_url):
         "/etc/ssl/hotdesk/fullchain.pem": str(cert),
         "/etc/ssl/hotdesk/privkey.pem": str(key),
         "/var/log/nginx/": f"{work}/",
-        "/var/lib/hotdesk/published/": f"{work}/published/",
         "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
+        "/etc/nginx/snippets/hotdesk-fast.conf": str(fast),
     })
     nginx = Nginx(work / "nginx", site, [https, http])
     try:
