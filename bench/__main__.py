@@ -27,7 +27,7 @@ from pathlib import Path
 
 from bench import seed
 from bench.wrk import Run, wrk
-from hotdesk.published import signature
+from hotdesk.published import PublishedFiles, signature
 from tests.live_http import LiveClient
 from tests.live_servers import NGINX, ROOT, Gunicorn, Nginx, Process, free_port
 
@@ -120,8 +120,13 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
         fetches = work / f"fetch-{size}.txt"
         seed.request_list(fetches, random.Random(size).sample(population.users, len(population.users)), lambda p: [f"{p.mac}.cfg"])
         env = {"HOTDESK_DATABASE_URL": url, "HOTDESK_SECRET_KEY": SECRET_KEY, "HOTDESK_INSTANCE_PATH": str(work)}
-        servers.append(server := Gunicorn("wsgi:app", work / f"hotdesk-{size}.log", env, workers=args.workers))
+        # As deployed (deploy/README.md): HOTDESK_PUBLISH_DIR set, so a phone's fetch after its first
+        # is answered from the copy rendered then. And without it, every fetch rendered.
+        published = env | {"HOTDESK_PUBLISH_DIR": str(work / f"published-{size}")}
+        servers.append(server := Gunicorn("wsgi:app", work / f"hotdesk-{size}.log", published, workers=args.workers))
         results.targets[f"hotdesk {size}"] = Target(server.url, fetches, server)
+        servers.append(rendering := Gunicorn("wsgi:app", work / f"rendering-{size}.log", env, workers=args.workers))
+        results.targets[f"rendering {size}"] = Target(rendering.url, fetches, rendering)
 
     main_target = results.targets[f"hotdesk {args.phones}"]
     body = work / "body.cfg"
@@ -132,6 +137,11 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     results.targets["static"] = Target(static.url, main_target.requests, static)
     results.targets["fast"] = fast_path(populations[args.phones], args, work, servers)
 
+    for size, population in populations.items():
+        say(f"config fetch: every one of {size:,} phones fetches its file once (rendered and published)")
+        first = wrk(results.targets[f"hotdesk {size}"].url, results.targets[f"hotdesk {size}"].requests, connections=args.connections, count=len(population.users))
+        if first.errors:
+            raise SystemExit(f"bench: {first.errors} errors in the first fetches (see {results.targets[f'hotdesk {size}'].server.log_path})")
     names = list(results.targets)
     for name in names:  # warm-up: imports, caches, pools
         wrk(results.targets[name].url, main_target.requests if name in {"bare", "static"} else results.targets[name].requests,
@@ -149,6 +159,7 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     results.memory = [memory_mb(pid) for pid in largest.wait_for_workers()]
 
     seed.power_cut(database_url(args, args.phones, work))
+    PublishedFiles(work / f"published-{args.phones}", SECRET_KEY).retire()  # as hotdesk does when it starts again
     storm = work / "boot-storm.txt"
     seed.request_list(storm, populations[args.phones].users, lambda p: [seed.COMMON_FILE, f"{p.mac}.cfg"])
     say(f"boot storm: {args.phones:,} phones")
@@ -291,8 +302,9 @@ def check_log(server: Process) -> None:
 
 def report(r: Results, args) -> str:
     t = r.targets
-    fetch, bare, static, fast = t[f"hotdesk {args.phones}"], t["bare"], t["static"], t["fast"]
+    fetch, rendering, bare, static, fast = t[f"hotdesk {args.phones}"], t[f"rendering {args.phones}"], t["bare"], t["static"], t["fast"]
     small, large = t[f"hotdesk {min(args.sizes)}"], t[f"hotdesk {max(args.sizes)}"]
+    small_rendering, large_rendering = t[f"rendering {min(args.sizes)}"], t[f"rendering {max(args.sizes)}"]
     login, paced, boot = r.login, r.paced, r.boot
 
     def row(*cells) -> str:
@@ -301,8 +313,9 @@ def report(r: Results, args) -> str:
     measured = [
         row("measurement", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req"),
         "|---|--:|--:|--:|--:|--:|",
-        *(row(f"config fetch, hotdesk, {size:,} devices", f"{t[f'hotdesk {size}'].rate:,.0f}", f"{t[f'hotdesk {size}'].p50_ms:.1f}",
-              f"{t[f'hotdesk {size}'].p99_ms:.1f}", t[f"hotdesk {size}"].errors, f"{t[f'hotdesk {size}'].cpu_ms:.2f}")
+        *(row(f"config fetch, hotdesk, {size:,} devices ({label})", f"{t[f'{kind} {size}'].rate:,.0f}", f"{t[f'{kind} {size}'].p50_ms:.1f}",
+              f"{t[f'{kind} {size}'].p99_ms:.1f}", t[f"{kind} {size}"].errors, f"{t[f'{kind} {size}'].cpu_ms:.2f}")
+          for kind, label in (("hotdesk", "as deployed: the copy rendered at the phone's last fetch"), ("rendering", "no HOTDESK_PUBLISH_DIR: every fetch rendered"))
           for size in sorted({*args.sizes, args.phones})),
         row("same bytes, bare Flask + gunicorn (same workers)", f"{bare.rate:,.0f}", f"{bare.p50_ms:.1f}", f"{bare.p99_ms:.1f}", bare.errors, f"{bare.cpu_ms:.3f}"),
         row("same bytes, nginx static file", f"{static.rate:,.0f}", f"{static.p50_ms:.1f}", f"{static.p99_ms:.1f}", static.errors, f"{static.cpu_ms:.3f}"),
@@ -323,14 +336,16 @@ def report(r: Results, args) -> str:
         return "pass" if ok else "**FAIL**"
 
     vs_bare = fetch.rate / bare.rate
-    cost = large.cpu_ms / small.cpu_ms
+    cost, cost_rendering = large.cpu_ms / small.cpu_ms, large_rendering.cpu_ms / small_rendering.cpu_ms
     worst_rss = max(rss for rss, _ in r.memory)
     paced_ok = paced["errors"] == 0 and paced["flow_p99_ms"] <= TARGETS["login_p99_ms"]
     targets = [
         row("target", "measured", "verdict"),
         "|---|---|---|",
-        row(f"config fetch ≥ {TARGETS['fetch_vs_bare']}× bare Flask (req/s)",
-            f"{vs_bare:.3f}× (server CPU per request: {fetch.cpu_ms / bare.cpu_ms:.0f}× bare's)", verdict(vs_bare >= TARGETS["fetch_vs_bare"])),
+        row(f"config fetch ≥ {TARGETS['fetch_vs_bare']}× bare Flask (req/s), as deployed",
+            f"{vs_bare:.3f}× (server CPU per request: {fetch.cpu_ms / bare.cpu_ms:.1f}× bare's)", verdict(vs_bare >= TARGETS["fetch_vs_bare"])),
+        row("config fetch, every fetch rendered (no HOTDESK_PUBLISH_DIR), vs bare Flask",
+            f"{rendering.rate / bare.rate:.3f}× (server CPU per request: {rendering.cpu_ms / bare.cpu_ms:.1f}× bare's)", "for information"),
         row("config fetch vs nginx static file (the physical limit)", f"{fetch.rate / static.rate:.4f}×", "for information"),
         row(f"fast path ≥ {TARGETS['fast_vs_static']}× nginx static (req/s)", f"{fast.rate / static.rate:.3f}× ({fast.errors} errors)",
             verdict(fast.rate / static.rate >= TARGETS["fast_vs_static"] and fast.errors == 0)),
@@ -341,7 +356,8 @@ def report(r: Results, args) -> str:
             f"p99 {login['flow_p99_ms']:.0f} ms at {login['flows'] / login['seconds']:,.1f} flows/s, {login['errors']} errors, "
             f"{login['notifies']} of {login['flows']} NOTIFYs answered", "for information" if login["errors"] == 0 else "**FAIL** (errors)"),
         row(f"{max(args.sizes):,}-device cost ≤ {TARGETS['scale_cost']}× {min(args.sizes):,}-device cost (server CPU per request)",
-            f"{cost:.2f}× (req/s: {small.rate / large.rate:.2f}×)", verdict(cost <= TARGETS["scale_cost"])),
+            f"{cost:.2f}× (req/s: {small.rate / large.rate:.2f}×); every fetch rendered: {cost_rendering:.2f}×",
+            verdict(max(cost, cost_rendering) <= TARGETS["scale_cost"])),
         row(f"RSS ≤ {TARGETS['rss_mb']:.0f} MB per worker at {max(args.sizes):,} devices",
             ", ".join(f"{rss:.0f} MB (PSS {pss:.0f})" for rss, pss in r.memory), verdict(worst_rss <= TARGETS["rss_mb"])),
     ]

@@ -70,8 +70,13 @@ def create_app(config: Config | None = None, notifier: NotifyDispatcher | None =
     files = published.attach(sessions, config)
     if files is not None:
         files.retire()  # what a crash may have left behind; workers publish again on demand
-    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, registry, notifier, SnapshotCache(registry), files, Sightings(sessions))
+    sightings = Sightings(sessions)
+    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, registry, notifier, SnapshotCache(registry), files, sightings)
 
+    if files is not None and "phones" in faces:
+        from hotdesk.web.published_answers import PublishedAnswers
+
+        app.wsgi_app = PublishedAnswers(app.wsgi_app, files, sightings, config.secret_key)  # type: ignore[method-assign]
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]

@@ -22,12 +22,11 @@ from hotdesk import events
 from hotdesk.db import serialize_logins
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
 from hotdesk.settings import SettingValues, split_address
-from hotdesk.sightings import Sighting, Sightings
+from hotdesk.sightings import LAST_SEEN_PRECISION, Sighting, Sightings
 from hotdesk.snapshot import CachedTemplate, Snapshot
 
 log = logging.getLogger("hotdesk.login")
 
-LAST_SEEN_PRECISION = timedelta(minutes=5)
 """Provisioning fetches update a device's last_seen at most this often: no write per request."""
 
 

@@ -3,16 +3,20 @@
 Off unless HOTDESK_PUBLISH_DIR is set. A device that has its own provisioning credentials gets a
 secret path, /fast/<mac>/<sig>/, with sig = HMAC-SHA256(secret key, "publish|<mac>|<its
 provisioning password>") cut to 32 hex digits: unguessable, and new whenever its credentials
-are. Layout of the directory:
+are. The same files are hotdesk's own cache of rendered files: a phone fetching its file again
+from /provision/ gets the copy (hotdesk.web.published_answers). Layout of the directory:
 
     current/<mac>/<sig>/<file>   what nginx serves at /fast/<mac>/<sig>/<file>; a missing file
                                  goes to hotdesk, which renders it and writes it here
+    readers/<mac>                who may read the device's copies from /provision/ (a `Reader`:
+                                 its user name and Digest HA1, the User-Agent they were rendered
+                                 for); outside what nginx serves, and readable by hotdesk only
     .lock, .locks/<xx>           flock(2) files: one for everything, one per stripe of MACs
 
 A published file must never outlive the state it was rendered from (a logged-out user's secret
 served from a stale copy). Session hooks (`attach`) delete, after the commit of any change that
-alters a file: current/<mac> of every device whose mapping, credentials or mapped extension
-changed; all of current/ for a change of a setting, template or pin (what the snapshot's revision
+alters a file: current/<mac> and readers/<mac> of every device whose mapping, credentials or mapped extension
+changed; all of current/ and readers/ for a change of a setting, template or pin (what the snapshot's revision
 counter marks, hotdesk.snapshot). No code path can forget it: the hooks see every flush.
 
 Why no stale file survives. Take a commit C and its deletion D, which runs after C holding the
@@ -32,6 +36,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import hmac
+import json
 import logging
 import os
 import re
@@ -40,6 +45,7 @@ import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
 
@@ -66,10 +72,22 @@ def signed(secret_key: str, mac: str, password: str | None, sig: str) -> bool:
     return password is not None and hmac.compare_digest(signature(secret_key, mac, password), sig)
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Who may read a device's published copies from /provision/, as of when they were written."""
+
+    device_id: int
+    username: str
+    ha1: str  # MD5(user:realm:password), as HTTP Digest has it: checks Basic and Digest alike
+    sig: str
+    user_agent: str  # what the copies were rendered for; another one (new firmware) renders again
+
+
 class PublishedFiles:
     def __init__(self, directory: Path, secret_key: str):
         self.directory = Path(directory)
         self.current = self.directory / "current"
+        self.readers = self.directory / "readers"
         self.secret_key = secret_key
         (self.directory / ".locks").mkdir(parents=True, exist_ok=True)
 
@@ -101,21 +119,54 @@ class PublishedFiles:
                 os.unlink(written)
             raise
 
+    def admit(self, mac: str, reader: Reader) -> None:
+        """Let `reader` read the device's copies from /provision/ (inside `publishing(mac)`)."""
+        self.readers.mkdir(mode=0o700, exist_ok=True)
+        fd, written = tempfile.mkstemp(dir=self.readers, prefix=".")  # mode 0600
+        try:
+            with os.fdopen(fd, "w") as out:
+                json.dump(asdict(reader), out)
+            os.replace(written, self.readers / mac)
+        except BaseException:
+            with suppress(FileNotFoundError):
+                os.unlink(written)
+            raise
+
+    def reader(self, mac: str) -> Reader | None:
+        """Who may read the device's copies, if it has any (no lock: what exists is current)."""
+        try:
+            with open(self.readers / mac, "rb") as record:
+                return Reader(**json.loads(record.read()))
+        except (FileNotFoundError, NotADirectoryError, ValueError, TypeError):
+            return None
+
+    def read(self, mac: str, sig: str, filename: str) -> bytes | None:
+        """A published copy, if there is one (no lock: what exists is current)."""
+        if not _FILE_NAME.fullmatch(filename):
+            return None
+        try:
+            with open(self.current / mac / sig / filename, "rb") as copy:
+                return copy.read()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return None
+
     def forget(self, macs: Iterable[str]) -> None:
         """Delete every file published for these devices."""
         for mac in sorted(set(macs)):
             with _flock(self._stripe(mac), fcntl.LOCK_EX):
                 _remove(self.current / mac)
+                with suppress(FileNotFoundError):
+                    os.unlink(self.readers / mac)
 
     def retire(self) -> None:
-        """Delete every published file: current/ is renamed aside at once, then removed."""
-        retired = self.directory / f".retired-{secrets.token_hex(8)}"
+        """Delete every published file: current/ and readers/ are renamed aside at once, then removed."""
+        retired = [self.directory / f".retired-{secrets.token_hex(8)}" for _ in range(2)]
         with _flock(self.directory / ".lock", fcntl.LOCK_EX):
-            try:
-                os.rename(self.current, retired)
-            except FileNotFoundError:
-                return
-        _remove(retired)
+            for folder, aside in zip((self.current, self.readers), retired):
+                with suppress(FileNotFoundError):
+                    os.rename(folder, aside)
+        for aside in retired:
+            _remove(aside)
 
     def _stripe(self, mac: str) -> Path:
         return self.directory / ".locks" / mac[-2:]

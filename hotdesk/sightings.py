@@ -14,12 +14,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotdesk.models import Device
+from hotdesk.models import Device, utcnow
 
 log = logging.getLogger("hotdesk.sightings")
 
@@ -31,6 +31,8 @@ _UPDATE = (
     .where(or_(_devices.c.last_seen.is_(None), _devices.c.last_seen < bindparam("seen")))
     .values(last_ip=bindparam("ip"), last_seen=bindparam("seen"))
 )
+LAST_SEEN_PRECISION = timedelta(minutes=5)  # a phone seen again sooner, from the same address, is not written
+_RECENT_LIMIT = 50_000
 _IDLE_ROUNDS = 10  # the writer thread ends after this many empty rounds; the next sighting starts it again
 
 
@@ -50,7 +52,20 @@ class Sightings:
         self._pending: dict[int, Sighting] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._recent: dict[int, tuple[str | None, float]] = {}  # device id: (address, monotonic time) last noted by `saw`
         atexit.register(self.flush)
+
+    def saw(self, device_id: int, mac: str, ip: str | None) -> None:
+        """A phone fetched a file without its row being read: noted unless it was, from the same
+        address, within LAST_SEEN_PRECISION (by this process)."""
+        now = time.monotonic()
+        last = self._recent.get(device_id)
+        if last is not None and last[0] == ip and now - last[1] < LAST_SEEN_PRECISION.total_seconds():
+            return
+        if len(self._recent) >= _RECENT_LIMIT:
+            self._recent.clear()  # bounded memory; forgetting only costs a few more rows in the next batch
+        self._recent[device_id] = (ip, now)
+        self.note(Sighting(device_id, mac, ip, utcnow()))
 
     def note(self, sighting: Sighting) -> None:
         with self._lock:

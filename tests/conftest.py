@@ -68,8 +68,23 @@ def notifier():
 
 @pytest.fixture
 def app(engine, database_url, notifier, tmp_path):
-    config = Config(database_url=database_url, secret_key="test-secret-key", trusted_proxies=0, instance_path=tmp_path)
-    app = create_app(config, notifier=notifier)
+    yield from running_app(database_url, notifier, tmp_path)
+
+
+@pytest.fixture
+def published(tmp_path):
+    """HOTDESK_PUBLISH_DIR of `publishing_app`."""
+    return tmp_path / "published"
+
+
+@pytest.fixture
+def publishing_app(engine, database_url, notifier, tmp_path, published):
+    """The app with HOTDESK_PUBLISH_DIR set (hotdesk.published)."""
+    yield from running_app(database_url, notifier, tmp_path, publish_dir=published)
+
+
+def running_app(database_url, notifier, tmp_path, **config):
+    app = create_app(Config(database_url=database_url, secret_key="test-secret-key", trusted_proxies=0, instance_path=tmp_path, **config), notifier=notifier)
     app.config["TESTING"] = True
     yield app
     app.extensions["hotdesk"].engine.dispose()

@@ -60,17 +60,8 @@ class NginxStandIn:
 
 
 @pytest.fixture
-def published(tmp_path) -> Path:
-    return tmp_path / "published"
-
-
-@pytest.fixture
-def app(engine, database_url, notifier, tmp_path, published):
-    config = Config(database_url=database_url, secret_key="test-secret-key", trusted_proxies=0, instance_path=tmp_path, publish_dir=published)
-    app = create_app(config, notifier=notifier)
-    app.config["TESTING"] = True
-    yield app
-    app.extensions["hotdesk"].engine.dispose()
+def app(publishing_app):
+    return publishing_app
 
 
 @pytest.fixture

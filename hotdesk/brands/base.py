@@ -168,6 +168,11 @@ class Brand:
     def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
         return self._compile(body).render(context).encode("utf-8")
 
+    def renders_template(self, part: str | None) -> bool:
+        """Is this part of a device's files rendered from its template (where the admin's edits,
+        and the credentials block, are)? False for a part the brand writes itself."""
+        return True
+
     def render_common(self, context: Mapping[str, Any]) -> bytes:
         assert self.common_template is not None
         return self._environment.get_template(f"{self.key}/{self.common_template}").render(context).encode("utf-8")

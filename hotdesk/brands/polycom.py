@@ -66,6 +66,9 @@ class Polycom(Brand):
             return None
         return RequestedFile(FileKind.DEVICE, match.group(1), part=SETTINGS if match.group(2) else MASTER)
 
+    def renders_template(self, part: str | None) -> bool:
+        return part != MASTER
+
     def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
         if context.get("part") == MASTER:
             # The per-device master only names the device's files: it is the brand's, not a template's.

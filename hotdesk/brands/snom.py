@@ -91,6 +91,9 @@ class Snom(Brand):
     def config_value(self, value: Any) -> Any:
         return single_line(value)
 
+    def renders_template(self, part: str | None) -> bool:
+        return part != SETTING_FILES_PART
+
     def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
         if context.get("part") == SETTING_FILES_PART:
             # The list naming the device's settings file is the brand's, not an admin template.

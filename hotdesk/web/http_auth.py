@@ -31,8 +31,26 @@ def authenticate(request: Request, password_of: Callable[[str], str | None], key
     if auth.type == "basic":
         return auth.username if _same(auth.password, password) else None
     if auth.type == "digest":
-        return auth.username if _digest_ok(request, auth.username, password, key) else None
+        return auth.username if _digest_ok(request, ha1(auth.username, password), key) else None
     return None
+
+
+def proves(request: Request, username: str, known_ha1: str, key: str) -> bool:
+    """Do the request's Basic or Digest credentials prove `username`, whose password's HA1 is
+    `known_ha1`? (For a check that must not keep the password itself.)"""
+    auth = request.authorization
+    if auth is None or auth.username != username:
+        return False
+    if auth.type == "basic":
+        return auth.password is not None and _same(ha1(username, auth.password), known_ha1)
+    if auth.type == "digest":
+        return _digest_ok(request, known_ha1, key)
+    return False
+
+
+def ha1(username: str, password: str) -> str:
+    """RFC 7616's H(username:realm:password), with MD5."""
+    return _md5(f"{username}:{REALM}:{password}")
 
 
 def challenge(key: str, stale: bool = False) -> Response:
@@ -50,7 +68,7 @@ def nonce_is_stale(request: Request, key: str) -> bool:
     return bool(auth and auth.type == "digest" and auth.nonce and _nonce_signed(auth.nonce, key) and not _nonce_fresh(auth.nonce, key))
 
 
-def _digest_ok(request: Request, user: str, password: str, key: str) -> bool:
+def _digest_ok(request: Request, known_ha1: str, key: str) -> bool:
     p = request.authorization.parameters
     nonce, uri, answer = p.get("nonce"), p.get("uri"), p.get("response")
     if not (nonce and uri and answer) or p.get("realm") != REALM:
@@ -59,13 +77,12 @@ def _digest_ok(request: Request, user: str, password: str, key: str) -> bool:
         return False
     if uri.split("?", 1)[0] != request.path:  # the answer must be for this file, not another one
         return False
-    ha1 = _md5(f"{user}:{REALM}:{password}")
     ha2 = _md5(f"{request.method}:{uri}")
     qop = p.get("qop")
     if qop == "auth":
-        expected = _md5(f"{ha1}:{nonce}:{p.get('nc', '')}:{p.get('cnonce', '')}:auth:{ha2}")
+        expected = _md5(f"{known_ha1}:{nonce}:{p.get('nc', '')}:{p.get('cnonce', '')}:auth:{ha2}")
     elif qop is None:
-        expected = _md5(f"{ha1}:{nonce}:{ha2}")
+        expected = _md5(f"{known_ha1}:{nonce}:{ha2}")
     else:
         return False
     return _same(answer, expected)

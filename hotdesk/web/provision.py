@@ -89,7 +89,7 @@ def _answer(filename: str, by_device: Device | None) -> Response:
         if by_device is None:
             return _file(_for_global_credentials(brand, device, requested.part), brand.config_content_type)
         render = partial(_own_file, brand, requested.part)
-    body = _published(by_device, filename, render) if by_device is not None else render(None)
+    body = _published(by_device, filename, render, user_agent) if by_device is not None else render(None)
     return _file(body, brand.config_content_type) if body is not None else _not_found()
 
 
@@ -112,7 +112,7 @@ def _for_global_credentials(brand, device: Device, part: str | None) -> bytes:
         line = None
     context = device_context(brand, device, config, line=line, part=part)
     if brand.issues_device_credentials:
-        if device.provisioning_username is None and _writes_credentials(brand, config.template.body, context):
+        if device.provisioning_username is None and brand.renders_template(part) and _writes_credentials(brand, config.template.body, context):
             issued = credentials.issue(session, device)
             context = device_context(brand, device, config, line=None, part=part) | {
                 "provisioning": issued,
@@ -135,9 +135,10 @@ def _from_login_address(session, device: Device) -> bool:
     return False
 
 
-def _published(device: Device, filename: str, render) -> bytes | None:
-    """`render(device)`, published under the device's fast path when publishing is on. None: the
-    device's credentials changed since the request was authenticated."""
+def _published(device: Device, filename: str, render, user_agent: str) -> bytes | None:
+    """`render(device)`, published under the device's fast path when publishing is on (and so
+    answered from there to its next fetch with the same User-Agent). None: the device's
+    credentials changed since the request was authenticated."""
     files = hotdesk().published
     if files is None:
         return render(device)
@@ -153,6 +154,8 @@ def _published(device: Device, filename: str, render) -> bytes | None:
             return None
         body = render(device)
         files.write(mac, password, filename, body)
+        username = device.provisioning_username
+        files.admit(mac, published.Reader(device.id, username, http_auth.ha1(username, password), published.signature(files.secret_key, mac, password), user_agent))
     return body
 
 

@@ -1,0 +1,198 @@
+"""A phone fetching its own file again from /provision/ is answered from the copy published last
+time (hotdesk.web.published_answers): no database work, and never a copy that went stale."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event, select, update
+from werkzeug.datastructures import WWWAuthenticate
+
+from hotdesk.brands import BRANDS, FileKind
+from hotdesk.models import Device, Extension, Template
+from tests.brands import EMULATORS
+from tests.conftest import PROVISIONING
+
+SECRET = "alice-SIP-secret-9f3"
+CREDENTIAL_BRANDS = sorted(brand for brand, emulator in EMULATORS.items() if emulator.credential_settings)
+
+
+@pytest.fixture
+def app(publishing_app):
+    return publishing_app
+
+
+@contextmanager
+def statements(app):
+    """The SQL statements the app sends meanwhile."""
+    sent: list[str] = []
+    engine = app.extensions["hotdesk"].engine
+
+    def count(_conn, _cursor, statement, *_args):
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def from_provision(phone):
+    """The phone as its admin set it up: fetching from /provision/ (Yealink would otherwise
+    follow the nginx fast path it is handed, which tests/test_fast_path.py covers)."""
+    if hasattr(phone, "server_url"):
+        phone.server_url = "/provision/"
+    return phone
+
+
+def device_files(phone) -> list[str]:
+    brand = BRANDS[phone.brand]
+    return [name for name in phone.provisioning_files() if brand.requested_file(name).kind is FileKind.DEVICE]
+
+
+def line_file(phone) -> str:
+    """The Snom phone's file with its settings (the line, when someone is logged in)."""
+    return next(name for name in device_files(phone) if phone.files[name].lstrip().startswith(b"<?xml") and b"<settings" in phone.files[name])
+
+
+@pytest.fixture
+def phone(client, extensions):
+    phone = EMULATORS["snom"](client, "000413a1b2c3")
+    phone.boot()  # the global credentials: it gets its own
+    return phone
+
+
+@pytest.mark.parametrize("brand", CREDENTIAL_BRANDS)
+def test_every_brand_fetching_its_file_again_gets_the_same_bytes_without_a_database_query(client, extensions, app, brand):
+    phone = EMULATORS[brand](client, "0004f2a1b2c3")
+    phone.apply_reload(phone.login("1001", "4321"))
+    from_provision(phone).boot()  # its own credentials: rendered, and published
+    assert phone.line()["secret"] == SECRET
+    rendered = dict(phone.files)
+
+    for name in device_files(phone):
+        with statements(app) as sent:
+            response = phone.get(f"/provision/{name}", auth=phone.credentials)
+        assert response.status_code == 200, (name, response.data[:200])
+        assert response.data == rendered[name]
+        assert response.content_type == BRANDS[brand].config_content_type
+        assert response.headers["Cache-Control"] == "no-store"
+        assert sent == [], name
+
+
+def test_a_login_and_a_logout_are_in_the_very_next_fetch(phone):
+    name = line_file(phone)
+    guest = phone.fetch(name).data
+    assert phone.fetch(name).data == guest and SECRET.encode() not in guest  # the guest copy
+
+    phone.apply_reload(phone.login("1001", "4321"))
+    assert phone.line()["secret"] == SECRET  # not the guest copy
+    assert phone.fetch(name).data == phone.files[name]  # the user's, answered again
+
+    answer = phone.choose(phone.press("Logout"), "Logout")
+    assert "Logged out" in phone.text(answer)
+    phone.boot()
+    assert phone.line() is None or phone.line()["secret"] != SECRET
+    assert SECRET.encode() not in phone.fetch(name).data
+
+
+@pytest.fixture
+def app_session(app):
+    """A session of the app's own (whose commits withdraw what they make stale), as the console,
+    the API or the CLI change things."""
+    with app.extensions["hotdesk"].sessions() as session:
+        yield session
+
+
+def test_an_extension_changed_by_the_admin_is_in_the_next_fetch(phone, app_session):
+    phone.apply_reload(phone.login("1001", "4321"))
+    name = line_file(phone)
+    phone.fetch(name)
+    app_session.execute(update(Extension).where(Extension.number == "1001").values(secret="rotated-secret-51b"))
+    app_session.commit()
+    body = phone.fetch(name).data
+    assert b"rotated-secret-51b" in body and SECRET.encode() not in body
+
+
+def test_a_template_edit_is_in_the_next_fetch(phone, app_session):
+    name = line_file(phone)
+    assert phone.fetch(name).data == phone.fetch(name).data  # published, then answered from the copy
+    template = app_session.scalar(select(Template).where(Template.brand == "snom", Template.is_default))
+    assert "</settings>" in template.body
+    template.body = template.body.replace("</settings>", "<!-- edited by the admin --></settings>")
+    app_session.commit()
+    assert b"edited by the admin" in phone.fetch(name).data
+
+
+def test_wrong_or_global_credentials_never_get_the_copy(phone, client, app):
+    phone.apply_reload(phone.login("1001", "4321"))
+    name = line_file(phone)
+    assert SECRET.encode() in phone.fetch(name).data  # published, with the user's secret
+
+    user, password = phone.credentials
+    assert phone.get(f"/provision/{name}", auth=(user, password[:-1] + "x")).status_code == 401
+    assert phone.get(f"/provision/{name}", auth=("someone", password)).status_code == 401
+    global_answer = phone.get(f"/provision/{name}", auth=PROVISIONING)
+    assert global_answer.status_code == 200 and SECRET.encode() not in global_answer.data
+    other = client.get(f"/provision/{name}", headers={"User-Agent": EMULATORS["snom"](client, "000413ffffff").user_agent},
+                       auth=phone.credentials)
+    assert other.status_code in (401, 404) and SECRET.encode() not in other.data
+
+
+def test_new_firmware_is_recorded_and_gets_its_own_rendering(phone, session, app):
+    name = line_file(phone)
+    phone.fetch(name)
+    phone.user_agent = phone.user_agent.replace("8.7.5.35", "8.9.3.80")
+    with statements(app) as sent:
+        assert phone.fetch(name).status_code == 200
+    assert sent, "another User-Agent is rendered, not answered from the copy"
+    assert session.scalar(select(Device.firmware)) == "8.9.3.80"
+
+
+def test_digest_credentials_get_the_copy(phone, client, app):
+    name = line_file(phone)
+    rendered = phone.fetch(name).data
+    user, password = phone.credentials
+    uri = f"/provision/{name}"
+    challenge = client.get(uri, headers={"User-Agent": phone.user_agent})
+    assert challenge.status_code == 401
+    digest = next(h for h in challenge.headers.getlist("WWW-Authenticate") if h.startswith("Digest"))
+    nonce = WWWAuthenticate.from_header(digest).parameters["nonce"]
+
+    def md5(text):
+        return hashlib.md5(text.encode()).hexdigest()
+
+    def header(pw):
+        answer = md5(f"{md5(f'{user}:hotdesk:{pw}')}:{nonce}:00000001:c0ffee:auth:{md5(f'GET:{uri}')}")
+        return (f'Digest username="{user}", realm="hotdesk", nonce="{nonce}", uri="{uri}", qop=auth, nc=00000001, '
+                f'cnonce="c0ffee", response="{answer}", algorithm=MD5')
+
+    with statements(app) as sent:
+        response = client.get(uri, headers={"User-Agent": phone.user_agent, "Authorization": header(password)})
+    assert response.status_code == 200 and response.data == rendered and sent == []
+    wrong = client.get(uri, headers={"User-Agent": phone.user_agent, "Authorization": header("not-it")})
+    assert wrong.status_code == 401
+
+
+def test_fetches_answered_from_the_copy_still_record_where_the_phone_is(phone, session, app):
+    name = line_file(phone)
+    phone.fetch(name)
+    phone.ip = "10.20.9.99"  # moved desks
+    assert phone.fetch(name).status_code == 200
+    app.extensions["hotdesk"].sightings.flush()
+    session.expire_all()
+    assert session.scalar(select(Device.last_ip)) == "10.20.9.99"
+
+
+def test_who_may_read_a_copy_is_kept_where_nginx_does_not_serve_and_holds_no_password(phone, published):
+    phone.fetch(line_file(phone))
+    readers = published / "readers"
+    record = readers / phone.mac
+    assert stat.S_IMODE(os.stat(readers).st_mode) == 0o700 and stat.S_IMODE(os.stat(record).st_mode) == 0o600
+    assert phone.credentials[1] not in record.read_text()
+    assert not (published / "current" / "readers").exists()  # /fast/ is current/: nothing of this under it
