@@ -77,6 +77,7 @@ class Reader:
     """Who may read a device's published copies from /provision/, as of when they were written."""
 
     device_id: int
+    brand: str
     username: str
     ha1: str  # MD5(user:realm:password), as HTTP Digest has it: checks Basic and Digest alike
     sig: str

@@ -16,6 +16,7 @@ from hotdesk.brands import BRANDS, FileKind
 from hotdesk.models import Device, Extension, Template
 from tests.brands import EMULATORS
 from tests.conftest import PROVISIONING
+from tests.phones import YealinkPhone
 
 SECRET = "alice-SIP-secret-9f3"
 CREDENTIAL_BRANDS = sorted(brand for brand, emulator in EMULATORS.items() if emulator.credential_settings)
@@ -196,3 +197,19 @@ def test_who_may_read_a_copy_is_kept_where_nginx_does_not_serve_and_holds_no_pas
     assert stat.S_IMODE(os.stat(readers).st_mode) == 0o700 and stat.S_IMODE(os.stat(record).st_mode) == 0o600
     assert phone.credentials[1] not in record.read_text()
     assert not (published / "current" / "readers").exists()  # /fast/ is current/: nothing of this under it
+
+
+def test_a_yealink_phone_without_nginx_in_front_follows_its_fast_path_to_hotdesk(client, extensions, app):
+    phone = YealinkPhone(client, "001565aabb01")
+    phone.boot()  # the global credentials: its own, and its fast path
+    assert phone.server_url.startswith("http://localhost/fast/001565aabb01/")
+    phone.boot()  # from /fast/ (hotdesk answers it when nginx does not): rendered and published
+    with statements(app) as sent:
+        again = phone.fetch("001565aabb01.cfg")
+    assert again.status_code == 200 and again.data == phone.files["001565aabb01.cfg"] and sent == []
+
+    phone.login("1001", "4321")
+    phone.boot()  # the NOTIFY's reload
+    assert phone.line()["secret"] == SECRET
+    assert phone.fetch(f"{phone.mac}.cfg").data == phone.files[f"{phone.mac}.cfg"]
+    assert client.get(phone.server_url.replace("/fast/001565aabb01/", "/fast/001565aabb02/") + "001565aabb01.cfg").status_code in (401, 404)

@@ -155,7 +155,10 @@ def _published(device: Device, filename: str, render, user_agent: str) -> bytes 
         body = render(device)
         files.write(mac, password, filename, body)
         username = device.provisioning_username
-        files.admit(mac, published.Reader(device.id, username, http_auth.ha1(username, password), published.signature(files.secret_key, mac, password), user_agent))
+        files.admit(mac, published.Reader(
+            device_id=device.id, brand=device.brand, username=username, ha1=http_auth.ha1(username, password),
+            sig=published.signature(files.secret_key, mac, password), user_agent=user_agent,
+        ))
     return body
 
 

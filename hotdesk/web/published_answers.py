@@ -2,24 +2,32 @@
 
 Phones fetch the same file again and again: auto-provisioning every few minutes or hours, a
 check-sync, a reboot. When the copy rendered last time still exists it is current (its device's
-changes delete it the moment they commit), so the answer is that copy: the request's credentials
-are checked against the device's as they were when the copy was written, and the User-Agent
-must be the one it was written for. Everything else goes on to the provisioning blueprint as if
-this did not exist: a first fetch, another User-Agent (new firmware), credentials that do not
-prove the device's, a common file, the global credentials.
+changes delete it the moment they commit), so the answer is that copy:
+
+- /provision/<file>: when the request's credentials prove the device's, as they were when the
+  copy was written, and its User-Agent is the one the copy was written for;
+- /fast/<mac>/<sig>/<file>: the device's secret path, as nginx serves it (deploy/nginx), for a
+  phone that reaches hotdesk without nginx in front.
+
+Everything else goes on to the provisioning blueprint as if this did not exist: a first fetch,
+another User-Agent (new firmware), credentials that do not prove the device's, a common file,
+the global credentials; /fast/ paths without a copy go where nginx sends them, /provision/fast/.
 """
 
 from __future__ import annotations
 
+import re
+
 from werkzeug.wrappers import Request
 
 from hotdesk import brands
-from hotdesk.brands import FileKind
-from hotdesk.published import PublishedFiles
+from hotdesk.brands import BRANDS, FileKind
+from hotdesk.published import PublishedFiles, Reader
 from hotdesk.sightings import Sightings
 from hotdesk.web import http_auth
 
-PREFIX = "/provision/"
+PROVISION, FAST = "/provision/", "/fast/"
+_FAST_PATH = re.compile(r"/fast/([0-9a-f]{12})/([0-9a-f]{32})/([^/]+)")
 
 
 class PublishedAnswers:
@@ -29,17 +37,22 @@ class PublishedAnswers:
         self.app, self.files, self.sightings, self.secret_key = app, files, sightings, secret_key
 
     def __call__(self, environ, start_response):
-        if environ.get("REQUEST_METHOD") == "GET" and "HTTP_AUTHORIZATION" in environ:
+        if environ.get("REQUEST_METHOD") == "GET":
             path = environ.get("PATH_INFO", "")
-            if path.startswith(PREFIX):
-                answer = self._copy(Request(environ), path[len(PREFIX):])
-                if answer is not None:
-                    body, content_type = answer
-                    start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")])
-                    return [body]
+            answer = None
+            if path.startswith(PROVISION) and "HTTP_AUTHORIZATION" in environ:
+                answer = self._by_credentials(Request(environ), path[len(PROVISION):])
+            elif path.startswith(FAST):
+                answer = self._by_path(environ, path)
+                if answer is None:
+                    environ = environ | {"PATH_INFO": "/provision" + path}
+            if answer is not None:
+                body, content_type = answer
+                start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")])
+                return [body]
         return self.app(environ, start_response)
 
-    def _copy(self, request: Request, filename: str) -> tuple[bytes, str] | None:
+    def _by_credentials(self, request: Request, filename: str) -> tuple[bytes, str] | None:
         user_agent = request.headers.get("User-Agent", "")
         found = brands.recognise(user_agent, request.headers)
         if found is None:
@@ -53,8 +66,22 @@ class PublishedAnswers:
             return None
         if not http_auth.proves(request, reader.username, reader.ha1, self.secret_key):
             return None
-        body = self.files.read(requested.mac, reader.sig, filename)
-        if body is None:
+        return self._copy(requested.mac, reader, filename, request.remote_addr)
+
+    def _by_path(self, environ, path: str) -> tuple[bytes, str] | None:
+        match = _FAST_PATH.fullmatch(path)
+        if match is None:
             return None
-        self.sightings.saw(reader.device_id, requested.mac, request.remote_addr)
+        mac, sig, filename = match.groups()
+        reader = self.files.reader(mac)
+        if reader is None or reader.sig != sig:
+            return None
+        return self._copy(mac, reader, filename, environ.get("REMOTE_ADDR"))
+
+    def _copy(self, mac: str, reader: Reader, filename: str, ip: str | None) -> tuple[bytes, str] | None:
+        body = self.files.read(mac, reader.sig, filename)
+        brand = BRANDS.get(reader.brand)
+        if body is None or brand is None:
+            return None
+        self.sightings.saw(reader.device_id, mac, ip)
         return body, brand.config_content_type
