@@ -199,6 +199,31 @@ def test_who_may_read_a_copy_is_kept_where_nginx_does_not_serve_and_holds_no_pas
     assert not (published / "current" / "readers").exists()  # /fast/ is current/: nothing of this under it
 
 
+def test_a_common_file_is_answered_from_the_copy_too_when_the_user_agent_names_the_phone(client, extensions, app):
+    phone = YealinkPhone(client, "001565aabb01")
+    phone.boot()
+    common = phone.provisioning_files()[0]
+    rendered = phone.get(f"/provision/{common}", auth=phone.credentials).data  # published
+    with statements(app) as sent:
+        again = phone.get(f"/provision/{common}", auth=phone.credentials)
+    assert again.status_code == 200 and again.data == rendered and sent == []
+    assert phone.get(f"/provision/{common}", auth=PROVISIONING).status_code == 200  # the global credentials still get it
+
+
+def test_a_copy_that_cannot_be_written_costs_the_copy_not_the_file(phone, app, caplog, monkeypatch):
+    files = app.extensions["hotdesk"].published
+
+    def full(*_args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(files, "write", full)
+    name = line_file(phone)
+    answers = [phone.fetch(name) for _ in range(2)]
+    assert [a.status_code for a in answers] == [200, 200] and answers[0].data == answers[1].data
+    assert b"<settings>" in answers[0].data
+    assert caplog.text.count("answered but not published: [Errno 28] No space left on device") == 1
+
+
 def test_a_yealink_phone_without_nginx_in_front_follows_its_fast_path_to_hotdesk(client, extensions, app):
     phone = YealinkPhone(client, "001565aabb01")
     phone.boot()  # the global credentials: its own, and its fast path

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from functools import partial
 
 from flask import Blueprint, Response, current_app, g, request
@@ -143,23 +144,38 @@ def _published(device: Device, filename: str, render, user_agent: str) -> bytes 
     if files is None:
         return render(device)
     mac, password = device.mac, device.provisioning_password
-    with files.publishing(mac):
-        # A fresh transaction, begun while holding the lock (see hotdesk.published for why), and
-        # nothing from before it: rollback() expires nothing when record_device just committed.
-        db().rollback()
-        db().expire_all()
-        g.pop("snapshot", None)
-        device = hotdesking.find_device(db(), mac=mac)
-        if device is None or device.provisioning_password != password:
-            return None
-        body = render(device)
-        files.write(mac, password, filename, body)
-        username = device.provisioning_username
-        files.admit(mac, published.Reader(
-            device_id=device.id, brand=device.brand, username=username, ha1=http_auth.ha1(username, password),
-            sig=published.signature(files.secret_key, mac, password), user_agent=user_agent,
-        ))
-    return body
+    try:
+        with files.publishing(mac):
+            # A fresh transaction, begun while holding the lock (see hotdesk.published for why), and
+            # nothing from before it: rollback() expires nothing when record_device just committed.
+            db().rollback()
+            db().expire_all()
+            g.pop("snapshot", None)
+            device = hotdesking.find_device(db(), mac=mac)
+            if device is None or device.provisioning_password != password:
+                return None
+            body = render(device)
+            files.write(mac, password, filename, body)
+            username = device.provisioning_username
+            files.admit(mac, published.Reader(
+                device_id=device.id, brand=device.brand, username=username, ha1=http_auth.ha1(username, password),
+                sig=published.signature(files.secret_key, mac, password), user_agent=user_agent,
+            ))
+            return body
+    except OSError as error:
+        # A full or unwritable directory costs the copy, never the phone its file.
+        _warn_unpublished(files, error)
+        return render(device)
+
+
+_last_warning = 0.0
+
+
+def _warn_unpublished(files, error: OSError) -> None:
+    global _last_warning
+    if time.monotonic() - _last_warning > 60:  # once a minute, not once a fetch
+        _last_warning = time.monotonic()
+        log.warning("provisioning files are answered but not published: %s (in %s)", error, files.directory)
 
 
 def _writes_credentials(brand, body: str, context: dict) -> bool:

@@ -10,8 +10,8 @@ changes delete it the moment they commit), so the answer is that copy:
   phone that reaches hotdesk without nginx in front.
 
 Everything else goes on to the provisioning blueprint as if this did not exist: a first fetch,
-another User-Agent (new firmware), credentials that do not prove the device's, a common file,
-the global credentials; /fast/ paths without a copy go where nginx sends them, /provision/fast/.
+another User-Agent (new firmware), credentials that do not prove the device's, the global
+credentials, a common file from a phone whose User-Agent does not name its MAC; /fast/ paths without a copy go where nginx sends them, /provision/fast/.
 """
 
 from __future__ import annotations
@@ -59,14 +59,18 @@ class PublishedAnswers:
             return None
         brand, identity = found
         requested = brand.requested_file(filename)
-        if requested is None or requested.kind is not FileKind.DEVICE or identity.mac not in (None, requested.mac):
+        if requested is None:
             return None
-        reader = self.files.reader(requested.mac)
+        # A common file is published among the device's own too: found by the MAC in the User-Agent.
+        mac = requested.mac if requested.kind is FileKind.DEVICE else identity.mac
+        if mac is None or identity.mac not in (None, mac):
+            return None
+        reader = self.files.reader(mac)
         if reader is None or reader.user_agent != user_agent:
             return None
         if not http_auth.proves(request, reader.username, reader.ha1, self.secret_key):
             return None
-        return self._copy(requested.mac, reader, filename, request.remote_addr)
+        return self._copy(mac, reader, filename, request.remote_addr)
 
     def _by_path(self, environ, path: str) -> tuple[bytes, str] | None:
         match = _FAST_PATH.fullmatch(path)
