@@ -24,6 +24,10 @@ _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 class DirectoryError(ValueError):
     """Bad extension data; the message names where (file, line) and which field."""
 
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message)
+        self.line = line  # of the file, when the error is about one row
+
 
 @dataclass(frozen=True)
 class ExtensionData:
@@ -110,33 +114,19 @@ def check_rows(
             if data.number in seen:
                 raise DirectoryError(f"extension: {data.number} is already on line {seen[data.number]}")
         except DirectoryError as error:
-            errors.append(DirectoryError(f"{source}, line {line}: {error}"))
+            errors.append(DirectoryError(f"{source}, line {line}: {error}", line))
             continue
         seen[data.number] = line
         checked.append((line, data))
     return checked, errors
 
 
-def import_rows(session: Session, rows: Iterable[tuple[int, dict[str, str]]], source: str) -> int:
-    """Validate every row first, then write them all in one transaction. Returns the row count."""
-    checked, errors = check_rows(session, rows, source)
-    if errors:
-        raise errors[0]
-    try:
-        for _, data in checked:
-            save(session, data)
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    return len(checked)
-
-
 _FIELD = {"extension": "number"}
 
 
-def read_csv(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
-    """Rows of an extensions CSV with their line numbers; DirectoryError for a bad header or shape."""
+def read_csv(text: str, source: str) -> tuple[list[tuple[int, dict[str, str]]], list[DirectoryError]]:
+    """Rows of an extensions CSV with their line numbers, and an error for each row of the wrong
+    shape; DirectoryError for a bad header, or CSV that cannot be read on (a broken quote)."""
     reader = csv.DictReader(text.splitlines(), strict=True)
     try:
         header = [name.strip() for name in (reader.fieldnames or [])]
@@ -151,15 +141,19 @@ def read_csv(text: str, source: str) -> list[tuple[int, dict[str, str]]]:
     if len(set(header)) != len(header):
         raise DirectoryError(f"{source}, line 1: a column is named twice")
     reader.fieldnames = header
-    rows = []
+    rows, errors = [], []
     try:
         for row in reader:
             line = reader.line_num
             if None in row or any(value is None for value in row.values()):
-                raise DirectoryError(f"{source}, line {line}: expected {len(header)} fields")
-            if not any(value.strip() for value in row.values()):
-                continue
-            rows.append((line, row))
+                errors.append(DirectoryError(f"{source}, line {line}: expected {len(header)} fields, found {_count(row)}", line))
+            elif any(value.strip() for value in row.values()):
+                rows.append((line, row))
     except csv.Error as error:
         raise DirectoryError(f"{source}, line {reader.line_num}: {error}") from None
-    return rows
+    return rows, errors
+
+
+def _count(row: dict) -> int:
+    """Fields on a row csv.DictReader read: extra ones are listed under None, missing ones are None."""
+    return sum(value is not None for key, value in row.items() if key is not None) + len(row.get(None, []))

@@ -6,6 +6,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -136,6 +137,23 @@ def check_timezone(value: str) -> str:
     return value
 
 
+def check_base_url(value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not value:
+        return ""
+    problem = f"{value!r} is not an address such as https://hotdesk.example.com or http://10.0.0.5:8080 (no path), or empty"
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a bad port)
+    except ValueError:
+        raise SettingError(problem) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.path or parts.query or parts.fragment:
+        raise SettingError(problem)
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise SettingError(problem)
+    return value
+
+
 def _random_password() -> str:
     # Long and random: short defaults are what got FreePBX Phone Apps brute-forced (GHSA-426v-c5p7-cp29).
     return secrets.token_urlsafe(18)
@@ -154,6 +172,12 @@ CORE_SETTINGS = (
     SettingSpec("provisioning_username", "HTTP user name phones fetch provisioning files with", lambda: "hotdesk", check_username),
     SettingSpec("provisioning_password", "HTTP password phones fetch provisioning files with", _random_password, check_password, secret=True),
     SettingSpec("phone_sip_port", "UDP port on the phone that receives SIP NOTIFY", lambda: "5060", check_port),
+    SettingSpec(
+        "phone_base_url",
+        "address phones reach hotdesk at, written into their files and login keys, e.g. https://hotdesk.example.com"
+        " (empty: the address each request came to; set it when some phones come in another way, as Cisco's port 6970)",
+        check=check_base_url,
+    ),
     SettingSpec(
         "multiple_login",
         "an extension logging in on a second phone: auto_logout (the first phone is logged out), deny, allow",

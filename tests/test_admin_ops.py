@@ -89,6 +89,9 @@ CSV_WITH_BAD_ROWS = (
     "1002,,s2,\n"  # no name
     "1003,Carol,s3,12x\n"  # PIN with a letter
     "1001,Again,s4,\n"  # twice in the file
+    "1004,Dan,s5,1111,extra\n"  # a field too many
+    "1005,Eve\n"  # two too few
+    "1006,Frank,s6,\n"  # fine: the rows after a bad shape are still read
 )
 
 
@@ -97,11 +100,12 @@ def test_import_preview_reports_every_bad_row_and_writes_nothing(session):
     session.commit()
 
     preview = admin_extensions.preview_import(session, CSV_WITH_BAD_ROWS, "users.csv")
-    assert [e.split(":")[0] for e in preview.errors] == ["users.csv, line 3", "users.csv, line 4", "users.csv, line 5"]
+    assert [e.split(":")[0] for e in preview.errors] == [f"users.csv, line {n}" for n in (3, 4, 5, 6, 7)]
     assert "name" in preview.errors[0] and "voicemail_pin" in preview.errors[1] and "already on line 2" in preview.errors[2]
-    assert [(r.line, r.data.number, r.action) for r in preview.rows] == [(2, "1001", "update")]
+    assert preview.errors[3].endswith("expected 4 fields, found 5") and preview.errors[4].endswith("expected 4 fields, found 2")
+    assert [(r.line, r.data.number, r.action) for r in preview.rows] == [(2, "1001", "update"), (8, "1006", "add")]
 
-    with pytest.raises(DirectoryError, match=r"line 3: name.*\(and 2 more bad row\(s\)\)"):
+    with pytest.raises(DirectoryError, match=r"line 3: name.*\(and 4 more bad row\(s\)\)"):
         admin_extensions.import_csv(session, CSV_WITH_BAD_ROWS, "users.csv", "ann")
     session.expire_all()
     assert [e.name for e in session.scalars(select(Extension))] == ["Old Alice"]

@@ -127,10 +127,11 @@ def preview_import(session: Session, text: str, source: str) -> ImportPreview:
         line = text[: text.index("\x00")].count("\n") + 1
         return ImportPreview([], [f"{source}, line {line}: a NUL character (is it a text file?)"])
     try:
-        rows = directory.read_csv(text, source)
+        rows, shape_errors = directory.read_csv(text, source)
     except DirectoryError as error:
         return ImportPreview([], [str(error)])
     checked, errors = directory.check_rows(session, rows, source)
+    errors = sorted(shape_errors + errors, key=lambda error: error.line or 0)
     numbers = [data.number for _, data in checked]
     existing = set()
     for start in range(0, len(numbers), 500):  # stay under every database's bound-parameter limit

@@ -50,6 +50,11 @@ def settings() -> SettingValues:
     return snapshot().settings
 
 
+def phone_base_url() -> str:
+    """Where phones reach hotdesk: the phone_base_url setting, else the address this request came to."""
+    return settings()["phone_base_url"] or request.host_url.rstrip("/")
+
+
 def carries_nul() -> bool:
     """Does the request's path, query or form hold a NUL? No name or value may (PostgreSQL refuses
     them in text): the admin faces answer 400 before anything looks further."""

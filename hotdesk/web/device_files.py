@@ -3,13 +3,11 @@ phone app (which pushes the same settings to phones that reload by their answer)
 
 from __future__ import annotations
 
-from flask import request
-
 from hotdesk import hotdesking
 from hotdesk.brands import Brand
 from hotdesk.hotdesking import DeviceConfig, Line
 from hotdesk.models import Device
-from hotdesk.web import hotdesk, settings
+from hotdesk.web import hotdesk, phone_base_url, settings
 from hotdesk.web.links import guest_keys, user_keys
 
 
@@ -38,4 +36,4 @@ def fast_path(device: Device) -> str | None:
 
 
 def _server() -> str:
-    return request.host_url.rstrip("/")
+    return phone_base_url()

@@ -13,6 +13,7 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from hotdesk.models import Address
+from hotdesk.web import phone_base_url
 
 _SALT = "hotdesk.device-token"
 _STATE_SALT = "hotdesk.screen-state"
@@ -68,7 +69,7 @@ class Key:
 
 
 def app_url(endpoint: str, token: str, **values: str) -> str:
-    return url_for(endpoint, token=token, _external=True, **values)
+    return phone_base_url() + url_for(endpoint, token=token, **values)
 
 
 def login_url(token: str, address: Address) -> str:
