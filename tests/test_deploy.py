@@ -9,6 +9,7 @@ nginx connects to gunicorn from 127.0.0.3, so the app's peer is never the phone'
 
 from __future__ import annotations
 
+import base64
 import os
 import signal
 import ssl
@@ -24,6 +25,8 @@ from sqlalchemy import select
 
 from hotdesk import settings_registry
 from hotdesk.models import Event, Extension
+from tests.brands import EMULATORS
+from tests.conftest import PROVISIONING
 from tests.live_http import LiveClient
 from tests.live_servers import NGINX, ROOT, Gunicorn, Nginx, free_port
 from tests.phones import YealinkPhone
@@ -32,6 +35,7 @@ pytestmark = pytest.mark.slow
 
 MAC = "001565d0e1f2"
 FAST_MAC = "001565d0e1f4"
+CISCO_MAC = "a4b439d0e1f5"
 PROXY_SOURCE = "127.0.0.3"
 REBOOT_EVENT = "check-sync;reboot=true"
 
@@ -44,6 +48,7 @@ class Deployment:
     logs: Path
     app: Gunicorn
     published: Path
+    cisco_url: str  # the port-6970 listener for Cisco enterprise phones, uncommented
 
     def logged(self) -> str:
         return "".join(p.read_text(errors="replace") for p in self.logs.glob("*.log")) + self.app.log()
@@ -55,6 +60,14 @@ def shipped(path: Path, replacements: dict[str, str]) -> str:
         assert old in text, f"{path.relative_to(ROOT)} no longer contains {old!r}: update this test"
         text = text.replace(old, new)
     return text
+
+
+def uncommented(text: str, first_line: str) -> str:
+    """The shipped file with the commented-out block that starts at `first_line` switched on."""
+    lines = text.splitlines()
+    start = lines.index(first_line)
+    end = lines.index("#}", start)
+    return "\n".join(lines[:start] + [line.removeprefix("#") for line in lines[start : end + 1]] + lines[end + 1 :]) + "\n"
 
 
 @pytest.fixture(scope="module")
@@ -94,9 +107,13 @@ def deployment(tmp_path_factory, database_url):
         "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
         "/etc/nginx/snippets/hotdesk-fast.conf": str(fast),
     })
-    nginx = Nginx(work / "nginx", site, [https, http])
+    cisco = free_port()
+    site = uncommented(site, "#server {").replace("listen 6970;", f"listen 127.0.0.1:{cisco};").replace("listen [::]:6970;", "")
+    site = site.replace("BASE64-OF-USER-COLON-PASSWORD", base64.b64encode(":".join(PROVISIONING).encode()).decode())
+    nginx = Nginx(work / "nginx", site, [https, http, cisco])
     try:
-        yield Deployment(f"https://127.0.0.1:{https}", f"http://127.0.0.1:{http}", ssl.create_default_context(cafile=cert), work, app, work / "published")
+        yield Deployment(f"https://127.0.0.1:{https}", f"http://127.0.0.1:{http}", ssl.create_default_context(cafile=cert), work, app,
+                         work / "published", f"http://127.0.0.1:{cisco}")
     finally:
         nginx.stop()
         app.stop()
@@ -153,6 +170,22 @@ def test_phone_facing_http_listener_ignores_forwarded_headers_from_phones(deploy
     assert phone_port.wait() == 0, phone_port.diagnostics()
     assert login_event(session).ip == "127.0.0.1"
     assert phone.client.get("/").status_code == 404  # the plain listener serves phones only
+
+
+def test_cisco_enterprise_phones_fetch_from_port_6970_and_are_sent_to_https_for_the_rest(deployment, extensions, session):
+    settings_registry().set(session, "phone_base_url", deployment.https_url)
+    session.commit()
+    client = LiveClient(deployment.cisco_url)
+    phone = EMULATORS["cisco_sip"](client, CISCO_MAC)
+    name = phone.provisioning_files()[0]
+
+    response = client.get(f"/{name}", headers={"User-Agent": phone.user_agent})  # no credentials, as the firmware
+    assert response.status_code == 200, response.data[:300]
+    phone.files = {name: response.data}
+    phone.config = phone.read_config(phone.files)
+    keys = phone.keys()
+    assert keys and all(url.startswith(f"{deployment.https_url}/phone/") for url in keys.values()), keys
+    assert client.get(f"/provision/{name}", headers={"User-Agent": phone.user_agent}).status_code == 404  # those two names only
 
 
 def test_pins_stay_out_of_every_log(deployment, phone_port, session):

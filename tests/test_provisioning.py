@@ -6,8 +6,10 @@ import urllib.request
 import pytest
 from sqlalchemy import select
 
-from hotdesk import directory, templates
+from hotdesk import directory, settings_registry, templates
 from hotdesk.models import Device, Extension, Mapping, Template
+from hotdesk.settings import SettingError
+from tests.brands import EMULATORS
 from tests.conftest import PROVISIONING
 from tests.phones import YealinkPhone, parse_cfg
 
@@ -178,6 +180,30 @@ def test_config_urls_follow_the_host_the_phone_used(client, extensions):
     )
     urls = [v for k, v in parse_cfg(response.data).items() if k.endswith(".value")]
     assert urls and all(url.startswith("http://prov.example.net:8443/phone/") for url in urls)
+
+
+def test_phone_base_url_is_where_every_file_and_screen_sends_the_phone(client, extensions, session):
+    # Cisco enterprise phones fetch from port 6970: what they are handed must not point there.
+    settings_registry().set(session, "phone_base_url", "https://hotdesk.example.com/")
+    session.commit()
+    phone = YealinkPhone(client, MAC)
+    response = client.get(f"/provision/{MAC}.cfg", headers={"User-Agent": phone.user_agent, "Host": "pbx.example.com:6970"}, auth=PROVISIONING)
+    urls = [v for k, v in parse_cfg(response.data).items() if k.endswith(".value")]
+    assert urls and all(url.startswith("https://hotdesk.example.com/phone/") for url in urls)
+
+    phone.boot()
+    form = phone.press("External")  # what the phone's browser gets: its answer goes to the same place
+    assert phone.submit_url(form, {"extension": "1001", "password": "4321"}).startswith("https://hotdesk.example.com/phone/")
+    spa = EMULATORS["cisco_spa"](client, "0004f2a1b2c3")
+    spa.boot()
+    assert spa.config["Profile_Rule_B"].endswith("]https://hotdesk.example.com/provision/$MA.xml")
+
+
+@pytest.mark.parametrize("value", ["ftp://hotdesk.example.com", "https://", "https://h.example.com/path", "https://h.example.com:99999",
+                                   "https://h.example.com?x=1", "hotdesk.example.com", "https://user@h.example.com"])
+def test_a_phone_base_url_that_is_not_one_is_refused(session, value):
+    with pytest.raises(SettingError, match="is not an address"):
+        settings_registry().set(session, "phone_base_url", value)
 
 
 def test_proxy_headers_are_ignored_unless_trusted(client, extensions):

@@ -54,3 +54,14 @@ def test_a_late_batch_never_moves_a_phone_back_in_time_nor_touches_another_phone
     sightings.note(Sighting(device.id + 1000, "001565ffffff", "10.9.9.8", utcnow()))  # no such phone
     sightings.flush()
     assert last_seen(session).last_ip == "10.20.0.31"
+
+
+def test_fetches_answered_from_copies_are_noted_once_until_the_phone_moves(app, monkeypatch):
+    sightings = Sightings(app.extensions["hotdesk"].sessions, interval=3600)
+    noted = []
+    monkeypatch.setattr(sightings, "note", noted.append)
+    for _ in range(1000):
+        sightings.saw(7, MAC, "10.20.0.31")
+    sightings.saw(7, MAC, "10.20.0.32")  # moved desks
+    sightings.saw(123_456, "001565aabb32", "10.20.0.31")  # ids far apart cost a few bytes each
+    assert [(s.device_id, s.ip) for s in noted] == [(7, "10.20.0.31"), (7, "10.20.0.32"), (123_456, "10.20.0.31")]
