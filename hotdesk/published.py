@@ -29,6 +29,14 @@ order the two:
 A publisher that read the state before C and waited for the lock reads again inside it, so it
 never writes what it read outside. A NOTIFY is sent after the commit returns, hence after D: the
 phone that re-fetches finds no stale file.
+
+Reading once. Reading the device again inside the lock costs a fetch two more queries; it can be
+skipped when no deletion ran since the request began. Every deletion changes `generation()` while
+holding its lock, and a request reads the generation before its first database read. Inside the
+lock, an unchanged generation means that any D whose commit the request's reads missed has not
+run yet (its commit came after the reads began, so its deletion after the generation was read,
+and it would have changed it), so D still runs after this publisher and deletes what it writes.
+A changed generation (any deletion, of any device) sends the publisher back to reading again.
 """
 
 from __future__ import annotations
@@ -151,6 +159,14 @@ class PublishedFiles:
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
+    def generation(self) -> bytes:
+        """Changes with every deletion (see "Reading once" above); read it before reading the database."""
+        try:
+            with open(self.directory / ".generation", "rb") as token:
+                return token.read()
+        except FileNotFoundError:
+            return b""
+
     def forget(self, macs: Iterable[str]) -> None:
         """Delete every file published for these devices."""
         for mac in sorted(set(macs)):
@@ -158,6 +174,7 @@ class PublishedFiles:
                 _remove(self.current / mac)
                 with suppress(FileNotFoundError):
                     os.unlink(self.readers / mac)
+                self._next_generation()
 
     def retire(self) -> None:
         """Delete every published file: current/ and readers/ are renamed aside at once, then removed."""
@@ -166,8 +183,17 @@ class PublishedFiles:
             for folder, aside in zip((self.current, self.readers), retired):
                 with suppress(FileNotFoundError):
                     os.rename(folder, aside)
+            self._next_generation()
         for aside in retired:
             _remove(aside)
+
+    def _next_generation(self) -> None:
+        # Inside the deletion's lock (see "Reading once"). A random token, not a counter: deleters
+        # of different stripes may write at once, and any new value is a change.
+        fd, written = tempfile.mkstemp(dir=self.directory, prefix=".generation-")
+        with os.fdopen(fd, "wb") as out:
+            out.write(secrets.token_bytes(8))
+        os.replace(written, self.directory / ".generation")
 
     def _stripe(self, mac: str) -> Path:
         return self.directory / ".locks" / mac[-2:]

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import event, select, update
 from werkzeug.datastructures import WWWAuthenticate
 
+from hotdesk import hotdesking
 from hotdesk.brands import BRANDS, FileKind
-from hotdesk.models import Device, Extension, Template
+from hotdesk.models import Address, Device, Extension, Template
 from tests.brands import EMULATORS
 from tests.conftest import PROVISIONING
 from tests.phones import YealinkPhone
@@ -238,3 +239,23 @@ def test_a_yealink_phone_without_nginx_in_front_follows_its_fast_path_to_hotdesk
     assert phone.line()["secret"] == SECRET
     assert phone.fetch(f"{phone.mac}.cfg").data == phone.files[f"{phone.mac}.cfg"]
     assert client.get(phone.server_url.replace("/fast/001565aabb01/", "/fast/001565aabb02/") + "001565aabb01.cfg").status_code in (401, 404)
+
+
+def test_a_login_between_a_fetchs_reads_and_its_copy_never_leaves_the_guest_copy(phone, app, monkeypatch):
+    """The login commits (and withdraws the phone's copies) after the fetch read the device and
+    before it publishes: the fetch must read again, or the guest copy would outlive the login."""
+    hotdesk = app.extensions["hotdesk"]
+    record_device = hotdesking.record_device
+    name = line_file(phone)
+
+    def meanwhile(session, **kwargs):
+        device = record_device(session, **kwargs)
+        with hotdesk.sessions() as other:  # the user logs in from the phone app, on another worker
+            target = hotdesking.find_device(other, mac=kwargs["mac"])
+            assert hotdesking.login(other, hotdesk.settings.all(other), target, "1001", "4321", Address.EXTERNAL).ok
+        return device
+
+    monkeypatch.setattr(hotdesking, "record_device", meanwhile)
+    phone.fetch(name)
+    monkeypatch.setattr(hotdesking, "record_device", record_device)
+    assert SECRET.encode() in phone.fetch(name).data  # whether answered from a copy or rendered: the user's line

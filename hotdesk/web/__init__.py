@@ -34,6 +34,9 @@ def hotdesk():
 def db() -> Session:
     """This request's database session, closed when the request ends."""
     if "db" not in g:
+        files = hotdesk().published
+        if files is not None:
+            g.published_generation = files.generation()  # before any read (hotdesk.published: "Reading once")
         g.db = hotdesk().sessions()
     return g.db
 
@@ -72,6 +75,7 @@ def client_ip() -> str | None:
 def _close_session(_exc: BaseException | None) -> None:
     g.pop("snapshot", None)
     g.pop("named_device", None)
+    g.pop("published_generation", None)
     session = g.pop("db", None)
     if session is not None:
         session.close()

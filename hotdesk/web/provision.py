@@ -146,14 +146,16 @@ def _published(device: Device, filename: str, render, user_agent: str) -> bytes 
     mac, password = device.mac, device.provisioning_password
     try:
         with files.publishing(mac):
-            # A fresh transaction, begun while holding the lock (see hotdesk.published for why), and
-            # nothing from before it: rollback() expires nothing when record_device just committed.
-            db().rollback()
-            db().expire_all()
-            g.pop("snapshot", None)
-            device = hotdesking.find_device(db(), mac=mac)
-            if device is None or device.provisioning_password != password:
-                return None
+            if files.generation() != g.get("published_generation"):
+                # Something was withdrawn since this request began reading: read again, in a fresh
+                # transaction begun while holding the lock (hotdesk.published says why), and nothing
+                # from before it (rollback() expires nothing when record_device just committed).
+                db().rollback()
+                db().expire_all()
+                g.pop("snapshot", None)
+                device = hotdesking.find_device(db(), mac=mac)
+                if device is None or device.provisioning_password != password:
+                    return None
             body = render(device)
             files.write(mac, password, filename, body)
             username = device.provisioning_username
