@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import credentials, directory, hotdesking, published, scheduler, schema, settings_registry
+from hotdesk import directory, hotdesking, published, scheduler, schema, settings_registry
 from hotdesk.admin import AdminError, accounts, history, phones, pins, record_change
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -307,14 +307,8 @@ def devices_list(ctx: Context, session: Session) -> None:
 def devices_reset_credentials(ctx: Context, session: Session, mac: str) -> None:
     """Withdraw a phone's own provisioning credentials (e.g. after a factory reset); it is issued
     new ones at its next fetch with the global credentials."""
-    normalized = normalize_mac(mac)
-    if normalized is None:
-        raise click.ClickException(f"{mac!r} is not a MAC address (12 hex digits, separators allowed)")
-    device = session.scalar(select(Device).where(Device.mac == normalized))
-    if device is None:
-        raise click.ClickException(f"no phone with MAC {normalized} has contacted hotdesk")
-    credentials.withdraw(session, device)
-    click.echo(f"{normalized}: credentials withdrawn; new ones are issued at its next fetch")
+    device = phones.reset_credentials(session, mac, actor=CLI_ACTOR)
+    click.echo(f"{device.mac}: credentials withdrawn; new ones are issued at its next fetch")
 
 
 @templates_group.command("import")

@@ -140,6 +140,13 @@ def test_pins_and_who_is_where_and_force_logout(api, client, session, extensions
     assert phone.boot()["account.1.enable"] == "0"
     assert api.post(f"/devices/{MAC}/logout").json["logged_out"] is None
 
+    assert [d["mac"] for d in api.get("/devices?search=00:15:65:aa:bb").json["items"]] == [MAC]
+    assert api.get("/devices?search=0004f2").json["items"] == []
+    assert api.get(f"/devices/{MAC}").json["own_credentials"] is True
+    assert api.post(f"/devices/{MAC}/reset-credentials").json["own_credentials"] is False
+    assert_json_error(api.post("/devices/xyz/reset-credentials"), 422, "not a MAC address")
+    assert_json_error(api.post("/devices/0004f2000000/reset-credentials"), 404, "has contacted hotdesk")
+
     history = api.get(f"/history?mac={MAC}&kind=logout").json["items"]
     assert [(e["extension"], e["actor"]) for e in history] == [("1001", "api:billing-sync")]
     assert api.delete("/pins/1001/yealink").status_code == 204

@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from hotdesk.admin import accounts
 from hotdesk.models import Event, Extension, Setting, Template
+from tests.conftest import PROVISIONING
 from tests.phones import YealinkPhone
 
 PASSWORD = "correct horse battery"
@@ -72,7 +73,8 @@ def rows(response, table_id):
 
 def test_every_page_needs_a_signed_in_admin(client, admin):
     console = Console(client)
-    for path in ("/admin/", "/admin/extensions", "/admin/templates", "/admin/mappings", "/admin/history", "/admin/settings", "/admin/extensions/export.csv"):
+    for path in ("/admin/", "/admin/extensions", "/admin/templates", "/admin/mappings", "/admin/devices", "/admin/history", "/admin/settings",
+                 "/admin/extensions/export.csv"):
         response = console.get(path)
         assert response.status_code == 302 and "/admin/sign-in" in response.headers["Location"], path
     assert console.get("/").headers["Location"].endswith("/admin/")
@@ -205,6 +207,32 @@ def test_live_table_and_force_logout(console, client, extensions, notifier):
     assert notifier.sent[sent].mac == MAC
     assert "Nobody is logged in" in text(console.get("/admin/mappings/live"))
     assert phone.boot()["account.1.enable"] == "0"
+
+
+def test_phones_page_lists_devices_logs_out_and_resets_credentials(console, client, extensions, session, notifier):
+    phone = YealinkPhone(client, MAC)
+    phone.login("1001", "4321")
+    YealinkPhone(client, "001565aabb02").boot()
+    [first, second] = rows(console.get("/admin/devices"), "devices")
+    assert first[:4] == [MAC, "yealink", "T46S", "66.86.0.15"] and first[5:7] == ["10.20.0.31", "1001"] and first[7].startswith("since ")
+    assert second[0] == "001565aabb02" and second[6] == ""
+    assert [row[0] for row in rows(console.get("/admin/devices?q=00:15:65:aa:bb:02"), "devices")] == ["001565aabb02"]
+
+    logged_out = console.submit(f"/admin/mappings/{MAC}/logout", {"next": "/admin/devices?q=001565aabb01"})
+    assert logged_out.status_code == 302 and logged_out.headers["Location"].endswith("/admin/devices?q=001565aabb01")
+    assert rows(console.get("/admin/devices?q=001565aabb01"), "devices")[0][6] == ""
+    assert console.submit(f"/admin/mappings/{MAC}/logout", {"next": "https://evil.example/"}).headers["Location"].endswith("/admin/mappings")
+
+    old = phone.credentials
+    assert console.submit(f"/admin/devices/{MAC}/reset-credentials").status_code == 302
+    assert rows(console.get("/admin/devices"), "devices")[0][7] == "no"
+    assert "credentials of 001565aabb01 withdrawn" in text(console.get("/admin/history"))
+    assert phone.fetch(f"{MAC}.cfg").status_code == 401  # the old ones open nothing
+    phone.credentials = PROVISIONING
+    phone.boot()
+    assert phone.credentials not in (old, PROVISIONING)  # issued new ones
+    refused = console.submit("/admin/devices/00156/reset-credentials", headers={"Referer": "http://localhost/admin/devices"})
+    assert refused.status_code == 302 and "is not a MAC address" in text(console.get("/admin/devices"))
 
 
 def test_pin_and_unpin_from_the_console(console, extensions, session):

@@ -8,8 +8,8 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from hotdesk import hotdesking
-from hotdesk.admin import AdminError, NotFound, Page, page_size, paged
+from hotdesk import credentials, hotdesking
+from hotdesk.admin import AdminError, NotFound, Page, page_size, paged, record_change
 from hotdesk.brands import normalize_mac
 from hotdesk.models import Device, Event, EventKind, Extension, Mapping
 from hotdesk.notifications import reload_device
@@ -81,9 +81,13 @@ def live_marker(session: Session) -> int:
     return session.scalar(latest) or 0
 
 
-def devices_page(session: Session, *, after: str | None = None, limit: int | None = None) -> Page[Device]:
+def devices_page(session: Session, *, search: str = "", after: str | None = None, limit: int | None = None) -> Page[Device]:
+    """Phones that have contacted hotdesk, by MAC; `search` matches a MAC prefix (separators allowed)."""
     limit = page_size(limit)
     query = select(Device).options(joinedload(Device.mapping).joinedload(Mapping.extension)).order_by(Device.mac).limit(limit + 1)
+    prefix = search.strip().lower().replace(":", "").replace("-", "").replace(".", "")
+    if prefix:
+        query = query.where(Device.mac.startswith(prefix, autoescape=True))
     if after:
         query = query.where(Device.mac > after)
     return paged(list(session.scalars(query)), limit, lambda device: device.mac)
@@ -106,6 +110,15 @@ def force_logout(session: Session, registry: Settings, notifier, mac: str, actor
     if extension is not None:
         tell_reload(session, registry, notifier, phone, reason=f"logout by admin ({actor})")
     return extension
+
+
+def reset_credentials(session: Session, mac: str, actor: str) -> Device:
+    """Withdraw the phone's own provisioning credentials (a factory reset, a phone handed on): its
+    next fetch with the global credentials is issued new ones, and its fast path changes."""
+    phone = device(session, mac)
+    record_change(session, actor, f"provisioning credentials of {phone.mac} withdrawn", device=phone)
+    credentials.withdraw(session, phone)
+    return phone
 
 
 def tell_reload(session: Session, registry: Settings, notifier, phone: Device, *, reason: str):

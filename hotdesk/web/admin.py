@@ -385,7 +385,29 @@ def mappings_live():
 def force_logout(mac: str):
     extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor)
     flash(f"{extension.number} logged out of {mac}." if extension else f"Nobody was logged in on {mac}.", "info")
-    return redirect(url_for("admin.mappings"))
+    back = request.form.get("next")
+    return redirect(back if _local(back) else url_for("admin.mappings"))
+
+
+# devices
+
+
+@bp.get("/devices")
+def devices():
+    search = request.args.get("q", "")
+    try:
+        page = phones.devices_page(db(), search=search, after=request.args.get("after") or None)
+    except REFUSED as error:
+        abort(400, str(error))
+    return render_template("admin/devices.html", page=page, search=search)
+
+
+@bp.post("/devices/<mac>/reset-credentials")
+@_refusals
+def reset_credentials(mac: str):
+    device = phones.reset_credentials(db(), mac, g.actor)
+    flash(f"{device.mac}: its own credentials are withdrawn; it is issued new ones at its next fetch.", "info")
+    return redirect(url_for("admin.devices", q=request.form.get("q") or None))
 
 
 @bp.post("/pins")

@@ -337,7 +337,7 @@ def mappings_list() -> Response:
 
 @bp.get("/devices")
 def devices_list() -> Response:
-    return _page(phones.devices_page(db(), after=request.args.get("after"), limit=_limit()), device_json)
+    return _page(phones.devices_page(db(), search=request.args.get("search", ""), after=request.args.get("after"), limit=_limit()), device_json)
 
 
 @bp.get("/devices/<mac>")
@@ -351,6 +351,12 @@ def devices_logout(mac: str) -> Response:
     session = db()
     extension = phones.force_logout(session, hotdesk().settings, hotdesk().notifier, mac, g.actor)
     return jsonify({"mac": phones.device(session, mac).mac, "logged_out": extension.number if extension else None})
+
+
+@bp.post("/devices/<mac>/reset-credentials")
+def devices_reset_credentials(mac: str) -> Response:
+    """Withdraw the phone's own provisioning credentials: new ones at its next fetch."""
+    return jsonify(device_json(phones.reset_credentials(db(), mac, g.actor)))
 
 
 @bp.get("/settings")

@@ -295,13 +295,19 @@ def document() -> dict:
                     "Phones that fetched their files, by MAC",
                     {200: (ok, _json(_ref("DevicePage")))},
                     (400, 422),
-                    params=(_query("after", STRING), _limit(MAX_PAGE_SIZE)),
+                    params=(_query("search", STRING, "MAC prefix"), _query("after", STRING), _limit(MAX_PAGE_SIZE)),
                 )
             },
             "/devices/{mac}": {"parameters": [MAC], "get": _operation("One phone", {200: (ok, _json(_ref("Device")))}, (404, 422))},
             "/devices/{mac}/logout": {
                 "parameters": [MAC],
                 "post": _operation("Log the phone out and tell it by SIP NOTIFY", {200: (ok, _json(_ref("LogoutResult")))}, (404, 422)),
+            },
+            "/devices/{mac}/reset-credentials": {
+                "parameters": [MAC],
+                "post": _operation(
+                    "Withdraw the phone's own provisioning credentials (new ones at its next fetch)", {200: (ok, _json(_ref("Device")))}, (404, 422)
+                ),
             },
             "/settings": {"get": _operation("Runtime settings (secrets: value null)", {200: (ok, _json(_ref("SettingList")))}, ())},
             "/settings/{name}": {
