@@ -32,8 +32,16 @@ from tests.live_http import LiveClient
 from tests.live_servers import NGINX, ROOT, Gunicorn, Nginx, Process, free_port
 
 README = Path(__file__).with_name("README.md")
-DEFAULTS = {"phones": 10_000, "sizes": "100,10000,100000", "login_phones": 500, "login_concurrency": 32, "think": 1.0,
-            "connections": 64, "seconds": 6.0, "rounds": 3}
+DEFAULTS = {
+    "phones": 10_000,
+    "sizes": "100,10000,100000",
+    "login_phones": 500,
+    "login_concurrency": 32,
+    "think": 1.0,
+    "connections": 64,
+    "seconds": 6.0,
+    "rounds": 3,
+}
 TARGETS = {"fetch_vs_bare": 0.8, "login_p99_ms": 50.0, "scale_cost": 1.2, "rss_mb": 100.0, "fast_vs_static": 0.5}
 SECRET_KEY = "bench-secret-key"
 
@@ -90,7 +98,9 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="hotdesk-bench-"))
     # HOTDESK_PUBLISH_DIR on a tmpfs, as deploy/README.md recommends (the copies are a cache that
     # hotdesk empties when it starts; on disk each new file costs a journal write).
-    args.memory_dir = Path(tempfile.mkdtemp(prefix="hotdesk-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    args.memory_dir = Path(
+        tempfile.mkdtemp(prefix="hotdesk-bench-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None)
+    )
     results = Results()
     servers: list[Process] = []
     try:
@@ -107,7 +117,9 @@ def main() -> None:
     shutil.rmtree(work)
     table = report(results, args)
     print(table)
-    if all(getattr(args, name) == (value if name != "sizes" else parse_sizes(value)) for name, value in DEFAULTS.items()):
+    if all(
+        getattr(args, name) == (value if name != "sizes" else parse_sizes(value)) for name, value in DEFAULTS.items()
+    ):
         record(table)
         print("\nrecorded in bench/README.md")
     else:
@@ -120,9 +132,13 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     for size in sorted({*args.sizes, args.phones}):
         url = database_url(args, size, work)
         say(f"seeding {size:,} devices and extensions")
-        populations[size] = population = seed.seed(url, size, guests=2 * args.login_phones if size == args.phones else 0, sip_port=sip_port)
+        populations[size] = population = seed.seed(
+            url, size, guests=2 * args.login_phones if size == args.phones else 0, sip_port=sip_port
+        )
         fetches = work / f"fetch-{size}.txt"
-        seed.request_list(fetches, random.Random(size).sample(population.users, len(population.users)), lambda p: [f"{p.mac}.cfg"])
+        seed.request_list(
+            fetches, random.Random(size).sample(population.users, len(population.users)), lambda p: [f"{p.mac}.cfg"]
+        )
         env = {"HOTDESK_DATABASE_URL": url, "HOTDESK_SECRET_KEY": SECRET_KEY, "HOTDESK_INSTANCE_PATH": str(work)}
         # As deployed (deploy/README.md): HOTDESK_PUBLISH_DIR set, so a phone's fetch after its first
         # is answered from the copy rendered then. And without it, every fetch rendered.
@@ -135,7 +151,9 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     main_target = results.targets[f"hotdesk {args.phones}"]
     body = work / "body.cfg"
     body.write_bytes(one_config(main_target.url, populations[args.phones].users[0]))
-    servers.append(bare := Gunicorn("bench.bare_app:app", work / "bare.log", {"BENCH_BODY_FILE": str(body)}, workers=args.workers))
+    servers.append(
+        bare := Gunicorn("bench.bare_app:app", work / "bare.log", {"BENCH_BODY_FILE": str(body)}, workers=args.workers)
+    )
     results.targets["bare"] = Target(bare.url, main_target.requests, bare)
     servers.append(static := static_file(body, work, args))
     results.targets["static"] = Target(static.url, main_target.requests, static)
@@ -143,15 +161,26 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
 
     for size, population in populations.items():
         say(f"config fetch: every one of {size:,} phones fetches its file once (rendered and published)")
-        first = wrk(results.targets[f"hotdesk {size}"].url, results.targets[f"hotdesk {size}"].requests, connections=args.connections, count=len(population.users))
+        first = wrk(
+            results.targets[f"hotdesk {size}"].url,
+            results.targets[f"hotdesk {size}"].requests,
+            connections=args.connections,
+            count=len(population.users),
+        )
         if first.errors:
-            raise SystemExit(f"bench: {first.errors} errors in the first fetches (see {results.targets[f'hotdesk {size}'].server.log_path})")
+            raise SystemExit(
+                f"bench: {first.errors} errors in the first fetches (see {results.targets[f'hotdesk {size}'].server.log_path})"
+            )
     names = list(results.targets)
     for name in names:  # warm-up: imports, caches, pools
-        wrk(results.targets[name].url, main_target.requests if name in {"bare", "static"} else results.targets[name].requests,
-            connections=args.connections, seconds=2)
+        wrk(
+            results.targets[name].url,
+            main_target.requests if name in {"bare", "static"} else results.targets[name].requests,
+            connections=args.connections,
+            seconds=2,
+        )
     for round_ in range(args.rounds):
-        order = names[round_ % len(names):] + names[: round_ % len(names)]
+        order = names[round_ % len(names) :] + names[: round_ % len(names)]
         say(f"round {round_ + 1} of {args.rounds}: config fetch from {', '.join(order)}")
         for name in order:
             target = results.targets[name]
@@ -163,32 +192,58 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     results.memory = [memory_mb(pid) for pid in largest.wait_for_workers()]
 
     seed.power_cut(database_url(args, args.phones, work))
-    PublishedFiles(args.memory_dir / f"published-{args.phones}", SECRET_KEY).retire()  # as hotdesk does when it starts again
+    PublishedFiles(
+        args.memory_dir / f"published-{args.phones}", SECRET_KEY
+    ).retire()  # as hotdesk does when it starts again
     storm = work / "boot-storm.txt"
     seed.request_list(storm, populations[args.phones].users, lambda p: [seed.COMMON_FILE, f"{p.mac}.cfg"])
     say(f"boot storm: {args.phones:,} phones")
     results.boot = wrk(main_target.url, storm, connections=args.connections, count=2 * args.phones)
     say(f"login storm: {args.login_phones} phones, {args.login_concurrency} at a time, no pause")
     results.login = login_storm(main_target.url, populations[args.phones], args, work, sip_port, batch=0, think=0.0)
-    say(f"login storm: {args.login_phones} more phones, {args.login_concurrency} at a time, {args.think} s to type and to restart")
-    results.paced = login_storm(main_target.url, populations[args.phones], args, work, sip_port, batch=1, think=args.think)
+    say(
+        f"login storm: {args.login_phones} more phones, {args.login_concurrency} at a time, {args.think} s to type and to restart"
+    )
+    results.paced = login_storm(
+        main_target.url, populations[args.phones], args, work, sip_port, batch=1, think=args.think
+    )
     say(f"paced login storm, p99 of each request in flow order (ms): {results.paced['step_p99_ms']}")
     say(f"paced login storm, the slowest flows (s into the run, each answer in ms): {results.paced['slowest'][:4]}")
 
 
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--phones", type=int, default=DEFAULTS["phones"], help="phones in the boot storm (and directory size of the fetch comparison)")
-    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes(DEFAULTS["sizes"]), help="directory sizes of the scale measurement")
+    parser.add_argument(
+        "--phones",
+        type=int,
+        default=DEFAULTS["phones"],
+        help="phones in the boot storm (and directory size of the fetch comparison)",
+    )
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=parse_sizes(DEFAULTS["sizes"]),
+        help="directory sizes of the scale measurement",
+    )
     parser.add_argument("--login-phones", type=int, default=DEFAULTS["login_phones"])
     parser.add_argument("--login-concurrency", type=int, default=DEFAULTS["login_concurrency"])
-    parser.add_argument("--think", type=float, default=DEFAULTS["think"], help="seconds a user takes to type extension and PIN (and a phone to restart) in the paced login storm")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=DEFAULTS["think"],
+        help="seconds a user takes to type extension and PIN (and a phone to restart) in the paced login storm",
+    )
     parser.add_argument("--connections", type=int, default=DEFAULTS["connections"], help="wrk's keep-alive connections")
     parser.add_argument("--seconds", type=float, default=DEFAULTS["seconds"], help="length of each throughput run")
-    parser.add_argument("--rounds", type=int, default=DEFAULTS["rounds"], help="throughput runs per server, interleaved")
+    parser.add_argument(
+        "--rounds", type=int, default=DEFAULTS["rounds"], help="throughput runs per server, interleaved"
+    )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="gunicorn workers (and nginx workers)")
-    parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"),
-                        help="a PostgreSQL database to use (a schema hotdesk_bench_<size> for each size); default: SQLite files")
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("BENCH_DATABASE_URL"),
+        help="a PostgreSQL database to use (a schema hotdesk_bench_<size> for each size); default: SQLite files",
+    )
     return parser.parse_args()
 
 
@@ -210,22 +265,35 @@ def say(text: str) -> None:
 
 def one_config(url: str, phone: seed.Phone) -> bytes:
     client = LiveClient(url)
-    response = client.get(f"/provision/{phone.mac}.cfg", headers={"User-Agent": phone.user_agent}, auth=(phone.username, phone.password))
+    response = client.get(
+        f"/provision/{phone.mac}.cfg", headers={"User-Agent": phone.user_agent}, auth=(phone.username, phone.password)
+    )
     client.close()
     assert response.status_code == 200 and b"account.1.enable = 1" in response.data, response.data[:200]
     return response.data
 
 
-def login_storm(url: str, population: seed.Population, args, work: Path, sip_port: int, *, batch: int, think: float) -> dict:
+def login_storm(
+    url: str, population: seed.Population, args, work: Path, sip_port: int, *, batch: int, think: float
+) -> dict:
     """`batch`: which `login_phones` of the seeded guests log in (each storm needs phones nobody is logged into)."""
     plan = work / f"login-storm-{batch}.json"
     chosen = slice(batch * args.login_phones, (batch + 1) * args.login_phones)
-    plan.write_text(json.dumps({
-        "base_url": url, "concurrency": args.login_concurrency, "sip_port": sip_port, "think_seconds": think,
-        "phones": [vars(p) for p in population.guests[chosen]],
-        "extensions": population.free_extensions[chosen],
-    }))
-    finished = subprocess.run([sys.executable, "-m", "bench.login_storm", str(plan)], capture_output=True, text=True, check=True)
+    plan.write_text(
+        json.dumps(
+            {
+                "base_url": url,
+                "concurrency": args.login_concurrency,
+                "sip_port": sip_port,
+                "think_seconds": think,
+                "phones": [vars(p) for p in population.guests[chosen]],
+                "extensions": population.free_extensions[chosen],
+            }
+        )
+    )
+    finished = subprocess.run(
+        [sys.executable, "-m", "bench.login_storm", str(plan)], capture_output=True, text=True, check=True
+    )
     return json.loads(finished.stdout.strip().splitlines()[-1])
 
 
@@ -235,16 +303,23 @@ def fast_path(population: seed.Population, args, work: Path, servers: list[Proce
     published first, by fetching each once through it. Its rounds come before the login storm,
     whose logins (through the non-publishing server) would otherwise leave its files stale."""
     directory = args.memory_dir / "published"
-    env = {"HOTDESK_DATABASE_URL": population.url, "HOTDESK_SECRET_KEY": SECRET_KEY, "HOTDESK_INSTANCE_PATH": str(work),
-           "HOTDESK_PUBLISH_DIR": str(directory)}
+    env = {
+        "HOTDESK_DATABASE_URL": population.url,
+        "HOTDESK_SECRET_KEY": SECRET_KEY,
+        "HOTDESK_INSTANCE_PATH": str(work),
+        "HOTDESK_PUBLISH_DIR": str(directory),
+    }
     servers.append(app := Gunicorn("wsgi:app", work / "hotdesk-fast.log", env, workers=args.workers))
     port = free_port()
     snippet = work / "hotdesk-fast.conf"  # the shipped locations, logging off as for the static file
-    snippet.write_text((ROOT / "deploy/nginx/hotdesk-fast.conf").read_text()
-                       .replace("/var/lib/hotdesk/published/", f"{directory}/")
-                       .replace("access_log /var/log/nginx/hotdesk.access.log hotdesk_fast;", "access_log off;")
-                       .replace("/var/log/nginx/", f"{work}/")
-                       .replace("/etc/nginx/snippets/hotdesk-proxy.conf", str(ROOT / "deploy/nginx/hotdesk-proxy.conf")))
+    snippet.write_text(
+        (ROOT / "deploy/nginx/hotdesk-fast.conf")
+        .read_text()
+        .replace("/var/lib/hotdesk/published/", f"{directory}/")
+        .replace("access_log /var/log/nginx/hotdesk.access.log hotdesk_fast;", "access_log off;")
+        .replace("/var/log/nginx/", f"{work}/")
+        .replace("/etc/nginx/snippets/hotdesk-proxy.conf", str(ROOT / "deploy/nginx/hotdesk-proxy.conf"))
+    )
     site = f"""
     access_log off;
     keepalive_requests 1000000;
@@ -256,11 +331,18 @@ def fast_path(population: seed.Population, args, work: Path, servers: list[Proce
     servers.append(nginx := Nginx(work / "nginx-fast", site, [port], workers=args.workers))
     requests = work / "fetch-fast.txt"
     phones = random.Random(args.phones).sample(population.users, len(population.users))
-    seed.request_list(requests, phones, lambda p: [f"{p.mac}.cfg"], lambda p: f"/fast/{p.mac}/{signature(SECRET_KEY, p.mac, p.password)}/")
+    seed.request_list(
+        requests,
+        phones,
+        lambda p: [f"{p.mac}.cfg"],
+        lambda p: f"/fast/{p.mac}/{signature(SECRET_KEY, p.mac, p.password)}/",
+    )
     say(f"fast path: publishing {len(phones):,} phones' files")
     published = wrk(nginx.url, requests, connections=args.connections, count=len(phones))
     if published.errors:
-        raise SystemExit(f"bench: {published.errors} errors while publishing the fast path's files (see {app.log_path})")
+        raise SystemExit(
+            f"bench: {published.errors} errors while publishing the fast path's files (see {app.log_path})"
+        )
     return Target(nginx.url, requests, nginx)
 
 
@@ -300,14 +382,22 @@ def memory_mb(pid: int) -> tuple[float, float]:
 
 def check_log(server: Process) -> None:
     """A 500 or a worker that died would make every number meaningless: say so loudly."""
-    trouble = [line for line in server.log().splitlines() if re.search(r"Traceback|WORKER TIMEOUT|Exception on|CRITICAL", line)]
+    trouble = [
+        line for line in server.log().splitlines() if re.search(r"Traceback|WORKER TIMEOUT|Exception on|CRITICAL", line)
+    ]
     if trouble:
         say(f"WARNING: {len(trouble)} error lines in {server.log_path}, first: {trouble[0]}")
 
 
 def report(r: Results, args) -> str:
     t = r.targets
-    fetch, rendering, bare, static, fast = t[f"hotdesk {args.phones}"], t[f"rendering {args.phones}"], t["bare"], t["static"], t["fast"]
+    fetch, rendering, bare, static, fast = (
+        t[f"hotdesk {args.phones}"],
+        t[f"rendering {args.phones}"],
+        t["bare"],
+        t["static"],
+        t["fast"],
+    )
     small, large = t[f"hotdesk {min(args.sizes)}"], t[f"hotdesk {max(args.sizes)}"]
     small_rendering, large_rendering = t[f"rendering {min(args.sizes)}"], t[f"rendering {max(args.sizes)}"]
     login, paced, boot = r.login, r.paced, r.boot
@@ -318,23 +408,78 @@ def report(r: Results, args) -> str:
     measured = [
         row("measurement", "req/s", "p50 ms", "p99 ms", "errors", "server CPU ms/req"),
         "|---|--:|--:|--:|--:|--:|",
-        *(row(f"config fetch, hotdesk, {size:,} devices ({label})", f"{t[f'{kind} {size}'].rate:,.0f}", f"{t[f'{kind} {size}'].p50_ms:.1f}",
-              f"{t[f'{kind} {size}'].p99_ms:.1f}", t[f"{kind} {size}"].errors, f"{t[f'{kind} {size}'].cpu_ms:.2f}")
-          for kind, label in (("hotdesk", "as deployed: the copy rendered at the phone's last fetch"), ("rendering", "no HOTDESK_PUBLISH_DIR: every fetch rendered"))
-          for size in sorted({*args.sizes, args.phones})),
-        row("same bytes, bare Flask + gunicorn (same workers)", f"{bare.rate:,.0f}", f"{bare.p50_ms:.1f}", f"{bare.p99_ms:.1f}", bare.errors, f"{bare.cpu_ms:.3f}"),
-        row("same bytes, nginx static file", f"{static.rate:,.0f}", f"{static.p50_ms:.1f}", f"{static.p99_ms:.1f}", static.errors, f"{static.cpu_ms:.3f}"),
-        row(f"config fetch, nginx fast path (published files), {args.phones:,} devices", f"{fast.rate:,.0f}", f"{fast.p50_ms:.1f}",
-            f"{fast.p99_ms:.1f}", fast.errors, f"{fast.cpu_ms:.3f}"),
-        row(f"boot storm: {args.phones:,} phones × 2 files, {args.connections} connections, {boot.seconds:.1f} s",
-            f"{boot.rate:,.0f}", f"{boot.p50_ms:.1f}", f"{boot.p99_ms:.1f}", boot.errors, ""),
-        row(f"login storm: {login['flows']} phones, {args.login_concurrency} at a time, each request",
-            f"{login['requests'] / login['seconds']:,.0f}", f"{login['request_p50_ms']:.1f}", f"{login['request_p99_ms']:.1f}", login["errors"], ""),
-        row("login storm, each whole flow (guest config → form → submit → reload → user config)",
-            f"{login['flows'] / login['seconds']:,.1f} flows/s", f"{login['flow_p50_ms']:.0f}", f"{login['flow_p99_ms']:.0f}", login["errors"], ""),
-        row(f"login storm, people at desks ({args.think:g} s to type, {args.think:g} s to restart): {paced['flows']} phones, "
+        *(
+            row(
+                f"config fetch, hotdesk, {size:,} devices ({label})",
+                f"{t[f'{kind} {size}'].rate:,.0f}",
+                f"{t[f'{kind} {size}'].p50_ms:.1f}",
+                f"{t[f'{kind} {size}'].p99_ms:.1f}",
+                t[f"{kind} {size}"].errors,
+                f"{t[f'{kind} {size}'].cpu_ms:.2f}",
+            )
+            for kind, label in (
+                ("hotdesk", "as deployed: the copy rendered at the phone's last fetch"),
+                ("rendering", "no HOTDESK_PUBLISH_DIR: every fetch rendered"),
+            )
+            for size in sorted({*args.sizes, args.phones})
+        ),
+        row(
+            "same bytes, bare Flask + gunicorn (same workers)",
+            f"{bare.rate:,.0f}",
+            f"{bare.p50_ms:.1f}",
+            f"{bare.p99_ms:.1f}",
+            bare.errors,
+            f"{bare.cpu_ms:.3f}",
+        ),
+        row(
+            "same bytes, nginx static file",
+            f"{static.rate:,.0f}",
+            f"{static.p50_ms:.1f}",
+            f"{static.p99_ms:.1f}",
+            static.errors,
+            f"{static.cpu_ms:.3f}",
+        ),
+        row(
+            f"config fetch, nginx fast path (published files), {args.phones:,} devices",
+            f"{fast.rate:,.0f}",
+            f"{fast.p50_ms:.1f}",
+            f"{fast.p99_ms:.1f}",
+            fast.errors,
+            f"{fast.cpu_ms:.3f}",
+        ),
+        row(
+            f"boot storm: {args.phones:,} phones × 2 files, {args.connections} connections, {boot.seconds:.1f} s",
+            f"{boot.rate:,.0f}",
+            f"{boot.p50_ms:.1f}",
+            f"{boot.p99_ms:.1f}",
+            boot.errors,
+            "",
+        ),
+        row(
+            f"login storm: {login['flows']} phones, {args.login_concurrency} at a time, each request",
+            f"{login['requests'] / login['seconds']:,.0f}",
+            f"{login['request_p50_ms']:.1f}",
+            f"{login['request_p99_ms']:.1f}",
+            login["errors"],
+            "",
+        ),
+        row(
+            "login storm, each whole flow (guest config → form → submit → reload → user config)",
+            f"{login['flows'] / login['seconds']:,.1f} flows/s",
+            f"{login['flow_p50_ms']:.0f}",
+            f"{login['flow_p99_ms']:.0f}",
+            login["errors"],
+            "",
+        ),
+        row(
+            f"login storm, people at desks ({args.think:g} s to type, {args.think:g} s to restart): {paced['flows']} phones, "
             f"{args.login_concurrency} at a time, each flow's time waiting for the server",
-            f"{paced['flows'] / paced['seconds']:,.1f} flows/s", f"{paced['flow_p50_ms']:.0f}", f"{paced['flow_p99_ms']:.0f}", paced["errors"], ""),
+            f"{paced['flows'] / paced['seconds']:,.1f} flows/s",
+            f"{paced['flow_p50_ms']:.0f}",
+            f"{paced['flow_p99_ms']:.0f}",
+            paced["errors"],
+            "",
+        ),
     ]
 
     def verdict(ok: bool) -> str:
@@ -347,24 +492,52 @@ def report(r: Results, args) -> str:
     targets = [
         row("target", "measured", "verdict"),
         "|---|---|---|",
-        row(f"config fetch ≥ {TARGETS['fetch_vs_bare']}× bare Flask (req/s), as deployed",
-            f"{vs_bare:.3f}× (server CPU per request: {fetch.cpu_ms / bare.cpu_ms:.1f}× bare's)", verdict(vs_bare >= TARGETS["fetch_vs_bare"])),
-        row("config fetch, every fetch rendered (no HOTDESK_PUBLISH_DIR), vs bare Flask",
-            f"{rendering.rate / bare.rate:.3f}× (server CPU per request: {rendering.cpu_ms / bare.cpu_ms:.1f}× bare's)", "for information"),
-        row("config fetch vs nginx static file (the physical limit)", f"{fetch.rate / static.rate:.4f}×", "for information"),
-        row(f"fast path ≥ {TARGETS['fast_vs_static']}× nginx static (req/s)", f"{fast.rate / static.rate:.3f}× ({fast.errors} errors)",
-            verdict(fast.rate / static.rate >= TARGETS["fast_vs_static"] and fast.errors == 0)),
-        row("boot storm: 0 errors", f"{boot.errors} errors in {boot.requests:,} answers", verdict(boot.errors == 0 and boot.requests == 2 * args.phones)),
-        row(f"login flow p99 ≤ {TARGETS['login_p99_ms']:.0f} ms at {args.login_concurrency} concurrent phones (people at desks)",
-            f"p99 {paced['flow_p99_ms']:.0f} ms, {paced['errors']} errors, {paced['notifies']} of {paced['flows']} NOTIFYs answered", verdict(paced_ok)),
-        row(f"the same {args.login_concurrency} phones with no pause between steps (a closed loop: its p99 is concurrency ÷ throughput)",
+        row(
+            f"config fetch ≥ {TARGETS['fetch_vs_bare']}× bare Flask (req/s), as deployed",
+            f"{vs_bare:.3f}× (server CPU per request: {fetch.cpu_ms / bare.cpu_ms:.1f}× bare's)",
+            verdict(vs_bare >= TARGETS["fetch_vs_bare"]),
+        ),
+        row(
+            "config fetch, every fetch rendered (no HOTDESK_PUBLISH_DIR), vs bare Flask",
+            f"{rendering.rate / bare.rate:.3f}× (server CPU per request: {rendering.cpu_ms / bare.cpu_ms:.1f}× bare's)",
+            "for information",
+        ),
+        row(
+            "config fetch vs nginx static file (the physical limit)",
+            f"{fetch.rate / static.rate:.4f}×",
+            "for information",
+        ),
+        row(
+            f"fast path ≥ {TARGETS['fast_vs_static']}× nginx static (req/s)",
+            f"{fast.rate / static.rate:.3f}× ({fast.errors} errors)",
+            verdict(fast.rate / static.rate >= TARGETS["fast_vs_static"] and fast.errors == 0),
+        ),
+        row(
+            "boot storm: 0 errors",
+            f"{boot.errors} errors in {boot.requests:,} answers",
+            verdict(boot.errors == 0 and boot.requests == 2 * args.phones),
+        ),
+        row(
+            f"login flow p99 ≤ {TARGETS['login_p99_ms']:.0f} ms at {args.login_concurrency} concurrent phones (people at desks)",
+            f"p99 {paced['flow_p99_ms']:.0f} ms, {paced['errors']} errors, {paced['notifies']} of {paced['flows']} NOTIFYs answered",
+            verdict(paced_ok),
+        ),
+        row(
+            f"the same {args.login_concurrency} phones with no pause between steps (a closed loop: its p99 is concurrency ÷ throughput)",
             f"p99 {login['flow_p99_ms']:.0f} ms at {login['flows'] / login['seconds']:,.1f} flows/s, {login['errors']} errors, "
-            f"{login['notifies']} of {login['flows']} NOTIFYs answered", "for information" if login["errors"] == 0 else "**FAIL** (errors)"),
-        row(f"{max(args.sizes):,}-device cost ≤ {TARGETS['scale_cost']}× {min(args.sizes):,}-device cost (server CPU per request)",
+            f"{login['notifies']} of {login['flows']} NOTIFYs answered",
+            "for information" if login["errors"] == 0 else "**FAIL** (errors)",
+        ),
+        row(
+            f"{max(args.sizes):,}-device cost ≤ {TARGETS['scale_cost']}× {min(args.sizes):,}-device cost (server CPU per request)",
             f"{cost:.2f}× (req/s: {small.rate / large.rate:.2f}×); every fetch rendered: {cost_rendering:.2f}×",
-            verdict(max(cost, cost_rendering) <= TARGETS["scale_cost"])),
-        row(f"RSS ≤ {TARGETS['rss_mb']:.0f} MB per worker at {max(args.sizes):,} devices",
-            ", ".join(f"{rss:.0f} MB (PSS {pss:.0f})" for rss, pss in r.memory), verdict(worst_rss <= TARGETS["rss_mb"])),
+            verdict(max(cost, cost_rendering) <= TARGETS["scale_cost"]),
+        ),
+        row(
+            f"RSS ≤ {TARGETS['rss_mb']:.0f} MB per worker at {max(args.sizes):,} devices",
+            ", ".join(f"{rss:.0f} MB (PSS {pss:.0f})" for rss, pss in r.memory),
+            verdict(worst_rss <= TARGETS["rss_mb"]),
+        ),
     ]
     errors = login["first_errors"] + paced["first_errors"]
     notes = f"\n\nfirst login-storm errors: {errors[:3]}" if errors else ""
@@ -372,9 +545,18 @@ def report(r: Results, args) -> str:
 
 
 def machine(args) -> str:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), "?")
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "?",
+    )
     memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) / 1024**2
-    nginx = subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1] if NGINX else "-"
+    nginx = (
+        subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1] if NGINX else "-"
+    )
     database = "PostgreSQL" if args.database_url and args.database_url.startswith("postgresql") else "SQLite (WAL)"
     return (
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB · Linux {platform.release()}"

@@ -93,15 +93,31 @@ def main(plan_path: str) -> None:
     steps = [latencies for _, latencies, _ in done]
     first = min((arrived for _, _, arrived in done), default=0.0)
     slowest = sorted(done, key=lambda flow: -flow[0])[:8]
-    print(json.dumps({
-        "flows": len(outcomes), "ok": len(flows), "errors": len(errors), "first_errors": errors[:3],
-        "seconds": elapsed, "flow_p50_ms": 1000 * percentile(flows, 0.50), "flow_p99_ms": 1000 * percentile(flows, 0.99),
-        "request_p50_ms": 1000 * percentile(requests, 0.50), "request_p99_ms": 1000 * percentile(requests, 0.99),
-        "requests": len(requests), "notifies": responder.received,
-        "step_p99_ms": [round(1000 * percentile(list(step), 0.99), 1) for step in zip(*steps)],  # where a slow flow spent its time
-        # the slowest flows: when they started (s into the run) and each answer's time (ms)
-        "slowest": [[round(arrived - first, 2), [round(1000 * latency, 1) for latency in latencies]] for _, latencies, arrived in slowest],
-    }))
+    print(
+        json.dumps(
+            {
+                "flows": len(outcomes),
+                "ok": len(flows),
+                "errors": len(errors),
+                "first_errors": errors[:3],
+                "seconds": elapsed,
+                "flow_p50_ms": 1000 * percentile(flows, 0.50),
+                "flow_p99_ms": 1000 * percentile(flows, 0.99),
+                "request_p50_ms": 1000 * percentile(requests, 0.50),
+                "request_p99_ms": 1000 * percentile(requests, 0.99),
+                "requests": len(requests),
+                "notifies": responder.received,
+                "step_p99_ms": [
+                    round(1000 * percentile(list(step), 0.99), 1) for step in zip(*steps)
+                ],  # where a slow flow spent its time
+                # the slowest flows: when they started (s into the run) and each answer's time (ms)
+                "slowest": [
+                    [round(arrived - first, 2), [round(1000 * latency, 1) for latency in latencies]]
+                    for _, latencies, arrived in slowest
+                ],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

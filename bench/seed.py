@@ -70,7 +70,9 @@ def fresh_database(url: str) -> None:
             connection.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE; CREATE SCHEMA "{schema}"'))
         engine.dispose()
     hotdesk = Path(sys.executable).with_name("hotdesk")  # the venv's command
-    subprocess.run([hotdesk, "init-db"], env={**os.environ, "HOTDESK_DATABASE_URL": url}, check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [hotdesk, "init-db"], env={**os.environ, "HOTDESK_DATABASE_URL": url}, check=True, stdout=subprocess.DEVNULL
+    )
 
 
 def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
@@ -83,20 +85,49 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
     number = [f"{100000 + i}" for i in range(size + guests)]
 
     extensions = [
-        {"id": i + 1, "number": number[i], "name": f"Bench User {i}", "secret": secrets.token_urlsafe(12),
-         "voicemail_pin": pins[i], "created_at": now, "updated_at": now}
+        {
+            "id": i + 1,
+            "number": number[i],
+            "name": f"Bench User {i}",
+            "secret": secrets.token_urlsafe(12),
+            "voicemail_pin": pins[i],
+            "created_at": now,
+            "updated_at": now,
+        }
         for i in range(size + guests)
     ]
     devices = [
-        {"id": i + 1, "mac": p.mac, "brand": "yealink", "model": MODEL, "firmware": FIRMWARE, "last_ip": "127.0.0.1",
-         "last_seen": now, "provisioning_username": p.username, "provisioning_password": p.password,
-         "credentials_issued_at": now, "created_at": now}
+        {
+            "id": i + 1,
+            "mac": p.mac,
+            "brand": "yealink",
+            "model": MODEL,
+            "firmware": FIRMWARE,
+            "last_ip": "127.0.0.1",
+            "last_seen": now,
+            "provisioning_username": p.username,
+            "provisioning_password": p.password,
+            "credentials_issued_at": now,
+            "created_at": now,
+        }
         for i, p in enumerate(users + guest_phones)
     ]
-    mappings = [{"id": i + 1, "device_id": i + 1, "extension_id": i + 1, "address": "external", "since": now} for i in range(size)]
+    mappings = [
+        {"id": i + 1, "device_id": i + 1, "extension_id": i + 1, "address": "external", "since": now}
+        for i in range(size)
+    ]
     logins = [
-        {"at": now - timedelta(hours=1), "kind": "login", "extension": number[i], "mac": users[i].mac, "brand": "yealink",
-         "model": MODEL, "template": "default", "address": "external", "ip": "127.0.0.1"}
+        {
+            "at": now - timedelta(hours=1),
+            "kind": "login",
+            "extension": number[i],
+            "mac": users[i].mac,
+            "brand": "yealink",
+            "model": MODEL,
+            "template": "default",
+            "address": "external",
+            "ip": "127.0.0.1",
+        }
         for i in range(size)
     ]
     with engine.begin() as connection:
@@ -106,7 +137,9 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
         if engine.dialect.name == "postgresql":  # the ids were given: move the sequences past them
             for table in (Extension, Device, Mapping):
                 name = table.__tablename__
-                connection.execute(text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"))
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
+                )
 
     registry = settings_registry()
     with make_session_factory(engine)() as session:

@@ -24,14 +24,32 @@ class Run:
         return self.requests / self.seconds
 
 
-def wrk(url: str, request_list: Path, *, connections: int, threads: int = 2, seconds: float = 10, count: int | None = None) -> Run:
+def wrk(
+    url: str, request_list: Path, *, connections: int, threads: int = 2, seconds: float = 10, count: int | None = None
+) -> Run:
     """Keep-alive load from `request_list` for `seconds`, or (count) until that many answers came back."""
     if shutil.which("wrk") is None:
         raise SystemExit("bench: wrk is not installed (Debian package wrk)")
     if count is not None:
         threads, seconds = 1, 600  # an upper bound: the script ends the run at `count` answers
-    args = ["wrk", "-t", str(threads), "-c", str(connections), "-d", f"{seconds:g}s", "--timeout", "30s", "-s", str(SCRIPT), url,
-            "--", str(request_list), str(threads), str(count or 0)]
+    args = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds:g}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(SCRIPT),
+        url,
+        "--",
+        str(request_list),
+        str(threads),
+        str(count or 0),
+    ]
     finished = subprocess.run(args, capture_output=True, text=True, check=True)
     result = json.loads(finished.stdout.strip().splitlines()[-1])
     socket_errors = sum(result[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))

@@ -50,7 +50,9 @@ def settings_registry() -> Settings:
 FACES = ("phones", "admin")
 
 
-def create_app(config: Config | None = None, notifier: NotifyDispatcher | None = None, faces: str | tuple[str, ...] = FACES) -> Flask:
+def create_app(
+    config: Config | None = None, notifier: NotifyDispatcher | None = None, faces: str | tuple[str, ...] = FACES
+) -> Flask:
     """The WSGI app. `faces`: "phones" (provisioning and the phones' XML apps), "admin" (web console
     and REST API), or both; `make run` serves them on two addresses when HOTDESK_ADMIN_BIND is set."""
     faces = tuple(face.strip() for face in faces.split(",")) if isinstance(faces, str) else faces
@@ -71,7 +73,9 @@ def create_app(config: Config | None = None, notifier: NotifyDispatcher | None =
     if files is not None:
         files.retire()  # what a crash may have left behind; workers publish again on demand
     sightings = Sightings(sessions)
-    app.extensions["hotdesk"] = Hotdesk(config, engine, sessions, registry, notifier, SnapshotCache(registry), files, sightings)
+    app.extensions["hotdesk"] = Hotdesk(
+        config, engine, sessions, registry, notifier, SnapshotCache(registry), files, sightings
+    )
 
     if files is not None and "phones" in faces:
         from hotdesk.web.published_answers import PublishedAnswers

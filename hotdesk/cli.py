@@ -100,9 +100,15 @@ def extensions_import(ctx: Context, session: Session, file: Path) -> None:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
     imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR).rows
     click.echo(f"{len(imported)} extension(s) imported")
-    weak = [row.data.number for row in imported if row.data.voicemail_pin and hotdesking.weak_pin(row.data.voicemail_pin, row.data.number)]
+    weak = [
+        row.data.number
+        for row in imported
+        if row.data.voicemail_pin and hotdesking.weak_pin(row.data.voicemail_pin, row.data.number)
+    ]
     if weak:
-        click.echo(f"warning: {len(weak)} imported PIN(s) are trivial to guess: see `hotdesk extensions weak-pins`", err=True)
+        click.echo(
+            f"warning: {len(weak)} imported PIN(s) are trivial to guess: see `hotdesk extensions weak-pins`", err=True
+        )
 
 
 @extensions.command("add")
@@ -274,7 +280,9 @@ def extensions_weak_pins(ctx: Context, session: Session) -> None:
     """Extensions whose voicemail PIN is trivial to guess, and why (exit status 1 if any)."""
     weak = [
         (ext.number, reason)
-        for ext in session.scalars(select(Extension).where(Extension.voicemail_pin.is_not(None)).order_by(Extension.number))
+        for ext in session.scalars(
+            select(Extension).where(Extension.voicemail_pin.is_not(None)).order_by(Extension.number)
+        )
         if (reason := hotdesking.weak_pin(ext.voicemail_pin, ext.number))
     ]
     for number, reason in weak:

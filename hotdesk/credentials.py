@@ -24,7 +24,9 @@ class DeviceCredentials:
 
 def lookup(session: Session, username: str) -> tuple[str, str] | None:
     """(MAC, password) of the device whose own user name this is, or None for no such device."""
-    row = session.execute(select(Device.mac, Device.provisioning_password).where(Device.provisioning_username == username)).first()
+    row = session.execute(
+        select(Device.mac, Device.provisioning_password).where(Device.provisioning_username == username)
+    ).first()
     return (row.mac, row.provisioning_password) if row else None
 
 
@@ -34,7 +36,9 @@ def issue(session: Session, device: Device) -> DeviceCredentials | None:
     changed = session.execute(
         update(Device)
         .where(Device.id == device.id, Device.provisioning_username.is_(None))
-        .values(provisioning_username=issued.username, provisioning_password=issued.password, credentials_issued_at=utcnow())
+        .values(
+            provisioning_username=issued.username, provisioning_password=issued.password, credentials_issued_at=utcnow()
+        )
     )
     session.commit()
     session.refresh(device)

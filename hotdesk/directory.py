@@ -43,7 +43,9 @@ class ExtensionData:
 def check(data: ExtensionData) -> ExtensionData:
     """The normalised data, or DirectoryError naming the first bad field."""
     if not _NUMBER.fullmatch(data.number):
-        raise DirectoryError(f"extension: {data.number!r} is not an extension number (digits, letters, + * # _ . -; at most 32)")
+        raise DirectoryError(
+            f"extension: {data.number!r} is not an extension number (digits, letters, + * # _ . -; at most 32)"
+        )
     name = data.name.strip()
     if not name or len(name) > 128 or not name.isprintable():
         raise DirectoryError("name: needs 1 to 128 printable characters")
@@ -108,7 +110,11 @@ def check_rows(
     seen: dict[str, int] = {}
     for line, row in rows:
         try:
-            data = check(ExtensionData(**{_FIELD.get(k, k): (v or "").strip() if k != "secret" else (v or "") for k, v in row.items()}))
+            data = check(
+                ExtensionData(
+                    **{_FIELD.get(k, k): (v or "").strip() if k != "secret" else (v or "") for k, v in row.items()}
+                )
+            )
             if data.template:
                 templates_named(session, data.template)
             if data.number in seen:
@@ -134,7 +140,9 @@ def read_csv(text: str, source: str) -> tuple[list[tuple[int, dict[str, str]]], 
         raise DirectoryError(f"{source}, line 1: {error}") from None
     missing = [name for name in REQUIRED_COLUMNS if name not in header]
     if missing:
-        raise DirectoryError(f"{source}, line 1: missing column(s) {', '.join(missing)} (required: {', '.join(REQUIRED_COLUMNS)})")
+        raise DirectoryError(
+            f"{source}, line 1: missing column(s) {', '.join(missing)} (required: {', '.join(REQUIRED_COLUMNS)})"
+        )
     unknown = [name for name in header if name not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
         raise DirectoryError(f"{source}, line 1: unknown column(s) {', '.join(unknown)}")
@@ -146,7 +154,9 @@ def read_csv(text: str, source: str) -> tuple[list[tuple[int, dict[str, str]]], 
         for row in reader:
             line = reader.line_num
             if None in row or any(value is None for value in row.values()):
-                errors.append(DirectoryError(f"{source}, line {line}: expected {len(header)} fields, found {_count(row)}", line))
+                errors.append(
+                    DirectoryError(f"{source}, line {line}: expected {len(header)} fields, found {_count(row)}", line)
+                )
             elif any(value.strip() for value in row.values()):
                 rows.append((line, row))
     except csv.Error as error:

@@ -55,7 +55,10 @@ def locked_for(
     since = max(now - window, aware(reset)) if reset else now - window
     failures = list(
         session.scalars(
-            select(Event.at).where(who, Event.kind == failed.value, Event.at > since).order_by(Event.at.desc()).limit(allowed)
+            select(Event.at)
+            .where(who, Event.kind == failed.value, Event.at > since)
+            .order_by(Event.at.desc())
+            .limit(allowed)
         )
     )
     if len(failures) < allowed:

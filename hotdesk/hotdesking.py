@@ -173,7 +173,9 @@ def login(
         _record_failure(session, failure, number, device, address, ip)
         return LoginResult(failure=failure, retry_after=locked_for)
 
-    others = [m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id]
+    others = [
+        m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id
+    ]
     policy = settings["multiple_login"]
     if others and policy == "deny" and not override:
         session.commit()
@@ -188,7 +190,11 @@ def login(
             result.logged_out.append(other.device)
             _end_mapping(session, other, ip=None, detail=f"logged in on {device.mac}")
     mapping = Mapping(
-        device=device, extension=extension, extension_id=extension.id, address=address, expires_at=login_expiry(settings, extension, now)
+        device=device,
+        extension=extension,
+        extension_id=extension.id,
+        address=address,
+        expires_at=login_expiry(settings, extension, now),
     )
     session.add(mapping)
     events.record(
@@ -209,12 +215,26 @@ _EXTENSION_BY_NUMBER = select(Extension).where(Extension.number == bindparam("nu
 _MAPPINGS_OF_EXTENSION = select(Mapping).where(Mapping.extension_id == bindparam("extension"))
 
 
-def _record_failure(session: Session, failure: LoginFailure, number: str, device: Device, address: Address, ip: str | None) -> None:
-    events.record(session, EventKind.LOGIN_FAILED, extension=number[:32], device=device, address=address.value, ip=ip, detail=failure.value)
+def _record_failure(
+    session: Session, failure: LoginFailure, number: str, device: Device, address: Address, ip: str | None
+) -> None:
+    events.record(
+        session,
+        EventKind.LOGIN_FAILED,
+        extension=number[:32],
+        device=device,
+        address=address.value,
+        ip=ip,
+        detail=failure.value,
+    )
     session.commit()
     # One fixed format, values without spaces, the address last: what deploy/fail2ban matches.
     log.warning(
-        "hotdesk login failed: reason=%s extension=%s mac=%s ip=%s", failure.value, _log_safe(number), device.mac, _log_safe(ip or "-")
+        "hotdesk login failed: reason=%s extension=%s mac=%s ip=%s",
+        failure.value,
+        _log_safe(number),
+        device.mac,
+        _log_safe(ip or "-"),
     )
 
 
@@ -247,7 +267,11 @@ def locked_out(session: Session, settings: SettingValues, number: str, mac: str,
     return longest
 
 
-_LOCKOUT_KINDS = (EventKind.LOGIN_FAILED.value, EventKind.LOGIN.value, EventKind.UNLOCK.value)  # a login or unlock resets the count
+_LOCKOUT_KINDS = (
+    EventKind.LOGIN_FAILED.value,
+    EventKind.LOGIN.value,
+    EventKind.UNLOCK.value,
+)  # a login or unlock resets the count
 
 
 def _latest_attempts(column) -> Select:
@@ -292,21 +316,28 @@ def unlock(session: Session, number: str, actor: str) -> None:
 def last_login_change(session: Session, device: Device) -> int | None:
     """The id of the device's latest login or logout event: changes whenever who is logged in does."""
     return session.scalar(
-        select(func.max(Event.id)).where(Event.mac == device.mac, Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value)))
+        select(func.max(Event.id)).where(
+            Event.mac == device.mac, Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value))
+        )
     )
 
 
 def login_address(session: Session, device: Device) -> str | None:
     """The address the device's current login came from, when a phone made it (not an admin)."""
     return session.scalar(
-        select(Event.ip).where(Event.mac == device.mac, Event.kind == EventKind.LOGIN.value).order_by(Event.at.desc()).limit(1)
+        select(Event.ip)
+        .where(Event.mac == device.mac, Event.kind == EventKind.LOGIN.value)
+        .order_by(Event.at.desc())
+        .limit(1)
     )
 
 
 def login_expiry(settings: SettingValues, extension: Extension, now: datetime) -> datetime | None:
     """When this login ends by itself: the maximum login time, the daily logout, whichever is first."""
     limits = []
-    minutes = extension.max_login_minutes if extension.max_login_minutes is not None else int(settings["max_login_minutes"])
+    minutes = (
+        extension.max_login_minutes if extension.max_login_minutes is not None else int(settings["max_login_minutes"])
+    )
     if minutes:
         limits.append(now + timedelta(minutes=minutes))
     if settings["daily_logout_time"]:
@@ -344,7 +375,9 @@ def logout(session: Session, device: Device, *, ip: str | None = None, actor: st
     return extension
 
 
-def _end_mapping(session: Session, mapping: Mapping, *, ip: str | None, actor: str | None = None, detail: str | None = None) -> None:
+def _end_mapping(
+    session: Session, mapping: Mapping, *, ip: str | None, actor: str | None = None, detail: str | None = None
+) -> None:
     events.record(
         session,
         EventKind.LOGOUT,
@@ -360,7 +393,9 @@ def _end_mapping(session: Session, mapping: Mapping, *, ip: str | None, actor: s
     session.delete(mapping)
 
 
-def choose_template(session: Session, device: Device, mapping: Mapping | None = None, snapshot: Snapshot | None = None) -> Template | CachedTemplate:
+def choose_template(
+    session: Session, device: Device, mapping: Mapping | None = None, snapshot: Snapshot | None = None
+) -> Template | CachedTemplate:
     """The mapping's template, else the extension's pinned one for this brand, else the brand default.
 
     `snapshot`: the cached templates and pins to pick from (saves reading them)."""
@@ -369,11 +404,15 @@ def choose_template(session: Session, device: Device, mapping: Mapping | None = 
         if chosen is not None and chosen.brand == device.brand:
             return chosen
     if snapshot is not None:
-        chosen = (mapping and snapshot.pins.get((mapping.extension_id, device.brand))) or snapshot.defaults.get(device.brand)
+        chosen = (mapping and snapshot.pins.get((mapping.extension_id, device.brand))) or snapshot.defaults.get(
+            device.brand
+        )
     else:  # the pin and the default in one query
         wanted = Template.is_default
         if mapping is not None:
-            pinned = select(TemplatePin.template_id).where(TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand)
+            pinned = select(TemplatePin.template_id).where(
+                TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand
+            )
             wanted = wanted | Template.id.in_(pinned)
         candidates = list(session.scalars(select(Template).where(Template.brand == device.brand, wanted)))
         chosen = next((t for t in candidates if not t.is_default), None) or next(iter(candidates), None)

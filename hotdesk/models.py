@@ -138,7 +138,9 @@ class Mapping(Base):
     device_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"), unique=True)
     extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id", ondelete="CASCADE"), index=True)
     template_id: Mapped[int | None] = mapped_column(ForeignKey("templates.id", ondelete="SET NULL"))
-    address: Mapped[Address] = mapped_column(Enum(Address, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]))
+    address: Mapped[Address] = mapped_column(
+        Enum(Address, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+    )
     since: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime | None] = mapped_column(index=True)  # automatic logout, if any
 

@@ -36,7 +36,9 @@ def notification_recorder(sessions: sessionmaker[Session]):
     return record
 
 
-def tell_device(notifier: NotifyDispatcher, *, host: str | None, port: int, event: str, mac: str, brand: str, reason: str):
+def tell_device(
+    notifier: NotifyDispatcher, *, host: str | None, port: int, event: str, mac: str, brand: str, reason: str
+):
     """Queue a NOTIFY to the phone at `host`; returns the future of its outcome, never waits for it.
 
     The body, if the brand's phones want one with this event, comes from the brand (Brand.notify_body).
@@ -44,11 +46,15 @@ def tell_device(notifier: NotifyDispatcher, *, host: str | None, port: int, even
     if host:
         body = BRANDS[brand].notify_body() if brand in BRANDS else None
         extra = {"body": body.text, "content_type": body.content_type} if body else {}
-        return notifier.submit(DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand, **extra))
+        return notifier.submit(
+            DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand, **extra)
+        )
     return None
 
 
-def reload_device(notifier: NotifyDispatcher, settings: SettingValues, device: Device, *, reason: str, host: str | None = None):
+def reload_device(
+    notifier: NotifyDispatcher, settings: SettingValues, device: Device, *, reason: str, host: str | None = None
+):
     """Queue the brand's reload NOTIFY to the phone (at `host`, else its last address)."""
     brand = BRANDS.get(device.brand)
     if brand is None:

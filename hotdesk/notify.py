@@ -85,9 +85,21 @@ def _check_body(body: str, content_type: str | None) -> None:
         raise ValueError("a content type without a body")
 
 
-def build_notify(host: str, port: int, event: str, *, local_host: str, local_port: int,
-                 call_id: str, branch: str, from_tag: str, cseq: int = 1,
-                 user: str | None = None, body: str = "", content_type: str | None = None) -> bytes:
+def build_notify(
+    host: str,
+    port: int,
+    event: str,
+    *,
+    local_host: str,
+    local_port: int,
+    call_id: str,
+    branch: str,
+    from_tag: str,
+    cseq: int = 1,
+    user: str | None = None,
+    body: str = "",
+    content_type: str | None = None,
+) -> bytes:
     """Build the NOTIFY datagram; raises ValueError on anything that could inject headers."""
     target = f"{_uri_host(host)}:{_check_port(port)}"
     local = _uri_host(local_host)
@@ -145,10 +157,17 @@ def _resolve(host: str, port: int) -> list[tuple]:
     return socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_DGRAM, socket.IPPROTO_UDP)
 
 
-def send_notify(host: str, port: int, event: str, *, user: str | None = None,
-                retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0),
-                answer_timeout: float | None = None,
-                body: str = "", content_type: str | None = None) -> NotifyOutcome:
+def send_notify(
+    host: str,
+    port: int,
+    event: str,
+    *,
+    user: str | None = None,
+    retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0),
+    answer_timeout: float | None = None,
+    body: str = "",
+    content_type: str | None = None,
+) -> NotifyOutcome:
     """Send one NOTIFY and wait for its final response; never raises for network problems.
 
     The datagram is retransmitted after each delay in retry_delays; after the last send we
@@ -193,9 +212,19 @@ def _send_notify(host, port, event, user, retry_delays, answer_timeout, body, co
     with sock:
         local_host, local_port = sock.getsockname()[:2]
         call_id = secrets.token_hex(16)
-        data = build_notify(host, port, event, local_host=local_host, local_port=local_port,
-                            call_id=call_id, branch=MAGIC_COOKIE + secrets.token_hex(12),
-                            from_tag=secrets.token_hex(8), user=user, body=body, content_type=content_type)
+        data = build_notify(
+            host,
+            port,
+            event,
+            local_host=local_host,
+            local_port=local_port,
+            call_id=call_id,
+            branch=MAGIC_COOKIE + secrets.token_hex(12),
+            from_tag=secrets.token_hex(8),
+            user=user,
+            body=body,
+            content_type=content_type,
+        )
         attempts = 0
         for wait in waits:
             try:
@@ -234,8 +263,7 @@ def _await_final(sock: socket.socket, call_id: str, deadline: float) -> tuple[in
             continue
         status, reason, headers = parsed
         cseq = headers.get("cseq", "").split()
-        if (headers.get("call-id", headers.get("i")) != call_id
-                or cseq != ["1", "NOTIFY"] or status < 200):
+        if headers.get("call-id", headers.get("i")) != call_id or cseq != ["1", "NOTIFY"] or status < 200:
             continue  # not ours, or only a 1xx: keep waiting
         return status, reason
     return None
@@ -244,9 +272,12 @@ def _await_final(sock: socket.socket, call_id: str, deadline: float) -> tuple[in
 class NotifyDispatcher:
     """Sends NOTIFYs in background threads so the HTTP answer is never delayed."""
 
-    def __init__(self, max_workers: int = 4,
-                 on_outcome: Callable[[NotifyRequest, NotifyOutcome], None] | None = None,
-                 sender: Callable[..., NotifyOutcome] = send_notify) -> None:
+    def __init__(
+        self,
+        max_workers: int = 4,
+        on_outcome: Callable[[NotifyRequest, NotifyOutcome], None] | None = None,
+        sender: Callable[..., NotifyOutcome] = send_notify,
+    ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hotdesk-notify")
         self._on_outcome = on_outcome
         self._sender = sender

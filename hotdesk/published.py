@@ -231,7 +231,11 @@ def _collect_flushed(session: Session, _context, _instances) -> None:
     if device_ids:
         _affected(session).update(connection.scalars(select(Device.mac).where(Device.id.in_(device_ids))))
     if extension_ids:
-        mapped = select(Device.mac).join(Mapping, Mapping.device_id == Device.id).where(Mapping.extension_id.in_(extension_ids))
+        mapped = (
+            select(Device.mac)
+            .join(Mapping, Mapping.device_id == Device.id)
+            .where(Mapping.extension_id.in_(extension_ids))
+        )
         _affected(session).update(connection.scalars(mapped))
 
 
@@ -248,7 +252,9 @@ def _collect_bulk(state: ORMExecuteState) -> None:
         return  # a new device or extension has no published file yet
     affected = select(Device.mac).select_from(Device)
     for model in joins:
-        affected = affected.join(model, Mapping.device_id == Device.id if model is Mapping else Extension.id == Mapping.extension_id)
+        affected = affected.join(
+            model, Mapping.device_id == Device.id if model is Mapping else Extension.id == Mapping.extension_id
+        )
     if state.statement.whereclause is not None:
         affected = affected.where(state.statement.whereclause)
     _affected(state.session).update(state.session.connection().scalars(affected))
@@ -263,7 +269,11 @@ def _withdraw(session: Session, files: PublishedFiles) -> None:
             files.forget(macs)
     except OSError:
         # The change is committed; failing its request would not bring the file back. Loud instead.
-        log.exception("could not delete published files (%s): check the permissions of %s", "all" if retire else " ".join(sorted(macs)), files.directory)
+        log.exception(
+            "could not delete published files (%s): check the permissions of %s",
+            "all" if retire else " ".join(sorted(macs)),
+            files.directory,
+        )
 
 
 def _discard(session: Session) -> None:

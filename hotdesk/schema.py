@@ -32,5 +32,6 @@ def initialise(session: Session, registry: Settings) -> None:
     snapshot.ensure_counter(session)
     registry.seed(session)
     templates.seed_stock(
-        session, [(brand.key, name, body) for brand in BRANDS.values() for name, body in brand.stock_templates().items()]
+        session,
+        [(brand.key, name, body) for brand in BRANDS.values() for name, body in brand.stock_templates().items()],
     )

@@ -141,13 +141,22 @@ def check_base_url(value: str) -> str:
     value = value.strip().rstrip("/")
     if not value:
         return ""
-    problem = f"{value!r} is not an address such as https://hotdesk.example.com or http://10.0.0.5:8080 (no path), or empty"
+    problem = (
+        f"{value!r} is not an address such as https://hotdesk.example.com or http://10.0.0.5:8080 (no path), or empty"
+    )
     try:
         parts = urlsplit(value)
         parts.port  # noqa: B018 (raises ValueError for a bad port)
     except ValueError:
         raise SettingError(problem) from None
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.path or parts.query or parts.fragment:
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.username
+        or parts.path
+        or parts.query
+        or parts.fragment
+    ):
         raise SettingError(problem)
     if any(ch.isspace() or not ch.isprintable() for ch in value):
         raise SettingError(problem)
@@ -165,12 +174,33 @@ def _random_digits() -> str:
 
 
 CORE_SETTINGS = (
-    SettingSpec("external_address", "host[:port] remote phones register to (the External login key)", check=check_address),
+    SettingSpec(
+        "external_address", "host[:port] remote phones register to (the External login key)", check=check_address
+    ),
     SettingSpec("internal_address", "host[:port] LAN phones register to (the Internal login key)", check=check_address),
-    SettingSpec("user_password", "password for an extension without a voicemail PIN", _random_digits, check_password, secret=True),
-    SettingSpec("admin_password", "password that logs any extension into any phone", _random_digits, check_password, secret=True),
-    SettingSpec("provisioning_username", "HTTP user name phones fetch provisioning files with", lambda: "hotdesk", check_username),
-    SettingSpec("provisioning_password", "HTTP password phones fetch provisioning files with", _random_password, check_password, secret=True),
+    SettingSpec(
+        "user_password",
+        "password for an extension without a voicemail PIN",
+        _random_digits,
+        check_password,
+        secret=True,
+    ),
+    SettingSpec(
+        "admin_password", "password that logs any extension into any phone", _random_digits, check_password, secret=True
+    ),
+    SettingSpec(
+        "provisioning_username",
+        "HTTP user name phones fetch provisioning files with",
+        lambda: "hotdesk",
+        check_username,
+    ),
+    SettingSpec(
+        "provisioning_password",
+        "HTTP password phones fetch provisioning files with",
+        _random_password,
+        check_password,
+        secret=True,
+    ),
     SettingSpec("phone_sip_port", "UDP port on the phone that receives SIP NOTIFY", lambda: "5060", check_port),
     SettingSpec(
         "phone_base_url",
@@ -184,10 +214,29 @@ CORE_SETTINGS = (
         lambda: "auto_logout",
         check_choice("auto_logout", "deny", "allow"),
     ),
-    SettingSpec("lockout_attempts", "failed logins of one extension (or on one phone) that lock it; 0 = never", lambda: "5", check_count),
-    SettingSpec("lockout_minutes", "the window failed logins are counted in, and how long a lockout lasts", lambda: "15", check_count),
-    SettingSpec("max_login_minutes", "automatic logout after this long (0 = never); extensions may override", lambda: "0", check_count),
-    SettingSpec("daily_logout_time", "automatic logout of every phone each day at HH:MM local time (empty = never)", check=check_time_of_day),
+    SettingSpec(
+        "lockout_attempts",
+        "failed logins of one extension (or on one phone) that lock it; 0 = never",
+        lambda: "5",
+        check_count,
+    ),
+    SettingSpec(
+        "lockout_minutes",
+        "the window failed logins are counted in, and how long a lockout lasts",
+        lambda: "15",
+        check_count,
+    ),
+    SettingSpec(
+        "max_login_minutes",
+        "automatic logout after this long (0 = never); extensions may override",
+        lambda: "0",
+        check_count,
+    ),
+    SettingSpec(
+        "daily_logout_time",
+        "automatic logout of every phone each day at HH:MM local time (empty = never)",
+        check=check_time_of_day,
+    ),
     SettingSpec("timezone", "time zone of daily_logout_time", lambda: "UTC", check_timezone),
     SettingSpec(
         "guest_line_username",
@@ -196,9 +245,20 @@ CORE_SETTINGS = (
         check=check_optional_username,
     ),
     SettingSpec("guest_line_secret", "SIP secret of the guest line", check=check_optional_secret, secret=True),
-    SettingSpec("guest_line_address", "host[:port] the guest line registers to (empty: the internal address)", check=check_address),
-    SettingSpec("guest_line_display_name", "name the guest line shows", lambda: "Emergency calls only", check_display_name),
-    SettingSpec("device_requests_per_minute", "requests one phone may make per minute (0 = no limit)", lambda: "120", check_count),
+    SettingSpec(
+        "guest_line_address",
+        "host[:port] the guest line registers to (empty: the internal address)",
+        check=check_address,
+    ),
+    SettingSpec(
+        "guest_line_display_name", "name the guest line shows", lambda: "Emergency calls only", check_display_name
+    ),
+    SettingSpec(
+        "device_requests_per_minute",
+        "requests one phone may make per minute (0 = no limit)",
+        lambda: "120",
+        check_count,
+    ),
     SettingSpec(
         "anonymous_requests_per_minute",
         "requests per minute from one address that name no phone (0 = no limit)",

@@ -68,7 +68,10 @@ class Sightings:
                 grow = max(device_id + 1, 2 * len(self._noted_at)) - len(self._noted_at)
                 self._noted_at.frombytes(bytes(grow * self._noted_at.itemsize))  # zeros
                 self._noted_from.frombytes(bytes(grow * self._noted_from.itemsize))
-            if self._noted_from[device_id] == address and now - self._noted_at[device_id] < LAST_SEEN_PRECISION.total_seconds():
+            if (
+                self._noted_from[device_id] == address
+                and now - self._noted_at[device_id] < LAST_SEEN_PRECISION.total_seconds()
+            ):
                 return
             self._noted_at[device_id], self._noted_from[device_id] = now, address
         self.note(Sighting(device_id, mac, ip, utcnow()))

@@ -66,7 +66,9 @@ class SnapshotCache:
     def _load(self, session: Session, revision: int | None) -> Snapshot:
         templates = {
             t.id: CachedTemplate(t.id, t.brand, t.name, t.body, t.is_default)
-            for t in session.execute(select(Template.id, Template.brand, Template.name, Template.body, Template.is_default))
+            for t in session.execute(
+                select(Template.id, Template.brand, Template.name, Template.body, Template.is_default)
+            )
         }
         defaults = {t.brand: t for t in templates.values() if t.is_default}
         pins = {
@@ -90,7 +92,9 @@ def ensure_counter(session: Session) -> None:
 
 def _bump(session: Session) -> None:
     # Core on the session's connection: no autoflush, same transaction as the change it marks.
-    session.connection().execute(update(Revision.__table__).where(Revision.name == COUNTER).values(value=Revision.value + 1))
+    session.connection().execute(
+        update(Revision.__table__).where(Revision.name == COUNTER).values(value=Revision.value + 1)
+    )
 
 
 @event.listens_for(Session, "before_flush")
@@ -101,5 +105,7 @@ def _bump_on_flush(session: Session, _context, _instances) -> None:
 
 @event.listens_for(Session, "do_orm_execute")
 def _bump_on_bulk_statement(state: ORMExecuteState) -> None:
-    if (state.is_insert or state.is_update or state.is_delete) and getattr(state.statement, "table", None) in CONFIG_TABLES:
+    if (state.is_insert or state.is_update or state.is_delete) and getattr(
+        state.statement, "table", None
+    ) in CONFIG_TABLES:
         _bump(state.session)

@@ -26,7 +26,9 @@ def seed_stock(session: Session, stock: Iterable[tuple[str, str, str]]) -> None:
     for brand in brands:
         has_default = session.scalar(select(Template.id).where(Template.brand == brand, Template.is_default))
         if has_default is None:
-            fallback = session.scalar(select(Template).where(Template.brand == brand).order_by(Template.name != "default", Template.name))
+            fallback = session.scalar(
+                select(Template).where(Template.brand == brand).order_by(Template.name != "default", Template.name)
+            )
             if fallback is not None:
                 fallback.is_default = True
     session.commit()
@@ -36,7 +38,9 @@ def set_default(session: Session, brand: str, name: str) -> Template:
     template = session.scalar(select(Template).where(Template.brand == brand, Template.name == name))
     if template is None:
         raise TemplateError(f"no template {brand}/{name}")
-    session.execute(update(Template).where(Template.brand == brand, Template.id != template.id).values(is_default=False))
+    session.execute(
+        update(Template).where(Template.brand == brand, Template.id != template.id).values(is_default=False)
+    )
     session.flush()  # the old default must be cleared before the unique index sees the new one
     template.is_default = True
     session.commit()

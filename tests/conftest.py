@@ -84,7 +84,12 @@ def publishing_app(engine, database_url, notifier, tmp_path, published):
 
 
 def running_app(database_url, notifier, tmp_path, **config):
-    app = create_app(Config(database_url=database_url, secret_key="test-secret-key", trusted_proxies=0, instance_path=tmp_path, **config), notifier=notifier)
+    app = create_app(
+        Config(
+            database_url=database_url, secret_key="test-secret-key", trusted_proxies=0, instance_path=tmp_path, **config
+        ),
+        notifier=notifier,
+    )
     app.config["TESTING"] = True
     yield app
     app.extensions["hotdesk"].engine.dispose()
@@ -96,7 +101,7 @@ def extensions(session):
     session.add_all(
         [
             Extension(number="1001", name="Alice Martin", secret="alice-SIP-secret-9f3", voicemail_pin="4321"),
-            Extension(number="1002", name="Bob & <Co> \"Ünïcode\"", secret="bob-SIP-secret-77a", auth_name="bob-auth"),
+            Extension(number="1002", name='Bob & <Co> "Ünïcode"', secret="bob-SIP-secret-77a", auth_name="bob-auth"),
         ]
     )
     session.commit()

@@ -29,7 +29,9 @@ class LiveResponse:
 class LiveClient:
     """One phone's HTTP client: one keep-alive connection per server it talks to."""
 
-    def __init__(self, base_url: str, *, ssl_context: ssl.SSLContext | None = None, timeout: float = 30.0, retry: bool = True):
+    def __init__(
+        self, base_url: str, *, ssl_context: ssl.SSLContext | None = None, timeout: float = 30.0, retry: bool = True
+    ):
         self.base_url = base_url
         self.retry = retry
         self.ssl_context = ssl_context

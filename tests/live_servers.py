@@ -28,7 +28,9 @@ def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def wait_for_port(port: int, process: subprocess.Popen, log: Path, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
+def wait_for_port(
+    port: int, process: subprocess.Popen, log: Path, host: str = "127.0.0.1", timeout: float = 30.0
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -47,7 +49,9 @@ class Process:
     def __init__(self, args: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path = ROOT):
         self.log_path = log
         with open(log, "ab") as out:
-            self.process = subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                args, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
 
     @property
     def pid(self) -> int:
@@ -76,7 +80,18 @@ class Gunicorn(Process):
 
     def __init__(self, app: str, log: Path, env: dict[str, str], *, workers: int = 1, port: int | None = None):
         self.port = port or free_port()
-        args = [sys.executable, "-m", "gunicorn", "-c", str(GUNICORN_CONF), "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), app]
+        args = [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            str(GUNICORN_CONF),
+            "--bind",
+            f"127.0.0.1:{self.port}",
+            "--workers",
+            str(workers),
+            app,
+        ]
         super().__init__(args, log, env={**os.environ, **env})
         self.workers = workers
         wait_for_port(self.port, self.process, log)
@@ -154,8 +169,14 @@ class NotifyResponder:
             if not head[0].startswith("NOTIFY "):
                 continue
             self.received += 1
-            copied = [line for line in head[1:] if line.split(":", 1)[0].strip().lower() in {"via", "from", "to", "call-id", "cseq"}]
-            self.socket.sendto(("\r\n".join(["SIP/2.0 200 OK", *copied, "Content-Length: 0"]) + "\r\n\r\n").encode(), peer)
+            copied = [
+                line
+                for line in head[1:]
+                if line.split(":", 1)[0].strip().lower() in {"via", "from", "to", "call-id", "cseq"}
+            ]
+            self.socket.sendto(
+                ("\r\n".join(["SIP/2.0 200 OK", *copied, "Content-Length: 0"]) + "\r\n\r\n").encode(), peer
+            )
 
     def close(self, settle: float = 2.0) -> None:
         time.sleep(settle)  # NOTIFYs go out in the background after the answers

@@ -130,7 +130,9 @@ class Phone:
         response = self.get(url, browser=True)
         assert response.content_type == self.screen_content_type, response.content_type
         if self.max_screen_bytes:
-            assert len(response.data) <= self.max_screen_bytes, f"{self.brand} objects are limited to {self.max_screen_bytes} bytes"
+            assert len(response.data) <= self.max_screen_bytes, (
+                f"{self.brand} objects are limited to {self.max_screen_bytes} bytes"
+            )
         self.last_response = response
         return self.parse_screen(response.data)
 
@@ -193,7 +195,7 @@ class YealinkPhone(GetFormBrowser):
 
     def __init__(self, client, mac: str, *, model="T46S", firmware="66.86.0.15", **kwargs):
         super().__init__(client, mac, **kwargs)
-        self.user_agent = f"Yealink SIP-{model} {firmware} {':'.join(mac[i:i + 2] for i in range(0, 12, 2))}"
+        self.user_agent = f"Yealink SIP-{model} {firmware} {':'.join(mac[i : i + 2] for i in range(0, 12, 2))}"
         self.family = firmware.split(".")[0]
         self.server_url = "/provision/"
 

@@ -38,22 +38,41 @@ def udp_port_bound(port: int) -> bool | None:
 
 # --- sipp ---------------------------------------------------------------------------------
 
+
 class Sipp:
     def __init__(self, tmp_path: Path, expected_event: str) -> None:
         self.port = free_udp_port()
         self.messages = tmp_path / "msgs.log"
         self.output = tmp_path / "sipp.out"
         self.cmd = [
-            SIPP, "-sf", str(SCENARIO), "-m", "1", "-p", str(self.port), "-i", "127.0.0.1",
-            "-set", "expected_event", expected_event,
-            "-trace_msg", "-message_file", str(self.messages),
-            "-trace_err", "-error_file", str(tmp_path / "errors.log"),
-            "-timeout", "20s", "-timeout_error", "-nostdin",
+            SIPP,
+            "-sf",
+            str(SCENARIO),
+            "-m",
+            "1",
+            "-p",
+            str(self.port),
+            "-i",
+            "127.0.0.1",
+            "-set",
+            "expected_event",
+            expected_event,
+            "-trace_msg",
+            "-message_file",
+            str(self.messages),
+            "-trace_err",
+            "-error_file",
+            str(tmp_path / "errors.log"),
+            "-timeout",
+            "20s",
+            "-timeout_error",
+            "-nostdin",
         ]
         with open(self.output, "wb") as out:
             # cwd=tmp_path: sipp drops its own log files next to where it runs.
-            self.proc = subprocess.Popen(self.cmd, cwd=tmp_path, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(
+                self.cmd, cwd=tmp_path, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+            )
 
     def wait_listening(self, timeout: float = 15.0) -> None:
         # Watch the socket table rather than probing with bind(): a probe could steal the

@@ -73,7 +73,9 @@ def test_deleting_a_logged_in_extension_logs_its_phone_out(session):
     alice = Extension(number="1001", name="Alice", secret="s", voicemail_pin="4321")
     session.add(alice)
     session.commit()
-    device = hotdesking.record_device(session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9")
+    device = hotdesking.record_device(
+        session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
+    )
     assert hotdesking.login(session, settings_registry().all(session), device, "1001", "4321", Address.EXTERNAL).ok
 
     [displaced] = admin_extensions.delete(session, "1001", "ann")
@@ -101,8 +103,14 @@ def test_import_preview_reports_every_bad_row_and_writes_nothing(session):
 
     preview = admin_extensions.preview_import(session, CSV_WITH_BAD_ROWS, "users.csv")
     assert [e.split(":")[0] for e in preview.errors] == [f"users.csv, line {n}" for n in (3, 4, 5, 6, 7)]
-    assert "name" in preview.errors[0] and "voicemail_pin" in preview.errors[1] and "already on line 2" in preview.errors[2]
-    assert preview.errors[3].endswith("expected 4 fields, found 5") and preview.errors[4].endswith("expected 4 fields, found 2")
+    assert (
+        "name" in preview.errors[0]
+        and "voicemail_pin" in preview.errors[1]
+        and "already on line 2" in preview.errors[2]
+    )
+    assert preview.errors[3].endswith("expected 4 fields, found 5") and preview.errors[4].endswith(
+        "expected 4 fields, found 2"
+    )
     assert [(r.line, r.data.number, r.action) for r in preview.rows] == [(2, "1001", "update"), (8, "1006", "add")]
 
     with pytest.raises(DirectoryError, match=r"line 3: name.*\(and 4 more bad row\(s\)\)"):
@@ -160,7 +168,9 @@ def test_every_stock_template_passes_the_check(session):
 
 
 def test_an_xml_template_must_render_well_formed_xml(session):
-    xml_brands = [t for t in admin_templates.listing(session) if "xml" in admin_templates.brand_of(t.brand).config_content_type]
+    xml_brands = [
+        t for t in admin_templates.listing(session) if "xml" in admin_templates.brand_of(t.brand).config_content_type
+    ]
     if not xml_brands:
         pytest.skip("no brand with XML configuration files")
     template = xml_brands[0]
@@ -180,7 +190,9 @@ def test_new_template_default_and_delete(session):
 
     admin_templates.set_default(session, "yealink", "lobby", "ann")
     session.expire_all()
-    assert [t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))] == ["lobby"]
+    assert [
+        t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))
+    ] == ["lobby"]
     with pytest.raises(Conflict, match="default"):
         admin_templates.delete(session, "yealink", "lobby", "ann")
     admin_templates.set_default(session, "yealink", "default", "ann")
@@ -199,7 +211,9 @@ def test_pin_and_unpin(session):
     admin_templates.save(session, "yealink", "lobby", admin_templates.get(session, "yealink", "default").body, "ann")
 
     pins.pin(session, "1001", "yealink/lobby", "ann")
-    assert [(p.extension.number, p.brand, p.template.name) for p in pins.listing(session)] == [("1001", "yealink", "lobby")]
+    assert [(p.extension.number, p.brand, p.template.name) for p in pins.listing(session)] == [
+        ("1001", "yealink", "lobby")
+    ]
     with pytest.raises(DirectoryError, match="no template"):
         pins.pin(session, "1001", "yealink/nope", "ann")
     with pytest.raises(TemplateError, match="brand/name"):
@@ -213,11 +227,19 @@ def test_pin_and_unpin(session):
 def test_force_logout_ends_the_login_and_tells_the_phone(session):
     session.add(Extension(number="1001", name="Alice", secret="s", voicemail_pin="4321"))
     session.commit()
-    device = hotdesking.record_device(session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9")
+    device = hotdesking.record_device(
+        session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
+    )
     registry = settings_registry()
     hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.INTERNAL)
     [seat] = phones.who_is_where(session)
-    assert (seat.extension, seat.mac, seat.template, seat.model, seat.address) == ("1001", "001565aabb01", "yealink/default", "T46S", "internal")
+    assert (seat.extension, seat.mac, seat.template, seat.model, seat.address) == (
+        "1001",
+        "001565aabb01",
+        "yealink/default",
+        "T46S",
+        "internal",
+    )
     marker = phones.live_marker(session)
 
     notifier = RecordingNotifier()
@@ -234,9 +256,22 @@ def test_force_logout_ends_the_login_and_tells_the_phone(session):
 def test_history_filters_and_export(session):
     session.add_all(
         [
-            Event(kind="login", extension="1001", mac="001565aabb01", at=history.parse_moment("at", "2026-03-01T09:00:00")),
-            Event(kind="logout", extension="1001", mac="001565aabb01", at=history.parse_moment("at", "2026-03-01T17:00:00")),
-            Event(kind="login", extension="1002", mac="001565aabb02", detail="=HYPERLINK(1)", at=history.parse_moment("at", "2026-03-02T09:00:00")),
+            Event(
+                kind="login", extension="1001", mac="001565aabb01", at=history.parse_moment("at", "2026-03-01T09:00:00")
+            ),
+            Event(
+                kind="logout",
+                extension="1001",
+                mac="001565aabb01",
+                at=history.parse_moment("at", "2026-03-01T17:00:00"),
+            ),
+            Event(
+                kind="login",
+                extension="1002",
+                mac="001565aabb02",
+                detail="=HYPERLINK(1)",
+                at=history.parse_moment("at", "2026-03-02T09:00:00"),
+            ),
         ]
     )
     session.commit()
@@ -268,7 +303,10 @@ def test_settings_change_recorded_without_secret_values(session):
     admin_settings.change(session, registry, "external_address", "pbx2.example.com", "ann")
     admin_settings.change(session, registry, "user_password", "73737373", "ann")
     admin_settings.change(session, registry, "external_address", "pbx2.example.com", "ann")  # unchanged: no line
-    assert admin_events(session) == [("ann", "setting external_address = 'pbx2.example.com'"), ("ann", "setting user_password = (secret)")]
+    assert admin_events(session) == [
+        ("ann", "setting external_address = 'pbx2.example.com'"),
+        ("ann", "setting user_password = (secret)"),
+    ]
     shown = {s.name: s.value for s in admin_settings.listing(session, registry)}
     assert shown["external_address"] == "pbx2.example.com" and shown["user_password"] is None
 
@@ -298,5 +336,8 @@ def test_api_tokens_are_stored_hashed_and_revocable(session):
         accounts.create_token(session, "provisioning-script", "ann")
     accounts.revoke_token(session, "provisioning-script", "ann")
     assert accounts.token_named_by(session, new.secret) is None
-    assert [d for _, d in admin_events(session)] == ["API token provisioning-script created", "API token provisioning-script revoked"]
+    assert [d for _, d in admin_events(session)] == [
+        "API token provisioning-script created",
+        "API token provisioning-script revoked",
+    ]
     assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == EventKind.ADMIN.value)) == 2

@@ -45,12 +45,18 @@ def test_without_a_valid_token_nothing_is_answered(client, token, session):
 def test_every_bad_request_gets_a_json_error(api):
     assert_json_error(api.get("/nothing-here"), 404)
     assert_json_error(api.put("/extensions"), 405)
-    assert_json_error(api.post("/extensions", data="{not json", content_type="application/json"), 400, "not a JSON object")
+    assert_json_error(
+        api.post("/extensions", data="{not json", content_type="application/json"), 400, "not a JSON object"
+    )
     assert_json_error(api.post("/extensions", data="number=1", content_type="application/x-www-form-urlencoded"), 415)
     assert_json_error(api.post("/extensions", json=["1001"]), 400)
     assert_json_error(api.post("/extensions", json={"number": "1001", "name": "A"}), 400, "secret: required")
-    assert_json_error(api.post("/extensions", json={"number": "1001", "name": "A", "secret": 5}), 400, "secret: must be a string")
-    assert_json_error(api.post("/extensions", json={"number": "1001", "name": "A", "secret": "s", "colour": "red"}), 400, "colour")
+    assert_json_error(
+        api.post("/extensions", json={"number": "1001", "name": "A", "secret": 5}), 400, "secret: must be a string"
+    )
+    assert_json_error(
+        api.post("/extensions", json={"number": "1001", "name": "A", "secret": "s", "colour": "red"}), 400, "colour"
+    )
     assert_json_error(api.post("/extensions", json={"number": "10 01", "name": "A", "secret": "s"}), 422, "extension:")
     assert_json_error(api.get("/extensions?limit=9999"), 422, "limit")
     assert_json_error(api.get("/extensions?page=2"), 400, "'page': unknown query parameter")
@@ -60,12 +66,24 @@ def test_every_bad_request_gets_a_json_error(api):
 
 
 def test_extensions_crud_never_shows_secrets(api, session):
-    created = api.post("/extensions", json={"number": "1001", "name": "Alice", "secret": "alice-SIP-secret-9f3", "voicemail_pin": "4321"})
+    created = api.post(
+        "/extensions",
+        json={"number": "1001", "name": "Alice", "secret": "alice-SIP-secret-9f3", "voicemail_pin": "4321"},
+    )
     assert created.status_code == 201 and created.headers["Location"].endswith("/api/v1/extensions/1001")
-    assert created.json == {"number": "1001", "name": "Alice", "auth_name": None, "email": None, "has_voicemail_pin": True, "pins": []}
+    assert created.json == {
+        "number": "1001",
+        "name": "Alice",
+        "auth_name": None,
+        "email": None,
+        "has_voicemail_pin": True,
+        "pins": [],
+    }
     assert_json_error(api.post("/extensions", json={"number": "1001", "name": "Again", "secret": "s"}), 409)
 
-    changed = api.patch("/extensions/1001", json={"name": "Alice Martin", "voicemail_pin": None, "template": "yealink/default"})
+    changed = api.patch(
+        "/extensions/1001", json={"name": "Alice Martin", "voicemail_pin": None, "template": "yealink/default"}
+    )
     assert changed.json["name"] == "Alice Martin" and changed.json["has_voicemail_pin"] is False
     assert changed.json["pins"] == [{"brand": "yealink", "template": "default"}]
     listed = api.get("/extensions?search=alice").json
@@ -97,7 +115,11 @@ def test_import_dry_run_lists_every_bad_row_and_writes_nothing(api, session):
 
     good = "extension,name,secret\n1001,Alice,s1\n1002,Bob,s2\n"
     dry = api.post("/extensions/import?dry_run=true", data=good, content_type="text/csv").json
-    assert dry == {"dry_run": True, "errors": [], "rows": [{"line": 2, "extension": "1001", "action": "add"}, {"line": 3, "extension": "1002", "action": "add"}]}
+    assert dry == {
+        "dry_run": True,
+        "errors": [],
+        "rows": [{"line": 2, "extension": "1001", "action": "add"}, {"line": 3, "extension": "1002", "action": "add"}],
+    }
     assert session.scalars(select(Extension)).all() == []
     assert api.post("/extensions/import", data=good, content_type="text/csv").json["dry_run"] is False
     exported = api.get("/extensions/export")
@@ -123,14 +145,24 @@ def test_templates_checked_before_saving_and_one_default(api, session):
 
 
 def test_pins_and_who_is_where_and_force_logout(api, client, session, extensions, notifier):
-    assert api.put("/pins/1001/yealink", json={"template": "default"}).json == {"extension": "1001", "brand": "yealink", "template": "default"}
+    assert api.put("/pins/1001/yealink", json={"template": "default"}).json == {
+        "extension": "1001",
+        "brand": "yealink",
+        "template": "default",
+    }
     assert_json_error(api.put("/pins/1001/yealink", json={"template": "nope"}), 422, "no template")
     assert api.get("/pins").json["items"] == [{"extension": "1001", "brand": "yealink", "template": "default"}]
 
     phone = YealinkPhone(client, MAC)
     phone.login("1001", "4321")
     [seat] = api.get("/mappings").json["items"]
-    assert (seat["extension"], seat["mac"], seat["template"], seat["model"], seat["address"]) == ("1001", MAC, "yealink/default", "T46S", "external")
+    assert (seat["extension"], seat["mac"], seat["template"], seat["model"], seat["address"]) == (
+        "1001",
+        MAC,
+        "yealink/default",
+        "T46S",
+        "external",
+    )
     assert api.get(f"/devices/{MAC}").json["logged_in"] == "1001"
 
     sent = len(notifier.sent)
@@ -155,7 +187,10 @@ def test_pins_and_who_is_where_and_force_logout(api, client, session, extensions
 def test_settings(api, session):
     secret = api.get("/settings").json["items"]
     assert {s["name"]: s["value"] for s in secret}["user_password"] is None
-    assert api.put("/settings/external_address", json={"value": "pbx2.example.com:5080"}).json["value"] == "pbx2.example.com:5080"
+    assert (
+        api.put("/settings/external_address", json={"value": "pbx2.example.com:5080"}).json["value"]
+        == "pbx2.example.com:5080"
+    )
     assert_json_error(api.put("/settings/external_address", json={"value": "not an address!"}), 422)
     assert api.get("/settings/external_address").json["value"] == "pbx2.example.com:5080"
     assert api.put("/settings/user_password", json={"value": "24682468"}).json["value"] is None

@@ -33,7 +33,9 @@ CHECKS = [
     negative_data_rejection,
     ignored_auth,
 ]
-OPERATIONS = [(method, path) for path, item in openapi.document()["paths"].items() for method in item if method != "parameters"]
+OPERATIONS = [
+    (method, path) for path, item in openapi.document()["paths"].items() for method in item if method != "parameters"
+]
 
 
 @pytest.fixture

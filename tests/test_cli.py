@@ -35,14 +35,19 @@ def count(session, model):
 
 
 def test_import_adds_and_updates_extensions(run, session, tmp_path):
-    first = write(tmp_path, "extension,name,secret,voicemail_pin,email,auth_name,template\n"
-                            "1001,Alice,s1,4321,alice@example.com,,yealink/default\n"
-                            "1002,Bob,s2,,,bob-auth,\n")
+    first = write(
+        tmp_path,
+        "extension,name,secret,voicemail_pin,email,auth_name,template\n"
+        "1001,Alice,s1,4321,alice@example.com,,yealink/default\n"
+        "1002,Bob,s2,,,bob-auth,\n",
+    )
     result = run("extensions", "import", first)
     assert result.exit_code == 0, result.output
     assert "2 extension(s) imported" in result.output
 
-    result = run("extensions", "import", write(tmp_path, "\ufeffextension,name,secret\n1001,Alice Martin,s1-new\n", "again.csv"))
+    result = run(
+        "extensions", "import", write(tmp_path, "\ufeffextension,name,secret\n1001,Alice Martin,s1-new\n", "again.csv")
+    )
     assert result.exit_code == 0, result.output
     session.expire_all()
     alice = session.scalar(select(Extension).where(Extension.number == "1001"))
@@ -87,7 +92,19 @@ def test_missing_file(run, tmp_path):
 
 
 def test_add_and_list(run, session):
-    result = run("extensions", "add", "2001", "--name", "Carol", "--secret", "c-secret", "--pin", "2468", "--email", "c@example.com")
+    result = run(
+        "extensions",
+        "add",
+        "2001",
+        "--name",
+        "Carol",
+        "--secret",
+        "c-secret",
+        "--pin",
+        "2468",
+        "--email",
+        "c@example.com",
+    )
     assert result.exit_code == 0, result.output
     assert "2001\tCarol\tvoicemail=yes\tc@example.com" in run("extensions", "list").output
     assert count(session, TemplatePin) == 0
@@ -157,7 +174,11 @@ def test_templates_set_default(run):
 
 def test_installed_console_script_initialises_a_fresh_database_twice(tmp_path):
     script = Path(sys.executable).parent / "hotdesk"
-    env = {"HOTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}", "HOTDESK_INSTANCE_PATH": str(tmp_path), "PATH": ""}
+    env = {
+        "HOTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.db'}",
+        "HOTDESK_INSTANCE_PATH": str(tmp_path),
+        "PATH": "",
+    }
     for _ in range(2):
         done = subprocess.run([script, "init-db"], env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
@@ -167,7 +188,11 @@ def test_installed_console_script_initialises_a_fresh_database_twice(tmp_path):
 
 def test_command_on_an_uninitialised_database_says_so(tmp_path):
     script = Path(sys.executable).parent / "hotdesk"
-    env = {"HOTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}", "HOTDESK_INSTANCE_PATH": str(tmp_path), "PATH": ""}
+    env = {
+        "HOTDESK_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+        "HOTDESK_INSTANCE_PATH": str(tmp_path),
+        "PATH": "",
+    }
     done = subprocess.run([script, "extensions", "list"], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode != 0
     assert done.stderr.count("\n") == 1 and "hotdesk init-db" in done.stderr

@@ -49,7 +49,9 @@ def test_templates_import_checks_before_saving(run, session, tmp_path):
     assert "Outside" in session.scalar(select(Template).where(Template.name == "lobby")).body
 
     one_line_error(run("templates", "import", good, "--brand", "nokia", "--name", "x"), "no brand 'nokia'")
-    one_line_error(run("templates", "import", tmp_path / "missing.cfg", "--brand", "yealink", "--name", "x"), "missing.cfg")
+    one_line_error(
+        run("templates", "import", tmp_path / "missing.cfg", "--brand", "yealink", "--name", "x"), "missing.cfg"
+    )
 
 
 def test_pin_and_unpin_from_the_command_line(run, session, alice):
@@ -68,7 +70,9 @@ def test_pin_and_unpin_from_the_command_line(run, session, alice):
 def test_history_export_with_filters(run, session, alice, tmp_path):
     registry = settings_registry()
     for mac in ("001565aabb01", "001565aabb02"):
-        device = hotdesking.record_device(session, brand="yealink", mac=mac, model="T46S", firmware="66.86.0.15", ip="10.0.0.9")
+        device = hotdesking.record_device(
+            session, brand="yealink", mac=mac, model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
+        )
         hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
 
     out = tmp_path / "history.csv"
@@ -91,7 +95,9 @@ def test_admins_add_from_stdin_and_prompt(run, session):
     assert "bobs long password" not in result.output
     assert run("admins", "list").output.splitlines()[0].startswith("ann\t")
 
-    one_line_error(run("admins", "add", "ann", "--password-stdin", input="another password\n"), "admin ann already exists")
+    one_line_error(
+        run("admins", "add", "ann", "--password-stdin", input="another password\n"), "admin ann already exists"
+    )
     one_line_error(run("admins", "add", "carl", "--password-stdin", input="short\n"), "password: needs at least")
     one_line_error(run("admins", "add", "bad name", "--password-stdin", input="correct horse battery\n"), "name:")
     session.expire_all()

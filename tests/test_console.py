@@ -73,8 +73,16 @@ def rows(response, table_id):
 
 def test_every_page_needs_a_signed_in_admin(client, admin):
     console = Console(client)
-    for path in ("/admin/", "/admin/extensions", "/admin/templates", "/admin/mappings", "/admin/devices", "/admin/history", "/admin/settings",
-                 "/admin/extensions/export.csv"):
+    for path in (
+        "/admin/",
+        "/admin/extensions",
+        "/admin/templates",
+        "/admin/mappings",
+        "/admin/devices",
+        "/admin/history",
+        "/admin/settings",
+        "/admin/extensions/export.csv",
+    ):
         response = console.get(path)
         assert response.status_code == 302 and "/admin/sign-in" in response.headers["Location"], path
     assert console.get("/").headers["Location"].endswith("/admin/")
@@ -97,7 +105,9 @@ def test_session_cookie_flags_and_sign_out(client, admin):
     cookie = response.headers["Set-Cookie"]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie and "Secure" not in cookie  # plain HTTP here
     secure = client.post(
-        "/admin/sign-in", data={"name": "ann", "password": PASSWORD, "csrf_token": "x"}, base_url="https://console.example.com"
+        "/admin/sign-in",
+        data={"name": "ann", "password": PASSWORD, "csrf_token": "x"},
+        base_url="https://console.example.com",
     )
     assert secure.status_code == 400  # a token from another page is refused
     assert console.get("/admin/").status_code == 200
@@ -130,32 +140,59 @@ def test_a_password_change_ends_open_sessions(console, session):
 
 def test_add_search_edit_delete_extension(console, session):
     form = console.page("/admin/extensions/new")
-    response = console.post("/admin/extensions/new", {"number": "1001", "name": "Alice", "secret": "alice-SIP-secret-9f3", "voicemail_pin": "4321"}, token_from=form)
+    response = console.post(
+        "/admin/extensions/new",
+        {"number": "1001", "name": "Alice", "secret": "alice-SIP-secret-9f3", "voicemail_pin": "4321"},
+        token_from=form,
+    )
     assert response.status_code == 302
-    refused = console.post("/admin/extensions/new", {"number": "1002", "name": "Bob", "secret": "s", "voicemail_pin": "12ab"}, token_from=form)
+    refused = console.post(
+        "/admin/extensions/new",
+        {"number": "1002", "name": "Bob", "secret": "s", "voicemail_pin": "12ab"},
+        token_from=form,
+    )
     assert refused.status_code == 422 and "voicemail_pin" in text(refused)
 
     listing = console.get("/admin/extensions?q=ali")
     assert "1001" in text(listing) and b"alice-SIP-secret-9f3" not in listing.data
     edit = console.page("/admin/extensions/1001")
     assert b"alice-SIP-secret-9f3" not in html.tostring(edit) and b"4321" not in html.tostring(edit)
-    assert console.post("/admin/extensions/1001", {"name": "Alice Martin", "voicemail_pin": "", "secret": ""}, token_from=edit).status_code == 302
+    assert (
+        console.post(
+            "/admin/extensions/1001", {"name": "Alice Martin", "voicemail_pin": "", "secret": ""}, token_from=edit
+        ).status_code
+        == 302
+    )
     session.expire_all()
     alice = session.scalar(select(Extension))
     assert (alice.name, alice.secret, alice.voicemail_pin) == ("Alice Martin", "alice-SIP-secret-9f3", "4321")
-    assert console.post("/admin/extensions/1001", {"name": "Alice Martin", "remove_pin": "1"}, token_from=edit).status_code == 302
+    assert (
+        console.post("/admin/extensions/1001", {"name": "Alice Martin", "remove_pin": "1"}, token_from=edit).status_code
+        == 302
+    )
     session.expire_all()
     assert session.scalar(select(Extension)).voicemail_pin is None
 
     assert console.post("/admin/extensions/1001/delete", token_from=edit).status_code == 302
     assert session.scalars(select(Extension)).all() == []
-    assert [e.actor for e in session.scalars(select(Event).where(Event.kind == "admin"))] == ["test", "ann", "ann", "ann", "ann"]
+    assert [e.actor for e in session.scalars(select(Event).where(Event.kind == "admin"))] == [
+        "test",
+        "ann",
+        "ann",
+        "ann",
+        "ann",
+    ]
 
 
 def test_import_preview_then_confirm(console, session):
     page = console.page("/admin/extensions/import")
     bad = b"extension,name,secret\n1001,Alice,s1\n1002,,s2\n1003,Carol,s3 x\n"
-    preview = console.post("/admin/extensions/import", {"file": (io.BytesIO(bad), "users.csv")}, token_from=page, content_type="multipart/form-data")
+    preview = console.post(
+        "/admin/extensions/import",
+        {"file": (io.BytesIO(bad), "users.csv")},
+        token_from=page,
+        content_type="multipart/form-data",
+    )
     assert preview.status_code == 422
     errors = html.fromstring(preview.data).xpath("//*[@id='import-errors']//li/text()")
     assert [e.split(":")[0] for e in errors] == ["users.csv, line 3", "users.csv, line 4"]
@@ -163,11 +200,18 @@ def test_import_preview_then_confirm(console, session):
     assert session.scalars(select(Extension)).all() == []
 
     good = b"extension,name,secret\n1001,Alice,s1\n1002,Bob,s2\n"
-    preview = console.post("/admin/extensions/import", {"file": (io.BytesIO(good), "users.csv")}, token_from=page, content_type="multipart/form-data")
+    preview = console.post(
+        "/admin/extensions/import",
+        {"file": (io.BytesIO(good), "users.csv")},
+        token_from=page,
+        content_type="multipart/form-data",
+    )
     assert preview.status_code == 200 and "Import 2 extension(s)" in text(preview)
     assert session.scalars(select(Extension)).all() == []
     confirm = html.fromstring(preview.data).xpath("//form[.//input[@name='confirm']]")[0]
-    fields = {i.get("name"): i.get("value") for i in confirm.xpath(".//input")} | {"csv": confirm.xpath(".//textarea")[0].text}
+    fields = {i.get("name"): i.get("value") for i in confirm.xpath(".//input")} | {
+        "csv": confirm.xpath(".//textarea")[0].text
+    }
     assert console.post("/admin/extensions/import", fields).status_code == 302
     assert sorted(e.number for e in session.scalars(select(Extension))) == ["1001", "1002"]
     assert console.get("/admin/extensions/export.csv").data.decode().splitlines()[1] == "1001,Alice,s1,,,,"
@@ -182,10 +226,17 @@ def test_template_edit_is_checked_and_default_is_one_per_brand(console, session)
     assert session.scalar(select(Template).where(Template.name == "default", Template.brand == "yealink")).body == stock
 
     new = console.page("/admin/templates/new?brand=yealink")
-    assert console.post("/admin/templates/new", {"brand": "yealink", "name": "lobby", "body": stock}, token_from=new).status_code == 302
+    assert (
+        console.post(
+            "/admin/templates/new", {"brand": "yealink", "name": "lobby", "body": stock}, token_from=new
+        ).status_code
+        == 302
+    )
     assert console.submit("/admin/templates/yealink/lobby/default").status_code == 302
     session.expire_all()
-    assert [t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))] == ["lobby"]
+    assert [
+        t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))
+    ] == ["lobby"]
     page = console.page("/admin/templates")
     assert page.xpath("//tr[@data-template='yealink/lobby']//strong[@class='default']")
 
@@ -214,14 +265,22 @@ def test_phones_page_lists_devices_logs_out_and_resets_credentials(console, clie
     phone.login("1001", "4321")
     YealinkPhone(client, "001565aabb02").boot()
     [first, second] = rows(console.get("/admin/devices"), "devices")
-    assert first[:4] == [MAC, "yealink", "T46S", "66.86.0.15"] and first[5:7] == ["10.20.0.31", "1001"] and first[7].startswith("since ")
+    assert (
+        first[:4] == [MAC, "yealink", "T46S", "66.86.0.15"]
+        and first[5:7] == ["10.20.0.31", "1001"]
+        and first[7].startswith("since ")
+    )
     assert second[0] == "001565aabb02" and second[6] == ""
     assert [row[0] for row in rows(console.get("/admin/devices?q=00:15:65:aa:bb:02"), "devices")] == ["001565aabb02"]
 
     logged_out = console.submit(f"/admin/mappings/{MAC}/logout", {"next": "/admin/devices?q=001565aabb01"})
     assert logged_out.status_code == 302 and logged_out.headers["Location"].endswith("/admin/devices?q=001565aabb01")
     assert rows(console.get("/admin/devices?q=001565aabb01"), "devices")[0][6] == ""
-    assert console.submit(f"/admin/mappings/{MAC}/logout", {"next": "https://evil.example/"}).headers["Location"].endswith("/admin/mappings")
+    assert (
+        console.submit(f"/admin/mappings/{MAC}/logout", {"next": "https://evil.example/"})
+        .headers["Location"]
+        .endswith("/admin/mappings")
+    )
 
     old = phone.credentials
     assert console.submit(f"/admin/devices/{MAC}/reset-credentials").status_code == 302
@@ -231,14 +290,20 @@ def test_phones_page_lists_devices_logs_out_and_resets_credentials(console, clie
     phone.credentials = PROVISIONING
     phone.boot()
     assert phone.credentials not in (old, PROVISIONING)  # issued new ones
-    refused = console.submit("/admin/devices/00156/reset-credentials", headers={"Referer": "http://localhost/admin/devices"})
+    refused = console.submit(
+        "/admin/devices/00156/reset-credentials", headers={"Referer": "http://localhost/admin/devices"}
+    )
     assert refused.status_code == 302 and "is not a MAC address" in text(console.get("/admin/devices"))
 
 
 def test_pin_and_unpin_from_the_console(console, extensions, session):
     assert console.submit("/admin/pins", {"extension": "1001", "template": "yealink/default"}).status_code == 302
     assert [row[:3] for row in rows(console.get("/admin/mappings"), "pins")] == [["1001", "yealink", "default"]]
-    refused = console.submit("/admin/pins", {"extension": "9999", "template": "yealink/default"}, headers={"Referer": "http://localhost/admin/mappings"})
+    refused = console.submit(
+        "/admin/pins",
+        {"extension": "9999", "template": "yealink/default"},
+        headers={"Referer": "http://localhost/admin/mappings"},
+    )
     assert refused.status_code == 302 and "no extension 9999" in text(console.get("/admin/mappings"))
     assert console.submit("/admin/pins/1001/yealink/delete").status_code == 302
     assert "No pins" in text(console.get("/admin/mappings"))
@@ -257,27 +322,43 @@ def test_history_filters_and_export(console, client, extensions):
 def test_settings_all_or_nothing_and_secrets_not_shown(console, session):
     page = console.page("/admin/settings")
     assert page.xpath("//input[@name='user_password']/@value") == []
-    refused = console.post("/admin/settings", {"external_address": "pbx9.example.com", "phone_sip_port": "99999"}, token_from=page)
+    refused = console.post(
+        "/admin/settings", {"external_address": "pbx9.example.com", "phone_sip_port": "99999"}, token_from=page
+    )
     assert refused.status_code == 422 and "not a port number" in text(refused)
     session.expire_all()
     assert session.get(Setting, "external_address").value == "pbx.example.com:5080"
 
-    changed = console.post("/admin/settings", {"external_address": "pbx9.example.com", "user_password": ""}, token_from=page)
+    changed = console.post(
+        "/admin/settings", {"external_address": "pbx9.example.com", "user_password": ""}, token_from=page
+    )
     assert changed.status_code == 302
     session.expire_all()
     assert session.get(Setting, "external_address").value == "pbx9.example.com"
     assert session.get(Setting, "user_password").value == "55667788"
 
 
-@pytest.mark.parametrize("faces, served, absent", [("phones", "/provision/y000000000066.cfg", "/admin/sign-in"), ("admin", "/admin/sign-in", "/provision/y000000000066.cfg")])
+@pytest.mark.parametrize(
+    "faces, served, absent",
+    [
+        ("phones", "/provision/y000000000066.cfg", "/admin/sign-in"),
+        ("admin", "/admin/sign-in", "/provision/y000000000066.cfg"),
+    ],
+)
 def test_console_and_phones_on_separate_faces(database_url, engine, notifier, tmp_path, faces, served, absent):
     from hotdesk import create_app
     from hotdesk.config import Config
 
-    app = create_app(Config(database_url=database_url, secret_key="k", trusted_proxies=0, instance_path=tmp_path), notifier=notifier, faces=faces)
+    app = create_app(
+        Config(database_url=database_url, secret_key="k", trusted_proxies=0, instance_path=tmp_path),
+        notifier=notifier,
+        faces=faces,
+    )
     client = app.test_client()
     assert client.get(served).status_code in (200, 401)
     assert client.get(absent).status_code == 404
     app.extensions["hotdesk"].engine.dispose()
     with pytest.raises(ValueError, match="faces"):
-        create_app(Config(database_url=database_url, secret_key="k", trusted_proxies=0, instance_path=tmp_path), faces="kiosk")
+        create_app(
+            Config(database_url=database_url, secret_key="k", trusted_proxies=0, instance_path=tmp_path), faces="kiosk"
+        )

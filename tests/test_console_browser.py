@@ -93,9 +93,13 @@ def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_
     row = page.locator("tr[data-template='yealink/lobby']")
     row.get_by_role("button", name="Make default").click()
     expect(page.locator("tr[data-template='yealink/lobby'] .default")).to_have_text("default")
-    expect(page.locator("tr[data-template='yealink/default']").get_by_role("button", name="Make default")).to_be_visible()
+    expect(
+        page.locator("tr[data-template='yealink/default']").get_by_role("button", name="Make default")
+    ).to_be_visible()
     session.expire_all()
-    assert [t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))] == ["lobby"]
+    assert [
+        t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))
+    ] == ["lobby"]
 
     # The live table shows the phone as soon as it logs in, without a reload.
     page.get_by_role("link", name="Who is where", exact=True).click()

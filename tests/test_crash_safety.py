@@ -43,11 +43,17 @@ def mac(i: int) -> str:
 
 @pytest.fixture
 def server(engine, session, database_url, tmp_path):
-    session.add_all(Extension(number=number(i), name=f"User {i}", secret=f"secret-{i}", voicemail_pin=pin(i)) for i in range(PHONES))
+    session.add_all(
+        Extension(number=number(i), name=f"User {i}", secret=f"secret-{i}", voicemail_pin=pin(i)) for i in range(PHONES)
+    )
     phones_side = NotifyResponder()
     settings_registry().set(session, "phone_sip_port", str(phones_side.port))
     session.commit()
-    env = {"HOTDESK_DATABASE_URL": database_url, "HOTDESK_SECRET_KEY": "crash-test-key", "HOTDESK_INSTANCE_PATH": str(tmp_path)}
+    env = {
+        "HOTDESK_DATABASE_URL": database_url,
+        "HOTDESK_SECRET_KEY": "crash-test-key",
+        "HOTDESK_INSTANCE_PATH": str(tmp_path),
+    }
 
     def start() -> Gunicorn:
         return Gunicorn("wsgi:app", tmp_path / "gunicorn.log", env, workers=2)
@@ -119,12 +125,17 @@ def test_no_login_a_phone_saw_succeed_is_lost_when_a_worker_is_killed(server, se
     session.expire_all()
     mapped = {m.device.mac: m.extension.number for m in session.scalars(select(Mapping))}
     for i in told_ok:
-        assert mapped.get(mac(i)) == number(i), f"phone {i} was told it is logged in, but the database has {mapped.get(mac(i))}"
+        assert mapped.get(mac(i)) == number(i), (
+            f"phone {i} was told it is logged in, but the database has {mapped.get(mac(i))}"
+        )
 
     # No half-written login: a device is mapped exactly when its latest login/logout event is a login of that extension.
     for device in session.scalars(select(Device)):
         latest = session.scalar(
-            select(Event).where(Event.mac == device.mac, Event.kind.in_(("login", "logout"))).order_by(Event.id.desc()).limit(1)
+            select(Event)
+            .where(Event.mac == device.mac, Event.kind.in_(("login", "logout")))
+            .order_by(Event.id.desc())
+            .limit(1)
         )
         expected = latest.extension if latest is not None and latest.kind == "login" else None
         assert mapped.get(device.mac) == expected, device.mac

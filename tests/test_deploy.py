@@ -67,7 +67,9 @@ def uncommented(text: str, first_line: str) -> str:
     lines = text.splitlines()
     start = lines.index(first_line)
     end = lines.index("#}", start)
-    return "\n".join(lines[:start] + [line.removeprefix("#") for line in lines[start : end + 1]] + lines[end + 1 :]) + "\n"
+    return (
+        "\n".join(lines[:start] + [line.removeprefix("#") for line in lines[start : end + 1]] + lines[end + 1 :]) + "\n"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -79,41 +81,89 @@ def deployment(tmp_path_factory, database_url):
     work = tmp_path_factory.mktemp("deploy")
     cert, key = work / "cert.pem", work / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
-         "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
     )
-    env = {"HOTDESK_DATABASE_URL": database_url, "HOTDESK_SECRET_KEY": "deploy-test-key",
-           "HOTDESK_TRUSTED_PROXIES": "1", "HOTDESK_INSTANCE_PATH": str(work), "HOTDESK_PUBLISH_DIR": str(work / "published")}
+    env = {
+        "HOTDESK_DATABASE_URL": database_url,
+        "HOTDESK_SECRET_KEY": "deploy-test-key",
+        "HOTDESK_TRUSTED_PROXIES": "1",
+        "HOTDESK_INSTANCE_PATH": str(work),
+        "HOTDESK_PUBLISH_DIR": str(work / "published"),
+    }
     app = Gunicorn("wsgi:app", work / "gunicorn.log", env)
     https, http = free_port(), free_port()
     snippet = work / "hotdesk-proxy.conf"
-    snippet.write_text(shipped(ROOT / "deploy/nginx/hotdesk-proxy.conf", {"proxy_pass http://hotdesk;": f"proxy_pass http://hotdesk;\nproxy_bind {PROXY_SOURCE};"}))
+    snippet.write_text(
+        shipped(
+            ROOT / "deploy/nginx/hotdesk-proxy.conf",
+            {"proxy_pass http://hotdesk;": f"proxy_pass http://hotdesk;\nproxy_bind {PROXY_SOURCE};"},
+        )
+    )
     fast = work / "hotdesk-fast.conf"
-    fast.write_text(shipped(ROOT / "deploy/nginx/hotdesk-fast.conf", {
-        "/var/log/nginx/": f"{work}/",
-        "/var/lib/hotdesk/published/": f"{work}/published/",
-        "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
-    }))
-    site = shipped(ROOT / "deploy/nginx/hotdesk.conf", {
-        "server 127.0.0.1:8000;": f"server 127.0.0.1:{app.port};",
-        "listen 443 ssl;": f"listen 127.0.0.1:{https} ssl;",
-        "listen [::]:443 ssl;": "",
-        "listen 80 default_server;": f"listen 127.0.0.1:{http} default_server;",
-        "listen [::]:80 default_server;": "",
-        "/etc/ssl/hotdesk/fullchain.pem": str(cert),
-        "/etc/ssl/hotdesk/privkey.pem": str(key),
-        "/var/log/nginx/": f"{work}/",
-        "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
-        "/etc/nginx/snippets/hotdesk-fast.conf": str(fast),
-    })
+    fast.write_text(
+        shipped(
+            ROOT / "deploy/nginx/hotdesk-fast.conf",
+            {
+                "/var/log/nginx/": f"{work}/",
+                "/var/lib/hotdesk/published/": f"{work}/published/",
+                "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
+            },
+        )
+    )
+    site = shipped(
+        ROOT / "deploy/nginx/hotdesk.conf",
+        {
+            "server 127.0.0.1:8000;": f"server 127.0.0.1:{app.port};",
+            "listen 443 ssl;": f"listen 127.0.0.1:{https} ssl;",
+            "listen [::]:443 ssl;": "",
+            "listen 80 default_server;": f"listen 127.0.0.1:{http} default_server;",
+            "listen [::]:80 default_server;": "",
+            "/etc/ssl/hotdesk/fullchain.pem": str(cert),
+            "/etc/ssl/hotdesk/privkey.pem": str(key),
+            "/var/log/nginx/": f"{work}/",
+            "/etc/nginx/snippets/hotdesk-proxy.conf": str(snippet),
+            "/etc/nginx/snippets/hotdesk-fast.conf": str(fast),
+        },
+    )
     cisco = free_port()
-    site = uncommented(site, "#server {").replace("listen 6970;", f"listen 127.0.0.1:{cisco};").replace("listen [::]:6970;", "")
+    site = (
+        uncommented(site, "#server {")
+        .replace("listen 6970;", f"listen 127.0.0.1:{cisco};")
+        .replace("listen [::]:6970;", "")
+    )
     site = site.replace("BASE64-OF-USER-COLON-PASSWORD", base64.b64encode(":".join(PROVISIONING).encode()).decode())
     nginx = Nginx(work / "nginx", site, [https, http, cisco])
     try:
-        yield Deployment(f"https://127.0.0.1:{https}", f"http://127.0.0.1:{http}", ssl.create_default_context(cafile=cert), work, app,
-                         work / "published", f"http://127.0.0.1:{cisco}")
+        yield Deployment(
+            f"https://127.0.0.1:{https}",
+            f"http://127.0.0.1:{http}",
+            ssl.create_default_context(cafile=cert),
+            work,
+            app,
+            work / "published",
+            f"http://127.0.0.1:{cisco}",
+        )
     finally:
         nginx.stop()
         app.stop()
@@ -132,8 +182,13 @@ def phone_port(session, sipp_uas):
 class HeaderForgingClient(LiveClient):
     """A client that sends its own X-Forwarded-* headers with every request, hoping to be believed."""
 
-    FORGED = {"X-Forwarded-For": "192.0.2.66", "X-Forwarded-Host": "evil.example", "X-Forwarded-Port": "6666",
-              "X-Forwarded-Proto": "https", "X-Forwarded-Prefix": "/evil"}
+    FORGED = {
+        "X-Forwarded-For": "192.0.2.66",
+        "X-Forwarded-Host": "evil.example",
+        "X-Forwarded-Port": "6666",
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Prefix": "/evil",
+    }
 
     def get(self, url, *, headers=None, **kwargs):
         return super().get(url, headers={**(headers or {}), **self.FORGED}, **kwargs)
@@ -172,7 +227,9 @@ def test_phone_facing_http_listener_ignores_forwarded_headers_from_phones(deploy
     assert phone.client.get("/").status_code == 404  # the plain listener serves phones only
 
 
-def test_cisco_enterprise_phones_fetch_from_port_6970_and_are_sent_to_https_for_the_rest(deployment, extensions, session):
+def test_cisco_enterprise_phones_fetch_from_port_6970_and_are_sent_to_https_for_the_rest(
+    deployment, extensions, session
+):
     settings_registry().set(session, "phone_base_url", deployment.https_url)
     session.commit()
     client = LiveClient(deployment.cisco_url)
@@ -185,7 +242,9 @@ def test_cisco_enterprise_phones_fetch_from_port_6970_and_are_sent_to_https_for_
     phone.config = phone.read_config(phone.files)
     keys = phone.keys()
     assert keys and all(url.startswith(f"{deployment.https_url}/phone/") for url in keys.values()), keys
-    assert client.get(f"/provision/{name}", headers={"User-Agent": phone.user_agent}).status_code == 404  # those two names only
+    assert (
+        client.get(f"/provision/{name}", headers={"User-Agent": phone.user_agent}).status_code == 404
+    )  # those two names only
 
 
 def test_pins_stay_out_of_every_log(deployment, phone_port, session):

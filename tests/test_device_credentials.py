@@ -46,7 +46,9 @@ def test_one_phones_credentials_do_not_open_another_phones_file(client, extensio
     owner, other = YealinkPhone(client, MAC), YealinkPhone(client, "001565aabb02")
     owner.login("1001", "4321")
     other.boot()
-    response = client.get(f"/provision/{MAC}.cfg", headers={"User-Agent": "Yealink SIP-T46S 66.86.0.15"}, auth=other.credentials)
+    response = client.get(
+        f"/provision/{MAC}.cfg", headers={"User-Agent": "Yealink SIP-T46S 66.86.0.15"}, auth=other.credentials
+    )
     assert response.status_code in (401, 404)
     assert SECRET.encode() not in response.data
 
@@ -64,7 +66,9 @@ def test_device_credentials_work_with_digest(live_server, client, extensions):
     manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
     manager.add_password(None, url, *phone.credentials)
     opener = urllib.request.build_opener(urllib.request.HTTPDigestAuthHandler(manager))
-    with opener.open(urllib.request.Request(f"{url}/provision/{MAC}.cfg", headers={"User-Agent": phone.user_agent}), timeout=10) as r:
+    with opener.open(
+        urllib.request.Request(f"{url}/provision/{MAC}.cfg", headers={"User-Agent": phone.user_agent}), timeout=10
+    ) as r:
         assert parse_cfg(r.read())["account.1.enable"] == "0"
 
 
@@ -95,7 +99,9 @@ def test_a_template_without_the_credentials_block_keeps_phones_working(phone, se
 
 
 @pytest.mark.parametrize("brand", sorted(b for b, e in EMULATORS.items() if e.credential_settings))
-def test_every_brand_that_issues_credentials_keeps_its_users_line_from_the_global_ones(client, extensions, brand, caplog):
+def test_every_brand_that_issues_credentials_keeps_its_users_line_from_the_global_ones(
+    client, extensions, brand, caplog
+):
     phone = EMULATORS[brand](client, "0004f2a1b2c3")
     phone.login("1001", "4321")
     assert phone.credentials != PROVISIONING
@@ -107,7 +113,9 @@ def test_every_brand_that_issues_credentials_keeps_its_users_line_from_the_globa
         assert SECRET.encode() not in response.data, name
 
 
-def test_without_credentials_of_its_own_a_users_line_goes_only_to_the_address_it_logged_in_from(client, extensions, caplog):
+def test_without_credentials_of_its_own_a_users_line_goes_only_to_the_address_it_logged_in_from(
+    client, extensions, caplog
+):
     # Aastra keeps the global credentials (it would forget its own): anyone holding them could
     # otherwise read a logged-in Aastra's file by sending its MAC and User-Agent.
     phone = EMULATORS["aastra"](client, "00085d0a0b0c")
@@ -116,7 +124,11 @@ def test_without_credentials_of_its_own_a_users_line_goes_only_to_the_address_it
     assert phone.boot() and phone.line()["secret"] == SECRET  # the phone itself, from its own address
 
     for name in phone.provisioning_files():
-        response = client.get(f"/provision/{name}", headers={"User-Agent": phone.user_agent}, auth=PROVISIONING,
-                              environ_base={"REMOTE_ADDR": "10.66.0.9"})
+        response = client.get(
+            f"/provision/{name}",
+            headers={"User-Agent": phone.user_agent},
+            auth=PROVISIONING,
+            environ_base={"REMOTE_ADDR": "10.66.0.9"},
+        )
         assert response.status_code == 200 and SECRET.encode() not in response.data, name
     assert "withheld from 10.66.0.9" in caplog.text

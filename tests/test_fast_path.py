@@ -135,7 +135,9 @@ def test_phone_learns_its_fast_path_and_nginx_serves_its_files_from_then_on(phon
     assert len(nginx.from_disk) == 2
 
 
-def test_login_withdraws_the_guest_file_before_answering_and_the_next_fetch_publishes_the_users(phone, published, notifier):
+def test_login_withdraws_the_guest_file_before_answering_and_the_next_fetch_publishes_the_users(
+    phone, published, notifier
+):
     on_fast_path(phone)
 
     log_in(phone)
@@ -160,7 +162,9 @@ def test_logout_withdraws_the_users_file_and_the_guest_file_is_served(phone, pub
     assert list(phone.keys()) == ["External", "Internal"]
 
 
-def test_a_wrong_path_or_another_phones_file_is_not_found_and_publishes_nothing(phone, nginx, client, published, extensions):
+def test_a_wrong_path_or_another_phones_file_is_not_found_and_publishes_nothing(
+    phone, nginx, client, published, extensions
+):
     on_fast_path(phone)
     other = on_fast_path(YealinkPhone(nginx, OTHER_MAC))
     log_in(other)
@@ -180,12 +184,20 @@ def test_a_wrong_path_or_another_phones_file_is_not_found_and_publishes_nothing(
     assert sorted(published.rglob("*")) == before
 
 
-def test_a_phone_whose_path_went_stale_finds_its_way_back_with_its_credentials(phone, database_url, notifier, tmp_path, published):
+def test_a_phone_whose_path_went_stale_finds_its_way_back_with_its_credentials(
+    phone, database_url, notifier, tmp_path, published
+):
     # A new secret key (or hosts that disagree on it) changes every path; phones remember theirs.
     on_fast_path(phone)
     log_in(phone)
     old_url = phone.server_url
-    config = Config(database_url=database_url, secret_key="a-new-secret-key", trusted_proxies=0, instance_path=tmp_path, publish_dir=published)
+    config = Config(
+        database_url=database_url,
+        secret_key="a-new-secret-key",
+        trusted_proxies=0,
+        instance_path=tmp_path,
+        publish_dir=published,
+    )
     rekeyed = create_app(config, notifier=notifier)
     phone.client = NginxStandIn(rekeyed.test_client(), published)
 
@@ -193,7 +205,9 @@ def test_a_phone_whose_path_went_stale_finds_its_way_back_with_its_credentials(p
     assert phone.server_url != old_url and FAST_URL.match(phone.server_url)
     assert phone.boot()["account.1.password"] == "alice-SIP-secret-9f3"  # and from the new path
 
-    stranger = rekeyed.test_client().get("/provision" + urlsplit(old_url).path + f"{MAC}.cfg", headers={"User-Agent": phone.user_agent})
+    stranger = rekeyed.test_client().get(
+        "/provision" + urlsplit(old_url).path + f"{MAC}.cfg", headers={"User-Agent": phone.user_agent}
+    )
     assert stranger.status_code == 401 and not secrets_in(stranger.data)
     rekeyed.extensions["hotdesk"].engine.dispose()
 
@@ -297,7 +311,9 @@ def test_racing_logins_logouts_and_fetches_leave_only_current_files(app, extensi
     monkeypatch.setattr(hotdesking, "record_device", slowly)
     session.add(Extension(number="1003", name="Carol", secret="carol-SIP-secret", voicemail_pin="4321"))
     session.commit()
-    phones = [on_fast_path(YealinkPhone(NginxStandIn(app.test_client(), published), f"001565aabb2{i}")) for i in range(3)]
+    phones = [
+        on_fast_path(YealinkPhone(NginxStandIn(app.test_client(), published), f"001565aabb2{i}")) for i in range(3)
+    ]
     numbers = dict(zip((phone.mac for phone in phones), ("1001", "1002", "1003")))
     failures = []
 
@@ -315,7 +331,9 @@ def test_racing_logins_logouts_and_fetches_leave_only_current_files(app, extensi
             for mac, number in numbers.items():
                 device = hotdesking.find_device(changes, mac=mac)
                 if device.mapping is None:
-                    assert hotdesking.login(changes, hotdesk.settings.all(changes), device, number, ADMIN_PASSWORD, Address.EXTERNAL).ok
+                    assert hotdesking.login(
+                        changes, hotdesk.settings.all(changes), device, number, ADMIN_PASSWORD, Address.EXTERNAL
+                    ).ok
                 else:
                     hotdesking.logout(changes, device)
 
@@ -332,7 +350,11 @@ def test_racing_logins_logouts_and_fetches_leave_only_current_files(app, extensi
         assert failures == []
         for phone in phones:
             left = files_of(published, phone.mac)  # read first: /provision/ publishes what it renders
-            now = app.test_client().get(f"/provision/{phone.mac}.cfg", headers={"User-Agent": phone.user_agent}, auth=phone.credentials).data
+            now = (
+                app.test_client()
+                .get(f"/provision/{phone.mac}.cfg", headers={"User-Agent": phone.user_agent}, auth=phone.credentials)
+                .data
+            )
             assert left.get(f"{phone.mac}.cfg") in (None, now), phone.mac
             if parse_cfg(now)["account.1.enable"] == "0":
                 assert not any(secrets_in(body) for body in left.values()), phone.mac

@@ -21,7 +21,9 @@ YEALINK_UA = "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:01"
 
 nasty_text = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["<", "&", "]]>", "\"'", "../../etc/passwd", "%00", "\x00", "A" * 4096, "é€😀", "{{7*7}}", "{% raw %}"]),
+    st.sampled_from(
+        ["<", "&", "]]>", "\"'", "../../etc/passwd", "%00", "\x00", "A" * 4096, "é€😀", "{{7*7}}", "{% raw %}"]
+    ),
     st.binary(max_size=64).map(lambda b: b.decode("latin-1")),
 )
 user_agents = st.one_of(
@@ -63,7 +65,14 @@ def known_phone(client, extensions, session):
 
 
 @FUZZ
-@given(segment=nasty_text, address=nasty_text, state=nasty_text, extension=nasty_text, password=nasty_text, agent=user_agents)
+@given(
+    segment=nasty_text,
+    address=nasty_text,
+    state=nasty_text,
+    extension=nasty_text,
+    password=nasty_text,
+    agent=user_agents,
+)
 def test_phone_app_survives_anything(client, known_phone, session, segment, address, state, extension, password, agent):
     token = known_phone.keys()["External"].split("/phone/")[1].split("/")[0]
     before = counts(session)
@@ -107,7 +116,10 @@ def test_non_utf8_query_values_are_answered_in_the_phones_dialect(client, known_
     url = form.findtext("URL")
     response = client.get(f"{url}?extension={quote(raw)}&password=%ff%fe%c3%28", headers={"User-Agent": YEALINK_UA})
     assert_answer_is_sane(response)
-    assert etree.fromstring(response.data).tag == "YealinkIPPhoneTextScreen", (response.status_code, response.data[:200])
+    assert etree.fromstring(response.data).tag == "YealinkIPPhoneTextScreen", (
+        response.status_code,
+        response.data[:200],
+    )
     assert counts(session)[2] == 0
 
 
@@ -117,7 +129,7 @@ def test_secret_leak_scan_over_thousands_of_mac_file_names(client, extensions, s
     rng = random.Random(1234)
     macs = ["001565aabb01", "001565aabb02"] + [f"001565{rng.getrandbits(24):06x}" for _ in range(1500)]
     for mac in macs:
-        spoofed_ua = f"Yealink SIP-T46S 66.86.0.15 {':'.join(mac[i:i + 2] for i in range(0, 12, 2))}"
+        spoofed_ua = f"Yealink SIP-T46S 66.86.0.15 {':'.join(mac[i : i + 2] for i in range(0, 12, 2))}"
         for auth in (None, PROVISIONING, ("phones", "guess"), ("hd000000000000", "x")):
             for agent in (spoofed_ua, YEALINK_UA, "curl/8"):
                 response = client.get(f"/provision/{mac}.cfg", headers={"User-Agent": agent}, auth=auth)

@@ -17,7 +17,9 @@ def registry():
 
 @pytest.fixture
 def device(session):
-    return hotdesking.record_device(session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9")
+    return hotdesking.record_device(
+        session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
+    )
 
 
 @pytest.fixture
@@ -75,7 +77,9 @@ def test_login_without_the_chosen_address_configured_is_refused(session, registr
 
 
 def test_second_login_of_the_same_extension_displaces_the_first_phone(session, registry, device, alice):
-    other = hotdesking.record_device(session, brand="yealink", mac="001565aabb02", model="T46S", firmware=None, ip="10.0.0.10")
+    other = hotdesking.record_device(
+        session, brand="yealink", mac="001565aabb02", model="T46S", firmware=None, ip="10.0.0.10"
+    )
     hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
     result = hotdesking.login(session, registry.all(session), other, "1001", "4321", Address.EXTERNAL)
     assert result.logged_out == [device]
@@ -91,7 +95,11 @@ def test_device_config_describes_the_users_line(session, registry, device, alice
     hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
     line = hotdesking.device_config(session, device, SnapshotCache(registry).get(session)).line
     assert (line.username, line.auth_name, line.secret, line.registrar_host, line.registrar_port) == (
-        "1001", "1001", "a-secret", "pbx.example.com", 5080,
+        "1001",
+        "1001",
+        "a-secret",
+        "pbx.example.com",
+        5080,
     )
 
 
@@ -121,9 +129,13 @@ def test_the_database_refuses_two_defaults_for_a_brand(session):
 
 def test_record_device_does_not_write_on_every_fetch(session, device):
     seen = device.last_seen
-    again = hotdesking.record_device(session, brand="yealink", mac=device.mac, model="T46S", firmware="66.86.0.15", ip="10.0.0.9")
+    again = hotdesking.record_device(
+        session, brand="yealink", mac=device.mac, model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
+    )
     assert again.last_seen == seen
-    moved = hotdesking.record_device(session, brand="yealink", mac=device.mac, model="T46S", firmware="66.86.0.15", ip="10.0.0.99")
+    moved = hotdesking.record_device(
+        session, brand="yealink", mac=device.mac, model="T46S", firmware="66.86.0.15", ip="10.0.0.99"
+    )
     assert moved.last_ip == "10.0.0.99"
 
 

@@ -55,6 +55,7 @@ def test_sipp_scenario_rejects_other_event(sipp_uas):
 
 # --- a scripted phone in Python ----------------------------------------------------------
 
+
 def response_to(request: bytes, status: str) -> bytes:
     lines = request.decode().split("\r\n")
     keep = [line for line in lines if line.split(":", 1)[0] in {"Via", "From", "Call-ID", "CSeq"}]
@@ -174,44 +175,51 @@ BUILD = dict(local_host="10.0.0.1", local_port=40000, call_id="cid1", branch="z9
 
 def test_build_notify_exact_request():
     data = build_notify("10.0.0.2", 5060, EVENT, user="1001", cseq=3, **BUILD)
-    assert data == (
-        "NOTIFY sip:1001@10.0.0.2:5060 SIP/2.0\r\n"
-        "Via: SIP/2.0/UDP 10.0.0.1:40000;branch=z9hG4bKabc;rport\r\n"
-        "Max-Forwards: 70\r\n"
-        "From: <sip:hotdesk@10.0.0.1>;tag=t1\r\n"
-        "To: <sip:1001@10.0.0.2:5060>\r\n"
-        "Call-ID: cid1\r\n"
-        "CSeq: 3 NOTIFY\r\n"
-        "Contact: <sip:hotdesk@10.0.0.1:40000>\r\n"
-        f"Event: {EVENT}\r\n"
-        "Subscription-State: terminated\r\n"
-        "User-Agent: hotdesk\r\n"
-        "Content-Length: 0\r\n"
-        "\r\n"
-    ).encode()
+    assert (
+        data
+        == (
+            "NOTIFY sip:1001@10.0.0.2:5060 SIP/2.0\r\n"
+            "Via: SIP/2.0/UDP 10.0.0.1:40000;branch=z9hG4bKabc;rport\r\n"
+            "Max-Forwards: 70\r\n"
+            "From: <sip:hotdesk@10.0.0.1>;tag=t1\r\n"
+            "To: <sip:1001@10.0.0.2:5060>\r\n"
+            "Call-ID: cid1\r\n"
+            "CSeq: 3 NOTIFY\r\n"
+            "Contact: <sip:hotdesk@10.0.0.1:40000>\r\n"
+            f"Event: {EVENT}\r\n"
+            "Subscription-State: terminated\r\n"
+            "User-Agent: hotdesk\r\n"
+            "Content-Length: 0\r\n"
+            "\r\n"
+        ).encode()
+    )
 
 
 def test_build_notify_ipv6_and_branch_cookie():
-    data = build_notify("2001:db8::5", 5062, "check-sync", **{**BUILD, "local_host": "fe80::1%eth0",
-                                                             "branch": "abc"}).decode()
+    data = build_notify(
+        "2001:db8::5", 5062, "check-sync", **{**BUILD, "local_host": "fe80::1%eth0", "branch": "abc"}
+    ).decode()
     assert data.startswith("NOTIFY sip:[2001:db8::5]:5062 SIP/2.0\r\n")
     assert "Via: SIP/2.0/UDP [fe80::1]:40000;branch=z9hG4bKabc;rport\r\n" in data
     assert "To: <sip:[2001:db8::5]:5062>\r\n" in data
     assert "Contact: <sip:hotdesk@[fe80::1]:40000>\r\n" in data
 
 
-@pytest.mark.parametrize("field, value", [
-    ("event", "check-sync\r\nX: y"),
-    ("event", "check-sync\nX: y"),
-    ("event", "check sync"),
-    ("event", ""),
-    ("host", "10.0.0.2\r\nX: y"),
-    ("host", "10.0.0.2 x"),
-    ("host", "phone>"),
-    ("user", "10 01"),
-    ("user", "1001@evil"),
-    ("user", "1001>\r\nX: y"),
-])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("event", "check-sync\r\nX: y"),
+        ("event", "check-sync\nX: y"),
+        ("event", "check sync"),
+        ("event", ""),
+        ("host", "10.0.0.2\r\nX: y"),
+        ("host", "10.0.0.2 x"),
+        ("host", "phone>"),
+        ("user", "10 01"),
+        ("user", "1001@evil"),
+        ("user", "1001>\r\nX: y"),
+    ],
+)
 def test_build_notify_rejects_injection(field, value):
     args = {"host": "10.0.0.2", "event": EVENT, "user": None, field: value}
     with pytest.raises(ValueError):
@@ -221,6 +229,7 @@ def test_build_notify_rejects_injection(field, value):
 
 
 # --- NotifyDispatcher ---------------------------------------------------------------------
+
 
 def test_dispatcher_submit_does_not_wait_for_the_send():
     release = threading.Event()

@@ -202,10 +202,17 @@ def test_daily_logout_is_the_next_local_time_across_dst(session):
     settings = settings_registry().all(session) | {"daily_logout_time": "20:00", "timezone": "Europe/Paris"}
     before_dst = datetime(2026, 3, 28, 20, 30, tzinfo=timezone.utc)  # 21:30 in Paris: next is tomorrow
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), before_dst) == datetime(
-        2026, 3, 29, 18, 0, tzinfo=timezone.utc  # 20:00 CEST, the clocks went forward that night
+        2026,
+        3,
+        29,
+        18,
+        0,
+        tzinfo=timezone.utc,  # 20:00 CEST, the clocks went forward that night
     )
     morning = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
-    assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), morning) == datetime(2026, 1, 5, 19, 0, tzinfo=timezone.utc)
+    assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), morning) == datetime(
+        2026, 1, 5, 19, 0, tzinfo=timezone.utc
+    )
 
 
 def test_expired_logins_are_logged_out_and_returned_for_notify(client, extensions, session):
@@ -224,11 +231,19 @@ def test_expired_logins_are_logged_out_and_returned_for_notify(client, extension
 
 
 def test_a_logged_out_phone_registers_the_guest_line_when_one_is_set_up(client, extensions, session):
-    for name, value in {"guest_line_username": "emergency", "guest_line_secret": "em-secret-1", "guest_line_address": "10.1.0.9:5062"}.items():
+    for name, value in {
+        "guest_line_username": "emergency",
+        "guest_line_secret": "em-secret-1",
+        "guest_line_address": "10.1.0.9:5062",
+    }.items():
         setting(session, name, value)
     phone = YealinkPhone(client, MAC_A)
     guest = phone.boot()
-    assert (guest["account.1.enable"], guest["account.1.user_name"], guest["account.1.password"]) == ("1", "emergency", "em-secret-1")
+    assert (guest["account.1.enable"], guest["account.1.user_name"], guest["account.1.password"]) == (
+        "1",
+        "emergency",
+        "em-secret-1",
+    )
     assert (guest["account.1.sip_server.1.address"], guest["account.1.sip_server.1.port"]) == ("10.1.0.9", "5062")
     assert guest["account.1.display_name"] == "Emergency calls only"
     assert set(phone.keys()) == {"External", "Internal"}

@@ -44,7 +44,11 @@ def live_url(live_server):
 def _opener(scheme: str, url: str, user: str, password: str):
     manager = urllib.request.HTTPPasswordMgrWithDefaultRealm()
     manager.add_password(None, url, user, password)
-    handler = urllib.request.HTTPDigestAuthHandler(manager) if scheme == "digest" else urllib.request.HTTPBasicAuthHandler(manager)
+    handler = (
+        urllib.request.HTTPDigestAuthHandler(manager)
+        if scheme == "digest"
+        else urllib.request.HTTPBasicAuthHandler(manager)
+    )
     return urllib.request.build_opener(handler)
 
 
@@ -176,7 +180,9 @@ def test_user_config_holds_only_its_own_users_secret(client, session, extensions
 def test_config_urls_follow_the_host_the_phone_used(client, extensions):
     phone = YealinkPhone(client, MAC)
     response = phone.client.get(
-        f"/provision/{MAC}.cfg", headers={"User-Agent": phone.user_agent, "Host": "prov.example.net:8443"}, auth=PROVISIONING
+        f"/provision/{MAC}.cfg",
+        headers={"User-Agent": phone.user_agent, "Host": "prov.example.net:8443"},
+        auth=PROVISIONING,
     )
     urls = [v for k, v in parse_cfg(response.data).items() if k.endswith(".value")]
     assert urls and all(url.startswith("http://prov.example.net:8443/phone/") for url in urls)
@@ -187,20 +193,36 @@ def test_phone_base_url_is_where_every_file_and_screen_sends_the_phone(client, e
     settings_registry().set(session, "phone_base_url", "https://hotdesk.example.com/")
     session.commit()
     phone = YealinkPhone(client, MAC)
-    response = client.get(f"/provision/{MAC}.cfg", headers={"User-Agent": phone.user_agent, "Host": "pbx.example.com:6970"}, auth=PROVISIONING)
+    response = client.get(
+        f"/provision/{MAC}.cfg",
+        headers={"User-Agent": phone.user_agent, "Host": "pbx.example.com:6970"},
+        auth=PROVISIONING,
+    )
     urls = [v for k, v in parse_cfg(response.data).items() if k.endswith(".value")]
     assert urls and all(url.startswith("https://hotdesk.example.com/phone/") for url in urls)
 
     phone.boot()
     form = phone.press("External")  # what the phone's browser gets: its answer goes to the same place
-    assert phone.submit_url(form, {"extension": "1001", "password": "4321"}).startswith("https://hotdesk.example.com/phone/")
+    assert phone.submit_url(form, {"extension": "1001", "password": "4321"}).startswith(
+        "https://hotdesk.example.com/phone/"
+    )
     spa = EMULATORS["cisco_spa"](client, "0004f2a1b2c3")
     spa.boot()
     assert spa.config["Profile_Rule_B"].endswith("]https://hotdesk.example.com/provision/$MA.xml")
 
 
-@pytest.mark.parametrize("value", ["ftp://hotdesk.example.com", "https://", "https://h.example.com/path", "https://h.example.com:99999",
-                                   "https://h.example.com?x=1", "hotdesk.example.com", "https://user@h.example.com"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ftp://hotdesk.example.com",
+        "https://",
+        "https://h.example.com/path",
+        "https://h.example.com:99999",
+        "https://h.example.com?x=1",
+        "hotdesk.example.com",
+        "https://user@h.example.com",
+    ],
+)
 def test_a_phone_base_url_that_is_not_one_is_refused(session, value):
     with pytest.raises(SettingError, match="is not an address"):
         settings_registry().set(session, "phone_base_url", value)
@@ -223,7 +245,12 @@ def test_trusted_proxy_headers_set_scheme_host_and_phone_address(database_url, e
     client = app.test_client()
     response = client.get(
         f"/provision/{MAC}.cfg",
-        headers={"User-Agent": UA, "X-Forwarded-For": "192.0.2.7", "X-Forwarded-Host": "hd.example.com", "X-Forwarded-Proto": "https"},
+        headers={
+            "User-Agent": UA,
+            "X-Forwarded-For": "192.0.2.7",
+            "X-Forwarded-Host": "hd.example.com",
+            "X-Forwarded-Proto": "https",
+        },
         auth=PROVISIONING,
     )
     assert "https://hd.example.com/phone/" in response.data.decode()

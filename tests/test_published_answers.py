@@ -59,7 +59,11 @@ def device_files(phone) -> list[str]:
 
 def line_file(phone) -> str:
     """The Snom phone's file with its settings (the line, when someone is logged in)."""
-    return next(name for name in device_files(phone) if phone.files[name].lstrip().startswith(b"<?xml") and b"<settings" in phone.files[name])
+    return next(
+        name
+        for name in device_files(phone)
+        if phone.files[name].lstrip().startswith(b"<?xml") and b"<settings" in phone.files[name]
+    )
 
 
 @pytest.fixture
@@ -70,7 +74,9 @@ def phone(client, extensions):
 
 
 @pytest.mark.parametrize("brand", CREDENTIAL_BRANDS)
-def test_every_brand_fetching_its_file_again_gets_the_same_bytes_without_a_database_query(client, extensions, app, brand):
+def test_every_brand_fetching_its_file_again_gets_the_same_bytes_without_a_database_query(
+    client, extensions, app, brand
+):
     phone = EMULATORS[brand](client, "0004f2a1b2c3")
     phone.apply_reload(phone.login("1001", "4321"))
     from_provision(phone).boot()  # its own credentials: rendered, and published
@@ -141,8 +147,11 @@ def test_wrong_or_global_credentials_never_get_the_copy(phone, client, app):
     assert phone.get(f"/provision/{name}", auth=("someone", password)).status_code == 401
     global_answer = phone.get(f"/provision/{name}", auth=PROVISIONING)
     assert global_answer.status_code == 200 and SECRET.encode() not in global_answer.data
-    other = client.get(f"/provision/{name}", headers={"User-Agent": EMULATORS["snom"](client, "000413ffffff").user_agent},
-                       auth=phone.credentials)
+    other = client.get(
+        f"/provision/{name}",
+        headers={"User-Agent": EMULATORS["snom"](client, "000413ffffff").user_agent},
+        auth=phone.credentials,
+    )
     assert other.status_code in (401, 404) and SECRET.encode() not in other.data
 
 
@@ -171,8 +180,10 @@ def test_digest_credentials_get_the_copy(phone, client, app):
 
     def header(pw):
         answer = md5(f"{md5(f'{user}:hotdesk:{pw}')}:{nonce}:00000001:c0ffee:auth:{md5(f'GET:{uri}')}")
-        return (f'Digest username="{user}", realm="hotdesk", nonce="{nonce}", uri="{uri}", qop=auth, nc=00000001, '
-                f'cnonce="c0ffee", response="{answer}", algorithm=MD5')
+        return (
+            f'Digest username="{user}", realm="hotdesk", nonce="{nonce}", uri="{uri}", qop=auth, nc=00000001, '
+            f'cnonce="c0ffee", response="{answer}", algorithm=MD5'
+        )
 
     with statements(app) as sent:
         response = client.get(uri, headers={"User-Agent": phone.user_agent, "Authorization": header(password)})
@@ -208,7 +219,9 @@ def test_a_common_file_is_answered_from_the_copy_too_when_the_user_agent_names_t
     with statements(app) as sent:
         again = phone.get(f"/provision/{common}", auth=phone.credentials)
     assert again.status_code == 200 and again.data == rendered and sent == []
-    assert phone.get(f"/provision/{common}", auth=PROVISIONING).status_code == 200  # the global credentials still get it
+    assert (
+        phone.get(f"/provision/{common}", auth=PROVISIONING).status_code == 200
+    )  # the global credentials still get it
 
 
 def test_a_copy_that_cannot_be_written_costs_the_copy_not_the_file(phone, app, caplog, monkeypatch):
@@ -238,7 +251,9 @@ def test_a_yealink_phone_without_nginx_in_front_follows_its_fast_path_to_hotdesk
     phone.boot()  # the NOTIFY's reload
     assert phone.line()["secret"] == SECRET
     assert phone.fetch(f"{phone.mac}.cfg").data == phone.files[f"{phone.mac}.cfg"]
-    assert client.get(phone.server_url.replace("/fast/001565aabb01/", "/fast/001565aabb02/") + "001565aabb01.cfg").status_code in (401, 404)
+    assert client.get(
+        phone.server_url.replace("/fast/001565aabb01/", "/fast/001565aabb02/") + "001565aabb01.cfg"
+    ).status_code in (401, 404)
 
 
 def test_a_login_between_a_fetchs_reads_and_its_copy_never_leaves_the_guest_copy(phone, app, monkeypatch):

@@ -32,7 +32,14 @@ def test_one_phone_hammering_is_slowed_down_in_its_own_dialect(client, extension
 
 
 def test_requests_naming_no_phone_are_limited_per_address(client):
-    statuses = [client.get("/provision/whatever.cfg", headers={"User-Agent": "scanner"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}).status_code for _ in range(1210)]
+    statuses = [
+        client.get(
+            "/provision/whatever.cfg", headers={"User-Agent": "scanner"}, environ_base={"REMOTE_ADDR": "203.0.113.9"}
+        ).status_code
+        for _ in range(1210)
+    ]
     assert statuses[-1] == 429 and statuses.count(429) <= 10
-    elsewhere = client.get("/provision/whatever.cfg", headers={"User-Agent": "scanner"}, environ_base={"REMOTE_ADDR": "203.0.113.10"})
+    elsewhere = client.get(
+        "/provision/whatever.cfg", headers={"User-Agent": "scanner"}, environ_base={"REMOTE_ADDR": "203.0.113.10"}
+    )
     assert elsewhere.status_code == 401

@@ -52,8 +52,18 @@ def test_an_expired_lease_passes_to_another_scheduler(session):
 
 @pytest.mark.parametrize(
     "pin, weak",
-    [("1111", True), ("1234", True), ("9876", True), ("0123", True), ("1001", True), ("121212", True),
-     ("2580", True), ("12", True), ("4817", False), ("739164", False)],
+    [
+        ("1111", True),
+        ("1234", True),
+        ("9876", True),
+        ("0123", True),
+        ("1001", True),
+        ("121212", True),
+        ("2580", True),
+        ("12", True),
+        ("4817", False),
+        ("739164", False),
+    ],
 )
 def test_weak_pins(pin, weak):
     assert (hotdesking.weak_pin(pin, "1001") is not None) is weak

@@ -17,7 +17,9 @@ def phone(client, extensions):
 
 
 def secrets_in(body: str) -> list[str]:
-    return [s for s in ("alice-SIP-secret-9f3", "bob-SIP-secret-77a", "4321", USER_PASSWORD, ADMIN_PASSWORD) if s in body]
+    return [
+        s for s in ("alice-SIP-secret-9f3", "bob-SIP-secret-77a", "4321", USER_PASSWORD, ADMIN_PASSWORD) if s in body
+    ]
 
 
 def test_guest_phone_has_no_secret_and_two_login_keys(phone):
@@ -156,7 +158,13 @@ def test_login_event_records_who_where_and_which_template(phone, session):
     phone.login("1001", "4321", key="Internal")
     event = session.scalar(select(Event).where(Event.kind == "login"))
     assert (event.extension, event.mac, event.brand, event.model, event.template, event.address, event.ip) == (
-        "1001", MAC, "yealink", "T46S", "default", "internal", phone.ip,
+        "1001",
+        MAC,
+        "yealink",
+        "T46S",
+        "default",
+        "internal",
+        phone.ip,
     )
 
 
@@ -202,4 +210,10 @@ def test_login_screens_are_escaped_xml(client, session):
 def test_device_is_recorded_with_model_firmware_and_address(phone, session):
     phone.boot()
     device = session.scalar(select(Device))
-    assert (device.mac, device.brand, device.model, device.firmware, device.last_ip) == (MAC, "yealink", "T46S", "66.86.0.15", phone.ip)
+    assert (device.mac, device.brand, device.model, device.firmware, device.last_ip) == (
+        MAC,
+        "yealink",
+        "T46S",
+        "66.86.0.15",
+        phone.ip,
+    )

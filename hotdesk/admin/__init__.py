@@ -86,7 +86,9 @@ def record_change(
     template: str | None = None,
 ) -> Event:
     """The history line of an admin's change (not committed: it commits with the change)."""
-    event = events.record(session, EventKind.ADMIN, extension=extension, device=device, template=template, actor=actor[:64], detail=detail)
+    event = events.record(
+        session, EventKind.ADMIN, extension=extension, device=device, template=template, actor=actor[:64], detail=detail
+    )
     if brand is not None:
         event.brand = brand
     return event

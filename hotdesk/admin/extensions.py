@@ -31,7 +31,9 @@ def page(session: Session, *, search: str = "", after: str | None = None, limit:
     search = search.strip()
     if search:
         like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        query = query.where(or_(Extension.number.startswith(search, autoescape=True), Extension.name.ilike(like, escape="\\")))
+        query = query.where(
+            or_(Extension.number.startswith(search, autoescape=True), Extension.name.ilike(like, escape="\\"))
+        )
     if after:
         query = query.where(Extension.number > after)
     return paged(list(session.scalars(query)), limit, lambda extension: extension.number)
@@ -51,7 +53,12 @@ def get(session: Session, number: str) -> Extension:
 def data_of(extension: Extension) -> ExtensionData:
     """What an extension holds, in the form directory.check takes. Pins are not repeated here."""
     return ExtensionData(
-        extension.number, extension.name, extension.secret, extension.voicemail_pin, extension.email, extension.auth_name
+        extension.number,
+        extension.name,
+        extension.secret,
+        extension.voicemail_pin,
+        extension.email,
+        extension.auth_name,
     )
 
 
@@ -74,10 +81,16 @@ def update(session: Session, number: str, changes: dict[str, str | None], actor:
         raise DirectoryError(f"{sorted(unknown)[0]}: not a field of an extension (fields: {', '.join(EDITABLE)})")
     extension = get(session, number)
     before = data_of(extension)
-    data = directory.check(replace(before, **{name: value or None for name, value in changes.items()} | _required(changes)))
+    data = directory.check(
+        replace(before, **{name: value or None for name, value in changes.items()} | _required(changes))
+    )
     if data.template:
         directory.templates_named(session, data.template)
-    changed = [f.name for f in fields(ExtensionData) if f.name != "template" and getattr(data, f.name) != getattr(before, f.name)]
+    changed = [
+        f.name
+        for f in fields(ExtensionData)
+        if f.name != "template" and getattr(data, f.name) != getattr(before, f.name)
+    ]
     if data.template:
         changed.append("template")
     directory.save(session, data)
@@ -135,7 +148,9 @@ def preview_import(session: Session, text: str, source: str) -> ImportPreview:
     numbers = [data.number for _, data in checked]
     existing = set()
     for start in range(0, len(numbers), 500):  # stay under every database's bound-parameter limit
-        existing.update(session.scalars(select(Extension.number).where(Extension.number.in_(numbers[start : start + 500]))))
+        existing.update(
+            session.scalars(select(Extension.number).where(Extension.number.in_(numbers[start : start + 500])))
+        )
     return ImportPreview(
         [ImportRow(line, data, "update" if data.number in existing else "add") for line, data in checked],
         [str(error) for error in errors],
@@ -151,7 +166,9 @@ def import_csv(session: Session, text: str, source: str, actor: str) -> ImportPr
     for row in preview.rows:
         directory.save(session, row.data)
     added = sum(row.action == "add" for row in preview.rows)
-    record_change(session, actor, f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated")
+    record_change(
+        session, actor, f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated"
+    )
     try:
         session.commit()
     except Exception:
@@ -171,7 +188,15 @@ def export_csv(session: Session) -> Iterator[str]:
             pin = min(extension.pins, key=lambda p: p.brand, default=None)
             template = f"{pin.template.brand}/{pin.template.name}" if pin else ""
             writer.writerow(
-                [extension.number, extension.name, extension.secret, extension.voicemail_pin or "", extension.email or "", extension.auth_name or "", template]
+                [
+                    extension.number,
+                    extension.name,
+                    extension.secret,
+                    extension.voicemail_pin or "",
+                    extension.email or "",
+                    extension.auth_name or "",
+                    template,
+                ]
             )
         yield buffer.getvalue()
         buffer.seek(0)

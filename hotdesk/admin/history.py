@@ -71,7 +71,9 @@ def parse_moment(field: str, text: str, *, end_of_day: bool = False) -> datetime
             return day + timedelta(days=1) if end_of_day else day
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise AdminError(f"{field}: {text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])") from None
+        raise AdminError(
+            f"{field}: {text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
+        ) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 

@@ -47,7 +47,9 @@ def who_is_where(session: Session, search: str = "", limit: int = LIVE_LIMIT) ->
     search = search.strip()
     if search:
         mac = search.lower().replace(":", "").replace("-", "")
-        query = query.where(or_(Extension.number.startswith(search, autoescape=True), Device.mac.startswith(mac, autoescape=True)))
+        query = query.where(
+            or_(Extension.number.startswith(search, autoescape=True), Device.mac.startswith(mac, autoescape=True))
+        )
     seats = []
     for mapping in session.scalars(query):
         template = hotdesking.choose_template(session, mapping.device, mapping)
@@ -77,14 +79,26 @@ def live_marker(session: Session) -> int:
     """Changes whenever anyone logs in or out anywhere: the id of the latest login/logout event."""
     # Newest first with LIMIT 1, not max(): the primary key is walked backwards and stops at the
     # first login or logout, where max() with a WHERE would read the whole history on every poll.
-    latest = select(Event.id).where(Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value))).order_by(Event.id.desc()).limit(1)
+    latest = (
+        select(Event.id)
+        .where(Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value)))
+        .order_by(Event.id.desc())
+        .limit(1)
+    )
     return session.scalar(latest) or 0
 
 
-def devices_page(session: Session, *, search: str = "", after: str | None = None, limit: int | None = None) -> Page[Device]:
+def devices_page(
+    session: Session, *, search: str = "", after: str | None = None, limit: int | None = None
+) -> Page[Device]:
     """Phones that have contacted hotdesk, by MAC; `search` matches a MAC prefix (separators allowed)."""
     limit = page_size(limit)
-    query = select(Device).options(joinedload(Device.mapping).joinedload(Mapping.extension)).order_by(Device.mac).limit(limit + 1)
+    query = (
+        select(Device)
+        .options(joinedload(Device.mapping).joinedload(Mapping.extension))
+        .order_by(Device.mac)
+        .limit(limit + 1)
+    )
     prefix = search.strip().lower().replace(":", "").replace("-", "").replace(".", "")
     if prefix:
         query = query.where(Device.mac.startswith(prefix, autoescape=True))

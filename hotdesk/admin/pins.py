@@ -32,7 +32,9 @@ def pin(session: Session, number: str, reference: str, actor: str) -> TemplatePi
     extension = get_extension(session, number)
     [template] = directory.templates_named(session, reference)
     directory.pin_template(session, extension, template)
-    record_change(session, actor, f"extension {number} pinned to {brand}/{name}", extension=number, brand=brand, template=name)
+    record_change(
+        session, actor, f"extension {number} pinned to {brand}/{name}", extension=number, brand=brand, template=name
+    )
     session.commit()
     return next(p for p in extension.pins if p.brand == brand)
 
@@ -43,5 +45,11 @@ def unpin(session: Session, number: str, brand: str, actor: str) -> None:
     if not found:
         raise NotFound(f"extension {number} has no {brand} template pinned")
     extension.pins.remove(found[0])
-    record_change(session, actor, f"extension {number} unpinned from {brand}/{found[0].template.name}", extension=number, brand=brand)
+    record_change(
+        session,
+        actor,
+        f"extension {number} unpinned from {brand}/{found[0].template.name}",
+        extension=number,
+        brand=brand,
+    )
     session.commit()

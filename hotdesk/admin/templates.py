@@ -70,13 +70,25 @@ def sample_contexts(brand: Brand, name: str) -> dict[str, dict]:
         "device": {"mac": _MAC, "mac_upper": _MAC.upper(), "model": "sample", "firmware": "1.0"},
         "template": name,
     }
-    guest_keys = [SampleKey("External", f"{_SERVER}/phone/t/login/external"), SampleKey("Internal", f"{_SERVER}/phone/t/login/internal")]
+    guest_keys = [
+        SampleKey("External", f"{_SERVER}/phone/t/login/external"),
+        SampleKey("Internal", f"{_SERVER}/phone/t/login/internal"),
+    ]
     return {
         "guest phone": base | {"line": None, "keys": guest_keys},
         "guest phone with the emergency line and its own credentials": base
-        | {"line": None, "keys": guest_keys, "guest_line": _GUEST_LINE, "provisioning": DeviceCredentials("hdsample", "sample-Password-1")},
+        | {
+            "line": None,
+            "keys": guest_keys,
+            "guest_line": _GUEST_LINE,
+            "provisioning": DeviceCredentials("hdsample", "sample-Password-1"),
+        },
         "logged-in phone": base
-        | {"line": _USER, "keys": [SampleKey("Logout", f"{_SERVER}/phone/t/menu")], "fast_path": f"{_SERVER}/fast/{_MAC}/{'0' * 32}/"},
+        | {
+            "line": _USER,
+            "keys": [SampleKey("Logout", f"{_SERVER}/phone/t/menu")],
+            "fast_path": f"{_SERVER}/fast/{_MAC}/{'0' * 32}/",
+        },
     }
 
 
@@ -96,7 +108,9 @@ def check(brand: Brand, name: str, body: str) -> None:
         except jinja2.TemplateError as error:
             raise TemplateError(f"template{_line_of(error)}: {error} (rendering for a {case})") from None
         except Exception as error:  # a sandboxed template can still divide by zero, compare None, ...
-            raise TemplateError(f"template{_line_of(error)}: {type(error).__name__}: {error} (rendering for a {case})") from None
+            raise TemplateError(
+                f"template{_line_of(error)}: {type(error).__name__}: {error} (rendering for a {case})"
+            ) from None
         if "xml" in brand.config_content_type:
             try:
                 etree.fromstring(rendered, etree.XMLParser(resolve_entities=False, no_network=True))

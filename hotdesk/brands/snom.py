@@ -97,7 +97,9 @@ class Snom(Brand):
     def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
         if context.get("part") == SETTING_FILES_PART:
             # The list naming the device's settings file is the brand's, not an admin template.
-            return self._environment.get_template(f"{self.key}/{SETTING_FILES_TEMPLATE}").render(context).encode("utf-8")
+            return (
+                self._environment.get_template(f"{self.key}/{SETTING_FILES_TEMPLATE}").render(context).encode("utf-8")
+            )
         return super().render_config(body, context)
 
     def stock_templates(self) -> dict[str, str]:

@@ -25,7 +25,9 @@ _USER_AGENTS = (
     # "Yealink-T46G 28.71.0.81 28.1.0.128.0.0.0": no MAC, it comes from the file name
     re.compile(r"^[yY]ealink-(\w+)\s+([\d.]+)\s+[\d.]+$"),
 )
-_COMMON_FILE = re.compile(r"^y\d{12}\.cfg$")  # "y" + the firmware family, zero-padded: y000000000028.cfg, y000000000124.cfg
+_COMMON_FILE = re.compile(
+    r"^y\d{12}\.cfg$"
+)  # "y" + the firmware family, zero-padded: y000000000028.cfg, y000000000124.cfg
 _DEVICE_FILE = re.compile(r"^([0-9a-f]{12})\.cfg$")
 
 NOTIFY_REBOOT = SettingSpec(

@@ -89,7 +89,9 @@ def _guard() -> Response | None:
     admin = db().get(Admin, session["admin_id"]) if "admin_id" in session else None
     if admin is None or session.get("key") != accounts.session_key(admin):
         session.clear()
-        return redirect(url_for("admin.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+        return redirect(
+            url_for("admin.sign_in", next=request.full_path.rstrip("?") if request.method == "GET" else None)
+        )
     g.admin = admin
     g.actor = admin.name
     return None
@@ -97,7 +99,9 @@ def _guard() -> Response | None:
 
 @bp.after_request
 def _headers(response: Response) -> Response:
-    response.headers.setdefault("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'")
+    response.headers.setdefault(
+        "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
+    )
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -137,7 +141,11 @@ def _local(url: str | None) -> bool:
     if not url:
         return False
     parts = urlsplit(url)
-    return (not parts.netloc or parts.netloc == request.host) and not url.startswith("//") and parts.path.startswith("/admin")
+    return (
+        (not parts.netloc or parts.netloc == request.host)
+        and not url.startswith("//")
+        and parts.path.startswith("/admin")
+    )
 
 
 def _tell(devices, reason: str) -> None:
@@ -157,7 +165,9 @@ def sign_in():
         admin = accounts.sign_in(db(), request.form.get("name", ""), request.form.get("password", ""), client_ip())
     except accounts.SignInRefused as refused:
         status = 429 if refused.retry_after else 401
-        return render_template("admin/sign_in.html", next=next_url, error=str(refused), name=request.form.get("name", "")), status
+        return render_template(
+            "admin/sign_in.html", next=next_url, error=str(refused), name=request.form.get("name", "")
+        ), status
     session.clear()  # no value from before the sign-in survives it
     session.permanent = True
     session["admin_id"], session["key"] = admin.id, accounts.session_key(admin)
@@ -262,7 +272,9 @@ def extensions_import():
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return render_template("admin/import.html", preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"), 422
+        return render_template(
+            "admin/import.html", preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"
+        ), 422
     session_ = db()
     if request.form.get("confirm"):
         try:
@@ -271,7 +283,9 @@ def extensions_import():
             preview = admin_extensions.preview_import(session_, text, source)
             return render_template("admin/import.html", preview=preview, csv=text, source=source), 422
         added = sum(row.action == "add" for row in imported.rows)
-        flash(f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info")
+        flash(
+            f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info"
+        )
         return redirect(url_for("admin.extensions"))
     preview = admin_extensions.preview_import(session_, text, source)
     return render_template("admin/import.html", preview=preview, csv=text, source=source), 200 if preview.ok else 422
@@ -305,13 +319,17 @@ def template_edit(brand: str, name: str):
     if template is None or brand not in BRANDS:
         abort(404, f"no template {brand}/{name}")
     if request.method == "GET":
-        return render_template("admin/template_form.html", template=template, brand=brand, name=name, body=template.body)
+        return render_template(
+            "admin/template_form.html", template=template, brand=brand, name=name, body=template.body
+        )
     body = request.form.get("body", "")
     try:
         admin_templates.save(session_, brand, name, body, g.actor)
     except REFUSED as error:
         session_.rollback()
-        return render_template("admin/template_form.html", template=template, brand=brand, name=name, body=body, error=str(error)), 422
+        return render_template(
+            "admin/template_form.html", template=template, brand=brand, name=name, body=body, error=str(error)
+        ), 422
     flash(f"Template {brand}/{name} saved.", "info")
     return redirect(url_for("admin.templates"))
 
@@ -324,13 +342,17 @@ def template_new():
     session_ = db()
     if request.method == "GET":
         default = next((t for t in admin_templates.listing(session_, brand) if t.is_default), None)
-        return render_template("admin/template_form.html", template=None, brand=brand, name="", body=default.body if default else "")
+        return render_template(
+            "admin/template_form.html", template=None, brand=brand, name="", body=default.body if default else ""
+        )
     name, body = request.form.get("name", "").strip(), request.form.get("body", "")
     try:
         admin_templates.save(session_, brand, name, body, g.actor, create_only=True)
     except REFUSED as error:
         session_.rollback()
-        return render_template("admin/template_form.html", template=None, brand=brand, name=name, body=body, error=str(error)), 422
+        return render_template(
+            "admin/template_form.html", template=None, brand=brand, name=name, body=body, error=str(error)
+        ), 422
     flash(f"Template {brand}/{name} added.", "info")
     return redirect(url_for("admin.templates"))
 
@@ -376,7 +398,9 @@ def mappings_live():
     marker = phones.live_marker(session_)
     if request.args.get("marker") == str(marker):
         return Response(status=204)
-    html = render_template("admin/_seats.html", seats=phones.who_is_where(session_, request.args.get("q", "")), marker=marker)
+    html = render_template(
+        "admin/_seats.html", seats=phones.who_is_where(session_, request.args.get("q", "")), marker=marker
+    )
     return Response(html, content_type="text/html; charset=utf-8")
 
 
@@ -433,7 +457,9 @@ def unpin(number: str, brand: str):
 
 def _history_filters() -> history.Filters:
     try:  # an empty form field means "any"
-        return history.Filters.parse(**{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")})
+        return history.Filters.parse(
+            **{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")}
+        )
     except AdminError as error:
         flash(str(error), "error")
         return history.Filters()
@@ -469,7 +495,9 @@ def settings():
     wanted = {
         view.name: request.form[view.name]
         for view in views
-        if view.name in request.form and not (view.secret and request.form[view.name] == "") and request.form[view.name] != current[view.name]
+        if view.name in request.form
+        and not (view.secret and request.form[view.name] == "")
+        and request.form[view.name] != current[view.name]
     }
     errors = {}
     for name, value in wanted.items():  # check all first: a form with one bad value changes nothing

@@ -46,7 +46,9 @@ def _authenticate() -> Response | None:
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     token = accounts.token_named_by(db(), secret.strip()) if scheme.lower() == "bearer" else None
     if token is None:
-        response = error_response(401, "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)")
+        response = error_response(
+            401, "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)"
+        )
         response.headers["WWW-Authenticate"] = 'Bearer realm="hotdesk"'
         return response
     g.actor = f"api:{token.name}"
@@ -88,7 +90,9 @@ def http_error(error: HTTPException) -> Response | HTTPException:
 # request helpers
 
 
-def _body(allowed: tuple[str, ...], required: tuple[str, ...] = (), nullable: tuple[str, ...] = ()) -> dict[str, str | None]:
+def _body(
+    allowed: tuple[str, ...], required: tuple[str, ...] = (), nullable: tuple[str, ...] = ()
+) -> dict[str, str | None]:
     if not request.is_json:
         raise Unsupported("send a JSON object with Content-Type: application/json")
     data = request.get_json(silent=True)
@@ -152,12 +156,19 @@ def extension_json(extension) -> dict:
         "auth_name": extension.auth_name,
         "email": extension.email,
         "has_voicemail_pin": extension.voicemail_pin is not None,
-        "pins": [{"brand": pin.brand, "template": pin.template.name} for pin in sorted(extension.pins, key=lambda p: p.brand)],
+        "pins": [
+            {"brand": pin.brand, "template": pin.template.name} for pin in sorted(extension.pins, key=lambda p: p.brand)
+        ],
     }
 
 
 def template_json(template, body: bool = False) -> dict:
-    shape = {"brand": template.brand, "name": template.name, "is_default": template.is_default, "updated_at": _iso(template.updated_at)}
+    shape = {
+        "brand": template.brand,
+        "name": template.name,
+        "is_default": template.is_default,
+        "updated_at": _iso(template.updated_at),
+    }
     return shape | ({"body": template.body} if body else {})
 
 
@@ -194,7 +205,9 @@ def device_json(device) -> dict:
 
 
 def event_json(event) -> dict:
-    return {column: _iso(getattr(event, column)) if column == "at" else getattr(event, column) for column in history.COLUMNS}
+    return {
+        column: _iso(getattr(event, column)) if column == "at" else getattr(event, column) for column in history.COLUMNS
+    }
 
 
 def setting_json(view: admin_settings.SettingView) -> dict:
@@ -211,7 +224,9 @@ def openapi_document() -> Response:
 
 @bp.get("/extensions")
 def extensions_list() -> Response:
-    page = admin_extensions.page(db(), search=request.args.get("search", ""), after=request.args.get("after"), limit=_limit())
+    page = admin_extensions.page(
+        db(), search=request.args.get("search", ""), after=request.args.get("after"), limit=_limit()
+    )
     return _page(page, extension_json)
 
 
@@ -219,7 +234,9 @@ def extensions_list() -> Response:
 def extensions_create() -> Response:
     fields = ("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template")
     data = _body(fields, required=("number", "name", "secret"), nullable=fields[3:])
-    extension = admin_extensions.create(db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor)
+    extension = admin_extensions.create(
+        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor
+    )
     response = jsonify(extension_json(extension))
     response.status_code = 201
     response.headers["Location"] = url_for("api.extensions_get", number=extension.number)
@@ -241,7 +258,9 @@ def extensions_update(number: str) -> Response:
 def extensions_delete(number: str) -> Response:
     session = db()
     for device in admin_extensions.delete(session, number, g.actor):
-        phones.tell_reload(session, hotdesk().settings, hotdesk().notifier, device, reason=f"extension deleted by {g.actor}")
+        phones.tell_reload(
+            session, hotdesk().settings, hotdesk().notifier, device, reason=f"extension deleted by {g.actor}"
+        )
     return Response(status=204)
 
 
@@ -332,12 +351,19 @@ def mappings_list() -> Response:
     limit = phones.LIVE_LIMIT if limit is None else limit
     if not 1 <= limit <= phones.LIVE_LIMIT:
         raise AdminError(f"limit: must be from 1 to {phones.LIVE_LIMIT}")
-    return jsonify({"items": [seat_json(seat) for seat in phones.who_is_where(db(), request.args.get("search", ""), limit)]})
+    return jsonify(
+        {"items": [seat_json(seat) for seat in phones.who_is_where(db(), request.args.get("search", ""), limit)]}
+    )
 
 
 @bp.get("/devices")
 def devices_list() -> Response:
-    return _page(phones.devices_page(db(), search=request.args.get("search", ""), after=request.args.get("after"), limit=_limit()), device_json)
+    return _page(
+        phones.devices_page(
+            db(), search=request.args.get("search", ""), after=request.args.get("after"), limit=_limit()
+        ),
+        device_json,
+    )
 
 
 @bp.get("/devices/<mac>")
@@ -390,7 +416,11 @@ def _setting(name: str) -> SettingSpec:
 def _history_filters() -> history.Filters:
     args = request.args
     return history.Filters.parse(
-        extension=args.get("extension"), mac=args.get("mac"), kind=args.get("kind"), since=args.get("since"), until=args.get("until")
+        extension=args.get("extension"),
+        mac=args.get("mac"),
+        kind=args.get("kind"),
+        since=args.get("since"),
+        until=args.get("until"),
     )
 
 
@@ -402,4 +432,3 @@ def history_list() -> Response:
 @bp.get("/history/export")
 def history_export() -> Response:
     return _csv(history.export_csv(db(), _history_filters()), "history.csv")
-

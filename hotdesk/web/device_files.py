@@ -12,13 +12,27 @@ from hotdesk.web.links import guest_keys, user_keys
 
 
 def base_context(brand: Brand, part: str | None = None) -> dict:
-    return {"server": _server(), "brand": brand.key, "part": part, "provisioning": None, "guest_line": None, "fast_path": None}
+    return {
+        "server": _server(),
+        "brand": brand.key,
+        "part": part,
+        "provisioning": None,
+        "guest_line": None,
+        "fast_path": None,
+    }
 
 
-def device_context(brand: Brand, device: Device, config: DeviceConfig, *, line: Line | None, part: str | None = None) -> dict:
+def device_context(
+    brand: Brand, device: Device, config: DeviceConfig, *, line: Line | None, part: str | None = None
+) -> dict:
     """`line` is the line to write (None: the guest file, with the guest line if one is set up)."""
     return base_context(brand, part) | {
-        "device": {"mac": device.mac, "mac_upper": device.mac.upper(), "model": device.model, "firmware": device.firmware},
+        "device": {
+            "mac": device.mac,
+            "mac_upper": device.mac.upper(),
+            "model": device.model,
+            "firmware": device.firmware,
+        },
         "template": config.template.name,
         "line": line,
         "keys": user_keys(device.mac) if line else guest_keys(device.mac),

@@ -65,7 +65,13 @@ def challenge(key: str, stale: bool = False) -> Response:
 
 def nonce_is_stale(request: Request, key: str) -> bool:
     auth = request.authorization
-    return bool(auth and auth.type == "digest" and auth.nonce and _nonce_signed(auth.nonce, key) and not _nonce_fresh(auth.nonce, key))
+    return bool(
+        auth
+        and auth.type == "digest"
+        and auth.nonce
+        and _nonce_signed(auth.nonce, key)
+        and not _nonce_fresh(auth.nonce, key)
+    )
 
 
 def _digest_ok(request: Request, known_ha1: str, key: str) -> bool:

@@ -44,7 +44,9 @@ def _json(schema: dict) -> dict:
     return {"application/json": {"schema": schema}}
 
 
-def _operation(summary: str, ok: dict[int, tuple[str, dict | None]], errors: tuple[int, ...], *, params=(), body=None) -> dict:
+def _operation(
+    summary: str, ok: dict[int, tuple[str, dict | None]], errors: tuple[int, ...], *, params=(), body=None
+) -> dict:
     responses = {}
     for status, (description, content) in ok.items():
         responses[str(status)] = {"description": description} | ({"content": content} if content else {})
@@ -71,7 +73,10 @@ def _limit(maximum: int) -> dict:
 
 
 def _page(item: str) -> dict:
-    return _obj({"items": {"type": "array", "items": _ref(item)}, "next": NULLABLE}, description="`next`: pass it back as the cursor")
+    return _obj(
+        {"items": {"type": "array", "items": _ref(item)}, "next": NULLABLE},
+        description="`next`: pass it back as the cursor",
+    )
 
 
 def _list(item: str) -> dict:
@@ -142,7 +147,13 @@ SCHEMAS = {
             "dry_run": {"type": "boolean"},
             "rows": {
                 "type": "array",
-                "items": _obj({"line": {"type": "integer"}, "extension": STRING, "action": {"type": "string", "enum": ["add", "update"]}}),
+                "items": _obj(
+                    {
+                        "line": {"type": "integer"},
+                        "extension": STRING,
+                        "action": {"type": "string", "enum": ["add", "update"]},
+                    }
+                ),
             },
             "errors": {"type": "array", "items": STRING, "description": "every bad row: file, line, field"},
         },
@@ -185,8 +196,17 @@ SCHEMAS = {
         }
     ),
     "DevicePage": _page("Device"),
-    "LogoutResult": _obj({"mac": STRING, "logged_out": {"type": ["string", "null"], "description": "null: nobody was logged in"}}),
-    "Setting": _obj({"name": STRING, "value": {"type": ["string", "null"], "description": "null in lists for secrets"}, "help": STRING, "secret": {"type": "boolean"}}),
+    "LogoutResult": _obj(
+        {"mac": STRING, "logged_out": {"type": ["string", "null"], "description": "null: nobody was logged in"}}
+    ),
+    "Setting": _obj(
+        {
+            "name": STRING,
+            "value": {"type": ["string", "null"], "description": "null in lists for secrets"},
+            "help": STRING,
+            "secret": {"type": "boolean"},
+        }
+    ),
     "SettingList": _list("Setting"),
     "SettingValue": _obj({"value": STRING}),
     "Event": _obj(
@@ -222,10 +242,17 @@ def document() -> dict:
                     "Extensions in number order",
                     {200: (ok, _json(_ref("ExtensionPage")))},
                     (400, 422),
-                    params=(_query("search", STRING, "number prefix or part of the name"), _query("after", STRING), _limit(MAX_PAGE_SIZE)),
+                    params=(
+                        _query("search", STRING, "number prefix or part of the name"),
+                        _query("after", STRING),
+                        _limit(MAX_PAGE_SIZE),
+                    ),
                 ),
                 "post": _operation(
-                    "Add an extension", {201: ("Added", _json(_ref("Extension")))}, (400, 409, 415, 422), body=_json(_ref("NewExtension"))
+                    "Add an extension",
+                    {201: ("Added", _json(_ref("Extension")))},
+                    (400, 409, 415, 422),
+                    body=_json(_ref("NewExtension")),
                 ),
             },
             "/extensions/{number}": {
@@ -237,7 +264,9 @@ def document() -> dict:
                     (400, 404, 415, 422),
                     body=_json(_ref("ExtensionChanges")),
                 ),
-                "delete": _operation("Delete an extension; the phones it is logged into are logged out", {204: ("Deleted", None)}, (404,)),
+                "delete": _operation(
+                    "Delete an extension; the phones it is logged into are logged out", {204: ("Deleted", None)}, (404,)
+                ),
             },
             "/extensions/import": {
                 "post": _operation(
@@ -252,17 +281,27 @@ def document() -> dict:
                 )
             },
             "/extensions/export": {
-                "get": _operation("Every extension as CSV, as the import reads it (secrets included)", {200: (ok, CSV)}, ())
+                "get": _operation(
+                    "Every extension as CSV, as the import reads it (secrets included)", {200: (ok, CSV)}, ()
+                )
             },
             "/templates": {
-                "get": _operation("Provisioning templates", {200: (ok, _json(_ref("TemplateList")))}, (), params=(_query("brand", STRING),))
+                "get": _operation(
+                    "Provisioning templates",
+                    {200: (ok, _json(_ref("TemplateList")))},
+                    (),
+                    params=(_query("brand", STRING),),
+                )
             },
             "/templates/{brand}/{name}": {
                 "parameters": [BRAND, NAME],
                 "get": _operation("A template with its body", {200: (ok, _json(_ref("TemplateWithBody")))}, (404,)),
                 "put": _operation(
                     "Create or replace a template, once it renders for a sample guest and user phone",
-                    {200: ("Replaced", _json(_ref("TemplateWithBody"))), 201: ("Created", _json(_ref("TemplateWithBody")))},
+                    {
+                        200: ("Replaced", _json(_ref("TemplateWithBody"))),
+                        201: ("Created", _json(_ref("TemplateWithBody"))),
+                    },
                     (400, 404, 415, 422),
                     body=_json(_ref("TemplateBody")),
                 ),
@@ -270,15 +309,25 @@ def document() -> dict:
             },
             "/templates/{brand}/{name}/default": {
                 "parameters": [BRAND, NAME],
-                "post": _operation("Make it its brand's default (exactly one per brand)", {200: (ok, _json(_ref("Template")))}, (404,)),
+                "post": _operation(
+                    "Make it its brand's default (exactly one per brand)", {200: (ok, _json(_ref("Template")))}, (404,)
+                ),
             },
             "/pins": {
-                "get": _operation("Extensions pinned to templates", {200: (ok, _json(_ref("PinList")))}, (), params=(_query("extension", STRING),))
+                "get": _operation(
+                    "Extensions pinned to templates",
+                    {200: (ok, _json(_ref("PinList")))},
+                    (),
+                    params=(_query("extension", STRING),),
+                )
             },
             "/pins/{number}/{brand}": {
                 "parameters": [NUMBER, BRAND],
                 "put": _operation(
-                    "Pin the extension to a template of the brand", {200: (ok, _json(_ref("Pin")))}, (400, 404, 415, 422), body=_json(_ref("PinBody"))
+                    "Pin the extension to a template of the brand",
+                    {200: (ok, _json(_ref("Pin")))},
+                    (400, 404, 415, 422),
+                    body=_json(_ref("PinBody")),
                 ),
                 "delete": _operation("Unpin: back to the brand's default", {204: ("Unpinned", None)}, (404,)),
             },
@@ -298,23 +347,37 @@ def document() -> dict:
                     params=(_query("search", STRING, "MAC prefix"), _query("after", STRING), _limit(MAX_PAGE_SIZE)),
                 )
             },
-            "/devices/{mac}": {"parameters": [MAC], "get": _operation("One phone", {200: (ok, _json(_ref("Device")))}, (404, 422))},
+            "/devices/{mac}": {
+                "parameters": [MAC],
+                "get": _operation("One phone", {200: (ok, _json(_ref("Device")))}, (404, 422)),
+            },
             "/devices/{mac}/logout": {
                 "parameters": [MAC],
-                "post": _operation("Log the phone out and tell it by SIP NOTIFY", {200: (ok, _json(_ref("LogoutResult")))}, (404, 422)),
+                "post": _operation(
+                    "Log the phone out and tell it by SIP NOTIFY", {200: (ok, _json(_ref("LogoutResult")))}, (404, 422)
+                ),
             },
             "/devices/{mac}/reset-credentials": {
                 "parameters": [MAC],
                 "post": _operation(
-                    "Withdraw the phone's own provisioning credentials (new ones at its next fetch)", {200: (ok, _json(_ref("Device")))}, (404, 422)
+                    "Withdraw the phone's own provisioning credentials (new ones at its next fetch)",
+                    {200: (ok, _json(_ref("Device")))},
+                    (404, 422),
                 ),
             },
-            "/settings": {"get": _operation("Runtime settings (secrets: value null)", {200: (ok, _json(_ref("SettingList")))}, ())},
+            "/settings": {
+                "get": _operation("Runtime settings (secrets: value null)", {200: (ok, _json(_ref("SettingList")))}, ())
+            },
             "/settings/{name}": {
                 "parameters": [NAME],
-                "get": _operation("One setting, with its value even if secret", {200: (ok, _json(_ref("Setting")))}, (404,)),
+                "get": _operation(
+                    "One setting, with its value even if secret", {200: (ok, _json(_ref("Setting")))}, (404,)
+                ),
                 "put": _operation(
-                    "Change a setting", {200: ("Changed", _json(_ref("Setting")))}, (400, 404, 415, 422), body=_json(_ref("SettingValue"))
+                    "Change a setting",
+                    {200: ("Changed", _json(_ref("Setting")))},
+                    (400, 404, 415, 422),
+                    body=_json(_ref("SettingValue")),
                 ),
             },
             "/history": {
@@ -322,7 +385,11 @@ def document() -> dict:
                     "History, newest first",
                     {200: (ok, _json(_ref("EventPage")))},
                     (400, 422),
-                    params=(*HISTORY_FILTERS, _query("before", {"type": "string", "pattern": "^[0-9]+$"}), _limit(MAX_PAGE_SIZE)),
+                    params=(
+                        *HISTORY_FILTERS,
+                        _query("before", {"type": "string", "pattern": "^[0-9]+$"}),
+                        _limit(MAX_PAGE_SIZE),
+                    ),
                 )
             },
             "/history/export": {

@@ -91,7 +91,12 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
         where = result.elsewhere
         screen = Menu(
             title=f"{result.extension.number} is logged in at {where.model or where.brand} {where.mac}",
-            items=(MenuItem("Log in here anyway", app_url("phoneapp.override_form", token, address=chosen.value, number=result.extension.number)),),
+            items=(
+                MenuItem(
+                    "Log in here anyway",
+                    app_url("phoneapp.override_form", token, address=chosen.value, number=result.extension.number),
+                ),
+            ),
         )
         return _answer(brand, screen)
     if not result.ok:
@@ -124,7 +129,10 @@ def menu(token: str) -> Response:
     state = screen_state(device.mac, "logout", _login_marker(device))
     screen = Menu(
         title=f"Logged in: {user}",
-        items=(MenuItem("Login", login_url(token, address)), MenuItem("Logout", app_url("phoneapp.logout", token, state=state))),
+        items=(
+            MenuItem("Login", login_url(token, address)),
+            MenuItem("Logout", app_url("phoneapp.logout", token, state=state)),
+        ),
     )
     return _answer(brand, screen)
 
@@ -195,7 +203,11 @@ def too_many_requests(error) -> Response:
     mac = device_from_token((request.view_args or {}).get("token", ""))
     device = hotdesking.find_device(db(), mac=mac) if mac else None
     brand = brands.BRANDS.get(device.brand) if device else None
-    response = _answer(brand, Message("Please wait", text, error=True), status=429) if brand else Response(text + "\n", 429, content_type="text/plain; charset=utf-8")
+    response = (
+        _answer(brand, Message("Please wait", text, error=True), status=429)
+        if brand
+        else Response(text + "\n", 429, content_type="text/plain; charset=utf-8")
+    )
     response.headers.extend(error.get_response().headers.items() if hasattr(error, "get_response") else [])
     return response
 

@@ -51,7 +51,9 @@ def fast_file(mac: str, sig: str, filename: str) -> Response:
     """What nginx asks for when a file under /fast/ is not published (yet): the secret path
     stands for the device's own credentials (hotdesk.published)."""
     device = hotdesking.find_device(db(), mac=mac) if normalize_mac(mac) == mac else None
-    if device is None or not published.signed(current_app.config["SECRET_KEY"], device.mac, device.provisioning_password, sig):
+    if device is None or not published.signed(
+        current_app.config["SECRET_KEY"], device.mac, device.provisioning_password, sig
+    ):
         # A path that is not (or no longer) the device's — after a new secret key, say. The phone's
         # own credentials, which it sends with every fetch, still open its file, and that file names
         # its new path; without them this is a refusal like any other.
@@ -68,7 +70,9 @@ def _answer(filename: str, by_device: Device | None) -> Response:
     found = brands.recognise(user_agent, request.headers)
     requested = found[0].requested_file(filename) if found else None
     if found is None or requested is None:
-        log.warning("provisioning: no brand serves %r to User-Agent %r (ip=%s)", filename[:200], user_agent[:200], client_ip())
+        log.warning(
+            "provisioning: no brand serves %r to User-Agent %r (ip=%s)", filename[:200], user_agent[:200], client_ip()
+        )
         return _not_found()
     brand, identity = found
 
@@ -84,7 +88,13 @@ def _answer(filename: str, by_device: Device | None) -> Response:
             log.warning("provisioning: credentials of another device asked for %r (ip=%s)", filename[:200], client_ip())
             return _not_found()
         device = hotdesking.record_device(
-            session, brand=brand.key, mac=mac, model=identity.model, firmware=identity.firmware, ip=client_ip(), known=by_device,
+            session,
+            brand=brand.key,
+            mac=mac,
+            model=identity.model,
+            firmware=identity.firmware,
+            ip=client_ip(),
+            known=by_device,
             sightings=hotdesk().sightings,
         )
         if by_device is None:
@@ -113,7 +123,11 @@ def _for_global_credentials(brand, device: Device, part: str | None) -> bytes:
         line = None
     context = device_context(brand, device, config, line=line, part=part)
     if brand.issues_device_credentials:
-        if device.provisioning_username is None and brand.renders_template(part) and _writes_credentials(brand, config.template.body, context):
+        if (
+            device.provisioning_username is None
+            and brand.renders_template(part)
+            and _writes_credentials(brand, config.template.body, context)
+        ):
             issued = credentials.issue(session, device)
             context = device_context(brand, device, config, line=None, part=part) | {
                 "provisioning": issued,
@@ -159,10 +173,17 @@ def _published(device: Device, filename: str, render, user_agent: str) -> bytes 
             body = render(device)
             files.write(mac, password, filename, body)
             username = device.provisioning_username
-            files.admit(mac, published.Reader(
-                device_id=device.id, brand=device.brand, username=username, ha1=http_auth.ha1(username, password),
-                sig=published.signature(files.secret_key, mac, password), user_agent=user_agent,
-            ))
+            files.admit(
+                mac,
+                published.Reader(
+                    device_id=device.id,
+                    brand=device.brand,
+                    username=username,
+                    ha1=http_auth.ha1(username, password),
+                    sig=published.signature(files.secret_key, mac, password),
+                    user_agent=user_agent,
+                ),
+            )
             return body
     except OSError as error:
         # A full or unwritable directory costs the copy, never the phone its file.
@@ -184,9 +205,16 @@ def _writes_credentials(brand, body: str, context: dict) -> bool:
     """Does this template hand a phone its credentials? Templates written before the feature do not:
     their phones keep using the global credentials (and a warning says so)."""
     probe = credentials.DeviceCredentials("hdprobe", "probe-4f1c2e9a7b")
-    if probe.password.encode() in brand.render_config(body, context | {"line": None, "provisioning": probe, "guest_line": None}):
+    if probe.password.encode() in brand.render_config(
+        body, context | {"line": None, "provisioning": probe, "guest_line": None}
+    ):
         return True
-    log.warning("template %s/%s does not write device credentials (see docs): %s keeps the global ones", brand.key, context["template"], context["device"]["mac"])
+    log.warning(
+        "template %s/%s does not write device credentials (see docs): %s keeps the global ones",
+        brand.key,
+        context["template"],
+        context["device"]["mac"],
+    )
     return False
 
 

@@ -41,14 +41,17 @@ class PublishedAnswers:
             path = environ.get("PATH_INFO", "")
             answer = None
             if path.startswith(PROVISION) and "HTTP_AUTHORIZATION" in environ:
-                answer = self._by_credentials(Request(environ), path[len(PROVISION):])
+                answer = self._by_credentials(Request(environ), path[len(PROVISION) :])
             elif path.startswith(FAST):
                 answer = self._by_path(environ, path)
                 if answer is None:
                     environ = environ | {"PATH_INFO": "/provision" + path}
             if answer is not None:
                 body, content_type = answer
-                start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")])
+                start_response(
+                    "200 OK",
+                    [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
+                )
                 return [body]
         return self.app(environ, start_response)
 

@@ -66,7 +66,10 @@ class AastraPhone(GetFormBrowser):
         c = self.config
         if not c.get("sip line1 user name"):
             return None
-        assert (c["sip line1 proxy ip"], c["sip line1 proxy port"]) == (c["sip line1 registrar ip"], c["sip line1 registrar port"])
+        assert (c["sip line1 proxy ip"], c["sip line1 proxy port"]) == (
+            c["sip line1 registrar ip"],
+            c["sip line1 registrar port"],
+        )
         return {
             "user_name": c["sip line1 user name"],
             "auth_name": c["sip line1 auth name"],
@@ -100,7 +103,9 @@ class AastraPhone(GetFormBrowser):
                 assert uri.startswith(("http://", "https://")), uri
                 answer = self.open(uri)
                 if answer.tag == "AastraIPPhoneConfiguration":
-                    items = [(i.findtext("Parameter"), i.findtext("Value") or "") for i in answer.iter("ConfigurationItem")]
+                    items = [
+                        (i.findtext("Parameter"), i.findtext("Value") or "") for i in answer.iter("ConfigurationItem")
+                    ]
                     run.pushed += items
                     self.config |= dict(items)
                 elif answer.tag == "AastraIPPhoneExecute":
@@ -120,7 +125,9 @@ class AastraPhone(GetFormBrowser):
             self.boot()
             return
         device_file = self.fetch(f"{self.mac.upper()}.cfg")
-        assert run.pushed == list(parse_aastra_config(device_file.data).items()), "pushed settings differ from the device file"
+        assert run.pushed == list(parse_aastra_config(device_file.data).items()), (
+            "pushed settings differ from the device file"
+        )
         if self.line():
             assert self.config["sip line1 password"] and list(self.keys()) == ["Logout"]
         else:

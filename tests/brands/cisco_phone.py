@@ -51,7 +51,6 @@ class CiscoBrowser(GetFormBrowser):
         return parse_cisco_object(body)
 
 
-
 def parse_flat_profile(body: bytes) -> dict[str, str]:
     root = parse_xml(body)
     assert root.tag == "flat-profile"
@@ -154,7 +153,8 @@ class CiscoSipPhone(CiscoBrowser):
         device = parse_xml(body)
         assert device.tag == "device"
         config = {
-            "processNodeName": device.findtext("devicePool/callManagerGroup/members/member/callManager/processNodeName") or "",
+            "processNodeName": device.findtext("devicePool/callManagerGroup/members/member/callManager/processNodeName")
+            or "",
             "sipPort": device.findtext("devicePool/callManagerGroup/members/member/callManager/ports/sipPort") or "",
         }
         for line in device.iterfind("sipProfile/sipLines/line"):
@@ -162,7 +162,11 @@ class CiscoSipPhone(CiscoBrowser):
         return config
 
     def _buttons(self, feature: str) -> list[str]:
-        return [name[: -len(".featureID")] for name, value in self.config.items() if name.endswith(".featureID") and value == feature]
+        return [
+            name[: -len(".featureID")]
+            for name, value in self.config.items()
+            if name.endswith(".featureID") and value == feature
+        ]
 
     def keys(self):
         return {self.config[f"{b}.featureLabel"]: self.config[f"{b}.serviceURI"] for b in self._buttons("20")}

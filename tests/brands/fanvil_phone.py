@@ -66,5 +66,4 @@ class FanvilPhone(GetFormBrowser):
         }
 
 
-
 EMULATORS = {"fanvil": FanvilPhone}

@@ -88,7 +88,10 @@ class SnomPhone(Phone):
     def fields(self, screen) -> dict[str, str]:
         """What the user reads above each input ('Extension:' -> 'extension') -> the item's InputToken."""
         assert self.is_form(screen)
-        return {item.findtext("DisplayName").rstrip(":").lower(): item.findtext("InputToken") for item in screen.iter("InputItem")}
+        return {
+            item.findtext("DisplayName").rstrip(":").lower(): item.findtext("InputToken")
+            for item in screen.iter("InputItem")
+        }
 
     def form_parameters(self, screen):
         return list(self.fields(screen))

@@ -59,7 +59,10 @@ def test_guest_file_has_two_xml_soft_keys_and_an_empty_line(phone):
     assert not any(leaked(body) for body in phone.files.values())
 
 
-@pytest.mark.parametrize("vendor, model, key", [("Aastra", "6731i", "prgkey1"), ("Mitel", "6920", "topsoftkey1"), ("Aastra", "6867i", "softkey1")])
+@pytest.mark.parametrize(
+    "vendor, model, key",
+    [("Aastra", "6731i", "prgkey1"), ("Mitel", "6920", "topsoftkey1"), ("Aastra", "6867i", "softkey1")],
+)
 def test_xml_keys_go_on_the_keys_the_model_has(client, extensions, vendor, model, key):
     phone = AastraPhone(client, MAC, vendor=vendor, model=model)
     config = phone.boot()
@@ -183,13 +186,19 @@ def test_names_are_escaped_in_screens_and_configuration(phone, session):
         assert response.data.startswith(b'<?xml version="1.0" encoding="ISO-8859-1"?>')
         raw[item.get("URI")] = response.data
     for body in raw.values():
-        assert b"&amp;" in body and b"&lt;Bob&gt;" in body and "Zoë".encode("iso-8859-1") in body and b"&#29579;" in body
+        assert (
+            b"&amp;" in body and b"&lt;Bob&gt;" in body and "Zoë".encode("iso-8859-1") in body and b"&#29579;" in body
+        )
     assert "Welcome, Zoë 王 & <Bob> \"'" in phone.text(answer)
     assert dict(phone.execute(answer).pushed)["sip line1 display name"] == "Zoë 王 & <Bob> \"'"
 
 
 def test_a_name_cannot_add_a_line_to_the_configuration(phone, session):
-    session.add(Extension(number="1004", name="Eve\nsip line1 password: stolen\r", secret="eve-SIP-secret", voicemail_pin="8642"))
+    session.add(
+        Extension(
+            number="1004", name="Eve\nsip line1 password: stolen\r", secret="eve-SIP-secret", voicemail_pin="8642"
+        )
+    )
     session.commit()
     phone.apply_reload(phone.login("1004", "8642"))
     config = phone.boot()

@@ -68,8 +68,14 @@ def test_file_names(brand, filename, kind, mac):
 
 @pytest.mark.parametrize(
     "brand, filename",
-    [("cisco_spa", "0004f2a1b2c3.cfg"), ("cisco_spa", "spa.cfg"), ("cisco_spa", "../0004f2a1b2c3.xml"),
-     ("cisco_sip", "SEP0004F2A1B2C3.xml"), ("cisco_sip", "sep0004f2a1b2c3.cnf.xml.bak"), ("cisco_sip", "xmldefault.cnf.xml")],
+    [
+        ("cisco_spa", "0004f2a1b2c3.cfg"),
+        ("cisco_spa", "spa.cfg"),
+        ("cisco_spa", "../0004f2a1b2c3.xml"),
+        ("cisco_sip", "SEP0004F2A1B2C3.xml"),
+        ("cisco_sip", "sep0004f2a1b2c3.cnf.xml.bak"),
+        ("cisco_sip", "xmldefault.cnf.xml"),
+    ],
 )
 def test_other_file_names_are_not_served(brand, filename):
     assert brands.BRANDS[brand].requested_file(filename) is None
@@ -82,12 +88,22 @@ def test_spa_guest_profile_blanks_the_line_and_offers_both_keys(client, extensio
     phone = CiscoSpaPhone(client, MAC)
     config = phone.boot()
     assert phone.fetch(f"{MAC}.xml").content_type == "text/xml; charset=utf-8"
-    assert {name: config[name] for name in ("Line_Enable_1_", "User_ID_1_", "Auth_ID_1_", "Password_1_", "Display_Name_1_", "Proxy_1_")} == {
-        "Line_Enable_1_": "No", "User_ID_1_": "", "Auth_ID_1_": "", "Password_1_": "", "Display_Name_1_": "", "Proxy_1_": "",
+    assert {
+        name: config[name]
+        for name in ("Line_Enable_1_", "User_ID_1_", "Auth_ID_1_", "Password_1_", "Display_Name_1_", "Proxy_1_")
+    } == {
+        "Line_Enable_1_": "No",
+        "User_ID_1_": "",
+        "Auth_ID_1_": "",
+        "Password_1_": "",
+        "Display_Name_1_": "",
+        "Proxy_1_": "",
     }
     assert config["Resync_From_SIP"] == "Yes"  # or the phone ignores the reload NOTIFY
     assert list(phone.keys()) == ["External", "Internal"]
-    assert config["PSK_1"].startswith("fnc=xml;url=http://localhost/phone/") and config["PSK_1"].endswith(";nme=External")
+    assert config["PSK_1"].startswith("fnc=xml;url=http://localhost/phone/") and config["PSK_1"].endswith(
+        ";nme=External"
+    )
 
 
 @pytest.mark.parametrize(
@@ -186,8 +202,14 @@ def test_login_form_is_a_cisco_input_with_masked_password(phone):
     form = phone.press("External")  # parse_screen has validated it against the schema
     items = form.findall("InputItem")
     assert 1 <= len(items) <= 5
-    assert [(i.findtext("QueryStringParam"), i.findtext("InputFlags")) for i in items] == [("extension", "N"), ("password", "AP")]
-    assert [(k.findtext("Name"), k.findtext("URL")) for k in form.iter("SoftKeyItem")][0] == ("Submit", "SoftKey:Submit")
+    assert [(i.findtext("QueryStringParam"), i.findtext("InputFlags")) for i in items] == [
+        ("extension", "N"),
+        ("password", "AP"),
+    ]
+    assert [(k.findtext("Name"), k.findtext("URL")) for k in form.iter("SoftKeyItem")][0] == (
+        "Submit",
+        "SoftKey:Submit",
+    )
     cisco_schema(strict=True).assertValid(form)  # without a DefaultValue it fits the old revision as it is
 
 
@@ -296,7 +318,9 @@ def test_notify_body_needs_a_clean_content_type(content_type):
         send_notify("10.0.0.2", 5060, "service-control", body="action=restart", content_type=content_type)
 
 
-def test_enterprise_phone_receives_service_control_over_sip(database_url, engine, session, extensions, sipp_uas, tmp_path):
+def test_enterprise_phone_receives_service_control_over_sip(
+    database_url, engine, session, extensions, sipp_uas, tmp_path
+):
     peer = sipp_uas("service-control")
     settings_registry().set(session, "phone_sip_port", str(peer.port))
     session.commit()

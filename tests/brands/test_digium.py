@@ -34,10 +34,15 @@ class DigiumPhone(Phone):
         settings = {s.get("id"): s.get("value") for s in root.iterfind("setting")}
         if "config_server_url" in settings:  # the firmware fetches with the credentials in this URL
             url = urlsplit(settings["config_server_url"])
-            settings |= {"config_server_url.username": unquote(url.username), "config_server_url.password": unquote(url.password)}
-        return settings | {f"account.{k}": v for k, v in account.attrib.items()} | {
-            f"host.{k}": v for k, v in account.find("host_primary").attrib.items()
-        }
+            settings |= {
+                "config_server_url.username": unquote(url.username),
+                "config_server_url.password": unquote(url.password),
+            }
+        return (
+            settings
+            | {f"account.{k}": v for k, v in account.attrib.items()}
+            | {f"host.{k}": v for k, v in account.find("host_primary").attrib.items()}
+        )
 
     def keys(self):
         return {}
@@ -74,7 +79,9 @@ def login(session, mac, number="1001", password="4321", address=Address.EXTERNAL
         ("Digium D70 1_1_0_0_48178", f"{MAC.upper()}.cfg", "D70", "1.1.0.0.48178"),
     ],
 )
-def test_recognised_by_user_agent_with_the_mac_from_the_file_name(client, session, user_agent, filename, model, firmware):
+def test_recognised_by_user_agent_with_the_mac_from_the_file_name(
+    client, session, user_agent, filename, model, firmware
+):
     response = client.get(f"/provision/{filename}", headers={"User-Agent": user_agent}, auth=PROVISIONING)
 
     assert response.status_code == 200
@@ -143,7 +150,9 @@ def test_first_file_points_the_phone_at_hotdesk_with_its_own_credentials(phone, 
     assert parse_xml(response.data).find("accounts/account").get("status") == "0"
 
 
-def test_cli_logout_sends_check_sync_to_the_phone(client, extensions, session, database_url, sipp_uas, tmp_path, monkeypatch):
+def test_cli_logout_sends_check_sync_to_the_phone(
+    client, extensions, session, database_url, sipp_uas, tmp_path, monkeypatch
+):
     peer = sipp_uas("check-sync")
     settings_registry().set(session, "phone_sip_port", str(peer.port))
     session.commit()

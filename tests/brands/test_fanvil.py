@@ -66,11 +66,21 @@ def test_guest_file_blanks_the_line_and_puts_both_login_keys_after_the_line_key(
     config = phone.boot()
 
     assert phone.fetch(f"{MAC}.cfg").content_type == "application/xml; charset=utf-8"
-    assert {name: config[f"SIP1.{name}"] for name in ("Enable_Reg", "Phone_Number", "Register_User", "Register_Pswd", "Register_Addr")} == {
-        "Enable_Reg": "0", "Phone_Number": "", "Register_User": "", "Register_Pswd": "", "Register_Addr": "",
+    assert {
+        name: config[f"SIP1.{name}"]
+        for name in ("Enable_Reg", "Phone_Number", "Register_User", "Register_Pswd", "Register_Addr")
+    } == {
+        "Enable_Reg": "0",
+        "Phone_Number": "",
+        "Register_User": "",
+        "Register_Pswd": "",
+        "Register_Addr": "",
     }
     assert (config["Fkey1.Type"], config["Fkey1.Value"]) == ("2", "SIP1")
-    assert [(config[f"Fkey{n}.Type"], config[f"Fkey{n}.Title"]) for n in (2, 3)] == [(XML_KEY, "External"), (XML_KEY, "Internal")]
+    assert [(config[f"Fkey{n}.Type"], config[f"Fkey{n}.Title"]) for n in (2, 3)] == [
+        (XML_KEY, "External"),
+        (XML_KEY, "Internal"),
+    ]
     assert config["Fkey2.Value"].startswith("http://localhost/phone/")
 
 
@@ -127,7 +137,11 @@ def test_names_are_escaped_in_configuration_and_screens(phone):
 
 
 def test_a_name_cannot_add_an_element_or_a_line(phone, session):
-    session.add(Extension(number="1003", name="Eve\r\n</Display_Name><Register_Pswd>x", secret="eve-secret", voicemail_pin="5555"))
+    session.add(
+        Extension(
+            number="1003", name="Eve\r\n</Display_Name><Register_Pswd>x", secret="eve-secret", voicemail_pin="5555"
+        )
+    )
     session.commit()
     phone.login("1003", "5555")
 

@@ -23,7 +23,12 @@ def phone(client, extensions):
     [
         ("Grandstream Model HW GXP1628 SW 1.0.4.138 DevId c074ad2bd859", "c074ad2bd859", "GXP1628", "1.0.4.138"),
         ("Grandstream Model HW GXP2200 V2.2A SW 1.0.1.33 DevId 000b82462d97", "000b82462d97", "GXP2200", "1.0.1.33"),
-        ("Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId 000b822726c8", "000b822726c8", "GXP2000", "1.2.5.3"),
+        (
+            "Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId 000b822726c8",
+            "000b822726c8",
+            "GXP2000",
+            "1.2.5.3",
+        ),
     ],
 )
 def test_real_user_agents_get_their_file(client, session, user_agent, mac, model, firmware):

@@ -18,7 +18,11 @@ def phone(client, extensions):
 
 
 def leaks(files):
-    return {name: [s for s in SECRETS if s.encode() in body] for name, body in files.items() if any(s.encode() in body for s in SECRETS)}
+    return {
+        name: [s for s in SECRETS if s.encode() in body]
+        for name, body in files.items()
+        if any(s.encode() in body for s in SECRETS)
+    }
 
 
 @pytest.mark.parametrize(
@@ -41,14 +45,18 @@ def test_real_user_agents_get_their_files_and_the_mac_comes_from_the_path(client
 
 
 def test_common_master_names_the_phones_own_file_and_holds_nothing_else(client):
-    response = client.get("/provision/000000000000.cfg", headers={"User-Agent": PolycomPhone(client, MAC).user_agent}, auth=PROVISIONING)
+    response = client.get(
+        "/provision/000000000000.cfg", headers={"User-Agent": PolycomPhone(client, MAC).user_agent}, auth=PROVISIONING
+    )
     application = parse_xml(response.data)
     assert application.tag == "APPLICATION"
     assert application.get("CONFIG_FILES") == "[PHONE_MAC_ADDRESS]-user.cfg"
     assert len(application) == 0
 
 
-@pytest.mark.parametrize("filename", [f"{MAC}-phone.cfg", f"{MAC}-directory.xml", "000000000000-user.cfg", f"{MAC.upper()}.cfg"])
+@pytest.mark.parametrize(
+    "filename", [f"{MAC}-phone.cfg", f"{MAC}-directory.xml", "000000000000-user.cfg", f"{MAC.upper()}.cfg"]
+)
 def test_files_hotdesk_does_not_serve_are_404(phone, filename):
     assert phone.fetch(filename).status_code == 404
 

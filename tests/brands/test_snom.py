@@ -25,7 +25,12 @@ def phone(client, extensions):
 @pytest.mark.parametrize(
     "user_agent, model, firmware, mac",
     [
-        ("Mozilla/4.0 (compatible; snom360-SIP 6.5.2; snom360 ramdisk v3.31; snom360 linux 3.25)", "360", "6.5.2", None),
+        (
+            "Mozilla/4.0 (compatible; snom360-SIP 6.5.2; snom360 ramdisk v3.31; snom360 linux 3.25)",
+            "360",
+            "6.5.2",
+            None,
+        ),
         ("Mozilla/4.0 (compatible; snom320-SIP 8.4.18 1.1.3-s)", "320", "8.4.18", None),
         ("Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767)", "710", "8.7.5.35", MAC),
         (
@@ -56,7 +61,9 @@ def test_file_names(filename, kind, mac, part):
     assert (requested.kind, requested.mac, requested.part) == (kind, mac, part)
 
 
-@pytest.mark.parametrize("filename", ["snom710-000413741767.xml", "000413741767.cfg", "snom710.xml", "../000413741767.xml"])
+@pytest.mark.parametrize(
+    "filename", ["snom710-000413741767.xml", "000413741767.cfg", "snom710.xml", "../000413741767.xml"]
+)
 def test_other_file_names_are_not_served(filename):
     assert brands.BRANDS["snom"].requested_file(filename) is None
 
@@ -70,8 +77,14 @@ def test_guest_phone_follows_its_setting_files_to_an_empty_line_and_two_keys(pho
 
     assert list(phone.files) == ["snom710.htm", f"snom710-{MAC.upper()}.htm", f"{MAC.upper()}.xml"]
     assert phone.fetch(f"{MAC.upper()}.xml").content_type == "application/xml; charset=utf-8"
-    assert {name: config[f"{name}[1]"] for name in ("user_active", "user_name", "user_pname", "user_pass", "user_host")} == {
-        "user_active": "off", "user_name": "", "user_pname": "", "user_pass": "", "user_host": "",
+    assert {
+        name: config[f"{name}[1]"] for name in ("user_active", "user_name", "user_pname", "user_pass", "user_host")
+    } == {
+        "user_active": "off",
+        "user_name": "",
+        "user_pname": "",
+        "user_pass": "",
+        "user_host": "",
     }
     assert list(phone.keys()) == ["External", "Internal"]
     assert config["fkey[0]"].startswith("url http://localhost/phone/")
@@ -121,7 +134,9 @@ def test_first_settings_file_gives_the_phone_its_own_http_client_credentials(pho
 
     phone.apply_reload(phone.login("1001", "4321"))  # the reboot fetches everything with its own credentials
     assert phone.line()["secret"] == "alice-SIP-secret-9f3"
-    assert "http_client_pass" not in parse_snom_settings(phone.files[f"{MAC.upper()}.xml"])  # issued once; the phone keeps it
+    assert "http_client_pass" not in parse_snom_settings(
+        phone.files[f"{MAC.upper()}.xml"]
+    )  # issued once; the phone keeps it
 
     for name in phone.files:
         response = phone.get(f"/provision/{name}", auth=PROVISIONING)
@@ -142,7 +157,9 @@ def test_login_form_puts_each_token_in_the_url(phone):
     form = phone.press("External")
 
     url = form.findtext("Url")
-    items = [(i.findtext("DisplayName"), i.findtext("InputToken"), i.findtext("InputFlags")) for i in form.iter("InputItem")]
+    items = [
+        (i.findtext("DisplayName"), i.findtext("InputToken"), i.findtext("InputFlags")) for i in form.iter("InputItem")
+    ]
     assert [(prompt, flags) for prompt, _, flags in items] == [("Extension:", "n"), ("Password:", "p")]
     for _, token, _ in items:
         assert url.count(token) == 1
@@ -196,7 +213,11 @@ def test_names_are_escaped_in_settings_and_screens(phone):
 
 
 def test_a_name_cannot_add_a_setting(phone, session):
-    session.add(Extension(number="1003", name='Eve\n</user_realname><user_pass idx="1">x', secret="eve-secret", voicemail_pin="5555"))
+    session.add(
+        Extension(
+            number="1003", name='Eve\n</user_realname><user_pass idx="1">x', secret="eve-secret", voicemail_pin="5555"
+        )
+    )
     session.commit()
     phone.apply_reload(phone.login("1003", "5555"))
 
