@@ -7,6 +7,7 @@ from hotdesk import hotdesking
 from hotdesk.brands import Brand
 from hotdesk.hotdesking import DeviceConfig, Line
 from hotdesk.models import Device
+from hotdesk.trust import Proof
 from hotdesk.web import hotdesk, phone_base_url, settings
 from hotdesk.web.links import guest_keys, user_keys
 
@@ -23,9 +24,11 @@ def base_context(brand: Brand, part: str | None = None) -> dict:
 
 
 def device_context(
-    brand: Brand, device: Device, config: DeviceConfig, *, line: Line | None, part: str | None = None
+    brand: Brand, device: Device, config: DeviceConfig, *, line: Line | None, proof: Proof, part: str | None = None
 ) -> dict:
-    """`line` is the line to write (None: the guest file, with the guest line if one is set up)."""
+    """`line` is the line to write (None: the guest file, with the guest line if one is set up).
+    `proof`: how the request this file answers proved the device (hotdesk.trust); it decides what
+    the phone-app keys written into the file may do."""
     return base_context(brand, part) | {
         "device": {
             "mac": device.mac,

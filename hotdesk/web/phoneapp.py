@@ -15,6 +15,7 @@ from hotdesk.notifications import reload_device
 from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.web import client_ip, db, hotdesk, snapshot
 from hotdesk.web import settings as web_settings
+from hotdesk.trust import Proof
 from hotdesk.web.device_files import device_context
 from hotdesk.web.links import (
     app_url,
@@ -188,7 +189,7 @@ def _with_configuration(brand: Brand, device: Device, screen: Reload) -> Reload:
 def _device_file(device: Device, brand: Brand) -> bytes:
     """The device's own file as /provision/ renders it now (without credentials: it issues none here)."""
     config = hotdesking.device_config(db(), device, snapshot())
-    context = device_context(brand, device, config, line=config.line)
+    context = device_context(brand, device, config, line=config.line, proof=Proof.OWN_CREDENTIALS)
     return brand.render_config(config.template.body, context)
 
 

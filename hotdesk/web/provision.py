@@ -14,6 +14,7 @@ from hotdesk.brands import FileKind, normalize_mac
 from hotdesk.models import Device
 from hotdesk.web import client_ip, db, hotdesk, http_auth, snapshot
 from hotdesk.web import settings as web_settings
+from hotdesk.trust import Proof
 from hotdesk.web.device_files import base_context, device_context, fast_path
 
 bp = Blueprint("provision", __name__, url_prefix="/provision")
@@ -111,7 +112,9 @@ def _common_file(brand, part: str | None, _device: Device | None) -> bytes:
 def _own_file(brand, part: str | None, device: Device) -> bytes:
     """The device's file as its own credentials open it: its user's line, if someone is logged in."""
     config = hotdesking.device_config(db(), device, snapshot())
-    context = device_context(brand, device, config, line=config.line, part=part) | {"fast_path": fast_path(device)}
+    context = device_context(brand, device, config, line=config.line, proof=Proof.OWN_CREDENTIALS, part=part) | {
+        "fast_path": fast_path(device)
+    }
     return brand.render_config(config.template.body, context)
 
 
@@ -121,7 +124,7 @@ def _for_global_credentials(brand, device: Device, part: str | None) -> bytes:
     line = config.line
     if line is not None and device.provisioning_username is None and not _from_login_address(session, device):
         line = None
-    context = device_context(brand, device, config, line=line, part=part)
+    context = device_context(brand, device, config, line=line, proof=Proof.NONE, part=part)
     if brand.issues_device_credentials:
         if (
             device.provisioning_username is None
@@ -129,13 +132,13 @@ def _for_global_credentials(brand, device: Device, part: str | None) -> bytes:
             and _writes_credentials(brand, config.template.body, context)
         ):
             issued = credentials.issue(session, device)
-            context = device_context(brand, device, config, line=None, part=part) | {
+            context = device_context(brand, device, config, line=None, proof=Proof.OWN_CREDENTIALS, part=part) | {
                 "provisioning": issued,
                 "fast_path": fast_path(device) if issued else None,
             }
         elif device.provisioning_username is not None:
             # The global credentials are in every phone: once a device has its own, they get its guest file.
-            context = device_context(brand, device, config, line=None, part=part)
+            context = device_context(brand, device, config, line=None, proof=Proof.NONE, part=part)
     return brand.render_config(config.template.body, context)
 
 
