@@ -168,7 +168,9 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
             sightings=hotdesk().sightings,
         )
         if device.provisioning_username is not None and hotdesking.record_shared_fetch(session, device, ip):
-            log.warning("provisioning: device with its own credentials fetched with the shared ones mac=%s ip=%s", mac, ip)
+            log.warning(
+                "provisioning: device with its own credentials fetched with the shared ones mac=%s ip=%s", mac, ip
+            )
     return _file(_unproven_file(brand, device, part, admission, ip), brand.config_content_type)
 
 
