@@ -151,6 +151,10 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
         )
         if not device.admitted:
             log.warning("provisioning: new device waits for admission mac=%s brand=%s ip=%s", mac, brand.key, ip)
+    elif not device.brand and device.admitted_address not in (None, ip):
+        # Added by an admin for the phone at that address: another one's first fetch must not say what it is.
+        _refused("other_address", mac, brand.key, ip)
+        return _not_found()
     else:
         claim = trust.claimed_otherwise(device, brand=brand.key, model=hotdesking.bounded(identity.model))
         if claim is not None:
