@@ -231,12 +231,23 @@ def test_a_fetch_with_the_shared_credentials_of_a_device_with_its_own_is_shown_a
     assert shown["ip"] == ATTACKER_IP and shown["at"]
 
 
-def test_a_mismatch_is_shown_in_the_api(client, session, extensions, api):
+def test_a_mismatch_and_a_shared_credentials_fetch_are_shown_in_the_api_and_on_the_phones_page(
+    client, session, extensions, api, cli
+):
     YealinkPhone(client, VICTIM_MAC, ip=VICTIM_IP).boot()
     attack(client, "cisco_sip", VICTIM_MAC, f"SEP{VICTIM_MAC.upper()}.cnf.xml")
+    attack(client, "yealink", VICTIM_MAC, f"{VICTIM_MAC}.cfg")
     device = api.get(f"/devices/{VICTIM_MAC}").get_json()
     assert device["brand"] == "yealink"
     assert "brand cisco_sip, not yealink" in device["mismatch"]["detail"]
+    sign_in_console(client, session)
+    page = html.fromstring(client.get("/admin/devices").data)
+    [row] = page.xpath(f"//table[@id='devices']//tr[@data-mac='{VICTIM_MAC}']")
+    shown = " ".join(row.text_content().split())
+    assert "refused a request that claimed brand cisco_sip, not yealink" in shown
+    assert "fetched with the shared credentials at" in shown and ATTACKER_IP in shown
+    listed = cli("devices", "list").output
+    assert "refused" in listed and "shared credentials" in listed
 
 
 # H1: device admission
@@ -256,7 +267,7 @@ def admit_by_api(cli, client, session):
     assert response.get_json()["admitted_address"] == VICTIM_IP
 
 
-def admit_by_console(cli, client, session):
+def sign_in_console(client, session):
     accounts.add_admin(session, "ann", "correct horse battery", "test")
     page = html.fromstring(client.get("/admin/sign-in").data)
     token = page.xpath("//input[@name='csrf_token']/@value")[0]
@@ -264,6 +275,10 @@ def admit_by_console(cli, client, session):
         "/admin/sign-in", data={"name": "ann", "password": "correct horse battery", "csrf_token": token}
     )
     assert signed_in.status_code == 302
+
+
+def admit_by_console(cli, client, session):
+    sign_in_console(client, session)
     page = html.fromstring(client.get("/admin/devices").data)
     [row] = page.xpath(f"//table[@id='waiting-devices']//tr[@data-mac='{VICTIM_MAC}']")
     assert VICTIM_IP in row.text_content()
