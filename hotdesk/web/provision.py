@@ -114,10 +114,23 @@ def _common_file(brand, part: str | None, _device: Device | None) -> bytes:
 def _own_file(brand, part: str | None, device: Device) -> bytes:
     """The device's file as its own credentials open it: its user's line, if someone is logged in."""
     config = hotdesking.device_config(db(), device, snapshot())
-    context = device_context(brand, device, config, line=config.line, proof=Proof.OWN_CREDENTIALS, part=part) | {
+    proof = trust.provisioning_proof(device, own_credentials=True, brand=brand.key, ip=client_ip(), login_address=None)
+    context = device_context(brand, device, config, line=_line(device, config, proof), proof=proof, part=part) | {
         "fast_path": fast_path(device)
     }
     return brand.render_config(config.template.body, context)
+
+
+def _line(device: Device, config: hotdesking.DeviceConfig, proof: Proof) -> hotdesking.Line | None:
+    """The one place a device file is given its user's line (the SIP secret): when the request
+    proves it is the device (hotdesk.trust)."""
+    if proof.may_read_line:
+        return config.line
+    if config.line is not None:
+        log.warning(
+            "provisioning: %s's line withheld from %s, which does not prove the device", device.mac, client_ip()
+        )
+    return None
 
 
 def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Response:
@@ -195,10 +208,7 @@ def _unproven_file(brand, device: Device, part: str | None, admission: trust.Adm
         ip=ip,
         login_address=hotdesking.login_address(session, device) if device.provisioning_username is None else None,
     )
-    if config.line is not None and not proof.may_read_line:
-        log.warning("provisioning: %s's line withheld from %s, which does not prove the device", device.mac, ip)
-    line = config.line if proof.may_read_line else None
-    context = device_context(brand, device, config, line=line, proof=proof, part=part)
+    context = device_context(brand, device, config, line=_line(device, config, proof), proof=proof, part=part)
     if (
         brand.issues_device_credentials
         and trust.may_issue_credentials(device, admission=admission, ip=ip)
@@ -207,7 +217,8 @@ def _unproven_file(brand, device: Device, part: str | None, admission: trust.Adm
     ):
         issued = credentials.issue(session, device)
         if issued is not None:
-            # This very answer hands the device its own credentials: it is written for them.
+            # This very answer hands the device its own credentials: it is written for them, but
+            # carries no line (the request proved nothing before it was answered).
             context = device_context(brand, device, config, line=None, proof=Proof.OWN_CREDENTIALS, part=part) | {
                 "provisioning": issued,
                 "fast_path": fast_path(device),
