@@ -444,3 +444,31 @@ def test_a_new_installation_approves_and_an_upgraded_one_stays_open(tmp_path):
         session.commit()
         assert settings_registry().get(session, "device_admission") == "open"
         assert session.scalar(select(Device)).admitted
+
+
+def test_approve_a_phone_that_cannot_hold_credentials_logs_in_once_admitted(client, session, extensions, cli):
+    set_setting(session, "device_admission", "approve")
+    phone = EMULATORS["aastra"](client, VICTIM_MAC, ip=VICTIM_IP)
+    answer = phone.login("1001", "4321")
+    assert "not admitted" in phone.text(answer)
+    assert cli("devices", "admit", VICTIM_MAC.upper()).exit_code == 0
+    answer = phone.login("1001", "4321")
+    assert "Alice Martin" in phone.text(answer)
+    phone.boot()
+    assert phone.line()["secret"] == SECRET
+    elsewhere = attack(client, "aastra", VICTIM_MAC, f"{VICTIM_MAC.upper()}.cfg")
+    assert elsewhere.status_code == 200 and SECRET.encode() not in elsewhere.data
+
+
+def test_admit_commands_say_what_is_wrong_in_one_line(client, session, cli):
+    set_setting(session, "device_admission", "approve")
+    assert cli("devices", "admit").exit_code == 2
+    assert cli("devices", "admit", VICTIM_MAC, "--all-waiting").exit_code == 2
+    unknown = cli("devices", "admit", VICTIM_MAC)
+    assert unknown.exit_code == 1 and unknown.output.count("\n") == 1 and "no phone" in unknown.output
+    YealinkPhone(client, VICTIM_MAC, ip=VICTIM_IP).boot()
+    bad = cli("devices", "admit", VICTIM_MAC, "--address", "10.0.0.300")
+    assert bad.exit_code == 1 and "not an IP address" in bad.output
+    assert "1 phone(s) admitted" in cli("devices", "admit", "--all-waiting").output
+    assert cli("devices", "add", VICTIM_MAC).exit_code == 1  # known already
+    assert session.scalar(select(Event).where(Event.detail.contains("admitted"), Event.actor == "cli"))
