@@ -32,14 +32,13 @@ class Hotdesk:
     settings: Settings
     notifier: NotifyDispatcher
     snapshots: SnapshotCache
-    published: published.PublishedFiles | None = None  # the nginx fast path, when HOTDESK_PUBLISH_DIR is set
-    sightings: Sightings | None = None  # last-seen updates, written in batches
+    sightings: Sightings  # last-seen updates, written in batches
+    published: published.PublishedFiles | None  # the nginx fast path, when HOTDESK_PUBLISH_DIR is set
 
     def close(self) -> None:
         """Let queued NOTIFYs finish (their outcomes reach the history), write pending sightings, disconnect."""
         self.notifier.shutdown(wait=True)
-        if self.sightings is not None:
-            self.sightings.flush()
+        self.sightings.flush()
         self.engine.dispose()
 
 
@@ -61,6 +60,6 @@ def build(config: Config, *, notifier: NotifyDispatcher | None = None) -> Hotdes
         settings=registry,
         notifier=notifier if notifier is not None else NotifyDispatcher(on_outcome=notification_recorder(sessions)),
         snapshots=SnapshotCache(registry),
-        published=published.attach(sessions, config),
         sightings=Sightings(sessions),
+        published=published.attach(sessions, config),
     )
