@@ -49,7 +49,8 @@ def create_app(
     if files is not None and "phones" in faces:
         from hotdesk.web.published_answers import PublishedAnswers
 
-        app.wsgi_app = PublishedAnswers(app.wsgi_app, files, running.sightings, config.secret_key)  # type: ignore[method-assign]
+        answers = PublishedAnswers(app.wsgi_app, files, running.sightings, config.secret_key)
+        app.wsgi_app = answers  # type: ignore[method-assign]
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
