@@ -7,7 +7,7 @@ ADMIN_BIND ?= $(HOTDESK_ADMIN_BIND)
 WORKERS ?= 4
 BIN = $(VENV)/bin
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test test-deps install install-test bench clean
 
 run: $(VENV)/.installed
 	$(BIN)/hotdesk init-db
@@ -19,8 +19,17 @@ else
 	$(BIN)/gunicorn --bind $(BIND) --workers $(WORKERS) --graceful-timeout 20 'hotdesk:create_app(faces="phones")'
 endif
 
-test: $(VENV)/.installed-test
+test: test-deps $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# sipp, nginx, openssl, Chromium (tests/tools.py): apt-get installs what is missing when root or
+# sudo without a password allows, never prompting; else the tests needing them skip, listed at the end.
+# TEST_DEPS=no: leave the machine alone.
+TEST_DEPS ?= yes
+test-deps:
+ifneq ($(TEST_DEPS),no)
+	@$(PYTHON) -m tests.tools
+endif
 
 # bench/README.md says what it measures; BENCH_ARGS="--phones 1000 --sizes 100,1000" for a quick run.
 bench: $(VENV)/.installed

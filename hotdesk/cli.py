@@ -11,18 +11,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import directory, hotdesking, published, scheduler, schema, settings_registry
+from hotdesk import directory, hotdesking, runtime, scheduler, schema
 from hotdesk.admin import AdminError, accounts, history, phones, pins, record_change
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.brands import normalize_mac
 from hotdesk.config import Config
-from hotdesk.db import make_engine, make_session_factory
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Device, Extension, Mapping, Template
-from hotdesk.notifications import notification_recorder
-from hotdesk.notify import NotifyDispatcher
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
 
@@ -35,10 +32,8 @@ class Context:
             self.config = Config.from_env()
         except ValueError as error:
             raise click.ClickException(str(error)) from None
-        self.engine = make_engine(self.config.database_url)
-        self.sessions = make_session_factory(self.engine)
-        published.attach(self.sessions, self.config)  # its changes withdraw the nginx fast path's stale files
-        self.settings = settings_registry()
+        self.hotdesk = runtime.build(self.config)  # wired as the web app is: fast path hooks, NOTIFY history
+        self.engine, self.sessions, self.settings = self.hotdesk.engine, self.hotdesk.sessions, self.hotdesk.settings
 
 
 def with_session(command):
@@ -64,6 +59,7 @@ def with_session(command):
 def main(click_ctx: click.Context) -> None:
     """Hot-desking server for desk phones. HOTDESK_DATABASE_URL chooses the database."""
     click_ctx.obj = Context()
+    click_ctx.call_on_close(click_ctx.obj.hotdesk.close)  # queued NOTIFYs finish and reach the history
 
 
 @main.command("init-db")
@@ -232,11 +228,11 @@ def logout(ctx: Context, session: Session, mac: str) -> None:
         click.echo(f"nobody was logged in on {normalized}")
         return
     click.echo(f"{extension.number} logged out of {normalized}")
-    dispatcher = NotifyDispatcher(on_outcome=notification_recorder(ctx.sessions))
-    sent = phones.tell_reload(session, ctx.settings, dispatcher, device, reason=f"logout by admin ({CLI_ACTOR})")
+    sent = phones.tell_reload(
+        session, ctx.settings, ctx.hotdesk.notifier, device, reason=f"logout by admin ({CLI_ACTOR})"
+    )
     if sent is not None:
         click.echo(f"NOTIFY to {device.last_ip}: {sent.result().detail}")
-    dispatcher.shutdown()
 
 
 # policies
@@ -249,9 +245,7 @@ def auto_logout(ctx: Context) -> None:
 
     Run it from cron every minute, or run `hotdesk scheduler` instead.
     """
-    notifier = NotifyDispatcher()
-    count = scheduler.auto_logout(ctx.sessions, ctx.settings, notifier)
-    notifier.shutdown(wait=True)
+    count = scheduler.auto_logout(ctx.sessions, ctx.settings, ctx.hotdesk.notifier)
     click.echo(f"{count} phone(s) logged out")
 
 
@@ -260,7 +254,7 @@ def auto_logout(ctx: Context) -> None:
 @click.pass_obj
 def run_scheduler(ctx: Context, interval: float) -> None:
     """Run timed logouts forever; on several hosts at once, one works while the others stand by."""
-    scheduler.run_forever(ctx.sessions, ctx.settings, interval)
+    scheduler.run_forever(ctx.hotdesk, interval)
 
 
 @main.command("unlock")

@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The checkout: phone XML screens and provisioning templates live beside the package."""
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""The directory holding the package: a git checkout (`make run`, editable installs) or site-packages."""
+
+
+def default_instance_path() -> Path:
+    """Where the SQLite database and the generated secret key live unless HOTDESK_INSTANCE_PATH says.
+
+    From a checkout: its instance/ (`make run`). Installed from a wheel: Flask's place for an installed
+    app, <sys.prefix>/var/hotdesk-instance (the venv's var/), so `hotdesk init-db`, gunicorn and the
+    scheduler of one install find the same database and key from whatever directory they start in.
+    """
+    if (CHECKOUT / "pyproject.toml").is_file():
+        return CHECKOUT / "instance"
+    return Path(sys.prefix) / "var" / "hotdesk-instance"
 
 
 @dataclass(frozen=True)
@@ -21,7 +34,7 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict = os.environ) -> Config:
-        instance = Path(environ.get("HOTDESK_INSTANCE_PATH", ROOT / "instance"))
+        instance = Path(environ.get("HOTDESK_INSTANCE_PATH") or default_instance_path())
         database_url = environ.get("HOTDESK_DATABASE_URL") or f"sqlite:///{instance / 'hotdesk.db'}"
         proxies = environ.get("HOTDESK_TRUSTED_PROXIES", "0")
         if not proxies.isdigit():

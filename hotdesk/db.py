@@ -8,6 +8,8 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotdesk import snapshot
+
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
@@ -30,7 +32,9 @@ def make_engine(url: str) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    snapshot.track(sessions)  # a change of settings, templates or pins bumps the cache's counter, whoever makes it
+    return sessions
 
 
 def serialize_logins(session: Session) -> None:

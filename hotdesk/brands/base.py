@@ -7,18 +7,21 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from importlib import resources
+from pathlib import PurePath
 from typing import Any, ClassVar
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
-from hotdesk.config import ROOT
 from hotdesk.screens import Screen
 from hotdesk.settings import SettingSpec
 
-SCREEN_TEMPLATES = ROOT / "templates" / "xml"
-CONFIG_TEMPLATES = ROOT / "epm_templates"
+# Files inside the package, read through importlib.resources (PackageLoader), so an installed wheel
+# (even a zipped one) has them: templates/xml/<brand>/ the screens, epm_templates/<brand>/ stock templates.
+SCREEN_TEMPLATES = "templates/xml"
+CONFIG_TEMPLATES = "epm_templates"
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
@@ -38,7 +41,7 @@ def single_line(value: Any) -> Any:
 
 
 _screens = Environment(
-    loader=FileSystemLoader(SCREEN_TEMPLATES),
+    loader=PackageLoader("hotdesk", SCREEN_TEMPLATES),
     autoescape=select_autoescape(default=True),
     finalize=xml_text,
     undefined=StrictUndefined,
@@ -183,11 +186,11 @@ class Brand:
 
     def stock_templates(self) -> dict[str, str]:
         """Templates shipped in epm_templates/<key>/, by name: seeded into the database by init-db."""
-        folder = CONFIG_TEMPLATES / self.key
+        folder = resources.files("hotdesk") / CONFIG_TEMPLATES / self.key
         return {
-            path.stem: path.read_text(encoding="utf-8")
-            for path in sorted(folder.iterdir())
-            if path.is_file() and path.name != self.common_template
+            PurePath(file.name).stem: file.read_text(encoding="utf-8")
+            for file in sorted(folder.iterdir(), key=lambda file: file.name)
+            if file.is_file() and file.name != self.common_template
         }
 
     @property
@@ -196,7 +199,7 @@ class Brand:
         env = self.__dict__.get("_env")
         if env is None:
             env = SandboxedEnvironment(
-                loader=FileSystemLoader(CONFIG_TEMPLATES),
+                loader=PackageLoader("hotdesk", CONFIG_TEMPLATES),
                 autoescape=self.config_autoescape,
                 finalize=self.config_value,
                 undefined=StrictUndefined,

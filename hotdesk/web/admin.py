@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import wraps
+from importlib import resources
 from urllib.parse import urlsplit
 
 from flask import (
@@ -34,7 +35,6 @@ from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.brands import BRANDS
-from hotdesk.config import ROOT
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Admin
 from hotdesk.settings import SettingError
@@ -45,8 +45,9 @@ bp = Blueprint(
     "admin",
     __name__,
     url_prefix="/admin",
-    template_folder=str(ROOT / "templates"),
-    static_folder=str(ROOT / "static" / "admin"),
+    # Flask reads pages and assets from a directory: the package's own, where pip unpacked it.
+    template_folder=str(resources.files("hotdesk") / "templates"),
+    static_folder=str(resources.files("hotdesk") / "static" / "admin"),
     static_url_path="/static",
 )
 csrf = CSRFProtect()
