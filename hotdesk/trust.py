@@ -14,6 +14,7 @@ for a device that has credentials of its own.
 
 from __future__ import annotations
 
+import base64
 import enum
 import hashlib
 import hmac
@@ -42,7 +43,10 @@ def credentials_binding(key: str, password: str) -> str:
     """What an own-credentials token carries of the credentials it was issued under: a short keyed
     digest of the device's own provisioning password. New credentials (a reset) change it, so every
     token issued before is dead; the token does not show the password."""
-    return hmac.new(key.encode(), b"hotdesk.app-token\x00" + password.encode(), hashlib.sha256).hexdigest()[:16]
+    digest = hmac.new(key.encode(), b"hotdesk.app-token\x00" + password.encode(), hashlib.sha256).digest()
+    # 48 bits: the token is signed, so this only tells one issue of credentials from the next; and
+    # short, for phones whose URL fields hold 256 characters.
+    return base64.urlsafe_b64encode(digest[:6]).decode()
 
 
 def app_token_proof(

@@ -45,7 +45,7 @@ def device_token(mac: str, own_password: str | None = None) -> str:
     the file this token goes into answers a request those credentials made (an own token); None: a
     shared token. A shared token is the bare MAC, as every token was before own tokens existed."""
     key = current_app.config["SECRET_KEY"]
-    payload = mac if own_password is None else [mac, credentials_binding(key, own_password)]
+    payload = mac if own_password is None else f"{mac}.{credentials_binding(key, own_password)}"
     return _serializer(key, _SALT).dumps(payload)
 
 
@@ -55,11 +55,10 @@ def read_device_token(token: str) -> DeviceToken | None:
         payload = _serializer(current_app.config["SECRET_KEY"], _SALT).loads(token)
     except BadSignature:
         return None
-    if isinstance(payload, str):
-        return DeviceToken(payload, None)
-    if isinstance(payload, list) and len(payload) == 2 and all(isinstance(part, str) for part in payload):
-        return DeviceToken(payload[0], payload[1])
-    return None
+    if not isinstance(payload, str):
+        return None
+    mac, _, binding = payload.partition(".")
+    return DeviceToken(mac, binding or None)
 
 
 def device_from_token(token: str) -> str | None:
