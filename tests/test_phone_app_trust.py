@@ -230,3 +230,14 @@ def test_a_displaced_phone_without_own_credentials_is_told_at_its_login_address(
     second.login("1001", "4321")  # auto_logout: the Cisco is logged out, and told
     hosts = {request.mac: request.host for request in notifier.sent[-2:]}
     assert hosts == {"0004f2a1b2c3": VICTIM_IP, VICTIM_MAC: "10.20.0.32"}
+
+
+def test_a_stolen_shared_token_cannot_use_up_the_phones_own_rate_limit(client, session, extensions):
+    victim = YealinkPhone(client, VICTIM_MAC, ip=VICTIM_IP)
+    victim.boot()
+    attacker, token = stolen_token(client, YealinkPhone, VICTIM_MAC)
+    statuses = [attacker.get(f"/phone/{token}/login/external", browser=True).status_code for _ in range(130)]
+    assert statuses[-1] == 429
+    victim.submit(victim.press("External"), extension="1001", password="4321")
+    assert victim.last_response.status_code == 200
+    assert logged_in(session) == [(VICTIM_MAC, "1001")]

@@ -69,6 +69,7 @@ def raw_get(port: int, path: str, user_agent: str) -> tuple[str, list[tuple[str,
 def assert_one_well_formed_entity(headers: list[tuple[str, str]], body: bytes) -> dict[str, str]:
     names = [name for name, _ in headers]
     assert names.count("content-type") == 1 and names.count("content-length") == 1, headers
+    assert len(names) == len(set(names)), headers  # nor any other header twice (the limiter's included)
     assert "transfer-encoding" not in names
     values = dict(headers)
     assert int(values["content-length"]) == len(body), (values["content-length"], len(body))
