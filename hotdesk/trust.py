@@ -59,8 +59,9 @@ def app_token_proof(
     - A token bound to the device's current own credentials: OWN_CREDENTIALS, from anywhere.
     - A device with credentials of its own: any other token (shared, or bound to credentials it no
       longer has) is dead — anyone could have it.
-    - A device without: its shared token is all there is. From the address its current login came
-      from it proves LOGIN_ADDRESS, as provisioning's rule does; from anywhere else, NONE.
+    - A device without: its shared token is all there is. While someone is logged in, from the
+      address that login came from (`known_address`) it proves LOGIN_ADDRESS, as provisioning's rule
+      does; otherwise NONE.
     """
     own = device.provisioning_password
     if binding is not None:
