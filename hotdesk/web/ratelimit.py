@@ -19,7 +19,7 @@ from flask_limiter import Limiter
 
 from hotdesk import brands
 from hotdesk.web import client_ip, settings
-from hotdesk.web.links import device_from_token
+from hotdesk.web.links import device_from_token, read_device_token
 
 
 def init_app(app: Flask, *, per_device, per_address) -> None:
@@ -68,7 +68,15 @@ def _named_device() -> str | None:
 
 def _key() -> str:
     mac = named_device()
-    return f"device:{mac}" if mac else f"address:{client_ip()}"
+    if not mac:
+        return f"address:{client_ip()}"
+    args = request.view_args or {}
+    token = read_device_token(args["token"]) if "token" in args else None
+    if token is not None and token.binding:
+        # A phone's own token counts apart: the shared one, which anyone can take from its guest
+        # file, cannot use up the phone's own requests.
+        return f"device:{mac}:{token.binding}"
+    return f"device:{mac}"
 
 
 def _per_minute() -> int:
