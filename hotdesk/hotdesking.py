@@ -424,6 +424,11 @@ def login_address(session: Session, device: Device) -> str | None:
     address (hotdesk.trust)."""
     if device.mapping is None:
         return None
+    return latest_login_address(session, device)
+
+
+def latest_login_address(session: Session, device: Device) -> str | None:
+    """The address the device's latest login came from, current or just ended (a displaced phone's)."""
     return session.scalar(
         select(Event.ip)
         .where(Event.mac == device.mac, Event.kind == EventKind.LOGIN.value)

@@ -130,7 +130,7 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
     for other in result.logged_out:
         # Each displaced phone at its own known address (for one without credentials of its own, where
         # the login just ended came from).
-        host = trust.reload_address(other, hotdesking.login_address(session, other))
+        host = trust.reload_address(other, hotdesking.latest_login_address(session, other))
         _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=host)
     screen = Reload("Logged in", f"Welcome, {extension.name} ({extension.number}). The phone now loads your settings.")
     return _answer(brand, screen, reload=caller, login_address=hotdesking.login_address(session, device))
