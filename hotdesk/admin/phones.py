@@ -9,9 +9,10 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import credentials, hotdesking
-from hotdesk.admin import AdminError, NotFound, Page, page_size, paged, record_change
+from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
 from hotdesk.brands import normalize_mac
-from hotdesk.models import Device, Event, EventKind, Extension, Mapping
+from hotdesk.hotdesking import LoginFailure
+from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping
 from hotdesk.notifications import reload_device
 from hotdesk.settings import Settings
 
@@ -124,6 +125,54 @@ def force_logout(session: Session, registry: Settings, notifier, mac: str, actor
     if extension is not None:
         tell_reload(session, registry, notifier, phone, reason=f"logout by admin ({actor})")
     return extension
+
+
+@dataclass(frozen=True)
+class AdminLogin:
+    """An admin-made login: the phone, who it displaced, and the NOTIFYs queued (mac -> future or None)."""
+
+    device: Device
+    extension: Extension
+    logged_out: list[Device]
+    notified: dict[str, object]
+
+
+def login(
+    session: Session, registry: Settings, notifier, mac: str, number: str, address: str, actor: str
+) -> AdminLogin:
+    """Log extension `number` in on the phone without its PIN — the only way for phones without a
+    login app (Digium D) — under the multiple_login policy, and tell the phone and any phone it
+    displaced to reload. The login's address is the one the device is known at: brands without
+    credentials of their own get the line only there, as after a login made on the phone."""
+    phone = device(session, mac)
+    try:
+        chosen = Address(address)
+    except ValueError:
+        raise AdminError(f"address: {address!r} is not one of external, internal") from None
+    number = number.strip()
+    if not number or session.scalar(select(Extension.id).where(Extension.number == number)) is None:
+        raise NotFound(f"no extension {number}")
+    if not phone.last_ip:
+        raise AdminError(f"{phone.mac}: its address is not known yet; it must fetch its file first")
+    result = hotdesking.login(session, registry.all(session), phone, number, "", chosen, phone.last_ip, by_admin=actor)
+    if result.failure is LoginFailure.ADDRESS_NOT_CONFIGURED:
+        raise AdminError(f"address: the {chosen.value} server address is not set up (setting {chosen.value}_address)")
+    if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
+        raise Conflict(
+            f"{number} is logged in on {result.elsewhere.mac} and multiple_login is deny: log it out there first"
+        )
+    if result.failure is not None:
+        raise NotFound(f"no extension {number}")
+    notified = {
+        other.mac: tell_reload(
+            session, registry, notifier, other, reason=f"{number} logged in on {phone.mac} by admin ({actor})"
+        )
+        for other in result.logged_out
+    }
+    notified[phone.mac] = tell_reload(
+        session, registry, notifier, phone, reason=f"login of {number} by admin ({actor})"
+    )
+    return AdminLogin(phone, result.extension, result.logged_out, notified)
 
 
 def reset_credentials(session: Session, mac: str, actor: str) -> Device:
