@@ -133,6 +133,7 @@ class AdminLogin:
 
     device: Device
     extension: Extension
+    address: str
     logged_out: list[Device]
     notified: dict[str, object]
 
@@ -150,7 +151,9 @@ def login(
     except ValueError:
         raise AdminError(f"address: {address!r} is not one of external, internal") from None
     number = number.strip()
-    if not number or session.scalar(select(Extension.id).where(Extension.number == number)) is None:
+    if not number:
+        raise AdminError("extension: required")
+    if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
         raise NotFound(f"no extension {number}")
     if not phone.last_ip:
         raise AdminError(f"{phone.mac}: its address is not known yet; it must fetch its file first")
@@ -172,7 +175,7 @@ def login(
     notified[phone.mac] = tell_reload(
         session, registry, notifier, phone, reason=f"login of {number} by admin ({actor})"
     )
-    return AdminLogin(phone, result.extension, result.logged_out, notified)
+    return AdminLogin(phone, result.extension, chosen.value, result.logged_out, notified)
 
 
 def reset_credentials(session: Session, mac: str, actor: str) -> Device:
