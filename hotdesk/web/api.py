@@ -409,6 +409,7 @@ def devices_login(mac: str) -> Response:
             "mac": made.device.mac,
             "extension": made.extension.number,
             "address": made.address,
+            "ip": made.device.last_ip,
             "logged_out": [other.mac for other in made.logged_out],
         }
     )

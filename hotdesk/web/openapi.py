@@ -211,6 +211,7 @@ SCHEMAS = {
             "mac": STRING,
             "extension": STRING,
             "address": {"type": "string", "enum": ["external", "internal"]},
+            "ip": {"type": "string", "description": "the phone's known address, which the login is bound to"},
             "logged_out": {"type": "array", "items": STRING, "description": "phones this login displaced"},
         }
     ),
