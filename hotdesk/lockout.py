@@ -7,7 +7,7 @@ extensions typed on it, nor a locked extension the phones it is typed on.
 
 Progressive: every `lockout_attempts` further failures (with no success or unlock between)
 lock again for twice as long — `lockout_minutes`, then double, ... up to `lockout_max_minutes`.
-Failures older than twice that longest lock are forgotten.
+Failures older than seven longest locks (a week by default) are forgotten.
 
 Known phones (OWASP's "device cookie", where a phone's MAC stands for the cookie): the phones an
 extension logged in on lately. Its failures there and its failures elsewhere are two counts, and
@@ -81,8 +81,8 @@ class Policy:
 
     @property
     def memory(self) -> timedelta:
-        """How long a failure is remembered: past the longest lock, so a spray at the cap stays there."""
-        return self.forget_after if self.forget_after is not None else 2 * self.longest
+        """How long a failure is remembered: many longest locks, so a spray near the cap stays near it."""
+        return self.forget_after if self.forget_after is not None else 7 * self.longest
 
     def lock(self, failures: Sequence[datetime], now: datetime, *, complete: bool = True) -> Lock | None:
         """The lock `failures` (newest first, since the last reset) hold now, or None.

@@ -228,7 +228,7 @@ CORE_SETTINGS = (
     ),
     SettingSpec(
         "lockout_max_minutes",
-        "the longest a lockout lasts however many failures follow (failures are forgotten after twice this)",
+        "the longest a lockout lasts however many failures follow (failures are forgotten after seven times this)",
         lambda: "1440",
         check_count,
     ),
