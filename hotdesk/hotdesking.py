@@ -168,7 +168,7 @@ def login(
             session.commit()
             return LoginResult(failure=LoginFailure.UNKNOWN_EXTENSION)
     else:
-        verdict = lockout.check(session, settings, number, device.mac, now)
+        verdict = lockout.check(session, settings, number, device.mac, ip, now)
         if verdict.locked:
             # Recorded, but counted against nothing: only attempts that tested a PIN count.
             _record_failure(session, LoginFailure.LOCKED_OUT, number, device, address, ip, detail=verdict.detail)
@@ -256,7 +256,7 @@ def _record_failure(
     extension_locked = None
     if locks is not None:
         settings, verdict, extension, now = locks
-        where = "its own phones too" if verdict.known_phone else "phones it has not logged in on"
+        where = "all phones" if verdict.known_phone else "phones it has not logged in on"
         if extension is not None and (extension_locked := lockout.earned(settings, verdict.extension_failures, now)):
             events.record(
                 session,

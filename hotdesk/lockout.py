@@ -9,8 +9,8 @@ Progressive: every `lockout_attempts` further failures (with no success or unloc
 lock again for twice as long — `lockout_minutes`, then double, ... up to `lockout_max_minutes`.
 Failures older than seven longest locks (a week by default) are forgotten.
 
-Known phones (OWASP's "device cookie", where a phone's MAC stands for the cookie): the phones an
-extension logged in on lately. Its failures there and its failures elsewhere are two counts, and
+Known phones (OWASP's "device cookie", where a phone's MAC and address stand for the cookie): the
+phones an extension logged in on lately, each at the address it logged in from. Its failures there and its failures elsewhere are two counts, and
 a lock earned elsewhere (including a phone's own lock, earned by the extensions typed on it)
 does not apply on a known phone. Someone spraying PINs from other or freshly minted phones thus
 locks the extension out of every phone but the user's own; the user keeps their desk.
@@ -114,14 +114,17 @@ class Verdict:
     phone_failures: tuple[datetime, ...] = ()
 
 
-def check(session: Session, settings: SettingValues, number: str, mac: str, now: datetime | None = None) -> Verdict:
-    """The lock that refuses this login, if any. Three small indexed reads; called under the login lock."""
+def check(
+    session: Session, settings: SettingValues, number: str, mac: str, ip: str | None, now: datetime | None = None
+) -> Verdict:
+    """The lock that refuses this login of `number` on phone `mac` from `ip`, if any. Three small
+    indexed reads; called under the login lock."""
     policy, now = Policy.of(settings), now or utcnow()
     if not policy.on:
         return Verdict(None, None, False)
     number = number[:32]
-    known = set(session.scalars(_KNOWN_PHONES, {"number": number, "since": now - timedelta(days=KNOWN_PHONE_DAYS)}))
-    on_known = mac in known
+    known = _known_phones(session, number, now)
+    on_known = (mac, ip) in known
     rows = session.execute(_EXTENSION_HISTORY, {"value": number, "since": now - policy.memory}).all()
     at_known, elsewhere = _split(rows, known)
     extension_locks = [policy.lock(at_known, now, complete=len(rows) < MOST_FAILURES_READ)]
@@ -191,15 +194,15 @@ def current(session: Session, settings: SettingValues, now: datetime | None = No
         return []
     since = now - policy.memory
     found: list[Lockout] = []
-    for number in session.scalars(_candidates(Event.extension), {"since": since}):
-        known = set(session.scalars(_KNOWN_PHONES, {"number": number, "since": now - timedelta(days=KNOWN_PHONE_DAYS)}))
+    for number in session.scalars(_candidates(Event.extension), {"since": since, "attempts": policy.attempts}):
+        known = _known_phones(session, number, now)
         rows = session.execute(_EXTENSION_HISTORY, {"value": number, "since": since}).all()
         at_known, elsewhere = _split(rows, known)
         complete = len(rows) < MOST_FAILURES_READ
         for failures, scope in ((at_known, "all phones"), (elsewhere, "phones it has not logged in on")):
             if lock := policy.lock(failures, now, complete=complete):
                 found.append(Lockout("extension", number, scope, lock.until, lock.level, lock.failures))
-    for mac in session.scalars(_candidates(Event.mac), {"since": since}):
+    for mac in session.scalars(_candidates(Event.mac), {"since": since, "attempts": policy.attempts}):
         rows = session.execute(_PHONE_HISTORY, {"value": mac, "since": since}).all()
         if lock := policy.lock(_since_reset(rows), now, complete=len(rows) < MOST_FAILURES_READ):
             found.append(
@@ -214,19 +217,26 @@ def unlock(session: Session, *, actor: str, number: str | None = None, mac: str 
     session.add(Event(kind=EventKind.UNLOCK.value, extension=number, mac=mac, actor=actor[:64], detail="by an admin"))
 
 
-def _split(rows, known: set[str]) -> tuple[list[datetime], list[datetime]]:
+def _known_phones(session: Session, number: str, now: datetime) -> set[tuple[str, str | None]]:
+    """(MAC, address) of the extension's successful logins lately. The address too: a MAC is printed
+    on the phone and named in every request for it; the address takes being at that desk's wire."""
+    since = now - timedelta(days=KNOWN_PHONE_DAYS)
+    return {(mac, ip) for mac, ip in session.execute(_KNOWN_PHONES, {"number": number, "since": since})}
+
+
+def _split(rows, known: set[tuple[str, str | None]]) -> tuple[list[datetime], list[datetime]]:
     """An extension's failures since the last reset, newest first: on its known phones (a login
     anywhere or an unlock resets these) and elsewhere (only an unlock does: a user's own logins
     must not wipe out what a sprayer elsewhere has run up)."""
     at_known: list[datetime] = []
     elsewhere: list[datetime] = []
     known_open = True
-    for at, kind, mac in rows:
+    for at, kind, mac, ip in rows:
         if kind == EventKind.UNLOCK.value:
             break
         if kind == EventKind.LOGIN.value:
             known_open = False
-        elif mac in known:
+        elif (mac, ip) in known:
             if known_open:
                 at_known.append(at)
         else:
@@ -236,7 +246,7 @@ def _split(rows, known: set[str]) -> tuple[list[datetime], list[datetime]]:
 
 def _since_reset(rows) -> list[datetime]:
     failures = []
-    for at, kind, _mac in rows:
+    for at, kind, *_where in rows:
         if kind != EventKind.LOGIN_FAILED.value:
             break
         failures.append(at)
@@ -251,7 +261,7 @@ _COUNTED_OR_RESET = or_(
 
 def _history(column) -> Select:
     return (
-        select(Event.at, Event.kind, Event.mac)
+        select(Event.at, Event.kind, Event.mac, Event.ip)
         .where(column == bindparam("value"), Event.at > bindparam("since"), _COUNTED_OR_RESET)
         .order_by(Event.at.desc(), Event.id.desc())
         .limit(MOST_FAILURES_READ)
@@ -261,7 +271,7 @@ def _history(column) -> Select:
 # Built once: the login path runs them under its lock.
 _EXTENSION_HISTORY, _PHONE_HISTORY = _history(Event.extension), _history(Event.mac)
 _KNOWN_PHONES = (
-    select(Event.mac)
+    select(Event.mac, Event.ip)
     .distinct()
     .where(
         Event.extension == bindparam("number"),
@@ -274,7 +284,7 @@ _KNOWN_PHONES = (
 
 
 def _candidates(column):
-    """Who has counted failures lately: the only ones that can be locked."""
+    """Who has enough counted failures lately to be locked: the only ones worth a closer look."""
     return (
         select(column)
         .where(
@@ -284,6 +294,7 @@ def _candidates(column):
             Event.detail.in_(COUNTED),
         )
         .group_by(column)
+        .having(func.count() >= bindparam("attempts"))
         .order_by(func.max(Event.at).desc())
         .limit(LISTED)
     )

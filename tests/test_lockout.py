@@ -146,6 +146,21 @@ def test_the_user_keeps_their_phone_even_while_the_spray_goes_on_and_locks_grow(
     assert "30 minute(s)" in YealinkPhone(client, minted(7)).login("1001", "4321").findtext("Text")
 
 
+def test_a_phone_is_known_at_the_address_it_logged_in_from_not_by_its_mac_alone(client, extensions, session):
+    """Brands without credentials of their own can be named by anyone: a MAC is no device cookie."""
+    desk = YealinkPhone(client, DESK, ip="10.20.0.31")
+    assert logged_in(desk.login("1001", "4321"))
+    log_out(desk)
+    registry = settings_registry()
+    device = hotdesking.find_device(session, mac=DESK)
+    for _ in range(5):  # a neighbour's requests name the desk phone, from the neighbour's address
+        hotdesking.login(session, registry.all(session), device, "1001", "0000", Address.EXTERNAL, "10.66.0.66")
+    refused = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL, "10.66.0.66")
+    assert refused.failure is hotdesking.LoginFailure.LOCKED_OUT
+
+    assert logged_in(desk.login("1001", "4321"))
+
+
 def test_failures_on_the_own_phone_lock_the_extension_everywhere(client, extensions, session):
     desk = YealinkPhone(client, DESK)
     assert logged_in(desk.login("1001", "4321"))
@@ -189,7 +204,7 @@ def test_the_login_path_reads_at_most_one_query_more_than_before(session, extens
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(session.bind, "before_cursor_execute", listener)
     try:
-        lockout.check(session, settings, "1001", ATTACKER)
+        lockout.check(session, settings, "1001", ATTACKER, "10.0.0.9")
     finally:
         event.remove(session.bind, "before_cursor_execute", listener)
     assert len([s for s in statements if s.lstrip().upper().startswith("SELECT")]) == 3
