@@ -193,12 +193,18 @@ def login(
 
     result = LoginResult(extension=extension)
     if device.mapping is not None:
-        _end_mapping(session, device.mapping, ip=ip, detail="replaced by a new login on this phone")
+        _end_mapping(
+            session,
+            device.mapping,
+            ip=ip,
+            actor=by_admin,
+            detail="replaced by a new login on this phone",
+        )
         session.flush()  # one mapping per device: the old row must go before the new one comes
     if policy != "allow":
         for other in others:
             result.logged_out.append(other.device)
-            _end_mapping(session, other, ip=None, detail=f"logged in on {device.mac}")
+            _end_mapping(session, other, ip=None, actor=by_admin, detail=f"logged in on {device.mac}")
     mapping = Mapping(
         device=device,
         extension=extension,
@@ -396,7 +402,7 @@ def _end_mapping(
         template=choose_template(session, mapping.device, mapping).name,
         address=mapping.address.value,
         ip=ip,
-        actor=actor,
+        actor=actor[:64] if actor else None,  # "api:" and a token name of up to 64
         detail=detail,
     )
     mapping.device.mapping = None

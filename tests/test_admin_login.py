@@ -58,8 +58,25 @@ def test_api_logs_an_extension_in_displaces_it_elsewhere_and_tells_both_phones(
         "internal",
         "made by an admin",
     )
+    displaced = session.scalars(select(Event).where(Event.kind == "logout")).one()
+    assert (displaced.mac, displaced.actor, displaced.detail) == (DESK, "api:billing-sync", f"logged in on {SHARED}")
     shared.boot()
     assert shared.line()["secret"] == "alice-SIP-secret-9f3" and shared.line()["registrar_host"] == "10.1.0.5"
+
+
+def test_a_token_with_the_longest_name_logs_in_and_displaces(client, extensions, session):
+    """The actor is "api:" and up to 64 characters: the history keeps 64 (PostgreSQL refuses more)."""
+    from hotdesk.admin import accounts
+
+    secret = accounts.create_token(session, "t" * 64, "test").secret
+    YealinkPhone(client, DESK).login("1001", "4321")
+    YealinkPhone(client, SHARED).boot()
+    answer = client.post(
+        f"/api/v1/devices/{SHARED}/login", json={"extension": "1001"}, headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert answer.status_code == 200, answer.json
+    actors = session.scalars(select(Event.actor).where(Event.kind.in_(("login", "logout"))).order_by(Event.id))
+    assert list(actors) == [None, ("api:" + "t" * 64)[:64], ("api:" + "t" * 64)[:64]]
 
 
 def test_api_refuses_what_the_rules_refuse_and_changes_nothing(api, client, extensions, session, notifier):

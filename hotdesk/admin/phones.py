@@ -164,8 +164,10 @@ def login(
         raise Conflict(
             f"{number} is logged in on {result.elsewhere.mac} and multiple_login is deny: log it out there first"
         )
-    if result.failure is not None:
+    if result.failure is LoginFailure.UNKNOWN_EXTENSION:
         raise NotFound(f"no extension {number}")
+    if result.failure is not None:  # whatever else the core refuses (a phone not admitted, say)
+        raise Conflict(f"{phone.mac}: login refused ({result.failure.value.replace('_', ' ')})")
     notified = {
         other.mac: tell_reload(
             session, registry, notifier, other, reason=f"{number} logged in on {phone.mac} by admin ({actor})"
