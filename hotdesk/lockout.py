@@ -272,13 +272,14 @@ def _history(column) -> Select:
 _EXTENSION_HISTORY, _PHONE_HISTORY = _history(Event.extension), _history(Event.mac)
 _KNOWN_PHONES = (
     select(Event.mac, Event.ip)
-    .distinct()
     .where(
         Event.extension == bindparam("number"),
         Event.at > bindparam("since"),
         Event.kind == EventKind.LOGIN.value,
         Event.mac.is_not(None),
     )
+    .group_by(Event.mac, Event.ip)
+    .order_by(func.max(Event.at).desc())
     .limit(MOST_KNOWN_PHONES)
 )
 
