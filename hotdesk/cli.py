@@ -12,7 +12,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from hotdesk import directory, hotdesking, runtime, scheduler, schema
-from hotdesk.admin import AdminError, accounts, history, phones, pins, record_change
+from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins, record_change
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -232,7 +232,7 @@ def logout(ctx: Context, session: Session, mac: str) -> None:
         session, ctx.settings, ctx.hotdesk.notifier, device, reason=f"logout by admin ({CLI_ACTOR})"
     )
     if sent is not None:
-        click.echo(f"NOTIFY to {device.last_ip}: {sent.result().detail}")
+        click.echo(f"NOTIFY to {sent.result().host}: {sent.result().detail}")
 
 
 # policies
@@ -258,14 +258,38 @@ def run_scheduler(ctx: Context, interval: float) -> None:
 
 
 @main.command("unlock")
-@click.argument("number")
+@click.argument("number", required=False)
+@click.option("--phone", "mac", default=None, help="lift the lockout of this phone (MAC) instead")
 @with_session
-def unlock(ctx: Context, session: Session, number: str) -> None:
-    """Lift the failed-login lockout of an extension."""
-    if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
-        raise click.ClickException(f"no extension {number}")
-    hotdesking.unlock(session, number, actor="cli")
-    click.echo(f"extension {number} unlocked")
+def unlock(ctx: Context, session: Session, number: str | None, mac: str | None) -> None:
+    """Lift the failed-login lockout of an extension (on every phone), or with --phone of a phone."""
+    what = lockouts.unlock(session, CLI_ACTOR, extension=number, mac=mac)
+    click.echo(f"{what} unlocked")
+
+
+@main.command("lockouts")
+@with_session
+def lockouts_list(ctx: Context, session: Session) -> None:
+    """Extensions and phones locked by failed logins now: kind, number or MAC, until (UTC), where, failures."""
+    for lock in lockouts.listing(session, ctx.settings):
+        click.echo(f"{lock.kind}\t{lock.key}\t{lock.until:%Y-%m-%d %H:%M}\t{lock.scope}\t{lock.failures} failures")
+
+
+@main.command("login")
+@click.argument("number")
+@click.argument("mac")
+@click.option("--external", "address", flag_value="external", default=True, help="register at external_address")
+@click.option("--internal", "address", flag_value="internal", help="register at internal_address")
+@with_session
+def login(ctx: Context, session: Session, number: str, mac: str, address: str) -> None:
+    """Log extension NUMBER in on the phone MAC without its PIN (multiple_login applies) and tell the
+    phones (SIP NOTIFY): how Digium D phones, which have no login app, get a user."""
+    made = phones.login(session, ctx.settings, ctx.hotdesk.notifier, mac, number, address, CLI_ACTOR)
+    click.echo(f"{made.extension.number} logged in on {made.device.mac} ({address})")
+    for other in made.logged_out:
+        click.echo(f"{made.extension.number} logged out of {other.mac}")
+    for target, sent in made.notified.items():
+        click.echo(f"NOTIFY to {target}: {sent.result().detail if sent is not None else 'no address known'}")
 
 
 @extensions.command("weak-pins")

@@ -222,7 +222,8 @@ class EventKind(enum.StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
     LOGIN_FAILED = "login_failed"
-    UNLOCK = "unlock"
+    UNLOCK = "unlock"  # an admin lifted the lock of an extension (extension set) or of a phone (mac set)
+    LOCKOUT = "lockout"  # failed logins just locked an extension or a phone (hotdesk.lockout)
     NOTIFY = "notify"
     ADMIN = "admin"  # a change an admin made (console, API or CLI); actor = the admin's or token's name
     ADMIN_SIGNIN = "admin_signin"

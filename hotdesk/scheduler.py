@@ -33,7 +33,9 @@ def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: N
         devices = hotdesking.expired_logins(session)
         settings = registry.all(session)
         for device in devices:
-            reload_device(notifier, settings, device, reason="automatic logout")
+            reload_device(
+                notifier, settings, device, reason="automatic logout", host=hotdesking.reload_address(session, device)
+            )
     if devices:
         log.info("automatic logout of %d phone(s)", len(devices))
     return len(devices)

@@ -30,7 +30,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
-from hotdesk.admin import AdminError, NotFound, accounts, history, phones, pins
+from hotdesk.admin import AdminError, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -432,6 +432,7 @@ def devices():
         waiting=phones.waiting(session_),
         waiting_count=phones.waiting_count(session_),
         admission=hotdesk().settings.get(session_, "device_admission"),
+        lockouts=lockouts.listing(session_, hotdesk().settings),
     )
 
 
@@ -468,6 +469,34 @@ def reset_credentials(mac: str):
     device = phones.reset_credentials(db(), mac, g.actor)
     flash(f"{device.mac}: its own credentials are withdrawn; it is issued new ones at its next fetch.", "info")
     return redirect(url_for("admin.devices", q=request.form.get("q") or None))
+
+
+@bp.route("/devices/<mac>/login", methods=["GET", "POST"])
+@_refusals
+def device_login(mac: str):
+    """Log an extension in on a phone without its PIN: how Digium D phones (no login app) get a user."""
+    device = phones.device(db(), mac)
+    if request.method == "POST":
+        number = request.form.get("extension", "")
+        made = phones.login(
+            db(), hotdesk().settings, hotdesk().notifier, mac, number, request.form.get("address", ""), g.actor
+        )
+        displaced = "".join(f" {made.extension.number} was logged out of {other.mac}." for other in made.logged_out)
+        flash(
+            f"{made.extension.number} logged in on {made.device.mac}; the phone is told to reload.{displaced}", "info"
+        )
+        return redirect(url_for("admin.devices", q=made.device.mac))
+    return render_template("admin/device_login.html", device=device)
+
+
+@bp.post("/lockouts/unlock")
+@_refusals
+def unlock():
+    what = lockouts.unlock(
+        db(), g.actor, extension=request.form.get("extension") or None, mac=request.form.get("mac") or None
+    )
+    flash(f"{what.capitalize()} unlocked.", "info")
+    return redirect(url_for("admin.devices"))
 
 
 @bp.post("/pins")

@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from werkzeug.exceptions import HTTPException
 
-from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, phones, pins
+from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -209,6 +209,17 @@ def device_json(device) -> dict:
         "shared_credentials_fetch": (
             {"at": _iso(device.shared_fetch_at), "ip": device.shared_fetch_ip} if device.shared_fetch_at else None
         ),
+    }
+
+
+def lockout_json(lock) -> dict:
+    return {
+        "kind": lock.kind,
+        "key": lock.key,
+        "scope": lock.scope,
+        "until": _iso(lock.until),
+        "level": lock.level,
+        "failures": lock.failures,
     }
 
 
@@ -423,6 +434,42 @@ def devices_logout(mac: str) -> Response:
 def devices_reset_credentials(mac: str) -> Response:
     """Withdraw the phone's own provisioning credentials: new ones at its next fetch."""
     return jsonify(device_json(phones.reset_credentials(db(), mac, g.actor)))
+
+
+@bp.post("/devices/<mac>/login")
+def devices_login(mac: str) -> Response:
+    """Log an extension in on the phone without its PIN (multiple_login applies); the phone, and any
+    phone the login displaced, are told by SIP NOTIFY."""
+    data = _body(("extension", "address"), required=("extension",))
+    made = phones.login(
+        db(), hotdesk().settings, hotdesk().notifier, mac, data["extension"], data.get("address") or "external", g.actor
+    )
+    return jsonify(
+        {
+            "mac": made.device.mac,
+            "extension": made.extension.number,
+            "address": made.address,
+            "ip": made.device.last_ip,
+            "logged_out": [other.mac for other in made.logged_out],
+        }
+    )
+
+
+@bp.post("/devices/<mac>/unlock")
+def devices_unlock(mac: str) -> Response:
+    """Lift the phone's failed-login lockout."""
+    return jsonify({"unlocked": lockouts.unlock(db(), g.actor, mac=mac)})
+
+
+@bp.post("/extensions/<number>/unlock")
+def extensions_unlock(number: str) -> Response:
+    """Lift the extension's failed-login lockout, on every phone."""
+    return jsonify({"unlocked": lockouts.unlock(db(), g.actor, extension=number)})
+
+
+@bp.get("/lockouts")
+def lockouts_list() -> Response:
+    return jsonify({"items": [lockout_json(lock) for lock in lockouts.listing(db(), hotdesk().settings)]})
 
 
 @bp.get("/settings")

@@ -230,6 +230,34 @@ SCHEMAS = {
     "LogoutResult": _obj(
         {"mac": STRING, "logged_out": {"type": ["string", "null"], "description": "null: nobody was logged in"}}
     ),
+    "AdminLoginBody": _obj(
+        {
+            "extension": {"type": "string", "minLength": 1},
+            "address": {"type": "string", "enum": ["external", "internal"], "description": "default external"},
+        },
+        required=("extension",),
+    ),
+    "AdminLoginResult": _obj(
+        {
+            "mac": STRING,
+            "extension": STRING,
+            "address": {"type": "string", "enum": ["external", "internal"]},
+            "ip": {"type": "string", "description": "the phone's known address, which the login is bound to"},
+            "logged_out": {"type": "array", "items": STRING, "description": "phones this login displaced"},
+        }
+    ),
+    "UnlockResult": _obj({"unlocked": {"type": "string", "description": "what was unlocked, in words"}}),
+    "Lockout": _obj(
+        {
+            "kind": {"type": "string", "enum": ["extension", "phone"]},
+            "key": {"type": "string", "description": "the extension number or the MAC"},
+            "scope": {"type": "string", "description": "where the lock applies"},
+            "until": {"type": "string", "format": "date-time"},
+            "level": {"type": "integer", "description": "1: the first lock; each further one lasts twice as long"},
+            "failures": {"type": "integer"},
+        }
+    ),
+    "LockoutList": _list("Lockout"),
     "Setting": _obj(
         {
             "name": STRING,
@@ -424,6 +452,36 @@ def document() -> dict:
                     {200: (ok, _json(_ref("Device")))},
                     (404, 422),
                 ),
+            },
+            "/devices/{mac}/login": {
+                "parameters": [MAC],
+                "post": _operation(
+                    "Log an extension in on the phone without its PIN (multiple_login applies; the phones are told)",
+                    {200: (ok, _json(_ref("AdminLoginResult")))},
+                    (404, 409, 415, 422),
+                    body=_json(_ref("AdminLoginBody")),
+                ),
+            },
+            "/devices/{mac}/unlock": {
+                "parameters": [MAC],
+                "post": _operation(
+                    "Lift the phone's failed-login lockout", {200: (ok, _json(_ref("UnlockResult")))}, (404, 422)
+                ),
+            },
+            "/extensions/{number}/unlock": {
+                "parameters": [NUMBER],
+                "post": _operation(
+                    "Lift the extension's failed-login lockout, on every phone",
+                    {200: (ok, _json(_ref("UnlockResult")))},
+                    (404, 422),
+                ),
+            },
+            "/lockouts": {
+                "get": _operation(
+                    "Extensions and phones locked out by failed logins now, the longest first",
+                    {200: (ok, _json(_ref("LockoutList")))},
+                    (),
+                )
             },
             "/settings": {
                 "get": _operation("Runtime settings (secrets: value null)", {200: (ok, _json(_ref("SettingList")))}, ())
