@@ -228,11 +228,12 @@ def logout(ctx: Context, session: Session, mac: str) -> None:
         click.echo(f"nobody was logged in on {normalized}")
         return
     click.echo(f"{extension.number} logged out of {normalized}")
+    host = hotdesking.reload_address(session, device)
     sent = phones.tell_reload(
         session, ctx.settings, ctx.hotdesk.notifier, device, reason=f"logout by admin ({CLI_ACTOR})"
     )
     if sent is not None:
-        click.echo(f"NOTIFY to {sent.result().host}: {sent.result().detail}")
+        click.echo(f"NOTIFY to {host}: {sent.result().detail}")
 
 
 # policies

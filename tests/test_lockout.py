@@ -217,10 +217,11 @@ def lock_1001_and_attacker(client):
     attacker = YealinkPhone(client, ATTACKER)
     for _ in range(5):
         attacker.login("1001", "0000")
+    return attacker
 
 
 def test_api_lists_and_lifts_lockouts_of_extensions_and_phones(api, client, extensions, session):
-    lock_1001_and_attacker(client)
+    attacker = lock_1001_and_attacker(client)
     listed = api.get("/lockouts")
     assert listed.status_code == 200
     assert {(item["kind"], item["key"], item["level"], item["failures"]) for item in listed.json["items"]} == {
@@ -231,10 +232,10 @@ def test_api_lists_and_lifts_lockouts_of_extensions_and_phones(api, client, exte
     assert api.post("/extensions/1001/unlock").json == {"unlocked": "extension 1001"}
     assert [item["kind"] for item in api.get("/lockouts").json["items"]] == ["phone"]
     assert logged_in(YealinkPhone(client, SHARED).login("1001", "4321"))
-    assert LOCKED in YealinkPhone(client, ATTACKER).login("1002", "55667788").findtext("Text")
+    assert LOCKED in attacker.login("1002", "55667788").findtext("Text")
     assert api.post("/devices/00:15:65:AA:BB:03/unlock").json == {"unlocked": f"phone {ATTACKER}"}
     assert api.get("/lockouts").json["items"] == []
-    assert logged_in(YealinkPhone(client, ATTACKER).login("1002", "55667788"))
+    assert logged_in(attacker.login("1002", "55667788"))
 
     unlocks = session.scalars(select(Event).where(Event.kind == "unlock").order_by(Event.id))
     assert [(e.extension, e.mac, e.actor) for e in unlocks] == [
