@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
+from functools import lru_cache, wraps
 from typing import Any, ClassVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -47,6 +47,10 @@ _screens = Environment(
 )
 
 _MAC = re.compile(r"[0-9a-f]{12}")
+
+# Phones' User-Agents are well under 200 characters; a longer one is not a phone. Refusing it
+# before any pattern runs bounds what recognising a request can cost (gunicorn lets 8 KB through).
+MAX_USER_AGENT = 512
 
 
 def normalize_mac(text: str | None) -> str | None:
@@ -129,6 +133,12 @@ class Brand:
     # logins come from the CLI/console, and an app screen reaching one is answered as plain text.
     has_login_app: ClassVar[bool] = True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Every brand's identify() is capped here, whoever calls it (recognise, the phone app).
+        if "identify" in cls.__dict__:
+            cls.identify = _capped(cls.__dict__["identify"])
+
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         raise NotImplementedError
 
@@ -209,6 +219,14 @@ class Brand:
 
     def _compile(self, body: str):
         return _compiled(self, body)
+
+
+def _capped(identify):
+    @wraps(identify)
+    def capped(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+        return None if len(user_agent) > MAX_USER_AGENT else identify(self, user_agent, headers)
+
+    return capped
 
 
 @lru_cache(maxsize=512)
