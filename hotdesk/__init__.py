@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from flask import Flask
 from sqlalchemy import Engine
@@ -18,6 +19,9 @@ from hotdesk.settings import CORE_SETTINGS, Settings
 from hotdesk.sightings import Sightings
 from hotdesk.snapshot import SnapshotCache
 
+if TYPE_CHECKING:
+    from hotdesk.web.http_auth import DigestNonces
+
 
 @dataclass
 class Hotdesk:
@@ -31,6 +35,7 @@ class Hotdesk:
     snapshots: SnapshotCache
     published: published.PublishedFiles | None = None  # the nginx fast path, when HOTDESK_PUBLISH_DIR is set
     sightings: Sightings | None = None  # last-seen updates, written in batches
+    digest_nonces: DigestNonces | None = None  # the phone faces' Digest nonces and this host's nc marks
 
 
 def _log_to_stderr() -> None:
@@ -73,14 +78,17 @@ def create_app(
     if files is not None:
         files.retire()  # what a crash may have left behind; workers publish again on demand
     sightings = Sightings(sessions)
+    from hotdesk.web.http_auth import DigestNonces, NonceCounts
+
+    nonces = DigestNonces(config.secret_key, NonceCounts(config.instance_path / "digest-nonces.db"))
     app.extensions["hotdesk"] = Hotdesk(
-        config, engine, sessions, registry, notifier, SnapshotCache(registry), files, sightings
+        config, engine, sessions, registry, notifier, SnapshotCache(registry), files, sightings, nonces
     )
 
     if files is not None and "phones" in faces:
         from hotdesk.web.published_answers import PublishedAnswers
 
-        app.wsgi_app = PublishedAnswers(app.wsgi_app, files, sightings, config.secret_key)  # type: ignore[method-assign]
+        app.wsgi_app = PublishedAnswers(app.wsgi_app, files, sightings, nonces)  # type: ignore[method-assign]
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]

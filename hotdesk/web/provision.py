@@ -26,7 +26,7 @@ log = logging.getLogger("hotdesk.provision")
 def provisioning_file(filename: str) -> Response:
     session = db()
     settings = web_settings()
-    key = current_app.config["SECRET_KEY"]
+    nonces = hotdesk().digest_nonces
     global_user = settings["provisioning_username"]
     by_device: Device | None = None  # the device whose own credentials the request carries
 
@@ -37,11 +37,11 @@ def provisioning_file(filename: str) -> Response:
         by_device = hotdesking.find_device(session, provisioning_username=username)
         return by_device.provisioning_password if by_device else None
 
-    user = http_auth.authenticate(request, password_of, key)
+    user = http_auth.authenticate(request, password_of, nonces)
     if user is None:
         if request.authorization is not None:
             log.warning("provisioning auth failed ip=%s file=%r", client_ip(), filename[:200])
-        return http_auth.challenge(key, stale=http_auth.nonce_is_stale(request, key))
+        return http_auth.challenge(nonces, client_ip(), stale=http_auth.nonce_is_stale(request, nonces))
     if user == global_user:
         by_device = None
     return _answer(filename, by_device)
