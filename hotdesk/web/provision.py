@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, g, request
 from hotdesk import brands, credentials, hotdesking, published
 from hotdesk.brands import FileKind, normalize_mac
 from hotdesk.models import Device
-from hotdesk.web import client_ip, db, hotdesk, http_auth, snapshot
+from hotdesk.web import client_ip, db, hotdesk, http_auth, ratelimit, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.trust import Proof
 from hotdesk.web.device_files import base_context, device_context, fast_path
@@ -37,11 +37,14 @@ def provisioning_file(filename: str) -> Response:
         by_device = hotdesking.find_device(session, provisioning_username=username)
         return by_device.provisioning_password if by_device else None
 
+    if request.authorization is not None and ratelimit.provisioning_auth_throttled():
+        return ratelimit.too_many_failures()
     user = http_auth.authenticate(request, password_of, nonces)
     if user is None:
-        if request.authorization is not None:
-            log.warning("provisioning auth failed ip=%s file=%r", client_ip(), filename[:200])
-        return http_auth.challenge(nonces, client_ip(), stale=http_auth.nonce_is_stale(request, nonces))
+        stale = http_auth.nonce_is_stale(request, nonces)
+        if request.authorization is not None and not stale:
+            ratelimit.provisioning_auth_failed(request.authorization.username)
+        return http_auth.challenge(nonces, client_ip(), stale=stale)
     if user == global_user:
         by_device = None
     return _answer(filename, by_device)
