@@ -10,9 +10,10 @@ from functools import lru_cache, wraps
 from typing import Any, ClassVar
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
 from markupsafe import Markup
 
+from hotdesk.brands import budget
+from hotdesk.brands.budget import BudgetedSandbox
 from hotdesk.config import ROOT
 from hotdesk.screens import Screen
 from hotdesk.settings import SettingSpec
@@ -176,7 +177,7 @@ class Brand:
         return template.render(screen=screen, **context).encode(self.screen_encoding, "xmlcharrefreplace")
 
     def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
-        return self._compile(body).render(context).encode("utf-8")
+        return budget.render(self._compile(body), context).encode("utf-8")
 
     def renders_template(self, part: str | None) -> bool:
         """Is this part of a device's files rendered from its template (where the admin's edits,
@@ -185,7 +186,8 @@ class Brand:
 
     def render_common(self, context: Mapping[str, Any]) -> bytes:
         assert self.common_template is not None
-        return self._environment.get_template(f"{self.key}/{self.common_template}").render(context).encode("utf-8")
+        template = self._environment.get_template(f"{self.key}/{self.common_template}")
+        return budget.render(template, context).encode("utf-8")
 
     def check_template(self, body: str) -> None:
         """Raise jinja2.TemplateSyntaxError for a template that cannot compile."""
@@ -201,11 +203,12 @@ class Brand:
         }
 
     @property
-    def _environment(self) -> SandboxedEnvironment:
-        # Sandboxed: admins edit templates, and a template must not reach into the server.
+    def _environment(self) -> BudgetedSandbox:
+        # Sandboxed: admins edit templates, and a template must not reach into the server, nor
+        # work forever (hotdesk.brands.budget).
         env = self.__dict__.get("_env")
         if env is None:
-            env = SandboxedEnvironment(
+            env = BudgetedSandbox(
                 loader=FileSystemLoader(CONFIG_TEMPLATES),
                 autoescape=self.config_autoescape,
                 finalize=self.config_value,
