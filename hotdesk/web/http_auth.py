@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import secrets
 import sqlite3
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from flask import Request, Response
 
+log = logging.getLogger("hotdesk.provision")
 REALM = "hotdesk"
 NONCE_LIFETIME = 600  # seconds; phones reuse one nonce for the several files they fetch at boot
 _NC = 8  # hex digits of a nonce count
@@ -56,7 +58,15 @@ class NonceCounts:
         self._host: str | None = None
 
     def advance(self, nonce: str, nc: int) -> bool:
-        """Record `nc` for `nonce` if it is higher than any recorded; False if it is not."""
+        """Record `nc` for `nonce` if it is higher than any recorded; False if it is not, or if the
+        marks cannot be kept (an unwritable instance/: refusing is the safe side, and logged)."""
+        try:
+            return self._advance(nonce, nc)
+        except sqlite3.Error as error:
+            log.error("Digest nonce counts cannot be kept in %s (%s): Digest answers are refused", self.path, error)
+            return False
+
+    def _advance(self, nonce: str, nc: int) -> bool:
         db = self._db()
         now = time.time()
         if now >= self._next_purge:
