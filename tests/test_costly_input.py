@@ -101,6 +101,9 @@ COSTLY_TEMPLATES = {
         "{% set ns = namespace(s='x') %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}"
     ),
     "a huge output": "{% for i in range(90000) %}{{ 'x' * 100 }}{% endfor %}",
+    "a macro calling itself twice": (
+        "{% macro m(n) %}{% if n < 40 %}{{ m(n + 1) }}{{ m(n + 1) }}{% endif %}{% endmacro %}{{ m(1) }}"
+    ),
 }
 
 
