@@ -30,7 +30,12 @@ class MakeRun:
     def __init__(self, log, database_url):
         self.port = free_port()
         self.log_path = log
-        env = {**os.environ, "HOTDESK_DATABASE_URL": database_url, "HOTDESK_BIND": f"127.0.0.1:{self.port}"}
+        env = {
+            **os.environ,
+            "HOTDESK_DATABASE_URL": database_url,
+            "HOTDESK_BIND": f"127.0.0.1:{self.port}",
+            "HOTDESK_INSTANCE_PATH": str(log.parent / "instance"),  # not the checkout's instance/
+        }
         env.pop("MAKEFLAGS", None)
         with open(log, "ab") as out:
             self.process = subprocess.Popen(
