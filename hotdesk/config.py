@@ -62,7 +62,10 @@ def _stored_secret_key(instance: Path) -> str:
     """A key generated on first start and kept, so tokens in phones' configs survive restarts."""
     path = instance / "secret_key"
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        private_directory(instance)  # an instance/ (or key) left open to others is closed
+        private_file(path)
+        return key
     except FileNotFoundError:
         private_directory(instance)
         key = secrets.token_urlsafe(48)

@@ -79,3 +79,13 @@ def test_an_existing_database_open_to_others_is_closed(tmp_path):
     os.chmod(database, 0o644)
     make_engine(f"sqlite:///{database}").dispose()
     assert stat.S_IMODE(database.stat().st_mode) == 0o600
+
+
+def test_an_existing_instance_directory_open_to_others_is_closed(tmp_path):
+    instance = tmp_path / "instance"
+    Config.from_env({"HOTDESK_INSTANCE_PATH": str(instance)})  # made, with its key
+    os.chmod(instance, 0o755)
+    os.chmod(instance / "secret_key", 0o644)
+    Config.from_env({"HOTDESK_INSTANCE_PATH": str(instance)})
+    assert stat.S_IMODE(instance.stat().st_mode) == 0o700
+    assert stat.S_IMODE((instance / "secret_key").stat().st_mode) == 0o600
