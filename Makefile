@@ -9,14 +9,18 @@ BIN = $(VENV)/bin
 
 .PHONY: run test test-deps install install-test bench clean
 
+# deploy/gunicorn.conf.py: the worker that keeps slow clients off its threads, no access log,
+# no query strings in the error log.
+GUNICORN = $(BIN)/gunicorn -c deploy/gunicorn.conf.py
+
 run: $(VENV)/.installed
 	$(BIN)/hotdesk init-db
 ifeq ($(ADMIN_BIND),)
-	exec $(BIN)/gunicorn --bind $(BIND) --workers $(WORKERS) --graceful-timeout 20 wsgi:app
+	exec $(GUNICORN) --bind $(BIND) --workers $(WORKERS) wsgi:app
 else
-	$(BIN)/gunicorn --bind $(ADMIN_BIND) --workers 2 --graceful-timeout 20 'hotdesk:create_app(faces="admin")' & admin=$$!; \
+	$(GUNICORN) --bind $(ADMIN_BIND) --workers 2 'hotdesk:create_app(faces="admin")' & admin=$$!; \
 	trap 'kill $$admin 2>/dev/null' EXIT; \
-	$(BIN)/gunicorn --bind $(BIND) --workers $(WORKERS) --graceful-timeout 20 'hotdesk:create_app(faces="phones")'
+	$(GUNICORN) --bind $(BIND) --workers $(WORKERS) 'hotdesk:create_app(faces="phones")'
 endif
 
 test: test-deps $(VENV)/.installed-test

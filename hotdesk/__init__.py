@@ -45,11 +45,16 @@ def create_app(
     if files is not None:
         files.retire()  # what a crash may have left behind; workers publish again on demand
     app.extensions["hotdesk"] = running
+    # The phone faces' Digest nonces and this host's nonce-count marks (hotdesk.web.http_auth).
+    from hotdesk.web.http_auth import DigestNonces, NonceCounts
+
+    nonces = DigestNonces(config.secret_key, NonceCounts(config.instance_path / "digest-nonces.db"))
+    app.extensions["hotdesk.digest_nonces"] = nonces
 
     if files is not None and "phones" in faces:
         from hotdesk.web.published_answers import PublishedAnswers
 
-        answers = PublishedAnswers(app.wsgi_app, files, running.sightings, config.secret_key)
+        answers = PublishedAnswers(app.wsgi_app, files, running.sightings, nonces)
         app.wsgi_app = answers  # type: ignore[method-assign]
     if config.trusted_proxies:
         n = config.trusted_proxies

@@ -48,13 +48,39 @@ class Config:
         )
 
 
+def private_directory(path: Path) -> None:
+    """Make `path` (and missing parents) readable by hotdesk's user alone: instance/ holds the secret
+    key, the SQLite database and the Digest nonce marks. A directory an older version left open to
+    others is closed too."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it is missing (before a library creates it with its own
+    mode); an existing one open to others is closed."""
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        _owner_only(path, 0o600)
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    status = path.stat()
+    if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+        os.chmod(path, mode)
+
+
 def _stored_secret_key(instance: Path) -> str:
     """A key generated on first start and kept, so tokens in phones' configs survive restarts."""
     path = instance / "secret_key"
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        private_directory(instance)  # an instance/ (or key) left open to others is closed
+        private_file(path)
+        return key
     except FileNotFoundError:
-        instance.mkdir(parents=True, exist_ok=True)
+        private_directory(instance)
         key = secrets.token_urlsafe(48)
         # O_EXCL: when several workers start at once, exactly one writes and all read the same key.
         try:

@@ -9,6 +9,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotdesk import snapshot
+from hotdesk.config import private_file
 
 
 def make_engine(url: str) -> Engine:
@@ -16,7 +17,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Users' SIP secrets are in it: 0600, and its directory 0700 when hotdesk makes it. SQLite
+        # gives its -wal and -shm files the database file's mode.
+        database = Path(parsed.database)
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            if path == database or path.exists():
+                private_file(path)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
