@@ -131,21 +131,30 @@ def _refusals(view):
             return view(*args, **kwargs)
         except REFUSED as error:
             flash(str(error), "error")
-            return redirect(request.referrer if _local(request.referrer) else url_for("admin.dashboard"))
+            return redirect(_local(request.referrer, same_host=True) or url_for("admin.dashboard"))
 
     return wrapper
 
 
-def _local(url: str | None) -> bool:
-    """Only redirect to this server: `next` and Referer come from the browser."""
-    if not url:
-        return False
+def _local(url: str | None, *, same_host: bool = False) -> str | None:
+    """The console path to redirect to, or None: `next` and Referer come from the browser.
+
+    Only a path of this console ("/admin/..."), or with `same_host` (a Referer) a URL naming this
+    host; never a scheme-relative ("//host", "/\\host"), scheme-only ("https:/host") or
+    control-character URL, which a browser resolves to another host or which cannot go into a
+    Location header.
+    """
+    if not url or len(url) > 2048 or not url.isprintable() or "\\" in url:
+        return None
     parts = urlsplit(url)
-    return (
-        (not parts.netloc or parts.netloc == request.host)
-        and not url.startswith("//")
-        and parts.path.startswith("/admin")
-    )
+    if parts.scheme or parts.netloc:
+        if not same_host or parts.scheme not in ("http", "https") or parts.netloc != request.host:
+            return None
+        url = url[len(f"{parts.scheme}://{parts.netloc}") :]
+    path = urlsplit(url).path
+    if url.startswith("//") or not (path == "/admin" or path.startswith("/admin/")):
+        return None
+    return url
 
 
 def _tell(devices, reason: str) -> None:
@@ -171,7 +180,7 @@ def sign_in():
     session.clear()  # no value from before the sign-in survives it
     session.permanent = True
     session["admin_id"], session["key"] = admin.id, accounts.session_key(admin)
-    return redirect(next_url if _local(next_url) else url_for("admin.dashboard"))
+    return redirect(_local(next_url) or url_for("admin.dashboard"))
 
 
 @bp.post("/sign-out")
@@ -410,7 +419,7 @@ def force_logout(mac: str):
     extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor)
     flash(f"{extension.number} logged out of {mac}." if extension else f"Nobody was logged in on {mac}.", "info")
     back = request.form.get("next")
-    return redirect(back if _local(back) else url_for("admin.mappings"))
+    return redirect(_local(back) or url_for("admin.mappings"))
 
 
 # devices
