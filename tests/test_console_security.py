@@ -5,12 +5,18 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.test_console import PASSWORD, Console, admin, text  # noqa: F401 (admin: a fixture)
+from hotdesk.admin import accounts
+from tests.test_console import PASSWORD, Console, text
 
 
 @pytest.fixture(autouse=True)
 def _push_request_context():
     """As in test_console: each request its own `g`."""
+
+
+@pytest.fixture
+def admin(session):
+    return accounts.add_admin(session, "ann", PASSWORD, "test")
 
 
 @pytest.mark.parametrize(
