@@ -64,3 +64,14 @@ def test_a_refused_action_returns_only_to_this_console(client, admin, referer):
     )
     assert refused.status_code == 302 and refused.headers["Location"] == "/admin/"
     assert "no extension 9999" in text(console.get("/admin/"))
+
+
+@pytest.mark.parametrize("query", ["until=9999-12-31", "since=0001-01-01T00:00:00%2B01:00", "since=soon"])
+def test_history_with_an_impossible_date_is_a_400_naming_it(client, admin, query):
+    console = Console(client)
+    console.sign_in()
+    page = console.get(f"/admin/history?{query}")
+    field = query.partition("=")[0]
+    assert page.status_code == 400 and f"{field}: '" in text(page)
+    export = console.get(f"/admin/history/export.csv?{query}")
+    assert export.status_code == 400 and f"{field}: '" in text(export)

@@ -62,19 +62,29 @@ class Filters:
         return query
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # nothing in the history is older
+LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)  # a bound later ones would overflow
+
+
 def parse_moment(field: str, text: str, *, end_of_day: bool = False) -> datetime:
     """'2026-03-01' (a whole day: until means through its end) or an ISO date-time; UTC unless it says."""
     text = text.strip()
     try:
         if len(text) == 10:
-            day = datetime.combine(date.fromisoformat(text), time(), timezone.utc)
-            return day + timedelta(days=1) if end_of_day else day
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = datetime.combine(date.fromisoformat(text), time(), timezone.utc)
+            moment += timedelta(days=1) if end_of_day else timedelta(0)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     except ValueError:
         raise AdminError(
             f"{field}: {text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except OverflowError:  # 9999-12-31 through its end, 0001-01-01 at +01:00: no such moment
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise AdminError(f"{field}: {text!r} is out of range (years {EARLIEST:%Y} to {LATEST.year - 1})")
+    return moment
 
 
 def page(session: Session, filters: Filters, *, before: str | None = None, limit: int | None = None) -> Page[Event]:

@@ -29,7 +29,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import select
 
-from hotdesk.admin import AdminError, NotFound, accounts, history, phones, pins
+from hotdesk.admin import AdminError, NotFound, Page, accounts, history, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -465,23 +465,28 @@ def unpin(number: str, brand: str):
 
 
 def _history_filters() -> history.Filters:
-    try:  # an empty form field means "any"
+    """The filters asked for; an empty form field means "any". A bad one is a 400 naming it."""
+    try:
         return history.Filters.parse(
             **{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")}
         )
     except AdminError as error:
-        flash(str(error), "error")
-        return history.Filters()
+        abort(400, str(error))
 
 
 @bp.get("/history")
 def history_view():
-    filters = _history_filters()
-    try:
-        page = history.page(db(), filters, before=request.args.get("before") or None)
-    except AdminError as error:
-        abort(400, str(error))
     query = {k: v for k, v in request.args.items() if k != "before" and v}
+    try:
+        filters = history.Filters.parse(
+            **{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")}
+        )
+        page = history.page(db(), filters, before=request.args.get("before") or None)
+    except AdminError as error:  # the page again, with the filters as typed, to correct them
+        flash(str(error), "error")
+        return render_template(
+            "admin/history.html", page=Page([], None), args=request.args, query=query, kinds=history.KINDS
+        ), 400
     return render_template("admin/history.html", page=page, args=request.args, query=query, kinds=history.KINDS)
 
 

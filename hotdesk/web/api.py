@@ -95,7 +95,10 @@ def _body(
 ) -> dict[str, str | None]:
     if not request.is_json:
         raise Unsupported("send a JSON object with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than Python parses: no object of ours looks like that
+        raise BadRequest("the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest("the body is not a JSON object")
     unknown = sorted(set(data) - set(allowed))
@@ -415,13 +418,16 @@ def _setting(name: str) -> SettingSpec:
 
 def _history_filters() -> history.Filters:
     args = request.args
-    return history.Filters.parse(
-        extension=args.get("extension"),
-        mac=args.get("mac"),
-        kind=args.get("kind"),
-        since=args.get("since"),
-        until=args.get("until"),
-    )
+    try:
+        return history.Filters.parse(
+            extension=args.get("extension"),
+            mac=args.get("mac"),
+            kind=args.get("kind"),
+            since=args.get("since"),
+            until=args.get("until"),
+        )
+    except AdminError as error:  # a malformed query parameter
+        raise BadRequest(str(error)) from None
 
 
 @bp.get("/history")
