@@ -453,20 +453,41 @@ def tokens_group() -> None:
 
 @tokens_group.command("create")
 @click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(accounts.SCOPES),
+    help="read (GET), write (changes), secrets (answers with SIP secrets, PINs, passwords; brings read); "
+    "repeat for several [default: read, write]",
+)
+@click.option("--expires", default=None, help="DAYS from now, or a DATE (YYYY-MM-DD, through its end, UTC)")
 @with_session
-def tokens_create(ctx: Context, session: Session, name: str) -> None:
+def tokens_create(ctx: Context, session: Session, name: str, scopes: tuple[str, ...], expires: str | None) -> None:
     """Create a token and print it once: only its hash is kept."""
-    new = accounts.create_token(session, name, CLI_ACTOR)
+    new = accounts.create_token(
+        session,
+        name,
+        CLI_ACTOR,
+        scopes=scopes or accounts.DEFAULT_SCOPES,
+        expires_at=accounts.parse_expiry(expires) if expires else None,
+    )
     click.echo(new.secret)
-    click.echo(f"token {name} created: store it now, it cannot be shown again", err=True)
+    click.echo(f"token {name} created ({new.token.scopes}): store it now, it cannot be shown again", err=True)
 
 
 @tokens_group.command("list")
 @with_session
 def tokens_list(ctx: Context, session: Session) -> None:
+    """Tokens: name, scopes, created, last used, expiry."""
     for token in accounts.tokens(session):
         used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
-        click.echo(f"{token.name}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}")
+        expires = f"expires {token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "no expiry"
+        if token.expires_at and accounts.token_expired(token):
+            expires = f"expired {token.expires_at:%Y-%m-%d %H:%M}"
+        click.echo(
+            f"{token.name}\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}\t{expires}"
+        )
 
 
 @tokens_group.command("revoke")

@@ -12,7 +12,7 @@ MAC = "001565aabb01"
 
 @pytest.fixture
 def token(session):
-    return accounts.create_token(session, "billing-sync", "test").secret
+    return accounts.create_token(session, "billing-sync", "test", scopes=accounts.SCOPES).secret
 
 
 @pytest.fixture

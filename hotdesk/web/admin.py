@@ -7,6 +7,7 @@ every form (Flask-WTF), session cookie HttpOnly, SameSite=Lax, and Secure on HTT
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from functools import wraps
 from urllib.parse import urlsplit
@@ -16,6 +17,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -27,6 +29,7 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
 from hotdesk.admin import AdminError, NotFound, Page, accounts, history, phones, pins
@@ -170,21 +173,56 @@ def sign_in():
     next_url = request.values.get("next") or ""
     if request.method == "GET":
         return render_template("admin/sign_in.html", next=next_url, no_admins=not _admins_exist())
+    name = request.form.get("name", "")
+    browser = _known_browser(name)
     try:
-        admin = accounts.sign_in(db(), request.form.get("name", ""), request.form.get("password", ""), client_ip())
+        admin = accounts.sign_in(db(), name, request.form.get("password", ""), client_ip(), browser)
     except accounts.SignInRefused as refused:
         status = 429 if refused.retry_after else 401
-        return render_template(
-            "admin/sign_in.html", next=next_url, error=str(refused), name=request.form.get("name", "")
-        ), status
+        return render_template("admin/sign_in.html", next=next_url, error=str(refused), name=name), status
     session.clear()  # no value from before the sign-in survives it
     session.permanent = True
     session["admin_id"], session["key"] = admin.id, accounts.session_key(admin)
-    return redirect(_local(next_url) or url_for("admin.dashboard"))
+    response = redirect(_local(next_url) or url_for("admin.dashboard"))
+    response.set_cookie(
+        BROWSER_COOKIE,
+        _browser_signer().dumps({"admin": admin.name, "browser": browser or secrets.token_urlsafe(12)}),
+        max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()),
+        path=url_for("admin.sign_in"),
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+# A browser an admin signed in from: its sign-ins for that name escape the per-name limit
+# (hotdesk.admin.accounts), so an outsider guessing the name cannot lock the admin out.
+BROWSER_COOKIE = "hotdesk_known_browser"
+BROWSER_COOKIE_LIFETIME = timedelta(days=180)
+
+
+def _browser_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="hotdesk-admin-known-browser")
+
+
+def _known_browser(name: str) -> str | None:
+    """The id of this browser's known-browser cookie if it is genuine, recent and for `name`."""
+    cookie = request.cookies.get(BROWSER_COOKIE)
+    if not cookie:
+        return None
+    try:
+        value = _browser_signer().loads(cookie, max_age=BROWSER_COOKIE_LIFETIME.total_seconds())
+    except BadData:
+        return None
+    if not isinstance(value, dict) or value.get("admin") != name.strip() or not isinstance(value.get("browser"), str):
+        return None
+    return value["browser"][:32]
 
 
 @bp.post("/sign-out")
 def sign_out():
+    accounts.end_sessions(db(), g.admin)  # a copy of the cookie is worth nothing from now on
     session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("admin.sign_in"))

@@ -45,14 +45,34 @@ def _authenticate() -> Response | None:
         return error_response(400, f"{unknown[0]!r}: unknown query parameter")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     token = accounts.token_named_by(db(), secret.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
-        response = error_response(
-            401, "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)"
+    if token is None or accounts.token_expired(token):
+        message = "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)"
+        if token is not None:
+            message = f"API token {token.name} expired: create a new one (hotdesk tokens create NAME --expires DAYS)"
+        response = error_response(401, message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hotdesk"' + (
+            ', error="invalid_token"' if token is not None else ""
         )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="hotdesk"'
         return response
     g.actor = f"api:{token.name}"
+    g.scopes = accounts.token_scopes(token)
+    for scope in openapi.required_scopes(request.url_rule.rule, request.method):
+        require_scope(scope, "this answer carries SIP secrets, PINs or passwords" if scope == "secrets" else None)
     return None
+
+
+class Forbidden(AdminError):
+    def __init__(self, message: str, scope: str):
+        super().__init__(message)
+        self.scope = scope
+
+
+def require_scope(scope: str, why: str | None = None) -> None:
+    """403 unless this request's token has `scope` (read, write or secrets)."""
+    if scope not in g.scopes:
+        held = ", ".join(s for s in accounts.SCOPES if s in g.scopes)
+        reason = f"{why}: " if why else ""
+        raise Forbidden(f"{reason}this token lacks the {scope} scope (it has: {held})", scope)
 
 
 def error_response(status: int, message: str, **extra: Any) -> Response:
@@ -66,6 +86,12 @@ def error_response(status: int, message: str, **extra: Any) -> Response:
 @bp.errorhandler(SettingError)
 @bp.errorhandler(TemplateError)
 def _refused(error: ValueError) -> Response:
+    if isinstance(error, Forbidden):
+        response = error_response(403, str(error))
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="hotdesk", error="insufficient_scope", scope="{error.scope}"'
+        )
+        return response
     if isinstance(error, NotFound):
         return error_response(404, str(error))
     if isinstance(error, Conflict):
@@ -398,6 +424,8 @@ def settings_get(name: str) -> Response:
     """One setting, its value included even when it is a secret (as `hotdesk settings get`)."""
     registry = hotdesk().settings
     spec = _setting(name)
+    if spec.secret:
+        require_scope("secrets", f"{name} is a secret")
     return jsonify({"name": name, "value": registry.get(db(), name), "help": spec.help, "secret": spec.secret})
 
 
