@@ -1,11 +1,19 @@
 """The console against a hostile browser: where sign-in sends it, what a copied cookie is worth
 after sign-out, and how far password guessing gets (also while the real admin signs in)."""
 
+import secrets
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
+import requests
+from lxml import html
 
 from hotdesk.admin import accounts
+from hotdesk.web.admin import BROWSER_COOKIE
 from tests.test_console import PASSWORD, Console, text
 
 
@@ -75,3 +83,87 @@ def test_history_with_an_impossible_date_is_a_400_naming_it(client, admin, query
     assert page.status_code == 400 and f"{field}: '" in text(page)
     export = console.get(f"/admin/history/export.csv?{query}")
     assert export.status_code == 400 and f"{field}: '" in text(export)
+
+
+def test_a_copied_session_cookie_is_worthless_after_sign_out(app, client, admin):
+    console = Console(client)
+    console.sign_in()
+    copied = client.get_cookie("hotdesk_admin").value
+    assert console.submit("/admin/sign-out").status_code == 302
+    thief = app.test_client()
+    thief.set_cookie("hotdesk_admin", copied)
+    response = thief.get("/admin/extensions")
+    assert response.status_code == 302 and "/admin/sign-in" in response.headers["Location"]
+    console.sign_in()  # the admin signs in again: the old copy stays worthless
+    assert thief.get("/admin/extensions").status_code == 302
+    assert console.get("/admin/extensions").status_code == 200
+
+
+def test_a_password_change_from_the_command_line_ends_sessions_too(client, admin, session):
+    console = Console(client)
+    console.sign_in()
+    accounts.set_password(session, "ann", PASSWORD, "cli")  # the same password again: sessions end all the same
+    assert console.get("/admin/").status_code == 302
+
+
+class Browser:
+    """A browser on a live server: its own cookies, the sign-in form's CSRF token."""
+
+    def __init__(self, server, cookies=None):
+        self.server = server
+        self.http = requests.Session()
+        self.http.cookies.update(cookies or {})
+        page = html.fromstring(self.http.get(server.url("/admin/sign-in"), timeout=60).content)
+        self.token = page.xpath("//input[@name='csrf_token']/@value")[0]
+
+    def sign_in(self, password, name="ann"):
+        return self.http.post(
+            self.server.url("/admin/sign-in"),
+            data={"name": name, "password": password, "csrf_token": self.token},
+            allow_redirects=False,
+            timeout=120,
+        )
+
+
+def test_racing_guesses_get_exactly_the_limit_and_the_admin_still_signs_in(live_server, admin):
+    first = Browser(live_server)
+    assert first.sign_in(PASSWORD).status_code == 302
+    known = {BROWSER_COOKIE: first.http.cookies[BROWSER_COOKIE]}  # the admin's own browser, from now on
+
+    attackers = [Browser(live_server) for _ in range(30)]
+    own = Browser(live_server, cookies=known)
+    start = threading.Barrier(len(attackers) + 1)
+
+    def attack(browser):
+        start.wait()
+        return browser.sign_in("guess-" + secrets.token_hex(4)).status_code
+
+    def real_admin():
+        start.wait()
+        time.sleep(0.2)  # in the middle of the storm
+        return own.sign_in(PASSWORD)
+
+    with ThreadPoolExecutor(len(attackers) + 1) as pool:
+        signed_in = pool.submit(real_admin)
+        guesses = list(pool.map(attack, attackers))
+        response = signed_in.result()
+    assert Counter(guesses) == {401: accounts.FAILURES_PER_NAME, 429: 30 - accounts.FAILURES_PER_NAME}
+    assert response.status_code == 302 and response.headers["Location"] == "/admin/"
+    assert own.http.get(live_server.url("/admin/extensions"), timeout=60).status_code == 200
+
+    # Anyone else, even with the right password, waits out the window; the admin's browser does not.
+    assert Browser(live_server).sign_in(PASSWORD).status_code == 429
+    assert Browser(live_server, cookies=known).sign_in(PASSWORD).status_code == 302
+    # A known-browser cookie for another name, or forged, is no exemption.
+    assert (
+        Browser(live_server, cookies={BROWSER_COOKIE: known[BROWSER_COOKIE][:-2] + "xx"}).sign_in(PASSWORD).status_code
+        == 429
+    )
+
+
+def test_a_known_browser_is_throttled_on_its_own(client, admin):
+    console = Console(client)
+    console.sign_in()
+    for _ in range(accounts.FAILURES_PER_NAME):
+        assert console.sign_in(password="not the password").status_code == 401
+    assert console.sign_in().status_code == 429  # a stolen cookie buys no more guesses than a stranger has
