@@ -139,6 +139,24 @@ def extensions_list(ctx: Context, session: Session) -> None:
         click.echo(f"{ext.number}\t{ext.name}\tvoicemail={'yes' if ext.voicemail_pin else 'no'}\t{ext.email or ''}")
 
 
+@extensions.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), default="-")
+@with_session
+def extensions_export(ctx: Context, session: Session, file: Path) -> None:
+    """Every extension as CSV, as `extensions import` reads it (secrets included), to FILE (default:
+    standard output). Cells a spreadsheet would run as formulas start with a quote the import takes off."""
+    if str(file) == "-":
+        for chunk in admin_extensions.export_csv(session):
+            click.echo(chunk, nl=False)
+        return
+    try:
+        with file.open("w", encoding="utf-8", newline="") as out:
+            file.chmod(0o600)  # SIP secrets and PINs
+            out.writelines(admin_extensions.export_csv(session))
+    except OSError as error:
+        raise click.ClickException(f"{file}: {error.strerror}") from None
+
+
 # settings
 
 

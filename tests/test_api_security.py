@@ -1,11 +1,13 @@
 """The REST API against hostile input and narrow tokens: no 500 for deep JSON or impossible
 dates, scopes (read, write, secrets) and expiry enforced on every route."""
 
+import csv
+import io
 from datetime import timedelta
 
 import pytest
 from alembic import command
-from sqlalchemy import text, update
+from sqlalchemy import delete, select, text, update
 
 from hotdesk import schema
 from hotdesk.admin import AdminError, accounts
@@ -184,3 +186,53 @@ def test_tokens_made_before_scopes_keep_every_scope(tmp_path):
             None,
         )
     engine.dispose()
+
+
+# CSV formula injection
+
+TRICKY = [  # number, name, secret, voicemail_pin, email, auth_name
+    ("+4930123", '=HYPERLINK("http://evil.test","x")', "+secret-1", "1234", "-a@example.com", "@bob"),
+    ("-7", "-Reception-", "=1+1", None, None, "-auth"),
+    ("1001", "'=already quoted", "'+quoted-secret", None, None, None),
+    ("1002", "'Tis a name", "@at-secret", None, None, None),
+]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def tricky_extensions(session):
+    session.add_all(
+        Extension(number=n, name=name, secret=s, voicemail_pin=p, email=e, auth_name=a)
+        for n, name, s, p, e, a in TRICKY
+    )
+    session.commit()
+
+
+def assert_formula_safe(csv_text):
+    cells = [cell for row in csv.reader(io.StringIO(csv_text)) for cell in row]
+    assert cells and not [cell for cell in cells if cell.startswith(FORMULA_START)]
+
+
+def stored(session):
+    session.expire_all()
+    return sorted(
+        (e.number, e.name, e.secret, e.voicemail_pin, e.email, e.auth_name) for e in session.scalars(select(Extension))
+    )
+
+
+def test_the_extensions_export_runs_no_formula_and_imports_back_unchanged(api, session):
+    tricky_extensions(session)
+    before = stored(session)
+    exported = api.get("/extensions/export").get_data(as_text=True)
+    assert_formula_safe(exported)
+    assert "'+4930123,\"'=HYPERLINK(" in exported and "'-Reception-" in exported and "'Tis a name" in exported
+    session.execute(delete(Extension))
+    session.commit()
+    imported = api.post("/extensions/import", data=exported, content_type="text/csv")
+    assert imported.status_code == 200, imported.json
+    assert stored(session) == before
+
+
+def test_the_history_export_runs_no_formula(api, session):
+    with pytest.raises(accounts.SignInRefused):  # a sign-in's name goes into the history as typed
+        accounts.sign_in(session, '=HYPERLINK("http://evil.test","x")', "guess", "192.0.2.66")
+    assert_formula_safe(api.get("/history/export").get_data(as_text=True))

@@ -14,6 +14,7 @@ from lxml import html
 
 from hotdesk.admin import accounts
 from hotdesk.web.admin import BROWSER_COOKIE
+from tests.test_api_security import assert_formula_safe, tricky_extensions
 from tests.test_console import PASSWORD, Console, text
 
 
@@ -167,3 +168,12 @@ def test_a_known_browser_is_throttled_on_its_own(client, admin):
     for _ in range(accounts.FAILURES_PER_NAME):
         assert console.sign_in(password="not the password").status_code == 401
     assert console.sign_in().status_code == 429  # a stolen cookie buys no more guesses than a stranger has
+
+
+def test_the_console_exports_run_no_formula(client, admin, session):
+    tricky_extensions(session)
+    console = Console(client)
+    console.sign_in(name='=HYPERLINK("http://evil.test","x")', password="guess")  # into the history as typed
+    console.sign_in()
+    assert_formula_safe(console.get("/admin/extensions/export.csv").get_data(as_text=True))
+    assert_formula_safe(console.get("/admin/history/export.csv").get_data(as_text=True))

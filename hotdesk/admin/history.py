@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hotdesk.admin import AdminError, Page, in_chunks, page_size, paged
 from hotdesk.brands import normalize_mac
+from hotdesk.directory import spreadsheet_safe
 from hotdesk.models import Event, EventKind
 
 COLUMNS = ("id", "at", "kind", "extension", "mac", "brand", "model", "template", "address", "ip", "actor", "detail")
@@ -117,6 +118,4 @@ def _cell(value) -> str:
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
-    text = str(value)
-    # A cell a spreadsheet would run as a formula (CSV injection): history holds what phones typed.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_safe(str(value))  # the history holds what phones and browsers typed
