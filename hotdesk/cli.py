@@ -475,7 +475,6 @@ def tokens_group() -> None:
     "--scope",
     "scopes",
     multiple=True,
-    type=click.Choice(accounts.SCOPES),
     help="read (GET), write (changes), secrets (answers with SIP secrets, PINs, passwords; brings read); "
     "repeat for several [default: read, write]",
 )
