@@ -120,7 +120,7 @@ def test_a_read_token_reads_and_changes_nothing(narrow, extensions, session):
     assert_lacks(reader.put("/settings/external_address", json={"value": "evil.example.com"}), "write")
     assert_lacks(reader.post("/devices/001565aabb01/logout"), "write")
     session.expire_all()
-    assert session.get(Extension, 1).name == "Alice Martin"
+    assert session.scalar(select(Extension.name).where(Extension.number == "1001")) == "Alice Martin"
 
 
 def test_secrets_only_with_the_secrets_scope(narrow, extensions):

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 import requests
@@ -177,3 +177,64 @@ def test_the_console_exports_run_no_formula(client, admin, session):
     console.sign_in()
     assert_formula_safe(console.get("/admin/extensions/export.csv").get_data(as_text=True))
     assert_formula_safe(console.get("/admin/history/export.csv").get_data(as_text=True))
+
+
+HOSTILE = ["%ff%fe%ED%A0%80", "", "9" * 5000, "é", "../../etc", "1001\r\n", "\x7f", "\u202e"]
+GETS = [
+    "/admin/extensions?q=",
+    "/admin/extensions?after=",
+    "/admin/devices?q=",
+    "/admin/devices?after=",
+    "/admin/mappings?q=",
+    "/admin/mappings/live?marker=",
+    "/admin/history?before=",
+    "/admin/history?extension=",
+    "/admin/history?mac=",
+    "/admin/history?kind=",
+    "/admin/history?since=",
+    "/admin/history/export.csv?until=",
+    "/admin/templates/new?brand=",
+    "/admin/sign-in?next=",
+    "/admin/extensions/",
+    "/admin/templates/yealink/",
+]
+POSTS = [
+    "/admin/extensions/{}/delete",
+    "/admin/templates/yealink/{}/default",
+    "/admin/templates/yealink/{}/delete",
+    "/admin/mappings/{}/logout",
+    "/admin/devices/{}/reset-credentials",
+    "/admin/pins/{}/yealink/delete",
+    "/admin/pins/1001/{}/delete",
+]
+
+
+def test_every_console_page_and_form_answers_hostile_values_without_a_500(client, admin, extensions):
+    console = Console(client)
+    console.sign_in()
+    form = console.page("/admin/")
+    failures = []
+    for value in HOSTILE:
+        quoted = value if value.startswith("%") else quote(value, safe="")
+        for path in GETS:
+            failures += [path + quoted] if console.get(path + quoted).status_code >= 500 else []
+        for path in POSTS:
+            failures += (
+                [path.format(quoted)] if console.post(path.format(quoted), token_from=form).status_code >= 500 else []
+            )
+        fields = dict.fromkeys(("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template"), value)
+        for path, data in [
+            ("/admin/extensions/new", fields),
+            ("/admin/extensions/1001", fields),
+            ("/admin/pins", {"extension": value, "template": value}),
+            ("/admin/templates/new?brand=yealink", {"name": value, "body": value}),
+            ("/admin/templates/yealink/default", {"body": value}),
+            (
+                "/admin/settings",
+                dict.fromkeys(("external_address", "phone_sip_port", "timezone", "daily_logout_time"), value),
+            ),
+            ("/admin/extensions/import", {"csv": f"extension,name,secret\n{value},{value},{value}"}),
+            ("/admin/mappings/001565aabb01/logout", {"next": value}),
+        ]:
+            failures += [(path, value)] if console.post(path, data, token_from=form).status_code >= 500 else []
+    assert failures == []
