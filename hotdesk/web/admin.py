@@ -502,12 +502,16 @@ def unpin(number: str, brand: str):
 # history
 
 
+def _parsed_filters() -> history.Filters:
+    """The filters asked for (an empty form field means "any"); AdminError naming a bad one."""
+    return history.Filters.parse(
+        **{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")}
+    )
+
+
 def _history_filters() -> history.Filters:
-    """The filters asked for; an empty form field means "any". A bad one is a 400 naming it."""
     try:
-        return history.Filters.parse(
-            **{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")}
-        )
+        return _parsed_filters()
     except AdminError as error:
         abort(400, str(error))
 
@@ -516,10 +520,7 @@ def _history_filters() -> history.Filters:
 def history_view():
     query = {k: v for k, v in request.args.items() if k != "before" and v}
     try:
-        filters = history.Filters.parse(
-            **{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")}
-        )
-        page = history.page(db(), filters, before=request.args.get("before") or None)
+        page = history.page(db(), _parsed_filters(), before=request.args.get("before") or None)
     except AdminError as error:  # the page again, with the filters as typed, to correct them
         flash(str(error), "error")
         return render_template(
