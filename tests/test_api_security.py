@@ -236,3 +236,7 @@ def test_the_history_export_runs_no_formula(api, session):
     with pytest.raises(accounts.SignInRefused):  # a sign-in's name goes into the history as typed
         accounts.sign_in(session, '=HYPERLINK("http://evil.test","x")', "guess", "192.0.2.66")
     assert_formula_safe(api.get("/history/export").get_data(as_text=True))
+
+
+def test_options_needs_only_read(narrow):
+    assert narrow("read").options("/extensions").status_code == 200

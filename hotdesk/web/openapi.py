@@ -431,9 +431,9 @@ def query_parameters(rule: str, method: str) -> frozenset[str]:
 
 @cache
 def required_scopes(rule: str, method: str) -> tuple[str, ...]:
-    """The token scopes the document says the operation a Flask URL rule serves needs."""
+    """The token scopes the document says the operation a Flask URL rule serves needs (an
+    operation it does not describe, such as OPTIONS: read for what changes nothing, else write)."""
     path = rule.removeprefix("/api/v1").replace("<", "{").replace(">", "}")
     operation = document()["paths"].get(path, {}).get("get" if method == "HEAD" else method.lower(), {})
-    return tuple(
-        operation.get("security", [{"bearer": ["read" if method in ("GET", "HEAD") else "write"]}])[0]["bearer"]
-    )
+    fallback = ["read" if method in ("GET", "HEAD", "OPTIONS") else "write"]
+    return tuple(operation.get("security", [{"bearer": fallback}])[0]["bearer"])
