@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -150,8 +151,9 @@ def extensions_export(ctx: Context, session: Session, file: Path) -> None:
             click.echo(chunk, nl=False)
         return
     try:
-        with file.open("w", encoding="utf-8", newline="") as out:
-            file.chmod(0o600)  # SIP secrets and PINs
+        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # SIP secrets and PINs
+        os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
+        with open(descriptor, "w", encoding="utf-8", newline="") as out:
             out.writelines(admin_extensions.export_csv(session))
     except OSError as error:
         raise click.ClickException(f"{file}: {error.strerror}") from None
