@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -133,6 +134,25 @@ def extensions_list(ctx: Context, session: Session) -> None:
     """Extensions, one a line: number, name, voicemail yes/no, email."""
     for ext in session.scalars(select(Extension).order_by(Extension.number)):
         click.echo(f"{ext.number}\t{ext.name}\tvoicemail={'yes' if ext.voicemail_pin else 'no'}\t{ext.email or ''}")
+
+
+@extensions.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), default="-")
+@with_session
+def extensions_export(ctx: Context, session: Session, file: Path) -> None:
+    """Every extension as CSV, as `extensions import` reads it (secrets included), to FILE (default:
+    standard output). Cells a spreadsheet would run as formulas start with a quote the import takes off."""
+    if str(file) == "-":
+        for chunk in admin_extensions.export_csv(session):
+            click.echo(chunk, nl=False)
+        return
+    try:
+        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # SIP secrets and PINs
+        os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
+        with open(descriptor, "w", encoding="utf-8", newline="") as out:
+            out.writelines(admin_extensions.export_csv(session))
+    except OSError as error:
+        raise click.ClickException(f"{file}: {error.strerror}") from None
 
 
 # settings
@@ -532,20 +552,40 @@ def tokens_group() -> None:
 
 @tokens_group.command("create")
 @click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="read (GET), write (changes), secrets (answers with SIP secrets, PINs, passwords; brings read); "
+    "repeat for several [default: read, write]",
+)
+@click.option("--expires", default=None, help="DAYS from now, or a DATE (YYYY-MM-DD, through its end, UTC)")
 @with_session
-def tokens_create(ctx: Context, session: Session, name: str) -> None:
+def tokens_create(ctx: Context, session: Session, name: str, scopes: tuple[str, ...], expires: str | None) -> None:
     """Create a token and print it once: only its hash is kept."""
-    new = accounts.create_token(session, name, CLI_ACTOR)
+    new = accounts.create_token(
+        session,
+        name,
+        CLI_ACTOR,
+        scopes=scopes or accounts.DEFAULT_SCOPES,
+        expires_at=accounts.parse_expiry(expires) if expires else None,
+    )
     click.echo(new.secret)
-    click.echo(f"token {name} created: store it now, it cannot be shown again", err=True)
+    click.echo(f"token {name} created ({new.token.scopes}): store it now, it cannot be shown again", err=True)
 
 
 @tokens_group.command("list")
 @with_session
 def tokens_list(ctx: Context, session: Session) -> None:
+    """Tokens: name, scopes, created, last used, expiry."""
     for token in accounts.tokens(session):
         used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
-        click.echo(f"{token.name}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}")
+        expires = f"expires {token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "no expiry"
+        if token.expires_at and accounts.token_expired(token):
+            expires = f"expired {token.expires_at:%Y-%m-%d %H:%M}"
+        click.echo(
+            f"{token.name}\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}\t{expires}"
+        )
 
 
 @tokens_group.command("revoke")

@@ -58,3 +58,14 @@ def serialize_logins(session: Session) -> None:
     elif connection.dialect.name == "sqlite":
         connection.exec_driver_sql("UPDATE settings SET value = value WHERE 0")
     session.expire_all()  # what was read before the lock may have changed since
+
+
+def serialize_sign_ins(session: Session) -> None:
+    """Take the lock console sign-in attempts hold while they are counted and written down (until
+    commit), so that racing attempts are counted exactly. As serialize_logins, on another lock."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7405302)")
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("UPDATE settings SET value = value WHERE 0")
+    session.expire_all()

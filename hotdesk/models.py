@@ -239,6 +239,8 @@ class Admin(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # In every console session cookie; signing out moves it on, so no copy of a cookie outlives it.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class ApiToken(Base):
@@ -249,5 +251,7 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(64))  # space-separated: read, write, secrets
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # refused from then on; None: until revoked

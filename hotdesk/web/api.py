@@ -45,14 +45,34 @@ def _authenticate() -> Response | None:
         return error_response(400, f"{unknown[0]!r}: unknown query parameter")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     token = accounts.token_named_by(db(), secret.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
-        response = error_response(
-            401, "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)"
+    if token is None or accounts.token_expired(token):
+        message = "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)"
+        if token is not None:
+            message = f"API token {token.name} expired: create a new one (hotdesk tokens create NAME --expires DAYS)"
+        response = error_response(401, message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hotdesk"' + (
+            ', error="invalid_token"' if token is not None else ""
         )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="hotdesk"'
         return response
     g.actor = f"api:{token.name}"
+    g.scopes = accounts.token_scopes(token)
+    for scope in openapi.required_scopes(request.url_rule.rule, request.method):
+        require_scope(scope, "this answer carries SIP secrets, PINs or passwords" if scope == "secrets" else None)
     return None
+
+
+class Forbidden(AdminError):
+    def __init__(self, message: str, scope: str):
+        super().__init__(message)
+        self.scope = scope
+
+
+def require_scope(scope: str, why: str | None = None) -> None:
+    """403 unless this request's token has `scope` (read, write or secrets)."""
+    if scope not in g.scopes:
+        held = ", ".join(s for s in accounts.SCOPES if s in g.scopes)
+        reason = f"{why}: " if why else ""
+        raise Forbidden(f"{reason}this token lacks the {scope} scope (it has: {held})", scope)
 
 
 def error_response(status: int, message: str, **extra: Any) -> Response:
@@ -66,6 +86,12 @@ def error_response(status: int, message: str, **extra: Any) -> Response:
 @bp.errorhandler(SettingError)
 @bp.errorhandler(TemplateError)
 def _refused(error: ValueError) -> Response:
+    if isinstance(error, Forbidden):
+        response = error_response(403, str(error))
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="hotdesk", error="insufficient_scope", scope="{error.scope}"'
+        )
+        return response
     if isinstance(error, NotFound):
         return error_response(404, str(error))
     if isinstance(error, Conflict):
@@ -95,7 +121,10 @@ def _body(
 ) -> dict[str, str | None]:
     if not request.is_json:
         raise Unsupported("send a JSON object with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than Python parses: no object of ours looks like that
+        raise BadRequest("the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest("the body is not a JSON object")
     unknown = sorted(set(data) - set(allowed))
@@ -482,6 +511,8 @@ def settings_get(name: str) -> Response:
     """One setting, its value included even when it is a secret (as `hotdesk settings get`)."""
     registry = hotdesk().settings
     spec = _setting(name)
+    if spec.secret:
+        require_scope("secrets", f"{name} is a secret")
     return jsonify({"name": name, "value": registry.get(db(), name), "help": spec.help, "secret": spec.secret})
 
 
@@ -502,13 +533,16 @@ def _setting(name: str) -> SettingSpec:
 
 def _history_filters() -> history.Filters:
     args = request.args
-    return history.Filters.parse(
-        extension=args.get("extension"),
-        mac=args.get("mac"),
-        kind=args.get("kind"),
-        since=args.get("since"),
-        until=args.get("until"),
-    )
+    try:
+        return history.Filters.parse(
+            extension=args.get("extension"),
+            mac=args.get("mac"),
+            kind=args.get("kind"),
+            since=args.get("since"),
+            until=args.get("until"),
+        )
+    except AdminError as error:  # a malformed query parameter
+        raise BadRequest(str(error)) from None
 
 
 @bp.get("/history")
