@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -96,9 +97,10 @@ def new_device(
     firmware: str | None,
     ip: str | None,
     admitted: bool = True,
-) -> Device:
+) -> Device | None:
     """The row for a phone's first fetch. `admitted`: under `open` admission it is at once; else it
-    waits for an admin (hotdesk.trust)."""
+    waits for an admin (hotdesk.trust). None: another request made the row a moment ago (a phone
+    that retries, or someone racing it), so the caller treats the device as a known one."""
     now = utcnow()
     device = Device(
         mac=mac,
@@ -111,7 +113,11 @@ def new_device(
         admitted_at=now if admitted else None,
     )
     session.add(device)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
     return device
 
 
@@ -136,7 +142,12 @@ def record_device(
     device that has credentials of its own: others name it, they do not prove they are it."""
     device = known or find_device(session, mac=mac)
     if device is None:
-        return new_device(session, brand=brand, mac=mac, model=model, firmware=firmware, ip=ip)
+        made = new_device(session, brand=brand, mac=mac, model=model, firmware=firmware, ip=ip)
+        if made is not None:
+            return made
+        device = find_device(session, mac=mac)  # another request made it a moment ago
+        if device is None:
+            raise LookupError(f"device {mac} was made and removed at once")
     now = utcnow()
     model, firmware = bounded(model), bounded(firmware)
     if not proven and device.provisioning_username is not None:

@@ -472,3 +472,19 @@ def test_admit_commands_say_what_is_wrong_in_one_line(client, session, cli):
     assert "1 phone(s) admitted" in cli("devices", "admit", "--all-waiting").output
     assert cli("devices", "add", VICTIM_MAC).exit_code == 1  # known already
     assert session.scalar(select(Event).where(Event.detail.contains("admitted"), Event.actor == "cli"))
+
+
+def test_a_phone_whose_first_fetch_races_another_gets_its_file(client, session, monkeypatch):
+    """Two first fetches of one new MAC (a phone retrying, or someone racing it): the one that loses
+    the insert is answered as for a known device, never a 500."""
+    made_first = hotdesking.new_device
+
+    def other_request_wins(session_, **kwargs):
+        made_first(session, **kwargs)  # the other request's row, committed first
+        return made_first(session_, **kwargs)
+
+    monkeypatch.setattr(hotdesking, "new_device", other_request_wins)
+    phone = YealinkPhone(client, "001565c0ffee")
+    response = phone.fetch(f"{phone.mac}.cfg")
+    assert response.status_code == 200 and b"/login/external" in response.data  # its guest file
+    assert device_row(session, "001565c0ffee").brand == "yealink"

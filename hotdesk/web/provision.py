@@ -165,6 +165,8 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
             ip=ip,
             admitted=admission is trust.Admission.OPEN,
         )
+        if device is None:  # another request made its row meanwhile: answer as for a device hotdesk knows
+            return _for_shared_credentials(brand, identity, mac, part)
         if not device.admitted:
             log.warning("provisioning: new device waits for admission mac=%s brand=%s ip=%s", mac, brand.key, ip)
     elif not device.brand and device.admitted_address not in (None, ip):
