@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
@@ -53,7 +53,7 @@ def locked_for(
     `window`, counted since the last of `resets`. None when not locked. The rule is hotdesk.lockout's
     (the one lockout counter), here without growth: every lock lasts `window`."""
     reset = session.scalar(select(func.max(Event.at)).where(who, Event.kind.in_([kind.value for kind in resets])))
-    since = max(now - window, aware(reset)) if reset else now - window
+    since = max(now - window, reset) if reset else now - window
     failures = list(
         session.scalars(
             select(Event.at)
@@ -65,8 +65,3 @@ def locked_for(
     policy = lockout.Policy(allowed, window, window, forget_after=window)
     lock = policy.lock(failures, now, complete=len(failures) < lockout.MOST_FAILURES_READ)
     return lock.remaining(now) if lock else None
-
-
-def aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

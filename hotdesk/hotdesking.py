@@ -161,7 +161,7 @@ def record_device(
     )
     redescribed = (device.brand, device.model, device.firmware) != described  # rare: a firmware upgrade, say
     moved = device.last_ip != ip
-    stale = device.last_seen is None or now - _aware(device.last_seen) > LAST_SEEN_PRECISION
+    stale = device.last_seen is None or now - device.last_seen > LAST_SEEN_PRECISION
     if sightings is not None and not redescribed and (moved or stale):
         sightings.note(Sighting(device.id, device.mac, ip, now))
         set_committed_value(device, "last_ip", ip)  # this request sees it too, without a write of its own
@@ -190,7 +190,7 @@ def record_mismatch(
     detail = " ".join(
         [claim, f"(claimed brand={_log_safe(brand)} model={_log_safe(model or '-')} ip={_log_safe(ip or '-')})"]
     )[: Device.mismatch_detail.type.length]
-    recent = device.mismatch_at is not None and now - _aware(device.mismatch_at) < timedelta(minutes=1)
+    recent = device.mismatch_at is not None and now - device.mismatch_at < timedelta(minutes=1)
     if recent and device.mismatch_detail == detail:
         return
     device.mismatch_at, device.mismatch_detail = now, detail
@@ -206,7 +206,7 @@ def record_shared_fetch(session: Session, device: Device, ip: str | None) -> boo
     now = utcnow()
     if (
         device.shared_fetch_at is not None
-        and now - _aware(device.shared_fetch_at) < SHARED_FETCH_PRECISION
+        and now - device.shared_fetch_at < SHARED_FETCH_PRECISION
         and device.shared_fetch_ip == ip
     ):
         return False
@@ -595,8 +595,3 @@ def guest_line(settings: SettingValues) -> Line | None:
         registrar_port=port,
         address="guest",
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=utcnow().tzinfo)

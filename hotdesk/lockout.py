@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -98,7 +98,7 @@ class Policy:
             duration = min(self.first * 2 ** min(level - 1, 32), self.longest)
         else:  # so many failures that the lock is at its longest, from the latest
             began, duration = failures[0], self.longest
-        until = _aware(began) + duration
+        until = began + duration
         return Lock(until, level, count) if until > now else None
 
 
@@ -299,8 +299,3 @@ def _candidates(column):
         .order_by(func.max(Event.at).desc())
         .limit(LISTED)
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)

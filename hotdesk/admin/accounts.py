@@ -249,7 +249,7 @@ def token_scopes(token: ApiToken) -> frozenset[str]:
 
 
 def token_expired(token: ApiToken, now: datetime | None = None) -> bool:
-    return token.expires_at is not None and events.aware(token.expires_at) <= (now or utcnow())
+    return token.expires_at is not None and token.expires_at <= (now or utcnow())
 
 
 def revoke_token(session: Session, name: str, actor: str) -> None:
@@ -269,7 +269,7 @@ def token_named_by(session: Session, secret: str) -> ApiToken | None:
     if token is None:
         return None
     now = utcnow()
-    if token.last_used_at is None or now - events.aware(token.last_used_at) > LAST_USED_PRECISION:
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
         token.last_used_at = now  # at most every few minutes: no write per API call
         session.commit()
     return token

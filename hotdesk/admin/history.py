@@ -116,6 +116,5 @@ def _cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+        return value.isoformat(timespec="seconds")
     return spreadsheet_safe(str(value))  # the history holds what phones and browsers typed

@@ -7,7 +7,7 @@ document describing all this is hotdesk.web.openapi, served at /api/v1/openapi.j
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
@@ -161,7 +161,7 @@ def _limit() -> int | None:
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+    return moment.isoformat()
 
 
 def _page(page, shape) -> Response:
