@@ -12,7 +12,6 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +21,32 @@ from sqlalchemy.orm.attributes import set_committed_value
 from hotdesk import events, lockout, trust
 from hotdesk.db import serialize_logins
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
-from hotdesk.settings import SettingValues, split_address
+from hotdesk.settings import (
+    ADMIN_PASSWORD,
+    DAILY_LOGOUT_TIME,
+    DEVICE_ADMISSION,
+    EXTERNAL_ADDRESS,
+    GUEST_LINE_ADDRESS,
+    GUEST_LINE_DISPLAY_NAME,
+    GUEST_LINE_SECRET,
+    GUEST_LINE_USERNAME,
+    INTERNAL_ADDRESS,
+    MAX_LOGIN_MINUTES,
+    MULTIPLE_LOGIN,
+    TIMEZONE,
+    USER_PASSWORD,
+    MultipleLogin,
+    SettingSpec,
+    SettingValues,
+    SipAddress,
+)
 from hotdesk.sightings import LAST_SEEN_PRECISION, Sighting, Sightings
 from hotdesk.snapshot import CachedTemplate, Snapshot
 
+SERVER_ADDRESS: dict[Address, SettingSpec[SipAddress | None]] = {
+    Address.EXTERNAL: EXTERNAL_ADDRESS,
+    Address.INTERNAL: INTERNAL_ADDRESS,
+}  # the setting each login key registers to
 log = logging.getLogger("hotdesk.login")
 
 """Provisioning fetches update a device's last_seen at most this often: no write per request."""
@@ -229,8 +250,8 @@ _MADE_KNOWN_FROM = (
 
 def verify_password(extension: Extension, password: str, settings: SettingValues) -> bool:
     """Voicemail PIN; the global user password only without one; the admin password always."""
-    candidates = [settings["admin_password"]]
-    candidates.append(extension.voicemail_pin if extension.voicemail_pin else settings["user_password"])
+    candidates = [settings[ADMIN_PASSWORD]]
+    candidates.append(extension.voicemail_pin if extension.voicemail_pin else settings[USER_PASSWORD])
     # Compare against every candidate so the time taken does not tell which one matched.
     matches = [bool(c) and hmac.compare_digest(c.encode(), password.encode()) for c in candidates]
     return any(matches)
@@ -261,10 +282,10 @@ def login(
     number, password = _printable(number).strip(), _printable(password).strip()
     if not number or (not password and by_admin is None):
         return LoginResult(failure=LoginFailure.MISSING_FIELDS)
-    if not trust.may_log_in(device, trust.Admission(settings["device_admission"])):
+    if not trust.may_log_in(device, settings[DEVICE_ADMISSION]):
         # Not a failed guess: nothing recorded, nothing for fail2ban, and the password is not looked at.
         return LoginResult(failure=LoginFailure.NOT_ADMITTED)
-    if not settings[f"{address.value}_address"]:
+    if settings[SERVER_ADDRESS[address]] is None:
         return LoginResult(failure=LoginFailure.ADDRESS_NOT_CONFIGURED)
 
     serialize_logins(session)
@@ -293,8 +314,8 @@ def login(
     others = [
         m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id
     ]
-    policy = settings["multiple_login"]
-    if others and policy == "deny" and not override:
+    policy = settings[MULTIPLE_LOGIN]
+    if others and policy is MultipleLogin.DENY and not override:
         session.commit()
         return LoginResult(extension=extension, failure=LoginFailure.LOGGED_IN_ELSEWHERE, elsewhere=others[0].device)
 
@@ -308,7 +329,7 @@ def login(
             detail="replaced by a new login on this phone",
         )
         session.flush()  # one mapping per device: the old row must go before the new one comes
-    if policy != "allow":
+    if policy is not MultipleLogin.ALLOW:
         for other in others:
             result.logged_out.append(other.device)
             _end_mapping(session, other, ip=None, actor=by_admin, detail=f"logged in on {device.mac}")
@@ -471,15 +492,13 @@ def latest_login_address(session: Session, device: Device) -> str | None:
 def login_expiry(settings: SettingValues, extension: Extension, now: datetime) -> datetime | None:
     """When this login ends by itself: the maximum login time, the daily logout, whichever is first."""
     limits = []
-    minutes = (
-        extension.max_login_minutes if extension.max_login_minutes is not None else int(settings["max_login_minutes"])
-    )
+    minutes = extension.max_login_minutes if extension.max_login_minutes is not None else settings[MAX_LOGIN_MINUTES]
     if minutes:
         limits.append(now + timedelta(minutes=minutes))
-    if settings["daily_logout_time"]:
-        hour, minute = map(int, settings["daily_logout_time"].split(":"))
-        local_now = now.astimezone(ZoneInfo(settings["timezone"]))
-        at = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    daily = settings[DAILY_LOGOUT_TIME]
+    if daily is not None:
+        local_now = now.astimezone(settings[TIMEZONE])
+        at = local_now.replace(hour=daily.hour, minute=daily.minute, second=0, microsecond=0)
         if at <= local_now:
             at += timedelta(days=1)  # same wall-clock time tomorrow, across DST changes too
         limits.append(at.astimezone(timezone.utc))
@@ -564,7 +583,8 @@ def device_config(session: Session, device: Device, snapshot: Snapshot) -> Devic
     if mapping is None:
         return DeviceConfig(template=template, line=None)
     extension = mapping.extension
-    host, port = split_address(snapshot.settings[f"{mapping.address.value}_address"])
+    # An address emptied after the login leaves the line without a registrar, not the user without a line.
+    host, port = snapshot.settings[SERVER_ADDRESS[mapping.address]] or ("", 5060)
     line = Line(
         number=extension.number,
         username=extension.number,
@@ -580,17 +600,17 @@ def device_config(session: Session, device: Device, snapshot: Snapshot) -> Devic
 
 def guest_line(settings: SettingValues) -> Line | None:
     """The line a logged-out phone registers, if an admin set one up (for emergency calls)."""
-    username = settings["guest_line_username"]
-    address = settings["guest_line_address"] or settings["internal_address"]
-    if not username or not address:
+    username = settings[GUEST_LINE_USERNAME]
+    address = settings[GUEST_LINE_ADDRESS] or settings[INTERNAL_ADDRESS]
+    if not username or address is None:
         return None
-    host, port = split_address(address)
+    host, port = address
     return Line(
         number=username,
         username=username,
         auth_name=username,
-        secret=settings["guest_line_secret"],
-        display_name=settings["guest_line_display_name"],
+        secret=settings[GUEST_LINE_SECRET],
+        display_name=settings[GUEST_LINE_DISPLAY_NAME],
         registrar_host=host,
         registrar_port=port,
         address="guest",

@@ -28,7 +28,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from hotdesk.models import Event, EventKind, utcnow
-from hotdesk.settings import SettingValues
+from hotdesk.settings import LOCKOUT_ATTEMPTS, LOCKOUT_MAX_MINUTES, LOCKOUT_MINUTES, SettingValues
 
 log = logging.getLogger("hotdesk.lockout")
 
@@ -68,12 +68,8 @@ class Policy:
 
     @classmethod
     def of(cls, settings: SettingValues) -> Policy:
-        first = timedelta(minutes=int(settings["lockout_minutes"]))
-        return cls(
-            int(settings["lockout_attempts"]),
-            first,
-            max(first, timedelta(minutes=int(settings["lockout_max_minutes"]))),
-        )
+        first = timedelta(minutes=settings[LOCKOUT_MINUTES])
+        return cls(settings[LOCKOUT_ATTEMPTS], first, max(first, timedelta(minutes=settings[LOCKOUT_MAX_MINUTES])))
 
     @property
     def on(self) -> bool:

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotdesk.brands import BRANDS
 from hotdesk.models import Device, Event, EventKind
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
-from hotdesk.settings import SettingValues
+from hotdesk.settings import PHONE_SIP_PORT, SettingValues
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def reload_device(
     return tell_device(
         notifier,
         host=host,
-        port=int(settings["phone_sip_port"]),
+        port=settings[PHONE_SIP_PORT],
         event=brand.notify_event(settings),
         mac=device.mac,
         brand=device.brand,

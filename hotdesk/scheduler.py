@@ -31,7 +31,7 @@ def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: N
     """Log out every expired login and queue a NOTIFY to each phone. Returns how many."""
     with sessions() as session:
         devices = hotdesking.expired_logins(session)
-        settings = registry.all(session)
+        settings = registry.values(session)
         for device in devices:
             reload_device(
                 notifier, settings, device, reason="automatic logout", host=hotdesking.reload_address(session, device)

@@ -1,20 +1,30 @@
-"""Runtime settings: the names an admin may set, their checks and defaults, stored in the database."""
+"""Runtime settings: the names an admin may set, their checks, defaults and types, stored in the database.
+
+A setting is stored and shown as text (the console, the API and `settings get` show it as it is
+stored); code reads it typed, parsed once when the values are read (`SettingValues`, one per
+snapshot): `values[LOCKOUT_ATTEMPTS]` is an int, `values[MULTIPLE_LOGIN]` a `MultipleLogin`.
+"""
 
 from __future__ import annotations
 
+import enum
+import logging
 import re
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hotdesk.models import Setting
 
-SettingValues = Mapping[str, str]
-"""Every setting's value by name, as read for one request (read-only: it may be shared)."""
+T = TypeVar("T")
+log = logging.getLogger("hotdesk.settings")
 
 
 class SettingError(ValueError):
@@ -22,12 +32,34 @@ class SettingError(ValueError):
 
 
 @dataclass(frozen=True)
-class SettingSpec:
+class SettingSpec(Generic[T]):
     name: str
     help: str
     default: Callable[[], str] = lambda: ""
     check: Callable[[str], str] = lambda value: value  # returns the normalised value or raises SettingError
     secret: bool = False  # never shown in lists; `settings get` still prints it to the admin who asks
+    parse: Callable[[str], T] = field(kw_only=True)  # a checked value to its type
+
+
+class Admission(enum.StrEnum):
+    """The setting `device_admission`: which phones hotdesk serves, and when it trusts a new one."""
+
+    OPEN = "open"  # any new MAC is served, and issued credentials by its first fetch
+    APPROVE = "approve"  # a new MAC gets the guest file and waits until an admin admits it
+    KNOWN = "known"  # only MACs an admin added (or admitted) are served at all
+
+
+class MultipleLogin(enum.StrEnum):
+    """The setting `multiple_login`: an extension logging in on a second phone."""
+
+    AUTO_LOGOUT = "auto_logout"  # the first phone is logged out
+    DENY = "deny"
+    ALLOW = "allow"
+
+
+class SipAddress(NamedTuple):
+    host: str
+    port: int
 
 
 _HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::(\d{1,5}))?$")
@@ -44,8 +76,10 @@ def check_address(value: str) -> str:
     return value
 
 
-def split_address(value: str, default_port: int = 5060) -> tuple[str, int]:
-    """'pbx.example.com:5080' -> ('pbx.example.com', 5080); '[2001:db8::1]' -> ('2001:db8::1', 5060)."""
+def parse_address(value: str, default_port: int = 5060) -> SipAddress | None:
+    """'pbx.example.com:5080' -> ('pbx.example.com', 5080); '[2001:db8::1]' -> ('2001:db8::1', 5060); '' -> None."""
+    if not value:
+        return None
     host, port = value, default_port
     if value.startswith("["):
         host, _, rest = value[1:].partition("]")
@@ -54,7 +88,7 @@ def split_address(value: str, default_port: int = 5060) -> tuple[str, int]:
     elif value.count(":") == 1:
         host, port_text = value.split(":")
         port = int(port_text)
-    return host, port
+    return SipAddress(host, port)
 
 
 def check_port(value: str) -> str:
@@ -102,10 +136,14 @@ def check_bool(value: str) -> str:
     raise SettingError(f"{value!r} is not true or false")
 
 
-def check_choice(*choices: str) -> Callable[[str], str]:
+def parse_bool(value: str) -> bool:
+    return value == "true"
+
+
+def check_choice(choices: type[enum.StrEnum]) -> Callable[[str], str]:
     def check(value: str) -> str:
         value = value.strip().lower()
-        if value not in choices:
+        if value not in {choice.value for choice in choices}:
             raise SettingError(f"{value!r} is not one of: {', '.join(choices)}")
         return value
 
@@ -126,8 +164,12 @@ def check_time_of_day(value: str) -> str:
     return value
 
 
+def parse_time_of_day(value: str) -> time | None:
+    return time.fromisoformat(value) if value else None
+
+
 def check_timezone(value: str) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    from zoneinfo import ZoneInfoNotFoundError
 
     value = value.strip()
     try:
@@ -173,127 +215,201 @@ def _random_digits() -> str:
     return "".join(secrets.choice("0123456789") for _ in range(16))
 
 
-CORE_SETTINGS = (
-    SettingSpec(
-        "external_address", "host[:port] remote phones register to (the External login key)", check=check_address
-    ),
-    SettingSpec("internal_address", "host[:port] LAN phones register to (the Internal login key)", check=check_address),
-    SettingSpec(
-        "user_password",
-        "password for an extension without a voicemail PIN",
-        _random_digits,
-        check_password,
-        secret=True,
-    ),
-    SettingSpec(
-        "admin_password", "password that logs any extension into any phone", _random_digits, check_password, secret=True
-    ),
-    SettingSpec(
-        "provisioning_username",
-        "HTTP user name phones fetch provisioning files with",
-        lambda: "hotdesk",
-        check_username,
-    ),
-    SettingSpec(
-        "provisioning_password",
-        "HTTP password phones fetch provisioning files with",
-        _random_password,
-        check_password,
-        secret=True,
-    ),
-    SettingSpec("phone_sip_port", "UDP port on the phone that receives SIP NOTIFY", lambda: "5060", check_port),
-    SettingSpec(
-        "phone_base_url",
-        "address phones reach hotdesk at, written into their files and login keys, e.g. https://hotdesk.example.com"
-        " (empty: the address each request came to; set it when some phones come in another way, as Cisco's port 6970)",
-        check=check_base_url,
-    ),
-    SettingSpec(
-        "multiple_login",
-        "an extension logging in on a second phone: auto_logout (the first phone is logged out), deny, allow",
-        lambda: "auto_logout",
-        check_choice("auto_logout", "deny", "allow"),
-    ),
-    SettingSpec(
-        "lockout_attempts",
-        "failed logins of one extension (or on one phone) that lock it; 0 = never",
-        lambda: "5",
-        check_count,
-    ),
-    SettingSpec(
-        "lockout_minutes",
-        "how long the first lockout lasts; each further one (lockout_attempts more failures) lasts twice as long",
-        lambda: "15",
-        check_count,
-    ),
-    SettingSpec(
-        "lockout_max_minutes",
-        "the longest a lockout lasts however many failures follow (failures are forgotten after seven times this)",
-        lambda: "1440",
-        check_count,
-    ),
-    SettingSpec(
-        "max_login_minutes",
-        "automatic logout after this long (0 = never); extensions may override",
-        lambda: "0",
-        check_count,
-    ),
-    SettingSpec(
-        "daily_logout_time",
-        "automatic logout of every phone each day at HH:MM local time (empty = never)",
-        check=check_time_of_day,
-    ),
-    SettingSpec("timezone", "time zone of daily_logout_time", lambda: "UTC", check_timezone),
-    SettingSpec(
-        "guest_line_username",
-        "SIP account a logged-out phone registers to, so it can still dial emergency numbers (empty = none);"
-        " restrict it to emergency calls on the PBX",
-        check=check_optional_username,
-    ),
-    SettingSpec("guest_line_secret", "SIP secret of the guest line", check=check_optional_secret, secret=True),
-    SettingSpec(
-        "guest_line_address",
-        "host[:port] the guest line registers to (empty: the internal address)",
-        check=check_address,
-    ),
-    SettingSpec(
-        "guest_line_display_name", "name the guest line shows", lambda: "Emergency calls only", check_display_name
-    ),
-    SettingSpec(
-        "device_requests_per_minute",
-        "requests one phone may make per minute (0 = no limit)",
-        lambda: "120",
-        check_count,
-    ),
-    SettingSpec(
-        "device_admission",
-        "which phones are served: open (any new MAC is issued credentials at its first fetch), approve (a new MAC"
-        " waits for an admin to admit it), known (only MACs an admin added); see docs/architecture.md",
-        lambda: "approve",
-        check_choice("open", "approve", "known"),
-    ),
-    SettingSpec(
-        "new_devices_per_minute",
-        "phones one address may make known with the shared credentials per minute (0 = no limit)",
-        lambda: "600",
-        check_count,
-    ),
-    SettingSpec(
-        "anonymous_requests_per_minute",
-        "requests per minute from one address that name no phone (0 = no limit)",
-        lambda: "1200",
-        check_count,
-    ),
+EXTERNAL_ADDRESS = SettingSpec(
+    "external_address",
+    "host[:port] remote phones register to (the External login key)",
+    check=check_address,
+    parse=parse_address,
 )
+INTERNAL_ADDRESS = SettingSpec(
+    "internal_address",
+    "host[:port] LAN phones register to (the Internal login key)",
+    check=check_address,
+    parse=parse_address,
+)
+USER_PASSWORD = SettingSpec(
+    "user_password",
+    "password for an extension without a voicemail PIN",
+    _random_digits,
+    check_password,
+    secret=True,
+    parse=str,
+)
+ADMIN_PASSWORD = SettingSpec(
+    "admin_password",
+    "password that logs any extension into any phone",
+    _random_digits,
+    check_password,
+    secret=True,
+    parse=str,
+)
+PROVISIONING_USERNAME = SettingSpec(
+    "provisioning_username",
+    "HTTP user name phones fetch provisioning files with",
+    lambda: "hotdesk",
+    check_username,
+    parse=str,
+)
+PROVISIONING_PASSWORD = SettingSpec(
+    "provisioning_password",
+    "HTTP password phones fetch provisioning files with",
+    _random_password,
+    check_password,
+    secret=True,
+    parse=str,
+)
+PHONE_SIP_PORT = SettingSpec(
+    "phone_sip_port", "UDP port on the phone that receives SIP NOTIFY", lambda: "5060", check_port, parse=int
+)
+PHONE_BASE_URL = SettingSpec(
+    "phone_base_url",
+    "address phones reach hotdesk at, written into their files and login keys, e.g. https://hotdesk.example.com"
+    " (empty: the address each request came to; set it when some phones come in another way, as Cisco's port 6970)",
+    check=check_base_url,
+    parse=str,
+)
+MULTIPLE_LOGIN = SettingSpec(
+    "multiple_login",
+    "an extension logging in on a second phone: auto_logout (the first phone is logged out), deny, allow",
+    lambda: "auto_logout",
+    check_choice(MultipleLogin),
+    parse=MultipleLogin,
+)
+LOCKOUT_ATTEMPTS = SettingSpec(
+    "lockout_attempts",
+    "failed logins of one extension (or on one phone) that lock it; 0 = never",
+    lambda: "5",
+    check_count,
+    parse=int,
+)
+LOCKOUT_MINUTES = SettingSpec(
+    "lockout_minutes",
+    "how long the first lockout lasts; each further one (lockout_attempts more failures) lasts twice as long",
+    lambda: "15",
+    check_count,
+    parse=int,
+)
+LOCKOUT_MAX_MINUTES = SettingSpec(
+    "lockout_max_minutes",
+    "the longest a lockout lasts however many failures follow (failures are forgotten after seven times this)",
+    lambda: "1440",
+    check_count,
+    parse=int,
+)
+MAX_LOGIN_MINUTES = SettingSpec(
+    "max_login_minutes",
+    "automatic logout after this long (0 = never); extensions may override",
+    lambda: "0",
+    check_count,
+    parse=int,
+)
+DAILY_LOGOUT_TIME = SettingSpec(
+    "daily_logout_time",
+    "automatic logout of every phone each day at HH:MM local time (empty = never)",
+    check=check_time_of_day,
+    parse=parse_time_of_day,
+)
+TIMEZONE = SettingSpec("timezone", "time zone of daily_logout_time", lambda: "UTC", check_timezone, parse=ZoneInfo)
+GUEST_LINE_USERNAME = SettingSpec(
+    "guest_line_username",
+    "SIP account a logged-out phone registers to, so it can still dial emergency numbers (empty = none);"
+    " restrict it to emergency calls on the PBX",
+    check=check_optional_username,
+    parse=str,
+)
+GUEST_LINE_SECRET = SettingSpec(
+    "guest_line_secret", "SIP secret of the guest line", check=check_optional_secret, secret=True, parse=str
+)
+GUEST_LINE_ADDRESS = SettingSpec(
+    "guest_line_address",
+    "host[:port] the guest line registers to (empty: the internal address)",
+    check=check_address,
+    parse=parse_address,
+)
+GUEST_LINE_DISPLAY_NAME = SettingSpec(
+    "guest_line_display_name",
+    "name the guest line shows",
+    lambda: "Emergency calls only",
+    check_display_name,
+    parse=str,
+)
+DEVICE_REQUESTS_PER_MINUTE = SettingSpec(
+    "device_requests_per_minute",
+    "requests one phone may make per minute (0 = no limit)",
+    lambda: "120",
+    check_count,
+    parse=int,
+)
+DEVICE_ADMISSION = SettingSpec(
+    "device_admission",
+    "which phones are served: open (any new MAC is issued credentials at its first fetch), approve (a new MAC"
+    " waits for an admin to admit it), known (only MACs an admin added); see docs/architecture.md",
+    lambda: "approve",
+    check_choice(Admission),
+    parse=Admission,
+)
+NEW_DEVICES_PER_MINUTE = SettingSpec(
+    "new_devices_per_minute",
+    "phones one address may make known with the shared credentials per minute (0 = no limit)",
+    lambda: "600",
+    check_count,
+    parse=int,
+)
+ANONYMOUS_REQUESTS_PER_MINUTE = SettingSpec(
+    "anonymous_requests_per_minute",
+    "requests per minute from one address that name no phone (0 = no limit)",
+    lambda: "1200",
+    check_count,
+    parse=int,
+)
+
+CORE_SETTINGS: tuple[SettingSpec[Any], ...] = (
+    EXTERNAL_ADDRESS,
+    INTERNAL_ADDRESS,
+    USER_PASSWORD,
+    ADMIN_PASSWORD,
+    PROVISIONING_USERNAME,
+    PROVISIONING_PASSWORD,
+    PHONE_SIP_PORT,
+    PHONE_BASE_URL,
+    MULTIPLE_LOGIN,
+    LOCKOUT_ATTEMPTS,
+    LOCKOUT_MINUTES,
+    LOCKOUT_MAX_MINUTES,
+    MAX_LOGIN_MINUTES,
+    DAILY_LOGOUT_TIME,
+    TIMEZONE,
+    GUEST_LINE_USERNAME,
+    GUEST_LINE_SECRET,
+    GUEST_LINE_ADDRESS,
+    GUEST_LINE_DISPLAY_NAME,
+    DEVICE_REQUESTS_PER_MINUTE,
+    DEVICE_ADMISSION,
+    NEW_DEVICES_PER_MINUTE,
+    ANONYMOUS_REQUESTS_PER_MINUTE,
+)
+
+
+class SettingValues:
+    """Every setting's value, parsed once to its type when read (one per snapshot, shared by the
+    requests of a process: it cannot change). `values[LOCKOUT_ATTEMPTS]` is an int."""
+
+    __slots__ = ("_typed",)
+
+    def __init__(self, specs: Iterable[SettingSpec[Any]], stored: Mapping[str, str]):
+        self._typed: Mapping[str, Any] = {spec.name: _parsed(spec, stored[spec.name]) for spec in specs}
+
+    def __getitem__(self, spec: SettingSpec[T]) -> T:
+        return cast(T, self._typed[spec.name])
 
 
 class Settings:
     """The registry of known settings (core ones plus those brands declare) over a DB session."""
 
-    def __init__(self, specs: tuple[SettingSpec, ...] | list[SettingSpec]):
+    def __init__(self, specs: Iterable[SettingSpec[Any]]):
         self.specs = {spec.name: spec for spec in specs}
 
-    def spec(self, name: str) -> SettingSpec:
+    def spec(self, name: str) -> SettingSpec[Any]:
         try:
             return self.specs[name]
         except KeyError:
@@ -309,6 +425,10 @@ class Settings:
         # Defaults only for what is not stored: some generate random passwords, costly per request.
         return {name: stored[name] if name in stored else spec.default() for name, spec in self.specs.items()}
 
+    def values(self, session: Session) -> SettingValues:
+        """Every setting's value, typed (what the code reads)."""
+        return SettingValues(self.specs.values(), self.all(session))
+
     def set(self, session: Session, name: str, value: str) -> str:
         value = self.spec(name).check(value)
         session.merge(Setting(name=name, value=value))
@@ -320,3 +440,13 @@ class Settings:
         for name, spec in self.specs.items():
             if name not in stored:
                 session.add(Setting(name=name, value=spec.default()))
+
+
+def _parsed(spec: SettingSpec[T], stored: str) -> T:
+    # Values are checked when set; one stored otherwise (by hand in the database, or before a check
+    # was tightened) must not take every request down: it is logged and the default applies.
+    try:
+        return spec.parse(stored)
+    except (ValueError, KeyError):  # ZoneInfo's "not found" is a KeyError
+        log.warning("setting %s: the stored value is not valid, the default applies", spec.name)
+        return spec.parse(spec.default())

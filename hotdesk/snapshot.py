@@ -13,7 +13,6 @@ import threading
 import time
 from dataclasses import dataclass
 from itertools import chain
-from types import MappingProxyType
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
@@ -40,7 +39,7 @@ class CachedTemplate:
 @dataclass(frozen=True)
 class Snapshot:
     revision: int | None
-    settings: SettingValues  # read-only: every request of the process shares it
+    settings: SettingValues  # typed, parsed once; every request of the process shares it
     templates: dict[int, CachedTemplate]
     defaults: dict[str, CachedTemplate]  # brand -> its default template
     pins: dict[tuple[int, str], CachedTemplate]  # (extension id, brand) -> the template it is pinned to
@@ -75,7 +74,7 @@ class SnapshotCache:
             (pin.extension_id, pin.brand): templates[pin.template_id]
             for pin in session.execute(select(TemplatePin.extension_id, TemplatePin.brand, TemplatePin.template_id))
         }
-        return Snapshot(revision, MappingProxyType(self.registry.all(session)), templates, defaults, pins)
+        return Snapshot(revision, self.registry.values(session), templates, defaults, pins)
 
 
 _REVISION = select(Revision.value).where(Revision.name == COUNTER)

@@ -26,6 +26,8 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING
 
+from hotdesk.settings import Admission as Admission  # the setting's values, read by the rules here
+
 if TYPE_CHECKING:
     from hotdesk.models import Device
 
@@ -40,14 +42,6 @@ class Proof(enum.Enum):
     @property
     def may_read_line(self) -> bool:
         return self is not Proof.NONE
-
-
-class Admission(enum.StrEnum):
-    """The setting `device_admission`: which phones hotdesk serves, and when it trusts a new one."""
-
-    OPEN = "open"  # any new MAC is served, and issued credentials by its first fetch
-    APPROVE = "approve"  # a new MAC gets the guest file and waits until an admin admits it
-    KNOWN = "known"  # only MACs an admin added (or admitted) are served at all
 
 
 def provisioning_proof(

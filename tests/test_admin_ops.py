@@ -76,7 +76,7 @@ def test_deleting_a_logged_in_extension_logs_its_phone_out(session):
     device = hotdesking.record_device(
         session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
     )
-    assert hotdesking.login(session, settings_registry().all(session), device, "1001", "4321", Address.EXTERNAL).ok
+    assert hotdesking.login(session, settings_registry().values(session), device, "1001", "4321", Address.EXTERNAL).ok
 
     [displaced] = admin_extensions.delete(session, "1001", "ann")
     assert displaced.mac == "001565aabb01"
@@ -231,7 +231,7 @@ def test_force_logout_ends_the_login_and_tells_the_phone(session):
         session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
     )
     registry = settings_registry()
-    hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.INTERNAL)
+    hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.INTERNAL)
     [seat] = phones.who_is_where(session)
     assert (seat.extension, seat.mac, seat.template, seat.model, seat.address) == (
         "1001",

@@ -172,7 +172,7 @@ def test_a_login_an_admin_made_proves_no_address(client, session, extensions):
     phone = EMULATORS["aastra"](client, VICTIM_MAC, ip=VICTIM_IP)
     phone.boot()
     device = device_row(session)
-    settings = settings_registry().all(session)
+    settings = settings_registry().values(session)
     assert hotdesking.login(session, settings, device, "1001", "4321", Address.EXTERNAL, ip=None).ok
     for ip in (VICTIM_IP, ATTACKER_IP):
         response = attack(client, "aastra", VICTIM_MAC, f"{VICTIM_MAC.upper()}.cfg", ip=ip)

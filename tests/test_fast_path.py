@@ -332,7 +332,7 @@ def test_racing_logins_logouts_and_fetches_leave_only_current_files(app, extensi
                 device = hotdesking.find_device(changes, mac=mac)
                 if device.mapping is None:
                     assert hotdesking.login(
-                        changes, hotdesk.settings.all(changes), device, number, ADMIN_PASSWORD, Address.EXTERNAL
+                        changes, hotdesk.settings.values(changes), device, number, ADMIN_PASSWORD, Address.EXTERNAL
                     ).ok
                 else:
                     hotdesking.logout(changes, device)

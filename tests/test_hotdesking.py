@@ -6,6 +6,7 @@ from sqlalchemy import select
 from hotdesk import hotdesking, settings_registry, templates
 from hotdesk.hotdesking import LoginFailure
 from hotdesk.models import Address, Device, Event, Extension, Mapping, Template
+from hotdesk.settings import CORE_SETTINGS, SettingValues
 from hotdesk.snapshot import SnapshotCache
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
 
@@ -30,7 +31,11 @@ def alice(session):
     return extension
 
 
-SETTINGS = {"admin_password": ADMIN_PASSWORD, "user_password": USER_PASSWORD}
+def values(**stored: str) -> SettingValues:
+    return SettingValues(CORE_SETTINGS, {spec.name: spec.default() for spec in CORE_SETTINGS} | stored)
+
+
+SETTINGS = values(admin_password=ADMIN_PASSWORD, user_password=USER_PASSWORD)
 
 
 @pytest.mark.parametrize(
@@ -52,18 +57,18 @@ def test_password_rules(pin, password, accepted):
 
 def test_an_empty_global_password_never_matches():
     extension = Extension(number="1", name="x", secret="s", voicemail_pin=None)
-    assert not hotdesking.verify_password(extension, "", {"admin_password": "", "user_password": ""})
+    assert not hotdesking.verify_password(extension, "", values(admin_password="", user_password=""))
 
 
 def test_login_maps_the_extension_to_the_device(session, registry, device, alice):
-    result = hotdesking.login(session, registry.all(session), device, " 1001 ", "4321", Address.INTERNAL, "10.0.0.9")
+    result = hotdesking.login(session, registry.values(session), device, " 1001 ", "4321", Address.INTERNAL, "10.0.0.9")
     assert result.ok and result.extension is alice and result.logged_out == []
     mapping = session.scalar(select(Mapping))
     assert (mapping.device, mapping.extension, mapping.address) == (device, alice, Address.INTERNAL)
 
 
 def test_failed_login_changes_nothing_but_the_history(session, registry, device, alice):
-    result = hotdesking.login(session, registry.all(session), device, "1001", "1111", Address.EXTERNAL)
+    result = hotdesking.login(session, registry.values(session), device, "1001", "1111", Address.EXTERNAL)
     assert result.failure is LoginFailure.WRONG_PASSWORD
     assert session.scalar(select(Mapping)) is None
     assert [e.kind for e in session.scalars(select(Event))] == ["login_failed"]
@@ -71,7 +76,7 @@ def test_failed_login_changes_nothing_but_the_history(session, registry, device,
 
 def test_login_without_the_chosen_address_configured_is_refused(session, registry, device, alice):
     registry.set(session, "external_address", "")
-    result = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+    result = hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
     assert result.failure is LoginFailure.ADDRESS_NOT_CONFIGURED
     assert session.scalar(select(Mapping)) is None
 
@@ -80,8 +85,8 @@ def test_second_login_of_the_same_extension_displaces_the_first_phone(session, r
     other = hotdesking.record_device(
         session, brand="yealink", mac="001565aabb02", model="T46S", firmware=None, ip="10.0.0.10"
     )
-    hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
-    result = hotdesking.login(session, registry.all(session), other, "1001", "4321", Address.EXTERNAL)
+    hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
+    result = hotdesking.login(session, registry.values(session), other, "1001", "4321", Address.EXTERNAL)
     assert result.logged_out == [device]
     assert [m.device.mac for m in session.scalars(select(Mapping))] == ["001565aabb02"]
 
@@ -92,7 +97,7 @@ def test_device_config_guest_has_no_line(session, registry, device):
 
 
 def test_device_config_describes_the_users_line(session, registry, device, alice):
-    hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+    hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
     line = hotdesking.device_config(session, device, SnapshotCache(registry).get(session)).line
     assert (line.username, line.auth_name, line.secret, line.registrar_host, line.registrar_port) == (
         "1001",
@@ -104,7 +109,7 @@ def test_device_config_describes_the_users_line(session, registry, device, alice
 
 
 def test_logout_returns_who_was_logged_in(session, registry, device, alice):
-    hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+    hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
     assert hotdesking.logout(session, device, actor="admin") is alice
     assert hotdesking.logout(session, device) is None
     logout = session.scalar(select(Event).where(Event.kind == "logout"))

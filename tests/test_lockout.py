@@ -107,15 +107,15 @@ def test_locks_stop_growing_at_lockout_max_minutes_and_failures_are_forgotten(se
     )
     past_failures(session, "1001", ATTACKER, minutes_ago=80, count=10)  # two locks, both over
     for _ in range(5):
-        hotdesking.login(session, registry.all(session), device, "1001", "0000", Address.EXTERNAL)
-    refused = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+        hotdesking.login(session, registry.values(session), device, "1001", "0000", Address.EXTERNAL)
+    refused = hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
     assert refused.retry_after is not None and timedelta(minutes=44) < refused.retry_after <= timedelta(minutes=45)
 
     session.query(Event).delete()
     past_failures(session, "1001", ATTACKER, minutes_ago=7 * 45 + 1, count=10)  # older than 7 longest locks
     for _ in range(5):
-        hotdesking.login(session, registry.all(session), device, "1001", "0000", Address.EXTERNAL)
-    refused = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+        hotdesking.login(session, registry.values(session), device, "1001", "0000", Address.EXTERNAL)
+    refused = hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
     assert timedelta(minutes=14) < refused.retry_after <= timedelta(minutes=15)
 
 
@@ -154,8 +154,10 @@ def test_a_phone_is_known_at_the_address_it_logged_in_from_not_by_its_mac_alone(
     registry = settings_registry()
     device = hotdesking.find_device(session, mac=DESK)
     for _ in range(5):  # a neighbour's requests name the desk phone, from the neighbour's address
-        hotdesking.login(session, registry.all(session), device, "1001", "0000", Address.EXTERNAL, "10.66.0.66")
-    refused = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL, "10.66.0.66")
+        hotdesking.login(session, registry.values(session), device, "1001", "0000", Address.EXTERNAL, "10.66.0.66")
+    refused = hotdesking.login(
+        session, registry.values(session), device, "1001", "4321", Address.EXTERNAL, "10.66.0.66"
+    )
     assert refused.failure is hotdesking.LoginFailure.LOCKED_OUT
 
     assert logged_in(desk.login("1001", "4321"))
@@ -199,7 +201,7 @@ def test_the_login_path_reads_at_most_one_query_more_than_before(session, extens
         session, brand="yealink", mac=ATTACKER, model="T46S", firmware=None, ip="10.0.0.9"
     )
     registry = settings_registry()
-    settings = registry.all(session)
+    settings = registry.values(session)
     statements = []
     listener = lambda *args: statements.append(args[2])  # noqa: E731
     event.listen(session.bind, "before_cursor_execute", listener)

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from hotdesk import hotdesking, settings_registry
 from hotdesk.models import Event, Extension, Mapping
+from hotdesk.settings import SettingValues
 from tests.phones import YealinkPhone
 
 MAC_A, MAC_B = "001565aabb01", "001565aabb02"
@@ -68,7 +69,7 @@ def test_lockout_ends_when_the_window_has_passed(session, extensions):
         [Event(kind="login_failed", extension="1001", mac=MAC_A, detail="wrong_password", at=old) for _ in range(5)]
     )
     session.commit()
-    assert hotdesking.login(session, registry.all(session), device, "1001", "4321", hotdesking.Address.EXTERNAL).ok
+    assert hotdesking.login(session, registry.values(session), device, "1001", "4321", hotdesking.Address.EXTERNAL).ok
 
 
 def test_lockout_can_be_switched_off(client, extensions, session):
@@ -192,8 +193,13 @@ def test_an_old_screen_expires(client, extensions, session, monkeypatch):
 # automatic logout
 
 
+def with_values(session, **changed: str) -> SettingValues:
+    registry = settings_registry()
+    return SettingValues(registry.specs.values(), registry.all(session) | changed)
+
+
 def test_max_login_time_and_per_extension_override(session):
-    settings = settings_registry().all(session) | {"max_login_minutes": "480"}
+    settings = with_values(session, max_login_minutes="480")
     now = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), now) == now + timedelta(hours=8)
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=60), now) == now + timedelta(hours=1)
@@ -201,7 +207,7 @@ def test_max_login_time_and_per_extension_override(session):
 
 
 def test_daily_logout_is_the_next_local_time_across_dst(session):
-    settings = settings_registry().all(session) | {"daily_logout_time": "20:00", "timezone": "Europe/Paris"}
+    settings = with_values(session, daily_logout_time="20:00", timezone="Europe/Paris")
     before_dst = datetime(2026, 3, 28, 20, 30, tzinfo=timezone.utc)  # 21:30 in Paris: next is tomorrow
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), before_dst) == datetime(
         2026,

@@ -11,6 +11,7 @@ from hotdesk.admin import pins
 from hotdesk.admin import templates as admin_templates
 from hotdesk.db import make_session_factory
 from hotdesk.models import Extension, Template
+from hotdesk.settings import EXTERNAL_ADDRESS
 from hotdesk.snapshot import SnapshotCache
 
 
@@ -40,15 +41,15 @@ def test_a_setting_changed_elsewhere_is_seen_on_the_next_read(cache, engine, els
     settings_registry().set(elsewhere, "external_address", "sbc.example.org:5061")
     elsewhere.commit()
     after = fresh(cache, engine)
-    assert before.settings["external_address"] != "sbc.example.org:5061"
-    assert after.settings["external_address"] == "sbc.example.org:5061"
+    assert before.settings[EXTERNAL_ADDRESS] != ("sbc.example.org", 5061)
+    assert after.settings[EXTERNAL_ADDRESS] == ("sbc.example.org", 5061)
 
 
 def test_an_uncommitted_change_does_not_leak_into_the_cache(cache, engine, elsewhere):
     before = fresh(cache, engine)
     settings_registry().set(elsewhere, "external_address", "sbc.example.org:5061")
     elsewhere.flush()
-    assert fresh(cache, engine).settings["external_address"] == before.settings["external_address"]
+    assert fresh(cache, engine).settings[EXTERNAL_ADDRESS] == before.settings[EXTERNAL_ADDRESS]
     elsewhere.rollback()
 
 
@@ -86,7 +87,7 @@ def test_deleting_a_template_drops_it_and_its_pins(cache, engine, elsewhere, ext
 
 def test_the_cached_settings_cannot_be_changed_by_a_caller(cache, engine):
     with pytest.raises(TypeError):
-        fresh(cache, engine).settings["external_address"] = "evil.example"  # type: ignore[index]
+        fresh(cache, engine).settings[EXTERNAL_ADDRESS] = "evil.example"  # type: ignore[index]
 
 
 def test_template_bodies_in_the_snapshot_match_the_database(cache, engine, session):

@@ -14,7 +14,7 @@ from hotdesk.settings import Settings
 
 def listing(session: Session, registry: Settings) -> list[lockout.Lockout]:
     """Every lock in force now, the longest first (hotdesk.lockout counts them)."""
-    locks = lockout.current(session, registry.all(session))
+    locks = lockout.current(session, registry.values(session))
     session.commit()
     return locks
 

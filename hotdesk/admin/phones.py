@@ -162,7 +162,9 @@ def login(
         raise NotFound(f"no extension {number}")
     if not phone.last_ip:
         raise AdminError(f"{phone.mac}: its address is not known yet; it must fetch its file first")
-    result = hotdesking.login(session, registry.all(session), phone, number, "", chosen, phone.last_ip, by_admin=actor)
+    result = hotdesking.login(
+        session, registry.values(session), phone, number, "", chosen, phone.last_ip, by_admin=actor
+    )
     if result.failure is LoginFailure.ADDRESS_NOT_CONFIGURED:
         raise AdminError(f"address: the {chosen.value} server address is not set up (setting {chosen.value}_address)")
     if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
@@ -322,4 +324,4 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
 def tell_reload(session: Session, registry: Settings, notifier, phone: Device, *, reason: str):
     """Queue the brand's reload NOTIFY to the phone's known address; its outcome goes to the history."""
     host = hotdesking.reload_address(session, phone)
-    return reload_device(notifier, registry.all(session), phone, reason=reason, host=host)
+    return reload_device(notifier, registry.values(session), phone, reason=reason, host=host)

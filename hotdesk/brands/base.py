@@ -17,7 +17,7 @@ from markupsafe import Markup
 from hotdesk.brands import budget
 from hotdesk.brands.budget import BudgetedSandbox
 from hotdesk.screens import Screen
-from hotdesk.settings import SettingSpec
+from hotdesk.settings import SettingSpec, SettingValues
 
 # Files inside the package, read through importlib.resources (PackageLoader), so an installed wheel
 # (even a zipped one) has them: templates/xml/<brand>/ the screens, epm_templates/<brand>/ stock templates.
@@ -119,7 +119,7 @@ class Brand:
     screen_encoding: ClassVar[str] = "utf-8"  # as screen_content_type and the templates' XML declaration say
     config_content_type: ClassVar[str] = "text/plain; charset=utf-8"
     common_template: ClassVar[str | None] = None  # file under epm_templates/<key>/ for COMMON requests
-    settings: ClassVar[tuple[SettingSpec, ...]] = ()
+    settings: ClassVar[tuple[SettingSpec[Any], ...]] = ()
     reloads_by_notify: ClassVar[bool] = True  # the answer to a login cannot reload the phone by itself
     # For brands whose answer does (reloads_by_notify = False): the `reload` screen lists the URLs
     # of the device's new configuration, this many settings a page (see configuration_pages).
@@ -149,7 +149,7 @@ class Brand:
     def requested_file(self, filename: str) -> RequestedFile | None:
         raise NotImplementedError
 
-    def notify_event(self, settings: Mapping[str, str]) -> str:
+    def notify_event(self, settings: SettingValues) -> str:
         return "check-sync"
 
     def notify_body(self) -> NotifyBody | None:

@@ -27,6 +27,7 @@ import re
 from collections.abc import Mapping
 
 from hotdesk.brands.base import Brand, Identity, NotifyBody, RequestedFile, file_from, identity_from
+from hotdesk.settings import SettingValues
 
 _BROWSER = re.compile(r"^Allegro-Software-WebClient/(\S{1,32})")
 _MODEL_HEADER = "x-CiscoIPPhoneModelName"
@@ -63,7 +64,7 @@ class CiscoSip(Brand):
     def requested_file(self, filename: str) -> RequestedFile | None:
         return file_from(filename, _COMMON_FILE, _DEVICE_FILE)
 
-    def notify_event(self, settings: Mapping[str, str]) -> str:
+    def notify_event(self, settings: SettingValues) -> str:
         return "service-control"
 
     def notify_body(self) -> NotifyBody:

@@ -37,6 +37,7 @@ import re
 from collections.abc import Mapping
 
 from hotdesk.brands.base import Brand, Identity, RequestedFile, file_from, identity_from
+from hotdesk.settings import SettingValues
 
 _USER_AGENTS = (
     # "Cisco/SPA501G-7.4.4 (8843E157DDCC)(CBT141100HR)", "Cisco/SPA525G-7.4.4 (CBT141900G7)"
@@ -64,5 +65,5 @@ class CiscoSpa(Brand):
     def requested_file(self, filename: str) -> RequestedFile | None:
         return file_from(filename, _COMMON_FILE, _DEVICE_FILE)
 
-    def notify_event(self, settings: Mapping[str, str]) -> str:
+    def notify_event(self, settings: SettingValues) -> str:
         return "resync"

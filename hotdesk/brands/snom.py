@@ -46,6 +46,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac, single_line
+from hotdesk.settings import SettingValues
 
 _USER_AGENT = re.compile(r"\bsnom(\w{1,16})-SIP ([\d.]{1,32})([^)]{0,200})")
 _MAC_FIELD = re.compile(r"(?:^|\s)([0-9A-Fa-f]{12})(?=[\s;)]|$)")
@@ -85,7 +86,7 @@ class Snom(Brand):
             return RequestedFile(FileKind.DEVICE, normalize_mac(match.group(1)))
         return None
 
-    def notify_event(self, settings: Mapping[str, str]) -> str:
+    def notify_event(self, settings: SettingValues) -> str:
         return "check-sync;reboot=false"
 
     def config_value(self, value: Any) -> Any:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from hotdesk.brands.base import Brand, Identity, RequestedFile, file_from, identity_from
-from hotdesk.settings import SettingSpec, check_bool
+from hotdesk.settings import SettingSpec, SettingValues, check_bool, parse_bool
 
 _USER_AGENTS = (
     # "Yealink SIP-T46G 28.72.0.25 00:15:65:5b:53:84", "Yealink SIP VP-T49G ...", "yealink SIP-T28P ..."
@@ -35,6 +35,7 @@ NOTIFY_REBOOT = SettingSpec(
     "Yealink check-sync NOTIFY with reboot=true (false: reload the configuration without rebooting)",
     lambda: "true",
     check_bool,
+    parse=parse_bool,
 )
 
 
@@ -51,9 +52,8 @@ class Yealink(Brand):
     def requested_file(self, filename: str) -> RequestedFile | None:
         return file_from(filename, _COMMON_FILE, _DEVICE_FILE)
 
-    def notify_event(self, settings: Mapping[str, str]) -> str:
-        reboot = settings.get(NOTIFY_REBOOT.name, "true")
-        return f"check-sync;reboot={reboot}"
+    def notify_event(self, settings: SettingValues) -> str:
+        return f"check-sync;reboot={'true' if settings[NOTIFY_REBOOT] else 'false'}"
 
     def config_value(self, value: Any) -> Any:
         # One setting per line: a value must not be able to start another line.

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from hotdesk.brands.budget import RenderBudgetExceeded
-from hotdesk.settings import SettingValues
+from hotdesk.settings import PHONE_BASE_URL, SettingValues
 from hotdesk.snapshot import Snapshot
 
 log = logging.getLogger("hotdesk.web")
@@ -55,13 +55,13 @@ def snapshot() -> Snapshot:
 
 
 def settings() -> SettingValues:
-    """Every runtime setting (shared between requests: read, never change)."""
+    """Every runtime setting, typed (shared between requests: it cannot change)."""
     return snapshot().settings
 
 
 def phone_base_url() -> str:
     """Where phones reach hotdesk: the phone_base_url setting, else the address this request came to."""
-    return settings()["phone_base_url"] or request.host_url.rstrip("/")
+    return settings()[PHONE_BASE_URL] or request.host_url.rstrip("/")
 
 
 def carries_nul() -> bool:

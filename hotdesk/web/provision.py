@@ -13,6 +13,7 @@ from flask import Blueprint, Response, current_app, g, request
 from hotdesk import brands, credentials, hotdesking, published, trust
 from hotdesk.brands import FileKind, normalize_mac
 from hotdesk.models import Device, utcnow
+from hotdesk.settings import DEVICE_ADMISSION, NEW_DEVICES_PER_MINUTE, PROVISIONING_PASSWORD, PROVISIONING_USERNAME
 from hotdesk.web import client_ip, db, hotdesk, http_auth, ratelimit, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.trust import Proof
@@ -28,13 +29,13 @@ def provisioning_file(filename: str) -> Response:
     session = db()
     settings = web_settings()
     nonces = current_app.extensions["hotdesk.digest_nonces"]
-    global_user = settings["provisioning_username"]
+    global_user = settings[PROVISIONING_USERNAME]
     by_device: Device | None = None  # the device whose own credentials the request carries
 
     def password_of(username: str) -> str | None:
         nonlocal by_device
         if username == global_user:
-            return settings["provisioning_password"]
+            return settings[PROVISIONING_PASSWORD]
         by_device = hotdesking.find_device(session, provisioning_username=username)
         return by_device.provisioning_password if by_device else None
 
@@ -141,13 +142,13 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
     device, they do not prove it (hotdesk.trust). Who is served at all (device_admission), and
     nothing such a request claims re-describes a device hotdesk knows."""
     session, settings, ip = db(), web_settings(), client_ip()
-    admission = trust.Admission(settings["device_admission"])
+    admission = settings[DEVICE_ADMISSION]
     device = hotdesking.find_device(session, mac=mac)
     if not trust.serves(device, admission):
         _refused("unknown_device" if device is None else "not_admitted", mac, brand.key, ip)
         return _not_found()
     if device is None:
-        limit = int(settings["new_devices_per_minute"])
+        limit = settings[NEW_DEVICES_PER_MINUTE]
         if limit and hotdesking.devices_made_known_from(session, ip, utcnow() - timedelta(minutes=1)) >= limit:
             _refused("too_many_new_devices", mac, brand.key, ip)
             return Response(

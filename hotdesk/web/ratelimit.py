@@ -31,6 +31,7 @@ from flask_limiter import Limiter
 from limits import RateLimitItemPerMinute, storage, strategies
 
 from hotdesk import brands
+from hotdesk.settings import ANONYMOUS_REQUESTS_PER_MINUTE, DEVICE_REQUESTS_PER_MINUTE
 from hotdesk.web import client_ip, settings
 from hotdesk.web.links import device_from_token, read_device_token
 
@@ -140,8 +141,7 @@ def _key() -> str:
 
 
 def _per_minute() -> int:
-    name = "device_requests_per_minute" if named_device() else "anonymous_requests_per_minute"
-    return int(settings()[name])
+    return settings()[DEVICE_REQUESTS_PER_MINUTE if named_device() else ANONYMOUS_REQUESTS_PER_MINUTE]
 
 
 def _limit() -> str:

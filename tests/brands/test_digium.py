@@ -68,7 +68,7 @@ def phone(client, extensions):
 
 def login(session, mac, number="1001", password="4321", address=Address.EXTERNAL):
     device = session.scalar(select(Device).where(Device.mac == mac))
-    return hotdesking.login(session, settings_registry().all(session), device, number, password, address)
+    return hotdesking.login(session, settings_registry().values(session), device, number, password, address)
 
 
 @pytest.mark.parametrize(
