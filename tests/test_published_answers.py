@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import event, select, update
 from werkzeug.datastructures import WWWAuthenticate
 
-from hotdesk import hotdesking
+from hotdesk import brands, hotdesking
 from hotdesk.brands import BRANDS, FileKind
 from hotdesk.models import Address, Device, Extension, Template
 from tests.brands import EMULATORS
@@ -274,3 +274,15 @@ def test_a_login_between_a_fetchs_reads_and_its_copy_never_leaves_the_guest_copy
     phone.fetch(name)
     monkeypatch.setattr(hotdesking, "record_device", record_device)
     assert SECRET.encode() in phone.fetch(name).data  # whether answered from a copy or rendered: the user's line
+
+
+def test_which_phone_a_request_is_about_is_worked_out_once(phone, app, monkeypatch):
+    # The middleware, the limiter and the provisioning view all ask; the User-Agent is matched
+    # against the brands once (web/named_phone.py), also when the copy cannot answer.
+    name = line_file(phone)
+    calls = []
+    recognise = brands.recognise
+    monkeypatch.setattr(brands, "recognise", lambda *args: calls.append(args) or recognise(*args))
+    assert phone.fetch(name).status_code == 200  # answered from the copy
+    assert phone.get(f"/provision/{name}", auth=PROVISIONING).status_code == 200  # shared credentials: Flask's
+    assert len(calls) == 2

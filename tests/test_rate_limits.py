@@ -52,6 +52,22 @@ def test_requests_naming_no_phone_are_limited_per_address(client):
     assert elsewhere.status_code == 401
 
 
+def test_a_request_naming_two_phones_is_about_none_and_counts_against_its_address(client, session):
+    # The User-Agent names one phone, the file another: refused as an unknown file, and not let
+    # through unlimited as if it were a phone's fetch.
+    registry = settings_registry()
+    registry.set(session, "anonymous_requests_per_minute", "3")
+    session.commit()
+    headers = {"User-Agent": "Yealink SIP-T46S 66.86.0.15 00:15:65:aa:bb:01"}
+    statuses = [
+        client.get("/provision/001565aabb02.cfg", headers=headers, environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        for _ in range(5)
+    ]
+    assert [response.status_code for response in statuses] == [401, 401, 401, 429, 429]
+    phone = YealinkPhone(client, "001565aabb01", ip="203.0.113.7")  # the same address, one phone: its own
+    assert phone.boot()
+
+
 def raw_get(port: int, path: str, user_agent: str) -> tuple[str, list[tuple[str, str]], bytes]:
     """One request over a bare socket: the status line, every header as sent (duplicates kept), the body."""
     with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:

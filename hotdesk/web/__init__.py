@@ -94,7 +94,7 @@ def _over_budget(error: RenderBudgetExceeded) -> Response:
 
 def _close_session(_exc: BaseException | None) -> None:
     g.pop("snapshot", None)
-    g.pop("named_device", None)
+    g.pop("named_phone", None)
     g.pop("published_generation", None)
     session = g.pop("db", None)
     if session is not None:

@@ -18,9 +18,9 @@ from hotdesk.trust import Proof
 from hotdesk.web import client_ip, db, hotdesk, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.web.device_files import device_context
+from hotdesk.web.named_phone import named_phone
 from hotdesk.web.links import (
     app_url,
-    device_from_token,
     login_url,
     read_device_token,
     screen_state,
@@ -235,7 +235,7 @@ def _login_marker(device: Device) -> str:
 def too_many_requests(error) -> Response:
     """429, in the phone's own dialect when the request names a phone we know."""
     text = "Too many requests from this phone. Wait a minute and try again."
-    mac = device_from_token((request.view_args or {}).get("token", ""))
+    mac = named_phone().mac
     device = hotdesking.find_device(db(), mac=mac) if mac else None
     brand = brands.BRANDS.get(device.brand) if device else None
     response = (
@@ -293,9 +293,7 @@ def _address(value: str, brand: Brand) -> Address:
 
 
 def _refuse(brand: Brand | None, text: str, status: int = 403):
-    if brand is None:
-        found = brands.recognise(request.headers.get("User-Agent", ""), request.headers)
-        brand = found[0] if found else None
+    brand = brand or named_phone().brand
     if brand is None:
         abort(Response(text + "\n", status, content_type="text/plain; charset=utf-8"))
     abort(_answer(brand, Message("Not allowed", text, error=True), status=status))

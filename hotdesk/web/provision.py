@@ -10,7 +10,7 @@ from functools import partial
 
 from flask import Blueprint, Response, current_app, g, request
 
-from hotdesk import brands, credentials, hotdesking, published, trust
+from hotdesk import credentials, hotdesking, published, trust
 from hotdesk.brands import FileKind, normalize_mac
 from hotdesk.models import Device, utcnow
 from hotdesk.settings import DEVICE_ADMISSION, NEW_DEVICES_PER_MINUTE, PROVISIONING_PASSWORD, PROVISIONING_USERNAME
@@ -18,6 +18,7 @@ from hotdesk.web import client_ip, db, hotdesk, http_auth, ratelimit, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.trust import Proof
 from hotdesk.web.device_files import base_context, device_context, fast_path
+from hotdesk.web.named_phone import named_phone
 
 bp = Blueprint("provision", __name__, url_prefix="/provision")
 log = logging.getLogger("hotdesk.provision")
@@ -73,20 +74,19 @@ def _answer(filename: str, by_device: Device | None) -> Response:
     credentials (or fast path) the request carries; None for the shared credentials."""
     session = db()
     user_agent = request.headers.get("User-Agent", "")
-    found = brands.recognise(user_agent, request.headers)
-    requested = found[0].requested_file(filename) if found else None
-    if found is None or requested is None:
+    phone = named_phone()
+    brand, identity, requested = phone.brand, phone.identity, phone.requested
+    if brand is None or identity is None or requested is None:
         log.warning(
             "provisioning: no brand serves %r to User-Agent %r (ip=%s)", filename[:200], user_agent[:200], client_ip()
         )
         return _not_found()
-    brand, identity = found
 
     if requested.kind is FileKind.COMMON:
         render = partial(_common_file, brand, requested.part)
     else:
-        mac = requested.mac
-        if identity.mac and identity.mac != mac:
+        mac = phone.mac
+        if mac is None:
             # A phone asks for another phone's file: refuse rather than serve someone else's line.
             log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
             return _not_found()

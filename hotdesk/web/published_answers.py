@@ -22,11 +22,11 @@ import re
 
 from werkzeug.wrappers import Request
 
-from hotdesk import brands
-from hotdesk.brands import BRANDS, FileKind
+from hotdesk.brands import BRANDS
 from hotdesk.published import PublishedFiles, Reader
 from hotdesk.sightings import Sightings
 from hotdesk.web import http_auth
+from hotdesk.web.named_phone import named_by, remember
 
 PROVISION, FAST = "/provision/", "/fast/"
 _FAST_PATH = re.compile(r"/fast/([0-9a-f]{12})/([0-9a-f]{32})/([^/]+)")
@@ -43,7 +43,7 @@ class PublishedAnswers:
             path = environ.get("PATH_INFO", "")
             answer = None
             if path.startswith(PROVISION) and "HTTP_AUTHORIZATION" in environ:
-                answer = self._by_credentials(Request(environ), path[len(PROVISION) :])
+                answer = self._by_credentials(environ, path[len(PROVISION) :])
             elif path.startswith(FAST):
                 answer = self._by_path(environ, path)
                 if answer is None:
@@ -57,18 +57,14 @@ class PublishedAnswers:
                 return [body]
         return self.app(environ, start_response)
 
-    def _by_credentials(self, request: Request, filename: str) -> tuple[bytes, str] | None:
+    def _by_credentials(self, environ, filename: str) -> tuple[bytes, str] | None:
+        request = Request(environ)
         user_agent = request.headers.get("User-Agent", "")
-        found = brands.recognise(user_agent, request.headers)
-        if found is None:
-            return None
-        brand, identity = found
-        requested = brand.requested_file(filename)
-        if requested is None:
-            return None
+        phone = named_by(user_agent, request.headers, filename)
+        remember(environ, filename, phone)
         # A common file is published among the device's own too: found by the MAC in the User-Agent.
-        mac = requested.mac if requested.kind is FileKind.DEVICE else identity.mac
-        if mac is None or identity.mac not in (None, mac):
+        mac = phone.mac
+        if phone.requested is None or mac is None:
             return None
         reader = self.files.reader(mac)
         if reader is None or reader.user_agent != user_agent:

@@ -26,14 +26,14 @@ import logging
 import os
 import re
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
 from limits import RateLimitItemPerMinute, storage, strategies
 
-from hotdesk import brands
 from hotdesk.settings import ANONYMOUS_REQUESTS_PER_MINUTE, DEVICE_REQUESTS_PER_MINUTE
 from hotdesk.web import client_ip, settings
-from hotdesk.web.links import device_from_token, read_device_token
+from hotdesk.web.links import read_device_token
+from hotdesk.web.named_phone import named_phone
 
 
 def init_app(app: Flask, *, per_device, per_address) -> None:
@@ -54,7 +54,7 @@ def init_app(app: Flask, *, per_device, per_address) -> None:
     @limiter.request_filter
     def _names_a_phone() -> bool:
         # A request filter runs before the limits are even resolved: a phone's fetch costs nothing here.
-        return request.blueprint in names_phone and named_device() is not None
+        return request.blueprint in names_phone and named_phone().mac is not None
 
     limiter.init_app(app)
     uri = os.environ.get("HOTDESK_RATELIMIT_STORAGE_URI", "memory://")
@@ -84,7 +84,9 @@ def provisioning_auth_failed(username: str | None) -> None:
         failures.hit(limit, *key)
     # Fixed fields, none with a space (the user name is the client's), the address last.
     user = _NOT_A_FIELD.sub("?", username or "")[:64] or "-"
-    auth_log.warning("hotdesk provisioning auth failed: user=%s mac=%s ip=%s", user, named_device() or "-", client_ip())
+    auth_log.warning(
+        "hotdesk provisioning auth failed: user=%s mac=%s ip=%s", user, named_phone().mac or "-", client_ip()
+    )
 
 
 def too_many_failures() -> Response:
@@ -100,35 +102,14 @@ def too_many_failures() -> Response:
 def _failure_keys():
     address = client_ip() or "-"
     keys = [(_per_address, ("provisioning-auth", address))]
-    mac = named_device()
+    mac = named_phone().mac
     if mac:
         keys.append((_per_device, ("provisioning-auth", address, mac)))
     return keys
 
 
-def named_device() -> str | None:
-    """The MAC of the phone this request is about, if it names one (worked out once per request)."""
-    if "named_device" not in g:
-        g.named_device = _named_device()
-    return g.named_device
-
-
-def _named_device() -> str | None:
-    args = request.view_args or {}
-    if "token" in args:
-        return device_from_token(args["token"])
-    found = brands.recognise(request.headers.get("User-Agent", ""), request.headers)
-    if found is None:
-        return None
-    brand, identity = found
-    if identity.mac:
-        return identity.mac
-    requested = brand.requested_file(args.get("filename", ""))
-    return requested.mac if requested else None
-
-
 def _key() -> str:
-    mac = named_device()
+    mac = named_phone().mac
     if not mac:
         return f"address:{client_ip()}"
     args = request.view_args or {}
@@ -141,7 +122,7 @@ def _key() -> str:
 
 
 def _per_minute() -> int:
-    return settings()[DEVICE_REQUESTS_PER_MINUTE if named_device() else ANONYMOUS_REQUESTS_PER_MINUTE]
+    return settings()[DEVICE_REQUESTS_PER_MINUTE if named_phone().mac else ANONYMOUS_REQUESTS_PER_MINUTE]
 
 
 def _limit() -> str:
