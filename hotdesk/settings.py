@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import time
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -169,8 +169,6 @@ def parse_time_of_day(value: str) -> time | None:
 
 
 def check_timezone(value: str) -> str:
-    from zoneinfo import ZoneInfoNotFoundError
-
     value = value.strip()
     try:
         ZoneInfo(value)
