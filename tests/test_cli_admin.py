@@ -73,7 +73,7 @@ def test_history_export_with_filters(run, session, alice, tmp_path):
         device = hotdesking.record_device(
             session, brand="yealink", mac=mac, model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
         )
-        hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+        hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
 
     out = tmp_path / "history.csv"
     assert run("history", "export", "--mac", "00:15:65:AA:BB:02", out).exit_code == 0
