@@ -10,8 +10,9 @@ import enum
 import hmac
 import logging
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, func, select
@@ -37,21 +38,31 @@ class LoginFailure(enum.StrEnum):
     WRONG_PASSWORD = "wrong_password"
     ADDRESS_NOT_CONFIGURED = "address_not_configured"
     LOCKED_OUT = "locked_out"
-    LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"  # multiple_login = deny; may be overridden
     NOT_ADMITTED = "not_admitted"  # device_admission: the phone waits for an admin to admit it
 
 
-@dataclass
-class LoginResult:
-    extension: Extension | None = None
-    failure: LoginFailure | None = None
-    logged_out: list[Device] = field(default_factory=list)  # other phones this login displaced: tell them
-    elsewhere: Device | None = None  # LOGGED_IN_ELSEWHERE: where
+@dataclass(frozen=True)
+class LoggedIn:
+    extension: Extension
+    logged_out: list[Device]  # other phones this login displaced: tell them to reload
+
+
+@dataclass(frozen=True)
+class Refused:
+    failure: LoginFailure
     retry_after: timedelta | None = None  # LOCKED_OUT: for how long
 
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
+
+@dataclass(frozen=True)
+class LoggedInElsewhere:
+    """multiple_login = deny refused the login: `extension` is logged in on `elsewhere`. The user may
+    override (log in again with `override=True`)."""
+
+    extension: Extension
+    elsewhere: Device
+
+
+LoginResult: TypeAlias = LoggedIn | Refused | LoggedInElsewhere
 
 
 @dataclass(frozen=True)
@@ -260,12 +271,12 @@ def login(
     # in text) cannot be part of an extension or password.
     number, password = _printable(number).strip(), _printable(password).strip()
     if not number or (not password and by_admin is None):
-        return LoginResult(failure=LoginFailure.MISSING_FIELDS)
+        return Refused(LoginFailure.MISSING_FIELDS)
     if not trust.may_log_in(device, trust.Admission(settings["device_admission"])):
         # Not a failed guess: nothing recorded, nothing for fail2ban, and the password is not looked at.
-        return LoginResult(failure=LoginFailure.NOT_ADMITTED)
+        return Refused(LoginFailure.NOT_ADMITTED)
     if not settings[f"{address.value}_address"]:
-        return LoginResult(failure=LoginFailure.ADDRESS_NOT_CONFIGURED)
+        return Refused(LoginFailure.ADDRESS_NOT_CONFIGURED)
 
     serialize_logins(session)
     now = utcnow()
@@ -273,22 +284,17 @@ def login(
     if by_admin is not None:
         if extension is None:
             session.commit()
-            return LoginResult(failure=LoginFailure.UNKNOWN_EXTENSION)
+            return Refused(LoginFailure.UNKNOWN_EXTENSION)
     else:
         verdict = lockout.check(session, settings, number, device.mac, ip, now)
         if verdict.locked:
             # Recorded, but counted against nothing: only attempts that tested a PIN count.
             _record_failure(session, LoginFailure.LOCKED_OUT, number, device, address, ip, detail=verdict.detail)
-            return LoginResult(failure=LoginFailure.LOCKED_OUT, retry_after=verdict.locked.remaining(now))
-        if extension is None:
-            failure = LoginFailure.UNKNOWN_EXTENSION
-        elif not verify_password(extension, password, settings):
-            failure = LoginFailure.WRONG_PASSWORD
-        else:
-            failure = None
-        if failure:
+            return Refused(LoginFailure.LOCKED_OUT, retry_after=verdict.locked.remaining(now))
+        if extension is None or not verify_password(extension, password, settings):
+            failure = LoginFailure.UNKNOWN_EXTENSION if extension is None else LoginFailure.WRONG_PASSWORD
             _record_failure(session, failure, number, device, address, ip, locks=(settings, verdict, extension, now))
-            return LoginResult(failure=failure)
+            return Refused(failure)
 
     others = [
         m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id
@@ -296,9 +302,9 @@ def login(
     policy = settings["multiple_login"]
     if others and policy == "deny" and not override:
         session.commit()
-        return LoginResult(extension=extension, failure=LoginFailure.LOGGED_IN_ELSEWHERE, elsewhere=others[0].device)
+        return LoggedInElsewhere(extension, others[0].device)
 
-    result = LoginResult(extension=extension)
+    logged_out: list[Device] = []
     if device.mapping is not None:
         _end_mapping(
             session,
@@ -310,7 +316,7 @@ def login(
         session.flush()  # one mapping per device: the old row must go before the new one comes
     if policy != "allow":
         for other in others:
-            result.logged_out.append(other.device)
+            logged_out.append(other.device)
             _end_mapping(session, other, ip=None, actor=by_admin, detail=f"logged in on {device.mac}")
     mapping = Mapping(
         device=device,
@@ -332,7 +338,7 @@ def login(
         detail=_login_detail(by_admin, override and bool(others)),
     )
     session.commit()
-    return result
+    return LoggedIn(extension, logged_out)
 
 
 def _login_detail(by_admin: str | None, overridden: bool) -> str | None:

@@ -331,9 +331,10 @@ def test_racing_logins_logouts_and_fetches_leave_only_current_files(app, extensi
             for mac, number in numbers.items():
                 device = hotdesking.find_device(changes, mac=mac)
                 if device.mapping is None:
-                    assert hotdesking.login(
+                    made = hotdesking.login(
                         changes, hotdesk.settings.all(changes), device, number, ADMIN_PASSWORD, Address.EXTERNAL
-                    ).ok
+                    )
+                    assert isinstance(made, hotdesking.LoggedIn)
                 else:
                     hotdesking.logout(changes, device)
 

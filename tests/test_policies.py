@@ -68,7 +68,8 @@ def test_lockout_ends_when_the_window_has_passed(session, extensions):
         [Event(kind="login_failed", extension="1001", mac=MAC_A, detail="wrong_password", at=old) for _ in range(5)]
     )
     session.commit()
-    assert hotdesking.login(session, registry.all(session), device, "1001", "4321", hotdesking.Address.EXTERNAL).ok
+    made = hotdesking.login(session, registry.all(session), device, "1001", "4321", hotdesking.Address.EXTERNAL)
+    assert isinstance(made, hotdesking.LoggedIn)
 
 
 def test_lockout_can_be_switched_off(client, extensions, session):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from hotdesk import credentials, hotdesking
 from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
 from hotdesk.brands import normalize_mac
-from hotdesk.hotdesking import LoginFailure
+from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
 from hotdesk.notifications import reload_device
 from hotdesk.settings import Settings
@@ -163,26 +163,30 @@ def login(
     if not phone.last_ip:
         raise AdminError(f"{phone.mac}: its address is not known yet; it must fetch its file first")
     result = hotdesking.login(session, registry.all(session), phone, number, "", chosen, phone.last_ip, by_admin=actor)
-    if result.failure is LoginFailure.ADDRESS_NOT_CONFIGURED:
-        raise AdminError(f"address: the {chosen.value} server address is not set up (setting {chosen.value}_address)")
-    if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
-        raise Conflict(
-            f"{number} is logged in on {result.elsewhere.mac} and multiple_login is deny: log it out there first"
-        )
-    if result.failure is LoginFailure.UNKNOWN_EXTENSION:
-        raise NotFound(f"no extension {number}")
-    if result.failure is not None:  # whatever else the core refuses (a phone not admitted, say)
-        raise Conflict(f"{phone.mac}: login refused ({result.failure.value.replace('_', ' ')})")
-    notified = {
-        other.mac: tell_reload(
-            session, registry, notifier, other, reason=f"{number} logged in on {phone.mac} by admin ({actor})"
-        )
-        for other in result.logged_out
-    }
-    notified[phone.mac] = tell_reload(
-        session, registry, notifier, phone, reason=f"login of {number} by admin ({actor})"
-    )
-    return AdminLogin(phone, result.extension, chosen.value, result.logged_out, notified)
+    match result:
+        case Refused(LoginFailure.ADDRESS_NOT_CONFIGURED):
+            raise AdminError(
+                f"address: the {chosen.value} server address is not set up (setting {chosen.value}_address)"
+            )
+        case Refused(LoginFailure.UNKNOWN_EXTENSION):
+            raise NotFound(f"no extension {number}")
+        case Refused(failure):  # whatever else the core refuses (a phone not admitted, say)
+            raise Conflict(f"{phone.mac}: login refused ({failure.value.replace('_', ' ')})")
+        case LoggedInElsewhere(_, elsewhere):
+            raise Conflict(
+                f"{number} is logged in on {elsewhere.mac} and multiple_login is deny: log it out there first"
+            )
+        case LoggedIn(extension, logged_out):
+            notified = {
+                other.mac: tell_reload(
+                    session, registry, notifier, other, reason=f"{number} logged in on {phone.mac} by admin ({actor})"
+                )
+                for other in logged_out
+            }
+            notified[phone.mac] = tell_reload(
+                session, registry, notifier, phone, reason=f"login of {number} by admin ({actor})"
+            )
+            return AdminLogin(phone, extension, chosen.value, logged_out, notified)
 
 
 def reset_credentials(session: Session, mac: str, actor: str) -> Device:

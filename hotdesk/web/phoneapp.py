@@ -10,7 +10,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from hotdesk import brands, hotdesking, trust
 from hotdesk.brands import Brand, Identity
 from hotdesk.db import serialize_logins
-from hotdesk.hotdesking import LoginFailure
+from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.models import Address, Device
 from hotdesk.notifications import reload_device
 from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
@@ -109,31 +109,35 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
         override=step == "override",
         snapshot=snapshot(),
     )
-    if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
-        where = result.elsewhere
-        screen = Menu(
-            title=f"{result.extension.number} is logged in at {where.model or where.brand} {where.mac}",
-            items=(
-                MenuItem(
-                    "Log in here anyway",
-                    app_url("phoneapp.override_form", token, address=chosen.value, number=result.extension.number),
+    match result:
+        case LoggedInElsewhere(extension, where):
+            choice = Menu(
+                title=f"{extension.number} is logged in at {where.model or where.brand} {where.mac}",
+                items=(
+                    MenuItem(
+                        "Log in here anyway",
+                        app_url("phoneapp.override_form", token, address=chosen.value, number=extension.number),
+                    ),
                 ),
-            ),
-        )
-        return _answer(brand, screen)
-    if not result.ok:
-        minutes = -(-int(result.retry_after.total_seconds()) // 60) if result.retry_after else 0
-        text = FAILURE_TEXT[result.failure].format(number=number.strip(), address=chosen.value, minutes=minutes)
-        return _answer(brand, Message("Login failed", text, error=True, back_url=login_url(token, chosen)))
-
-    extension = result.extension
-    for other in result.logged_out:
-        # Each displaced phone at its own known address (for one without credentials of its own, where
-        # the login just ended came from).
-        host = trust.reload_address(other, hotdesking.latest_login_address(session, other))
-        _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=host)
-    screen = Reload("Logged in", f"Welcome, {extension.name} ({extension.number}). The phone now loads your settings.")
-    return _answer(brand, screen, reload=caller, login_address=hotdesking.login_address(session, device))
+            )
+            return _answer(brand, choice)
+        case Refused(failure, retry_after):
+            minutes = -(-int(retry_after.total_seconds()) // 60) if retry_after else 0
+            text = FAILURE_TEXT[failure].format(number=number.strip(), address=chosen.value, minutes=minutes)
+            return _answer(brand, Message("Login failed", text, error=True, back_url=login_url(token, chosen)))
+        case LoggedIn(extension, logged_out):
+            for other in logged_out:
+                # Each displaced phone at its own known address (for one without credentials of its own,
+                # where the login just ended came from).
+                host = trust.reload_address(other, hotdesking.latest_login_address(session, other))
+                _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=host)
+            welcome = f"Welcome, {extension.name} ({extension.number}). The phone now loads your settings."
+            return _answer(
+                brand,
+                Reload("Logged in", welcome),
+                reload=caller,
+                login_address=hotdesking.login_address(session, device),
+            )
 
 
 @bp.get("/<token>/login/<address>/override")
