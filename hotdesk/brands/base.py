@@ -16,7 +16,7 @@ from markupsafe import Markup
 
 from hotdesk.brands import budget
 from hotdesk.brands.budget import BudgetedSandbox
-from hotdesk.screens import Screen
+from hotdesk.screens import Configuration, Screen
 from hotdesk.settings import SettingSpec
 
 # Files inside the package, read through importlib.resources (PackageLoader), so an installed wheel
@@ -179,7 +179,8 @@ class Brand:
 
     def render_screen(self, screen: Screen, **context: Any) -> bytes:
         if not self.has_login_app:
-            return f"{screen.title}: {getattr(screen, 'text', '')}\n".encode("utf-8")
+            title = "" if isinstance(screen, Configuration) else screen.title
+            return f"{title}: {getattr(screen, 'text', '')}\n".encode()
         template = _screens.get_template(f"{self.key}/{screen.template}.xml")
         # Characters the encoding lacks become character references, which every XML parser reads.
         return template.render(screen=screen, **context).encode(self.screen_encoding, "xmlcharrefreplace")
