@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -550,12 +550,14 @@ def choose_template(
             device.brand
         )
     else:  # the pin and the default in one query
-        wanted = Template.is_default
-        if mapping is not None:
-            pinned = select(TemplatePin.template_id).where(
+        pinned = (
+            select(TemplatePin.template_id).where(
                 TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand
             )
-            wanted = wanted | Template.id.in_(pinned)
+            if mapping is not None
+            else None
+        )
+        wanted = Template.is_default if pinned is None else or_(Template.is_default, Template.id.in_(pinned))
         candidates = list(session.scalars(select(Template).where(Template.brand == device.brand, wanted)))
         chosen = next((t for t in candidates if not t.is_default), None) or next(iter(candidates), None)
     if chosen is None:

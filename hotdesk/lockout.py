@@ -221,7 +221,8 @@ def _known_phones(session: Session, number: str, now: datetime) -> set[tuple[str
     """(MAC, address) of the extension's successful logins lately. The address too: a MAC is printed
     on the phone and named in every request for it; the address takes being at that desk's wire."""
     since = now - timedelta(days=KNOWN_PHONE_DAYS)
-    return {(mac, ip) for mac, ip in session.execute(_KNOWN_PHONES, {"number": number, "since": since})}
+    rows = session.execute(_KNOWN_PHONES, {"number": number, "since": since})
+    return {(mac, ip) for mac, ip in rows if mac is not None}  # None never comes (the query), but the column allows it
 
 
 def _split(rows, known: set[tuple[str, str | None]]) -> tuple[list[datetime], list[datetime]]:

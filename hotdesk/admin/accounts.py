@@ -122,10 +122,10 @@ def sign_in(session: Session, name: str, password: str, ip: str | None, browser:
     admin = session.scalar(select(Admin).where(Admin.name == name))
     try:
         _hasher.verify(admin.password_hash if admin else _DUMMY_HASH, password)
-        ok = admin is not None
+        verified = True
     except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
+        verified = False
+    if admin is None or not verified:
         raise SignInRefused("Wrong name or password.")
     if _hasher.check_needs_rehash(admin.password_hash):
         admin.password_hash = _hasher.hash(password)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import ipaddress
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -16,6 +17,7 @@ from hotdesk.brands import normalize_mac
 from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
 from hotdesk.notifications import reload_device
+from hotdesk.notify import NotifyDispatcher, NotifyOutcome
 from hotdesk.settings import Settings
 
 LIVE_LIMIT = 200
@@ -123,7 +125,9 @@ def device(session: Session, mac: str) -> Device:
     return found
 
 
-def force_logout(session: Session, registry: Settings, notifier, mac: str, actor: str) -> Extension | None:
+def force_logout(
+    session: Session, registry: Settings, notifier: NotifyDispatcher, mac: str, actor: str
+) -> Extension | None:
     """Log the phone out and tell it by SIP NOTIFY. The extension that was logged in, or None."""
     phone = device(session, mac)
     extension = hotdesking.logout(session, phone, actor=actor)
@@ -140,11 +144,11 @@ class AdminLogin:
     extension: Extension
     address: str
     logged_out: list[Device]
-    notified: dict[str, object]
+    notified: dict[str, Future[NotifyOutcome] | None]  # by MAC; None: no address to tell
 
 
 def login(
-    session: Session, registry: Settings, notifier, mac: str, number: str, address: str, actor: str
+    session: Session, registry: Settings, notifier: NotifyDispatcher, mac: str, number: str, address: str, actor: str
 ) -> AdminLogin:
     """Log extension `number` in on the phone without its PIN — the only way for phones without a
     login app (Digium D) — under the multiple_login policy, and tell the phone and any phone it
@@ -323,7 +327,9 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
     return changed
 
 
-def tell_reload(session: Session, registry: Settings, notifier, phone: Device, *, reason: str):
+def tell_reload(
+    session: Session, registry: Settings, notifier: NotifyDispatcher, phone: Device, *, reason: str
+) -> Future[NotifyOutcome] | None:
     """Queue the brand's reload NOTIFY to the phone's known address; its outcome goes to the history."""
     host = hotdesking.reload_address(session, phone)
     return reload_device(notifier, registry.all(session), phone, reason=reason, host=host)
