@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import seed
@@ -559,7 +559,7 @@ def machine(args) -> str:
     )
     database = "PostgreSQL" if args.database_url and args.database_url.startswith("postgresql") else "SQLite (WAL)"
     return (
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB · Linux {platform.release()}"
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB · Linux {platform.release()}"
         f" · Python {platform.python_version()} · {database} · gunicorn {args.workers} workers (deploy/gunicorn.conf.py)"
         f" · nginx {nginx} · wrk, {args.connections} keep-alive connections; req/s and latencies are medians of"
         f" {args.rounds} interleaved {args.seconds:g} s runs"

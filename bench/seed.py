@@ -174,8 +174,9 @@ def request_list(path, phones: list[Phone], files, folder=lambda phone: "/provis
     """Requests for wrk (bench/requests.lua): `path<TAB>authorization<TAB>user-agent` per line."""
     with open(path, "w") as out:
         for phone in phones:
-            for name in files(phone):
-                out.write(f"{folder(phone)}{name}\t{phone.authorization}\t{phone.user_agent}\n")
+            out.writelines(
+                f"{folder(phone)}{name}\t{phone.authorization}\t{phone.user_agent}\n" for name in files(phone)
+            )
 
 
 def _phone(index: int) -> Phone:

@@ -11,7 +11,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -241,7 +241,7 @@ _MADE_KNOWN_FROM = (
 def verify_password(extension: Extension, password: str, settings: SettingValues) -> bool:
     """Voicemail PIN; the global user password only without one; the admin password always."""
     candidates = [settings["admin_password"]]
-    candidates.append(extension.voicemail_pin if extension.voicemail_pin else settings["user_password"])
+    candidates.append(extension.voicemail_pin or settings["user_password"])
     # Compare against every candidate so the time taken does not tell which one matched.
     matches = [bool(c) and hmac.compare_digest(c.encode(), password.encode()) for c in candidates]
     return any(matches)
@@ -488,7 +488,7 @@ def login_expiry(settings: SettingValues, extension: Extension, now: datetime) -
         at = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if at <= local_now:
             at += timedelta(days=1)  # same wall-clock time tomorrow, across DST changes too
-        limits.append(at.astimezone(timezone.utc))
+        limits.append(at.astimezone(UTC))
     return min(limits) if limits else None
 
 

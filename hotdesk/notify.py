@@ -13,9 +13,9 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 log = logging.getLogger("hotdesk.notify")
 

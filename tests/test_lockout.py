@@ -5,17 +5,17 @@ it (nor an extension's onto the phones), locks grow, a sprayer on other or fresh
 does not keep a user off their own phone, and admins see and lift locks in the console, API and CLI.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from hotdesk import hotdesking, lockout, settings_registry
 from hotdesk.models import Address, Event, EventKind, Mapping
+from tests.phones import YealinkPhone
 from tests.test_api import api, token  # noqa: F401 (fixtures)
 from tests.test_cli import run  # noqa: F401 (fixture)
 from tests.test_console import _push_request_context, admin, console, rows  # noqa: F401 (fixtures)
-from tests.phones import YealinkPhone
 
 DESK, SHARED, ATTACKER = "001565aabb01", "001565aabb02", "001565aabb03"
 LOCKED = "Too many failed logins"
@@ -46,7 +46,7 @@ def seated(session) -> list[tuple[str, str]]:
 
 def past_failures(session, number, mac, minutes_ago, count):
     """`count` failed logins that tested a PIN, `minutes_ago` minutes ago."""
-    at = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     session.add_all(
         [
             Event(kind="login_failed", extension=number, mac=mac, detail="wrong_password", at=at + timedelta(seconds=i))

@@ -7,7 +7,7 @@ document describing all this is hotdesk.web.openapi, served at /api/v1/openapi.j
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
@@ -137,7 +137,7 @@ def _body(
     for name, value in data.items():
         if not (isinstance(value, str) or (value is None and name in nullable)):
             raise BadRequest(f"{name}: must be a string" + (" or null" if name in nullable else ""))
-        if value is not None and ("\x00" in value or not value.isascii() and not _encodes(value)):
+        if value is not None and ("\x00" in value or (not value.isascii() and not _encodes(value))):
             raise BadRequest(f"{name}: NUL characters and unpaired surrogates are not allowed")
     return data
 
@@ -175,7 +175,7 @@ def _limit() -> int | None:
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
 def _page(page, shape) -> Response:

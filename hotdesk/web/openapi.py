@@ -274,7 +274,7 @@ SCHEMAS = {
             "id": {"type": "integer"},
             "at": {"type": "string", "format": "date-time"},
             "kind": STRING,
-            **{column: NULLABLE for column in history.COLUMNS[3:]},
+            **dict.fromkeys(history.COLUMNS[3:], NULLABLE),
         }
     ),
     "EventPage": _page("Event"),
