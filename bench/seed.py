@@ -159,7 +159,7 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     engine.dispose()
-    return Population(url, users, guest_phones, list(zip(number[size:], pins[size:])))
+    return Population(url, users, guest_phones, list(zip(number[size:], pins[size:], strict=True)))
 
 
 def power_cut(url: str) -> None:

@@ -583,7 +583,8 @@ def tokens_list(ctx: Context, session: Session) -> None:
         if token.expires_at and accounts.token_expired(token):
             expires = f"expired {token.expires_at:%Y-%m-%d %H:%M}"
         click.echo(
-            f"{token.name}\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}\t{expires}"
+            f"{token.name}\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}"
+            f"\tlast used {used}\t{expires}"
         )
 
 

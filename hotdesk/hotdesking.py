@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -431,7 +432,7 @@ def weak_pin(pin: str, number: str) -> str | None:
         return "one digit repeated"
     if pin in number or number.endswith(pin) or pin == number[::-1]:
         return "the extension number"
-    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
+    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(pin)}
     if steps in ({1}, {9}):
         return "a sequence"
     if len(pin) % 2 == 0 and pin == pin[:2] * (len(pin) // 2):

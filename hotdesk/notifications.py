@@ -29,7 +29,8 @@ def notification_recorder(sessions: sessionmaker[Session]):
                     brand=getattr(request, "brand", None),
                     ip=request.host,
                     actor="hotdesk",
-                    detail=f"{request.event}: {'delivered' if outcome.delivered else 'not delivered'}, {outcome.detail} ({request.reason})",
+                    detail=f"{request.event}: {'delivered' if outcome.delivered else 'not delivered'}, "
+                    f"{outcome.detail} ({request.reason})",
                 )
             )
             session.commit()

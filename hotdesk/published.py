@@ -184,7 +184,7 @@ class PublishedFiles:
         """Delete every published file: current/ and readers/ are renamed aside at once, then removed."""
         retired = [self.directory / f".retired-{secrets.token_hex(8)}" for _ in range(2)]
         with _flock(self.directory / ".lock", fcntl.LOCK_EX):
-            for folder, aside in zip((self.current, self.readers), retired):
+            for folder, aside in zip((self.current, self.readers), retired, strict=True):
                 with suppress(FileNotFoundError):
                     os.rename(folder, aside)
             self._next_generation()

@@ -164,7 +164,7 @@ def test_a_device_without_credentials_gets_its_line_only_as_its_brand_from_its_l
                 assert response.status_code == 404 and SECRET.encode() not in response.data, (brand, filename, ip)
     device = device_row(session)
     assert device.brand == victim_brand and device.provisioning_username is None
-    assert device.last_ip == VICTIM_IP or device.last_ip == ATTACKER_IP  # its own brand's requests may move it
+    assert device.last_ip in {VICTIM_IP, ATTACKER_IP}  # its own brand's requests may move it
 
 
 def test_a_login_an_admin_made_proves_no_address(client, session, extensions):

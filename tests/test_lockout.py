@@ -200,9 +200,7 @@ def test_the_login_path_reads_at_most_one_query_more_than_before(session, extens
     """Before: the extension's and the phone's latest attempts. Now: also its known phones."""
     from sqlalchemy import event
 
-    device = hotdesking.record_device(
-        session, brand="yealink", mac=ATTACKER, model="T46S", firmware=None, ip="10.0.0.9"
-    )
+    hotdesking.record_device(session, brand="yealink", mac=ATTACKER, model="T46S", firmware=None, ip="10.0.0.9")
     registry = settings_registry()
     settings = registry.all(session)
     statements = []

@@ -78,7 +78,7 @@ def update(session: Session, number: str, changes: dict[str, str | None], actor:
     """Change the given fields; a field left out keeps its value, an empty optional field is cleared."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise DirectoryError(f"{sorted(unknown)[0]}: not a field of an extension (fields: {', '.join(EDITABLE)})")
+        raise DirectoryError(f"{min(unknown)}: not a field of an extension (fields: {', '.join(EDITABLE)})")
     extension = get(session, number)
     before = data_of(extension)
     data = directory.check(_changed(before, changes))

@@ -75,7 +75,7 @@ def parse_moment(field: str, text: str, *, end_of_day: bool = False) -> datetime
             moment = datetime.combine(date.fromisoformat(text), time(), UTC)
             moment += timedelta(days=1) if end_of_day else timedelta(0)
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = datetime.fromisoformat(text)
             moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise AdminError(

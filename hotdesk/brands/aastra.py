@@ -77,8 +77,8 @@ def key_type(model: str | None) -> str:
 def parse_config(body: bytes) -> list[tuple[str, str]]:
     """`parameter: value` lines of an Aastra configuration file, in order; comments and blanks skipped."""
     items = []
-    for line in body.decode("utf-8").splitlines():
-        line = line.strip()
+    for raw in body.decode("utf-8").splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         parameter, separator, value = line.partition(":")

@@ -281,7 +281,7 @@ _last_warning = 0.0
 
 
 def _warn_unpublished(files, error: OSError) -> None:
-    global _last_warning
+    global _last_warning  # noqa: PLW0603 -- one throttle for the process is the point
     if time.monotonic() - _last_warning > 60:  # once a minute, not once a fetch
         _last_warning = time.monotonic()
         log.warning("provisioning files are answered but not published: %s (in %s)", error, files.directory)
