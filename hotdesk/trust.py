@@ -26,7 +26,7 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING
 
-from hotdesk.settings import Admission as Admission  # the setting's values, read by the rules here
+from hotdesk.settings import Admission  # the setting's values, which the rules here read
 
 if TYPE_CHECKING:
     from hotdesk.models import Device

@@ -16,14 +16,14 @@ leaves its answer in the WSGI environ, where `named_phone` finds it for the same
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from flask import g, request
 
 from hotdesk import brands
-from hotdesk.brands import Brand, FileKind, Identity, RequestedFile
+from hotdesk.brands import Brand, FileKind, Headers, Identity, RequestedFile
 from hotdesk.web.links import device_from_token
 
 _ENVIRON_KEY = "hotdesk.named_phone"  # (file name, NamedPhone) the middleware worked out
@@ -46,7 +46,7 @@ class NamedPhone:
 NO_PHONE = NamedPhone()
 
 
-def named_by(user_agent: str, headers: Mapping[str, str], filename: str | None) -> NamedPhone:
+def named_by(user_agent: str, headers: Headers, filename: str | None) -> NamedPhone:
     """The phone a request with this User-Agent and headers, asking for `filename` (None: no file), is about."""
     found = brands.recognise(user_agent, headers)
     if found is None:

@@ -28,7 +28,7 @@ import re
 
 from flask import Flask, Response, current_app, request
 from flask_limiter import Limiter
-from limits import RateLimitItemPerMinute, storage, strategies
+from limits import RateLimitItem, RateLimitItemPerMinute, storage, strategies
 
 from hotdesk.settings import ANONYMOUS_REQUESTS_PER_MINUTE, DEVICE_REQUESTS_PER_MINUTE
 from hotdesk.web import client_ip, settings
@@ -99,9 +99,9 @@ def too_many_failures() -> Response:
     return response
 
 
-def _failure_keys():
+def _failure_keys() -> list[tuple[RateLimitItem, tuple[str, ...]]]:
     address = client_ip() or "-"
-    keys = [(_per_address, ("provisioning-auth", address))]
+    keys: list[tuple[RateLimitItem, tuple[str, ...]]] = [(_per_address, ("provisioning-auth", address))]
     mac = named_phone().mac
     if mac:
         keys.append((_per_device, ("provisioning-auth", address, mac)))
