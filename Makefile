@@ -18,9 +18,9 @@ run: $(VENV)/.installed
 ifeq ($(ADMIN_BIND),)
 	exec $(GUNICORN) --bind $(BIND) --workers $(WORKERS) wsgi:app
 else
-	$(GUNICORN) --bind $(ADMIN_BIND) --workers 2 'hotdesk:create_app(faces="admin")' & admin=$$!; \
+	$(GUNICORN) --bind $(ADMIN_BIND) --workers 2 'hotdesk.app:create_app(faces="admin")' & admin=$$!; \
 	trap 'kill $$admin 2>/dev/null' EXIT; \
-	$(GUNICORN) --bind $(BIND) --workers $(WORKERS) 'hotdesk:create_app(faces="phones")'
+	$(GUNICORN) --bind $(BIND) --workers $(WORKERS) 'hotdesk.app:create_app(faces="phones")'
 endif
 
 test: test-deps $(VENV)/.installed-test
