@@ -17,9 +17,9 @@ from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins,
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
-from hotdesk.brands import normalize_mac
 from hotdesk.config import Config
 from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.mac import normalize_mac
 from hotdesk.models import Device, Extension, Mapping, Template
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError

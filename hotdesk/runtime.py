@@ -17,7 +17,8 @@ from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.notifications import notification_recorder
 from hotdesk.notify import NotifyDispatcher
-from hotdesk.settings import CORE_SETTINGS, Settings
+from hotdesk.setting_store import Settings
+from hotdesk.settings import CORE_SETTINGS
 from hotdesk.sightings import Sightings
 from hotdesk.snapshot import SnapshotCache
 

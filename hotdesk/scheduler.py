@@ -21,7 +21,7 @@ from hotdesk.models import Lease, utcnow
 from hotdesk.notifications import reload_device
 from hotdesk.notify import NotifyDispatcher
 from hotdesk.runtime import Hotdesk
-from hotdesk.settings import Settings
+from hotdesk.setting_store import Settings
 
 log = logging.getLogger("hotdesk.scheduler")
 LEASE = "auto-logout"

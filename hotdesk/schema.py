@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from hotdesk import snapshot, templates
 from hotdesk.brands import BRANDS
-from hotdesk.settings import Settings
+from hotdesk.setting_store import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import credentials, hotdesking
 from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
-from hotdesk.brands import normalize_mac
 from hotdesk.hotdesking import LoginFailure
+from hotdesk.mac import normalize_mac
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
 from hotdesk.notifications import reload_device
-from hotdesk.settings import Settings
+from hotdesk.setting_store import Settings
 
 LIVE_LIMIT = 200
 
