@@ -69,7 +69,7 @@ def init_db(ctx: Context) -> None:
     """Create or migrate the schema and seed what a new install needs. Safe to run again."""
     schema.upgrade(ctx.engine)
     with ctx.sessions() as session:
-        schema.initialise(session, ctx.settings)
+        schema.initialise(session, ctx.settings, runtime.stock_templates())
     click.echo("database ready")
 
 
