@@ -43,9 +43,9 @@ def create_app(
     app = Flask("hotdesk", instance_path=str(config.instance_path), static_folder=None)
     app.config["SECRET_KEY"] = config.secret_key
     running = build(config, notifier=notifier)
+    # A worker's start deletes no published copy: another worker or host may be serving them
+    # (only a change deletes them; `hotdesk published retire` all of them, see deploy/README.md).
     files = running.published
-    if files is not None:
-        files.retire()  # what a crash may have left behind; workers publish again on demand
     app.extensions["hotdesk"] = running
     # The phone faces' Digest nonces and this host's nonce-count marks (hotdesk.web.http_auth).
     from hotdesk.web.http_auth import DigestNonces, NonceCounts
