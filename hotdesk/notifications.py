@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,8 @@ def notification_recorder(sessions: sessionmaker[Session]):
                     brand=getattr(request, "brand", None),
                     ip=request.host,
                     actor="hotdesk",
-                    detail=f"{request.event}: {'delivered' if outcome.delivered else 'not delivered'}, {outcome.detail} ({request.reason})",
+                    detail=f"{request.event}: {'delivered' if outcome.delivered else 'not delivered'}, "
+                    f"{outcome.detail} ({request.reason})",
                 )
             )
             session.commit()
@@ -63,7 +65,9 @@ class DeviceNotifier:
         self.sender.shutdown(wait=wait)
 
 
-def reload_device(notifier: DeviceNotifier, settings: SettingValues, device: Device, *, reason: str, host: str | None):
+def reload_device(
+    notifier: DeviceNotifier, settings: SettingValues, device: Device, *, reason: str, host: str | None
+) -> Future[NotifyOutcome] | None:
     """Queue the brand's reload NOTIFY to the phone at `host` (hotdesking.reload_address: where the
     device is known to be, never whoever asked); returns the future of its outcome, never waits for it.
     None: no brand or no address to tell."""
