@@ -1,8 +1,10 @@
-"""Runtime settings: the names an admin may set, their checks, defaults and types, stored in the database.
+"""Runtime settings: the names an admin may set, their checks, defaults and types.
 
-A setting is stored and shown as text (the console, the API and `settings get` show it as it is
-stored); code reads it typed, parsed once when the values are read (`SettingValues`, one per
-snapshot): `values[LOCKOUT_ATTEMPTS]` is an int, `values[MULTIPLE_LOGIN]` a `MultipleLogin`.
+Pure (no database, no brand): brands declare their own settings with these specs. The registry that
+stores values in the database is hotdesk.setting_store. A setting is stored and shown as text (the
+console, the API and `settings get` show it as it is stored); code reads it typed, parsed once when
+the values are read (`SettingValues`, one per snapshot): `values[LOCKOUT_ATTEMPTS]` is an int,
+`values[MULTIPLE_LOGIN]` a `MultipleLogin`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,6 @@ from datetime import time
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from hotdesk.models import Setting
 
 T = TypeVar("T")
 log = logging.getLogger("hotdesk.settings")
@@ -399,45 +396,6 @@ class SettingValues:
 
     def __getitem__(self, spec: SettingSpec[T]) -> T:
         return cast(T, self._typed[spec.name])
-
-
-class Settings:
-    """The registry of known settings (core ones plus those brands declare) over a DB session."""
-
-    def __init__(self, specs: Iterable[SettingSpec[Any]]):
-        self.specs = {spec.name: spec for spec in specs}
-
-    def spec(self, name: str) -> SettingSpec[Any]:
-        try:
-            return self.specs[name]
-        except KeyError:
-            raise SettingError(f"unknown setting {name!r} (known: {', '.join(sorted(self.specs))})") from None
-
-    def get(self, session: Session, name: str) -> str:
-        spec = self.spec(name)
-        value = session.get(Setting, name)
-        return value.value if value is not None else spec.default()
-
-    def all(self, session: Session) -> dict[str, str]:
-        stored = dict(session.execute(select(Setting.name, Setting.value)).all())
-        # Defaults only for what is not stored: some generate random passwords, costly per request.
-        return {name: stored[name] if name in stored else spec.default() for name, spec in self.specs.items()}
-
-    def values(self, session: Session) -> SettingValues:
-        """Every setting's value, typed (what the code reads)."""
-        return SettingValues(self.specs.values(), self.all(session))
-
-    def set(self, session: Session, name: str, value: str) -> str:
-        value = self.spec(name).check(value)
-        session.merge(Setting(name=name, value=value))
-        return value
-
-    def seed(self, session: Session) -> None:
-        """Store a value for every setting that has none, so generated passwords stay fixed."""
-        stored = set(session.scalars(select(Setting.name)))
-        for name, spec in self.specs.items():
-            if name not in stored:
-                session.add(Setting(name=name, value=spec.default()))
 
 
 def _parsed(spec: SettingSpec[T], stored: str) -> T:
