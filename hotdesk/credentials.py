@@ -31,7 +31,10 @@ def lookup(session: Session, username: str) -> tuple[str, str] | None:
 
 
 def issue(session: Session, device: Device) -> DeviceCredentials | None:
-    """New credentials for a device that has none; None if it already has some (or just got them)."""
+    """New credentials for a device that has none; None if it already has some (or just got them).
+
+    One conditional UPDATE decides between racing requests (the loser's waits for the winner's
+    row lock, then matches nothing); the caller commits before it hands the credentials out."""
     issued = DeviceCredentials(f"hd{secrets.token_hex(6)}", secrets.token_urlsafe(15))
     changed = session.execute(
         update(Device)
@@ -40,7 +43,6 @@ def issue(session: Session, device: Device) -> DeviceCredentials | None:
             provisioning_username=issued.username, provisioning_password=issued.password, credentials_issued_at=utcnow()
         )
     )
-    session.commit()
     session.refresh(device)
     return issued if changed.rowcount == 1 else None
 
@@ -48,4 +50,4 @@ def issue(session: Session, device: Device) -> DeviceCredentials | None:
 def withdraw(session: Session, device: Device) -> None:
     """Forget the device's credentials: its next fetch with the global ones gets new credentials."""
     device.provisioning_username = device.provisioning_password = device.credentials_issued_at = None
-    session.commit()
+    session.flush()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotdesk.brands import BRANDS
+from hotdesk.db import after_commit
 from hotdesk.models import Device, Event, EventKind
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
 from hotdesk.settings import SettingValues
@@ -69,3 +71,38 @@ def reload_device(
         brand=device.brand,
         reason=reason,
     )
+
+
+def reload_after_commit(
+    session: Session,
+    notifier: NotifyDispatcher,
+    settings: SettingValues,
+    device: Device,
+    *,
+    reason: str,
+    host: str | None,
+) -> Future | None:
+    """reload_device, queued once the session's transaction commits (the phone asks for its file at
+    once: the change must be there to see); nothing if it rolls back. The future of its outcome
+    (None inside when there was nobody to tell), or None if there is no brand or address."""
+    if BRANDS.get(device.brand) is None or host is None:
+        return None
+    outcome: Future = Future()
+
+    def send() -> None:
+        sent = reload_device(notifier, settings, device, reason=reason, host=host)
+        if isinstance(sent, Future):
+            sent.add_done_callback(lambda done: _copy(done, outcome))
+        else:
+            outcome.set_result(sent)
+
+    after_commit(session, send)
+    return outcome
+
+
+def _copy(done: Future, outcome: Future) -> None:
+    error = done.exception()
+    if error is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(done.result())

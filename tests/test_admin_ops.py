@@ -243,10 +243,12 @@ def test_force_logout_ends_the_login_and_tells_the_phone(session):
     marker = phones.live_marker(session)
 
     notifier = RecordingNotifier()
-    assert phones.force_logout(session, registry, notifier, "00:15:65:AA:BB:01", "ann").number == "1001"
+    assert phones.force_logout(session, registry, notifier, "00:15:65:AA:BB:01", "ann").extension.number == "1001"
+    assert notifier.sent == []  # the phone is told once the logout is committed, not before
+    session.commit()
     assert [(n.host, n.mac) for n in notifier.sent] == [("10.0.0.9", "001565aabb01")]
     assert phones.who_is_where(session) == [] and phones.live_marker(session) > marker
-    assert phones.force_logout(session, registry, notifier, "001565aabb01", "ann") is None
+    assert phones.force_logout(session, registry, notifier, "001565aabb01", "ann").extension is None
     with pytest.raises(NotFound):
         phones.force_logout(session, registry, notifier, "001565aabb99", "ann")
     with pytest.raises(AdminError, match="mac"):
@@ -313,6 +315,7 @@ def test_settings_change_recorded_without_secret_values(session):
 
 def test_admin_sign_in_is_throttled_per_name(session):
     accounts.add_admin(session, "ann", "correct horse battery", "cli")
+    session.commit()
     with pytest.raises(AdminError, match="at least"):
         accounts.add_admin(session, "bob", "short", "cli")
     assert accounts.sign_in(session, "ann", "correct horse battery", "10.0.0.1").name == "ann"
@@ -329,6 +332,7 @@ def test_admin_sign_in_is_throttled_per_name(session):
 
 def test_api_tokens_are_stored_hashed_and_revocable(session):
     new = accounts.create_token(session, "provisioning-script", "ann")
+    session.commit()
     assert new.secret.startswith("hdk_") and new.secret not in new.token.token_hash
     assert accounts.token_named_by(session, new.secret).name == "provisioning-script"
     assert accounts.token_named_by(session, new.secret + "x") is None

@@ -12,7 +12,9 @@ MAC = "001565aabb01"
 
 @pytest.fixture
 def token(session):
-    return accounts.create_token(session, "billing-sync", "test", scopes=accounts.SCOPES).secret
+    made = accounts.create_token(session, "billing-sync", "test", scopes=accounts.SCOPES).secret
+    session.commit()  # the caller commits: admin functions only flush
+    return made
 
 
 @pytest.fixture

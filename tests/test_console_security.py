@@ -25,7 +25,9 @@ def _push_request_context():
 
 @pytest.fixture
 def admin(session):
-    return accounts.add_admin(session, "ann", PASSWORD, "test")
+    made = accounts.add_admin(session, "ann", PASSWORD, "test")
+    session.commit()  # the caller commits: admin functions only flush
+    return made
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,7 @@ def test_saving_a_template_too_costly_to_render_is_refused_with_a_clear_message(
 
 def test_the_api_says_why_a_costly_template_is_refused(client, session):
     token = accounts.create_token(session, "templates", "test").secret
+    session.commit()
     stock = BRANDS["yealink"].stock_templates()["default"]
     answer = client.put(
         "/api/v1/templates/yealink/costly",

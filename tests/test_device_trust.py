@@ -88,6 +88,7 @@ def cli(database_url, tmp_path, monkeypatch):
 @pytest.fixture
 def api(client, session):
     token = accounts.create_token(session, "trust-test", "test").secret
+    session.commit()
 
     class Api:
         def __getattr__(self, method):
@@ -261,6 +262,7 @@ def admit_by_cli(cli, client, session):
 
 def admit_by_api(cli, client, session):
     token = accounts.create_token(session, "admitter", "test").secret
+    session.commit()
     response = client.post(f"/api/v1/devices/{VICTIM_MAC}/admit", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.data
     assert response.get_json()["admitted"] is True
@@ -269,6 +271,7 @@ def admit_by_api(cli, client, session):
 
 def sign_in_console(client, session):
     accounts.add_admin(session, "ann", "correct horse battery", "test")
+    session.commit()
     page = html.fromstring(client.get("/admin/sign-in").data)
     token = page.xpath("//input[@name='csrf_token']/@value")[0]
     signed_in = client.post(

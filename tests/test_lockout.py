@@ -157,6 +157,7 @@ def test_a_phone_is_known_at_the_address_it_logged_in_from_not_by_its_mac_alone(
         hotdesking.login(session, registry.all(session), device, "1001", "0000", Address.EXTERNAL, "10.66.0.66")
     refused = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL, "10.66.0.66")
     assert refused.failure is hotdesking.LoginFailure.LOCKED_OUT
+    session.commit()  # the caller's commit: the core only flushes
 
     assert logged_in(desk.login("1001", "4321"))
 

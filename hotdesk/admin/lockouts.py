@@ -14,9 +14,7 @@ from hotdesk.settings import Settings
 
 def listing(session: Session, registry: Settings) -> list[lockout.Lockout]:
     """Every lock in force now, the longest first (hotdesk.lockout counts them)."""
-    locks = lockout.current(session, registry.all(session))
-    session.commit()
-    return locks
+    return lockout.current(session, registry.all(session))
 
 
 def unlock(session: Session, actor: str, *, extension: str | None = None, mac: str | None = None) -> str:
@@ -34,5 +32,5 @@ def unlock(session: Session, actor: str, *, extension: str | None = None, mac: s
         phone = device(session, mac)
         lockout.unlock(session, mac=phone.mac, actor=actor)
         what = f"phone {phone.mac}"
-    session.commit()
+    session.flush()
     return what

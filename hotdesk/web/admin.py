@@ -134,6 +134,7 @@ def _refusals(view):
         try:
             return view(*args, **kwargs)
         except REFUSED as error:
+            db().rollback()  # the answer is a redirect, which would commit: the refusal changes nothing
             flash(str(error), "error")
             return redirect(_local(request.referrer, same_host=True) or url_for("admin.dashboard"))
 
@@ -455,7 +456,7 @@ def mappings_live():
 @bp.post("/mappings/<mac>/logout")
 @_refusals
 def force_logout(mac: str):
-    extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor)
+    extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor).extension
     flash(f"{extension.number} logged out of {mac}." if extension else f"Nobody was logged in on {mac}.", "info")
     back = request.form.get("next")
     return redirect(_local(back) or url_for("admin.mappings"))
