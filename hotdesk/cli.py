@@ -129,6 +129,30 @@ def extensions_add(ctx: Context, session: Session, number: str, **fields) -> Non
     click.echo(f"extension {saved.number} saved")
 
 
+@extensions.command("delete")
+@click.argument("number")
+@with_session
+def extensions_delete(ctx: Context, session: Session, number: str) -> None:
+    """Delete an extension, logging it out of every phone it is on (one transaction); the phones are
+    told by SIP NOTIFY."""
+    devices = admin_extensions.delete(session, number.strip(), CLI_ACTOR)
+    sent = [
+        (
+            device,
+            phones.tell_reload(
+                session, ctx.settings, ctx.hotdesk.notifier, device, reason=f"extension deleted by {CLI_ACTOR}"
+            ),
+        )
+        for device in devices
+    ]
+    session.commit()  # the command's commit, early: the NOTIFYs go out after it, and are waited for
+    click.echo(f"extension {number.strip()} deleted")
+    for device, outcome in sent:
+        click.echo(f"{number.strip()} logged out of {device.mac}")
+        if outcome is not None:
+            click.echo(f"NOTIFY to {device.mac}: {outcome.result().detail}")
+
+
 @extensions.command("list")
 @with_session
 def extensions_list(ctx: Context, session: Session) -> None:
@@ -212,6 +236,16 @@ def templates_list(ctx: Context, session: Session) -> None:
 def templates_set_default(ctx: Context, session: Session, brand: str, name: str) -> None:
     admin_templates.set_default(session, brand, name, CLI_ACTOR)
     click.echo(f"{brand}/{name} is now the default {brand} template")
+
+
+@templates_group.command("delete")
+@click.argument("brand")
+@click.argument("name")
+@with_session
+def templates_delete(ctx: Context, session: Session, brand: str, name: str) -> None:
+    """Delete template BRAND/NAME (not its brand's default); pins to it go with it."""
+    admin_templates.delete(session, brand, name, CLI_ACTOR)
+    click.echo(f"template {brand}/{name} deleted")
 
 
 # who is where

@@ -147,3 +147,30 @@ def test_the_cli_adds_and_updates_through_the_admin_functions(run, session):
     assert history == ["extension 3001 added", "extension 3001 changed: name, voicemail_pin"]
     refused = run("extensions", "add", "3002", "--name", "Dan", "--secret", "")
     assert refused.exit_code != 0 and len(refused.output.strip().splitlines()) == 1
+
+
+def test_the_cli_deletes_an_extension_in_one_transaction_and_tells_its_phone(
+    run, client, extensions, session, sipp_uas
+):
+    phone = YealinkPhone(client, PHONES[0], ip="127.0.0.1")
+    phone.login("1001", "4321")
+    peer = sipp_uas("check-sync;reboot=true")
+    settings_registry().set(session, "phone_sip_port", str(peer.port))
+    session.commit()
+
+    result = run("extensions", "delete", "1001")
+
+    assert result.exit_code == 0, result.output
+    assert f"1001 logged out of {PHONES[0]}" in result.output
+    assert f"NOTIFY to {PHONES[0]}: 200 OK" in result.output
+    assert peer.wait() == 0, peer.diagnostics()
+    assert phone.boot()["account.1.enable"] == "0"
+    assert _logged_in(session) == 0
+    assert session.scalar(select(Extension).where(Extension.number == "1001")) is None
+    assert run("extensions", "delete", "1001").output.strip() == "Error: no extension 1001"
+
+
+def test_the_cli_deletes_a_template(run):
+    assert run("templates", "delete", "yealink", "default").exit_code != 0  # the default stays
+    one_line = run("templates", "delete", "yealink", "missing")
+    assert one_line.exit_code != 0 and "no template yealink/missing" in one_line.output
