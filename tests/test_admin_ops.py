@@ -45,10 +45,12 @@ def test_extensions_page_by_keyset_and_search(session):
 
 def test_add_edit_delete_extension_are_recorded(session):
     admin_extensions.create(session, ExtensionData("1001", "Alice", "s3cret", "4321"), "ann")
+    session.commit()
     with pytest.raises(Conflict):
         admin_extensions.create(session, ExtensionData("1001", "Alice", "s3cret"), "ann")
 
     admin_extensions.update(session, "1001", {"name": "Alice Martin", "secret": "new-secret", "email": ""}, "ann")
+    session.commit()
     alice = admin_extensions.get(session, "1001")
     assert (alice.name, alice.secret, alice.voicemail_pin) == ("Alice Martin", "new-secret", "4321")
     with pytest.raises(DirectoryError, match="name"):
@@ -58,6 +60,7 @@ def test_add_edit_delete_extension_are_recorded(session):
     assert admin_extensions.get(session, "1001").name == "Alice Martin"
 
     admin_extensions.delete(session, "1001", "ann")
+    session.commit()
     with pytest.raises(NotFound):
         admin_extensions.get(session, "1001")
     events = admin_events(session)
@@ -77,8 +80,10 @@ def test_deleting_a_logged_in_extension_logs_its_phone_out(session):
         session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
     )
     assert hotdesking.login(session, settings_registry().all(session), device, "1001", "4321", Address.EXTERNAL).ok
+    session.commit()
 
     [displaced] = admin_extensions.delete(session, "1001", "ann")
+    session.commit()
     assert displaced.mac == "001565aabb01"
     assert session.scalar(select(func.count()).select_from(Mapping)) == 0
     logout = session.scalar(select(Event).where(Event.kind == "logout"))
@@ -121,6 +126,7 @@ def test_import_preview_reports_every_bad_row_and_writes_nothing(session):
 
     good = "extension,name,secret,voicemail_pin\n1001,Alice,s1,4321\n1002,Bob,s2,\n"
     assert [r.action for r in admin_extensions.import_csv(session, good, "users.csv", "ann").rows] == ["update", "add"]
+    session.commit()
     assert admin_events(session) == [("ann", "extensions imported from users.csv: 1 added, 1 updated")]
 
 
@@ -181,6 +187,7 @@ def test_an_xml_template_must_render_well_formed_xml(session):
 def test_new_template_default_and_delete(session):
     stock = admin_templates.get(session, "yealink", "default").body
     admin_templates.save(session, "yealink", "lobby", stock.replace("External", "Outside"), "ann")
+    session.commit()
     with pytest.raises(Conflict):
         admin_templates.save(session, "yealink", "lobby", stock, "ann", create_only=True)
     with pytest.raises(TemplateError, match="name"):
@@ -189,6 +196,7 @@ def test_new_template_default_and_delete(session):
         admin_templates.save(session, "nokia", "x", stock, "ann")
 
     admin_templates.set_default(session, "yealink", "lobby", "ann")
+    session.commit()
     session.expire_all()
     assert [
         t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))
@@ -196,7 +204,9 @@ def test_new_template_default_and_delete(session):
     with pytest.raises(Conflict, match="default"):
         admin_templates.delete(session, "yealink", "lobby", "ann")
     admin_templates.set_default(session, "yealink", "default", "ann")
+    session.commit()
     admin_templates.delete(session, "yealink", "lobby", "ann")
+    session.commit()
     assert [d for _, d in admin_events(session)] == [
         "template yealink/lobby added",
         "template yealink/lobby made the default",
@@ -209,8 +219,10 @@ def test_pin_and_unpin(session):
     session.add(Extension(number="1001", name="Alice", secret="s"))
     session.commit()
     admin_templates.save(session, "yealink", "lobby", admin_templates.get(session, "yealink", "default").body, "ann")
+    session.commit()
 
     pins.pin(session, "1001", "yealink/lobby", "ann")
+    session.commit()
     assert [(p.extension.number, p.brand, p.template.name) for p in pins.listing(session)] == [
         ("1001", "yealink", "lobby")
     ]
@@ -219,6 +231,7 @@ def test_pin_and_unpin(session):
     with pytest.raises(TemplateError, match="brand/name"):
         pins.pin(session, "1001", "lobby", "ann")
     pins.unpin(session, "1001", "yealink", "ann")
+    session.commit()
     assert pins.listing(session) == []
     with pytest.raises(NotFound):
         pins.unpin(session, "1001", "yealink", "ann")
@@ -232,6 +245,7 @@ def test_force_logout_ends_the_login_and_tells_the_phone(session):
     )
     registry = settings_registry()
     hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.INTERNAL)
+    session.commit()
     [seat] = phones.who_is_where(session)
     assert (seat.extension, seat.mac, seat.template, seat.model, seat.address) == (
         "1001",
@@ -249,6 +263,7 @@ def test_force_logout_ends_the_login_and_tells_the_phone(session):
     assert [(n.host, n.mac) for n in notifier.sent] == [("10.0.0.9", "001565aabb01")]
     assert phones.who_is_where(session) == [] and phones.live_marker(session) > marker
     assert phones.force_logout(session, registry, notifier, "001565aabb01", "ann").extension is None
+    session.commit()
     with pytest.raises(NotFound):
         phones.force_logout(session, registry, notifier, "001565aabb99", "ann")
     with pytest.raises(AdminError, match="mac"):
@@ -303,8 +318,11 @@ def test_history_filters_and_export(session):
 def test_settings_change_recorded_without_secret_values(session):
     registry = settings_registry()
     admin_settings.change(session, registry, "external_address", "pbx2.example.com", "ann")
+    session.commit()
     admin_settings.change(session, registry, "user_password", "73737373", "ann")
+    session.commit()
     admin_settings.change(session, registry, "external_address", "pbx2.example.com", "ann")  # unchanged: no line
+    session.commit()
     assert admin_events(session) == [
         ("ann", "setting external_address = 'pbx2.example.com'"),
         ("ann", "setting user_password = (secret)"),
@@ -319,6 +337,7 @@ def test_admin_sign_in_is_throttled_per_name(session):
     with pytest.raises(AdminError, match="at least"):
         accounts.add_admin(session, "bob", "short", "cli")
     assert accounts.sign_in(session, "ann", "correct horse battery", "10.0.0.1").name == "ann"
+    session.commit()
 
     for _ in range(accounts.FAILURES_PER_NAME):
         with pytest.raises(accounts.SignInRefused, match="Wrong name or password"):
@@ -339,6 +358,7 @@ def test_api_tokens_are_stored_hashed_and_revocable(session):
     with pytest.raises(Conflict):
         accounts.create_token(session, "provisioning-script", "ann")
     accounts.revoke_token(session, "provisioning-script", "ann")
+    session.commit()
     assert accounts.token_named_by(session, new.secret) is None
     assert [d for _, d in admin_events(session)] == [
         "API token provisioning-script created (read, write)",

@@ -41,6 +41,7 @@ def test_without_a_valid_token_nothing_is_answered(client, token, session):
         assert_json_error(response, 401, "API token")
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     accounts.revoke_token(session, "billing-sync", "test")
+    session.commit()
     assert_json_error(client.get("/api/v1/extensions", headers={"Authorization": f"Bearer {token}"}), 401)
 
 

@@ -174,6 +174,7 @@ def test_tokens_refuse_unknown_scopes_and_past_expiry(session):
     with pytest.raises(AdminError, match="not in the future"):
         accounts.create_token(session, "x", "test", expires_at=utcnow() - timedelta(days=1))
     assert accounts.create_token(session, "x", "test").token.scopes == "read write"
+    session.commit()
 
 
 def test_tokens_made_before_scopes_keep_every_scope(tmp_path):

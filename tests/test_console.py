@@ -141,6 +141,7 @@ def test_forms_without_the_csrf_token_are_refused(console, session):
 
 def test_a_password_change_ends_open_sessions(console, session):
     accounts.set_password(session, "ann", "a brand new password", "test")
+    session.commit()
     assert console.get("/admin/").status_code == 302
 
 

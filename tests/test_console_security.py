@@ -106,6 +106,7 @@ def test_a_password_change_from_the_command_line_ends_sessions_too(client, admin
     console = Console(client)
     console.sign_in()
     accounts.set_password(session, "ann", PASSWORD, "cli")  # the same password again: sessions end all the same
+    session.commit()
     assert console.get("/admin/").status_code == 302
 
 

@@ -123,6 +123,7 @@ def saving(session, body: str):
     def save():
         try:
             admin_templates.save(session, "yealink", "costly", body, "ann")
+            session.commit()
         except TemplateError as error:
             session.rollback()
             return str(error)
@@ -157,6 +158,7 @@ def test_a_template_costly_for_one_phone_only_answers_its_fetch_at_once(session,
     trap = "{% if device.mac == '001565aabbcc' %}" + COSTLY_TEMPLATES["nested loops"] + "{% endif %}"
     assert saving(session, stock + trap) is None
     admin_templates.set_default(session, "yealink", "costly", "ann")
+    session.commit()
 
     def fetch(mac: str):
         request = urllib.request.Request(

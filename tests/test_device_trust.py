@@ -175,6 +175,7 @@ def test_a_login_an_admin_made_proves_no_address(client, session, extensions):
     device = device_row(session)
     settings = settings_registry().all(session)
     assert hotdesking.login(session, settings, device, "1001", "4321", Address.EXTERNAL, ip=None).ok
+    session.commit()
     for ip in (VICTIM_IP, ATTACKER_IP):
         response = attack(client, "aastra", VICTIM_MAC, f"{VICTIM_MAC.upper()}.cfg", ip=ip)
         assert response.status_code == 200 and SECRET.encode() not in response.data
