@@ -485,6 +485,7 @@ def test_a_phone_whose_first_fetch_races_another_gets_its_file(client, session, 
 
     def other_request_wins(session_, **kwargs):
         made_first(session, **kwargs)  # the other request's row, committed first
+        session.commit()
         return made_first(session_, **kwargs)
 
     monkeypatch.setattr(hotdesking, "new_device", other_request_wins)
