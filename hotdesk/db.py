@@ -106,6 +106,7 @@ def serialize_logins(session: Session) -> None:
     single writer lock, which pysqlite takes when the transaction's first write starts — hence
     a write that changes nothing, issued before any read the decision depends on.
     """
+    session.flush()  # the expire_all below must not drop what the transaction changed before
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7405301)")
