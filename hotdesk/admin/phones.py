@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import ipaddress
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -130,7 +131,7 @@ class ForcedLogout:
 
     device: Device
     extension: Extension | None
-    notified: object
+    notified: Future | None
 
 
 def force_logout(session: Session, registry: Settings, notifier, mac: str, actor: str) -> ForcedLogout:
