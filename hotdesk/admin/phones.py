@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import credentials, hotdesking
 from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
-from hotdesk.brands import normalize_mac
 from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
+from hotdesk.mac import normalize_mac
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
-from hotdesk.notifications import reload_after_commit
-from hotdesk.notify import NotifyDispatcher, NotifyOutcome
-from hotdesk.settings import Settings
+from hotdesk.notifications import DeviceNotifier, reload_after_commit
+from hotdesk.notify import NotifyOutcome
+from hotdesk.setting_store import Settings
 
 LIVE_LIMIT = 200
 
@@ -135,9 +135,7 @@ class ForcedLogout:
     notified: Future[NotifyOutcome] | None
 
 
-def force_logout(
-    session: Session, registry: Settings, notifier: NotifyDispatcher, mac: str, actor: str
-) -> ForcedLogout:
+def force_logout(session: Session, registry: Settings, notifier: DeviceNotifier, mac: str, actor: str) -> ForcedLogout:
     """Log the phone out and tell it by SIP NOTIFY once the caller commits."""
     phone = device(session, mac)
     extension = hotdesking.logout(session, phone, actor=actor)
@@ -159,7 +157,7 @@ class AdminLogin:
 
 
 def login(
-    session: Session, registry: Settings, notifier: NotifyDispatcher, mac: str, number: str, address: str, actor: str
+    session: Session, registry: Settings, notifier: DeviceNotifier, mac: str, number: str, address: str, actor: str
 ) -> AdminLogin:
     """Log extension `number` in on the phone without its PIN — the only way for phones without a
     login app (Digium D) — under the multiple_login policy, and tell the phone and any phone it
@@ -339,7 +337,7 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
 
 
 def tell_reload(
-    session: Session, registry: Settings, notifier: NotifyDispatcher, phone: Device, *, reason: str
+    session: Session, registry: Settings, notifier: DeviceNotifier, phone: Device, *, reason: str
 ) -> Future[NotifyOutcome] | None:
     """Queue the brand's reload NOTIFY to the phone's known address once the caller commits; its
     outcome goes to the history. The future of that outcome, or None (no address or brand)."""
