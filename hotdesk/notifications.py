@@ -97,20 +97,20 @@ def reload_after_commit(
     *,
     reason: str,
     host: str | None,
-) -> Future[NotifyOutcome | None] | None:
+) -> Future[NotifyOutcome] | None:
     """reload_device, queued once the session's transaction commits (the phone asks for its file at
-    once: the change must be there to see); nothing if it rolls back. The future of its outcome
-    (None inside when there was nobody to tell), or None if there is no brand or address."""
+    once: the change must be there to see); nothing if it rolls back. The future of its outcome, or
+    None if there is no brand or address to tell."""
     if not device.brand or notifier.flavour(device.brand, settings) is None or not host:
         return None
-    outcome: Future[NotifyOutcome | None] = Future()
+    outcome: Future[NotifyOutcome] = Future()
 
     def send() -> None:
         sent = reload_device(notifier, settings, device, reason=reason, host=host)
         if isinstance(sent, Future):
             sent.add_done_callback(lambda done: _copy(done, outcome))
-        else:
-            outcome.set_result(sent)
+        else:  # a sender that does not say (a stand-in)
+            outcome.set_result(NotifyOutcome(False, None, 0, "not sent"))
 
     after_commit(session, send)
     return outcome
