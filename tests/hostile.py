@@ -211,6 +211,13 @@ def assert_no_leak(office: Office, answers) -> None:
 
 def assert_unharmed(office: Office, answers) -> None:
     assert_no_leak(office, answers)
+    assert_in_place(office)
+    assert_not_locked_out(office)
+
+
+def assert_in_place(office: Office) -> None:
+    """Every victim still logged in where they were, on the brand and credentials their phone has;
+    no NOTIFY went to the attacker; every victim's phone still gets its line."""
     sent_to_attacker = [r for r in office.notifier.sent if r.host == ATTACKER]
     assert not sent_to_attacker, f"NOTIFY sent to the attacker: {sent_to_attacker}"
     hotdesk = office.app.extensions["hotdesk"]
@@ -225,7 +232,6 @@ def assert_unharmed(office: Office, answers) -> None:
     for v in office.victims:
         v.phone.boot()
         assert v.phone.line() and v.phone.line()["secret"] == v.secret, f"{v.brand} victim's phone lost its line"
-    assert_not_locked_out(office)
 
 
 def assert_not_locked_out(office: Office, only: list[Victim] | None = None) -> None:
@@ -233,8 +239,13 @@ def assert_not_locked_out(office: Office, only: list[Victim] | None = None) -> N
     for v in only or office.victims:
         phone = v.phone
         if getattr(phone, "has_login_app", True):
-            keys = phone.keys()
-            form = phone.choose(phone.press("Logout"), "Login") if "Logout" in keys else phone.press("External")
+            if "Logout" in phone.keys():
+                menu = phone.press("Logout")
+                _assert_answered(v, phone, menu)
+                form = phone.choose(menu, "Login")
+            else:
+                form = phone.press("External")
+            _assert_answered(v, phone, form)
             answer = phone.submit(form, extension=v.number, password=v.pin)
             assert "Welcome" in phone.text(answer), f"{v.brand} victim cannot log in: {phone.text(answer)}"
             phone.apply_reload(answer)
@@ -248,6 +259,11 @@ def assert_not_locked_out(office: Office, only: list[Victim] | None = None) -> N
                 assert result.ok, f"{v.brand} victim cannot log in: {result.failure}"
         phone.boot()
         assert phone.line()["secret"] == v.secret
+
+
+def _assert_answered(v: Victim, phone: Phone, screen) -> None:
+    status = phone.last_response.status_code
+    assert status == 200, f"{v.brand} victim's own phone is refused ({status}): {phone.text(screen)}"
 
 
 class Digest:

@@ -29,6 +29,7 @@ from tests.hostile import (
     SECRET_KEY,
     VICTIM_BRANDS,
     Digest,
+    assert_in_place,
     assert_no_leak,
     assert_not_locked_out,
     assert_unharmed,
@@ -77,6 +78,22 @@ def test_no_file_name_or_user_agent_opens_a_victims_line_to_the_shared_credentia
                 answers.append((f"basic {path} {agent}", _attacker_get(client, path, agent, auth=PROVISIONING)))
                 answers.append((f"digest {path} {agent}", digest.get(path, agent)))
             answers.append((f"no auth {name} {agent}", _attacker_get(client, f"/provision/{name}", agent)))
+            spoofed = {
+                "X-Forwarded-For": target.phone.ip,
+                "X-Real-IP": target.phone.ip,
+                "Forwarded": f"for={target.phone.ip}",
+            }
+            answers.append(
+                (
+                    f"forwarded-for {name} {agent}",
+                    client.get(
+                        f"/provision/{name}",
+                        headers={"User-Agent": agent, **spoofed},
+                        auth=PROVISIONING,
+                        environ_base={"REMOTE_ADDR": ATTACKER},
+                    ),
+                )
+            )
     assert any(response.status_code == 200 for _, response in answers), "every request refused: nothing was tried"
     assert_unharmed(office, answers)
 
@@ -232,7 +249,8 @@ def test_pin_spraying_across_minted_phones_is_bounded_per_extension(office, clie
     answer = last.submit(last.press("External"), extension=target.number, password=target.pin)
     answers.append(("right PIN", last.last_response))
     assert "Welcome" not in last.text(answer), "the sprayer logged in with the victim's PIN after bounded guesses"
-    assert_unharmed(office, answers)
+    assert_no_leak(office, answers)
+    assert_in_place(office)  # whether the real user may still log in meanwhile: the next test
 
 
 def test_the_real_user_still_logs_in_at_their_own_phone_while_a_sprayer_is_locked_out(office, client):
@@ -356,3 +374,39 @@ def test_a_login_elsewhere_notifies_the_displaced_phone_not_the_attacker(office,
     elsewhere.login(target.number, target.pin)  # auto_logout: the victim's own phone is told
     hosts = [request.host for request in notifier.sent[before:]]
     assert ATTACKER not in hosts and target.phone.ip in hosts, hosts
+
+
+# Denial of service through the victim's name: the attacker's failures must not shut the victim's phone out.
+
+
+def test_failed_provisioning_logins_naming_a_victim_do_not_shut_out_the_victims_phone(office, client):
+    answers = []
+    for target in office.victims:
+        user = target.provisioning_username or PROVISIONING[0]
+        for attempt in range(40):
+            answers.append(
+                (
+                    "wrong password",
+                    _attacker_get(
+                        client,
+                        f"/provision/{device_files(target)[attempt % 3]}",
+                        target.phone.user_agent,
+                        auth=(user if attempt % 2 else PROVISIONING[0], f"guess-{attempt}"),
+                    ),
+                )
+            )
+    assert all(response.status_code in (401, 403, 404, 429) for _, response in answers)
+    assert_unharmed(office, answers)  # every victim's phone fetched its line, every user logged in again
+
+
+def test_the_attacker_cannot_spend_a_victims_phone_app_budget(office, client):
+    answers = []
+    for target in office.victims:
+        if not getattr(target.phone, "has_login_app", True):
+            continue
+        tokens = _stolen_tokens(office, client, target)
+        for attempt in range(130):
+            token = sorted(tokens)[attempt % len(tokens)]
+            answers.append(("hammer", _attacker_get(client, f"/phone/{token}/login/external", NEUTRAL_AGENT)))
+    assert_no_leak(office, answers)
+    assert_not_locked_out(office)  # each user at their own phone: not answered "too many requests"
