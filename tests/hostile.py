@@ -71,13 +71,33 @@ def victim(office: Office, brand: str) -> Victim:
     return next(v for v in office.victims if v.brand == brand)
 
 
-def admit(app, mac: str) -> None:
-    """What an admin does for a new phone where admission is not open (hotdesk.trust's admission)."""
-    # Filled in once the admission faces exist on main.
-
-
-def build_office(app, client, session, notifier) -> Office:
+def set_setting(session, name: str, value: str) -> bool:
+    """Set a runtime setting if this version of hotdesk has it; whether it had."""
     registry = settings_registry()
+    if name not in registry.specs:
+        return False
+    registry.set(session, name, value)
+    session.commit()
+    return True
+
+
+def admit(app, mac: str, address: str) -> None:
+    """What an admin does for a new phone that waits (device_admission approve): admit it, at the
+    address its phone fetched from."""
+    from hotdesk.admin import phones as admin_phones
+
+    if not hasattr(admin_phones, "admit"):
+        return  # a hotdesk without admission: every phone is served as under `open`
+    with app.extensions["hotdesk"].sessions() as session:
+        device = session.scalar(select(Device).where(Device.mac == mac))
+        if device is not None and not device.admitted:
+            admin_phones.admit(session, mac, "ann", address=address)
+
+
+def build_office(app, client, session, notifier, admission: str = "open") -> Office:
+    """`admission`: the device_admission setting the office runs under (approve: an admin admits each phone)."""
+    registry = settings_registry()
+    set_setting(session, "device_admission", admission)
     office = Office(app, notifier)
     session.add(
         Extension(
@@ -106,7 +126,7 @@ def build_office(app, client, session, notifier) -> Office:
     for v in office.victims:
         phone = v.phone
         phone.boot()
-        admit(app, v.mac)
+        admit(app, v.mac, phone.ip)
         if getattr(phone, "has_login_app", True):
             answer = phone.login(v.number, v.pin)
             assert "Welcome" in phone.text(answer), (v.brand, phone.text(answer))
@@ -131,10 +151,23 @@ def build_office(app, client, session, notifier) -> Office:
     return office
 
 
+MINTED_PREFIX = "02bad0"
+
+
 def mint_phone(client, index: int) -> YealinkPhone:
-    """A phone the attacker makes up: a new MAC, the shared credentials, the attacker's address."""
-    phone = YealinkPhone(client, f"02bad0{index:06x}", ip=ATTACKER)
-    phone.boot()
+    """A phone the attacker makes up: a new MAC, the shared credentials, the attacker's address.
+    Booted if hotdesk serves it (it may refuse, or rate-limit, new MACs from one address)."""
+    phone = YealinkPhone(client, f"{MINTED_PREFIX}{index:06x}", ip=ATTACKER)
+    for name in phone.provisioning_files():
+        response = phone.fetch(name)
+        if response.status_code != 200:
+            return phone
+        phone.files[name] = response.data
+    phone.config = phone.read_config(phone.files)
+    user, password = phone.credential_settings
+    if user in phone.config:
+        phone.credentials = (phone.config[user], phone.config[password])
+        phone.server_url = phone.config.get("static.auto_provision.server.url", phone.server_url)
     return phone
 
 
@@ -239,7 +272,8 @@ def assert_not_locked_out(office: Office, only: list[Victim] | None = None) -> N
     for v in only or office.victims:
         phone = v.phone
         if getattr(phone, "has_login_app", True):
-            if "Logout" in phone.keys():
+            keys = phone.keys()
+            if "Logout" in keys:
                 menu = phone.press("Logout")
                 _assert_answered(v, phone, menu)
                 form = phone.choose(menu, "Login")

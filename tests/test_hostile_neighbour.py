@@ -24,6 +24,7 @@ from tests.hostile import (
     ATTACKER,
     ATTACKER_EXTENSION,
     ATTACKER_PIN,
+    MINTED_PREFIX,
     NEUTRAL_AGENT,
     PHONES,
     SECRET_KEY,
@@ -36,6 +37,7 @@ from tests.hostile import (
     build_office,
     device_files,
     mint_phone,
+    set_setting,
     tokens_in,
     user_agents,
     victim,
@@ -43,8 +45,14 @@ from tests.hostile import (
 
 
 @pytest.fixture
-def office(app, client, session, notifier):
-    return build_office(app, client, session, notifier)
+def admission(request):
+    """device_admission for the office: open (what tests/conftest.py sets: the most a new phone gets), or a param."""
+    return getattr(request, "param", "open")
+
+
+@pytest.fixture
+def office(app, client, session, notifier, admission):
+    return build_office(app, client, session, notifier, admission)
 
 
 @pytest.fixture
@@ -112,9 +120,10 @@ def test_a_fast_path_guessed_from_the_victims_mac_opens_nothing(office, client, 
 # A brand mismatch: the victim's MAC claimed as another brand, to get credentials issued to the attacker.
 
 
+@pytest.mark.parametrize("admission", ["open", "approve"], indirect=True)
 @pytest.mark.parametrize("brand", VICTIM_BRANDS)
 def test_the_victims_mac_claimed_as_another_brand_gets_no_credentials_and_no_new_brand(
-    office, client, session, brand, unlimited
+    office, client, session, brand, unlimited, admission
 ):
     target = victim(office, brand)
     answers = []
@@ -276,11 +285,41 @@ def test_a_phone_locked_by_failures_on_it_does_not_lock_out_the_extensions_typed
     assert_unharmed(office, answers)
 
 
-def test_minting_phones_from_one_address_does_not_hand_out_credentials_without_limit(client, session, office):
-    minted = [mint_phone(client, index) for index in range(300)]
-    issued = [p for p in minted if p.credentials != PROVISIONING]
-    assert len(issued) < 300, "every minted MAC was issued credentials of its own"
+def test_minting_phones_from_one_address_is_limited(client, session, office):
+    set_setting(session, "new_devices_per_minute", "20")
+    minted = [mint_phone(client, index) for index in range(30)]
+    issued = [p.mac for p in minted if p.credentials != PROVISIONING]
+    known = session.scalars(select(Device.mac).where(Device.mac.startswith(MINTED_PREFIX))).all()
+    assert len(known) <= 20 and len(issued) <= 20, f"{len(known)} MACs made known, {len(issued)} issued credentials"
     assert_unharmed(office, [])
+
+
+@pytest.mark.parametrize("admission", ["approve"], indirect=True)
+def test_a_new_phone_fetched_first_from_elsewhere_is_not_claimed_by_the_attacker(office, client, app, admission):
+    from hotdesk.admin import AdminError
+    from hotdesk.admin import phones as admin_phones
+
+    mac = "001565ace001"
+    claimant, real = PHONES["yealink"](client, mac, ip=ATTACKER), PHONES["yealink"](client, mac, ip="10.20.0.77")
+    answers = [(name, claimant.fetch(name)) for name in claimant.provisioning_files()]  # the attacker is first
+    real.boot()
+    answers += [(name, claimant.fetch(name)) for name in claimant.provisioning_files()]  # and last
+    for name, response in answers:
+        assert b"auto_provision.server.password" not in response.data, f"{name}: a waiting phone's credentials issued"
+    with app.extensions["hotdesk"].sessions() as session:
+        # The admin admits the phone on the Phones page; if hotdesk asks where, the admin says where the phone is.
+        try:
+            admin_phones.admit(session, mac, "ann")
+        except AdminError:
+            session.rollback()
+            admin_phones.admit(session, mac, "ann", address=real.ip)
+    answers += [(name, claimant.fetch(name)) for name in claimant.provisioning_files()]
+    real.boot()
+    answers += [(name, claimant.fetch(name)) for name in claimant.provisioning_files()]
+    for name, response in answers:
+        assert b"auto_provision.server.password" not in response.data, f"{name}: credentials issued to the attacker"
+    assert real.credentials != PROVISIONING, "the real phone was not issued its credentials once admitted"
+    assert_unharmed(office, answers)
 
 
 # Stolen and replayed Digest answers.
