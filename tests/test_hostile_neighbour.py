@@ -399,14 +399,16 @@ def test_a_forced_logout_notifies_the_victims_phone_not_the_address_that_fetched
         for target in office.victims:
             admin_phones.force_logout(session, hotdesk.settings, notifier, target.mac, "ann")
     sent = notifier.sent[before:]
-    assert sent and all(request.host != ATTACKER for request in sent), [r.host for r in sent]
+    assert sent and all(request.host != ATTACKER for request in sent), [(r.brand, r.host) for r in sent]
     for request in sent:
         assert request.host == office.by_mac[request.mac].phone.ip
 
 
-def test_a_login_elsewhere_notifies_the_displaced_phone_not_the_attacker(office, client, notifier):
-    target = victim(office, "fanvil")
-    _attacker_get(client, f"/provision/{target.mac}.cfg", target.phone.user_agent, auth=PROVISIONING)
+@pytest.mark.parametrize("brand", ["fanvil", "cisco_sip"])
+def test_a_login_elsewhere_notifies_the_displaced_phone_not_the_attacker(office, client, notifier, brand):
+    target = victim(office, brand)
+    for name in device_files(target):  # the attacker fetched last, with the victim's User-Agent
+        _attacker_get(client, f"/provision/{name}", target.phone.user_agent, auth=PROVISIONING)
     client.application.extensions["hotdesk"].sightings.flush()
     elsewhere = PHONES["yealink"](client, "001565ee0001", ip="10.20.9.9")
     before = len(notifier.sent)
