@@ -102,7 +102,8 @@ def test_no_file_name_or_user_agent_opens_a_victims_line_to_the_shared_credentia
                     ),
                 )
             )
-    assert any(response.status_code == 200 for _, response in answers), "every request refused: nothing was tried"
+    for scheme in ("basic", "digest"):  # the shared credentials do open the victim's guest file
+        assert any(label.startswith(scheme) and r.status_code == 200 for label, r in answers), f"{scheme}: all refused"
     assert_unharmed(office, answers)
 
 
