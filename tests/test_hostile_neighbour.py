@@ -452,3 +452,30 @@ def test_the_attacker_cannot_spend_a_victims_phone_app_budget(office, client):
             answers.append(("hammer", _attacker_get(client, f"/phone/{token}/login/external", NEUTRAL_AGENT)))
     assert_no_leak(office, answers)
     assert_not_locked_out(office)  # each user at their own phone: not answered "too many requests"
+
+
+@pytest.mark.parametrize("brand", ["yealink", "aastra"])
+def test_pin_spraying_through_the_users_own_phone_from_elsewhere_leaves_them_their_desk(office, client, brand):
+    """The user went home (their phone is a guest again); its guest keys open the login app for anyone.
+    Sprayed from elsewhere through the user's own phone, the guesses are bounded and the user still
+    logs in at their desk the next morning."""
+    target = victim(office, brand)
+    phone = target.phone
+    phone.apply_reload(phone.choose(phone.press("Logout"), "Logout"))
+    phone.boot()
+    tokens = _stolen_tokens(office, client, target)
+    checked, answers = 0, []
+    for guess in range(12):
+        for token in sorted(tokens)[:1]:
+            form = _attacker_get(client, f"/phone/{token}/login/external", NEUTRAL_AGENT)
+            for url in _submit_urls(form.data):
+                answer = _attacker_get(client, _fill(url, target.number, f"{4400 + guess}"), NEUTRAL_AGENT)
+                answers.append(("spray", answer))
+                checked += b"Wrong password" in answer.data
+    assert checked <= 5, f"{checked} guesses at {target.number}'s PIN checked through its own phone"
+    assert_no_leak(office, answers)
+    answer = phone.submit(phone.press("External"), extension=target.number, password=target.pin)
+    assert "Welcome" in phone.text(answer), f"the user is locked out of their own desk: {phone.text(answer)}"
+    phone.apply_reload(answer)
+    phone.boot()
+    assert phone.line()["secret"] == target.secret
