@@ -12,13 +12,14 @@ device was re-branded, and no NOTIFY went to the attacker.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
 
 from hotdesk import published
-from hotdesk.models import Device
+from hotdesk.models import Device, Mapping, utcnow
 from tests.conftest import PROVISIONING
 from tests.hostile import (
     ATTACKER,
@@ -383,7 +384,11 @@ def test_a_captured_login_answer_url_is_useless_after_the_login_and_the_logout(o
 # NOTIFY goes to the device's known address, never to whoever asked last.
 
 
-def test_a_forced_logout_notifies_the_victims_phone_not_the_address_that_fetched_last(office, client, app, notifier):
+@pytest.mark.parametrize("logout", ["by an admin", "timed"])
+def test_a_logout_from_elsewhere_notifies_the_victims_phone_not_the_address_that_fetched_last(
+    office, client, app, notifier, logout
+):
+    from hotdesk import scheduler
     from hotdesk.admin import phones as admin_phones
 
     hotdesk = app.extensions["hotdesk"]
@@ -397,8 +402,14 @@ def test_a_forced_logout_notifies_the_victims_phone_not_the_address_that_fetched
     hotdesk.sightings.flush()
     before = len(notifier.sent)
     with hotdesk.sessions() as session:
-        for target in office.victims:
-            admin_phones.force_logout(session, hotdesk.settings, notifier, target.mac, "ann")
+        if logout == "by an admin":
+            for target in office.victims:
+                admin_phones.force_logout(session, hotdesk.settings, notifier, target.mac, "ann")
+        else:
+            for mapping in session.scalars(select(Mapping)):
+                mapping.expires_at = utcnow() - timedelta(seconds=1)
+            session.commit()
+            assert scheduler.auto_logout(hotdesk.sessions, hotdesk.settings, notifier) == len(office.victims)
     sent = notifier.sent[before:]
     assert sent and all(request.host != ATTACKER for request in sent), [(r.brand, r.host) for r in sent]
     for request in sent:
