@@ -145,6 +145,10 @@ def test_the_victims_mac_claimed_as_another_brand_gets_no_credentials_and_no_new
                 answers.append((f"{impostor_brand} with issued credentials {name}", impostor.fetch(name)))
             pytest.fail(f"{brand} victim's MAC claimed as {impostor_brand}: credentials issued to {ATTACKER}")
     assert_unharmed(office, answers)
+    # The claim is kept where admins look (the Phones page shows the device's latest mismatch).
+    session.expire_all()
+    device = session.scalar(select(Device).where(Device.mac == target.mac))
+    assert ATTACKER in (getattr(device, "mismatch_detail", None) or ""), "the mismatch left no trace on the device"
 
 
 # The phone-app token from the victim's guest file (the one the shared credentials get).
