@@ -246,11 +246,15 @@ def _fill(url: str, extension: str, password: str) -> str:
 # Minted phones: new MACs from one address.
 
 
-def test_pin_spraying_across_minted_phones_is_bounded_per_extension(office, client, session):
+@pytest.mark.parametrize("admission", ["open", "approve"], indirect=True)
+def test_pin_spraying_across_minted_phones_is_bounded_per_extension(office, client, session, admission):
     target = victim(office, "yealink")
     wrong, checked, answers = 0, 0, []
     for index in range(12):
         minted = mint_phone(client, index)
+        served_keys = minted.keys()
+        if "External" not in served_keys:
+            continue  # not served a login key at all: nothing to guess with
         form = minted.press("External")
         for guess in range(3):
             answer = minted.submit(form, extension=target.number, password=f"{9100 + index * 3 + guess}")
@@ -261,9 +265,11 @@ def test_pin_spraying_across_minted_phones_is_bounded_per_extension(office, clie
     assert checked <= 5, f"{checked} of {wrong} guesses at {target.number}'s PIN were checked"
     # The sprayer's next guess is the right PIN: it must not log in (the guesses are bounded, not just counted).
     last = mint_phone(client, 99)
-    answer = last.submit(last.press("External"), extension=target.number, password=target.pin)
-    answers.append(("right PIN", last.last_response))
-    assert "Welcome" not in last.text(answer), "the sprayer logged in with the victim's PIN after bounded guesses"
+    served_keys = last.keys()
+    if "External" in served_keys:
+        answer = last.submit(last.press("External"), extension=target.number, password=target.pin)
+        answers.append(("right PIN", last.last_response))
+        assert "Welcome" not in last.text(answer), "the sprayer logged in with the victim's PIN after bounded guesses"
     assert_no_leak(office, answers)
     assert_in_place(office)  # whether the real user may still log in meanwhile: the next test
 
