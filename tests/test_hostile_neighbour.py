@@ -154,11 +154,15 @@ def test_the_victims_mac_claimed_as_another_brand_gets_no_credentials_and_no_new
 # The phone-app token from the victim's guest file (the one the shared credentials get).
 
 
-def _stolen_tokens(office, client, target):
-    spy = PHONES[target.brand](client, target.mac, ip=ATTACKER)
+def _stolen_tokens(office, client, target, *, any_brand=False):
+    """The phone-app tokens in the files the shared credentials get for the victim's MAC, asked for as
+    its own brand (or, `any_brand`, as every brand)."""
+    brands = PHONES if any_brand else [target.brand]
     answers = []
-    for name in device_files(target):
-        answers.append((name, spy.fetch(name)))
+    for brand in brands:
+        spy = PHONES[brand](client, target.mac, ip=ATTACKER)
+        for name in device_files(target):
+            answers.append((name, spy.fetch(name)))
     tokens = {token for _, response in answers if response.status_code == 200 for token in tokens_in(response.data)}
     assert_no_leak(office, answers)
     return tokens
@@ -168,11 +172,12 @@ def _app_agents(target):
     return [NEUTRAL_AGENT, target.phone.browser_user_agent or target.phone.user_agent]
 
 
-@pytest.mark.parametrize("brand", [b for b in VICTIM_BRANDS if b != "digium"])
+@pytest.mark.parametrize("brand", VICTIM_BRANDS)
 def test_a_token_from_the_guest_file_cannot_see_who_sits_there_or_log_them_out(office, client, brand):
     target = victim(office, brand)
-    tokens = _stolen_tokens(office, client, target)
-    assert tokens, "the guest file carries no phone-app key: nothing to steal"
+    tokens = _stolen_tokens(office, client, target, any_brand=True)
+    if brand != "digium":  # Digium's files carry no keys; a token for it could come only from another brand's
+        assert tokens, "the guest file carries no phone-app key: nothing to steal"
     answers = []
     for token in tokens:
         for agent in _app_agents(target):
@@ -187,10 +192,10 @@ def test_a_token_from_the_guest_file_cannot_see_who_sits_there_or_log_them_out(o
     assert_unharmed(office, answers)
 
 
-@pytest.mark.parametrize("brand", [b for b in VICTIM_BRANDS if b != "digium"])
+@pytest.mark.parametrize("brand", VICTIM_BRANDS)
 def test_a_token_from_the_guest_file_cannot_replace_the_login_on_the_victims_phone(office, client, brand):
     target = victim(office, brand)
-    tokens = _stolen_tokens(office, client, target)
+    tokens = _stolen_tokens(office, client, target, any_brand=True)
     answers = []
     for token in tokens:
         for agent in _app_agents(target):
