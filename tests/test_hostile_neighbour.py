@@ -193,7 +193,7 @@ def test_a_token_from_the_guest_file_cannot_see_who_sits_there_or_log_them_out(o
 @pytest.mark.parametrize("brand", VICTIM_BRANDS)
 def test_a_token_from_the_guest_file_cannot_replace_the_login_on_the_victims_phone(office, client, brand):
     target = victim(office, brand)
-    tokens, answers = _stolen_tokens(client, target, any_brand=True)
+    tokens, answers = _stolen_tokens(client, target, any_brand=brand == "digium")  # Digium has no keys of its own
     for token in tokens:
         for agent in _app_agents(target):
             for address in ("external", "internal"):
