@@ -109,6 +109,7 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
             "provisioning_password": p.password,
             "credentials_issued_at": now,
             "created_at": now,
+            "admitted_at": now,  # as an admin would have (device_admission = approve, the default)
         }
         for i, p in enumerate(users + guest_phones)
     ]

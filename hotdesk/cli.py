@@ -300,13 +300,73 @@ def devices() -> None:
 
 
 @devices.command("list")
+@click.option("--waiting", is_flag=True, help="only phones waiting to be admitted")
 @with_session
-def devices_list(ctx: Context, session: Session) -> None:
-    """MAC, brand, model, firmware, last address and time, own credentials issued or not."""
-    for d in session.scalars(select(Device).order_by(Device.mac)):
+def devices_list(ctx: Context, session: Session, waiting: bool) -> None:
+    """MAC, brand, model, firmware, last address and time, own credentials issued or not, admitted
+    or waiting; then any warning (a refused request that claimed another brand, a fetch with the
+    shared credentials although the phone has its own)."""
+    query = select(Device).order_by(Device.mac)
+    if waiting:
+        query = query.where(Device.admitted_at.is_(None))
+    for d in session.scalars(query):
         seen = f"{d.last_seen:%Y-%m-%d %H:%M}" if d.last_seen else "-"
         own = "own-credentials" if d.provisioning_username else "global-credentials"
-        click.echo(f"{d.mac}\t{d.brand}\t{d.model or '-'}\t{d.firmware or '-'}\t{d.last_ip or '-'}\t{seen}\t{own}")
+        admitted = "admitted" if d.admitted else "waiting"
+        columns = [d.mac, d.brand or "-", d.model or "-", d.firmware or "-", d.last_ip or "-", seen, own, admitted]
+        if d.mismatch_at:
+            columns.append(f"refused {d.mismatch_at:%Y-%m-%d %H:%M}: {d.mismatch_detail}")
+        if d.shared_fetch_at:
+            columns.append(f"shared credentials {d.shared_fetch_at:%Y-%m-%d %H:%M} from {d.shared_fetch_ip or '?'}")
+        click.echo("\t".join(columns))
+
+
+@devices.command("admit")
+@click.argument("mac", required=False)
+@click.option("--all-waiting", is_flag=True, help="every phone waiting, each at the address it was seen at")
+@click.option("--address", help="the address its credentials go to (default: the one it was seen at)")
+@with_session
+def devices_admit(ctx: Context, session: Session, mac: str | None, all_waiting: bool, address: str | None) -> None:
+    """Admit a waiting phone (setting device_admission): logins on it are allowed, and its own
+    credentials go to its next fetch from the address it was seen at."""
+    if all_waiting == (mac is not None) or (all_waiting and address):
+        raise click.UsageError("give a MAC (with --address if you like) or --all-waiting")
+    admitted = (
+        phones.admit_all_waiting(session, CLI_ACTOR)
+        if all_waiting
+        else [phones.admit(session, mac, CLI_ACTOR, address)]
+    )
+    for device in admitted:
+        click.echo(
+            f"{device.mac}: admitted; credentials to its next fetch from {device.admitted_address or 'any address'}"
+        )
+    if all_waiting:
+        click.echo(f"{len(admitted)} phone(s) admitted")
+
+
+@devices.command("add")
+@click.argument("mac")
+@click.option("--address", help="the only address its credentials go to (default: its first fetch's)")
+@with_session
+def devices_add(ctx: Context, session: Session, mac: str, address: str | None) -> None:
+    """Make a MAC known, admitted, before its phone fetches (under device_admission = known, the only way in)."""
+    device = phones.add_known(session, mac, CLI_ACTOR, address)
+    click.echo(f"{device.mac}: added; credentials to its first fetch from {device.admitted_address or 'any address'}")
+
+
+@devices.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@with_session
+def devices_import(ctx: Context, session: Session, file: Path) -> None:
+    """Add MACs from a CSV file (mac[,address], optional header line), all or nothing."""
+    try:
+        text = file.read_bytes().decode("utf-8-sig")
+    except OSError as error:
+        raise click.ClickException(f"{file}: {error.strerror}") from None
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
+    changed = phones.import_known(session, text, str(file), CLI_ACTOR)
+    click.echo(f"{len(changed)} phone(s) added or admitted")
 
 
 @devices.command("reset-credentials")

@@ -18,7 +18,7 @@ from sqlalchemy import Select, bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hotdesk import events
+from hotdesk import events, trust
 from hotdesk.db import serialize_logins
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
 from hotdesk.settings import SettingValues, split_address
@@ -37,6 +37,7 @@ class LoginFailure(enum.StrEnum):
     ADDRESS_NOT_CONFIGURED = "address_not_configured"
     LOCKED_OUT = "locked_out"
     LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"  # multiple_login = deny; may be overridden
+    NOT_ADMITTED = "not_admitted"  # device_admission: the phone waits for an admin to admit it
 
 
 @dataclass
@@ -86,6 +87,34 @@ _DEVICE_BY_MAC = _DEVICE_WITH_USER.where(Device.mac == bindparam("mac"))
 _DEVICE_BY_USERNAME = _DEVICE_WITH_USER.where(Device.provisioning_username == bindparam("username"))
 
 
+def new_device(
+    session: Session,
+    *,
+    brand: str,
+    mac: str,
+    model: str | None,
+    firmware: str | None,
+    ip: str | None,
+    admitted: bool = True,
+) -> Device:
+    """The row for a phone's first fetch. `admitted`: under `open` admission it is at once; else it
+    waits for an admin (hotdesk.trust)."""
+    now = utcnow()
+    device = Device(
+        mac=mac,
+        brand=brand,
+        model=bounded(model),
+        firmware=bounded(firmware),
+        last_ip=ip,
+        last_seen=now,
+        first_ip=ip,
+        admitted_at=now if admitted else None,
+    )
+    session.add(device)
+    session.commit()
+    return device
+
+
 def record_device(
     session: Session,
     *,
@@ -96,19 +125,29 @@ def record_device(
     ip: str | None,
     known: Device | None = None,
     sightings: Sightings | None = None,
+    proven: bool = False,
 ) -> Device:
-    """The device row for a phone that just fetched a file; created on its first fetch.
+    """The device row for a phone that just fetched a file; created (admitted) on its first fetch.
 
     `known`: the row, if the caller has already read it. `sightings`: write a known device's new
-    address, model and time in the next batch rather than now (see hotdesk.sightings)."""
+    address, model and time in the next batch rather than now (see hotdesk.sightings).
+    `proven`: the request carried the device's own credentials (hotdesk.trust). Only such a
+    request re-describes a device (brand, model), and only such a request moves the address of a
+    device that has credentials of its own: others name it, they do not prove they are it."""
     device = known or find_device(session, mac=mac)
-    now = utcnow()
     if device is None:
-        device = Device(mac=mac, brand=brand, model=model, firmware=firmware, last_ip=ip, last_seen=now)
-        session.add(device)
-        session.commit()
+        return new_device(session, brand=brand, mac=mac, model=model, firmware=firmware, ip=ip)
+    now = utcnow()
+    model, firmware = bounded(model), bounded(firmware)
+    if not proven and device.provisioning_username is not None:
         return device
-    described = (brand, model or device.model, firmware or device.firmware)
+    if not device.brand:  # added by an admin: this is the first fetch that says what it is
+        proven = True
+    described = (
+        brand if proven else device.brand,
+        (model or device.model) if proven else (device.model or model),
+        firmware or device.firmware,
+    )
     redescribed = (device.brand, device.model, device.firmware) != described  # rare: a firmware upgrade, say
     moved = device.last_ip != ip
     stale = device.last_seen is None or now - _aware(device.last_seen) > LAST_SEEN_PRECISION
@@ -121,6 +160,60 @@ def record_device(
         device.last_ip, device.last_seen = ip, now
         session.commit()
     return device
+
+
+_DESCRIPTION_LENGTH = Device.model.type.length  # model and firmware columns alike
+
+
+def bounded(text: str | None) -> str | None:
+    """A model or firmware as a User-Agent wrote it, cut to what the column holds."""
+    return text[:_DESCRIPTION_LENGTH] if text else text
+
+
+def record_mismatch(
+    session: Session, device: Device, *, claim: str, brand: str, model: str | None, ip: str | None
+) -> None:
+    """An unproven request named the device and claimed to be something else: kept on the device
+    (the latest one; written at most once a minute for the same claim) for the Phones page."""
+    now = utcnow()
+    detail = " ".join(
+        [claim, f"(claimed brand={_log_safe(brand)} model={_log_safe(model or '-')} ip={_log_safe(ip or '-')})"]
+    )[: Device.mismatch_detail.type.length]
+    recent = device.mismatch_at is not None and now - _aware(device.mismatch_at) < timedelta(minutes=1)
+    if recent and device.mismatch_detail == detail:
+        return
+    device.mismatch_at, device.mismatch_detail = now, detail
+    session.commit()
+
+
+SHARED_FETCH_PRECISION = timedelta(hours=1)
+
+
+def record_shared_fetch(session: Session, device: Device, ip: str | None) -> bool:
+    """A device that has credentials of its own was asked for with the shared ones. Kept on the
+    device, written (and worth a warning) at most once an hour, or when the address changes: True then."""
+    now = utcnow()
+    if (
+        device.shared_fetch_at is not None
+        and now - _aware(device.shared_fetch_at) < SHARED_FETCH_PRECISION
+        and device.shared_fetch_ip == ip
+    ):
+        return False
+    device.shared_fetch_at, device.shared_fetch_ip = now, ip
+    session.commit()
+    return True
+
+
+def devices_made_known_from(session: Session, ip: str | None, since: datetime) -> int:
+    """How many devices requests from `ip` created since then (the new_devices_per_minute limit)."""
+    return session.scalar(_MADE_KNOWN_FROM, {"ip": ip, "since": since}) or 0
+
+
+_MADE_KNOWN_FROM = (
+    select(func.count())
+    .select_from(Device)
+    .where(Device.first_ip == bindparam("ip"), Device.created_at > bindparam("since"))
+)
 
 
 def verify_password(extension: Extension, password: str, settings: SettingValues) -> bool:
@@ -154,6 +247,9 @@ def login(
     number, password = _printable(number).strip(), _printable(password).strip()
     if not number or not password:
         return LoginResult(failure=LoginFailure.MISSING_FIELDS)
+    if not trust.may_log_in(device, trust.Admission(settings["device_admission"])):
+        # Not a failed guess: nothing recorded, nothing for fail2ban, and the password is not looked at.
+        return LoginResult(failure=LoginFailure.NOT_ADMITTED)
     if not settings[f"{address.value}_address"]:
         return LoginResult(failure=LoginFailure.ADDRESS_NOT_CONFIGURED)
 
@@ -323,7 +419,11 @@ def last_login_change(session: Session, device: Device) -> int | None:
 
 
 def login_address(session: Session, device: Device) -> str | None:
-    """The address the device's current login came from, when a phone made it (not an admin)."""
+    """The address the device's current login came from, when a phone made it. None: nobody is
+    logged in there, or an admin made the login from elsewhere — which proves nothing about any
+    address (hotdesk.trust)."""
+    if device.mapping is None:
+        return None
     return session.scalar(
         select(Event.ip)
         .where(Event.mac == device.mac, Event.kind == EventKind.LOGIN.value)

@@ -73,6 +73,7 @@ class Device(Base):
     """A desk phone, known from its provisioning requests."""
 
     __tablename__ = "devices"
+    __table_args__ = (Index("ix_devices_first_ip_created_at", "first_ip", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     mac: Mapped[str] = mapped_column(String(12), unique=True)  # 12 lower-case hex digits
@@ -87,8 +88,24 @@ class Device(Base):
     provisioning_password: Mapped[str | None] = mapped_column(String(128))
     credentials_issued_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    first_ip: Mapped[str | None] = mapped_column(String(45))  # the address that made it known (rate limit)
+    # Admission (setting device_admission, hotdesk.trust): None = waiting for an admin. Credentials
+    # go only to a fetch from admitted_address, when one is recorded.
+    admitted_at: Mapped[datetime | None]
+    admitted_by: Mapped[str | None] = mapped_column(String(64))  # None: admitted by the `open` setting
+    admitted_address: Mapped[str | None] = mapped_column(String(45))
+    # The latest request that named this device without proving it and claimed another brand or model.
+    mismatch_at: Mapped[datetime | None]
+    mismatch_detail: Mapped[str | None] = mapped_column(String(400))
+    # The latest fetch with the shared credentials although the device has its own.
+    shared_fetch_at: Mapped[datetime | None]
+    shared_fetch_ip: Mapped[str | None] = mapped_column(String(45))
 
     mapping: Mapped[Mapping | None] = relationship(back_populates="device", uselist=False)
+
+    @property
+    def admitted(self) -> bool:
+        return self.admitted_at is not None
 
 
 class Template(Base):

@@ -260,6 +260,19 @@ CORE_SETTINGS = (
         check_count,
     ),
     SettingSpec(
+        "device_admission",
+        "which phones are served: open (any new MAC is issued credentials at its first fetch), approve (a new MAC"
+        " waits for an admin to admit it), known (only MACs an admin added); see docs/architecture.md",
+        lambda: "approve",
+        check_choice("open", "approve", "known"),
+    ),
+    SettingSpec(
+        "new_devices_per_minute",
+        "phones one address may make known with the shared credentials per minute (0 = no limit)",
+        lambda: "600",
+        check_count,
+    ),
+    SettingSpec(
         "anonymous_requests_per_minute",
         "requests per minute from one address that name no phone (0 = no limit)",
         lambda: "1200",

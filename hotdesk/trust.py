@@ -10,11 +10,21 @@ secret) goes only to a request that proves it is the device the user logged in o
 
 Everything else is `Proof.NONE`: the guest file, and a phone-app token that can do nothing
 for a device that has credentials of its own.
+
+Enforced in one place, hotdesk/web/provision.py, which asks `provisioning_proof` before it puts a
+line into any device file; the copies hotdesk/web/published_answers.py answers from were all
+rendered for the device's own credentials. The same unproven requests cannot re-describe a known
+device (`claimed_otherwise`), and which devices are served and handed credentials at all is
+`device_admission` (`Admission`).
 """
 
 from __future__ import annotations
 
 import enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hotdesk.models import Device
 
 
 class Proof(enum.Enum):
@@ -27,3 +37,70 @@ class Proof(enum.Enum):
     @property
     def may_read_line(self) -> bool:
         return self is not Proof.NONE
+
+
+class Admission(enum.StrEnum):
+    """The setting `device_admission`: which phones hotdesk serves, and when it trusts a new one."""
+
+    OPEN = "open"  # any new MAC is served, and issued credentials by its first fetch
+    APPROVE = "approve"  # a new MAC gets the guest file and waits until an admin admits it
+    KNOWN = "known"  # only MACs an admin added (or admitted) are served at all
+
+
+def provisioning_proof(
+    device: Device, *, own_credentials: bool, brand: str, ip: str | None, login_address: str | None
+) -> Proof:
+    """How a provisioning request for `device`'s own file proves it is that device.
+
+    `own_credentials`: the request carried the device's own credentials, or its fast path.
+    `brand`: the brand the request was recognised as. `login_address`: the address the device's
+    current login came from; None when nobody is logged in or an admin made the login, which
+    proves nothing (an admin's login names no phone address)."""
+    if own_credentials:
+        return Proof.OWN_CREDENTIALS
+    if (
+        device.provisioning_username is None
+        and device.brand == brand
+        and login_address is not None
+        and ip is not None
+        and ip == login_address
+    ):
+        return Proof.LOGIN_ADDRESS
+    return Proof.NONE
+
+
+def claimed_otherwise(device: Device, *, brand: str, model: str | None) -> str | None:
+    """What an unproven request claims that the device is not ("brand cisco_sip, not yealink"),
+    or None when it matches. A device an admin added and no phone has fetched for yet has no
+    brand to contradict."""
+    if not device.brand:
+        return None
+    if brand != device.brand:
+        return f"brand {brand}, not {device.brand}"
+    if model and device.model and model != device.model:
+        return f"model {model}, not {device.model}"
+    return None
+
+
+def serves(device: Device | None, admission: Admission) -> bool:
+    """Is a request naming this device (None: a MAC hotdesk does not know) answered at all?"""
+    if admission is Admission.KNOWN:
+        return device is not None and device.admitted
+    return True
+
+
+def may_issue_credentials(device: Device, *, admission: Admission, ip: str | None) -> bool:
+    """May a fetch with the shared credentials from `ip` be handed the device's own credentials?
+
+    Whoever is handed them becomes the device for hotdesk: so only an admitted device (or any
+    under `open`), and only to the address recorded at admission, when one was."""
+    if device.provisioning_username is not None:
+        return False
+    if admission is not Admission.OPEN and not device.admitted:
+        return False
+    return device.admitted_address is None or device.admitted_address == ip
+
+
+def may_log_in(device: Device, admission: Admission) -> bool:
+    """Logins on a phone an admin has not admitted are refused (except under `open`)."""
+    return admission is Admission.OPEN or device.admitted

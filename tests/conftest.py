@@ -48,6 +48,8 @@ def engine(database_url):
             "admin_password": ADMIN_PASSWORD,
             "external_address": "pbx.example.com:5080",
             "internal_address": "10.1.0.5",
+            # What the suite was written for; tests/test_device_trust.py covers approve (the default) and known.
+            "device_admission": "open",
         }.items():
             registry.set(session, name, value)
         session.commit()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -9,9 +11,9 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import credentials, hotdesking
-from hotdesk.admin import AdminError, NotFound, Page, page_size, paged, record_change
+from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
 from hotdesk.brands import normalize_mac
-from hotdesk.models import Device, Event, EventKind, Extension, Mapping
+from hotdesk.models import Device, Event, EventKind, Extension, Mapping, utcnow
 from hotdesk.notifications import reload_device
 from hotdesk.settings import Settings
 
@@ -89,9 +91,10 @@ def live_marker(session: Session) -> int:
 
 
 def devices_page(
-    session: Session, *, search: str = "", after: str | None = None, limit: int | None = None
+    session: Session, *, search: str = "", after: str | None = None, limit: int | None = None, waiting: bool = False
 ) -> Page[Device]:
-    """Phones that have contacted hotdesk, by MAC; `search` matches a MAC prefix (separators allowed)."""
+    """Phones that have contacted hotdesk (or an admin added), by MAC; `search` matches a MAC prefix
+    (separators allowed); `waiting`: only those waiting to be admitted."""
     limit = page_size(limit)
     query = (
         select(Device)
@@ -99,6 +102,8 @@ def devices_page(
         .order_by(Device.mac)
         .limit(limit + 1)
     )
+    if waiting:
+        query = query.where(Device.admitted_at.is_(None))
     prefix = search.strip().lower().replace(":", "").replace("-", "").replace(".", "")
     if prefix:
         query = query.where(Device.mac.startswith(prefix, autoescape=True))
@@ -128,11 +133,136 @@ def force_logout(session: Session, registry: Settings, notifier, mac: str, actor
 
 def reset_credentials(session: Session, mac: str, actor: str) -> Device:
     """Withdraw the phone's own provisioning credentials (a factory reset, a phone handed on): its
-    next fetch with the global credentials is issued new ones, and its fast path changes."""
+    next fetch with the global credentials from the address it was last seen at (by its own
+    credentials) is issued new ones, and its fast path changes. `admit` with another address
+    hands them elsewhere."""
     phone = device(session, mac)
-    record_change(session, actor, f"provisioning credentials of {phone.mac} withdrawn", device=phone)
+    if phone.provisioning_username is not None:
+        phone.admitted_address = phone.last_ip
+    where = f" at its next fetch from {phone.admitted_address}" if phone.admitted_address else ""
+    record_change(session, actor, f"provisioning credentials of {phone.mac} withdrawn: new ones{where}", device=phone)
     credentials.withdraw(session, phone)
     return phone
+
+
+# Admission (setting device_admission, hotdesk.trust): admins say which phones are theirs.
+
+
+def waiting(session: Session, limit: int = LIVE_LIMIT) -> list[Device]:
+    """Phones waiting to be admitted, the earliest first."""
+    query = select(Device).where(Device.admitted_at.is_(None)).order_by(Device.created_at, Device.mac).limit(limit)
+    return list(session.scalars(query))
+
+
+def waiting_count(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Device).where(Device.admitted_at.is_(None))) or 0
+
+
+def admit(session: Session, mac: str, actor: str, address: str | None = None) -> Device:
+    """Admit a phone: logins on it are allowed, and its own credentials go to its next fetch with
+    the shared ones from `address` — by default the address it was seen at, which the admin saw."""
+    phone = device(session, mac)
+    if phone.admitted and phone.provisioning_username is not None:
+        raise Conflict(f"{phone.mac} is admitted already and has its own credentials")
+    _admit(session, phone, actor, check_address(address) if address else phone.last_ip)
+    session.commit()
+    return phone
+
+
+def admit_all_waiting(session: Session, actor: str) -> list[Device]:
+    """Admit every waiting phone, each at the address it was seen at."""
+    admitted = list(session.scalars(select(Device).where(Device.admitted_at.is_(None)).order_by(Device.mac)))
+    for phone in admitted:
+        _admit(session, phone, actor, phone.last_ip)
+    session.commit()
+    return admitted
+
+
+def _admit(session: Session, phone: Device, actor: str, address: str | None) -> None:
+    phone.admitted_at, phone.admitted_by, phone.admitted_address = utcnow(), actor[:64], address
+    where = f"from {address}" if address else "from any address (none known yet)"
+    record_change(
+        session, actor, f"{phone.mac} admitted: its own credentials go to its next fetch {where}", device=phone
+    )
+
+
+def add_known(session: Session, mac: str, actor: str, address: str | None = None) -> Device:
+    """Make a MAC known before its phone is plugged in (the only way in under `known`): admitted,
+    its credentials to its first fetch from `address`, or from anywhere without one."""
+    normalized = normalize_mac(mac)
+    if normalized is None:
+        raise AdminError(f"mac: {mac!r} is not a MAC address (12 hex digits, separators allowed)")
+    address = check_address(address) if address else None
+    phone = session.scalar(select(Device).where(Device.mac == normalized))
+    if phone is not None:
+        if phone.admitted:
+            raise Conflict(f"{normalized} is known already")
+        _admit(session, phone, actor, address or phone.last_ip)
+    else:
+        phone = _added(session, normalized, actor, address)
+    session.commit()
+    return phone
+
+
+def _added(session: Session, mac: str, actor: str, address: str | None) -> Device:
+    # Brand and model are the first fetch's to say (hotdesking.record_device); until then, none.
+    phone = Device(mac=mac, brand="", admitted_at=utcnow(), admitted_by=actor[:64], admitted_address=address)
+    session.add(phone)
+    where = f"from {address}" if address else "from any address"
+    record_change(session, actor, f"{mac} added: its own credentials go to its first fetch {where}", device=phone)
+    return phone
+
+
+def check_address(text: str) -> str:
+    try:
+        return str(ipaddress.ip_address(text.strip()))
+    except ValueError:
+        raise AdminError(f"address: {text.strip()[:60]!r} is not an IP address") from None
+
+
+IMPORT_COLUMNS = ("mac", "address")
+
+
+def import_known(session: Session, text: str, source: str, actor: str) -> list[Device]:
+    """Add the MACs of a CSV file (`mac[,address]`, an optional header line naming the columns),
+    all or nothing: the first bad line stops it, named by line and field. MACs known already are
+    admitted if they wait, and otherwise left as they are."""
+    rows: list[tuple[str, str | None]] = []
+    seen: set[str] = set()
+    lines = csv.reader(text.splitlines())
+    for number, row in enumerate(lines, start=1):
+        cells = [cell.strip() for cell in row]
+        if not any(cells) or cells[0].startswith("#"):
+            continue
+        if number == 1 and cells[0].lower() == "mac":
+            continue
+        if len(cells) > len(IMPORT_COLUMNS):
+            raise AdminError(f"{source}, line {number}: at most {len(IMPORT_COLUMNS)} columns (mac,address)")
+        mac = normalize_mac(cells[0])
+        if mac is None:
+            raise AdminError(f"{source}, line {number}, mac: {cells[0][:40]!r} is not a MAC address")
+        if mac in seen:
+            raise AdminError(f"{source}, line {number}, mac: {mac} is listed twice")
+        seen.add(mac)
+        address = cells[1] if len(cells) > 1 and cells[1] else None
+        if address is not None:
+            try:
+                address = check_address(address)
+            except AdminError as error:
+                raise AdminError(f"{source}, line {number}, {error}") from None
+        rows.append((mac, address))
+    known = {d.mac: d for d in session.scalars(select(Device).where(Device.mac.in_(list(seen))))} if seen else {}
+    changed = []
+    for mac, address in rows:
+        phone = known.get(mac)
+        if phone is None:
+            changed.append(_added(session, mac, actor, address))
+        elif not phone.admitted:
+            _admit(session, phone, actor, address or phone.last_ip)
+            changed.append(phone)
+    record_change(session, actor, f"devices imported from {source[:200]}: {len(changed)} added or admitted")
+    session.commit()
+    return changed
 
 
 def tell_reload(session: Session, registry: Settings, notifier, phone: Device, *, reason: str):

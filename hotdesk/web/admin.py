@@ -419,11 +419,46 @@ def force_logout(mac: str):
 @bp.get("/devices")
 def devices():
     search = request.args.get("q", "")
+    session_ = db()
     try:
-        page = phones.devices_page(db(), search=search, after=request.args.get("after") or None)
+        page = phones.devices_page(session_, search=search, after=request.args.get("after") or None)
     except REFUSED as error:
         abort(400, str(error))
-    return render_template("admin/devices.html", page=page, search=search)
+    return render_template(
+        "admin/devices.html",
+        page=page,
+        search=search,
+        waiting=phones.waiting(session_),
+        waiting_count=phones.waiting_count(session_),
+        admission=hotdesk().settings.get(session_, "device_admission"),
+    )
+
+
+@bp.post("/devices")
+@_refusals
+def device_add():
+    device = phones.add_known(db(), request.form.get("mac", ""), g.actor, request.form.get("address") or None)
+    where = f"from {device.admitted_address}" if device.admitted_address else "from any address"
+    flash(f"{device.mac} is admitted: its own credentials go to its next fetch {where}.", "info")
+    return redirect(url_for("admin.devices"))
+
+
+@bp.post("/devices/<mac>/admit")
+@_refusals
+def device_admit(mac: str):
+    # The form carries the address the admin saw on the page: admitted is what they saw.
+    device = phones.admit(db(), mac, g.actor, request.form.get("address") or None)
+    where = f"from {device.admitted_address}" if device.admitted_address else "from any address"
+    flash(f"{device.mac} is admitted: its own credentials go to its next fetch {where}.", "info")
+    return redirect(url_for("admin.devices", q=request.form.get("q") or None))
+
+
+@bp.post("/devices/admit-waiting")
+@_refusals
+def devices_admit_waiting():
+    admitted = phones.admit_all_waiting(db(), g.actor)
+    flash(f"{len(admitted)} waiting phone(s) admitted, each at the address it was seen at.", "info")
+    return redirect(url_for("admin.devices"))
 
 
 @bp.post("/devices/<mac>/reset-credentials")

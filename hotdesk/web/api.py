@@ -201,6 +201,14 @@ def device_json(device) -> dict:
         "last_seen": _iso(device.last_seen),
         "own_credentials": device.provisioning_username is not None,
         "logged_in": device.mapping.extension.number if device.mapping else None,
+        "admitted": device.admitted,
+        "admitted_at": _iso(device.admitted_at),
+        "admitted_by": device.admitted_by,
+        "admitted_address": device.admitted_address,
+        "mismatch": {"at": _iso(device.mismatch_at), "detail": device.mismatch_detail} if device.mismatch_at else None,
+        "shared_credentials_fetch": (
+            {"at": _iso(device.shared_fetch_at), "ip": device.shared_fetch_ip} if device.shared_fetch_at else None
+        ),
     }
 
 
@@ -358,12 +366,44 @@ def mappings_list() -> Response:
 
 @bp.get("/devices")
 def devices_list() -> Response:
+    waiting = request.args.get("waiting", "false")
+    if waiting not in ("true", "false"):
+        raise BadRequest("waiting: true or false")
     return _page(
         phones.devices_page(
-            db(), search=request.args.get("search", ""), after=request.args.get("after"), limit=_limit()
+            db(),
+            search=request.args.get("search", ""),
+            after=request.args.get("after"),
+            limit=_limit(),
+            waiting=waiting == "true",
         ),
         device_json,
     )
+
+
+@bp.post("/devices")
+def devices_add() -> Response:
+    """Make a MAC known (admitted) before its phone fetches; `address`: the only address its
+    credentials go to."""
+    data = _body(("mac", "address"), required=("mac",), nullable=("address",))
+    device = phones.add_known(db(), data["mac"], g.actor, data.get("address"))
+    response = jsonify(device_json(device))
+    response.status_code = 201
+    response.headers["Location"] = url_for("api.devices_get", mac=device.mac)
+    return response
+
+
+@bp.post("/devices/admit-waiting")
+def devices_admit_waiting() -> Response:
+    """Admit every waiting phone, each at the address it was seen at."""
+    return jsonify({"items": [device_json(device) for device in phones.admit_all_waiting(db(), g.actor)]})
+
+
+@bp.post("/devices/<mac>/admit")
+def devices_admit(mac: str) -> Response:
+    """Admit a waiting phone; its credentials go to its next fetch from `address` (default: where it was seen)."""
+    data = _body(("address",), nullable=("address",)) if request.content_length or request.is_json else {}
+    return jsonify(device_json(phones.admit(db(), mac, g.actor, data.get("address"))))
 
 
 @bp.get("/devices/<mac>")

@@ -45,7 +45,13 @@ def _json(schema: dict) -> dict:
 
 
 def _operation(
-    summary: str, ok: dict[int, tuple[str, dict | None]], errors: tuple[int, ...], *, params=(), body=None
+    summary: str,
+    ok: dict[int, tuple[str, dict | None]],
+    errors: tuple[int, ...],
+    *,
+    params=(),
+    body=None,
+    body_required: bool = True,
 ) -> dict:
     responses = {}
     for status, (description, content) in ok.items():
@@ -56,7 +62,7 @@ def _operation(
     if params:
         operation["parameters"] = list(params)
     if body is not None:
-        operation["requestBody"] = {"required": True, "content": body}
+        operation["requestBody"] = {"required": body_required, "content": body}
     return operation
 
 
@@ -193,9 +199,34 @@ SCHEMAS = {
             "last_seen": TIME,
             "own_credentials": {"type": "boolean"},
             "logged_in": {"type": ["string", "null"], "description": "extension logged in, if any"},
+            "admitted": {"type": "boolean", "description": "false: waiting for an admin (device_admission)"},
+            "admitted_at": TIME,
+            "admitted_by": {"type": ["string", "null"], "description": "null: admitted by device_admission = open"},
+            "admitted_address": {
+                "type": ["string", "null"],
+                "description": "the only address its credentials are issued to, if any",
+            },
+            "mismatch": {
+                "oneOf": [
+                    {"type": "null"},
+                    _obj({"at": {"type": "string", "format": "date-time"}, "detail": STRING}),
+                ],
+                "description": "the latest refused request that named the phone without proving it and claimed"
+                " another brand or model",
+            },
+            "shared_credentials_fetch": {
+                "oneOf": [
+                    {"type": "null"},
+                    _obj({"at": {"type": "string", "format": "date-time"}, "ip": NULLABLE}),
+                ],
+                "description": "the latest fetch with the shared credentials although the phone has its own (hourly)",
+            },
         }
     ),
     "DevicePage": _page("Device"),
+    "DeviceList": _list("Device"),
+    "NewDevice": _obj({"mac": STRING, "address": NULLABLE}, required=("mac",)),
+    "Admission": _obj({"address": NULLABLE}, required=()),
     "LogoutResult": _obj(
         {"mac": STRING, "logged_out": {"type": ["string", "null"], "description": "null: nobody was logged in"}}
     ),
@@ -341,11 +372,40 @@ def document() -> dict:
             },
             "/devices": {
                 "get": _operation(
-                    "Phones that fetched their files, by MAC",
+                    "Phones that fetched their files (or an admin added), by MAC",
                     {200: (ok, _json(_ref("DevicePage")))},
                     (400, 422),
-                    params=(_query("search", STRING, "MAC prefix"), _query("after", STRING), _limit(MAX_PAGE_SIZE)),
+                    params=(
+                        _query("search", STRING, "MAC prefix"),
+                        _query("after", STRING),
+                        _limit(MAX_PAGE_SIZE),
+                        _query("waiting", {"type": "string", "enum": ["true", "false"]}, "only phones to admit"),
+                    ),
+                ),
+                "post": _operation(
+                    "Add a MAC: admitted before its phone fetches (the only way in under device_admission = known)",
+                    {201: ("Added", _json(_ref("Device")))},
+                    (409, 415, 422),
+                    body=_json(_ref("NewDevice")),
+                ),
+            },
+            "/devices/admit-waiting": {
+                "post": _operation(
+                    "Admit every waiting phone, each at the address it was seen at",
+                    {200: (ok, _json(_ref("DeviceList")))},
+                    (),
                 )
+            },
+            "/devices/{mac}/admit": {
+                "parameters": [MAC],
+                "post": _operation(
+                    "Admit a phone: logins allowed, its own credentials to its next fetch from `address`"
+                    " (default: the address it was seen at); the body is optional",
+                    {200: (ok, _json(_ref("Device")))},
+                    (404, 409, 415, 422),
+                    body=_json(_ref("Admission")),
+                    body_required=False,
+                ),
             },
             "/devices/{mac}": {
                 "parameters": [MAC],

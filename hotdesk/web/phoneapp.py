@@ -35,6 +35,7 @@ FAILURE_TEXT = {
     LoginFailure.WRONG_PASSWORD: "Wrong password for extension {number}.",
     LoginFailure.ADDRESS_NOT_CONFIGURED: "The {address} server address is not set up yet. Ask your administrator.",
     LoginFailure.LOCKED_OUT: "Too many failed logins. Try again in {minutes} minute(s).",
+    LoginFailure.NOT_ADMITTED: "This phone is not admitted yet. Ask your administrator to admit it on the Phones page.",
 }
 EXPIRED_TEXT = "This screen has expired. Please start again."
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 from functools import partial
 
 from flask import Blueprint, Response, current_app, g, request
 
-from hotdesk import brands, credentials, hotdesking, published
+from hotdesk import brands, credentials, hotdesking, published, trust
 from hotdesk.brands import FileKind, normalize_mac
-from hotdesk.models import Device
+from hotdesk.models import Device, utcnow
 from hotdesk.web import client_ip, db, hotdesk, http_auth, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.trust import Proof
@@ -65,7 +66,7 @@ def fast_file(mac: str, sig: str, filename: str) -> Response:
 
 def _answer(filename: str, by_device: Device | None) -> Response:
     """The file for the phone this request comes from. `by_device`: the device whose own
-    credentials (or fast path) the request carries; None for the global credentials."""
+    credentials (or fast path) the request carries; None for the shared credentials."""
     session = db()
     user_agent = request.headers.get("User-Agent", "")
     found = brands.recognise(user_agent, request.headers)
@@ -85,10 +86,12 @@ def _answer(filename: str, by_device: Device | None) -> Response:
             # A phone asks for another phone's file: refuse rather than serve someone else's line.
             log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
             return _not_found()
-        if by_device is not None and by_device.mac != mac:
+        if by_device is None:
+            return _for_shared_credentials(brand, identity, mac, requested.part)
+        if by_device.mac != mac:
             log.warning("provisioning: credentials of another device asked for %r (ip=%s)", filename[:200], client_ip())
             return _not_found()
-        device = hotdesking.record_device(
+        hotdesking.record_device(
             session,
             brand=brand.key,
             mac=mac,
@@ -97,9 +100,8 @@ def _answer(filename: str, by_device: Device | None) -> Response:
             ip=client_ip(),
             known=by_device,
             sightings=hotdesk().sightings,
+            proven=True,
         )
-        if by_device is None:
-            return _file(_for_global_credentials(brand, device, requested.part), brand.config_content_type)
         render = partial(_own_file, brand, requested.part)
     body = _published(by_device, filename, render, user_agent) if by_device is not None else render(None)
     return _file(body, brand.config_content_type) if body is not None else _not_found()
@@ -112,45 +114,118 @@ def _common_file(brand, part: str | None, _device: Device | None) -> bytes:
 def _own_file(brand, part: str | None, device: Device) -> bytes:
     """The device's file as its own credentials open it: its user's line, if someone is logged in."""
     config = hotdesking.device_config(db(), device, snapshot())
-    context = device_context(brand, device, config, line=config.line, proof=Proof.OWN_CREDENTIALS, part=part) | {
+    proof = trust.provisioning_proof(device, own_credentials=True, brand=brand.key, ip=client_ip(), login_address=None)
+    context = device_context(brand, device, config, line=_line(device, config, proof), proof=proof, part=part) | {
         "fast_path": fast_path(device)
     }
     return brand.render_config(config.template.body, context)
 
 
-def _for_global_credentials(brand, device: Device, part: str | None) -> bytes:
+def _line(device: Device, config: hotdesking.DeviceConfig, proof: Proof) -> hotdesking.Line | None:
+    """The one place a device file is given its user's line (the SIP secret): when the request
+    proves it is the device (hotdesk.trust)."""
+    if proof.may_read_line:
+        return config.line
+    if config.line is not None:
+        log.warning(
+            "provisioning: %s's line withheld from %s, which does not prove the device", device.mac, client_ip()
+        )
+    return None
+
+
+def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Response:
+    """A device's file asked for with the shared credentials, which every phone holds: they name a
+    device, they do not prove it (hotdesk.trust). Who is served at all (device_admission), and
+    nothing such a request claims re-describes a device hotdesk knows."""
+    session, settings, ip = db(), web_settings(), client_ip()
+    admission = trust.Admission(settings["device_admission"])
+    device = hotdesking.find_device(session, mac=mac)
+    if not trust.serves(device, admission):
+        _refused("unknown_device" if device is None else "not_admitted", mac, brand.key, ip)
+        return _not_found()
+    if device is None:
+        limit = int(settings["new_devices_per_minute"])
+        if limit and hotdesking.devices_made_known_from(session, ip, utcnow() - timedelta(minutes=1)) >= limit:
+            _refused("too_many_new_devices", mac, brand.key, ip)
+            return Response(
+                "Too many new phones from this address: try again in a minute\n",
+                429,
+                {"Retry-After": "60", "Cache-Control": "no-store"},
+                content_type="text/plain; charset=utf-8",
+            )
+        device = hotdesking.new_device(
+            session,
+            brand=brand.key,
+            mac=mac,
+            model=identity.model,
+            firmware=identity.firmware,
+            ip=ip,
+            admitted=admission is trust.Admission.OPEN,
+        )
+        if not device.admitted:
+            log.warning("provisioning: new device waits for admission mac=%s brand=%s ip=%s", mac, brand.key, ip)
+    elif not device.brand and device.admitted_address not in (None, ip):
+        # Added by an admin for the phone at that address: another one's first fetch must not say what it is.
+        _refused("other_address", mac, brand.key, ip)
+        return _not_found()
+    else:
+        claim = trust.claimed_otherwise(device, brand=brand.key, model=hotdesking.bounded(identity.model))
+        if claim is not None:
+            hotdesking.record_mismatch(session, device, claim=claim, brand=brand.key, model=identity.model, ip=ip)
+            _refused("mismatch", mac, brand.key, ip)
+            return _not_found()
+        hotdesking.record_device(
+            session,
+            brand=brand.key,
+            mac=mac,
+            model=identity.model,
+            firmware=identity.firmware,
+            ip=ip,
+            known=device,
+            sightings=hotdesk().sightings,
+        )
+        if device.provisioning_username is not None and hotdesking.record_shared_fetch(session, device, ip):
+            log.warning(
+                "provisioning: device with its own credentials fetched with the shared ones mac=%s ip=%s", mac, ip
+            )
+    return _file(_unproven_file(brand, device, part, admission, ip), brand.config_content_type)
+
+
+def _refused(reason: str, mac: str, brand: str, ip: str | None) -> None:
+    # One fixed format, values without spaces, the address last (as for failed logins).
+    log.warning("hotdesk provisioning refused: reason=%s mac=%s brand=%s ip=%s", reason, mac, brand, ip or "-")
+
+
+def _unproven_file(brand, device: Device, part: str | None, admission: trust.Admission, ip: str | None) -> bytes:
+    """The device's file for a request that did not bring its own credentials: the user's line only
+    to the proof hotdesk.trust asks for; the device's own credentials if it may be issued them."""
     session = db()
     config = hotdesking.device_config(session, device, snapshot())
-    line = config.line
-    if line is not None and device.provisioning_username is None and not _from_login_address(session, device):
-        line = None
-    context = device_context(brand, device, config, line=line, proof=Proof.NONE, part=part)
-    if brand.issues_device_credentials:
-        if (
-            device.provisioning_username is None
-            and brand.renders_template(part)
-            and _writes_credentials(brand, config.template.body, context)
-        ):
-            issued = credentials.issue(session, device)
+    proof = trust.provisioning_proof(
+        device,
+        own_credentials=False,
+        brand=brand.key,
+        ip=ip,
+        login_address=hotdesking.login_address(session, device) if device.provisioning_username is None else None,
+    )
+    context = device_context(brand, device, config, line=_line(device, config, proof), proof=proof, part=part)
+    if (
+        brand.issues_device_credentials
+        and trust.may_issue_credentials(device, admission=admission, ip=ip)
+        and brand.renders_template(part)
+        and _writes_credentials(brand, config.template.body, context)
+    ):
+        issued = credentials.issue(session, device)
+        if issued is not None:
+            # This very answer hands the device its own credentials: it is written for them, but
+            # carries no line (the request proved nothing before it was answered).
             context = device_context(brand, device, config, line=None, proof=Proof.OWN_CREDENTIALS, part=part) | {
                 "provisioning": issued,
-                "fast_path": fast_path(device) if issued else None,
+                "fast_path": fast_path(device),
             }
-        elif device.provisioning_username is not None:
-            # The global credentials are in every phone: once a device has its own, they get its guest file.
+        else:  # another request was issued them a moment ago
             context = device_context(brand, device, config, line=None, proof=Proof.NONE, part=part)
     return brand.render_config(config.template.body, context)
-
-
-def _from_login_address(session, device: Device) -> bool:
-    """Global credentials and a User-Agent can be had by anyone; for a phone without credentials of
-    its own (Aastra, Cisco enterprise, templates without the block), a user's line goes only to the
-    address that phone logged in from: the phone app is bound to the phone by its token."""
-    address = hotdesking.login_address(session, device)
-    if address is None or address == client_ip():
-        return True
-    log.warning("provisioning: %s's line withheld from %s, not the address it logged in from", device.mac, client_ip())
-    return False
 
 
 def _published(device: Device, filename: str, render, user_agent: str) -> bytes | None:

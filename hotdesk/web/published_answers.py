@@ -9,6 +9,8 @@ changes delete it the moment they commit), so the answer is that copy:
 - /fast/<mac>/<sig>/<file>: the device's secret path, as nginx serves it (deploy/nginx), for a
   phone that reaches hotdesk without nginx in front.
 
+Every copy was rendered for the device's own credentials (hotdesk.trust: Proof.OWN_CREDENTIALS),
+and both ways above prove them, so a copy never reaches a request that does not prove the device.
 Everything else goes on to the provisioning blueprint as if this did not exist: a first fetch,
 another User-Agent (new firmware), credentials that do not prove the device's, the global
 credentials, a common file from a phone whose User-Agent does not name its MAC; /fast/ paths without a copy go where nginx sends them, /provision/fast/.
