@@ -7,20 +7,33 @@ ADMIN_BIND ?= $(HOTDESK_ADMIN_BIND)
 WORKERS ?= 4
 BIN = $(VENV)/bin
 
-.PHONY: run test install install-test bench clean
+.PHONY: run test test-deps install install-test bench clean
+
+# deploy/gunicorn.conf.py: the worker that keeps slow clients off its threads, no access log,
+# no query strings in the error log.
+GUNICORN = $(BIN)/gunicorn -c deploy/gunicorn.conf.py
 
 run: $(VENV)/.installed
 	$(BIN)/hotdesk init-db
 ifeq ($(ADMIN_BIND),)
-	exec $(BIN)/gunicorn --bind $(BIND) --workers $(WORKERS) --graceful-timeout 20 wsgi:app
+	exec $(GUNICORN) --bind $(BIND) --workers $(WORKERS) wsgi:app
 else
-	$(BIN)/gunicorn --bind $(ADMIN_BIND) --workers 2 --graceful-timeout 20 'hotdesk:create_app(faces="admin")' & admin=$$!; \
+	$(GUNICORN) --bind $(ADMIN_BIND) --workers 2 'hotdesk:create_app(faces="admin")' & admin=$$!; \
 	trap 'kill $$admin 2>/dev/null' EXIT; \
-	$(BIN)/gunicorn --bind $(BIND) --workers $(WORKERS) --graceful-timeout 20 'hotdesk:create_app(faces="phones")'
+	$(GUNICORN) --bind $(BIND) --workers $(WORKERS) 'hotdesk:create_app(faces="phones")'
 endif
 
-test: $(VENV)/.installed-test
+test: test-deps $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# sipp, nginx, openssl, Chromium (tests/tools.py): apt-get installs what is missing when root or
+# sudo without a password allows, never prompting; else the tests needing them skip, listed at the end.
+# TEST_DEPS=no: leave the machine alone.
+TEST_DEPS ?= yes
+test-deps:
+ifneq ($(TEST_DEPS),no)
+	@$(PYTHON) -m tests.tools
+endif
 
 # bench/README.md says what it measures; BENCH_ARGS="--phones 1000 --sizes 100,1000" for a quick run.
 bench: $(VENV)/.installed

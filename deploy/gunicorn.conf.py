@@ -1,4 +1,4 @@
-"""gunicorn for hotdesk behind nginx: `gunicorn -c deploy/gunicorn.conf.py wsgi:app`.
+"""gunicorn for hotdesk: `gunicorn -c deploy/gunicorn.conf.py wsgi:app` (behind nginx), and `make run`.
 
 HOTDESK_BIND (default 127.0.0.1:8000, the upstream in deploy/nginx/hotdesk.conf) and
 HOTDESK_WORKERS (default: one per CPU) override; so do gunicorn's own command-line options.
@@ -13,7 +13,9 @@ bind = os.environ.get("HOTDESK_BIND", "127.0.0.1:8000")
 # Rendering a file is CPU work in Python: more processes than CPUs only adds memory and switching.
 # The threads overlap waits on a remote PostgreSQL and keep phones' connections alive.
 workers = int(os.environ.get("HOTDESK_WORKERS") or os.cpu_count() or 1)
-worker_class = "gthread"
+# gthread, except that a request reaches a thread only once it has fully arrived: clients that
+# trickle their headers (slowloris) cost a socket each, not a thread (hotdesk/serving.py).
+worker_class = "hotdesk.serving.RequestFirstWorker"
 # Two, not more: threads of one worker share its interpreter lock, so each extra one mostly
 # interleaves requests (and stretches the login lock's hold) rather than adding work done; the
 # login storm in bench/ had a lower p99 and a higher throughput with 2 than with 4. The second
@@ -30,6 +32,9 @@ preload_app = False
 # nginx keeps the access log, without the query (deploy/nginx/hotdesk.conf).
 accesslog = None
 errorlog = "-"
+# gunicorn's error log quotes malformed request lines (and failing requests' URIs) verbatim: this
+# logger cuts their query strings out (hotdesk/serving.py).
+logger_class = "hotdesk.serving.QueryFreeLogger"
 loglevel = "info"
 
 # Proxy headers are trusted in one place, the app's ProxyFix (HOTDESK_TRUSTED_PROXIES); gunicorn

@@ -3,34 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from flask import Flask
-from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from hotdesk import brands, published
 from hotdesk.config import Config
-from hotdesk.db import make_engine, make_session_factory
 from hotdesk.notify import NotifyDispatcher
-from hotdesk.settings import CORE_SETTINGS, Settings
-from hotdesk.sightings import Sightings
-from hotdesk.snapshot import SnapshotCache
+from hotdesk.runtime import Hotdesk, build, settings_registry
 
-
-@dataclass
-class Hotdesk:
-    """What one running app holds: the database, the settings registry and its cached values, the NOTIFY sender."""
-
-    config: Config
-    engine: Engine
-    sessions: sessionmaker[Session]
-    settings: Settings
-    notifier: NotifyDispatcher
-    snapshots: SnapshotCache
-    published: published.PublishedFiles | None = None  # the nginx fast path, when HOTDESK_PUBLISH_DIR is set
-    sightings: Sightings | None = None  # last-seen updates, written in batches
+__all__ = ["FACES", "Hotdesk", "create_app", "settings_registry"]
 
 
 def _log_to_stderr() -> None:
@@ -41,10 +22,6 @@ def _log_to_stderr() -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
-
-
-def settings_registry() -> Settings:
-    return Settings([*CORE_SETTINGS, *brands.setting_specs()])
 
 
 FACES = ("phones", "admin")
@@ -60,27 +37,25 @@ def create_app(
         raise ValueError(f"faces: choose from {', '.join(FACES)}, not {faces!r}")
     config = config or Config.from_env()
     _log_to_stderr()
-    app = Flask(__name__, instance_path=str(config.instance_path))
+    # No app-wide /static/: the package's static/ holds the console's assets, which its blueprint serves.
+    app = Flask(__name__, instance_path=str(config.instance_path), static_folder=None)
     app.config["SECRET_KEY"] = config.secret_key
-    engine = make_engine(config.database_url)
-    sessions = make_session_factory(engine)
-    if notifier is None:
-        from hotdesk.notifications import notification_recorder
-
-        notifier = NotifyDispatcher(on_outcome=notification_recorder(sessions))
-    registry = settings_registry()
-    files = published.attach(sessions, config)
+    running = build(config, notifier=notifier)
+    files = running.published
     if files is not None:
         files.retire()  # what a crash may have left behind; workers publish again on demand
-    sightings = Sightings(sessions)
-    app.extensions["hotdesk"] = Hotdesk(
-        config, engine, sessions, registry, notifier, SnapshotCache(registry), files, sightings
-    )
+    app.extensions["hotdesk"] = running
+    # The phone faces' Digest nonces and this host's nonce-count marks (hotdesk.web.http_auth).
+    from hotdesk.web.http_auth import DigestNonces, NonceCounts
+
+    nonces = DigestNonces(config.secret_key, NonceCounts(config.instance_path / "digest-nonces.db"))
+    app.extensions["hotdesk.digest_nonces"] = nonces
 
     if files is not None and "phones" in faces:
         from hotdesk.web.published_answers import PublishedAnswers
 
-        app.wsgi_app = PublishedAnswers(app.wsgi_app, files, sightings, config.secret_key)  # type: ignore[method-assign]
+        answers = PublishedAnswers(app.wsgi_app, files, running.sightings, nonces)
+        app.wsgi_app = answers  # type: ignore[method-assign]
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
@@ -11,18 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import directory, hotdesking, published, scheduler, schema, settings_registry
-from hotdesk.admin import AdminError, accounts, history, phones, pins, record_change
+from hotdesk import directory, hotdesking, runtime, scheduler, schema
+from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins, record_change
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.brands import normalize_mac
 from hotdesk.config import Config
-from hotdesk.db import make_engine, make_session_factory
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Device, Extension, Mapping, Template
-from hotdesk.notifications import notification_recorder
-from hotdesk.notify import NotifyDispatcher
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
 
@@ -35,10 +33,8 @@ class Context:
             self.config = Config.from_env()
         except ValueError as error:
             raise click.ClickException(str(error)) from None
-        self.engine = make_engine(self.config.database_url)
-        self.sessions = make_session_factory(self.engine)
-        published.attach(self.sessions, self.config)  # its changes withdraw the nginx fast path's stale files
-        self.settings = settings_registry()
+        self.hotdesk = runtime.build(self.config)  # wired as the web app is: fast path hooks, NOTIFY history
+        self.engine, self.sessions, self.settings = self.hotdesk.engine, self.hotdesk.sessions, self.hotdesk.settings
 
 
 def with_session(command):
@@ -64,6 +60,7 @@ def with_session(command):
 def main(click_ctx: click.Context) -> None:
     """Hot-desking server for desk phones. HOTDESK_DATABASE_URL chooses the database."""
     click_ctx.obj = Context()
+    click_ctx.call_on_close(click_ctx.obj.hotdesk.close)  # queued NOTIFYs finish and reach the history
 
 
 @main.command("init-db")
@@ -137,6 +134,25 @@ def extensions_list(ctx: Context, session: Session) -> None:
     """Extensions, one a line: number, name, voicemail yes/no, email."""
     for ext in session.scalars(select(Extension).order_by(Extension.number)):
         click.echo(f"{ext.number}\t{ext.name}\tvoicemail={'yes' if ext.voicemail_pin else 'no'}\t{ext.email or ''}")
+
+
+@extensions.command("export")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), default="-")
+@with_session
+def extensions_export(ctx: Context, session: Session, file: Path) -> None:
+    """Every extension as CSV, as `extensions import` reads it (secrets included), to FILE (default:
+    standard output). Cells a spreadsheet would run as formulas start with a quote the import takes off."""
+    if str(file) == "-":
+        for chunk in admin_extensions.export_csv(session):
+            click.echo(chunk, nl=False)
+        return
+    try:
+        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # SIP secrets and PINs
+        os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
+        with open(descriptor, "w", encoding="utf-8", newline="") as out:
+            out.writelines(admin_extensions.export_csv(session))
+    except OSError as error:
+        raise click.ClickException(f"{file}: {error.strerror}") from None
 
 
 # settings
@@ -232,11 +248,12 @@ def logout(ctx: Context, session: Session, mac: str) -> None:
         click.echo(f"nobody was logged in on {normalized}")
         return
     click.echo(f"{extension.number} logged out of {normalized}")
-    dispatcher = NotifyDispatcher(on_outcome=notification_recorder(ctx.sessions))
-    sent = phones.tell_reload(session, ctx.settings, dispatcher, device, reason=f"logout by admin ({CLI_ACTOR})")
+    host = hotdesking.reload_address(session, device)
+    sent = phones.tell_reload(
+        session, ctx.settings, ctx.hotdesk.notifier, device, reason=f"logout by admin ({CLI_ACTOR})"
+    )
     if sent is not None:
-        click.echo(f"NOTIFY to {device.last_ip}: {sent.result().detail}")
-    dispatcher.shutdown()
+        click.echo(f"NOTIFY to {host}: {sent.result().detail}")
 
 
 # policies
@@ -249,9 +266,7 @@ def auto_logout(ctx: Context) -> None:
 
     Run it from cron every minute, or run `hotdesk scheduler` instead.
     """
-    notifier = NotifyDispatcher()
-    count = scheduler.auto_logout(ctx.sessions, ctx.settings, notifier)
-    notifier.shutdown(wait=True)
+    count = scheduler.auto_logout(ctx.sessions, ctx.settings, ctx.hotdesk.notifier)
     click.echo(f"{count} phone(s) logged out")
 
 
@@ -260,18 +275,42 @@ def auto_logout(ctx: Context) -> None:
 @click.pass_obj
 def run_scheduler(ctx: Context, interval: float) -> None:
     """Run timed logouts forever; on several hosts at once, one works while the others stand by."""
-    scheduler.run_forever(ctx.sessions, ctx.settings, interval)
+    scheduler.run_forever(ctx.hotdesk, interval)
 
 
 @main.command("unlock")
-@click.argument("number")
+@click.argument("number", required=False)
+@click.option("--phone", "mac", default=None, help="lift the lockout of this phone (MAC) instead")
 @with_session
-def unlock(ctx: Context, session: Session, number: str) -> None:
-    """Lift the failed-login lockout of an extension."""
-    if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
-        raise click.ClickException(f"no extension {number}")
-    hotdesking.unlock(session, number, actor="cli")
-    click.echo(f"extension {number} unlocked")
+def unlock(ctx: Context, session: Session, number: str | None, mac: str | None) -> None:
+    """Lift the failed-login lockout of an extension (on every phone), or with --phone of a phone."""
+    what = lockouts.unlock(session, CLI_ACTOR, extension=number, mac=mac)
+    click.echo(f"{what} unlocked")
+
+
+@main.command("lockouts")
+@with_session
+def lockouts_list(ctx: Context, session: Session) -> None:
+    """Extensions and phones locked by failed logins now: kind, number or MAC, until (UTC), where, failures."""
+    for lock in lockouts.listing(session, ctx.settings):
+        click.echo(f"{lock.kind}\t{lock.key}\t{lock.until:%Y-%m-%d %H:%M}\t{lock.scope}\t{lock.failures} failures")
+
+
+@main.command("login")
+@click.argument("number")
+@click.argument("mac")
+@click.option("--external", "address", flag_value="external", default=True, help="register at external_address")
+@click.option("--internal", "address", flag_value="internal", help="register at internal_address")
+@with_session
+def login(ctx: Context, session: Session, number: str, mac: str, address: str) -> None:
+    """Log extension NUMBER in on the phone MAC without its PIN (multiple_login applies) and tell the
+    phones (SIP NOTIFY): how Digium D phones, which have no login app, get a user."""
+    made = phones.login(session, ctx.settings, ctx.hotdesk.notifier, mac, number, address, CLI_ACTOR)
+    click.echo(f"{made.extension.number} logged in on {made.device.mac} ({address})")
+    for other in made.logged_out:
+        click.echo(f"{made.extension.number} logged out of {other.mac}")
+    for target, sent in made.notified.items():
+        click.echo(f"NOTIFY to {target}: {sent.result().detail if sent is not None else 'no address known'}")
 
 
 @extensions.command("weak-pins")
@@ -513,20 +552,40 @@ def tokens_group() -> None:
 
 @tokens_group.command("create")
 @click.argument("name")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    help="read (GET), write (changes), secrets (answers with SIP secrets, PINs, passwords; brings read); "
+    "repeat for several [default: read, write]",
+)
+@click.option("--expires", default=None, help="DAYS from now, or a DATE (YYYY-MM-DD, through its end, UTC)")
 @with_session
-def tokens_create(ctx: Context, session: Session, name: str) -> None:
+def tokens_create(ctx: Context, session: Session, name: str, scopes: tuple[str, ...], expires: str | None) -> None:
     """Create a token and print it once: only its hash is kept."""
-    new = accounts.create_token(session, name, CLI_ACTOR)
+    new = accounts.create_token(
+        session,
+        name,
+        CLI_ACTOR,
+        scopes=scopes or accounts.DEFAULT_SCOPES,
+        expires_at=accounts.parse_expiry(expires) if expires else None,
+    )
     click.echo(new.secret)
-    click.echo(f"token {name} created: store it now, it cannot be shown again", err=True)
+    click.echo(f"token {name} created ({new.token.scopes}): store it now, it cannot be shown again", err=True)
 
 
 @tokens_group.command("list")
 @with_session
 def tokens_list(ctx: Context, session: Session) -> None:
+    """Tokens: name, scopes, created, last used, expiry."""
     for token in accounts.tokens(session):
         used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
-        click.echo(f"{token.name}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}")
+        expires = f"expires {token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "no expiry"
+        if token.expires_at and accounts.token_expired(token):
+            expires = f"expired {token.expires_at:%Y-%m-%d %H:%M}"
+        click.echo(
+            f"{token.name}\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}\t{expires}"
+        )
 
 
 @tokens_group.command("revoke")

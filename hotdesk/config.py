@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-"""The checkout: phone XML screens and provisioning templates live beside the package."""
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""The directory holding the package: a git checkout (`make run`, editable installs) or site-packages."""
+
+
+def default_instance_path() -> Path:
+    """Where the SQLite database and the generated secret key live unless HOTDESK_INSTANCE_PATH says.
+
+    From a checkout: its instance/ (`make run`). Installed from a wheel: Flask's place for an installed
+    app, <sys.prefix>/var/hotdesk-instance (the venv's var/), so `hotdesk init-db`, gunicorn and the
+    scheduler of one install find the same database and key from whatever directory they start in.
+    """
+    if (CHECKOUT / "pyproject.toml").is_file():
+        return CHECKOUT / "instance"
+    return Path(sys.prefix) / "var" / "hotdesk-instance"
 
 
 @dataclass(frozen=True)
@@ -21,7 +34,7 @@ class Config:
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict = os.environ) -> Config:
-        instance = Path(environ.get("HOTDESK_INSTANCE_PATH", ROOT / "instance"))
+        instance = Path(environ.get("HOTDESK_INSTANCE_PATH") or default_instance_path())
         database_url = environ.get("HOTDESK_DATABASE_URL") or f"sqlite:///{instance / 'hotdesk.db'}"
         proxies = environ.get("HOTDESK_TRUSTED_PROXIES", "0")
         if not proxies.isdigit():
@@ -35,13 +48,39 @@ class Config:
         )
 
 
+def private_directory(path: Path) -> None:
+    """Make `path` (and missing parents) readable by hotdesk's user alone: instance/ holds the secret
+    key, the SQLite database and the Digest nonce marks. A directory an older version left open to
+    others is closed too."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    _owner_only(path, 0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create `path` empty with mode 0600 if it is missing (before a library creates it with its own
+    mode); an existing one open to others is closed."""
+    try:
+        os.close(os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        _owner_only(path, 0o600)
+
+
+def _owner_only(path: Path, mode: int) -> None:
+    status = path.stat()
+    if status.st_mode & 0o077 and status.st_uid == os.geteuid():
+        os.chmod(path, mode)
+
+
 def _stored_secret_key(instance: Path) -> str:
     """A key generated on first start and kept, so tokens in phones' configs survive restarts."""
     path = instance / "secret_key"
     try:
-        return path.read_text().strip()
+        key = path.read_text().strip()
+        private_directory(instance)  # an instance/ (or key) left open to others is closed
+        private_file(path)
+        return key
     except FileNotFoundError:
-        instance.mkdir(parents=True, exist_ok=True)
+        private_directory(instance)
         key = secrets.token_urlsafe(48)
         # O_EXCL: when several workers start at once, exactly one writes and all read the same key.
         try:

@@ -8,13 +8,22 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotdesk import snapshot
+from hotdesk.config import private_file
+
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        # Users' SIP secrets are in it: 0600, and its directory 0700 when hotdesk makes it. SQLite
+        # gives its -wal and -shm files the database file's mode.
+        database = Path(parsed.database)
+        database.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for path in (database, Path(f"{database}-wal"), Path(f"{database}-shm")):
+            if path == database or path.exists():
+                private_file(path)
     engine = create_engine(url, connect_args={"timeout": 30})
 
     @event.listens_for(engine, "connect")
@@ -30,7 +39,9 @@ def make_engine(url: str) -> Engine:
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+    sessions = sessionmaker(engine, expire_on_commit=False)
+    snapshot.track(sessions)  # a change of settings, templates or pins bumps the cache's counter, whoever makes it
+    return sessions
 
 
 def serialize_logins(session: Session) -> None:
@@ -47,3 +58,14 @@ def serialize_logins(session: Session) -> None:
     elif connection.dialect.name == "sqlite":
         connection.exec_driver_sql("UPDATE settings SET value = value WHERE 0")
     session.expire_all()  # what was read before the lock may have changed since
+
+
+def serialize_sign_ins(session: Session) -> None:
+    """Take the lock console sign-in attempts hold while they are counted and written down (until
+    commit), so that racing attempts are counted exactly. As serialize_logins, on another lock."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7405302)")
+    elif connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("UPDATE settings SET value = value WHERE 0")
+    session.expire_all()

@@ -112,7 +112,10 @@ def check_rows(
         try:
             data = check(
                 ExtensionData(
-                    **{_FIELD.get(k, k): (v or "").strip() if k != "secret" else (v or "") for k, v in row.items()}
+                    **{
+                        _FIELD.get(k, k): from_spreadsheet((v or "").strip() if k != "secret" else (v or ""))
+                        for k, v in row.items()
+                    }
                 )
             )
             if data.template:
@@ -167,3 +170,19 @@ def read_csv(text: str, source: str) -> tuple[list[tuple[int, dict[str, str]]], 
 def _count(row: dict) -> int:
     """Fields on a row csv.DictReader read: extra ones are listed under None, missing ones are None."""
     return sum(value is not None for key, value in row.items() if key is not None) + len(row.get(None, []))
+
+
+# A cell a spreadsheet would run as a formula (CSV injection, OWASP): one starting with = + - @,
+# tab or CR — or with quotes before one of these, so that taking one quote off is exact.
+_FORMULA = re.compile(r"'*[=+\-@\t\r]")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """The cell as exports write it: a leading quote keeps a spreadsheet from running it (OWASP)."""
+    return "'" + text if _FORMULA.match(text) else text
+
+
+def from_spreadsheet(text: str) -> str:
+    """The value an exported cell stands for: spreadsheet_safe undone, so an export imports back
+    unchanged ("'+4930…" is "+4930…"). Only a quote before a formula character is taken off."""
+    return text[1:] if text.startswith("'") and _FORMULA.match(text, 1) else text

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
+from hotdesk import lockout
 from hotdesk.models import Device, Event, EventKind
 
 
@@ -49,8 +50,8 @@ def locked_for(
     now: datetime,
 ) -> timedelta | None:
     """How long `who` (e.g. Event.mac == mac) stays locked out: `allowed` `failed` events within
-    `window`, counted since the last of `resets`. None when not locked. Counted from the history, so
-    every worker and host agrees without a counter table."""
+    `window`, counted since the last of `resets`. None when not locked. The rule is hotdesk.lockout's
+    (the one lockout counter), here without growth: every lock lasts `window`."""
     reset = session.scalar(select(func.max(Event.at)).where(who, Event.kind.in_([kind.value for kind in resets])))
     since = max(now - window, aware(reset)) if reset else now - window
     failures = list(
@@ -58,13 +59,12 @@ def locked_for(
             select(Event.at)
             .where(who, Event.kind == failed.value, Event.at > since)
             .order_by(Event.at.desc())
-            .limit(allowed)
+            .limit(lockout.MOST_FAILURES_READ)
         )
     )
-    if len(failures) < allowed:
-        return None
-    remaining = aware(failures[-1]) + window - now
-    return remaining if remaining > timedelta(0) else None
+    policy = lockout.Policy(allowed, window, window, forget_after=window)
+    lock = policy.lock(failures, now, complete=len(failures) < lockout.MOST_FAILURES_READ)
+    return lock.remaining(now) if lock else None
 
 
 def aware(moment: datetime) -> datetime:

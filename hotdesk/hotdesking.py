@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from hotdesk import events, trust
+from hotdesk import events, lockout, trust
 from hotdesk.db import serialize_logins
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
 from hotdesk.settings import SettingValues, split_address
@@ -236,16 +236,19 @@ def login(
     *,
     override: bool = False,
     snapshot: Snapshot | None = None,
+    by_admin: str | None = None,
 ) -> LoginResult:
     """Log `number` into `device`. On failure nothing changes but the failure is recorded.
 
     `override`: the user confirmed (with the password again) a login the `deny` policy refused.
     `snapshot`: the cached templates, if the caller has them (fewer statements under the lock).
+    `by_admin`: the admin making this login (no password asked, no lockout applies, nothing counted);
+    `ip` is then the address the device is known at, which stands in for a phone's own request.
     """
     # Keypads type printable characters; anything else (NUL included, which PostgreSQL refuses
     # in text) cannot be part of an extension or password.
     number, password = _printable(number).strip(), _printable(password).strip()
-    if not number or not password:
+    if not number or (not password and by_admin is None):
         return LoginResult(failure=LoginFailure.MISSING_FIELDS)
     if not trust.may_log_in(device, trust.Admission(settings["device_admission"])):
         # Not a failed guess: nothing recorded, nothing for fail2ban, and the password is not looked at.
@@ -256,18 +259,25 @@ def login(
     serialize_logins(session)
     now = utcnow()
     extension = session.scalar(_EXTENSION_BY_NUMBER, {"number": number})
-    locked_for = locked_out(session, settings, number, device.mac, now)
-    if locked_for:
-        failure = LoginFailure.LOCKED_OUT
-    elif extension is None:
-        failure = LoginFailure.UNKNOWN_EXTENSION
-    elif not verify_password(extension, password, settings):
-        failure = LoginFailure.WRONG_PASSWORD
+    if by_admin is not None:
+        if extension is None:
+            session.commit()
+            return LoginResult(failure=LoginFailure.UNKNOWN_EXTENSION)
     else:
-        failure = None
-    if failure:
-        _record_failure(session, failure, number, device, address, ip)
-        return LoginResult(failure=failure, retry_after=locked_for)
+        verdict = lockout.check(session, settings, number, device.mac, ip, now)
+        if verdict.locked:
+            # Recorded, but counted against nothing: only attempts that tested a PIN count.
+            _record_failure(session, LoginFailure.LOCKED_OUT, number, device, address, ip, detail=verdict.detail)
+            return LoginResult(failure=LoginFailure.LOCKED_OUT, retry_after=verdict.locked.remaining(now))
+        if extension is None:
+            failure = LoginFailure.UNKNOWN_EXTENSION
+        elif not verify_password(extension, password, settings):
+            failure = LoginFailure.WRONG_PASSWORD
+        else:
+            failure = None
+        if failure:
+            _record_failure(session, failure, number, device, address, ip, locks=(settings, verdict, extension, now))
+            return LoginResult(failure=failure)
 
     others = [
         m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id
@@ -279,12 +289,18 @@ def login(
 
     result = LoginResult(extension=extension)
     if device.mapping is not None:
-        _end_mapping(session, device.mapping, ip=ip, detail="replaced by a new login on this phone")
+        _end_mapping(
+            session,
+            device.mapping,
+            ip=ip,
+            actor=by_admin,
+            detail="replaced by a new login on this phone",
+        )
         session.flush()  # one mapping per device: the old row must go before the new one comes
     if policy != "allow":
         for other in others:
             result.logged_out.append(other.device)
-            _end_mapping(session, other, ip=None, detail=f"logged in on {device.mac}")
+            _end_mapping(session, other, ip=None, actor=by_admin, detail=f"logged in on {device.mac}")
     mapping = Mapping(
         device=device,
         extension=extension,
@@ -301,10 +317,16 @@ def login(
         template=choose_template(session, device, mapping, snapshot).name,
         address=address.value,
         ip=ip,
-        detail="override" if override and others else None,
+        actor=by_admin[:64] if by_admin is not None else None,
+        detail=_login_detail(by_admin, override and bool(others)),
     )
     session.commit()
     return result
+
+
+def _login_detail(by_admin: str | None, overridden: bool) -> str | None:
+    parts = (["made by an admin"] if by_admin is not None else []) + (["override"] if overridden else [])
+    return ", ".join(parts) or None
 
 
 _EXTENSION_BY_NUMBER = select(Extension).where(Extension.number == bindparam("number"))
@@ -312,8 +334,18 @@ _MAPPINGS_OF_EXTENSION = select(Mapping).where(Mapping.extension_id == bindparam
 
 
 def _record_failure(
-    session: Session, failure: LoginFailure, number: str, device: Device, address: Address, ip: str | None
+    session: Session,
+    failure: LoginFailure,
+    number: str,
+    device: Device,
+    address: Address,
+    ip: str | None,
+    *,
+    detail: str | None = None,
+    locks: tuple[SettingValues, lockout.Verdict, Extension | None, datetime] | None = None,
 ) -> None:
+    """`detail`: what the history says instead of the failure's name. `locks`: this failure tested a
+    PIN, so it counts; record the lock it completes, if it completes one."""
     events.record(
         session,
         EventKind.LOGIN_FAILED,
@@ -321,8 +353,31 @@ def _record_failure(
         device=device,
         address=address.value,
         ip=ip,
-        detail=failure.value,
+        detail=detail or failure.value,
     )
+    extension_locked = None
+    if locks is not None:
+        settings, verdict, extension, now = locks
+        where = "all phones" if verdict.known_phone else "phones it has not logged in on"
+        if extension is not None and (extension_locked := lockout.earned(settings, verdict.extension_failures, now)):
+            events.record(
+                session,
+                EventKind.LOCKOUT,
+                extension=extension.number,
+                device=device,
+                ip=ip,
+                detail=f"extension {extension.number} locked on {where} for {_minutes(extension_locked, now)} "
+                f"minute(s): {extension_locked.failures} failed logins",
+            )
+        if not verdict.known_phone and (phone_locked := lockout.earned(settings, verdict.phone_failures, now)):
+            events.record(
+                session,
+                EventKind.LOCKOUT,
+                device=device,
+                ip=ip,
+                detail=f"phone {device.mac} locked for {_minutes(phone_locked, now)} minute(s): "
+                f"{phone_locked.failures} failed logins on it",
+            )
     session.commit()
     # One fixed format, values without spaces, the address last: what deploy/fail2ban matches.
     log.warning(
@@ -332,6 +387,12 @@ def _record_failure(
         device.mac,
         _log_safe(ip or "-"),
     )
+    if extension_locked is not None:
+        lockout.tell_extension_locked(number[:32], extension_locked, where)
+
+
+def _minutes(lock: lockout.Lock, now: datetime) -> int:
+    return -(-int(lock.remaining(now).total_seconds()) // 60)
 
 
 def _printable(text: str) -> str:
@@ -340,46 +401,6 @@ def _printable(text: str) -> str:
 
 def _log_safe(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z.:_*#+@-]", "?", text[:32]) or "-"
-
-
-def locked_out(session: Session, settings: SettingValues, number: str, mac: str, now: datetime) -> timedelta | None:
-    """How long logins of this extension, or on this phone, stay refused; None if they are not.
-
-    Counted from the history, so every worker and host sees the same count. A successful login
-    (or an admin's unlock) starts the count again.
-    """
-    attempts, minutes = int(settings["lockout_attempts"]), int(settings["lockout_minutes"])
-    if attempts == 0:
-        return None
-    window = timedelta(minutes=minutes)
-    longest = None
-    for query, value in ((_LATEST_BY_EXTENSION, number[:32]), (_LATEST_BY_MAC, mac)):
-        # The latest `attempts` failures and resets in the window, newest first: locked when all are failures.
-        latest = session.execute(query, {"value": value, "since": now - window, "attempts": attempts}).all()
-        if len(latest) == attempts and all(kind == EventKind.LOGIN_FAILED.value for _, kind in latest):
-            remaining = _aware(latest[-1].at) + window - now
-            if remaining > timedelta(0) and (longest is None or remaining > longest):
-                longest = remaining
-    return longest
-
-
-_LOCKOUT_KINDS = (
-    EventKind.LOGIN_FAILED.value,
-    EventKind.LOGIN.value,
-    EventKind.UNLOCK.value,
-)  # a login or unlock resets the count
-
-
-def _latest_attempts(column) -> Select:
-    return (
-        select(Event.at, Event.kind)
-        .where(column == bindparam("value"), Event.kind.in_(_LOCKOUT_KINDS), Event.at > bindparam("since"))
-        .order_by(Event.at.desc())
-        .limit(bindparam("attempts"))
-    )
-
-
-_LATEST_BY_EXTENSION, _LATEST_BY_MAC = _latest_attempts(Event.extension), _latest_attempts(Event.mac)
 
 
 _KEYPAD_LINES = {"2580", "0852", "1470", "0741", "3690", "0963", "1590", "9510", "3570", "0753", "1236", "3214"}
@@ -403,12 +424,6 @@ def weak_pin(pin: str, number: str) -> str | None:
     return None
 
 
-def unlock(session: Session, number: str, actor: str) -> None:
-    """Lift a lockout of this extension now (a successful login would do the same)."""
-    events.record(session, EventKind.UNLOCK, extension=number, actor=actor)
-    session.commit()
-
-
 def last_login_change(session: Session, device: Device) -> int | None:
     """The id of the device's latest login or logout event: changes whenever who is logged in does."""
     return session.scalar(
@@ -419,11 +434,21 @@ def last_login_change(session: Session, device: Device) -> int | None:
 
 
 def login_address(session: Session, device: Device) -> str | None:
-    """The address the device's current login came from, when a phone made it. None: nobody is
-    logged in there, or an admin made the login from elsewhere — which proves nothing about any
-    address (hotdesk.trust)."""
+    """The address the device's current login came from: the phone's request, or for a login an admin
+    made, the address the device was known at then. None: nobody is logged in there (hotdesk.trust)."""
     if device.mapping is None:
         return None
+    return latest_login_address(session, device)
+
+
+def reload_address(session: Session, device: Device) -> str | None:
+    """Where a reload NOTIFY for this device goes: its known address (hotdesk.trust), never whoever
+    asked for the reload; for a phone just logged out, judged by the login that ended."""
+    return trust.reload_address(device, latest_login_address(session, device))
+
+
+def latest_login_address(session: Session, device: Device) -> str | None:
+    """The address the device's latest login came from, current or just ended (a displaced phone's)."""
     return session.scalar(
         select(Event.ip)
         .where(Event.mac == device.mac, Event.kind == EventKind.LOGIN.value)
@@ -486,7 +511,7 @@ def _end_mapping(
         template=choose_template(session, mapping.device, mapping).name,
         address=mapping.address.value,
         ip=ip,
-        actor=actor,
+        actor=actor[:64] if actor else None,  # "api:" and a token name of up to 64
         detail=detail,
     )
     mapping.device.mapping = None

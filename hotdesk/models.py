@@ -222,7 +222,8 @@ class EventKind(enum.StrEnum):
     LOGIN = "login"
     LOGOUT = "logout"
     LOGIN_FAILED = "login_failed"
-    UNLOCK = "unlock"
+    UNLOCK = "unlock"  # an admin lifted the lock of an extension (extension set) or of a phone (mac set)
+    LOCKOUT = "lockout"  # failed logins just locked an extension or a phone (hotdesk.lockout)
     NOTIFY = "notify"
     ADMIN = "admin"  # a change an admin made (console, API or CLI); actor = the admin's or token's name
     ADMIN_SIGNIN = "admin_signin"
@@ -238,6 +239,8 @@ class Admin(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # In every console session cookie; signing out moves it on, so no copy of a cookie outlives it.
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
 
 
 class ApiToken(Base):
@@ -248,5 +251,7 @@ class ApiToken(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[str] = mapped_column(String(64))  # space-separated: read, write, secrets
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # refused from then on; None: until revoked

@@ -53,15 +53,16 @@ def tell_device(
 
 
 def reload_device(
-    notifier: NotifyDispatcher, settings: SettingValues, device: Device, *, reason: str, host: str | None = None
+    notifier: NotifyDispatcher, settings: SettingValues, device: Device, *, reason: str, host: str | None
 ):
-    """Queue the brand's reload NOTIFY to the phone (at `host`, else its last address)."""
+    """Queue the brand's reload NOTIFY to the phone at `host` (hotdesking.reload_address: where the
+    device is known to be, never whoever asked). None: no brand or no address to tell."""
     brand = BRANDS.get(device.brand)
-    if brand is None:
+    if brand is None or host is None:
         return None
     return tell_device(
         notifier,
-        host=host or device.last_ip,
+        host=host,
         port=int(settings["phone_sip_port"]),
         event=brand.notify_event(settings),
         mac=device.mac,

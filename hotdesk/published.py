@@ -98,7 +98,8 @@ class PublishedFiles:
         self.current = self.directory / "current"
         self.readers = self.directory / "readers"
         self.secret_key = secret_key
-        (self.directory / ".locks").mkdir(parents=True, exist_ok=True)
+        self.directory.mkdir(mode=0o750, parents=True, exist_ok=True)
+        (self.directory / ".locks").mkdir(mode=0o700, exist_ok=True)
 
     def path(self, mac: str, password: str) -> str:
         """The device's path under /fast/."""
@@ -115,7 +116,10 @@ class PublishedFiles:
         if not _FILE_NAME.fullmatch(filename):
             return
         folder = self.current / self.path(mac, password)
-        folder.mkdir(mode=0o750, parents=True, exist_ok=True)
+        # Each level made 0750 (mkdir's mode applies to the last one only): nginx reads through the
+        # directory's group (deploy/README.md); to others not even the names, which hold the secret.
+        for level in (self.current, folder.parent, folder):
+            level.mkdir(mode=0o750, exist_ok=True)
         # Written aside, then renamed over: nginx serves the old file or the new one, never half of one.
         fd, written = tempfile.mkstemp(dir=folder, prefix=".")
         try:
@@ -293,7 +297,7 @@ def _changed(obj, *names: str) -> bool:
 @contextmanager
 def _flock(path: Path, operation: int) -> Iterator[None]:
     # One open file per holder: flock(2) locks belong to the open file, so threads exclude each other too.
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, operation)
         yield

@@ -20,6 +20,7 @@ from hotdesk import hotdesking
 from hotdesk.models import Lease, utcnow
 from hotdesk.notifications import reload_device
 from hotdesk.notify import NotifyDispatcher
+from hotdesk.runtime import Hotdesk
 from hotdesk.settings import Settings
 
 log = logging.getLogger("hotdesk.scheduler")
@@ -32,7 +33,9 @@ def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: N
         devices = hotdesking.expired_logins(session)
         settings = registry.all(session)
         for device in devices:
-            reload_device(notifier, settings, device, reason="automatic logout")
+            reload_device(
+                notifier, settings, device, reason="automatic logout", host=hotdesking.reload_address(session, device)
+            )
     if devices:
         log.info("automatic logout of %d phone(s)", len(devices))
     return len(devices)
@@ -58,13 +61,12 @@ def hold_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool
         return False
 
 
-def run_forever(sessions: sessionmaker[Session], registry: Settings, interval: float = 30.0) -> None:
+def run_forever(running: Hotdesk, interval: float = 30.0) -> None:
     holder = f"{socket.gethostname()}:{os.getpid()}"
-    notifier = NotifyDispatcher()
     log.info("scheduler %s checking every %ss", holder, interval)
     while True:
-        with sessions() as session:
+        with running.sessions() as session:
             mine = hold_lease(session, LEASE, holder, timedelta(seconds=interval * 3))
         if mine:
-            auto_logout(sessions, registry, notifier)
+            auto_logout(running.sessions, running.settings, running.notifier)
         time.sleep(interval)

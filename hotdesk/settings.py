@@ -222,8 +222,14 @@ CORE_SETTINGS = (
     ),
     SettingSpec(
         "lockout_minutes",
-        "the window failed logins are counted in, and how long a lockout lasts",
+        "how long the first lockout lasts; each further one (lockout_attempts more failures) lasts twice as long",
         lambda: "15",
+        check_count,
+    ),
+    SettingSpec(
+        "lockout_max_minutes",
+        "the longest a lockout lasts however many failures follow (failures are forgotten after seven times this)",
+        lambda: "1440",
         check_count,
     ),
     SettingSpec(

@@ -2,7 +2,7 @@
 
 Every provisioning request needs all the settings and its brand's templates, and they change
 only when an admin edits them. The counter `revisions.config` goes up in the same transaction as
-any change to a setting, a template or a pin (a session hook below, so no code path can forget it); a
+any change to a setting, a template or a pin (hooks on every session factory, `track`, so no code path can forget it); a
 request reads that one number and reuses the copy it already holds while the number matches. So
 every worker, on every host, sees a change from its next request on.
 """
@@ -16,7 +16,7 @@ from itertools import chain
 from types import MappingProxyType
 
 from sqlalchemy import event, insert, select, update
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from hotdesk.models import Revision, Setting, Template, TemplatePin
 from hotdesk.settings import Settings, SettingValues
@@ -97,13 +97,17 @@ def _bump(session: Session) -> None:
     )
 
 
-@event.listens_for(Session, "before_flush")
+def track(sessions: sessionmaker[Session]) -> None:
+    """Bump the counter from every session `sessions` makes (db.make_session_factory calls it)."""
+    event.listen(sessions, "before_flush", _bump_on_flush)
+    event.listen(sessions, "do_orm_execute", _bump_on_bulk_statement)
+
+
 def _bump_on_flush(session: Session, _context, _instances) -> None:
     if any(isinstance(obj, CONFIG_MODELS) for obj in chain(session.new, session.dirty, session.deleted)):
         _bump(session)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _bump_on_bulk_statement(state: ORMExecuteState) -> None:
     if (state.is_insert or state.is_update or state.is_delete) and getattr(
         state.statement, "table", None

@@ -7,6 +7,7 @@ from hotdesk import create_app, schema, settings_registry
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.models import Base, Extension
+from tests import tools
 from tests.phones import RecordingNotifier
 from tests.sipp import sipp_uas  # noqa: F401 (a fixture for every test module)
 
@@ -107,3 +108,21 @@ def extensions(session):
         ]
     )
     session.commit()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_terminal_summary(terminalreporter):
+    """One list of the tests skipped for a missing tool and how to install it, after pytest's own
+    summary (the outermost wrapper ends last), just above the counts."""
+    yield
+    reasons = [
+        report.longrepr[2]
+        for report in terminalreporter.stats.get("skipped", [])
+        if isinstance(report.longrepr, tuple) and len(report.longrepr) == 3
+    ]
+    skipped = tools.skipped_for_missing_tools(reasons)
+    if skipped:
+        terminalreporter.section("skipped: tools not installed", sep="=", yellow=True, bold=True)
+        for package, count in sorted(skipped.items()):
+            terminalreporter.line(f"{count} test(s) need Debian package {package}")
+        terminalreporter.line(f"install: {tools.install_command(skipped)}   (or `make test-deps` as root)", bold=True)

@@ -8,7 +8,6 @@ writes its log to a file beside its configuration; `log()` reads it for a failur
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,9 +16,11 @@ import threading
 import time
 from pathlib import Path
 
+from tests import tools
+
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN_CONF = ROOT / "deploy" / "gunicorn.conf.py"
-NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")  # not on a user's PATH
+NGINX = tools.which("nginx")
 
 
 def free_port(kind: int = socket.SOCK_STREAM, host: str = "127.0.0.1") -> int:

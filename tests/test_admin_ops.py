@@ -337,7 +337,7 @@ def test_api_tokens_are_stored_hashed_and_revocable(session):
     accounts.revoke_token(session, "provisioning-script", "ann")
     assert accounts.token_named_by(session, new.secret) is None
     assert [d for _, d in admin_events(session)] == [
-        "API token provisioning-script created",
+        "API token provisioning-script created (read, write)",
         "API token provisioning-script revoked",
     ]
     assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == EventKind.ADMIN.value)) == 2

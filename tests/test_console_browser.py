@@ -5,16 +5,15 @@ template and makes it the default, watches the live table change when a phone lo
 forces the phone out. The phone is driven through the test client on the same database.
 """
 
-import shutil
-
 import pytest
 from sqlalchemy import select
 
 from hotdesk.admin import accounts
 from hotdesk.models import Event, Extension, Mapping, Template
+from tests import tools
 from tests.phones import YealinkPhone
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = tools.which("chromium")
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -33,8 +32,8 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 @pytest.fixture
 def browser_page(tmp_path):
-    if not shutil.which(CHROMIUM):
-        pytest.skip("Chromium is not installed (Debian package chromium)")
+    if CHROMIUM is None:
+        tools.missing("chromium")
     with playwright_api.sync_playwright() as playwright:
         # A new, empty profile: launch_persistent_context is Playwright's way to pass --user-data-dir.
         context = playwright.chromium.launch_persistent_context(

@@ -25,6 +25,7 @@ from sqlalchemy import select
 
 from hotdesk import settings_registry
 from hotdesk.models import Event, Extension
+from tests import tools
 from tests.brands import EMULATORS
 from tests.conftest import PROVISIONING
 from tests.live_http import LiveClient
@@ -75,9 +76,9 @@ def uncommented(text: str, first_line: str) -> str:
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, database_url):
     if NGINX is None:
-        if os.environ.get("CI"):
-            pytest.fail("nginx is not installed (Debian package nginx)")
-        pytest.skip("nginx is not installed (Debian package nginx)")
+        tools.missing("nginx")
+    if tools.which("openssl") is None:
+        tools.missing("openssl")
     work = tmp_path_factory.mktemp("deploy")
     cert, key = work / "cert.pem", work / "key.pem"
     subprocess.run(

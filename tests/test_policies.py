@@ -64,7 +64,9 @@ def test_lockout_ends_when_the_window_has_passed(session, extensions):
     registry = settings_registry()
     device = hotdesking.record_device(session, brand="yealink", mac=MAC_A, model="T46S", firmware=None, ip="10.0.0.1")
     old = datetime.now(timezone.utc) - timedelta(minutes=16)
-    session.add_all([Event(kind="login_failed", extension="1001", mac=MAC_A, at=old) for _ in range(5)])
+    session.add_all(
+        [Event(kind="login_failed", extension="1001", mac=MAC_A, detail="wrong_password", at=old) for _ in range(5)]
+    )
     session.commit()
     assert hotdesking.login(session, registry.all(session), device, "1001", "4321", hotdesking.Address.EXTERNAL).ok
 

@@ -193,15 +193,15 @@ def test_phone_base_url_is_where_every_file_and_screen_sends_the_phone(client, e
     settings_registry().set(session, "phone_base_url", "https://hotdesk.example.com/")
     session.commit()
     phone = YealinkPhone(client, MAC)
+    phone.boot()
     response = client.get(
         f"/provision/{MAC}.cfg",
         headers={"User-Agent": phone.user_agent, "Host": "pbx.example.com:6970"},
-        auth=PROVISIONING,
+        auth=phone.credentials,
     )
     urls = [v for k, v in parse_cfg(response.data).items() if k.endswith(".value")]
     assert urls and all(url.startswith("https://hotdesk.example.com/phone/") for url in urls)
 
-    phone.boot()
     form = phone.press("External")  # what the phone's browser gets: its answer goes to the same place
     assert phone.submit_url(form, {"extension": "1001", "password": "4321"}).startswith(
         "https://hotdesk.example.com/phone/"

@@ -1,9 +1,16 @@
 """Rate limits count per phone, so an office behind one address can reboot together."""
 
+import socket
+from urllib.parse import urlsplit
+
+import pytest
 from sqlalchemy import select
 
+from hotdesk import settings_registry
 from hotdesk.models import Device
-from tests.phones import YealinkPhone
+from tests.live_http import LiveClient
+from tests.live_servers import Gunicorn
+from tests.phones import YealinkPhone, parse_xml
 
 NAT = "198.51.100.20"
 
@@ -43,3 +50,59 @@ def test_requests_naming_no_phone_are_limited_per_address(client):
         "/provision/whatever.cfg", headers={"User-Agent": "scanner"}, environ_base={"REMOTE_ADDR": "203.0.113.10"}
     )
     assert elsewhere.status_code == 401
+
+
+def raw_get(port: int, path: str, user_agent: str) -> tuple[str, list[tuple[str, str]], bytes]:
+    """One request over a bare socket: the status line, every header as sent (duplicates kept), the body."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUser-Agent: {user_agent}\r\nConnection: close\r\n"
+        connection.sendall(request.encode() + b"\r\n")
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, *lines = head.decode("iso-8859-1").split("\r\n")
+    headers = [(name.strip().lower(), value.strip()) for name, _, value in (line.partition(":") for line in lines)]
+    return status, headers, body
+
+
+def assert_one_well_formed_entity(headers: list[tuple[str, str]], body: bytes) -> dict[str, str]:
+    names = [name for name, _ in headers]
+    assert names.count("content-type") == 1 and names.count("content-length") == 1, headers
+    assert len(names) == len(set(names)), headers  # nor any other header twice (the limiter's included)
+    assert "transfer-encoding" not in names
+    values = dict(headers)
+    assert int(values["content-length"]) == len(body), (values["content-length"], len(body))
+    return values
+
+
+@pytest.fixture
+def gunicorn(engine, session, database_url, tmp_path):
+    registry = settings_registry()
+    registry.set(session, "device_requests_per_minute", "3")
+    registry.set(session, "anonymous_requests_per_minute", "3")
+    session.commit()
+    env = {"HOTDESK_DATABASE_URL": database_url, "HOTDESK_SECRET_KEY": "k", "HOTDESK_INSTANCE_PATH": str(tmp_path)}
+    server = Gunicorn("wsgi:app", tmp_path / "gunicorn.log", env, workers=1)
+    yield server
+    server.stop()
+
+
+def test_a_rate_limited_answer_is_one_well_formed_http_response_in_the_phones_dialect(gunicorn, extensions):
+    phone = YealinkPhone(LiveClient(gunicorn.url), "001565aabb01")
+    phone.boot()
+    path = urlsplit(phone.keys()["External"]).path
+    answers = [raw_get(gunicorn.port, path, phone.user_agent) for _ in range(5)]
+    status, headers, body = answers[-1]
+    assert status == "HTTP/1.1 429 TOO MANY REQUESTS", [a[0] for a in answers]
+    values = assert_one_well_formed_entity(headers, body)
+    assert values["content-type"] == "text/xml; charset=utf-8" and int(values["retry-after"]) > 0
+    screen = parse_xml(body)
+    assert screen.tag == "YealinkIPPhoneTextScreen" and "Too many requests" in screen.findtext("Text")
+
+    # A request naming no phone is answered in plain text, as well formed.
+    answers = [raw_get(gunicorn.port, "/provision/whatever.cfg", "scanner") for _ in range(5)]
+    status, headers, body = answers[-1]
+    assert status.startswith("HTTP/1.1 429"), [a[0] for a in answers]
+    values = assert_one_well_formed_entity(headers, body)
+    assert values["content-type"].startswith("text/plain") and b"Too many requests" in body

@@ -7,7 +7,7 @@ from hotdesk.config import Config
 from hotdesk.models import Event
 from hotdesk.notifications import notification_recorder
 from hotdesk.notify import NotifyDispatcher
-from tests.phones import YealinkPhone
+from tests.phones import RecordingNotifier, YealinkPhone
 from tests.sipp import received_requests
 
 
@@ -82,3 +82,33 @@ def test_unanswered_notify_is_recorded_as_not_delivered(database_url, engine, se
     session.expire_all()
     [event] = session.scalars(select(Event).where(Event.kind == "notify"))
     assert "not delivered" in event.detail
+
+
+def test_notify_after_a_logout_goes_to_the_phone_not_to_whoever_asked(
+    database_url, engine, session, extensions, sipp_uas, tmp_path
+):
+    """The logout arrives from another address than the phone's (its browser behind a proxy, or a
+    key that reached someone else): the NOTIFY still goes where the phone fetches its files."""
+    peer = sipp_uas("check-sync;reboot=true")
+    from hotdesk import settings_registry
+
+    settings_registry().set(session, "phone_sip_port", str(peer.port))
+    session.commit()
+    quiet = create_app(Config(database_url, "test-secret-key", 0, tmp_path), notifier=RecordingNotifier())
+    phone = YealinkPhone(quiet.test_client(), "001565aabb01", ip="127.0.0.1")
+    phone.login("1001", "4321")  # its NOTIFY goes nowhere: sipp answers one only
+    phone.boot()
+    menu = phone.press("Logout")
+
+    app, dispatcher = real_app(database_url, engine, tmp_path)
+    phone.client, phone.ip = app.test_client(), "192.0.2.50"
+    answer = phone.choose(menu, "Logout")
+    dispatcher.shutdown(wait=True)
+
+    assert answer.findtext("Title") == "Logged out"
+    assert peer.wait() == 0, peer.diagnostics()
+    [request] = received_requests(peer.messages)
+    assert request.startswith("NOTIFY sip:127.0.0.1:")
+    session.expire_all()
+    [event] = session.scalars(select(Event).where(Event.kind == "notify"))
+    assert event.ip == "127.0.0.1" and "delivered, 200 OK" in event.detail

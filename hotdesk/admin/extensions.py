@@ -178,7 +178,10 @@ def import_csv(session: Session, text: str, source: str, actor: str) -> ImportPr
 
 
 def export_csv(session: Session) -> Iterator[str]:
-    """Every extension as the CSV import reads it (secrets included: it is a backup), in chunks."""
+    """Every extension as the CSV import reads it (secrets included: it is a backup), in chunks.
+
+    Cells a spreadsheet would run as formulas start with a quote, which the import takes off.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
@@ -187,17 +190,16 @@ def export_csv(session: Session) -> Iterator[str]:
         for extension in chunk:
             pin = min(extension.pins, key=lambda p: p.brand, default=None)
             template = f"{pin.template.brand}/{pin.template.name}" if pin else ""
-            writer.writerow(
-                [
-                    extension.number,
-                    extension.name,
-                    extension.secret,
-                    extension.voicemail_pin or "",
-                    extension.email or "",
-                    extension.auth_name or "",
-                    template,
-                ]
+            cells = (
+                extension.number,
+                extension.name,
+                extension.secret,
+                extension.voicemail_pin or "",
+                extension.email or "",
+                extension.auth_name or "",
+                template,
             )
+            writer.writerow([directory.spreadsheet_safe(cell) for cell in cells])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from hotdesk.admin import AdminError, Page, in_chunks, page_size, paged
 from hotdesk.brands import normalize_mac
+from hotdesk.directory import spreadsheet_safe
 from hotdesk.models import Event, EventKind
 
 COLUMNS = ("id", "at", "kind", "extension", "mac", "brand", "model", "template", "address", "ip", "actor", "detail")
@@ -62,19 +63,29 @@ class Filters:
         return query
 
 
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # nothing in the history is older
+LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)  # a bound later ones would overflow
+
+
 def parse_moment(field: str, text: str, *, end_of_day: bool = False) -> datetime:
     """'2026-03-01' (a whole day: until means through its end) or an ISO date-time; UTC unless it says."""
     text = text.strip()
     try:
         if len(text) == 10:
-            day = datetime.combine(date.fromisoformat(text), time(), timezone.utc)
-            return day + timedelta(days=1) if end_of_day else day
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = datetime.combine(date.fromisoformat(text), time(), timezone.utc)
+            moment += timedelta(days=1) if end_of_day else timedelta(0)
+        else:
+            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
     except ValueError:
         raise AdminError(
             f"{field}: {text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    except OverflowError:  # 9999-12-31 through its end, 0001-01-01 at +01:00: no such moment
+        moment = None
+    if moment is None or not EARLIEST <= moment <= LATEST:
+        raise AdminError(f"{field}: {text!r} is out of range (years {EARLIEST:%Y} to {LATEST.year - 1})")
+    return moment
 
 
 def page(session: Session, filters: Filters, *, before: str | None = None, limit: int | None = None) -> Page[Event]:
@@ -107,6 +118,4 @@ def _cell(value) -> str:
     if isinstance(value, datetime):
         moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
         return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
-    text = str(value)
-    # A cell a spreadsheet would run as a formula (CSV injection): history holds what phones typed.
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+    return spreadsheet_safe(str(value))  # the history holds what phones and browsers typed

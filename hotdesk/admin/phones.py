@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, joinedload
 from hotdesk import credentials, hotdesking
 from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
 from hotdesk.brands import normalize_mac
-from hotdesk.models import Device, Event, EventKind, Extension, Mapping, utcnow
+from hotdesk.hotdesking import LoginFailure
+from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
 from hotdesk.notifications import reload_device
 from hotdesk.settings import Settings
 
@@ -129,6 +130,59 @@ def force_logout(session: Session, registry: Settings, notifier, mac: str, actor
     if extension is not None:
         tell_reload(session, registry, notifier, phone, reason=f"logout by admin ({actor})")
     return extension
+
+
+@dataclass(frozen=True)
+class AdminLogin:
+    """An admin-made login: the phone, who it displaced, and the NOTIFYs queued (mac -> future or None)."""
+
+    device: Device
+    extension: Extension
+    address: str
+    logged_out: list[Device]
+    notified: dict[str, object]
+
+
+def login(
+    session: Session, registry: Settings, notifier, mac: str, number: str, address: str, actor: str
+) -> AdminLogin:
+    """Log extension `number` in on the phone without its PIN — the only way for phones without a
+    login app (Digium D) — under the multiple_login policy, and tell the phone and any phone it
+    displaced to reload. The login's address is the one the device is known at: brands without
+    credentials of their own get the line only there, as after a login made on the phone."""
+    phone = device(session, mac)
+    try:
+        chosen = Address(address)
+    except ValueError:
+        raise AdminError(f"address: {address!r} is not one of external, internal") from None
+    number = number.strip()
+    if not number:
+        raise AdminError("extension: required")
+    if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
+        raise NotFound(f"no extension {number}")
+    if not phone.last_ip:
+        raise AdminError(f"{phone.mac}: its address is not known yet; it must fetch its file first")
+    result = hotdesking.login(session, registry.all(session), phone, number, "", chosen, phone.last_ip, by_admin=actor)
+    if result.failure is LoginFailure.ADDRESS_NOT_CONFIGURED:
+        raise AdminError(f"address: the {chosen.value} server address is not set up (setting {chosen.value}_address)")
+    if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
+        raise Conflict(
+            f"{number} is logged in on {result.elsewhere.mac} and multiple_login is deny: log it out there first"
+        )
+    if result.failure is LoginFailure.UNKNOWN_EXTENSION:
+        raise NotFound(f"no extension {number}")
+    if result.failure is not None:  # whatever else the core refuses (a phone not admitted, say)
+        raise Conflict(f"{phone.mac}: login refused ({result.failure.value.replace('_', ' ')})")
+    notified = {
+        other.mac: tell_reload(
+            session, registry, notifier, other, reason=f"{number} logged in on {phone.mac} by admin ({actor})"
+        )
+        for other in result.logged_out
+    }
+    notified[phone.mac] = tell_reload(
+        session, registry, notifier, phone, reason=f"login of {number} by admin ({actor})"
+    )
+    return AdminLogin(phone, result.extension, chosen.value, result.logged_out, notified)
 
 
 def reset_credentials(session: Session, mac: str, actor: str) -> Device:
@@ -266,5 +320,6 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
 
 
 def tell_reload(session: Session, registry: Settings, notifier, phone: Device, *, reason: str):
-    """Queue the brand's reload NOTIFY to the phone's last address; its outcome goes to the history."""
-    return reload_device(notifier, registry.all(session), phone, reason=reason)
+    """Queue the brand's reload NOTIFY to the phone's known address; its outcome goes to the history."""
+    host = hotdesking.reload_address(session, phone)
+    return reload_device(notifier, registry.all(session), phone, reason=reason, host=host)

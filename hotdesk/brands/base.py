@@ -6,19 +6,23 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache
+from functools import lru_cache, wraps
+from importlib import resources
+from pathlib import PurePath
 from typing import Any, ClassVar
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from hotdesk.config import ROOT
+from hotdesk.brands import budget
+from hotdesk.brands.budget import BudgetedSandbox
 from hotdesk.screens import Screen
 from hotdesk.settings import SettingSpec
 
-SCREEN_TEMPLATES = ROOT / "templates" / "xml"
-CONFIG_TEMPLATES = ROOT / "epm_templates"
+# Files inside the package, read through importlib.resources (PackageLoader), so an installed wheel
+# (even a zipped one) has them: templates/xml/<brand>/ the screens, epm_templates/<brand>/ stock templates.
+SCREEN_TEMPLATES = "templates/xml"
+CONFIG_TEMPLATES = "epm_templates"
 
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff\ufffe\uffff]")
 
@@ -38,7 +42,7 @@ def single_line(value: Any) -> Any:
 
 
 _screens = Environment(
-    loader=FileSystemLoader(SCREEN_TEMPLATES),
+    loader=PackageLoader("hotdesk", SCREEN_TEMPLATES),
     autoescape=select_autoescape(default=True),
     finalize=xml_text,
     undefined=StrictUndefined,
@@ -47,6 +51,10 @@ _screens = Environment(
 )
 
 _MAC = re.compile(r"[0-9a-f]{12}")
+
+# Phones' User-Agents are well under 200 characters; a longer one is not a phone. Refusing it
+# before any pattern runs bounds what recognising a request can cost (gunicorn lets 8 KB through).
+MAX_USER_AGENT = 512
 
 
 def normalize_mac(text: str | None) -> str | None:
@@ -129,6 +137,12 @@ class Brand:
     # logins come from the CLI/console, and an app screen reaching one is answered as plain text.
     has_login_app: ClassVar[bool] = True
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # Every brand's identify() is capped here, whoever calls it (recognise, the phone app).
+        if "identify" in cls.__dict__:
+            cls.identify = _capped(cls.__dict__["identify"])
+
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
         raise NotImplementedError
 
@@ -166,7 +180,7 @@ class Brand:
         return template.render(screen=screen, **context).encode(self.screen_encoding, "xmlcharrefreplace")
 
     def render_config(self, body: str, context: Mapping[str, Any]) -> bytes:
-        return self._compile(body).render(context).encode("utf-8")
+        return budget.render(self._compile(body), context).encode("utf-8")
 
     def renders_template(self, part: str | None) -> bool:
         """Is this part of a device's files rendered from its template (where the admin's edits,
@@ -175,7 +189,8 @@ class Brand:
 
     def render_common(self, context: Mapping[str, Any]) -> bytes:
         assert self.common_template is not None
-        return self._environment.get_template(f"{self.key}/{self.common_template}").render(context).encode("utf-8")
+        template = self._environment.get_template(f"{self.key}/{self.common_template}")
+        return budget.render(template, context).encode("utf-8")
 
     def check_template(self, body: str) -> None:
         """Raise jinja2.TemplateSyntaxError for a template that cannot compile."""
@@ -183,20 +198,21 @@ class Brand:
 
     def stock_templates(self) -> dict[str, str]:
         """Templates shipped in epm_templates/<key>/, by name: seeded into the database by init-db."""
-        folder = CONFIG_TEMPLATES / self.key
+        folder = resources.files("hotdesk") / CONFIG_TEMPLATES / self.key
         return {
-            path.stem: path.read_text(encoding="utf-8")
-            for path in sorted(folder.iterdir())
-            if path.is_file() and path.name != self.common_template
+            PurePath(file.name).stem: file.read_text(encoding="utf-8")
+            for file in sorted(folder.iterdir(), key=lambda file: file.name)
+            if file.is_file() and file.name != self.common_template
         }
 
     @property
-    def _environment(self) -> SandboxedEnvironment:
-        # Sandboxed: admins edit templates, and a template must not reach into the server.
+    def _environment(self) -> BudgetedSandbox:
+        # Sandboxed: admins edit templates, and a template must not reach into the server, nor
+        # work forever (hotdesk.brands.budget).
         env = self.__dict__.get("_env")
         if env is None:
-            env = SandboxedEnvironment(
-                loader=FileSystemLoader(CONFIG_TEMPLATES),
+            env = BudgetedSandbox(
+                loader=PackageLoader("hotdesk", CONFIG_TEMPLATES),
                 autoescape=self.config_autoescape,
                 finalize=self.config_value,
                 undefined=StrictUndefined,
@@ -209,6 +225,14 @@ class Brand:
 
     def _compile(self, body: str):
         return _compiled(self, body)
+
+
+def _capped(identify):
+    @wraps(identify)
+    def capped(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+        return None if len(user_agent) > MAX_USER_AGENT else identify(self, user_agent, headers)
+
+    return capped
 
 
 @lru_cache(maxsize=512)

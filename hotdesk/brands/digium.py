@@ -36,8 +36,10 @@ from urllib.parse import quote
 from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile
 
 _USER_AGENTS = (
-    re.compile(r"^Digium (D\d\d\w*) ([\d_.]+)$"),  # "Digium D60 2_7_0"
-    re.compile(r"^digium_(D\d\d\w*?)_([\d_]+)$"),  # "digium_D40_1_0_5_46476"
+    re.compile(r"^Digium (D\d\d\w{0,16}) ([\d_.]{1,32})$"),  # "Digium D60 2_7_0"
+    # "digium_D40_1_0_5_46476": the model holds no "_", so where it ends is never in doubt (a model
+    # that could take the "_" the firmware also takes cost a quadratic search on a crafted string).
+    re.compile(r"^digium_(D\d\d[^\W_]{0,16})_([\d_]{1,32})$"),
 )
 _DEVICE_FILE = re.compile(r"^(?:Digium/)?(?!0{12})([0-9a-fA-F]{12})\.cfg$")
 

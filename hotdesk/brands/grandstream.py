@@ -32,14 +32,18 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, identity_from
+from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, identity_from, normalize_mac
 
+# Every part below ends where the next one's first character begins, and no two quantifiers can
+# take the same characters: a crafted User-Agent costs one pass, not a search over ways to split it.
 _USER_AGENTS = (
     # "Grandstream Model HW GXP1628 SW 1.0.4.138 DevId c074ad2bd859", "... GXV3350  V1.3A SW ..."
-    re.compile(r"^Grandstream Model HW (\w+)(?:\s+V\S+)? SW (\S+) DevId ([0-9a-fA-F]{12})$"),
-    # "Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId 000b822726c8"
-    re.compile(r"^Grandstream (\w+) \((?:\w+\.bin:([^/)\s]+))?[^)]*\) DevId ([0-9a-fA-F]{12})$"),
+    re.compile(r"^Grandstream Model HW (\w{1,32})(?: {1,4}V\S{1,16})? SW (\S{1,32}) DevId ([0-9a-fA-F]{12})$"),
 )
+# "Grandstream GXP2000 (gxp2000e.bin:1.2.5.3/boot55e.bin:1.1.6.9) DevId 000b822726c8": the
+# parenthesis first, then the firmware from its first "<image>.bin:<version>".
+_OLD_USER_AGENT = re.compile(r"^Grandstream (\w{1,32}) \(([^)]{0,200})\) DevId ([0-9a-fA-F]{12})$")
+_OLD_FIRMWARE = re.compile(r"\w{1,64}\.bin:([^/)\s]{1,32})")
 _DEVICE_FILE = re.compile(r"^cfg(?!0{12})([0-9a-f]{12})\.xml$")
 
 
@@ -51,7 +55,15 @@ class Grandstream(Brand):
     issues_device_credentials = True
 
     def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
-        return identity_from(_USER_AGENTS, user_agent)
+        identity = identity_from(_USER_AGENTS, user_agent)
+        if identity is not None:
+            return identity
+        match = _OLD_USER_AGENT.match(user_agent.strip())
+        if match is None:
+            return None
+        model, images, mac = match.groups()
+        firmware = _OLD_FIRMWARE.match(images)
+        return Identity(model=model, firmware=firmware.group(1) if firmware else None, mac=normalize_mac(mac))
 
     def requested_file(self, filename: str) -> RequestedFile | None:
         match = _DEVICE_FILE.match(filename)

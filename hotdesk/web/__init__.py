@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app, g, request
+import logging
+
+from flask import Flask, Response, current_app, g, request
 from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
+from hotdesk.brands.budget import RenderBudgetExceeded
 from hotdesk.settings import SettingValues
 from hotdesk.snapshot import Snapshot
+
+log = logging.getLogger("hotdesk.web")
 
 
 def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
@@ -18,6 +23,7 @@ def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
         app.register_blueprint(provision.bp)
         app.register_blueprint(phoneapp.bp)
         app.register_error_handler(429, phoneapp.too_many_requests)
+        app.register_error_handler(RenderBudgetExceeded, _over_budget)
     if "admin" in faces:
         from hotdesk.web import admin, api
 
@@ -70,6 +76,20 @@ def carries_nul() -> bool:
 def client_ip() -> str | None:
     """The phone's address: the request's source (proxy headers only as far as they are trusted)."""
     return request.remote_addr
+
+
+def _over_budget(error: RenderBudgetExceeded) -> Response:
+    """A template that saved (it rendered for the sample phones) but is over its budget for this one."""
+    log.warning(
+        "%s: not served to %s (%s): %s", request.path[:200], client_ip(), request.user_agent.string[:200], error
+    )
+    response = Response(
+        "This phone's provisioning template is too costly to render; an administrator must correct it.\n",
+        503,
+        content_type="text/plain; charset=utf-8",
+    )
+    response.headers["Retry-After"] = "300"
+    return response
 
 
 def _close_session(_exc: BaseException | None) -> None:

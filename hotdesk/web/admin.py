@@ -7,8 +7,10 @@ every form (Flask-WTF), session cookie HttpOnly, SameSite=Lax, and Secure on HTT
 
 from __future__ import annotations
 
+import secrets
 from datetime import timedelta
 from functools import wraps
+from importlib import resources
 from urllib.parse import urlsplit
 
 from flask import (
@@ -16,6 +18,7 @@ from flask import (
     Flask,
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -27,14 +30,14 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from hotdesk.admin import AdminError, NotFound, accounts, history, phones, pins
+from hotdesk.admin import AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.brands import BRANDS
-from hotdesk.config import ROOT
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Admin
 from hotdesk.settings import SettingError
@@ -45,8 +48,9 @@ bp = Blueprint(
     "admin",
     __name__,
     url_prefix="/admin",
-    template_folder=str(ROOT / "templates"),
-    static_folder=str(ROOT / "static" / "admin"),
+    # Flask reads pages and assets from a directory: the package's own, where pip unpacked it.
+    template_folder=str(resources.files("hotdesk") / "templates"),
+    static_folder=str(resources.files("hotdesk") / "static" / "admin"),
     static_url_path="/static",
 )
 csrf = CSRFProtect()
@@ -131,21 +135,30 @@ def _refusals(view):
             return view(*args, **kwargs)
         except REFUSED as error:
             flash(str(error), "error")
-            return redirect(request.referrer if _local(request.referrer) else url_for("admin.dashboard"))
+            return redirect(_local(request.referrer, same_host=True) or url_for("admin.dashboard"))
 
     return wrapper
 
 
-def _local(url: str | None) -> bool:
-    """Only redirect to this server: `next` and Referer come from the browser."""
-    if not url:
-        return False
+def _local(url: str | None, *, same_host: bool = False) -> str | None:
+    """The console path to redirect to, or None: `next` and Referer come from the browser.
+
+    Only a path of this console ("/admin/..."), or with `same_host` (a Referer) a URL naming this
+    host; never a scheme-relative ("//host", "/\\host"), scheme-only ("https:/host") or
+    control-character URL, which a browser resolves to another host or which cannot go into a
+    Location header.
+    """
+    if not url or len(url) > 2048 or not url.isprintable() or "\\" in url:
+        return None
     parts = urlsplit(url)
-    return (
-        (not parts.netloc or parts.netloc == request.host)
-        and not url.startswith("//")
-        and parts.path.startswith("/admin")
-    )
+    if parts.scheme or parts.netloc:
+        if not same_host or parts.scheme not in ("http", "https") or parts.netloc != request.host:
+            return None
+        url = url[len(f"{parts.scheme}://{parts.netloc}") :]
+    path = urlsplit(url).path
+    if url.startswith("//") or not (path == "/admin" or path.startswith("/admin/")):
+        return None
+    return url
 
 
 def _tell(devices, reason: str) -> None:
@@ -161,21 +174,56 @@ def sign_in():
     next_url = request.values.get("next") or ""
     if request.method == "GET":
         return render_template("admin/sign_in.html", next=next_url, no_admins=not _admins_exist())
+    name = request.form.get("name", "")
+    browser = _known_browser(name)
     try:
-        admin = accounts.sign_in(db(), request.form.get("name", ""), request.form.get("password", ""), client_ip())
+        admin = accounts.sign_in(db(), name, request.form.get("password", ""), client_ip(), browser)
     except accounts.SignInRefused as refused:
         status = 429 if refused.retry_after else 401
-        return render_template(
-            "admin/sign_in.html", next=next_url, error=str(refused), name=request.form.get("name", "")
-        ), status
+        return render_template("admin/sign_in.html", next=next_url, error=str(refused), name=name), status
     session.clear()  # no value from before the sign-in survives it
     session.permanent = True
     session["admin_id"], session["key"] = admin.id, accounts.session_key(admin)
-    return redirect(next_url if _local(next_url) else url_for("admin.dashboard"))
+    response = redirect(_local(next_url) or url_for("admin.dashboard"))
+    response.set_cookie(
+        BROWSER_COOKIE,
+        _browser_signer().dumps({"admin": admin.name, "browser": browser or secrets.token_urlsafe(12)}),
+        max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()),
+        path=url_for("admin.sign_in"),
+        secure=request.is_secure,
+        httponly=True,
+        samesite="Strict",
+    )
+    return response
+
+
+# A browser an admin signed in from: its sign-ins for that name escape the per-name limit
+# (hotdesk.admin.accounts), so an outsider guessing the name cannot lock the admin out.
+BROWSER_COOKIE = "hotdesk_known_browser"
+BROWSER_COOKIE_LIFETIME = timedelta(days=180)
+
+
+def _browser_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="hotdesk-admin-known-browser")
+
+
+def _known_browser(name: str) -> str | None:
+    """The id of this browser's known-browser cookie if it is genuine, recent and for `name`."""
+    cookie = request.cookies.get(BROWSER_COOKIE)
+    if not cookie:
+        return None
+    try:
+        value = _browser_signer().loads(cookie, max_age=BROWSER_COOKIE_LIFETIME.total_seconds())
+    except BadData:
+        return None
+    if not isinstance(value, dict) or value.get("admin") != name.strip() or not isinstance(value.get("browser"), str):
+        return None
+    return value["browser"][:32]
 
 
 @bp.post("/sign-out")
 def sign_out():
+    accounts.end_sessions(db(), g.admin)  # a copy of the cookie is worth nothing from now on
     session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("admin.sign_in"))
@@ -410,7 +458,7 @@ def force_logout(mac: str):
     extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor)
     flash(f"{extension.number} logged out of {mac}." if extension else f"Nobody was logged in on {mac}.", "info")
     back = request.form.get("next")
-    return redirect(back if _local(back) else url_for("admin.mappings"))
+    return redirect(_local(back) or url_for("admin.mappings"))
 
 
 # devices
@@ -431,6 +479,7 @@ def devices():
         waiting=phones.waiting(session_),
         waiting_count=phones.waiting_count(session_),
         admission=hotdesk().settings.get(session_, "device_admission"),
+        lockouts=lockouts.listing(session_, hotdesk().settings),
     )
 
 
@@ -469,6 +518,34 @@ def reset_credentials(mac: str):
     return redirect(url_for("admin.devices", q=request.form.get("q") or None))
 
 
+@bp.route("/devices/<mac>/login", methods=["GET", "POST"])
+@_refusals
+def device_login(mac: str):
+    """Log an extension in on a phone without its PIN: how Digium D phones (no login app) get a user."""
+    device = phones.device(db(), mac)
+    if request.method == "POST":
+        number = request.form.get("extension", "")
+        made = phones.login(
+            db(), hotdesk().settings, hotdesk().notifier, mac, number, request.form.get("address", ""), g.actor
+        )
+        displaced = "".join(f" {made.extension.number} was logged out of {other.mac}." for other in made.logged_out)
+        flash(
+            f"{made.extension.number} logged in on {made.device.mac}; the phone is told to reload.{displaced}", "info"
+        )
+        return redirect(url_for("admin.devices", q=made.device.mac))
+    return render_template("admin/device_login.html", device=device)
+
+
+@bp.post("/lockouts/unlock")
+@_refusals
+def unlock():
+    what = lockouts.unlock(
+        db(), g.actor, extension=request.form.get("extension") or None, mac=request.form.get("mac") or None
+    )
+    flash(f"{what.capitalize()} unlocked.", "info")
+    return redirect(url_for("admin.devices"))
+
+
 @bp.post("/pins")
 @_refusals
 def pin():
@@ -490,24 +567,30 @@ def unpin(number: str, brand: str):
 # history
 
 
+def _parsed_filters() -> history.Filters:
+    """The filters asked for (an empty form field means "any"); AdminError naming a bad one."""
+    return history.Filters.parse(
+        **{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")}
+    )
+
+
 def _history_filters() -> history.Filters:
-    try:  # an empty form field means "any"
-        return history.Filters.parse(
-            **{name: request.args.get(name) or None for name in ("extension", "mac", "kind", "since", "until")}
-        )
+    try:
+        return _parsed_filters()
     except AdminError as error:
-        flash(str(error), "error")
-        return history.Filters()
+        abort(400, str(error))
 
 
 @bp.get("/history")
 def history_view():
-    filters = _history_filters()
-    try:
-        page = history.page(db(), filters, before=request.args.get("before") or None)
-    except AdminError as error:
-        abort(400, str(error))
     query = {k: v for k, v in request.args.items() if k != "before" and v}
+    try:
+        page = history.page(db(), _parsed_filters(), before=request.args.get("before") or None)
+    except AdminError as error:  # the page again, with the filters as typed, to correct them
+        flash(str(error), "error")
+        return render_template(
+            "admin/history.html", page=Page([], None), args=request.args, query=query, kinds=history.KINDS
+        ), 400
     return render_template("admin/history.html", page=page, args=request.args, query=query, kinds=history.KINDS)
 
 

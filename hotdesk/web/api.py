@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from werkzeug.exceptions import HTTPException
 
-from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, phones, pins
+from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -45,14 +45,34 @@ def _authenticate() -> Response | None:
         return error_response(400, f"{unknown[0]!r}: unknown query parameter")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
     token = accounts.token_named_by(db(), secret.strip()) if scheme.lower() == "bearer" else None
-    if token is None:
-        response = error_response(
-            401, "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)"
+    if token is None or accounts.token_expired(token):
+        message = "a valid API token is required: Authorization: Bearer <token> (hotdesk tokens create NAME)"
+        if token is not None:
+            message = f"API token {token.name} expired: create a new one (hotdesk tokens create NAME --expires DAYS)"
+        response = error_response(401, message)
+        response.headers["WWW-Authenticate"] = 'Bearer realm="hotdesk"' + (
+            ', error="invalid_token"' if token is not None else ""
         )
-        response.headers["WWW-Authenticate"] = 'Bearer realm="hotdesk"'
         return response
     g.actor = f"api:{token.name}"
+    g.scopes = accounts.token_scopes(token)
+    for scope in openapi.required_scopes(request.url_rule.rule, request.method):
+        require_scope(scope, "this answer carries SIP secrets, PINs or passwords" if scope == "secrets" else None)
     return None
+
+
+class Forbidden(AdminError):
+    def __init__(self, message: str, scope: str):
+        super().__init__(message)
+        self.scope = scope
+
+
+def require_scope(scope: str, why: str | None = None) -> None:
+    """403 unless this request's token has `scope` (read, write or secrets)."""
+    if scope not in g.scopes:
+        held = ", ".join(s for s in accounts.SCOPES if s in g.scopes)
+        reason = f"{why}: " if why else ""
+        raise Forbidden(f"{reason}this token lacks the {scope} scope (it has: {held})", scope)
 
 
 def error_response(status: int, message: str, **extra: Any) -> Response:
@@ -66,6 +86,12 @@ def error_response(status: int, message: str, **extra: Any) -> Response:
 @bp.errorhandler(SettingError)
 @bp.errorhandler(TemplateError)
 def _refused(error: ValueError) -> Response:
+    if isinstance(error, Forbidden):
+        response = error_response(403, str(error))
+        response.headers["WWW-Authenticate"] = (
+            f'Bearer realm="hotdesk", error="insufficient_scope", scope="{error.scope}"'
+        )
+        return response
     if isinstance(error, NotFound):
         return error_response(404, str(error))
     if isinstance(error, Conflict):
@@ -95,7 +121,10 @@ def _body(
 ) -> dict[str, str | None]:
     if not request.is_json:
         raise Unsupported("send a JSON object with Content-Type: application/json")
-    data = request.get_json(silent=True)
+    try:
+        data = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than Python parses: no object of ours looks like that
+        raise BadRequest("the body is nested too deeply") from None
     if not isinstance(data, dict):
         raise BadRequest("the body is not a JSON object")
     unknown = sorted(set(data) - set(allowed))
@@ -209,6 +238,17 @@ def device_json(device) -> dict:
         "shared_credentials_fetch": (
             {"at": _iso(device.shared_fetch_at), "ip": device.shared_fetch_ip} if device.shared_fetch_at else None
         ),
+    }
+
+
+def lockout_json(lock) -> dict:
+    return {
+        "kind": lock.kind,
+        "key": lock.key,
+        "scope": lock.scope,
+        "until": _iso(lock.until),
+        "level": lock.level,
+        "failures": lock.failures,
     }
 
 
@@ -425,6 +465,42 @@ def devices_reset_credentials(mac: str) -> Response:
     return jsonify(device_json(phones.reset_credentials(db(), mac, g.actor)))
 
 
+@bp.post("/devices/<mac>/login")
+def devices_login(mac: str) -> Response:
+    """Log an extension in on the phone without its PIN (multiple_login applies); the phone, and any
+    phone the login displaced, are told by SIP NOTIFY."""
+    data = _body(("extension", "address"), required=("extension",))
+    made = phones.login(
+        db(), hotdesk().settings, hotdesk().notifier, mac, data["extension"], data.get("address") or "external", g.actor
+    )
+    return jsonify(
+        {
+            "mac": made.device.mac,
+            "extension": made.extension.number,
+            "address": made.address,
+            "ip": made.device.last_ip,
+            "logged_out": [other.mac for other in made.logged_out],
+        }
+    )
+
+
+@bp.post("/devices/<mac>/unlock")
+def devices_unlock(mac: str) -> Response:
+    """Lift the phone's failed-login lockout."""
+    return jsonify({"unlocked": lockouts.unlock(db(), g.actor, mac=mac)})
+
+
+@bp.post("/extensions/<number>/unlock")
+def extensions_unlock(number: str) -> Response:
+    """Lift the extension's failed-login lockout, on every phone."""
+    return jsonify({"unlocked": lockouts.unlock(db(), g.actor, extension=number)})
+
+
+@bp.get("/lockouts")
+def lockouts_list() -> Response:
+    return jsonify({"items": [lockout_json(lock) for lock in lockouts.listing(db(), hotdesk().settings)]})
+
+
 @bp.get("/settings")
 def settings_list() -> Response:
     return jsonify({"items": [setting_json(view) for view in admin_settings.listing(db(), hotdesk().settings)]})
@@ -435,6 +511,8 @@ def settings_get(name: str) -> Response:
     """One setting, its value included even when it is a secret (as `hotdesk settings get`)."""
     registry = hotdesk().settings
     spec = _setting(name)
+    if spec.secret:
+        require_scope("secrets", f"{name} is a secret")
     return jsonify({"name": name, "value": registry.get(db(), name), "help": spec.help, "secret": spec.secret})
 
 
@@ -455,13 +533,16 @@ def _setting(name: str) -> SettingSpec:
 
 def _history_filters() -> history.Filters:
     args = request.args
-    return history.Filters.parse(
-        extension=args.get("extension"),
-        mac=args.get("mac"),
-        kind=args.get("kind"),
-        since=args.get("since"),
-        until=args.get("until"),
-    )
+    try:
+        return history.Filters.parse(
+            extension=args.get("extension"),
+            mac=args.get("mac"),
+            kind=args.get("kind"),
+            since=args.get("since"),
+            until=args.get("until"),
+        )
+    except AdminError as error:  # a malformed query parameter
+        raise BadRequest(str(error)) from None
 
 
 @bp.get("/history")

@@ -9,7 +9,7 @@ from hotdesk.hotdesking import DeviceConfig, Line
 from hotdesk.models import Device
 from hotdesk.trust import Proof
 from hotdesk.web import hotdesk, phone_base_url, settings
-from hotdesk.web.links import guest_keys, user_keys
+from hotdesk.web.links import device_token, guest_keys, user_keys
 
 
 def base_context(brand: Brand, part: str | None = None) -> dict:
@@ -28,7 +28,9 @@ def device_context(
 ) -> dict:
     """`line` is the line to write (None: the guest file, with the guest line if one is set up).
     `proof`: how the request this file answers proved the device (hotdesk.trust); it decides what
-    the phone-app keys written into the file may do."""
+    the phone-app keys written into the file may do: bound to the device's own credentials when the
+    request proved them, else a shared token (which can do nothing for a device that has its own)."""
+    token = device_token(device.mac, device.provisioning_password if proof is Proof.OWN_CREDENTIALS else None)
     return base_context(brand, part) | {
         "device": {
             "mac": device.mac,
@@ -38,7 +40,7 @@ def device_context(
         },
         "template": config.template.name,
         "line": line,
-        "keys": user_keys(device.mac) if line else guest_keys(device.mac),
+        "keys": user_keys(token) if line else guest_keys(token),
         "guest_line": None if line else hotdesking.guest_line(settings()),
     }
 

@@ -2,6 +2,9 @@
 
 A phone's XML browser does not reliably send HTTP credentials, so each URL carries a token
 signed with the app's key and bound to the device's MAC: one phone cannot act for another.
+A token written into a file that the device's own credentials opened is also bound to those
+credentials (an "own" token); one written into a file anyone with the shared credentials could
+fetch is a "shared" token. What each may do is hotdesk.trust's rule.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
 
 from hotdesk.models import Address
+from hotdesk.trust import credentials_binding
 from hotdesk.web import phone_base_url
 
 _SALT = "hotdesk.device-token"
@@ -30,17 +34,37 @@ def _timed_serializer(key: str, salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(key, salt=salt)
 
 
-def device_token(mac: str) -> str:
-    return _serializer(current_app.config["SECRET_KEY"], _SALT).dumps(mac)
+@dataclass(frozen=True)
+class DeviceToken:
+    mac: str
+    binding: str | None  # own token: trust.credentials_binding of the credentials it was issued under; None: shared
+
+
+def device_token(mac: str, own_password: str | None = None) -> str:
+    """The token of a device's app URLs. `own_password`: the device's own provisioning password, when
+    the file this token goes into answers a request those credentials made (an own token); None: a
+    shared token. A shared token is the bare MAC, as every token was before own tokens existed."""
+    key = current_app.config["SECRET_KEY"]
+    payload = mac if own_password is None else f"{mac}.{credentials_binding(key, own_password)}"
+    return _serializer(key, _SALT).dumps(payload)
+
+
+def read_device_token(token: str) -> DeviceToken | None:
+    """What a token was issued for, or None for a forged or damaged token."""
+    try:
+        payload = _serializer(current_app.config["SECRET_KEY"], _SALT).loads(token)
+    except BadSignature:
+        return None
+    if not isinstance(payload, str):
+        return None
+    mac, _, binding = payload.partition(".")
+    return DeviceToken(mac, binding or None)
 
 
 def device_from_token(token: str) -> str | None:
     """The MAC a token was issued to, or None for a forged or damaged token."""
-    try:
-        mac = _serializer(current_app.config["SECRET_KEY"], _SALT).loads(token)
-    except BadSignature:
-        return None
-    return mac if isinstance(mac, str) else None
+    read = read_device_token(token)
+    return read.mac if read else None
 
 
 def screen_state(mac: str, step: str, marker: str) -> str:
@@ -76,10 +100,9 @@ def login_url(token: str, address: Address) -> str:
     return app_url("phoneapp.login_form", token, address=address.value)
 
 
-def guest_keys(mac: str) -> list[Key]:
-    token = device_token(mac)
+def guest_keys(token: str) -> list[Key]:
     return [Key("External", login_url(token, Address.EXTERNAL)), Key("Internal", login_url(token, Address.INTERNAL))]
 
 
-def user_keys(mac: str) -> list[Key]:
-    return [Key("Logout", app_url("phoneapp.menu", device_token(mac)))]
+def user_keys(token: str) -> list[Key]:
+    return [Key("Logout", app_url("phoneapp.menu", token))]

@@ -18,7 +18,8 @@ NUMBER_PATTERN = "^[0-9A-Za-z+*#_.-]{1,32}$"
 
 ERRORS = {
     400: "Malformed request: not JSON, not an object, an unknown or mistyped field",
-    401: "No valid API token",
+    401: "No valid API token, or it expired",
+    403: "The token lacks the scope this needs (read: GET; write: changes; secrets: answers with secrets)",
     404: "No such resource",
     409: "Conflicts with what exists",
     415: "Wrong Content-Type",
@@ -56,7 +57,7 @@ def _operation(
     responses = {}
     for status, (description, content) in ok.items():
         responses[str(status)] = {"description": description} | ({"content": content} if content else {})
-    for status in sorted({400, 401, *errors}):  # 400: an unknown query parameter, on any operation
+    for status in sorted({400, 401, 403, *errors}):  # 400: an unknown query parameter, on any operation
         responses[str(status)] = {"description": ERRORS[status], "content": _json(_ref("Error"))}
     operation = {"summary": summary, "responses": responses}
     if params:
@@ -230,6 +231,34 @@ SCHEMAS = {
     "LogoutResult": _obj(
         {"mac": STRING, "logged_out": {"type": ["string", "null"], "description": "null: nobody was logged in"}}
     ),
+    "AdminLoginBody": _obj(
+        {
+            "extension": {"type": "string", "minLength": 1},
+            "address": {"type": "string", "enum": ["external", "internal"], "description": "default external"},
+        },
+        required=("extension",),
+    ),
+    "AdminLoginResult": _obj(
+        {
+            "mac": STRING,
+            "extension": STRING,
+            "address": {"type": "string", "enum": ["external", "internal"]},
+            "ip": {"type": "string", "description": "the phone's known address, which the login is bound to"},
+            "logged_out": {"type": "array", "items": STRING, "description": "phones this login displaced"},
+        }
+    ),
+    "UnlockResult": _obj({"unlocked": {"type": "string", "description": "what was unlocked, in words"}}),
+    "Lockout": _obj(
+        {
+            "kind": {"type": "string", "enum": ["extension", "phone"]},
+            "key": {"type": "string", "description": "the extension number or the MAC"},
+            "scope": {"type": "string", "description": "where the lock applies"},
+            "until": {"type": "string", "format": "date-time"},
+            "level": {"type": "integer", "description": "1: the first lock; each further one lasts twice as long"},
+            "failures": {"type": "integer"},
+        }
+    ),
+    "LockoutList": _list("Lockout"),
     "Setting": _obj(
         {
             "name": STRING,
@@ -252,8 +281,25 @@ SCHEMAS = {
 }
 
 
+# Operations whose answer carries SIP secrets, PINs or provisioning passwords: the secrets scope.
+SECRET_OPERATIONS = {("/extensions/export", "get")}
+
+
 @cache
 def document() -> dict:
+    """The document, each operation naming the token scopes it needs (3.1 allows them for any scheme)."""
+    doc = _document()
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method != "parameters":
+                scopes = ["read"] if method == "get" else ["write"]
+                if (path, method) in SECRET_OPERATIONS:
+                    scopes.append("secrets")
+                operation["security"] = [{"bearer": scopes}]
+    return doc
+
+
+def _document() -> dict:
     ok = "OK"
     return {
         "openapi": "3.1.0",
@@ -261,7 +307,9 @@ def document() -> dict:
             "title": "hotdesk",
             "version": "1",
             "description": "Extensions, provisioning templates, pins, phones, settings and history of a hotdesk server. "
-            "Authenticate with `Authorization: Bearer <token>` (`hotdesk tokens create NAME`). Lists are paged by cursor: "
+            "Authenticate with `Authorization: Bearer <token>` (`hotdesk tokens create NAME`); a token's scopes "
+            "decide what it may do: `read` (GET), `write` (changes), `secrets` (answers carrying SIP secrets, PINs "
+            "or provisioning passwords). Lists are paged by cursor: "
             "pass `next` back as `after` (or `before` for history). Every 4xx answer is a JSON object with `error`.",
         },
         "servers": [{"url": "/api/v1"}],
@@ -425,13 +473,45 @@ def document() -> dict:
                     (404, 422),
                 ),
             },
+            "/devices/{mac}/login": {
+                "parameters": [MAC],
+                "post": _operation(
+                    "Log an extension in on the phone without its PIN (multiple_login applies; the phones are told)",
+                    {200: (ok, _json(_ref("AdminLoginResult")))},
+                    (404, 409, 415, 422),
+                    body=_json(_ref("AdminLoginBody")),
+                ),
+            },
+            "/devices/{mac}/unlock": {
+                "parameters": [MAC],
+                "post": _operation(
+                    "Lift the phone's failed-login lockout", {200: (ok, _json(_ref("UnlockResult")))}, (404, 422)
+                ),
+            },
+            "/extensions/{number}/unlock": {
+                "parameters": [NUMBER],
+                "post": _operation(
+                    "Lift the extension's failed-login lockout, on every phone",
+                    {200: (ok, _json(_ref("UnlockResult")))},
+                    (404, 422),
+                ),
+            },
+            "/lockouts": {
+                "get": _operation(
+                    "Extensions and phones locked out by failed logins now, the longest first",
+                    {200: (ok, _json(_ref("LockoutList")))},
+                    (),
+                )
+            },
             "/settings": {
                 "get": _operation("Runtime settings (secrets: value null)", {200: (ok, _json(_ref("SettingList")))}, ())
             },
             "/settings/{name}": {
                 "parameters": [NAME],
                 "get": _operation(
-                    "One setting, with its value even if secret", {200: (ok, _json(_ref("Setting")))}, (404,)
+                    "One setting, with its value; a secret one needs the secrets scope",
+                    {200: (ok, _json(_ref("Setting")))},
+                    (404,),
                 ),
                 "put": _operation(
                     "Change a setting",
@@ -465,3 +545,13 @@ def query_parameters(rule: str, method: str) -> frozenset[str]:
     path = rule.removeprefix("/api/v1").replace("<", "{").replace(">", "}")
     operation = document()["paths"].get(path, {}).get("get" if method == "HEAD" else method.lower(), {})
     return frozenset(p["name"] for p in operation.get("parameters", ()) if p["in"] == "query")
+
+
+@cache
+def required_scopes(rule: str, method: str) -> tuple[str, ...]:
+    """The token scopes the document says the operation a Flask URL rule serves needs (an
+    operation it does not describe, such as OPTIONS: read for what changes nothing, else write)."""
+    path = rule.removeprefix("/api/v1").replace("<", "{").replace(">", "}")
+    operation = document()["paths"].get(path, {}).get("get" if method == "HEAD" else method.lower(), {})
+    fallback = ["read" if method in ("GET", "HEAD", "OPTIONS") else "write"]
+    return tuple(operation.get("security", [{"bearer": fallback}])[0]["bearer"])

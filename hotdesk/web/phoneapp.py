@@ -3,25 +3,26 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, abort, current_app, request
 
-from hotdesk import brands, hotdesking
+from hotdesk import brands, hotdesking, trust
 from hotdesk.brands import Brand, Identity
+from hotdesk.db import serialize_logins
 from hotdesk.hotdesking import LoginFailure
 from hotdesk.models import Address, Device
 from hotdesk.notifications import reload_device
 from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
+from hotdesk.trust import Proof
 from hotdesk.web import client_ip, db, hotdesk, snapshot
 from hotdesk.web import settings as web_settings
-from hotdesk.trust import Proof
 from hotdesk.web.device_files import device_context
 from hotdesk.web.links import (
     app_url,
     device_from_token,
-    device_token,
     login_url,
+    read_device_token,
     screen_state,
     screen_state_ok,
 )
@@ -38,13 +39,28 @@ FAILURE_TEXT = {
     LoginFailure.NOT_ADMITTED: "This phone is not admitted yet. Ask your administrator to admit it on the Phones page.",
 }
 EXPIRED_TEXT = "This screen has expired. Please start again."
+NOT_OWN_TEXT = "This key is not this phone's own: restart the phone to renew its keys."
+IN_USE_TEXT = (
+    "Someone is logged in on this phone from another address: only there, or by an administrator, can it change."
+)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The device a request's token names, its brand, the token, and what the request proves."""
+
+    device: Device
+    brand: Brand
+    token: str
+    binding: str | None
+    proof: Proof
 
 
 @bp.get("/<token>/login/<address>")
 def login_form(token: str, address: str) -> Response:
-    device, brand = _device(token)
-    chosen = _address(address, brand)
-    return _answer(brand, _login_form(token, device, chosen, step="login"))
+    caller = _caller(token)
+    chosen = _address(address, caller.brand)
+    return _answer(caller.brand, _login_form(token, caller.device, chosen, step="login"))
 
 
 @bp.get("/<token>/login/<address>/submit/<state>")
@@ -72,7 +88,11 @@ def _login_form(token: str, device: Device, address: Address, *, step: str, numb
 
 
 def _login(token: str, address: str, state: str, *, step: str) -> Response:
-    device, brand = _device(token)
+    # Under the login lock from the start: what the checks below read (who is logged in, from where)
+    # cannot change before the login decides.
+    serialize_logins(db())
+    caller = _caller(token)
+    device, brand = caller.device, caller.brand
     chosen = _address(address, brand)
     if not screen_state_ok(state, device.mac, step, _login_marker(device)):
         return _answer(brand, Message("Login", EXPIRED_TEXT, error=True, back_url=login_url(token, chosen)))
@@ -108,23 +128,27 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
 
     extension = result.extension
     for other in result.logged_out:
-        _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=other.last_ip)
+        # Each displaced phone at its own known address (for one without credentials of its own, where
+        # the login just ended came from).
+        host = trust.reload_address(other, hotdesking.latest_login_address(session, other))
+        _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=host)
     screen = Reload("Logged in", f"Welcome, {extension.name} ({extension.number}). The phone now loads your settings.")
-    return _answer(brand, screen, reload=device)
+    return _answer(brand, screen, reload=caller, login_address=hotdesking.login_address(session, device))
 
 
 @bp.get("/<token>/login/<address>/override")
 def override_form(token: str, address: str) -> Response:
     """deny policy: the user chose to log in here anyway, and confirms with the password again."""
-    device, brand = _device(token)
-    chosen = _address(address, brand)
+    caller = _caller(token)
+    chosen = _address(address, caller.brand)
     number = request.args.get("number", "")[:32]
-    return _answer(brand, _login_form(token, device, chosen, step="override", number=number))
+    return _answer(caller.brand, _login_form(token, caller.device, chosen, step="override", number=number))
 
 
 @bp.get("/<token>/menu")
 def menu(token: str) -> Response:
-    device, brand = _device(token)
+    caller = _caller(token)
+    device, brand = caller.device, caller.brand
     mapping = device.mapping
     address = mapping.address if mapping else Address.EXTERNAL
     user = f"{mapping.extension.number} {mapping.extension.name}" if mapping else "nobody"
@@ -141,14 +165,17 @@ def menu(token: str) -> Response:
 
 @bp.get("/<token>/logout/<state>")
 def logout(token: str, state: str) -> Response:
-    device, brand = _device(token)
+    serialize_logins(db())  # as for a login: the checks and the logout see the same phone
+    caller = _caller(token)
+    device, brand = caller.device, caller.brand
     if not screen_state_ok(state, device.mac, "logout", _login_marker(device)):
         return _answer(brand, Message("Logout", EXPIRED_TEXT, error=True, back_url=app_url("phoneapp.menu", token)))
+    login_address = hotdesking.login_address(db(), device)  # of the login this logout ends
     extension = hotdesking.logout(db(), device, ip=client_ip())
     if extension is None:
         return _answer(brand, Message("Logout", "Nobody is logged in on this phone."))
     screen = Reload("Logged out", f"Goodbye, {extension.name}. The phone returns to guest mode.")
-    return _answer(brand, screen, reload=device)
+    return _answer(brand, screen, reload=caller, login_address=login_address)
 
 
 @bp.get("/<token>/configuration/<state>/<int:page>")
@@ -157,12 +184,13 @@ def configuration(token: str, state: str, page: int) -> Response:
 
     The state ties the page to the login that sent the phone here: it carries the user's secret.
     """
-    device, brand = _device(token)
+    caller = _caller(token)
+    device, brand = caller.device, caller.brand
     if brand.reloads_by_notify:
         _refuse(brand, "This phone takes its configuration from the provisioning server.", status=404)
     if not screen_state_ok(state, device.mac, "configuration", _login_marker(device)):
         return _answer(brand, Message("Reload", EXPIRED_TEXT, error=True))
-    pages = brand.configuration_pages(_device_file(device, brand))
+    pages = brand.configuration_pages(_device_file(device, brand, caller.proof))
     if not 1 <= page <= len(pages):
         _refuse(brand, "There is no such configuration page.", status=404)
     return _answer(brand, Configuration(tuple(pages[page - 1])))
@@ -171,26 +199,31 @@ def configuration(token: str, state: str, page: int) -> Response:
 @bp.get("/<token>/reloaded")
 def reloaded(token: str) -> Response:
     """What a phone shows once it has applied the configuration its login/logout answer pointed to."""
-    device, brand = _device(token)
+    caller = _caller(token)
+    device, brand = caller.device, caller.brand
     if device.mapping is None:
         return _answer(brand, Message("Logged out", "This phone is a guest phone again."))
     extension = device.mapping.extension
     return _answer(brand, Message("Logged in", f"Welcome, {extension.name} ({extension.number})."))
 
 
-def _with_configuration(brand: Brand, device: Device, screen: Reload) -> Reload:
+def _with_configuration(caller: Caller, screen: Reload) -> Reload:
     """The answer itself reloads the phone: point it at its new configuration, page by page."""
-    token = device_token(device.mac)
+    device, brand, token = caller.device, caller.brand, caller.token
     state = screen_state(device.mac, "configuration", _login_marker(device))
-    count = len(brand.configuration_pages(_device_file(device, brand)))
+    # What the token proves now that the login or logout is done: the pages are counted as they will be served.
+    proof = _proof(device, caller.binding) or Proof.NONE
+    count = len(brand.configuration_pages(_device_file(device, brand, proof)))
     pages = tuple(app_url("phoneapp.configuration", token, state=state, page=n) for n in range(1, count + 1))
     return replace(screen, pages=pages, done_url=app_url("phoneapp.reloaded", token))
 
 
-def _device_file(device: Device, brand: Brand) -> bytes:
-    """The device's own file as /provision/ renders it now (without credentials: it issues none here)."""
+def _device_file(device: Device, brand: Brand, proof: Proof) -> bytes:
+    """The device's own file as /provision/ would render it for this proof (without credentials: it
+    issues none here)."""
     config = hotdesking.device_config(db(), device, snapshot())
-    context = device_context(brand, device, config, line=config.line, proof=Proof.OWN_CREDENTIALS)
+    line = config.line if proof.may_read_line else None
+    context = device_context(brand, device, config, line=line, proof=proof)
     return brand.render_config(config.template.body, context)
 
 
@@ -210,14 +243,20 @@ def too_many_requests(error) -> Response:
         if brand
         else Response(text + "\n", 429, content_type="text/plain; charset=utf-8")
     )
-    response.headers.extend(error.get_response().headers.items() if hasattr(error, "get_response") else [])
+    # The limiter's own response is an HTML page: of it, only the headers about the limit, so the
+    # answer keeps one Content-Type and one Content-Length, those of the body it carries.
+    limiter_headers = error.get_response().headers if hasattr(error, "get_response") else {}
+    for name, value in limiter_headers.items():
+        if name.lower() == "retry-after" or name.lower().startswith("x-ratelimit-"):
+            response.headers[name] = value
     return response
 
 
-def _device(token: str) -> tuple[Device, Brand]:
-    """The device a token was issued to; refused if forged, unknown, or presented by another phone."""
-    mac = device_from_token(token)
-    device = hotdesking.find_device(db(), mac=mac) if mac else None
+def _caller(token: str) -> Caller:
+    """The device a token was issued to; refused if forged, unknown, presented by another phone, or
+    not proving enough to act on the device as it is now (hotdesk.trust)."""
+    read = read_device_token(token)
+    device = hotdesking.find_device(db(), mac=read.mac) if read else None
     brand = brands.BRANDS.get(device.brand) if device else None
     if device is None or brand is None:
         _refuse(None, "This key does not belong to a known phone. Restart the phone to renew its keys.")
@@ -225,7 +264,25 @@ def _device(token: str) -> tuple[Device, Brand]:
     if identity is not None and identity.mac and identity.mac != device.mac:
         log.warning("phone app: token of %s presented by %s (ip=%s)", device.mac, identity.mac, client_ip())
         _refuse(brand, "This key belongs to another phone.")
-    return device, brand
+    proof = _proof(device, read.binding)
+    if proof is None:
+        log.warning("phone app: a key that is not %s's own refused (ip=%s)", device.mac, client_ip())
+        _refuse(brand, NOT_OWN_TEXT)
+    if not trust.app_may_act(proof, logged_in=device.mapping is not None):
+        log.warning("phone app: %s is logged in from another address: refused (ip=%s)", device.mac, client_ip())
+        _refuse(brand, IN_USE_TEXT)
+    return Caller(device, brand, token, read.binding, proof)
+
+
+def _proof(device: Device, binding: str | None) -> Proof | None:
+    """What a request with a token of this binding proves about the device now (trust.app_token_proof)."""
+    login_address = (
+        hotdesking.login_address(db(), device)
+        if device.provisioning_password is None and device.mapping is not None
+        else None
+    )
+    key = current_app.config["SECRET_KEY"]
+    return trust.app_token_proof(device, binding, key=key, login_address=login_address, ip=client_ip())
 
 
 def _address(value: str, brand: Brand) -> Address:
@@ -244,15 +301,22 @@ def _refuse(brand: Brand | None, text: str, status: int = 403):
     abort(_answer(brand, Message("Not allowed", text, error=True), status=status))
 
 
-def _answer(brand: Brand, screen: Screen, status: int = 200, reload: Device | None = None) -> Response:
+def _answer(
+    brand: Brand, screen: Screen, status: int = 200, reload: Caller | None = None, login_address: str | None = None
+) -> Response:
+    """`reload`: the caller whose phone must reload, by this answer or by a NOTIFY to its known address
+    (trust.reload_address: never the request's source as such); `login_address`: where the login
+    current when the reload was decided came from."""
     context = {}
     if reload is not None and not brand.reloads_by_notify:
-        screen = _with_configuration(brand, reload, screen)
-        context["phone"] = Identity(model=reload.model, firmware=reload.firmware, mac=reload.mac)
+        screen = _with_configuration(reload, screen)
+        device = reload.device
+        context["phone"] = Identity(model=device.model, firmware=device.firmware, mac=device.mac)
     response = Response(brand.render_screen(screen, **context), status, content_type=brand.screen_content_type)
     response.headers["Cache-Control"] = "no-store"
     if reload is not None and brand.reloads_by_notify:
-        _reload(reload, reason=screen.title.lower(), host=client_ip())
+        host = trust.reload_address(reload.device, login_address)
+        _reload(reload.device, reason=screen.title.lower(), host=host)
     return response
 
 

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, current_app, g, request
 from hotdesk import brands, credentials, hotdesking, published, trust
 from hotdesk.brands import FileKind, normalize_mac
 from hotdesk.models import Device, utcnow
-from hotdesk.web import client_ip, db, hotdesk, http_auth, snapshot
+from hotdesk.web import client_ip, db, hotdesk, http_auth, ratelimit, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.trust import Proof
 from hotdesk.web.device_files import base_context, device_context, fast_path
@@ -27,7 +27,7 @@ log = logging.getLogger("hotdesk.provision")
 def provisioning_file(filename: str) -> Response:
     session = db()
     settings = web_settings()
-    key = current_app.config["SECRET_KEY"]
+    nonces = current_app.extensions["hotdesk.digest_nonces"]
     global_user = settings["provisioning_username"]
     by_device: Device | None = None  # the device whose own credentials the request carries
 
@@ -38,11 +38,14 @@ def provisioning_file(filename: str) -> Response:
         by_device = hotdesking.find_device(session, provisioning_username=username)
         return by_device.provisioning_password if by_device else None
 
-    user = http_auth.authenticate(request, password_of, key)
+    if request.authorization is not None and ratelimit.provisioning_auth_throttled():
+        return ratelimit.too_many_failures()
+    user = http_auth.authenticate(request, password_of, nonces)
     if user is None:
-        if request.authorization is not None:
-            log.warning("provisioning auth failed ip=%s file=%r", client_ip(), filename[:200])
-        return http_auth.challenge(key, stale=http_auth.nonce_is_stale(request, key))
+        stale = http_auth.nonce_is_stale(request, nonces)
+        if request.authorization is not None and not stale:
+            ratelimit.provisioning_auth_failed(request.authorization.username)
+        return http_auth.challenge(nonces, client_ip(), stale=stale)
     if user == global_user:
         by_device = None
     return _answer(filename, by_device)

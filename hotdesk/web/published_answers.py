@@ -35,8 +35,8 @@ _FAST_PATH = re.compile(r"/fast/([0-9a-f]{12})/([0-9a-f]{32})/([^/]+)")
 class PublishedAnswers:
     """WSGI middleware around the app (inside ProxyFix, so that addresses are the phones')."""
 
-    def __init__(self, app, files: PublishedFiles, sightings: Sightings, secret_key: str):
-        self.app, self.files, self.sightings, self.secret_key = app, files, sightings, secret_key
+    def __init__(self, app, files: PublishedFiles, sightings: Sightings, nonces: http_auth.DigestNonces):
+        self.app, self.files, self.sightings, self.nonces = app, files, sightings, nonces
 
     def __call__(self, environ, start_response):
         if environ.get("REQUEST_METHOD") == "GET":
@@ -73,7 +73,10 @@ class PublishedAnswers:
         reader = self.files.reader(mac)
         if reader is None or reader.user_agent != user_agent:
             return None
-        if not http_auth.proves(request, reader.username, reader.ha1, self.secret_key):
+        # Digest answers are checked against this host's nc marks like any other (http_auth). There
+        # is no failure throttle here: only a device's own credentials, generated and long, open a
+        # copy; anything else goes on to the blueprint, which counts failures (web/ratelimit.py).
+        if not http_auth.proves(request, reader.username, reader.ha1, self.nonces):
             return None
         return self._copy(mac, reader, filename, request.remote_addr)
 

@@ -6,20 +6,33 @@ app (where PINs are typed) is limited per phone (its device token); provisioning
 a phone (MAC in the User-Agent or file name) are not held back, and only requests that name no phone
 count against their address.
 
+Failed provisioning authentication is throttled apart from that (`provisioning_auth_failed`):
+after FAILURES_PER_ADDRESS failures within FAILURE_WINDOW from one address, or
+FAILURES_PER_DEVICE failures from one address for the phone the request names, that address (or
+that address for that phone) is answered 429 without its credentials being checked, so guessing
+stops there. Only failures count: an office of phones behind one NAT address that boots with the
+right credentials never comes near the limit, and stale Digest nonces (a boot after ten minutes)
+are not failures. The phone's own key is per address too: an outsider who fails in a phone's name
+throttles himself, not the phone (whose own address has not failed). Each failure is logged in a
+fixed format for fail2ban (deploy/fail2ban/filter.d/hotdesk.conf).
+
 Counters live in each worker's memory unless HOTDESK_RATELIMIT_STORAGE_URI points at a shared
 store (e.g. memcached://host:11211 or redis://host:6379, as Flask-Limiter supports).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 
-from flask import Flask, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
+from limits import RateLimitItemPerMinute, storage, strategies
 
 from hotdesk import brands
 from hotdesk.web import client_ip, settings
-from hotdesk.web.links import device_from_token
+from hotdesk.web.links import device_from_token, read_device_token
 
 
 def init_app(app: Flask, *, per_device, per_address) -> None:
@@ -43,6 +56,53 @@ def init_app(app: Flask, *, per_device, per_address) -> None:
         return request.blueprint in names_phone and named_device() is not None
 
     limiter.init_app(app)
+    uri = os.environ.get("HOTDESK_RATELIMIT_STORAGE_URI", "memory://")
+    app.extensions["provisioning_auth_failures"] = strategies.MovingWindowRateLimiter(storage.storage_from_string(uri))
+
+
+FAILURE_WINDOW = 10  # minutes
+FAILURES_PER_ADDRESS = 100  # 300 phones behind one NAT address fail only if misconfigured
+FAILURES_PER_DEVICE = 10  # per address and named phone
+_per_address = RateLimitItemPerMinute(FAILURES_PER_ADDRESS, FAILURE_WINDOW)
+_per_device = RateLimitItemPerMinute(FAILURES_PER_DEVICE, FAILURE_WINDOW)
+auth_log = logging.getLogger("hotdesk.provision.auth")
+_NOT_A_FIELD = re.compile(r"[^A-Za-z0-9._@+-]")
+
+
+def provisioning_auth_throttled() -> bool:
+    """Has this address failed provisioning authentication too often (in general, or for the phone
+    this request names)? Then its credentials are not even checked."""
+    failures = current_app.extensions["provisioning_auth_failures"]
+    return not all(failures.test(limit, *key) for limit, key in _failure_keys())
+
+
+def provisioning_auth_failed(username: str | None) -> None:
+    """Count a failed provisioning authentication, and log it in the fail2ban filter's format."""
+    failures = current_app.extensions["provisioning_auth_failures"]
+    for limit, key in _failure_keys():
+        failures.hit(limit, *key)
+    # Fixed fields, none with a space (the user name is the client's), the address last.
+    user = _NOT_A_FIELD.sub("?", username or "")[:64] or "-"
+    auth_log.warning("hotdesk provisioning auth failed: user=%s mac=%s ip=%s", user, named_device() or "-", client_ip())
+
+
+def too_many_failures() -> Response:
+    response = Response(
+        "Too many failed authentications from this address. Try again later.\n",
+        429,
+        content_type="text/plain; charset=utf-8",
+    )
+    response.headers["Retry-After"] = str(FAILURE_WINDOW * 60)
+    return response
+
+
+def _failure_keys():
+    address = client_ip() or "-"
+    keys = [(_per_address, ("provisioning-auth", address))]
+    mac = named_device()
+    if mac:
+        keys.append((_per_device, ("provisioning-auth", address, mac)))
+    return keys
 
 
 def named_device() -> str | None:
@@ -68,7 +128,15 @@ def _named_device() -> str | None:
 
 def _key() -> str:
     mac = named_device()
-    return f"device:{mac}" if mac else f"address:{client_ip()}"
+    if not mac:
+        return f"address:{client_ip()}"
+    args = request.view_args or {}
+    token = read_device_token(args["token"]) if "token" in args else None
+    if token is not None and token.binding:
+        # A phone's own token counts apart: the shared one, which anyone can take from its guest
+        # file, cannot use up the phone's own requests.
+        return f"device:{mac}:{token.binding}"
+    return f"device:{mac}"
 
 
 def _per_minute() -> int:

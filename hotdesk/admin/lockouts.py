@@ -1,0 +1,38 @@
+"""Failed-login lockouts as admins see and lift them: the console, the API and the CLI call these."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from hotdesk import lockout
+from hotdesk.admin import AdminError, NotFound
+from hotdesk.admin.phones import device
+from hotdesk.models import Extension
+from hotdesk.settings import Settings
+
+
+def listing(session: Session, registry: Settings) -> list[lockout.Lockout]:
+    """Every lock in force now, the longest first (hotdesk.lockout counts them)."""
+    locks = lockout.current(session, registry.all(session))
+    session.commit()
+    return locks
+
+
+def unlock(session: Session, actor: str, *, extension: str | None = None, mac: str | None = None) -> str:
+    """Lift the lockout of an extension (on every phone) or of a phone, now; an `unlock` event with
+    the admin's name records it. What was unlocked, in words."""
+    if (extension is None) == (mac is None):
+        raise AdminError("name an extension or a phone to unlock")
+    if extension is not None:
+        number = extension.strip()
+        if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
+            raise NotFound(f"no extension {number}")
+        lockout.unlock(session, number=number, actor=actor)
+        what = f"extension {number}"
+    else:
+        phone = device(session, mac)
+        lockout.unlock(session, mac=phone.mac, actor=actor)
+        what = f"phone {phone.mac}"
+    session.commit()
+    return what
