@@ -7,7 +7,7 @@ ADMIN_BIND ?= $(HOTDESK_ADMIN_BIND)
 WORKERS ?= 4
 BIN = $(VENV)/bin
 
-.PHONY: run test test-deps install install-test bench clean
+.PHONY: run test test-deps lint install install-test install-lint bench clean
 
 # deploy/gunicorn.conf.py: the worker that keeps slow clients off its threads, no access log,
 # no query strings in the error log.
@@ -26,6 +26,15 @@ endif
 test: test-deps $(VENV)/.installed-test
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# What CI checks before the tests (.ci/run), and .pre-commit-config.yaml before a commit: formatting,
+# ruff's rules (ruff.toml), types (mypy, pyproject.toml) and the import arrows (import-linter, pyproject.toml).
+lint: $(VENV)/.installed-lint
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	@if grep -q '^\[tool.importlinter\]' pyproject.toml; then $(BIN)/lint-imports; \
+	else echo "lint: pyproject.toml has no import-linter contracts: the arrows are NOT checked" >&2; fi
+
 # sipp, nginx, openssl, Chromium (tests/tools.py): apt-get installs what is missing when root or
 # sudo without a password allows, never prompting; else the tests needing them skip, listed at the end.
 # TEST_DEPS=no: leave the machine alone.
@@ -41,6 +50,7 @@ bench: $(VENV)/.installed
 
 install: $(VENV)/.installed
 install-test: $(VENV)/.installed-test
+install-lint: $(VENV)/.installed-lint
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +62,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 $(VENV)/.installed-test: pyproject.toml $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(VENV)/.installed-lint: pyproject.toml $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[lint]'
 	touch $@
 
 clean:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import seed
@@ -169,7 +169,8 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
         )
         if first.errors:
             raise SystemExit(
-                f"bench: {first.errors} errors in the first fetches (see {results.targets[f'hotdesk {size}'].server.log_path})"
+                f"bench: {first.errors} errors in the first fetches"
+                f" (see {results.targets[f'hotdesk {size}'].server.log_path})"
             )
     names = list(results.targets)
     for name in names:  # warm-up: imports, caches, pools
@@ -202,7 +203,8 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     say(f"login storm: {args.login_phones} phones, {args.login_concurrency} at a time, no pause")
     results.login = login_storm(main_target.url, populations[args.phones], args, work, sip_port, batch=0, think=0.0)
     say(
-        f"login storm: {args.login_phones} more phones, {args.login_concurrency} at a time, {args.think} s to type and to restart"
+        f"login storm: {args.login_phones} more phones, {args.login_concurrency} at a time,"
+        f" {args.think} s to type and to restart"
     )
     results.paced = login_storm(
         main_target.url, populations[args.phones], args, work, sip_port, batch=1, think=args.think
@@ -472,7 +474,8 @@ def report(r: Results, args) -> str:
             "",
         ),
         row(
-            f"login storm, people at desks ({args.think:g} s to type, {args.think:g} s to restart): {paced['flows']} phones, "
+            f"login storm, people at desks ({args.think:g} s to type, {args.think:g} s to restart): "
+            f"{paced['flows']} phones, "
             f"{args.login_concurrency} at a time, each flow's time waiting for the server",
             f"{paced['flows'] / paced['seconds']:,.1f} flows/s",
             f"{paced['flow_p50_ms']:.0f}",
@@ -518,18 +521,23 @@ def report(r: Results, args) -> str:
             verdict(boot.errors == 0 and boot.requests == 2 * args.phones),
         ),
         row(
-            f"login flow p99 ≤ {TARGETS['login_p99_ms']:.0f} ms at {args.login_concurrency} concurrent phones (people at desks)",
-            f"p99 {paced['flow_p99_ms']:.0f} ms, {paced['errors']} errors, {paced['notifies']} of {paced['flows']} NOTIFYs answered",
+            f"login flow p99 ≤ {TARGETS['login_p99_ms']:.0f} ms at {args.login_concurrency} concurrent phones"
+            " (people at desks)",
+            f"p99 {paced['flow_p99_ms']:.0f} ms, {paced['errors']} errors, "
+            f"{paced['notifies']} of {paced['flows']} NOTIFYs answered",
             verdict(paced_ok),
         ),
         row(
-            f"the same {args.login_concurrency} phones with no pause between steps (a closed loop: its p99 is concurrency ÷ throughput)",
-            f"p99 {login['flow_p99_ms']:.0f} ms at {login['flows'] / login['seconds']:,.1f} flows/s, {login['errors']} errors, "
+            f"the same {args.login_concurrency} phones with no pause between steps"
+            " (a closed loop: its p99 is concurrency ÷ throughput)",
+            f"p99 {login['flow_p99_ms']:.0f} ms at {login['flows'] / login['seconds']:,.1f} flows/s, "
+            f"{login['errors']} errors, "
             f"{login['notifies']} of {login['flows']} NOTIFYs answered",
             "for information" if login["errors"] == 0 else "**FAIL** (errors)",
         ),
         row(
-            f"{max(args.sizes):,}-device cost ≤ {TARGETS['scale_cost']}× {min(args.sizes):,}-device cost (server CPU per request)",
+            f"{max(args.sizes):,}-device cost ≤ {TARGETS['scale_cost']}× {min(args.sizes):,}-device cost"
+            " (server CPU per request)",
             f"{cost:.2f}× (req/s: {small.rate / large.rate:.2f}×); every fetch rendered: {cost_rendering:.2f}×",
             verdict(max(cost, cost_rendering) <= TARGETS["scale_cost"]),
         ),
@@ -555,12 +563,15 @@ def machine(args) -> str:
     )
     memory = int(re.search(r"MemTotal:\s+(\d+)", Path("/proc/meminfo").read_text()).group(1)) / 1024**2
     nginx = (
-        subprocess.run([NGINX, "-v"], capture_output=True, text=True).stderr.strip().split("/")[-1] if NGINX else "-"
+        subprocess.run([NGINX, "-v"], check=False, capture_output=True, text=True).stderr.strip().split("/")[-1]
+        if NGINX
+        else "-"
     )
     database = "PostgreSQL" if args.database_url and args.database_url.startswith("postgresql") else "SQLite (WAL)"
     return (
-        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB · Linux {platform.release()}"
-        f" · Python {platform.python_version()} · {database} · gunicorn {args.workers} workers (deploy/gunicorn.conf.py)"
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB"
+        f" · Linux {platform.release()} · Python {platform.python_version()} · {database}"
+        f" · gunicorn {args.workers} workers (deploy/gunicorn.conf.py)"
         f" · nginx {nginx} · wrk, {args.connections} keep-alive connections; req/s and latencies are medians of"
         f" {args.rounds} interleaved {args.seconds:g} s runs"
         f" · load average before the run {args.load_before:.2f}"

@@ -18,6 +18,7 @@ import random
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from tests.live_http import LiveClient
 from tests.live_servers import NotifyResponder
@@ -66,7 +67,7 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def main(plan_path: str) -> None:
-    plan = json.loads(open(plan_path).read())
+    plan = json.loads(Path(plan_path).read_text())
     # 32 phones are 32 threads of this one process: hand the interpreter lock over every
     # millisecond rather than every 5, or a phone's answer waits for other phones' parsing.
     # (Spreading them over several processes was no better on 2 CPUs: more processes to schedule.)
@@ -76,7 +77,7 @@ def main(plan_path: str) -> None:
     with ThreadPoolExecutor(plan["concurrency"]) as pool:
         futures = [
             pool.submit(login_flow, plan["base_url"], phone, number, pin, plan.get("think_seconds", 0.0))
-            for phone, (number, pin) in zip(plan["phones"], plan["extensions"])
+            for phone, (number, pin) in zip(plan["phones"], plan["extensions"], strict=True)
         ]
         outcomes = []
         for future in futures:
@@ -108,7 +109,7 @@ def main(plan_path: str) -> None:
                 "requests": len(requests),
                 "notifies": responder.received,
                 "step_p99_ms": [
-                    round(1000 * percentile(list(step), 0.99), 1) for step in zip(*steps)
+                    round(1000 * percentile(list(step), 0.99), 1) for step in zip(*steps, strict=True)
                 ],  # where a slow flow spent its time
                 # the slowest flows: when they started (s into the run) and each answer's time (ms)
                 "slowest": [

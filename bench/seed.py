@@ -159,7 +159,7 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     engine.dispose()
-    return Population(url, users, guest_phones, list(zip(number[size:], pins[size:])))
+    return Population(url, users, guest_phones, list(zip(number[size:], pins[size:], strict=True)))
 
 
 def power_cut(url: str) -> None:
@@ -174,8 +174,9 @@ def request_list(path, phones: list[Phone], files, folder=lambda phone: "/provis
     """Requests for wrk (bench/requests.lua): `path<TAB>authorization<TAB>user-agent` per line."""
     with open(path, "w") as out:
         for phone in phones:
-            for name in files(phone):
-                out.write(f"{folder(phone)}{name}\t{phone.authorization}\t{phone.user_agent}\n")
+            out.writelines(
+                f"{folder(phone)}{name}\t{phone.authorization}\t{phone.user_agent}\n" for name in files(phone)
+            )
 
 
 def _phone(index: int) -> Phone:

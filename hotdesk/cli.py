@@ -322,7 +322,7 @@ def extensions_weak_pins(ctx: Context, session: Session) -> None:
         for ext in session.scalars(
             select(Extension).where(Extension.voicemail_pin.is_not(None)).order_by(Extension.number)
         )
-        if (reason := hotdesking.weak_pin(ext.voicemail_pin, ext.number))
+        if ext.voicemail_pin and (reason := hotdesking.weak_pin(ext.voicemail_pin, ext.number))
     ]
     for number, reason in weak:
         click.echo(f"{number}\t{reason}")
@@ -368,13 +368,12 @@ def devices_list(ctx: Context, session: Session, waiting: bool) -> None:
 def devices_admit(ctx: Context, session: Session, mac: str | None, all_waiting: bool, address: str | None) -> None:
     """Admit a waiting phone (setting device_admission): logins on it are allowed, and its own
     credentials go to its next fetch from the address it was seen at."""
-    if all_waiting == (mac is not None) or (all_waiting and address):
+    if mac is not None and not all_waiting:
+        admitted = [phones.admit(session, mac, CLI_ACTOR, address)]
+    elif mac is None and all_waiting and not address:
+        admitted = phones.admit_all_waiting(session, CLI_ACTOR)
+    else:
         raise click.UsageError("give a MAC (with --address if you like) or --all-waiting")
-    admitted = (
-        phones.admit_all_waiting(session, CLI_ACTOR)
-        if all_waiting
-        else [phones.admit(session, mac, CLI_ACTOR, address)]
-    )
     for device in admitted:
         click.echo(
             f"{device.mac}: admitted; credentials to its next fetch from {device.admitted_address or 'any address'}"
@@ -584,7 +583,8 @@ def tokens_list(ctx: Context, session: Session) -> None:
         if token.expires_at and accounts.token_expired(token):
             expires = f"expired {token.expires_at:%Y-%m-%d %H:%M}"
         click.echo(
-            f"{token.name}\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}\tlast used {used}\t{expires}"
+            f"{token.name}\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}"
+            f"\tlast used {used}\t{expires}"
         )
 
 

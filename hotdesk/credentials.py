@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from hotdesk.models import Device, utcnow
@@ -33,12 +34,18 @@ def lookup(session: Session, username: str) -> tuple[str, str] | None:
 def issue(session: Session, device: Device) -> DeviceCredentials | None:
     """New credentials for a device that has none; None if it already has some (or just got them)."""
     issued = DeviceCredentials(f"hd{secrets.token_hex(6)}", secrets.token_urlsafe(15))
-    changed = session.execute(
-        update(Device)
-        .where(Device.id == device.id, Device.provisioning_username.is_(None))
-        .values(
-            provisioning_username=issued.username, provisioning_password=issued.password, credentials_issued_at=utcnow()
-        )
+    # An UPDATE's result is a CursorResult (rowcount); Session.execute is typed as returning any Result.
+    changed = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Device)
+            .where(Device.id == device.id, Device.provisioning_username.is_(None))
+            .values(
+                provisioning_username=issued.username,
+                provisioning_password=issued.password,
+                credentials_issued_at=utcnow(),
+            )
+        ),
     )
     session.commit()
     session.refresh(device)

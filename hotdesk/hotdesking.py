@@ -10,11 +10,14 @@ import enum
 import hmac
 import logging
 import re
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from itertools import pairwise
+from typing import TypeAlias
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -36,21 +39,31 @@ class LoginFailure(enum.StrEnum):
     WRONG_PASSWORD = "wrong_password"
     ADDRESS_NOT_CONFIGURED = "address_not_configured"
     LOCKED_OUT = "locked_out"
-    LOGGED_IN_ELSEWHERE = "logged_in_elsewhere"  # multiple_login = deny; may be overridden
     NOT_ADMITTED = "not_admitted"  # device_admission: the phone waits for an admin to admit it
 
 
-@dataclass
-class LoginResult:
-    extension: Extension | None = None
-    failure: LoginFailure | None = None
-    logged_out: list[Device] = field(default_factory=list)  # other phones this login displaced: tell them
-    elsewhere: Device | None = None  # LOGGED_IN_ELSEWHERE: where
+@dataclass(frozen=True)
+class LoggedIn:
+    extension: Extension
+    logged_out: list[Device]  # other phones this login displaced: tell them to reload
+
+
+@dataclass(frozen=True)
+class Refused:
+    failure: LoginFailure
     retry_after: timedelta | None = None  # LOCKED_OUT: for how long
 
-    @property
-    def ok(self) -> bool:
-        return self.failure is None
+
+@dataclass(frozen=True)
+class LoggedInElsewhere:
+    """multiple_login = deny refused the login: `extension` is logged in on `elsewhere`. The user may
+    override (log in again with `override=True`)."""
+
+    extension: Extension
+    elsewhere: Device
+
+
+LoginResult: TypeAlias = LoggedIn | Refused | LoggedInElsewhere
 
 
 @dataclass(frozen=True)
@@ -96,9 +109,10 @@ def new_device(
     firmware: str | None,
     ip: str | None,
     admitted: bool = True,
-) -> Device:
+) -> Device | None:
     """The row for a phone's first fetch. `admitted`: under `open` admission it is at once; else it
-    waits for an admin (hotdesk.trust)."""
+    waits for an admin (hotdesk.trust). None: another request made the row a moment ago (a phone
+    that retries, or someone racing it), so the caller treats the device as a known one."""
     now = utcnow()
     device = Device(
         mac=mac,
@@ -111,7 +125,11 @@ def new_device(
         admitted_at=now if admitted else None,
     )
     session.add(device)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
     return device
 
 
@@ -136,7 +154,12 @@ def record_device(
     device that has credentials of its own: others name it, they do not prove they are it."""
     device = known or find_device(session, mac=mac)
     if device is None:
-        return new_device(session, brand=brand, mac=mac, model=model, firmware=firmware, ip=ip)
+        made = new_device(session, brand=brand, mac=mac, model=model, firmware=firmware, ip=ip)
+        if made is not None:
+            return made
+        device = find_device(session, mac=mac)  # another request made it a moment ago
+        if device is None:
+            raise LookupError(f"device {mac} was made and removed at once")
     now = utcnow()
     model, firmware = bounded(model), bounded(firmware)
     if not proven and device.provisioning_username is not None:
@@ -219,7 +242,7 @@ _MADE_KNOWN_FROM = (
 def verify_password(extension: Extension, password: str, settings: SettingValues) -> bool:
     """Voicemail PIN; the global user password only without one; the admin password always."""
     candidates = [settings["admin_password"]]
-    candidates.append(extension.voicemail_pin if extension.voicemail_pin else settings["user_password"])
+    candidates.append(extension.voicemail_pin or settings["user_password"])
     # Compare against every candidate so the time taken does not tell which one matched.
     matches = [bool(c) and hmac.compare_digest(c.encode(), password.encode()) for c in candidates]
     return any(matches)
@@ -249,12 +272,12 @@ def login(
     # in text) cannot be part of an extension or password.
     number, password = _printable(number).strip(), _printable(password).strip()
     if not number or (not password and by_admin is None):
-        return LoginResult(failure=LoginFailure.MISSING_FIELDS)
+        return Refused(LoginFailure.MISSING_FIELDS)
     if not trust.may_log_in(device, trust.Admission(settings["device_admission"])):
         # Not a failed guess: nothing recorded, nothing for fail2ban, and the password is not looked at.
-        return LoginResult(failure=LoginFailure.NOT_ADMITTED)
+        return Refused(LoginFailure.NOT_ADMITTED)
     if not settings[f"{address.value}_address"]:
-        return LoginResult(failure=LoginFailure.ADDRESS_NOT_CONFIGURED)
+        return Refused(LoginFailure.ADDRESS_NOT_CONFIGURED)
 
     serialize_logins(session)
     now = utcnow()
@@ -262,22 +285,17 @@ def login(
     if by_admin is not None:
         if extension is None:
             session.commit()
-            return LoginResult(failure=LoginFailure.UNKNOWN_EXTENSION)
+            return Refused(LoginFailure.UNKNOWN_EXTENSION)
     else:
         verdict = lockout.check(session, settings, number, device.mac, ip, now)
         if verdict.locked:
             # Recorded, but counted against nothing: only attempts that tested a PIN count.
             _record_failure(session, LoginFailure.LOCKED_OUT, number, device, address, ip, detail=verdict.detail)
-            return LoginResult(failure=LoginFailure.LOCKED_OUT, retry_after=verdict.locked.remaining(now))
-        if extension is None:
-            failure = LoginFailure.UNKNOWN_EXTENSION
-        elif not verify_password(extension, password, settings):
-            failure = LoginFailure.WRONG_PASSWORD
-        else:
-            failure = None
-        if failure:
+            return Refused(LoginFailure.LOCKED_OUT, retry_after=verdict.locked.remaining(now))
+        if extension is None or not verify_password(extension, password, settings):
+            failure = LoginFailure.UNKNOWN_EXTENSION if extension is None else LoginFailure.WRONG_PASSWORD
             _record_failure(session, failure, number, device, address, ip, locks=(settings, verdict, extension, now))
-            return LoginResult(failure=failure)
+            return Refused(failure)
 
     others = [
         m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id
@@ -285,9 +303,9 @@ def login(
     policy = settings["multiple_login"]
     if others and policy == "deny" and not override:
         session.commit()
-        return LoginResult(extension=extension, failure=LoginFailure.LOGGED_IN_ELSEWHERE, elsewhere=others[0].device)
+        return LoggedInElsewhere(extension, others[0].device)
 
-    result = LoginResult(extension=extension)
+    logged_out: list[Device] = []
     if device.mapping is not None:
         _end_mapping(
             session,
@@ -299,7 +317,7 @@ def login(
         session.flush()  # one mapping per device: the old row must go before the new one comes
     if policy != "allow":
         for other in others:
-            result.logged_out.append(other.device)
+            logged_out.append(other.device)
             _end_mapping(session, other, ip=None, actor=by_admin, detail=f"logged in on {device.mac}")
     mapping = Mapping(
         device=device,
@@ -321,7 +339,7 @@ def login(
         detail=_login_detail(by_admin, override and bool(others)),
     )
     session.commit()
-    return result
+    return LoggedIn(extension, logged_out)
 
 
 def _login_detail(by_admin: str | None, overridden: bool) -> str | None:
@@ -414,7 +432,7 @@ def weak_pin(pin: str, number: str) -> str | None:
         return "one digit repeated"
     if pin in number or number.endswith(pin) or pin == number[::-1]:
         return "the extension number"
-    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:])}
+    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(pin)}
     if steps in ({1}, {9}):
         return "a sequence"
     if len(pin) % 2 == 0 and pin == pin[:2] * (len(pin) // 2):
@@ -471,7 +489,7 @@ def login_expiry(settings: SettingValues, extension: Extension, now: datetime) -
         at = local_now.replace(hour=hour, minute=minute, second=0, microsecond=0)
         if at <= local_now:
             at += timedelta(days=1)  # same wall-clock time tomorrow, across DST changes too
-        limits.append(at.astimezone(timezone.utc))
+        limits.append(at.astimezone(UTC))
     return min(limits) if limits else None
 
 
@@ -533,12 +551,14 @@ def choose_template(
             device.brand
         )
     else:  # the pin and the default in one query
-        wanted = Template.is_default
-        if mapping is not None:
-            pinned = select(TemplatePin.template_id).where(
+        pinned = (
+            select(TemplatePin.template_id).where(
                 TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand
             )
-            wanted = wanted | Template.id.in_(pinned)
+            if mapping is not None
+            else None
+        )
+        wanted = Template.is_default if pinned is None else or_(Template.is_default, Template.id.in_(pinned))
         candidates = list(session.scalars(select(Template).where(Template.brand == device.brand, wanted)))
         chosen = next((t for t in candidates if not t.is_default), None) or next(iter(candidates), None)
     if chosen is None:

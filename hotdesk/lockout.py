@@ -10,10 +10,11 @@ lock again for twice as long — `lockout_minutes`, then double, ... up to `lock
 Failures older than seven longest locks (a week by default) are forgotten.
 
 Known phones (OWASP's "device cookie", where a phone's MAC and address stand for the cookie): the
-phones an extension logged in on lately, each at the address it logged in from. Its failures there and its failures elsewhere are two counts, and
-a lock earned elsewhere (including a phone's own lock, earned by the extensions typed on it)
-does not apply on a known phone. Someone spraying PINs from other or freshly minted phones thus
-locks the extension out of every phone but the user's own; the user keeps their desk.
+phones an extension logged in on lately, each at the address it logged in from. Its failures there
+and its failures elsewhere are two counts, and a lock earned elsewhere (including a phone's own
+lock, earned by the extensions typed on it) does not apply on a known phone. Someone spraying PINs
+from other or freshly minted phones thus locks the extension out of every phone but the user's
+own; the user keeps their desk.
 docs/architecture.md has the argument.
 """
 
@@ -22,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -221,7 +222,8 @@ def _known_phones(session: Session, number: str, now: datetime) -> set[tuple[str
     """(MAC, address) of the extension's successful logins lately. The address too: a MAC is printed
     on the phone and named in every request for it; the address takes being at that desk's wire."""
     since = now - timedelta(days=KNOWN_PHONE_DAYS)
-    return {(mac, ip) for mac, ip in session.execute(_KNOWN_PHONES, {"number": number, "since": since})}
+    rows = session.execute(_KNOWN_PHONES, {"number": number, "since": since})
+    return {(mac, ip) for mac, ip in rows if mac is not None}  # None never comes (the query), but the column allows it
 
 
 def _split(rows, known: set[tuple[str, str | None]]) -> tuple[list[datetime], list[datetime]]:
@@ -303,4 +305,4 @@ def _candidates(column):
 
 def _aware(moment: datetime) -> datetime:
     # SQLite hands back naive datetimes even for timezone-aware columns; they were stored as UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,7 +29,8 @@ def notification_recorder(sessions: sessionmaker[Session]):
                     brand=getattr(request, "brand", None),
                     ip=request.host,
                     actor="hotdesk",
-                    detail=f"{request.event}: {'delivered' if outcome.delivered else 'not delivered'}, {outcome.detail} ({request.reason})",
+                    detail=f"{request.event}: {'delivered' if outcome.delivered else 'not delivered'}, "
+                    f"{outcome.detail} ({request.reason})",
                 )
             )
             session.commit()
@@ -38,7 +40,7 @@ def notification_recorder(sessions: sessionmaker[Session]):
 
 def tell_device(
     notifier: NotifyDispatcher, *, host: str | None, port: int, event: str, mac: str, brand: str, reason: str
-):
+) -> Future[NotifyOutcome] | None:
     """Queue a NOTIFY to the phone at `host`; returns the future of its outcome, never waits for it.
 
     The body, if the brand's phones want one with this event, comes from the brand (Brand.notify_body).
@@ -54,7 +56,7 @@ def tell_device(
 
 def reload_device(
     notifier: NotifyDispatcher, settings: SettingValues, device: Device, *, reason: str, host: str | None
-):
+) -> Future[NotifyOutcome] | None:
     """Queue the brand's reload NOTIFY to the phone at `host` (hotdesking.reload_address: where the
     device is known to be, never whoever asked). None: no brand or no address to tell."""
     brand = BRANDS.get(device.brand)

@@ -13,9 +13,9 @@ import re
 import secrets
 import socket
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable
 
 log = logging.getLogger("hotdesk.notify")
 
@@ -49,7 +49,7 @@ class NotifyRequest:
     content_type: str | None = None  # the body's media type, required with a body
 
 
-def _check(value: str, pattern: re.Pattern[str], what: str) -> str:
+def _check(value: object, pattern: re.Pattern[str], what: str) -> str:
     if not isinstance(value, str) or not pattern.fullmatch(value):
         raise ValueError(f"invalid {what}: {value!r}")
     return value

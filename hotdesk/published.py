@@ -57,7 +57,7 @@ from dataclasses import asdict, dataclass
 from itertools import chain
 from pathlib import Path
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import Delete, FromClause, Insert, Update, event, inspect, select
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from hotdesk.config import Config
@@ -184,7 +184,7 @@ class PublishedFiles:
         """Delete every published file: current/ and readers/ are renamed aside at once, then removed."""
         retired = [self.directory / f".retired-{secrets.token_hex(8)}" for _ in range(2)]
         with _flock(self.directory / ".lock", fcntl.LOCK_EX):
-            for folder, aside in zip((self.current, self.readers), retired):
+            for folder, aside in zip((self.current, self.readers), retired, strict=True):
                 with suppress(FileNotFoundError):
                     os.rename(folder, aside)
             self._next_generation()
@@ -219,7 +219,8 @@ def attach(sessions: sessionmaker[Session], config: Config) -> PublishedFiles | 
 # Collected before the flush, not after it: deleting an extension or a device deletes its
 # mappings by the foreign keys' ON DELETE CASCADE, and afterwards nothing says which devices they were on.
 def _collect_flushed(session: Session, _context, _instances) -> None:
-    device_ids, extension_ids = set(), set()
+    device_ids: set[int] = set()
+    extension_ids: set[int] = set()
     for obj in chain(session.new, session.dirty, session.deleted):
         if isinstance(obj, CONFIG_MODELS):
             session.info[_RETIRE] = True
@@ -243,24 +244,34 @@ def _collect_flushed(session: Session, _context, _instances) -> None:
         _affected(session).update(connection.scalars(mapped))
 
 
+_JOINS_TO_DEVICE: dict[FromClause, tuple[type[Mapping] | type[Extension], ...]] = {
+    Device.__table__: (),
+    Mapping.__table__: (Mapping,),
+    Extension.__table__: (Mapping, Extension),
+}
+
+
 def _collect_bulk(state: ORMExecuteState) -> None:
     """The same for UPDATE/DELETE/INSERT statements, which bypass the flush."""
-    if not (state.is_insert or state.is_update or state.is_delete):
+    statement = state.statement
+    if not isinstance(statement, Insert | Update | Delete):
         return
-    table = getattr(state.statement, "table", None)
-    if table in CONFIG_TABLES or (state.is_insert and table == Mapping.__table__):
+    table = statement.table
+    if table in CONFIG_TABLES or (isinstance(statement, Insert) and table == Mapping.__table__):
         state.session.info[_RETIRE] = True
         return
-    joins = {Device.__table__: (), Mapping.__table__: (Mapping,), Extension.__table__: (Mapping, Extension)}.get(table)
-    if joins is None or state.is_insert:
+    if isinstance(statement, Insert):
         return  # a new device or extension has no published file yet
+    joins = _JOINS_TO_DEVICE.get(table)
+    if joins is None:
+        return
     affected = select(Device.mac).select_from(Device)
     for model in joins:
         affected = affected.join(
             model, Mapping.device_id == Device.id if model is Mapping else Extension.id == Mapping.extension_id
         )
-    if state.statement.whereclause is not None:
-        affected = affected.where(state.statement.whereclause)
+    if statement.whereclause is not None:
+        affected = affected.where(statement.whereclause)
     _affected(state.session).update(state.session.connection().scalars(affected))
 
 

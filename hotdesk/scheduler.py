@@ -11,8 +11,9 @@ import os
 import socket
 import time
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import insert, update
+from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -44,10 +45,14 @@ def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: N
 def hold_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:
     """Take or renew the named lease for `holder`; False while another holder's lease runs."""
     now = utcnow()
-    renewed = session.execute(
-        update(Lease)
-        .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
-        .values(holder=holder, expires_at=now + ttl)
+    # An UPDATE's result is a CursorResult (rowcount); Session.execute is typed as returning any Result.
+    renewed = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(Lease)
+            .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
+            .values(holder=holder, expires_at=now + ttl)
+        ),
     )
     if renewed.rowcount:
         session.commit()

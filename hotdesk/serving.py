@@ -30,6 +30,7 @@ import re
 import selectors
 import time
 from collections import deque
+from contextlib import suppress
 from functools import partial
 
 from gunicorn.glogging import Logger
@@ -86,10 +87,8 @@ class RequestFirstWorker(ThreadWorker):
         elif _HEAD_END.search(conn.gathered) is None and len(conn.gathered) > MAX_HEAD:
             self._forget(conn)
             self.nr_conns -= 1
-            try:
+            with suppress(OSError):
                 sock.send(_TOO_LARGE)
-            except OSError:
-                pass
             conn.close()
 
     @staticmethod
@@ -123,10 +122,8 @@ class RequestFirstWorker(ThreadWorker):
         now = time.monotonic()
         while self.arriving and self.arriving[0].read_by <= now:
             conn = self.arriving.popleft()
-            try:
+            with suppress(OSError, KeyError, ValueError):
                 self.poller.unregister(conn.sock)
-            except (OSError, KeyError, ValueError):
-                pass
             self.nr_conns -= 1
             conn.close()
 

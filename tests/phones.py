@@ -34,8 +34,8 @@ def parse_xml(body: bytes) -> etree._Element:
 def parse_key_values(body: bytes, separator: str = "=") -> dict[str, str]:
     """A `key = value` (or `key: value`) file; comments and blank lines skipped."""
     settings = {}
-    for line in body.decode("utf-8").splitlines():
-        line = line.strip()
+    for raw in body.decode("utf-8").splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition(separator)

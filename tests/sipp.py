@@ -126,5 +126,5 @@ def sipp_uas(tmp_path):
 def received_requests(message_log: Path) -> list[str]:
     """The SIP requests sipp logged as received (its -trace_msg file)."""
     text = message_log.read_text(errors="replace")
-    chunks = re.split(r"^-{10,}.*$", text, flags=re.M)
+    chunks = re.split(r"^-{10,}.*$", text, flags=re.MULTILINE)
     return [c.split(":", 1)[1].strip() for c in chunks if "message received" in c]

@@ -76,7 +76,8 @@ def test_deleting_a_logged_in_extension_logs_its_phone_out(session):
     device = hotdesking.record_device(
         session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
     )
-    assert hotdesking.login(session, settings_registry().all(session), device, "1001", "4321", Address.EXTERNAL).ok
+    made = hotdesking.login(session, settings_registry().all(session), device, "1001", "4321", Address.EXTERNAL)
+    assert isinstance(made, hotdesking.LoggedIn)
 
     [displaced] = admin_extensions.delete(session, "1001", "ann")
     assert displaced.mac == "001565aabb01"

@@ -44,6 +44,7 @@ EXAMPLE = {
     "{brand}": "yealink",
     "/settings/{name}": "/settings/external_address",
     "{name}": "default",
+    "{mac}": "001565aabb01",
 }
 
 
@@ -62,7 +63,7 @@ JSON_ROUTES = [
 
 
 def test_every_json_route_is_known():
-    assert len(JSON_ROUTES) == 5  # a new one is tested here too: it must go through api._body
+    assert len(JSON_ROUTES) == 8  # a new one is tested here too: it must go through api._body
 
 
 @pytest.mark.parametrize("method, path", JSON_ROUTES, ids=[f"{m.upper()} {p}" for m, p in JSON_ROUTES])

@@ -180,9 +180,11 @@ def test_installed_console_script_initialises_a_fresh_database_twice(tmp_path):
         "PATH": "",
     }
     for _ in range(2):
-        done = subprocess.run([script, "init-db"], env=env, capture_output=True, text=True, timeout=60)
+        done = subprocess.run([script, "init-db"], check=False, env=env, capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
-    password = subprocess.run([script, "settings", "get", "admin_password"], env=env, capture_output=True, text=True)
+    password = subprocess.run(
+        [script, "settings", "get", "admin_password"], check=True, env=env, capture_output=True, text=True
+    )
     assert password.stdout.strip().isdigit() and len(password.stdout.strip()) == 16
 
 
@@ -193,6 +195,8 @@ def test_command_on_an_uninitialised_database_says_so(tmp_path):
         "HOTDESK_INSTANCE_PATH": str(tmp_path),
         "PATH": "",
     }
-    done = subprocess.run([script, "extensions", "list"], env=env, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [script, "extensions", "list"], check=False, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert done.stderr.count("\n") == 1 and "hotdesk init-db" in done.stderr

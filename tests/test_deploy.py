@@ -19,6 +19,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import select
@@ -183,7 +184,7 @@ def phone_port(session, sipp_uas):
 class HeaderForgingClient(LiveClient):
     """A client that sends its own X-Forwarded-* headers with every request, hoping to be believed."""
 
-    FORGED = {
+    FORGED: ClassVar[dict[str, str]] = {
         "X-Forwarded-For": "192.0.2.66",
         "X-Forwarded-Host": "evil.example",
         "X-Forwarded-Port": "6666",

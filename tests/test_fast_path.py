@@ -279,7 +279,9 @@ def test_timed_and_admin_logouts_from_the_command_line_withdraw_the_file(phone, 
 
 def test_no_file_published_for_a_logged_out_phone_holds_a_secret(nginx, extensions, published):
     phones = [on_fast_path(YealinkPhone(nginx, f"001565aabb1{i}")) for i in range(3)]
-    for phone, extension, password in zip(phones, ("1001", "1002", "1001"), ("4321", USER_PASSWORD, ADMIN_PASSWORD)):
+    for phone, extension, password in zip(
+        phones, ("1001", "1002", "1001"), ("4321", USER_PASSWORD, ADMIN_PASSWORD), strict=True
+    ):
         log_in(phone, extension, password)
         phone.boot()
     log_out(phones[1])
@@ -314,7 +316,7 @@ def test_racing_logins_logouts_and_fetches_leave_only_current_files(app, extensi
     phones = [
         on_fast_path(YealinkPhone(NginxStandIn(app.test_client(), published), f"001565aabb2{i}")) for i in range(3)
     ]
-    numbers = dict(zip((phone.mac for phone in phones), ("1001", "1002", "1003")))
+    numbers = dict(zip((phone.mac for phone in phones), ("1001", "1002", "1003"), strict=True))
     failures = []
 
     def fetch(phone):
@@ -331,9 +333,10 @@ def test_racing_logins_logouts_and_fetches_leave_only_current_files(app, extensi
             for mac, number in numbers.items():
                 device = hotdesking.find_device(changes, mac=mac)
                 if device.mapping is None:
-                    assert hotdesking.login(
+                    made = hotdesking.login(
                         changes, hotdesk.settings.all(changes), device, number, ADMIN_PASSWORD, Address.EXTERNAL
-                    ).ok
+                    )
+                    assert isinstance(made, hotdesking.LoggedIn)
                 else:
                     hotdesking.logout(changes, device)
 

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import select
 
 from hotdesk import hotdesking, settings_registry, templates
-from hotdesk.hotdesking import LoginFailure
+from hotdesk.hotdesking import LoggedIn, LoginFailure, Refused
 from hotdesk.models import Address, Device, Event, Extension, Mapping, Template
 from hotdesk.snapshot import SnapshotCache
 from tests.conftest import ADMIN_PASSWORD, USER_PASSWORD
@@ -57,14 +57,14 @@ def test_an_empty_global_password_never_matches():
 
 def test_login_maps_the_extension_to_the_device(session, registry, device, alice):
     result = hotdesking.login(session, registry.all(session), device, " 1001 ", "4321", Address.INTERNAL, "10.0.0.9")
-    assert result.ok and result.extension is alice and result.logged_out == []
+    assert result == LoggedIn(alice, [])
     mapping = session.scalar(select(Mapping))
     assert (mapping.device, mapping.extension, mapping.address) == (device, alice, Address.INTERNAL)
 
 
 def test_failed_login_changes_nothing_but_the_history(session, registry, device, alice):
     result = hotdesking.login(session, registry.all(session), device, "1001", "1111", Address.EXTERNAL)
-    assert result.failure is LoginFailure.WRONG_PASSWORD
+    assert result == Refused(LoginFailure.WRONG_PASSWORD)
     assert session.scalar(select(Mapping)) is None
     assert [e.kind for e in session.scalars(select(Event))] == ["login_failed"]
 
@@ -72,7 +72,7 @@ def test_failed_login_changes_nothing_but_the_history(session, registry, device,
 def test_login_without_the_chosen_address_configured_is_refused(session, registry, device, alice):
     registry.set(session, "external_address", "")
     result = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
-    assert result.failure is LoginFailure.ADDRESS_NOT_CONFIGURED
+    assert result == Refused(LoginFailure.ADDRESS_NOT_CONFIGURED)
     assert session.scalar(select(Mapping)) is None
 
 
@@ -82,7 +82,7 @@ def test_second_login_of_the_same_extension_displaces_the_first_phone(session, r
     )
     hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
     result = hotdesking.login(session, registry.all(session), other, "1001", "4321", Address.EXTERNAL)
-    assert result.logged_out == [device]
+    assert result == LoggedIn(alice, [device])
     assert [m.device.mac for m in session.scalars(select(Mapping))] == ["001565aabb02"]
 
 

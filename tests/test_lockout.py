@@ -5,17 +5,17 @@ it (nor an extension's onto the phones), locks grow, a sprayer on other or fresh
 does not keep a user off their own phone, and admins see and lift locks in the console, API and CLI.
 """
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from hotdesk import hotdesking, lockout, settings_registry
 from hotdesk.models import Address, Event, EventKind, Mapping
+from tests.phones import YealinkPhone
 from tests.test_api import api, token  # noqa: F401 (fixtures)
 from tests.test_cli import run  # noqa: F401 (fixture)
 from tests.test_console import _push_request_context, admin, console, rows  # noqa: F401 (fixtures)
-from tests.phones import YealinkPhone
 
 DESK, SHARED, ATTACKER = "001565aabb01", "001565aabb02", "001565aabb03"
 LOCKED = "Too many failed logins"
@@ -46,7 +46,7 @@ def seated(session) -> list[tuple[str, str]]:
 
 def past_failures(session, number, mac, minutes_ago, count):
     """`count` failed logins that tested a PIN, `minutes_ago` minutes ago."""
-    at = datetime.now(timezone.utc) - timedelta(minutes=minutes_ago)
+    at = datetime.now(UTC) - timedelta(minutes=minutes_ago)
     session.add_all(
         [
             Event(kind="login_failed", extension=number, mac=mac, detail="wrong_password", at=at + timedelta(seconds=i))
@@ -109,13 +109,17 @@ def test_locks_stop_growing_at_lockout_max_minutes_and_failures_are_forgotten(se
     for _ in range(5):
         hotdesking.login(session, registry.all(session), device, "1001", "0000", Address.EXTERNAL)
     refused = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
-    assert refused.retry_after is not None and timedelta(minutes=44) < refused.retry_after <= timedelta(minutes=45)
+    assert isinstance(refused, hotdesking.Refused)
+    assert refused.retry_after is not None
+    assert timedelta(minutes=44) < refused.retry_after <= timedelta(minutes=45)
 
     session.query(Event).delete()
     past_failures(session, "1001", ATTACKER, minutes_ago=7 * 45 + 1, count=10)  # older than 7 longest locks
     for _ in range(5):
         hotdesking.login(session, registry.all(session), device, "1001", "0000", Address.EXTERNAL)
     refused = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL)
+    assert isinstance(refused, hotdesking.Refused)
+    assert refused.retry_after is not None
     assert timedelta(minutes=14) < refused.retry_after <= timedelta(minutes=15)
 
 
@@ -156,6 +160,7 @@ def test_a_phone_is_known_at_the_address_it_logged_in_from_not_by_its_mac_alone(
     for _ in range(5):  # a neighbour's requests name the desk phone, from the neighbour's address
         hotdesking.login(session, registry.all(session), device, "1001", "0000", Address.EXTERNAL, "10.66.0.66")
     refused = hotdesking.login(session, registry.all(session), device, "1001", "4321", Address.EXTERNAL, "10.66.0.66")
+    assert isinstance(refused, hotdesking.Refused)
     assert refused.failure is hotdesking.LoginFailure.LOCKED_OUT
 
     assert logged_in(desk.login("1001", "4321"))
@@ -195,9 +200,7 @@ def test_the_login_path_reads_at_most_one_query_more_than_before(session, extens
     """Before: the extension's and the phone's latest attempts. Now: also its known phones."""
     from sqlalchemy import event
 
-    device = hotdesking.record_device(
-        session, brand="yealink", mac=ATTACKER, model="T46S", firmware=None, ip="10.0.0.9"
-    )
+    hotdesking.record_device(session, brand="yealink", mac=ATTACKER, model="T46S", firmware=None, ip="10.0.0.9")
     registry = settings_registry()
     settings = registry.all(session)
     statements = []

@@ -170,7 +170,7 @@ def test_outcome_is_logged_once(phone, caplog):
 
 # --- build_notify -------------------------------------------------------------------------
 
-BUILD = dict(local_host="10.0.0.1", local_port=40000, call_id="cid1", branch="z9hG4bKabc", from_tag="t1")
+BUILD = {"local_host": "10.0.0.1", "local_port": 40000, "call_id": "cid1", "branch": "z9hG4bKabc", "from_tag": "t1"}
 
 
 def test_build_notify_exact_request():
@@ -222,9 +222,9 @@ def test_build_notify_ipv6_and_branch_cookie():
 )
 def test_build_notify_rejects_injection(field, value):
     args = {"host": "10.0.0.2", "event": EVENT, "user": None, field: value}
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"invalid {field}"):
         build_notify(args["host"], 5060, args["event"], user=args["user"], **BUILD)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"invalid {field}"):
         send_notify(args["host"], 5060, args["event"], user=args["user"])
 
 

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -43,7 +43,7 @@ def logged_in(client, extensions, session, sipp_uas):
 
 
 def expire_the_login(session):
-    session.scalar(select(Mapping)).expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    session.scalar(select(Mapping)).expires_at = datetime.now(UTC) - timedelta(seconds=1)
     session.commit()
 
 

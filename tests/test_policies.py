@@ -3,7 +3,7 @@
 import logging
 import re
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -45,7 +45,7 @@ def test_one_phone_trying_many_extensions_is_locked_too(client, extensions, sess
     for number in ("2001", "2002", "2003", "2004", "2005"):
         phone.login(number, "0000")
     assert "Too many failed logins" in phone.login("1002", "55667788").findtext("Text")
-    assert "Logged in" == YealinkPhone(client, MAC_B).login("1002", "55667788").findtext("Title")
+    assert YealinkPhone(client, MAC_B).login("1002", "55667788").findtext("Title") == "Logged in"
 
 
 def test_a_successful_login_starts_the_count_again(client, extensions, session):
@@ -63,12 +63,13 @@ def test_a_successful_login_starts_the_count_again(client, extensions, session):
 def test_lockout_ends_when_the_window_has_passed(session, extensions):
     registry = settings_registry()
     device = hotdesking.record_device(session, brand="yealink", mac=MAC_A, model="T46S", firmware=None, ip="10.0.0.1")
-    old = datetime.now(timezone.utc) - timedelta(minutes=16)
+    old = datetime.now(UTC) - timedelta(minutes=16)
     session.add_all(
         [Event(kind="login_failed", extension="1001", mac=MAC_A, detail="wrong_password", at=old) for _ in range(5)]
     )
     session.commit()
-    assert hotdesking.login(session, registry.all(session), device, "1001", "4321", hotdesking.Address.EXTERNAL).ok
+    made = hotdesking.login(session, registry.all(session), device, "1001", "4321", hotdesking.Address.EXTERNAL)
+    assert isinstance(made, hotdesking.LoggedIn)
 
 
 def test_lockout_can_be_switched_off(client, extensions, session):
@@ -86,7 +87,7 @@ def test_failed_login_line_matches_the_shipped_fail2ban_filter(client, extension
     [line] = [r.getMessage() for r in caplog.records if "login failed" in r.getMessage()]
     assert "0000" not in line
     conf = (Path(__file__).parent.parent / "deploy/fail2ban/filter.d/hotdesk.conf").read_text()
-    failregex = re.search(r"^failregex = (.+)$", conf, re.M).group(1)
+    failregex = re.search(r"^failregex = (.+)$", conf, re.MULTILINE).group(1)
     match = re.search(failregex.replace("<HOST>", r"(?P<host>\S+)"), line)
     assert match and match.group("host") == "192.0.2.7"
 
@@ -194,7 +195,7 @@ def test_an_old_screen_expires(client, extensions, session, monkeypatch):
 
 def test_max_login_time_and_per_extension_override(session):
     settings = settings_registry().all(session) | {"max_login_minutes": "480"}
-    now = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), now) == now + timedelta(hours=8)
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=60), now) == now + timedelta(hours=1)
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=0), now) is None
@@ -202,18 +203,18 @@ def test_max_login_time_and_per_extension_override(session):
 
 def test_daily_logout_is_the_next_local_time_across_dst(session):
     settings = settings_registry().all(session) | {"daily_logout_time": "20:00", "timezone": "Europe/Paris"}
-    before_dst = datetime(2026, 3, 28, 20, 30, tzinfo=timezone.utc)  # 21:30 in Paris: next is tomorrow
+    before_dst = datetime(2026, 3, 28, 20, 30, tzinfo=UTC)  # 21:30 in Paris: next is tomorrow
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), before_dst) == datetime(
         2026,
         3,
         29,
         18,
         0,
-        tzinfo=timezone.utc,  # 20:00 CEST, the clocks went forward that night
+        tzinfo=UTC,  # 20:00 CEST, the clocks went forward that night
     )
-    morning = datetime(2026, 1, 5, 7, 0, tzinfo=timezone.utc)
+    morning = datetime(2026, 1, 5, 7, 0, tzinfo=UTC)
     assert hotdesking.login_expiry(settings, Extension(max_login_minutes=None), morning) == datetime(
-        2026, 1, 5, 19, 0, tzinfo=timezone.utc
+        2026, 1, 5, 19, 0, tzinfo=UTC
     )
 
 
@@ -221,8 +222,8 @@ def test_expired_logins_are_logged_out_and_returned_for_notify(client, extension
     setting(session, "max_login_minutes", "30")
     YealinkPhone(client, MAC_A).login("1001", "4321")
     YealinkPhone(client, MAC_B).login("1002", "55667788")
-    assert hotdesking.expired_logins(session, datetime.now(timezone.utc) + timedelta(minutes=10)) == []
-    devices = hotdesking.expired_logins(session, datetime.now(timezone.utc) + timedelta(minutes=31))
+    assert hotdesking.expired_logins(session, datetime.now(UTC) + timedelta(minutes=10)) == []
+    devices = hotdesking.expired_logins(session, datetime.now(UTC) + timedelta(minutes=31))
     assert sorted(d.mac for d in devices) == [MAC_A, MAC_B]
     assert mappings(session) == []
     logouts = list(session.scalars(select(Event).where(Event.kind == "logout")))

@@ -267,7 +267,8 @@ def test_a_login_between_a_fetchs_reads_and_its_copy_never_leaves_the_guest_copy
         device = record_device(session, **kwargs)
         with hotdesk.sessions() as other:  # the user logs in from the phone app, on another worker
             target = hotdesking.find_device(other, mac=kwargs["mac"])
-            assert hotdesking.login(other, hotdesk.settings.all(other), target, "1001", "4321", Address.EXTERNAL).ok
+            made = hotdesking.login(other, hotdesk.settings.all(other), target, "1001", "4321", Address.EXTERNAL)
+            assert isinstance(made, hotdesking.LoggedIn)
         return device
 
     monkeypatch.setattr(hotdesking, "record_device", meanwhile)

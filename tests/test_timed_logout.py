@@ -1,6 +1,6 @@
 """Automatic logout from the command line and the scheduler's lease; weak PINs; unlock."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -24,7 +24,7 @@ def test_auto_logout_command_logs_out_expired_phones_and_tells_them(run, client,
     phone = YealinkPhone(client, "001565aabb01", ip="127.0.0.1")
     phone.login("1001", "4321")
     mapping = session.scalar(select(Mapping))
-    mapping.expires_at = datetime.now(timezone.utc) - timedelta(seconds=1)
+    mapping.expires_at = datetime.now(UTC) - timedelta(seconds=1)
     peer = sipp_uas("check-sync;reboot=true")
     settings_registry().set(session, "phone_sip_port", str(peer.port))
     session.commit()

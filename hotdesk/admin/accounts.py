@@ -16,7 +16,7 @@ import hashlib
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -122,10 +122,10 @@ def sign_in(session: Session, name: str, password: str, ip: str | None, browser:
     admin = session.scalar(select(Admin).where(Admin.name == name))
     try:
         _hasher.verify(admin.password_hash if admin else _DUMMY_HASH, password)
-        ok = admin is not None
+        verified = True
     except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok:
+        verified = False
+    if admin is None or not verified:
         raise SignInRefused("Wrong name or password.")
     if _hasher.check_needs_rehash(admin.password_hash):
         admin.password_hash = _hasher.hash(password)
@@ -241,7 +241,7 @@ def parse_expiry(text: str, now: datetime | None = None) -> datetime:
         raise AdminError(f"expires: {text!r} is neither a number of days nor a date (YYYY-MM-DD)")
     if day.year >= 9999:
         raise AdminError(f"expires: {text!r} is out of range")
-    return datetime.combine(day + timedelta(days=1), time(), timezone.utc)
+    return datetime.combine(day + timedelta(days=1), time(), UTC)
 
 
 def token_scopes(token: ApiToken) -> frozenset[str]:

@@ -78,12 +78,10 @@ def update(session: Session, number: str, changes: dict[str, str | None], actor:
     """Change the given fields; a field left out keeps its value, an empty optional field is cleared."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
-        raise DirectoryError(f"{sorted(unknown)[0]}: not a field of an extension (fields: {', '.join(EDITABLE)})")
+        raise DirectoryError(f"{min(unknown)}: not a field of an extension (fields: {', '.join(EDITABLE)})")
     extension = get(session, number)
     before = data_of(extension)
-    data = directory.check(
-        replace(before, **{name: value or None for name, value in changes.items()} | _required(changes))
-    )
+    data = directory.check(_changed(before, changes))
     if data.template:
         directory.templates_named(session, data.template)
     changed = [
@@ -100,9 +98,23 @@ def update(session: Session, number: str, changes: dict[str, str | None], actor:
     return extension
 
 
-def _required(changes: dict[str, str | None]) -> dict[str, str]:
-    # A required field given empty stays empty, so directory.check names it.
-    return {name: changes[name] or "" for name in ("name", "secret") if name in changes}
+def _changed(before: ExtensionData, changes: dict[str, str | None]) -> ExtensionData:
+    def required(name: str, value: str) -> str:
+        # A required field given empty stays empty, so directory.check names it.
+        return (changes[name] or "") if name in changes else value
+
+    def optional(name: str, value: str | None) -> str | None:
+        return (changes[name] or None) if name in changes else value
+
+    return replace(
+        before,
+        name=required("name", before.name),
+        secret=required("secret", before.secret),
+        voicemail_pin=optional("voicemail_pin", before.voicemail_pin),
+        email=optional("email", before.email),
+        auth_name=optional("auth_name", before.auth_name),
+        template=optional("template", before.template),
+    )
 
 
 def delete(session: Session, number: str, actor: str) -> list:
@@ -146,7 +158,7 @@ def preview_import(session: Session, text: str, source: str) -> ImportPreview:
     checked, errors = directory.check_rows(session, rows, source)
     errors = sorted(shape_errors + errors, key=lambda error: error.line or 0)
     numbers = [data.number for _, data in checked]
-    existing = set()
+    existing: set[str] = set()
     for start in range(0, len(numbers), 500):  # stay under every database's bound-parameter limit
         existing.update(
             session.scalars(select(Extension.number).where(Extension.number.in_(numbers[start : start + 500])))

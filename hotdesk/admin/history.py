@@ -7,7 +7,7 @@ import io
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -63,8 +63,8 @@ class Filters:
         return query
 
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)  # nothing in the history is older
-LATEST = datetime(9999, 1, 1, tzinfo=timezone.utc)  # a bound later ones would overflow
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)  # nothing in the history is older
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)  # a bound later ones would overflow
 
 
 def parse_moment(field: str, text: str, *, end_of_day: bool = False) -> datetime:
@@ -72,11 +72,11 @@ def parse_moment(field: str, text: str, *, end_of_day: bool = False) -> datetime
     text = text.strip()
     try:
         if len(text) == 10:
-            moment = datetime.combine(date.fromisoformat(text), time(), timezone.utc)
+            moment = datetime.combine(date.fromisoformat(text), time(), UTC)
             moment += timedelta(days=1) if end_of_day else timedelta(0)
         else:
-            moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-            moment = (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc)
+            moment = datetime.fromisoformat(text)
+            moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
     except ValueError:
         raise AdminError(
             f"{field}: {text!r} is not a date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM[:SS][+HH:MM])"
@@ -116,6 +116,6 @@ def _cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, datetime):
-        moment = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
-        return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
+        moment = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return moment.astimezone(UTC).isoformat(timespec="seconds")
     return spreadsheet_safe(str(value))  # the history holds what phones and browsers typed

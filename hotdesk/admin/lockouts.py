@@ -22,17 +22,17 @@ def listing(session: Session, registry: Settings) -> list[lockout.Lockout]:
 def unlock(session: Session, actor: str, *, extension: str | None = None, mac: str | None = None) -> str:
     """Lift the lockout of an extension (on every phone) or of a phone, now; an `unlock` event with
     the admin's name records it. What was unlocked, in words."""
-    if (extension is None) == (mac is None):
-        raise AdminError("name an extension or a phone to unlock")
-    if extension is not None:
+    if extension is not None and mac is None:
         number = extension.strip()
         if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
             raise NotFound(f"no extension {number}")
         lockout.unlock(session, number=number, actor=actor)
         what = f"extension {number}"
-    else:
+    elif mac is not None and extension is None:
         phone = device(session, mac)
         lockout.unlock(session, mac=phone.mac, actor=actor)
         what = f"phone {phone.mac}"
+    else:
+        raise AdminError("name an extension or a phone to unlock")
     session.commit()
     return what

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import ipaddress
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,9 +14,10 @@ from sqlalchemy.orm import Session, joinedload
 from hotdesk import credentials, hotdesking
 from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
 from hotdesk.brands import normalize_mac
-from hotdesk.hotdesking import LoginFailure
+from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
 from hotdesk.notifications import reload_device
+from hotdesk.notify import NotifyDispatcher, NotifyOutcome
 from hotdesk.settings import Settings
 
 LIVE_LIMIT = 200
@@ -123,7 +125,9 @@ def device(session: Session, mac: str) -> Device:
     return found
 
 
-def force_logout(session: Session, registry: Settings, notifier, mac: str, actor: str) -> Extension | None:
+def force_logout(
+    session: Session, registry: Settings, notifier: NotifyDispatcher, mac: str, actor: str
+) -> Extension | None:
     """Log the phone out and tell it by SIP NOTIFY. The extension that was logged in, or None."""
     phone = device(session, mac)
     extension = hotdesking.logout(session, phone, actor=actor)
@@ -140,11 +144,11 @@ class AdminLogin:
     extension: Extension
     address: str
     logged_out: list[Device]
-    notified: dict[str, object]
+    notified: dict[str, Future[NotifyOutcome] | None]  # by MAC; None: no address to tell
 
 
 def login(
-    session: Session, registry: Settings, notifier, mac: str, number: str, address: str, actor: str
+    session: Session, registry: Settings, notifier: NotifyDispatcher, mac: str, number: str, address: str, actor: str
 ) -> AdminLogin:
     """Log extension `number` in on the phone without its PIN — the only way for phones without a
     login app (Digium D) — under the multiple_login policy, and tell the phone and any phone it
@@ -163,26 +167,30 @@ def login(
     if not phone.last_ip:
         raise AdminError(f"{phone.mac}: its address is not known yet; it must fetch its file first")
     result = hotdesking.login(session, registry.all(session), phone, number, "", chosen, phone.last_ip, by_admin=actor)
-    if result.failure is LoginFailure.ADDRESS_NOT_CONFIGURED:
-        raise AdminError(f"address: the {chosen.value} server address is not set up (setting {chosen.value}_address)")
-    if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
-        raise Conflict(
-            f"{number} is logged in on {result.elsewhere.mac} and multiple_login is deny: log it out there first"
-        )
-    if result.failure is LoginFailure.UNKNOWN_EXTENSION:
-        raise NotFound(f"no extension {number}")
-    if result.failure is not None:  # whatever else the core refuses (a phone not admitted, say)
-        raise Conflict(f"{phone.mac}: login refused ({result.failure.value.replace('_', ' ')})")
-    notified = {
-        other.mac: tell_reload(
-            session, registry, notifier, other, reason=f"{number} logged in on {phone.mac} by admin ({actor})"
-        )
-        for other in result.logged_out
-    }
-    notified[phone.mac] = tell_reload(
-        session, registry, notifier, phone, reason=f"login of {number} by admin ({actor})"
-    )
-    return AdminLogin(phone, result.extension, chosen.value, result.logged_out, notified)
+    match result:
+        case Refused(LoginFailure.ADDRESS_NOT_CONFIGURED):
+            raise AdminError(
+                f"address: the {chosen.value} server address is not set up (setting {chosen.value}_address)"
+            )
+        case Refused(LoginFailure.UNKNOWN_EXTENSION):
+            raise NotFound(f"no extension {number}")
+        case Refused(failure):  # whatever else the core refuses (a phone not admitted, say)
+            raise Conflict(f"{phone.mac}: login refused ({failure.value.replace('_', ' ')})")
+        case LoggedInElsewhere(_, elsewhere):
+            raise Conflict(
+                f"{number} is logged in on {elsewhere.mac} and multiple_login is deny: log it out there first"
+            )
+        case LoggedIn(extension, logged_out):
+            notified = {
+                other.mac: tell_reload(
+                    session, registry, notifier, other, reason=f"{number} logged in on {phone.mac} by admin ({actor})"
+                )
+                for other in logged_out
+            }
+            notified[phone.mac] = tell_reload(
+                session, registry, notifier, phone, reason=f"login of {number} by admin ({actor})"
+            )
+            return AdminLogin(phone, extension, chosen.value, logged_out, notified)
 
 
 def reset_credentials(session: Session, mac: str, actor: str) -> Device:
@@ -319,7 +327,9 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
     return changed
 
 
-def tell_reload(session: Session, registry: Settings, notifier, phone: Device, *, reason: str):
+def tell_reload(
+    session: Session, registry: Settings, notifier: NotifyDispatcher, phone: Device, *, reason: str
+) -> Future[NotifyOutcome] | None:
     """Queue the brand's reload NOTIFY to the phone's known address; its outcome goes to the history."""
     host = hotdesking.reload_address(session, phone)
     return reload_device(notifier, registry.all(session), phone, reason=reason, host=host)

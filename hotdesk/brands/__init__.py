@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from hotdesk.brands.aastra import Aastra
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac
+from hotdesk.brands.base import Brand, FileKind, Headers, Identity, RequestedFile, normalize_mac
 from hotdesk.brands.cisco_sip import CiscoSip
 from hotdesk.brands.cisco_spa import CiscoSpa
 from hotdesk.brands.digium import Digium
@@ -20,10 +18,10 @@ BRANDS: dict[str, Brand] = {
     for brand in (Yealink(), CiscoSpa(), CiscoSip(), Aastra(), Polycom(), Grandstream(), Digium(), Snom(), Fanvil())
 }
 
-__all__ = ["BRANDS", "Brand", "FileKind", "Identity", "RequestedFile", "normalize_mac", "recognise"]
+__all__ = ["BRANDS", "Brand", "FileKind", "Headers", "Identity", "RequestedFile", "normalize_mac", "recognise"]
 
 
-def recognise(user_agent: str, headers: Mapping[str, str]) -> tuple[Brand, Identity] | None:
+def recognise(user_agent: str, headers: Headers) -> tuple[Brand, Identity] | None:
     """The brand and identity a request's User-Agent (and headers) declare, or None."""
     for brand in BRANDS.values():
         identity = brand.identify(user_agent, headers)

@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac
+from hotdesk.brands.base import Brand, FileKind, Headers, Identity, RequestedFile, normalize_mac
 from hotdesk.screens import Reload, Screen
 
 # "Aastra57i MAC:00-08-5D-1A-98-70 V:2.4.1.37-SIP", "Mitel6920 MAC:14-00-E9-1F-03-EA V:6.4.0.140-SIP"
@@ -77,8 +77,8 @@ def key_type(model: str | None) -> str:
 def parse_config(body: bytes) -> list[tuple[str, str]]:
     """`parameter: value` lines of an Aastra configuration file, in order; comments and blanks skipped."""
     items = []
-    for line in body.decode("utf-8").splitlines():
-        line = line.strip()
+    for raw in body.decode("utf-8").splitlines():
+        line = raw.strip()
         if not line or line.startswith("#"):
             continue
         parameter, separator, value = line.partition(":")
@@ -97,7 +97,7 @@ class Aastra(Brand):
     reloads_by_notify = False
     configuration_page_size = 30  # AASTRA_MAXCONFIGURATIONS
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         match = _USER_AGENT.match(user_agent.strip())
         if match is None:
             return None

@@ -6,17 +6,17 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from functools import lru_cache, wraps
+from functools import lru_cache
 from importlib import resources
 from pathlib import PurePath
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
 from hotdesk.brands import budget
 from hotdesk.brands.budget import BudgetedSandbox
-from hotdesk.screens import Screen
+from hotdesk.screens import Configuration, Screen
 from hotdesk.settings import SettingSpec
 
 # Files inside the package, read through importlib.resources (PackageLoader), so an installed wheel
@@ -55,6 +55,12 @@ _MAC = re.compile(r"[0-9a-f]{12}")
 # Phones' User-Agents are well under 200 characters; a longer one is not a phone. Refusing it
 # before any pattern runs bounds what recognising a request can cost (gunicorn lets 8 KB through).
 MAX_USER_AGENT = 512
+
+
+class Headers(Protocol):
+    """What a brand reads of a request's headers: Werkzeug's, or a plain dict."""
+
+    def get(self, key: str, /) -> str | None: ...
 
 
 def normalize_mac(text: str | None) -> str | None:
@@ -137,13 +143,12 @@ class Brand:
     # logins come from the CLI/console, and an app screen reaching one is answered as plain text.
     has_login_app: ClassVar[bool] = True
 
-    def __init_subclass__(cls, **kwargs):
-        super().__init_subclass__(**kwargs)
-        # Every brand's identify() is capped here, whoever calls it (recognise, the phone app).
-        if "identify" in cls.__dict__:
-            cls.identify = _capped(cls.__dict__["identify"])
+    def identify(self, user_agent: str, headers: Headers) -> Identity | None:
+        """The brand's identity a request declares (`parse_identity`), or None; capped here, whoever
+        calls it (recognise, the phone app)."""
+        return None if len(user_agent) > MAX_USER_AGENT else self.parse_identity(user_agent, headers)
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         raise NotImplementedError
 
     def requested_file(self, filename: str) -> RequestedFile | None:
@@ -174,7 +179,8 @@ class Brand:
 
     def render_screen(self, screen: Screen, **context: Any) -> bytes:
         if not self.has_login_app:
-            return f"{screen.title}: {getattr(screen, 'text', '')}\n".encode("utf-8")
+            title = "" if isinstance(screen, Configuration) else screen.title
+            return f"{title}: {getattr(screen, 'text', '')}\n".encode()
         template = _screens.get_template(f"{self.key}/{screen.template}.xml")
         # Characters the encoding lacks become character references, which every XML parser reads.
         return template.render(screen=screen, **context).encode(self.screen_encoding, "xmlcharrefreplace")
@@ -225,14 +231,6 @@ class Brand:
 
     def _compile(self, body: str):
         return _compiled(self, body)
-
-
-def _capped(identify):
-    @wraps(identify)
-    def capped(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
-        return None if len(user_agent) > MAX_USER_AGENT else identify(self, user_agent, headers)
-
-    return capped
 
 
 @lru_cache(maxsize=512)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from hotdesk.brands.base import Brand, Identity, NotifyBody, RequestedFile, file_from, identity_from
+from hotdesk.brands.base import Brand, Headers, Identity, NotifyBody, RequestedFile, file_from, identity_from
 
 _BROWSER = re.compile(r"^Allegro-Software-WebClient/(\S{1,32})")
 _MODEL_HEADER = "x-CiscoIPPhoneModelName"
@@ -53,7 +53,7 @@ class CiscoSip(Brand):
     config_autoescape = True
     common_template = "common.xml"
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         identity = identity_from((_FIRMWARE_CLIENT,), user_agent)
         model = (headers.get(_MODEL_HEADER) or "").strip()
         if identity is None and _BROWSER.match(user_agent.strip()) and _MODEL.match(model):

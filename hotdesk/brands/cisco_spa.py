@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from hotdesk.brands.base import Brand, Identity, RequestedFile, file_from, identity_from
+from hotdesk.brands.base import Brand, Headers, Identity, RequestedFile, file_from, identity_from
 
 _USER_AGENTS = (
     # "Cisco/SPA501G-7.4.4 (8843E157DDCC)(CBT141100HR)", "Cisco/SPA525G-7.4.4 (CBT141900G7)"
@@ -58,7 +58,7 @@ class CiscoSpa(Brand):
     common_template = "common.xml"
     issues_device_credentials = True
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         return identity_from(_USER_AGENTS, user_agent)
 
     def requested_file(self, filename: str) -> RequestedFile | None:

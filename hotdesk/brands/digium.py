@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import quote
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile
+from hotdesk.brands.base import Brand, FileKind, Headers, Identity, RequestedFile
 
 _USER_AGENTS = (
     re.compile(r"^Digium (D\d\d\w{0,16}) ([\d_.]{1,32})$"),  # "Digium D60 2_7_0"
@@ -53,7 +53,7 @@ class Digium(Brand):
     has_login_app = False
     issues_device_credentials = True
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         for pattern in _USER_AGENTS:
             match = pattern.match(user_agent.strip())
             if match:

@@ -27,10 +27,9 @@ Sources:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from typing import Any
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac, single_line
+from hotdesk.brands.base import Brand, FileKind, Headers, Identity, RequestedFile, normalize_mac, single_line
 
 # "Fanvil X4 2.10.2.6887 0c383e07e16c", "Fanvil X6U Pro 0.0.10 0c383e2cd782", "Fanvil H2U-V2 2.12.0 0c383e32342e"
 _USER_AGENT = re.compile(r"^Fanvil ([\w-]{1,16}(?: Pro)?) ([\d.]{1,32}) ([\da-fA-F]{12})$")
@@ -44,7 +43,7 @@ class Fanvil(Brand):
     config_autoescape = True
     issues_device_credentials = True
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         match = _USER_AGENT.match(user_agent.strip())
         if match is None:
             return None

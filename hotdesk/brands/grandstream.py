@@ -30,9 +30,8 @@ Sources followed:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, identity_from, normalize_mac
+from hotdesk.brands.base import Brand, FileKind, Headers, Identity, RequestedFile, identity_from, normalize_mac
 
 # Every part below ends where the next one's first character begins, and no two quantifiers can
 # take the same characters: a crafted User-Agent costs one pass, not a search over ways to split it.
@@ -54,7 +53,7 @@ class Grandstream(Brand):
     config_autoescape = True
     issues_device_credentials = True
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         identity = identity_from(_USER_AGENTS, user_agent)
         if identity is not None:
             return identity

@@ -32,7 +32,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile
+from hotdesk.brands.base import Brand, FileKind, Headers, Identity, RequestedFile
 
 _USER_AGENT = re.compile(r"^FileTransport Polycom\w+-(\w*?)-UA/([\d.]+)")
 _COMMON_FILE = "000000000000.cfg"
@@ -51,7 +51,7 @@ class Polycom(Brand):
     common_template = "master.cfg"
     issues_device_credentials = True
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         match = _USER_AGENT.match(user_agent.strip())
         if match is None:
             return None

@@ -45,7 +45,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hotdesk.brands.base import Brand, FileKind, Identity, RequestedFile, normalize_mac, single_line
+from hotdesk.brands.base import Brand, FileKind, Headers, Identity, RequestedFile, normalize_mac, single_line
 
 _USER_AGENT = re.compile(r"\bsnom(\w{1,16})-SIP ([\d.]{1,32})([^)]{0,200})")
 _MAC_FIELD = re.compile(r"(?:^|\s)([0-9A-Fa-f]{12})(?=[\s;)]|$)")
@@ -66,7 +66,7 @@ class Snom(Brand):
     reloads_by_notify = False
     issues_device_credentials = True
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         # "Mozilla/4.0 (compatible; snom710-SIP 8.7.5.35 1.1.5-IFX-05.01.12 000413741767)"
         match = _USER_AGENT.search(user_agent)
         if match is None:

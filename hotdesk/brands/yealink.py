@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from hotdesk.brands.base import Brand, Identity, RequestedFile, file_from, identity_from
+from hotdesk.brands.base import Brand, Headers, Identity, RequestedFile, file_from, identity_from
 from hotdesk.settings import SettingSpec, check_bool
 
 _USER_AGENTS = (
@@ -45,7 +45,7 @@ class Yealink(Brand):
     settings = (NOTIFY_REBOOT,)
     issues_device_credentials = True
 
-    def identify(self, user_agent: str, headers: Mapping[str, str]) -> Identity | None:
+    def parse_identity(self, user_agent: str, headers: Headers) -> Identity | None:
         return identity_from(_USER_AGENTS, user_agent)
 
     def requested_file(self, filename: str) -> RequestedFile | None:

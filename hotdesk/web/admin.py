@@ -29,6 +29,7 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
+from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
@@ -83,7 +84,7 @@ def init_app(app: Flask) -> None:
 
 
 @bp.before_request
-def _guard() -> Response | None:
+def _guard() -> ResponseReturnValue | None:
     if carries_nul():
         abort(400, "NUL characters are not allowed.")
     if request.method == "POST":
@@ -204,7 +205,7 @@ BROWSER_COOKIE_LIFETIME = timedelta(days=180)
 
 
 def _browser_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="hotdesk-admin-known-browser")
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="hotdesk-admin-known-browser")
 
 
 def _known_browser(name: str) -> str | None:
@@ -213,7 +214,7 @@ def _known_browser(name: str) -> str | None:
     if not cookie:
         return None
     try:
-        value = _browser_signer().loads(cookie, max_age=BROWSER_COOKIE_LIFETIME.total_seconds())
+        value = _browser_signer().loads(cookie, max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()))
     except BadData:
         return None
     if not isinstance(value, dict) or value.get("admin") != name.strip() or not isinstance(value.get("browser"), str):
@@ -286,7 +287,7 @@ def extension_edit(number: str):
     if request.method == "GET":
         return render_template("admin/extension_form.html", extension=extension, form={})
     form = request.form
-    changes = {name: form.get(name, "").strip() for name in ("name", "email", "auth_name")}
+    changes: dict[str, str | None] = {name: form.get(name, "").strip() for name in ("name", "email", "auth_name")}
     for name in ("secret", "voicemail_pin", "template"):  # blank: keep (secret and PIN are never shown)
         if form.get(name, "").strip():
             changes[name] = form[name].strip()

@@ -7,11 +7,11 @@ document describing all this is hotdesk.web.openapi, served at /api/v1/openapi.j
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
@@ -38,9 +38,10 @@ class Unsupported(AdminError):
 def _authenticate() -> Response | None:
     if carries_nul():
         return error_response(400, "NUL characters are not allowed")
-    if request.endpoint == "api.openapi_document":
+    rule = request.url_rule
+    if request.endpoint == "api.openapi_document" or rule is None:  # None: no route, no view runs
         return None
-    unknown = sorted(set(request.args) - openapi.query_parameters(request.url_rule.rule, request.method))
+    unknown = sorted(set(request.args) - openapi.query_parameters(rule.rule, request.method))
     if unknown:
         return error_response(400, f"{unknown[0]!r}: unknown query parameter")
     scheme, _, secret = request.headers.get("Authorization", "").partition(" ")
@@ -56,7 +57,7 @@ def _authenticate() -> Response | None:
         return response
     g.actor = f"api:{token.name}"
     g.scopes = accounts.token_scopes(token)
-    for scope in openapi.required_scopes(request.url_rule.rule, request.method):
+    for scope in openapi.required_scopes(rule.rule, request.method):
         require_scope(scope, "this answer carries SIP secrets, PINs or passwords" if scope == "secrets" else None)
     return None
 
@@ -108,7 +109,7 @@ def http_error(error: HTTPException) -> Response | HTTPException:
     if not request.path.startswith(PREFIX):
         return error
     response = error_response(error.code or 500, error.description or error.name)
-    if error.code == 405 and error.valid_methods:
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
     return response
 
@@ -136,9 +137,22 @@ def _body(
     for name, value in data.items():
         if not (isinstance(value, str) or (value is None and name in nullable)):
             raise BadRequest(f"{name}: must be a string" + (" or null" if name in nullable else ""))
-        if value is not None and ("\x00" in value or not value.isascii() and not _encodes(value)):
+        if value is not None and ("\x00" in value or (not value.isascii() and not _encodes(value))):
             raise BadRequest(f"{name}: NUL characters and unpaired surrogates are not allowed")
     return data
+
+
+def _one_field(name: str) -> str:
+    """The body {name: "..."}: its one field, required, a string."""
+    return _text(_body((name,), required=(name,)), name)
+
+
+def _text(data: dict[str, str | None], name: str) -> str:
+    """A field `_body` checked as required and not nullable."""
+    value = data.get(name)
+    if value is None:
+        raise BadRequest(f"{name}: required")
+    return value
 
 
 def _encodes(text: str) -> bool:
@@ -161,7 +175,7 @@ def _limit() -> int | None:
 def _iso(moment: datetime | None) -> str | None:
     if moment is None:
         return None
-    return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(timezone.utc).isoformat()
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
 def _page(page, shape) -> Response:
@@ -356,7 +370,7 @@ def templates_get(brand: str, name: str) -> Response:
 @bp.put("/templates/<brand>/<name>")
 def templates_put(brand: str, name: str) -> Response:
     """Create or replace, after checking the template renders for a guest and a user phone."""
-    body = _body(("body",), required=("body",))["body"]
+    body = _one_field("body")
     session = db()
     existed = admin_templates.find(session, brand, name) is not None
     template = admin_templates.save(session, brand, name, body, g.actor)
@@ -383,7 +397,7 @@ def pins_list() -> Response:
 
 @bp.put("/pins/<number>/<brand>")
 def pins_put(number: str, brand: str) -> Response:
-    name = _body(("template",), required=("template",))["template"]
+    name = _one_field("template")
     return jsonify(pin_json(pins.pin(db(), number, f"{brand}/{name}", g.actor)))
 
 
@@ -426,7 +440,7 @@ def devices_add() -> Response:
     """Make a MAC known (admitted) before its phone fetches; `address`: the only address its
     credentials go to."""
     data = _body(("mac", "address"), required=("mac",), nullable=("address",))
-    device = phones.add_known(db(), data["mac"], g.actor, data.get("address"))
+    device = phones.add_known(db(), _text(data, "mac"), g.actor, data.get("address"))
     response = jsonify(device_json(device))
     response.status_code = 201
     response.headers["Location"] = url_for("api.devices_get", mac=device.mac)
@@ -471,7 +485,13 @@ def devices_login(mac: str) -> Response:
     phone the login displaced, are told by SIP NOTIFY."""
     data = _body(("extension", "address"), required=("extension",))
     made = phones.login(
-        db(), hotdesk().settings, hotdesk().notifier, mac, data["extension"], data.get("address") or "external", g.actor
+        db(),
+        hotdesk().settings,
+        hotdesk().notifier,
+        mac,
+        _text(data, "extension"),
+        data.get("address") or "external",
+        g.actor,
     )
     return jsonify(
         {
@@ -520,7 +540,7 @@ def settings_get(name: str) -> Response:
 def settings_put(name: str) -> Response:
     registry = hotdesk().settings
     spec = _setting(name)  # an unknown name is a 404, whatever the body
-    value = _body(("value",), required=("value",))["value"]
+    value = _one_field("value")
     stored = admin_settings.change(db(), registry, name, value, g.actor)
     return jsonify({"name": name, "value": None if spec.secret else stored, "help": spec.help, "secret": spec.secret})
 

@@ -35,7 +35,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from flask import Request, Response
+from flask import Response
+from werkzeug.wrappers import Request  # also the bare WSGI requests web/published_answers.py reads
 
 log = logging.getLogger("hotdesk.provision")
 REALM = "hotdesk"
@@ -189,13 +190,15 @@ def nonce_is_stale(request: Request, nonces: DigestNonces) -> bool:
 
 
 def _digest_ok(request: Request, known_ha1: str, nonces: DigestNonces) -> bool:
+    if request.authorization is None:
+        return False
     p = request.authorization.parameters
     nonce, uri, answer, nc, cnonce = p.get("nonce"), p.get("uri"), p.get("response"), p.get("nc"), p.get("cnonce")
     if not (nonce and uri and answer and nc and cnonce) or p.get("realm") != REALM or p.get("qop") != "auth":
         return False
     if len(nc) != _NC or not all(c in "0123456789abcdefABCDEF" for c in nc):
         return False
-    if p.get("algorithm", "MD5").upper() != "MD5" or not nonces.usable(nonce, request.remote_addr):
+    if (p.get("algorithm", "MD5") or "").upper() != "MD5" or not nonces.usable(nonce, request.remote_addr):
         return False
     if uri.split("?", 1)[0] != request.path:  # the answer must be for this file, not another one
         return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from flask import current_app, url_for
 from itsdangerous import BadSignature, URLSafeSerializer, URLSafeTimedSerializer
@@ -92,8 +93,10 @@ class Key:
     url: str
 
 
-def app_url(endpoint: str, token: str, **values: str) -> str:
-    return phone_base_url() + url_for(endpoint, token=token, **values)
+def app_url(endpoint: str, token: str, **values: str | int) -> str:
+    # The route's own values only, never url_for's options (_external and the like).
+    route_values: dict[str, Any] = {"token": token, **values}
+    return phone_base_url() + url_for(endpoint, **route_values)
 
 
 def login_url(token: str, address: Address) -> str:

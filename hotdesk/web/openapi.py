@@ -274,7 +274,7 @@ SCHEMAS = {
             "id": {"type": "integer"},
             "at": {"type": "string", "format": "date-time"},
             "kind": STRING,
-            **{column: NULLABLE for column in history.COLUMNS[3:]},
+            **dict.fromkeys(history.COLUMNS[3:], NULLABLE),
         }
     ),
     "EventPage": _page("Event"),
@@ -306,7 +306,8 @@ def _document() -> dict:
         "info": {
             "title": "hotdesk",
             "version": "1",
-            "description": "Extensions, provisioning templates, pins, phones, settings and history of a hotdesk server. "
+            "description": "Extensions, provisioning templates, pins, phones, settings and history of a hotdesk "
+            "server. "
             "Authenticate with `Authorization: Bearer <token>` (`hotdesk tokens create NAME`); a token's scopes "
             "decide what it may do: `read` (GET), `write` (changes), `secrets` (answers carrying SIP secrets, PINs "
             "or provisioning passwords). Lists are paged by cursor: "

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Any, NoReturn
 
 from flask import Blueprint, Response, abort, current_app, request
 
 from hotdesk import brands, hotdesking, trust
 from hotdesk.brands import Brand, Identity
 from hotdesk.db import serialize_logins
-from hotdesk.hotdesking import LoginFailure
+from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.models import Address, Device
 from hotdesk.notifications import reload_device
 from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
@@ -109,31 +110,30 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
         override=step == "override",
         snapshot=snapshot(),
     )
-    if result.failure is LoginFailure.LOGGED_IN_ELSEWHERE:
-        where = result.elsewhere
-        screen = Menu(
-            title=f"{result.extension.number} is logged in at {where.model or where.brand} {where.mac}",
-            items=(
-                MenuItem(
-                    "Log in here anyway",
-                    app_url("phoneapp.override_form", token, address=chosen.value, number=result.extension.number),
+    match result:
+        case LoggedInElsewhere(extension, where):
+            choice = Menu(
+                title=f"{extension.number} is logged in at {where.model or where.brand} {where.mac}",
+                items=(
+                    MenuItem(
+                        "Log in here anyway",
+                        app_url("phoneapp.override_form", token, address=chosen.value, number=extension.number),
+                    ),
                 ),
-            ),
-        )
-        return _answer(brand, screen)
-    if not result.ok:
-        minutes = -(-int(result.retry_after.total_seconds()) // 60) if result.retry_after else 0
-        text = FAILURE_TEXT[result.failure].format(number=number.strip(), address=chosen.value, minutes=minutes)
-        return _answer(brand, Message("Login failed", text, error=True, back_url=login_url(token, chosen)))
-
-    extension = result.extension
-    for other in result.logged_out:
-        # Each displaced phone at its own known address (for one without credentials of its own, where
-        # the login just ended came from).
-        host = trust.reload_address(other, hotdesking.latest_login_address(session, other))
-        _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=host)
-    screen = Reload("Logged in", f"Welcome, {extension.name} ({extension.number}). The phone now loads your settings.")
-    return _answer(brand, screen, reload=caller, login_address=hotdesking.login_address(session, device))
+            )
+            return _answer(brand, choice)
+        case Refused(failure, retry_after):
+            minutes = -(-int(retry_after.total_seconds()) // 60) if retry_after else 0
+            text = FAILURE_TEXT[failure].format(number=number.strip(), address=chosen.value, minutes=minutes)
+            return _answer(brand, Message("Login failed", text, error=True, back_url=login_url(token, chosen)))
+        case LoggedIn(extension, logged_out):
+            for other in logged_out:
+                # Each displaced phone at its own known address (for one without credentials of its own,
+                # where the login just ended came from).
+                host = trust.reload_address(other, hotdesking.latest_login_address(session, other))
+                _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=host)
+            welcome = f"Welcome, {extension.name} ({extension.number}). The phone now loads your settings."
+            return _reload_answer(caller, Reload("Logged in", welcome), hotdesking.login_address(session, device))
 
 
 @bp.get("/<token>/login/<address>/override")
@@ -175,7 +175,7 @@ def logout(token: str, state: str) -> Response:
     if extension is None:
         return _answer(brand, Message("Logout", "Nobody is logged in on this phone."))
     screen = Reload("Logged out", f"Goodbye, {extension.name}. The phone returns to guest mode.")
-    return _answer(brand, screen, reload=caller, login_address=login_address)
+    return _reload_answer(caller, screen, login_address)
 
 
 @bp.get("/<token>/configuration/<state>/<int:page>")
@@ -258,7 +258,7 @@ def _caller(token: str) -> Caller:
     read = read_device_token(token)
     device = hotdesking.find_device(db(), mac=read.mac) if read else None
     brand = brands.BRANDS.get(device.brand) if device else None
-    if device is None or brand is None:
+    if read is None or device is None or brand is None:
         _refuse(None, "This key does not belong to a known phone. Restart the phone to renew its keys.")
     identity = brand.identify(request.headers.get("User-Agent", ""), request.headers)
     if identity is not None and identity.mac and identity.mac != device.mac:
@@ -292,7 +292,7 @@ def _address(value: str, brand: Brand) -> Address:
         _refuse(brand, "Unknown server choice: use the External or Internal key.", status=404)
 
 
-def _refuse(brand: Brand | None, text: str, status: int = 403):
+def _refuse(brand: Brand | None, text: str, status: int = 403) -> NoReturn:
     if brand is None:
         found = brands.recognise(request.headers.get("User-Agent", ""), request.headers)
         brand = found[0] if found else None
@@ -301,22 +301,22 @@ def _refuse(brand: Brand | None, text: str, status: int = 403):
     abort(_answer(brand, Message("Not allowed", text, error=True), status=status))
 
 
-def _answer(
-    brand: Brand, screen: Screen, status: int = 200, reload: Caller | None = None, login_address: str | None = None
-) -> Response:
-    """`reload`: the caller whose phone must reload, by this answer or by a NOTIFY to its known address
-    (trust.reload_address: never the request's source as such); `login_address`: where the login
-    current when the reload was decided came from."""
-    context = {}
-    if reload is not None and not brand.reloads_by_notify:
-        screen = _with_configuration(reload, screen)
-        device = reload.device
-        context["phone"] = Identity(model=device.model, firmware=device.firmware, mac=device.mac)
+def _answer(brand: Brand, screen: Screen, status: int = 200, **context: Any) -> Response:
     response = Response(brand.render_screen(screen, **context), status, content_type=brand.screen_content_type)
     response.headers["Cache-Control"] = "no-store"
-    if reload is not None and brand.reloads_by_notify:
-        host = trust.reload_address(reload.device, login_address)
-        _reload(reload.device, reason=screen.title.lower(), host=host)
+    return response
+
+
+def _reload_answer(caller: Caller, screen: Reload, login_address: str | None) -> Response:
+    """The caller's phone must reload, by this answer or by a NOTIFY to its known address
+    (trust.reload_address: never the request's source as such); `login_address`: where the login
+    current when the reload was decided came from."""
+    device, brand = caller.device, caller.brand
+    if not brand.reloads_by_notify:
+        phone = Identity(model=device.model, firmware=device.firmware, mac=device.mac)
+        return _answer(brand, _with_configuration(caller, screen), phone=phone)
+    response = _answer(brand, screen)
+    _reload(device, reason=screen.title.lower(), host=trust.reload_address(device, login_address))
     return response
 
 

@@ -13,9 +13,9 @@ from flask import Blueprint, Response, current_app, g, request
 from hotdesk import brands, credentials, hotdesking, published, trust
 from hotdesk.brands import FileKind, normalize_mac
 from hotdesk.models import Device, utcnow
+from hotdesk.trust import Proof
 from hotdesk.web import client_ip, db, hotdesk, http_auth, ratelimit, snapshot
 from hotdesk.web import settings as web_settings
-from hotdesk.trust import Proof
 from hotdesk.web.device_files import base_context, device_context, fast_path
 
 bp = Blueprint("provision", __name__, url_prefix="/provision")
@@ -85,6 +85,8 @@ def _answer(filename: str, by_device: Device | None) -> Response:
         render = partial(_common_file, brand, requested.part)
     else:
         mac = requested.mac
+        if mac is None:  # a device file's name that holds no valid MAC
+            return _not_found()
         if identity.mac and identity.mac != mac:
             # A phone asks for another phone's file: refuse rather than serve someone else's line.
             log.warning("provisioning: %s asked for %r (ip=%s)", identity.mac, filename[:200], client_ip())
@@ -165,6 +167,8 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
             ip=ip,
             admitted=admission is trust.Admission.OPEN,
         )
+        if device is None:  # another request made its row meanwhile: answer as for a device hotdesk knows
+            return _for_shared_credentials(brand, identity, mac, part)
         if not device.admitted:
             log.warning("provisioning: new device waits for admission mac=%s brand=%s ip=%s", mac, brand.key, ip)
     elif not device.brand and device.admitted_address not in (None, ip):
@@ -236,9 +240,10 @@ def _published(device: Device, filename: str, render, user_agent: str) -> bytes 
     answered from there to its next fetch with the same User-Agent). None: the device's
     credentials changed since the request was authenticated."""
     files = hotdesk().published
-    if files is None:
+    mac, username, password = device.mac, device.provisioning_username, device.provisioning_password
+    credentials = (username, password)
+    if files is None or username is None or password is None:  # copies are for a device's own credentials
         return render(device)
-    mac, password = device.mac, device.provisioning_password
     try:
         with files.publishing(mac):
             if files.generation() != g.get("published_generation"):
@@ -248,12 +253,12 @@ def _published(device: Device, filename: str, render, user_agent: str) -> bytes 
                 db().rollback()
                 db().expire_all()
                 g.pop("snapshot", None)
-                device = hotdesking.find_device(db(), mac=mac)
-                if device is None or device.provisioning_password != password:
+                current = hotdesking.find_device(db(), mac=mac)
+                if current is None or (current.provisioning_username, current.provisioning_password) != credentials:
                     return None
+                device = current
             body = render(device)
             files.write(mac, password, filename, body)
-            username = device.provisioning_username
             files.admit(
                 mac,
                 published.Reader(
@@ -276,7 +281,7 @@ _last_warning = 0.0
 
 
 def _warn_unpublished(files, error: OSError) -> None:
-    global _last_warning
+    global _last_warning  # noqa: PLW0603 -- one throttle for the process is the point
     if time.monotonic() - _last_warning > 60:  # once a minute, not once a fetch
         _last_warning = time.monotonic()
         log.warning("provisioning files are answered but not published: %s (in %s)", error, files.directory)

@@ -13,7 +13,8 @@ Every copy was rendered for the device's own credentials (hotdesk.trust: Proof.O
 and both ways above prove them, so a copy never reaches a request that does not prove the device.
 Everything else goes on to the provisioning blueprint as if this did not exist: a first fetch,
 another User-Agent (new firmware), credentials that do not prove the device's, the global
-credentials, a common file from a phone whose User-Agent does not name its MAC; /fast/ paths without a copy go where nginx sends them, /provision/fast/.
+credentials, a common file from a phone whose User-Agent does not name its MAC; /fast/ paths without
+a copy go where nginx sends them, /provision/fast/.
 """
 
 from __future__ import annotations

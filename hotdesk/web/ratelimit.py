@@ -28,7 +28,7 @@ import re
 
 from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
-from limits import RateLimitItemPerMinute, storage, strategies
+from limits import RateLimitItem, RateLimitItemPerMinute, storage, strategies
 
 from hotdesk import brands
 from hotdesk.web import client_ip, settings
@@ -96,9 +96,9 @@ def too_many_failures() -> Response:
     return response
 
 
-def _failure_keys():
+def _failure_keys() -> list[tuple[RateLimitItem, tuple[str, ...]]]:
     address = client_ip() or "-"
-    keys = [(_per_address, ("provisioning-auth", address))]
+    keys: list[tuple[RateLimitItem, tuple[str, ...]]] = [(_per_address, ("provisioning-auth", address))]
     mac = named_device()
     if mac:
         keys.append((_per_device, ("provisioning-auth", address, mac)))

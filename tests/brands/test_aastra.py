@@ -132,7 +132,7 @@ def test_logout_blanks_the_line_and_brings_back_the_login_keys(phone, session):
 def test_configuration_pages_give_the_secret_only_to_the_login_that_asked(phone, client):
     answer = phone.login("1001", "4321")
     page = next(item.get("URI") for item in answer.iter("ExecuteItem") if "/configuration/" in item.get("URI"))
-    assert "alice-SIP-secret-9f3".encode() in phone.get(page, browser=True).data
+    assert b"alice-SIP-secret-9f3" in phone.get(page, browser=True).data
 
     token = re.search(r"/phone/([^/]+)/", page).group(1)
     forged = phone.get(f"/phone/{token}/configuration/not-a-state/1", browser=True)

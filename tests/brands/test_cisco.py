@@ -206,7 +206,7 @@ def test_login_form_is_a_cisco_input_with_masked_password(phone):
         ("extension", "N"),
         ("password", "AP"),
     ]
-    assert [(k.findtext("Name"), k.findtext("URL")) for k in form.iter("SoftKeyItem")][0] == (
+    assert next((k.findtext("Name"), k.findtext("URL")) for k in form.iter("SoftKeyItem")) == (
         "Submit",
         "SoftKey:Submit",
     )
@@ -296,7 +296,7 @@ def test_enterprise_reloads_by_service_control_restart(client, extensions, notif
     assert notify.body.split("\r\n")[:2] == ["action=restart", "RegisterCallId={}"]
 
 
-BUILD = dict(local_host="10.0.0.1", local_port=40000, call_id="cid1", branch="z9hG4bKabc", from_tag="t1")
+BUILD = {"local_host": "10.0.0.1", "local_port": 40000, "call_id": "cid1", "branch": "z9hG4bKabc", "from_tag": "t1"}
 
 
 def test_service_control_notify_carries_its_body_and_length():
@@ -312,9 +312,9 @@ def test_service_control_notify_carries_its_body_and_length():
 
 @pytest.mark.parametrize("content_type", [None, "text/plain\r\nX: y", "text plain", ""])
 def test_notify_body_needs_a_clean_content_type(content_type):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid content type"):
         build_notify("10.0.0.2", 5060, "service-control", body="action=restart", content_type=content_type, **BUILD)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="invalid content type"):
         send_notify("10.0.0.2", 5060, "service-control", body="action=restart", content_type=content_type)
 
 

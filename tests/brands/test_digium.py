@@ -109,7 +109,7 @@ def test_guest_config_has_the_line_off_no_secret_and_says_why_there_are_no_keys(
 
 def test_a_login_made_through_the_core_gives_the_phone_its_users_line(phone, session):
     phone.boot()
-    assert login(session, MAC, "1002", USER_PASSWORD, Address.INTERNAL).ok
+    assert isinstance(login(session, MAC, "1002", USER_PASSWORD, Address.INTERNAL), hotdesking.LoggedIn)
 
     phone.boot()
     assert phone.line() == {

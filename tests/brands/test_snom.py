@@ -209,7 +209,7 @@ def test_names_are_escaped_in_settings_and_screens(phone):
     phone.apply_reload(answer)
     assert phone.line()["display_name"] == BOB
     assert phone.line()["auth_name"] == "bob-auth"
-    assert "Logged in: 1002 " + BOB == phone.press("Logout").findtext("Title")
+    assert phone.press("Logout").findtext("Title") == "Logged in: 1002 " + BOB
 
 
 def test_a_name_cannot_add_a_setting(phone, session):
