@@ -137,7 +137,7 @@ def build_office(app, client, session, notifier, admission: str = "open") -> Off
             result = hotdesking.login(
                 session, registry.all(session), device, v.number, v.pin, Address.EXTERNAL, phone.ip
             )
-            assert result.ok, result.failure
+            assert isinstance(result, hotdesking.LoggedIn), result
         phone.boot()
         assert phone.line() and phone.line()["secret"] == v.secret, v.brand
         session.expire_all()
@@ -290,7 +290,7 @@ def assert_not_locked_out(office: Office, only: list[Victim] | None = None) -> N
                 result = hotdesking.login(
                     session, hotdesk.settings.all(session), device, v.number, v.pin, Address.EXTERNAL, phone.ip
                 )
-                assert result.ok, f"{v.brand} victim cannot log in: {result.failure}"
+                assert isinstance(result, hotdesking.LoggedIn), f"{v.brand} victim cannot log in: {result}"
         phone.boot()
         assert phone.line()["secret"] == v.secret
 
