@@ -1,5 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app`."""
 
-from hotdesk import create_app
+from hotdesk.app import create_app
 
 app = create_app()

@@ -195,7 +195,7 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     seed.power_cut(database_url(args, args.phones, work))
     PublishedFiles(
         args.memory_dir / f"published-{args.phones}", SECRET_KEY
-    ).retire()  # as hotdesk does when it starts again
+    ).retire()  # a power cut empties the tmpfs they live on
     storm = work / "boot-storm.txt"
     seed.request_list(storm, populations[args.phones].users, lambda p: [seed.COMMON_FILE, f"{p.mac}.cfg"])
     say(f"boot storm: {args.phones:,} phones")

@@ -1,66 +1,34 @@
-"""hotdesk: a hot-desking server for office desk phones."""
+"""hotdesk: a hot-desking server for office desk phones.
+
+Importing the package loads nothing else: the core (hotdesk.hotdesking, hotdesk.runtime, the CLI's
+commands) runs without Flask, which only hotdesk.app and hotdesk.web load. The names below are
+resolved on first use, so `gunicorn 'hotdesk:create_app(faces="admin")'` and
+`from hotdesk import settings_registry` keep working.
+"""
 
 from __future__ import annotations
 
-import logging
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
+if TYPE_CHECKING:
+    from hotdesk.app import FACES, create_app
+    from hotdesk.runtime import Hotdesk, build, settings_registry
 
-from hotdesk.config import Config
-from hotdesk.notify import NotifyDispatcher
-from hotdesk.runtime import Hotdesk, build, settings_registry
+_LAZY = {
+    "FACES": "hotdesk.app",
+    "create_app": "hotdesk.app",
+    "Hotdesk": "hotdesk.runtime",
+    "build": "hotdesk.runtime",
+    "settings_registry": "hotdesk.runtime",
+}
 
-__all__ = ["FACES", "Hotdesk", "create_app", "settings_registry"]
-
-
-def _log_to_stderr() -> None:
-    """hotdesk's own log lines (failed logins for fail2ban, NOTIFY outcomes) on stderr, with time."""
-    logger = logging.getLogger("hotdesk")
-    if not logger.handlers:
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
+__all__ = ["FACES", "Hotdesk", "build", "create_app", "settings_registry"]
 
 
-FACES = ("phones", "admin")
-
-
-def create_app(
-    config: Config | None = None, notifier: NotifyDispatcher | None = None, faces: str | tuple[str, ...] = FACES
-) -> Flask:
-    """The WSGI app. `faces`: "phones" (provisioning and the phones' XML apps), "admin" (web console
-    and REST API), or both; `make run` serves them on two addresses when HOTDESK_ADMIN_BIND is set."""
-    faces = tuple(face.strip() for face in faces.split(",")) if isinstance(faces, str) else faces
-    if not faces or set(faces) - set(FACES):
-        raise ValueError(f"faces: choose from {', '.join(FACES)}, not {faces!r}")
-    config = config or Config.from_env()
-    _log_to_stderr()
-    # No app-wide /static/: the package's static/ holds the console's assets, which its blueprint serves.
-    app = Flask(__name__, instance_path=str(config.instance_path), static_folder=None)
-    app.config["SECRET_KEY"] = config.secret_key
-    running = build(config, notifier=notifier)
-    files = running.published
-    if files is not None:
-        files.retire()  # what a crash may have left behind; workers publish again on demand
-    app.extensions["hotdesk"] = running
-    # The phone faces' Digest nonces and this host's nonce-count marks (hotdesk.web.http_auth).
-    from hotdesk.web.http_auth import DigestNonces, NonceCounts
-
-    nonces = DigestNonces(config.secret_key, NonceCounts(config.instance_path / "digest-nonces.db"))
-    app.extensions["hotdesk.digest_nonces"] = nonces
-
-    if files is not None and "phones" in faces:
-        from hotdesk.web.published_answers import PublishedAnswers
-
-        answers = PublishedAnswers(app.wsgi_app, files, running.sightings, nonces)
-        app.wsgi_app = answers  # type: ignore[method-assign]
-    if config.trusted_proxies:
-        n = config.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
-
-    from hotdesk import web
-
-    web.init_app(app, faces)
-    return app
+def __getattr__(name: str) -> Any:
+    try:
+        module = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'hotdesk' has no attribute {name!r}") from None
+    return getattr(import_module(module), name)

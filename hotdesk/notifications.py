@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotdesk.brands import BRANDS
 from hotdesk.models import Device, Event, EventKind
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
 from hotdesk.settings import SettingValues
@@ -38,36 +38,51 @@ def notification_recorder(sessions: sessionmaker[Session]):
     return record
 
 
-def tell_device(
-    notifier: NotifyDispatcher, *, host: str | None, port: int, event: str, mac: str, brand: str, reason: str
-) -> Future[NotifyOutcome] | None:
-    """Queue a NOTIFY to the phone at `host`; returns the future of its outcome, never waits for it.
+@dataclass(frozen=True)
+class NotifyFlavour:
+    """The reload NOTIFY one brand's phones want: its Event header, and a body for the few that want one."""
 
-    The body, if the brand's phones want one with this event, comes from the brand (Brand.notify_body).
-    """
-    if host:
-        body = BRANDS[brand].notify_body() if brand in BRANDS else None
-        extra = {"body": body.text, "content_type": body.content_type} if body else {}
-        return notifier.submit(
-            DeviceNotify(host=host, port=port, event=event, reason=reason, mac=mac, brand=brand, **extra)
-        )
-    return None
+    event: str
+    body: str = ""
+    content_type: str | None = None
+
+
+Flavours = Callable[[str, SettingValues], NotifyFlavour | None]
+"""A brand's key and the settings -> its reload NOTIFY; None for a brand hotdesk does not know."""
+
+
+class DeviceNotifier:
+    """Tells devices to reload: NOTIFYs sent by `sender` in the flavour of each device's brand.
+
+    `flavour` is handed in by hotdesk.runtime.build, the one place that puts core and brands
+    together: this module, like the rest of the core, names no brand."""
+
+    def __init__(self, sender: NotifyDispatcher, flavour: Flavours):
+        self.sender = sender
+        self.flavour = flavour
+
+    def shutdown(self, wait: bool = True) -> None:
+        self.sender.shutdown(wait=wait)
 
 
 def reload_device(
-    notifier: NotifyDispatcher, settings: SettingValues, device: Device, *, reason: str, host: str | None
+    notifier: DeviceNotifier, settings: SettingValues, device: Device, *, reason: str, host: str | None
 ) -> Future[NotifyOutcome] | None:
     """Queue the brand's reload NOTIFY to the phone at `host` (hotdesking.reload_address: where the
-    device is known to be, never whoever asked). None: no brand or no address to tell."""
-    brand = BRANDS.get(device.brand)
-    if brand is None or host is None:
+    device is known to be, never whoever asked); returns the future of its outcome, never waits for it.
+    None: no brand or no address to tell."""
+    flavour = notifier.flavour(device.brand, settings) if device.brand else None
+    if flavour is None or not host:
         return None
-    return tell_device(
-        notifier,
-        host=host,
-        port=int(settings["phone_sip_port"]),
-        event=brand.notify_event(settings),
-        mac=device.mac,
-        brand=device.brand,
-        reason=reason,
+    return notifier.sender.submit(
+        DeviceNotify(
+            host=host,
+            port=int(settings["phone_sip_port"]),
+            event=flavour.event,
+            reason=reason,
+            mac=device.mac,
+            brand=device.brand,
+            body=flavour.body,
+            content_type=flavour.content_type,
+        )
     )

@@ -2,7 +2,9 @@
 
 Built in one place so no process can come up half-wired (a NOTIFY sender without the history,
 a session factory without the fast path's hooks). No Flask here: the CLI and the scheduler
-build it without loading the web layer.
+build it without loading the web layer. It is also where the core meets the brands, which know
+nothing of each other: the brands' settings join the registry, their NOTIFY flavour the notifier,
+their stock templates the database (docs/architecture.md, "Arrows").
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotdesk import brands, published
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
-from hotdesk.notifications import notification_recorder
+from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder
 from hotdesk.notify import NotifyDispatcher
-from hotdesk.settings import CORE_SETTINGS, Settings
+from hotdesk.setting_store import Settings
+from hotdesk.settings import CORE_SETTINGS, SettingValues
 from hotdesk.sightings import Sightings
 from hotdesk.snapshot import SnapshotCache
 
@@ -30,7 +33,7 @@ class Hotdesk:
     engine: Engine
     sessions: sessionmaker[Session]
     settings: Settings
-    notifier: NotifyDispatcher
+    notifier: DeviceNotifier
     snapshots: SnapshotCache
     sightings: Sightings  # last-seen updates, written in batches
     published: published.PublishedFiles | None  # the nginx fast path, when HOTDESK_PUBLISH_DIR is set
@@ -46,6 +49,24 @@ def settings_registry() -> Settings:
     return Settings([*CORE_SETTINGS, *brands.setting_specs()])
 
 
+def notify_flavour(brand_key: str, settings: SettingValues) -> NotifyFlavour | None:
+    """How a brand's phones are told to reload (hotdesk.notifications names no brand)."""
+    brand = brands.BRANDS.get(brand_key)
+    if brand is None:
+        return None
+    body = brand.notify_body()
+    if body is None:
+        return NotifyFlavour(brand.notify_event(settings))
+    return NotifyFlavour(brand.notify_event(settings), body.text, body.content_type)
+
+
+def stock_templates() -> list[tuple[str, str, str]]:
+    """(brand, name, body) of every brand's stock templates, which `init-db` seeds (hotdesk.schema)."""
+    return [
+        (brand.key, name, body) for brand in brands.BRANDS.values() for name, body in brand.stock_templates().items()
+    ]
+
+
 def build(config: Config, *, notifier: NotifyDispatcher | None = None) -> Hotdesk:
     """Engine and sessions (the snapshot counter's hooks come with every session factory, the fast
     path's are attached here), settings, the snapshot cache, sightings, and the NOTIFY sender whose
@@ -58,7 +79,10 @@ def build(config: Config, *, notifier: NotifyDispatcher | None = None) -> Hotdes
         engine=engine,
         sessions=sessions,
         settings=registry,
-        notifier=notifier if notifier is not None else NotifyDispatcher(on_outcome=notification_recorder(sessions)),
+        notifier=DeviceNotifier(
+            notifier if notifier is not None else NotifyDispatcher(on_outcome=notification_recorder(sessions)),
+            notify_flavour,
+        ),
         snapshots=SnapshotCache(registry),
         sightings=Sightings(sessions),
         published=published.attach(sessions, config),

@@ -19,16 +19,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotdesk import hotdesking
 from hotdesk.models import Lease, utcnow
-from hotdesk.notifications import reload_device
-from hotdesk.notify import NotifyDispatcher
+from hotdesk.notifications import DeviceNotifier, reload_device
 from hotdesk.runtime import Hotdesk
-from hotdesk.settings import Settings
+from hotdesk.setting_store import Settings
 
 log = logging.getLogger("hotdesk.scheduler")
 LEASE = "auto-logout"
 
 
-def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: NotifyDispatcher) -> int:
+def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: DeviceNotifier) -> int:
     """Log out every expired login and queue a NOTIFY to each phone. Returns how many."""
     with sessions() as session:
         devices = hotdesking.expired_logins(session)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from alembic import command
@@ -10,8 +11,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from hotdesk import snapshot, templates
-from hotdesk.brands import BRANDS
-from hotdesk.settings import Settings
+from hotdesk.setting_store import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -27,11 +27,9 @@ def upgrade(engine: Engine) -> None:
     command.upgrade(alembic_config(engine), "head")
 
 
-def initialise(session: Session, registry: Settings) -> None:
-    """Generated passwords and stock templates; existing values are never overwritten."""
+def initialise(session: Session, registry: Settings, stock: Iterable[tuple[str, str, str]]) -> None:
+    """Generated passwords and the stock templates (brand, name, body: runtime.stock_templates);
+    existing values are never overwritten."""
     snapshot.ensure_counter(session)
     registry.seed(session)
-    templates.seed_stock(
-        session,
-        [(brand.key, name, body) for brand in BRANDS.values() for name, body in brand.stock_templates().items()],
-    )
+    templates.seed_stock(session, stock)

@@ -1,4 +1,7 @@
-"""Runtime settings: the names an admin may set, their checks and defaults, stored in the database."""
+"""Runtime settings: the names an admin may set, their checks and defaults.
+
+Pure (no database, no brand): brands declare their own settings with these specs. The registry that
+stores values in the database is hotdesk.setting_store."""
 
 from __future__ import annotations
 
@@ -7,11 +10,6 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
-
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
-from hotdesk.models import Setting
 
 SettingValues = Mapping[str, str]
 """Every setting's value by name, as read for one request (read-only: it may be shared)."""
@@ -285,38 +283,3 @@ CORE_SETTINGS = (
         check_count,
     ),
 )
-
-
-class Settings:
-    """The registry of known settings (core ones plus those brands declare) over a DB session."""
-
-    def __init__(self, specs: tuple[SettingSpec, ...] | list[SettingSpec]):
-        self.specs = {spec.name: spec for spec in specs}
-
-    def spec(self, name: str) -> SettingSpec:
-        try:
-            return self.specs[name]
-        except KeyError:
-            raise SettingError(f"unknown setting {name!r} (known: {', '.join(sorted(self.specs))})") from None
-
-    def get(self, session: Session, name: str) -> str:
-        spec = self.spec(name)
-        value = session.get(Setting, name)
-        return value.value if value is not None else spec.default()
-
-    def all(self, session: Session) -> dict[str, str]:
-        stored = dict(session.execute(select(Setting.name, Setting.value)).all())
-        # Defaults only for what is not stored: some generate random passwords, costly per request.
-        return {name: stored[name] if name in stored else spec.default() for name, spec in self.specs.items()}
-
-    def set(self, session: Session, name: str, value: str) -> str:
-        value = self.spec(name).check(value)
-        session.merge(Setting(name=name, value=value))
-        return value
-
-    def seed(self, session: Session) -> None:
-        """Store a value for every setting that has none, so generated passwords stay fixed."""
-        stored = set(session.scalars(select(Setting.name)))
-        for name, spec in self.specs.items():
-            if name not in stored:
-                session.add(Setting(name=name, value=spec.default()))

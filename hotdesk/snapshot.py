@@ -19,7 +19,8 @@ from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from hotdesk.models import Revision, Setting, Template, TemplatePin
-from hotdesk.settings import Settings, SettingValues
+from hotdesk.setting_store import Settings
+from hotdesk.settings import SettingValues
 
 COUNTER = "config"
 CONFIG_MODELS = (Setting, Template, TemplatePin)  # what the counter watches

@@ -7,6 +7,7 @@ from hotdesk import create_app, schema, settings_registry
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.models import Base, Extension
+from hotdesk.runtime import stock_templates
 from tests import tools
 from tests.phones import RecordingNotifier
 from tests.sipp import sipp_uas  # noqa: F401 (a fixture for every test module)
@@ -41,7 +42,7 @@ def engine(database_url):
     sessions = make_session_factory(engine)
     registry = settings_registry()
     with sessions() as session:
-        schema.initialise(session, registry)
+        schema.initialise(session, registry, stock_templates())
         for name, value in {
             "provisioning_username": PROVISIONING[0],
             "provisioning_password": PROVISIONING[1],

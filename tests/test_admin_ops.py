@@ -10,6 +10,8 @@ from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Address, Event, EventKind, Extension, Mapping, Template
+from hotdesk.notifications import DeviceNotifier
+from hotdesk.runtime import notify_flavour
 from hotdesk.templates import TemplateError
 from tests.phones import RecordingNotifier
 
@@ -243,9 +245,10 @@ def test_force_logout_ends_the_login_and_tells_the_phone(session):
     )
     marker = phones.live_marker(session)
 
-    notifier = RecordingNotifier()
+    sent = RecordingNotifier()
+    notifier = DeviceNotifier(sent, notify_flavour)
     assert phones.force_logout(session, registry, notifier, "00:15:65:AA:BB:01", "ann").number == "1001"
-    assert [(n.host, n.mac) for n in notifier.sent] == [("10.0.0.9", "001565aabb01")]
+    assert [(n.host, n.mac) for n in sent.sent] == [("10.0.0.9", "001565aabb01")]
     assert phones.who_is_where(session) == [] and phones.live_marker(session) > marker
     assert phones.force_logout(session, registry, notifier, "001565aabb01", "ann") is None
     with pytest.raises(NotFound):

@@ -15,6 +15,7 @@ from hotdesk.admin import accounts
 from hotdesk.cli import main
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.models import Address, Device, Event, EventKind, Mapping
+from hotdesk.runtime import stock_templates
 from tests.brands import EMULATORS
 from tests.conftest import PROVISIONING
 from tests.phones import YealinkPhone
@@ -426,7 +427,7 @@ def test_a_new_installation_approves_and_an_upgraded_one_stays_open(tmp_path):
     fresh = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
     schema.upgrade(fresh)
     with make_session_factory(fresh)() as session:
-        schema.initialise(session, settings_registry())
+        schema.initialise(session, settings_registry(), stock_templates())
         session.commit()
         assert settings_registry().get(session, "device_admission") == "approve"
 
@@ -441,7 +442,7 @@ def test_a_new_installation_approves_and_an_upgraded_one_stays_open(tmp_path):
         )
     command.upgrade(config, "head")
     with make_session_factory(old)() as session:
-        schema.initialise(session, settings_registry())
+        schema.initialise(session, settings_registry(), stock_templates())
         session.commit()
         assert settings_registry().get(session, "device_admission") == "open"
         assert session.scalar(select(Device)).admitted

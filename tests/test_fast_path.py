@@ -21,7 +21,7 @@ from hotdesk import create_app, hotdesking
 from hotdesk.cli import main
 from hotdesk.config import Config
 from hotdesk.models import Address, Extension
-from tests.conftest import ADMIN_PASSWORD, PROVISIONING, USER_PASSWORD
+from tests.conftest import ADMIN_PASSWORD, PROVISIONING, USER_PASSWORD, running_app
 from tests.phones import YealinkPhone, parse_cfg
 
 MAC, OTHER_MAC = "001565aabb01", "001565aabb02"
@@ -185,7 +185,7 @@ def test_a_wrong_path_or_another_phones_file_is_not_found_and_publishes_nothing(
 
 
 def test_a_phone_whose_path_went_stale_finds_its_way_back_with_its_credentials(
-    phone, database_url, notifier, tmp_path, published
+    phone, database_url, notifier, tmp_path, published, cli
 ):
     # A new secret key (or hosts that disagree on it) changes every path; phones remember theirs.
     on_fast_path(phone)
@@ -200,6 +200,7 @@ def test_a_phone_whose_path_went_stale_finds_its_way_back_with_its_credentials(
     )
     rekeyed = create_app(config, notifier=notifier)
     phone.client = NginxStandIn(rekeyed.test_client(), published)
+    cli("published", "retire")  # the copies under its old path go (as with any change of the phone's)
 
     assert phone.boot()["account.1.password"] == "alice-SIP-secret-9f3"  # its old path, its own credentials
     assert phone.server_url != old_url and FAST_URL.match(phone.server_url)
@@ -210,6 +211,39 @@ def test_a_phone_whose_path_went_stale_finds_its_way_back_with_its_credentials(
     )
     assert stranger.status_code == 401 and not secrets_in(stranger.data)
     rekeyed.extensions["hotdesk"].engine.dispose()
+
+
+def test_a_worker_starting_deletes_no_copy_another_serves(phone, nginx, published, database_url, notifier, tmp_path):
+    on_fast_path(phone)
+    served = files_of(published)
+    assert served
+
+    started = running_app(database_url, notifier, tmp_path, publish_dir=published)
+    next(started)  # another worker (or host sharing the directory) comes up
+    assert files_of(published) == served
+    from_disk = len(nginx.from_disk)
+    phone.boot()
+    assert len(nginx.from_disk) > from_disk  # still answered from the copies, by nginx
+    next(started, None)
+
+
+def test_published_retire_and_init_db_delete_every_copy(phone, nginx, published, cli):
+    phones = [on_fast_path(phone), on_fast_path(YealinkPhone(nginx, OTHER_MAC))]
+    assert "published copies deleted" in cli("published", "retire").output
+    assert not (published / "current").exists() and not (published / "readers").exists()
+
+    for each in phones:
+        each.boot()  # rendered and published again
+    assert files_of(published) and files_of(published, OTHER_MAC)
+    assert "published copies deleted" in cli("init-db").output  # before a new version starts
+    assert not (published / "current").exists()
+
+
+def test_published_retire_without_a_publish_dir_says_so(cli, monkeypatch):
+    monkeypatch.delenv("HOTDESK_PUBLISH_DIR")
+    result = CliRunner().invoke(main, ["published", "retire"])
+    assert result.exit_code == 1
+    assert result.output.strip() == "Error: HOTDESK_PUBLISH_DIR is not set: nothing is published"
 
 
 def test_setting_template_and_pin_changes_made_elsewhere_retire_every_file(phone, nginx, published, cli, tmp_path):

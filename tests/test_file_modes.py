@@ -13,6 +13,7 @@ import pytest
 from hotdesk import create_app, schema, settings_registry
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
+from hotdesk.runtime import stock_templates
 from tests.brands import EMULATORS
 from tests.conftest import PROVISIONING
 from tests.phones import RecordingNotifier
@@ -43,7 +44,7 @@ def test_instance_database_and_published_files_are_not_for_others(tmp_path, open
     engine = make_engine(config.database_url)
     schema.upgrade(engine)
     with make_session_factory(engine)() as session:
-        schema.initialise(session, settings_registry())
+        schema.initialise(session, settings_registry(), stock_templates())
         settings_registry().set(session, "provisioning_username", PROVISIONING[0])
         settings_registry().set(session, "provisioning_password", PROVISIONING[1])
         settings_registry().set(session, "device_admission", "open")  # issued its credentials at first fetch

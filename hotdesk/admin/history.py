@@ -13,8 +13,8 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from hotdesk.admin import AdminError, Page, in_chunks, page_size, paged
-from hotdesk.brands import normalize_mac
 from hotdesk.directory import spreadsheet_safe
+from hotdesk.mac import normalize_mac
 from hotdesk.models import Event, EventKind
 
 COLUMNS = ("id", "at", "kind", "extension", "mac", "brand", "model", "template", "address", "ip", "actor", "detail")

@@ -9,7 +9,7 @@ from hotdesk import lockout
 from hotdesk.admin import AdminError, NotFound
 from hotdesk.admin.phones import device
 from hotdesk.models import Extension
-from hotdesk.settings import Settings
+from hotdesk.setting_store import Settings
 
 
 def listing(session: Session, registry: Settings) -> list[lockout.Lockout]:

@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import credentials, hotdesking
 from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
-from hotdesk.brands import normalize_mac
 from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
+from hotdesk.mac import normalize_mac
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
-from hotdesk.notifications import reload_device
-from hotdesk.notify import NotifyDispatcher, NotifyOutcome
-from hotdesk.settings import Settings
+from hotdesk.notifications import DeviceNotifier, reload_device
+from hotdesk.notify import NotifyOutcome
+from hotdesk.setting_store import Settings
 
 LIVE_LIMIT = 200
 
@@ -126,7 +126,7 @@ def device(session: Session, mac: str) -> Device:
 
 
 def force_logout(
-    session: Session, registry: Settings, notifier: NotifyDispatcher, mac: str, actor: str
+    session: Session, registry: Settings, notifier: DeviceNotifier, mac: str, actor: str
 ) -> Extension | None:
     """Log the phone out and tell it by SIP NOTIFY. The extension that was logged in, or None."""
     phone = device(session, mac)
@@ -148,7 +148,7 @@ class AdminLogin:
 
 
 def login(
-    session: Session, registry: Settings, notifier: NotifyDispatcher, mac: str, number: str, address: str, actor: str
+    session: Session, registry: Settings, notifier: DeviceNotifier, mac: str, number: str, address: str, actor: str
 ) -> AdminLogin:
     """Log extension `number` in on the phone without its PIN — the only way for phones without a
     login app (Digium D) — under the multiple_login policy, and tell the phone and any phone it
@@ -328,7 +328,7 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
 
 
 def tell_reload(
-    session: Session, registry: Settings, notifier: NotifyDispatcher, phone: Device, *, reason: str
+    session: Session, registry: Settings, notifier: DeviceNotifier, phone: Device, *, reason: str
 ) -> Future[NotifyOutcome] | None:
     """Queue the brand's reload NOTIFY to the phone's known address; its outcome goes to the history."""
     host = hotdesking.reload_address(session, phone)

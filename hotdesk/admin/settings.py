@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from hotdesk.admin import record_change
-from hotdesk.settings import Settings
+from hotdesk.setting_store import Settings
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from markupsafe import Markup
 
 from hotdesk.brands import budget
 from hotdesk.brands.budget import BudgetedSandbox
+from hotdesk.mac import normalize_mac
 from hotdesk.screens import Configuration, Screen
 from hotdesk.settings import SettingSpec
 
@@ -50,8 +51,6 @@ _screens = Environment(
     lstrip_blocks=True,
 )
 
-_MAC = re.compile(r"[0-9a-f]{12}")
-
 # Phones' User-Agents are well under 200 characters; a longer one is not a phone. Refusing it
 # before any pattern runs bounds what recognising a request can cost (gunicorn lets 8 KB through).
 MAX_USER_AGENT = 512
@@ -61,14 +60,6 @@ class Headers(Protocol):
     """What a brand reads of a request's headers: Werkzeug's, or a plain dict."""
 
     def get(self, key: str, /) -> str | None: ...
-
-
-def normalize_mac(text: str | None) -> str | None:
-    """'00:15:65:AA:BB:CC', '00-15-65-aa-bb-cc', '001565aabbcc' -> '001565aabbcc'; anything else -> None."""
-    if not text:
-        return None
-    mac = re.sub(r"[:\-.]", "", text).lower()
-    return mac if _MAC.fullmatch(mac) else None
 
 
 @dataclass(frozen=True)
