@@ -411,12 +411,12 @@ def test_a_logout_from_elsewhere_notifies_the_victims_phone_not_the_address_that
     with hotdesk.sessions() as session:
         if logout == "by an admin":
             for target in office.victims:
-                admin_phones.force_logout(session, hotdesk.settings, notifier, target.mac, "ann")
+                admin_phones.force_logout(session, hotdesk.settings, hotdesk.notifier, target.mac, "ann")
         else:
             for mapping in session.scalars(select(Mapping)):
                 mapping.expires_at = utcnow() - timedelta(seconds=1)
             session.commit()
-            assert scheduler.auto_logout(hotdesk.sessions, hotdesk.settings, notifier) == len(office.victims)
+            assert scheduler.auto_logout(hotdesk.sessions, hotdesk.settings, hotdesk.notifier) == len(office.victims)
     sent = notifier.sent[before:]
     assert sent and all(r.host != ATTACKER for r in sent), [(r.brand, r.reason) for r in sent if r.host == ATTACKER]
     for request in sent:
