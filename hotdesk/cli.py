@@ -12,14 +12,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import directory, hotdesking, runtime, scheduler, schema
-from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins, record_change
+from hotdesk import hotdesking, runtime, scheduler, schema
+from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.config import Config
 from hotdesk.directory import DirectoryError, ExtensionData
-from hotdesk.mac import normalize_mac
 from hotdesk.models import Device, Extension, Mapping, Template
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
@@ -38,14 +37,17 @@ class Context:
 
 
 def with_session(command):
-    """Give the command a session; turn known errors into one-line messages with exit status 1."""
+    """Give the command a session, committed once when it returns and rolled back if it fails (the
+    admin functions only flush); turn known errors into one-line messages with exit status 1."""
 
     @functools.wraps(command)
     @click.pass_obj
     def wrapper(ctx: Context, *args, **kwargs):
         try:
             with ctx.sessions() as session:
-                return command(ctx, session, *args, **kwargs)
+                result = command(ctx, session, *args, **kwargs)
+                session.commit()
+                return result
         except (DirectoryError, SettingError, TemplateError, AdminError) as error:
             raise click.ClickException(str(error)) from None
         except (OperationalError, ProgrammingError) as error:
@@ -70,6 +72,7 @@ def init_db(ctx: Context) -> None:
     schema.upgrade(ctx.engine)
     with ctx.sessions() as session:
         schema.initialise(session, ctx.settings, runtime.stock_templates())
+        session.commit()
     click.echo("database ready")
     if ctx.hotdesk.published is not None:
         # Rendered by the version before this one, or left by a process that died between a commit
@@ -139,14 +142,36 @@ def extensions_import(ctx: Context, session: Session, file: Path) -> None:
 @click.option("--template", default=None, help="pin to a template: brand/name")
 @with_session
 def extensions_add(ctx: Context, session: Session, number: str, **fields) -> None:
-    """Add (or update) one extension."""
-    data = directory.check(ExtensionData(number=number, **fields))
-    if data.template:
-        directory.templates_named(session, data.template)
-    directory.save(session, data)
-    record_change(session, CLI_ACTOR, f"extension {data.number} saved", extension=data.number)
-    session.commit()
-    click.echo(f"extension {data.number} saved")
+    """Add (or update) one extension: every field as given, an optional one left out is cleared."""
+    if session.scalar(select(Extension.id).where(Extension.number == number.strip())) is None:
+        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR)
+    else:
+        saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR)
+    click.echo(f"extension {saved.number} saved")
+
+
+@extensions.command("delete")
+@click.argument("number")
+@with_session
+def extensions_delete(ctx: Context, session: Session, number: str) -> None:
+    """Delete an extension, logging it out of every phone it is on (one transaction); the phones are
+    told by SIP NOTIFY."""
+    devices = admin_extensions.delete(session, number.strip(), CLI_ACTOR)
+    sent = [
+        (
+            device,
+            phones.tell_reload(
+                session, ctx.settings, ctx.hotdesk.notifier, device, reason=f"extension deleted by {CLI_ACTOR}"
+            ),
+        )
+        for device in devices
+    ]
+    session.commit()  # the command's commit, early: the NOTIFYs go out after it, and are waited for
+    click.echo(f"extension {number.strip()} deleted")
+    for device, outcome in sent:
+        click.echo(f"{number.strip()} logged out of {device.mac}")
+        if outcome is not None:
+            click.echo(f"NOTIFY to {device.mac}: {outcome.result().detail}")
 
 
 @extensions.command("list")
@@ -234,6 +259,16 @@ def templates_set_default(ctx: Context, session: Session, brand: str, name: str)
     click.echo(f"{brand}/{name} is now the default {brand} template")
 
 
+@templates_group.command("delete")
+@click.argument("brand")
+@click.argument("name")
+@with_session
+def templates_delete(ctx: Context, session: Session, brand: str, name: str) -> None:
+    """Delete template BRAND/NAME (not its brand's default); pins to it go with it."""
+    admin_templates.delete(session, brand, name, CLI_ACTOR)
+    click.echo(f"template {brand}/{name} deleted")
+
+
 # who is where
 
 
@@ -258,23 +293,15 @@ def mappings_list(ctx: Context, session: Session) -> None:
 @with_session
 def logout(ctx: Context, session: Session, mac: str) -> None:
     """Log the user out of the phone with this MAC and tell the phone (SIP NOTIFY)."""
-    normalized = normalize_mac(mac)
-    if normalized is None:
-        raise click.ClickException(f"{mac!r} is not a MAC address (12 hex digits, separators allowed)")
-    device = session.scalar(select(Device).where(Device.mac == normalized))
-    if device is None:
-        raise click.ClickException(f"no phone with MAC {normalized} has contacted hotdesk")
-    extension = hotdesking.logout(session, device, actor=CLI_ACTOR)
-    if extension is None:
-        click.echo(f"nobody was logged in on {normalized}")
+    done = phones.force_logout(session, ctx.settings, ctx.hotdesk.notifier, mac, CLI_ACTOR)
+    host = hotdesking.reload_address(session, done.device)
+    session.commit()  # the command's commit, early: the NOTIFY goes out after it, and is waited for
+    if done.extension is None:
+        click.echo(f"nobody was logged in on {done.device.mac}")
         return
-    click.echo(f"{extension.number} logged out of {normalized}")
-    host = hotdesking.reload_address(session, device)
-    sent = phones.tell_reload(
-        session, ctx.settings, ctx.hotdesk.notifier, device, reason=f"logout by admin ({CLI_ACTOR})"
-    )
-    if sent is not None:
-        click.echo(f"NOTIFY to {host}: {sent.result().detail}")
+    click.echo(f"{done.extension.number} logged out of {done.device.mac}")
+    if done.notified is not None:
+        click.echo(f"NOTIFY to {host}: {done.notified.result().detail}")
 
 
 # policies
@@ -327,6 +354,7 @@ def login(ctx: Context, session: Session, number: str, mac: str, address: str) -
     """Log extension NUMBER in on the phone MAC without its PIN (multiple_login applies) and tell the
     phones (SIP NOTIFY): how Digium D phones, which have no login app, get a user."""
     made = phones.login(session, ctx.settings, ctx.hotdesk.notifier, mac, number, address, CLI_ACTOR)
+    session.commit()  # the command's commit, early: the NOTIFYs go out after it, and are waited for
     click.echo(f"{made.extension.number} logged in on {made.device.mac} ({address})")
     for other in made.logged_out:
         click.echo(f"{made.extension.number} logged out of {other.mac}")

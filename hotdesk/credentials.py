@@ -32,7 +32,10 @@ def lookup(session: Session, username: str) -> tuple[str, str] | None:
 
 
 def issue(session: Session, device: Device) -> DeviceCredentials | None:
-    """New credentials for a device that has none; None if it already has some (or just got them)."""
+    """New credentials for a device that has none; None if it already has some (or just got them).
+
+    One conditional UPDATE decides between racing requests (the loser's waits for the winner's
+    row lock, then matches nothing); the caller commits before it hands the credentials out."""
     issued = DeviceCredentials(f"hd{secrets.token_hex(6)}", secrets.token_urlsafe(15))
     # An UPDATE's result is a CursorResult (rowcount); Session.execute is typed as returning any Result.
     changed = cast(
@@ -47,7 +50,6 @@ def issue(session: Session, device: Device) -> DeviceCredentials | None:
             )
         ),
     )
-    session.commit()
     session.refresh(device)
     return issued if changed.rowcount == 1 else None
 
@@ -55,4 +57,4 @@ def issue(session: Session, device: Device) -> DeviceCredentials | None:
 def withdraw(session: Session, device: Device) -> None:
     """Forget the device's credentials: its next fetch with the global ones gets new credentials."""
     device.provisioning_username = device.provisioning_password = device.credentials_issued_at = None
-    session.commit()
+    session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
@@ -41,17 +42,71 @@ def make_engine(url: str) -> Engine:
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     sessions = sessionmaker(engine, expire_on_commit=False)
     snapshot.track(sessions)  # a change of settings, templates or pins bumps the cache's counter, whoever makes it
+    event.listen(sessions, "after_commit", _committed)
+    event.listen(sessions, "after_transaction_end", _after_transaction)
+    event.listen(sessions, "after_flush", _flushed)
+    event.listen(sessions, "do_orm_execute", _executed)
     return sessions
+
+
+_WROTE = "hotdesk.wrote"
+
+
+def commit_if_written(session: Session) -> None:
+    """Commit what the session has flushed or holds unflushed; else leave the transaction be (no
+    round trip): for the hot path, whose writes are rare (a new address, a new firmware)."""
+    if session.info.get(_WROTE) or session.info.get(_AFTER_COMMIT) or session.new or session.dirty or session.deleted:
+        session.commit()
+
+
+def _flushed(session: Session, _context) -> None:
+    session.info[_WROTE] = True
+
+
+def _executed(state) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+_AFTER_COMMIT = "hotdesk.after_commit"
+
+
+def after_commit(session: Session, action: Callable[[], object]) -> None:
+    """Run `action` once the session's transaction commits; forget it if the transaction ends
+    otherwise. What tells the world about a change (a NOTIFY: the phone fetches its file at once)
+    must not run before the change is there to see."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(action)
+
+
+_COMMITTED = "hotdesk.committed"
+
+
+def _committed(session: Session) -> None:
+    session.info[_COMMITTED] = session.info.pop(_AFTER_COMMIT, [])
+
+
+def _after_transaction(session: Session, transaction) -> None:
+    # Run when the transaction has ended, so after every after_commit hook, the published copies'
+    # withdrawal too (hotdesk.published: a NOTIFY goes out after it).
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
+        session.info.pop(_AFTER_COMMIT, None)  # not committed: forgotten
+        for action in session.info.pop(_COMMITTED, []):
+            action()
 
 
 def serialize_logins(session: Session) -> None:
     """Take the lock every login and logout holds until commit, so racing logins queue up.
+
+    The caller commits right after the login or logout it decided (web/phoneapp.py, the admin's
+    request, the CLI command, the scheduler): nothing slow may run while the lock is held.
 
     Logins are rare and short, so one lock for all of them costs nothing and makes the
     multiple-login policy exact. PostgreSQL: a transaction-level advisory lock. SQLite: its
     single writer lock, which pysqlite takes when the transaction's first write starts — hence
     a write that changes nothing, issued before any read the decision depends on.
     """
+    session.flush()  # the expire_all below must not drop what the transaction changed before
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7405301)")

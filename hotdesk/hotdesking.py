@@ -16,12 +16,11 @@ from itertools import pairwise
 from typing import TypeAlias
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from hotdesk import events, lockout, trust
-from hotdesk.db import serialize_logins
+from hotdesk.db import after_commit, serialize_logins
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
 from hotdesk.settings import (
     ADMIN_PASSWORD,
@@ -130,10 +129,11 @@ def new_device(
     firmware: str | None,
     ip: str | None,
     admitted: bool = True,
-) -> Device | None:
-    """The row for a phone's first fetch. `admitted`: under `open` admission it is at once; else it
-    waits for an admin (hotdesk.trust). None: another request made the row a moment ago (a phone
-    that retries, or someone racing it), so the caller treats the device as a known one."""
+) -> Device:
+    """The row for a phone's first fetch, flushed. `admitted`: under `open` admission it is at once;
+    else it waits for an admin (hotdesk.trust). IntegrityError: another request made the row a
+    moment ago (a phone that retries, or someone racing it); the caller rolls back and treats the
+    device as a known one."""
     now = utcnow()
     device = Device(
         mac=mac,
@@ -146,11 +146,7 @@ def new_device(
         admitted_at=now if admitted else None,
     )
     session.add(device)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()
-        return None
+    session.flush()
     return device
 
 
@@ -175,12 +171,7 @@ def record_device(
     device that has credentials of its own: others name it, they do not prove they are it."""
     device = known or find_device(session, mac=mac)
     if device is None:
-        made = new_device(session, brand=brand, mac=mac, model=model, firmware=firmware, ip=ip)
-        if made is not None:
-            return made
-        device = find_device(session, mac=mac)  # another request made it a moment ago
-        if device is None:
-            raise LookupError(f"device {mac} was made and removed at once")
+        return new_device(session, brand=brand, mac=mac, model=model, firmware=firmware, ip=ip)
     now = utcnow()
     model, firmware = bounded(model), bounded(firmware)
     if not proven and device.provisioning_username is not None:
@@ -202,7 +193,7 @@ def record_device(
     elif redescribed or moved or stale:
         device.brand, device.model, device.firmware = described
         device.last_ip, device.last_seen = ip, now
-        session.commit()
+        session.flush()
     return device
 
 
@@ -227,7 +218,7 @@ def record_mismatch(
     if recent and device.mismatch_detail == detail:
         return
     device.mismatch_at, device.mismatch_detail = now, detail
-    session.commit()
+    session.flush()
 
 
 SHARED_FETCH_PRECISION = timedelta(hours=1)
@@ -244,7 +235,7 @@ def record_shared_fetch(session: Session, device: Device, ip: str | None) -> boo
     ):
         return False
     device.shared_fetch_at, device.shared_fetch_ip = now, ip
-    session.commit()
+    session.flush()
     return True
 
 
@@ -284,6 +275,9 @@ def login(
 ) -> LoginResult:
     """Log `number` into `device`. On failure nothing changes but the failure is recorded.
 
+    Flushed, not committed: the login lock (db.serialize_logins) is held until the caller commits,
+    which it does right after this returns — before any NOTIFY, render or answer.
+
     `override`: the user confirmed (with the password again) a login the `deny` policy refused.
     `snapshot`: the cached templates, if the caller has them (fewer statements under the lock).
     `by_admin`: the admin making this login (no password asked, no lockout applies, nothing counted);
@@ -305,7 +299,6 @@ def login(
     extension = session.scalar(_EXTENSION_BY_NUMBER, {"number": number})
     if by_admin is not None:
         if extension is None:
-            session.commit()
             return Refused(LoginFailure.UNKNOWN_EXTENSION)
     else:
         verdict = lockout.check(session, settings, number, device.mac, ip, now)
@@ -323,7 +316,6 @@ def login(
     ]
     policy = settings[MULTIPLE_LOGIN]
     if others and policy is MultipleLogin.DENY and not override:
-        session.commit()
         return LoggedInElsewhere(extension, others[0].device)
 
     logged_out: list[Device] = []
@@ -359,7 +351,7 @@ def login(
         actor=by_admin[:64] if by_admin is not None else None,
         detail=_login_detail(by_admin, override and bool(others)),
     )
-    session.commit()
+    session.flush()
     return LoggedIn(extension, logged_out)
 
 
@@ -417,7 +409,7 @@ def _record_failure(
                 detail=f"phone {device.mac} locked for {_minutes(phone_locked, now)} minute(s): "
                 f"{phone_locked.failures} failed logins on it",
             )
-    session.commit()
+    session.flush()
     # One fixed format, values without spaces, the address last: what deploy/fail2ban matches.
     log.warning(
         "hotdesk login failed: reason=%s extension=%s mac=%s ip=%s",
@@ -427,7 +419,8 @@ def _record_failure(
         _log_safe(ip or "-"),
     )
     if extension_locked is not None:
-        lockout.tell_extension_locked(number[:32], extension_locked, where)
+        locked, scope = extension_locked, where
+        after_commit(session, lambda: lockout.tell_extension_locked(number[:32], locked, scope))
 
 
 def _minutes(lock: lockout.Lock, now: datetime) -> int:
@@ -520,7 +513,7 @@ def expired_logins(session: Session, now: datetime | None = None) -> list[Device
     devices = [m.device for m in mappings]
     for mapping in mappings:
         _end_mapping(session, mapping, ip=None, actor="hotdesk", detail="automatic logout")
-    session.commit()
+    session.flush()
     return devices
 
 
@@ -529,11 +522,10 @@ def logout(session: Session, device: Device, *, ip: str | None = None, actor: st
     serialize_logins(session)
     mapping = session.scalar(select(Mapping).where(Mapping.device_id == device.id))
     if mapping is None:
-        session.commit()
         return None
     extension = mapping.extension
     _end_mapping(session, mapping, ip=ip, actor=actor)
-    session.commit()
+    session.flush()
     return extension
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from hotdesk.db import after_commit
 from hotdesk.models import Device, Event, EventKind
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
 from hotdesk.settings import PHONE_SIP_PORT, SettingValues
@@ -86,3 +87,38 @@ def reload_device(
             content_type=flavour.content_type,
         )
     )
+
+
+def reload_after_commit(
+    session: Session,
+    notifier: DeviceNotifier,
+    settings: SettingValues,
+    device: Device,
+    *,
+    reason: str,
+    host: str | None,
+) -> Future[NotifyOutcome] | None:
+    """reload_device, queued once the session's transaction commits (the phone asks for its file at
+    once: the change must be there to see); nothing if it rolls back. The future of its outcome, or
+    None if there is no brand or address to tell."""
+    if not device.brand or notifier.flavour(device.brand, settings) is None or not host:
+        return None
+    outcome: Future[NotifyOutcome] = Future()
+
+    def send() -> None:
+        sent = reload_device(notifier, settings, device, reason=reason, host=host)
+        if isinstance(sent, Future):
+            sent.add_done_callback(lambda done: _copy(done, outcome))
+        else:  # a sender that does not say (a stand-in)
+            outcome.set_result(NotifyOutcome(False, None, 0, "not sent"))
+
+    after_commit(session, send)
+    return outcome
+
+
+def _copy(done: Future, outcome: Future) -> None:
+    error = done.exception()
+    if error is not None:
+        outcome.set_exception(error)
+    else:
+        outcome.set_result(done.result())

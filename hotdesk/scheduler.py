@@ -31,6 +31,7 @@ def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: D
     """Log out every expired login and queue a NOTIFY to each phone. Returns how many."""
     with sessions() as session:
         devices = hotdesking.expired_logins(session)
+        session.commit()  # the run's one commit, right away: it releases the login lock; the phones are told after
         settings = registry.values(session)
         for device in devices:
             reload_device(

@@ -31,7 +31,7 @@ def seed_stock(session: Session, stock: Iterable[tuple[str, str, str]]) -> None:
             )
             if fallback is not None:
                 fallback.is_default = True
-    session.commit()
+    session.flush()
 
 
 def set_default(session: Session, brand: str, name: str) -> Template:
@@ -43,5 +43,5 @@ def set_default(session: Session, brand: str, name: str) -> Template:
     )
     session.flush()  # the old default must be cleared before the unique index sees the new one
     template.is_default = True
-    session.commit()
+    session.flush()
     return template

@@ -43,6 +43,7 @@ def engine(database_url):
     registry = settings_registry()
     with sessions() as session:
         schema.initialise(session, registry, stock_templates())
+        session.commit()
         for name, value in {
             "provisioning_username": PROVISIONING[0],
             "provisioning_password": PROVISIONING[1],

@@ -69,6 +69,7 @@ def test_a_token_with_the_longest_name_logs_in_and_displaces(client, extensions,
     from hotdesk.admin import accounts
 
     secret = accounts.create_token(session, "t" * 64, "test").secret
+    session.commit()
     YealinkPhone(client, DESK).login("1001", "4321")
     YealinkPhone(client, SHARED).boot()
     answer = client.post(

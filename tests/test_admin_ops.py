@@ -47,10 +47,12 @@ def test_extensions_page_by_keyset_and_search(session):
 
 def test_add_edit_delete_extension_are_recorded(session):
     admin_extensions.create(session, ExtensionData("1001", "Alice", "s3cret", "4321"), "ann")
+    session.commit()
     with pytest.raises(Conflict):
         admin_extensions.create(session, ExtensionData("1001", "Alice", "s3cret"), "ann")
 
     admin_extensions.update(session, "1001", {"name": "Alice Martin", "secret": "new-secret", "email": ""}, "ann")
+    session.commit()
     alice = admin_extensions.get(session, "1001")
     assert (alice.name, alice.secret, alice.voicemail_pin) == ("Alice Martin", "new-secret", "4321")
     with pytest.raises(DirectoryError, match="name"):
@@ -60,6 +62,7 @@ def test_add_edit_delete_extension_are_recorded(session):
     assert admin_extensions.get(session, "1001").name == "Alice Martin"
 
     admin_extensions.delete(session, "1001", "ann")
+    session.commit()
     with pytest.raises(NotFound):
         admin_extensions.get(session, "1001")
     events = admin_events(session)
@@ -79,9 +82,11 @@ def test_deleting_a_logged_in_extension_logs_its_phone_out(session):
         session, brand="yealink", mac="001565aabb01", model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
     )
     made = hotdesking.login(session, settings_registry().values(session), device, "1001", "4321", Address.EXTERNAL)
+    session.commit()
     assert isinstance(made, hotdesking.LoggedIn)
 
     [displaced] = admin_extensions.delete(session, "1001", "ann")
+    session.commit()
     assert displaced.mac == "001565aabb01"
     assert session.scalar(select(func.count()).select_from(Mapping)) == 0
     logout = session.scalar(select(Event).where(Event.kind == "logout"))
@@ -124,6 +129,7 @@ def test_import_preview_reports_every_bad_row_and_writes_nothing(session):
 
     good = "extension,name,secret,voicemail_pin\n1001,Alice,s1,4321\n1002,Bob,s2,\n"
     assert [r.action for r in admin_extensions.import_csv(session, good, "users.csv", "ann").rows] == ["update", "add"]
+    session.commit()
     assert admin_events(session) == [("ann", "extensions imported from users.csv: 1 added, 1 updated")]
 
 
@@ -184,6 +190,7 @@ def test_an_xml_template_must_render_well_formed_xml(session):
 def test_new_template_default_and_delete(session):
     stock = admin_templates.get(session, "yealink", "default").body
     admin_templates.save(session, "yealink", "lobby", stock.replace("External", "Outside"), "ann")
+    session.commit()
     with pytest.raises(Conflict):
         admin_templates.save(session, "yealink", "lobby", stock, "ann", create_only=True)
     with pytest.raises(TemplateError, match="name"):
@@ -192,6 +199,7 @@ def test_new_template_default_and_delete(session):
         admin_templates.save(session, "nokia", "x", stock, "ann")
 
     admin_templates.set_default(session, "yealink", "lobby", "ann")
+    session.commit()
     session.expire_all()
     assert [
         t.name for t in session.scalars(select(Template).where(Template.brand == "yealink", Template.is_default))
@@ -199,7 +207,9 @@ def test_new_template_default_and_delete(session):
     with pytest.raises(Conflict, match="default"):
         admin_templates.delete(session, "yealink", "lobby", "ann")
     admin_templates.set_default(session, "yealink", "default", "ann")
+    session.commit()
     admin_templates.delete(session, "yealink", "lobby", "ann")
+    session.commit()
     assert [d for _, d in admin_events(session)] == [
         "template yealink/lobby added",
         "template yealink/lobby made the default",
@@ -212,8 +222,10 @@ def test_pin_and_unpin(session):
     session.add(Extension(number="1001", name="Alice", secret="s"))
     session.commit()
     admin_templates.save(session, "yealink", "lobby", admin_templates.get(session, "yealink", "default").body, "ann")
+    session.commit()
 
     pins.pin(session, "1001", "yealink/lobby", "ann")
+    session.commit()
     assert [(p.extension.number, p.brand, p.template.name) for p in pins.listing(session)] == [
         ("1001", "yealink", "lobby")
     ]
@@ -222,6 +234,7 @@ def test_pin_and_unpin(session):
     with pytest.raises(TemplateError, match="brand/name"):
         pins.pin(session, "1001", "lobby", "ann")
     pins.unpin(session, "1001", "yealink", "ann")
+    session.commit()
     assert pins.listing(session) == []
     with pytest.raises(NotFound):
         pins.unpin(session, "1001", "yealink", "ann")
@@ -235,6 +248,7 @@ def test_force_logout_ends_the_login_and_tells_the_phone(session):
     )
     registry = settings_registry()
     hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.INTERNAL)
+    session.commit()
     [seat] = phones.who_is_where(session)
     assert (seat.extension, seat.mac, seat.template, seat.model, seat.address) == (
         "1001",
@@ -247,10 +261,13 @@ def test_force_logout_ends_the_login_and_tells_the_phone(session):
 
     sent = RecordingNotifier()
     notifier = DeviceNotifier(sent, notify_flavour)
-    assert phones.force_logout(session, registry, notifier, "00:15:65:AA:BB:01", "ann").number == "1001"
+    assert phones.force_logout(session, registry, notifier, "00:15:65:AA:BB:01", "ann").extension.number == "1001"
+    assert sent.sent == []  # the phone is told once the logout is committed, not before
+    session.commit()
     assert [(n.host, n.mac) for n in sent.sent] == [("10.0.0.9", "001565aabb01")]
     assert phones.who_is_where(session) == [] and phones.live_marker(session) > marker
-    assert phones.force_logout(session, registry, notifier, "001565aabb01", "ann") is None
+    assert phones.force_logout(session, registry, notifier, "001565aabb01", "ann").extension is None
+    session.commit()
     with pytest.raises(NotFound):
         phones.force_logout(session, registry, notifier, "001565aabb99", "ann")
     with pytest.raises(AdminError, match="mac"):
@@ -305,8 +322,11 @@ def test_history_filters_and_export(session):
 def test_settings_change_recorded_without_secret_values(session):
     registry = settings_registry()
     admin_settings.change(session, registry, "external_address", "pbx2.example.com", "ann")
+    session.commit()
     admin_settings.change(session, registry, "user_password", "73737373", "ann")
+    session.commit()
     admin_settings.change(session, registry, "external_address", "pbx2.example.com", "ann")  # unchanged: no line
+    session.commit()
     assert admin_events(session) == [
         ("ann", "setting external_address = 'pbx2.example.com'"),
         ("ann", "setting user_password = (secret)"),
@@ -317,9 +337,11 @@ def test_settings_change_recorded_without_secret_values(session):
 
 def test_admin_sign_in_is_throttled_per_name(session):
     accounts.add_admin(session, "ann", "correct horse battery", "cli")
+    session.commit()
     with pytest.raises(AdminError, match="at least"):
         accounts.add_admin(session, "bob", "short", "cli")
     assert accounts.sign_in(session, "ann", "correct horse battery", "10.0.0.1").name == "ann"
+    session.commit()
 
     for _ in range(accounts.FAILURES_PER_NAME):
         with pytest.raises(accounts.SignInRefused, match="Wrong name or password"):
@@ -333,12 +355,14 @@ def test_admin_sign_in_is_throttled_per_name(session):
 
 def test_api_tokens_are_stored_hashed_and_revocable(session):
     new = accounts.create_token(session, "provisioning-script", "ann")
+    session.commit()
     assert new.secret.startswith("hdk_") and new.secret not in new.token.token_hash
     assert accounts.token_named_by(session, new.secret).name == "provisioning-script"
     assert accounts.token_named_by(session, new.secret + "x") is None
     with pytest.raises(Conflict):
         accounts.create_token(session, "provisioning-script", "ann")
     accounts.revoke_token(session, "provisioning-script", "ann")
+    session.commit()
     assert accounts.token_named_by(session, new.secret) is None
     assert [d for _, d in admin_events(session)] == [
         "API token provisioning-script created (read, write)",

@@ -12,7 +12,9 @@ MAC = "001565aabb01"
 
 @pytest.fixture
 def token(session):
-    return accounts.create_token(session, "billing-sync", "test", scopes=accounts.SCOPES).secret
+    made = accounts.create_token(session, "billing-sync", "test", scopes=accounts.SCOPES).secret
+    session.commit()  # the caller commits: admin functions only flush
+    return made
 
 
 @pytest.fixture
@@ -39,6 +41,7 @@ def test_without_a_valid_token_nothing_is_answered(client, token, session):
         assert_json_error(response, 401, "API token")
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
     accounts.revoke_token(session, "billing-sync", "test")
+    session.commit()
     assert_json_error(client.get("/api/v1/extensions", headers={"Authorization": f"Bearer {token}"}), 401)
 
 

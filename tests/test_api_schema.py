@@ -42,7 +42,9 @@ OPERATIONS = [
 def token(session):
     session.add(Extension(number="1001", name="Alice", secret="alice-SIP-secret-9f3", voicemail_pin="4321"))
     session.commit()
-    return accounts.create_token(session, "schemathesis", "test", scopes=accounts.SCOPES).secret
+    made = accounts.create_token(session, "schemathesis", "test", scopes=accounts.SCOPES).secret
+    session.commit()  # the caller commits: admin functions only flush
+    return made
 
 
 @pytest.mark.parametrize("mode", list(GenerationMode), ids=lambda mode: mode.value)

@@ -35,7 +35,9 @@ class Api:
 
 @pytest.fixture
 def api(client, session):
-    return Api(client, accounts.create_token(session, "full", "test", scopes=accounts.SCOPES).secret)
+    secret = accounts.create_token(session, "full", "test", scopes=accounts.SCOPES).secret
+    session.commit()  # the caller commits: admin functions only flush
+    return Api(client, secret)
 
 
 DEEP = "[" * 50_000 + "]" * 50_000
@@ -102,7 +104,9 @@ def narrow(client, session):
 
     def make(*scopes, expires_at=None):
         name = "-".join(scopes) or "none"
-        return Api(client, accounts.create_token(session, name, "test", scopes=scopes, expires_at=expires_at).secret)
+        secret = accounts.create_token(session, name, "test", scopes=scopes, expires_at=expires_at).secret
+        session.commit()
+        return Api(client, secret)
 
     return make
 
@@ -170,6 +174,7 @@ def test_tokens_refuse_unknown_scopes_and_past_expiry(session):
     with pytest.raises(AdminError, match="not in the future"):
         accounts.create_token(session, "x", "test", expires_at=utcnow() - timedelta(days=1))
     assert accounts.create_token(session, "x", "test").token.scopes == "read write"
+    session.commit()
 
 
 def test_tokens_made_before_scopes_keep_every_scope(tmp_path):

@@ -74,6 +74,7 @@ def test_history_export_with_filters(run, session, alice, tmp_path):
             session, brand="yealink", mac=mac, model="T46S", firmware="66.86.0.15", ip="10.0.0.9"
         )
         hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
+        session.commit()  # the caller's commit: the core only flushes
 
     out = tmp_path / "history.csv"
     assert run("history", "export", "--mac", "00:15:65:AA:BB:02", out).exit_code == 0
@@ -90,6 +91,7 @@ def test_admins_add_from_stdin_and_prompt(run, session):
     result = run("admins", "add", "ann", "--password-stdin", input="correct horse battery\n")
     assert result.exit_code == 0, result.output
     assert accounts.sign_in(session, "ann", "correct horse battery", None).name == "ann"
+    session.commit()
     result = run("admins", "add", "bob", input="bobs long password\nbobs long password\n")
     assert result.exit_code == 0, result.output
     assert "bobs long password" not in result.output

@@ -23,7 +23,9 @@ def _push_request_context():
 
 @pytest.fixture
 def admin(session):
-    return accounts.add_admin(session, "ann", PASSWORD, "test")
+    made = accounts.add_admin(session, "ann", PASSWORD, "test")
+    session.commit()  # the caller commits: admin functions only flush
+    return made
 
 
 class Console:
@@ -139,6 +141,7 @@ def test_forms_without_the_csrf_token_are_refused(console, session):
 
 def test_a_password_change_ends_open_sessions(console, session):
     accounts.set_password(session, "ann", "a brand new password", "test")
+    session.commit()
     assert console.get("/admin/").status_code == 302
 
 
@@ -366,3 +369,42 @@ def test_console_and_phones_on_separate_faces(database_url, engine, notifier, tm
         create_app(
             Config(database_url=database_url, secret_key="k", trusted_proxies=0, instance_path=tmp_path), faces="kiosk"
         )
+
+
+def test_admins_and_api_tokens_are_managed_from_the_console_too(console, client, session):
+    """What `hotdesk admins` and `hotdesk tokens` do, through the same admin functions."""
+    page = console.page("/admin/access")
+    assert page.xpath("//table[@id='admin-list']//tr/@data-name") == ["ann"]
+    assert (
+        console.post(
+            "/admin/access/admins", {"name": "bob", "password": "bobs long password"}, token_from=page
+        ).status_code
+        == 302
+    )
+    refused = console.post("/admin/access/admins", {"name": "carl", "password": "short"}, token_from=page)
+    assert refused.status_code == 302
+    assert "needs at least" in text(console.get(refused.headers["Location"]))
+
+    created = console.post(
+        "/admin/access/tokens", {"name": "billing", "scope": ["read"], "expires": "30"}, token_from=page
+    )
+    assert created.status_code == 200
+    secret = html.fromstring(created.data).xpath("//p[@id='new-token']/code/text()")[0]
+    assert secret.startswith("hdk_") and secret not in " ".join(created.headers.getlist("Set-Cookie"))
+    assert client.get("/api/v1/extensions", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    listed = console.page("/admin/access")
+    assert listed.xpath("//table[@id='token-list']//tr/@data-name") == ["billing"]
+    assert secret not in html.tostring(listed).decode()  # shown once
+
+    assert console.post("/admin/access/tokens/billing/revoke", token_from=listed).status_code == 302
+    assert client.get("/api/v1/extensions", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert console.post("/admin/access/admins/bob/remove", token_from=listed).status_code == 302
+    session.rollback()
+    details = [e.detail for e in session.scalars(select(Event).where(Event.actor == "ann", Event.kind == "admin"))]
+    assert [d.split(" (")[0] for d in details] == [
+        "admin bob added",
+        "API token billing created",
+        "API token billing revoked",
+        "admin bob removed",
+    ]
+    assert details[1].startswith("API token billing created (read, until ")

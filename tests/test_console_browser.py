@@ -47,6 +47,7 @@ def browser_page(tmp_path):
 
 def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_page, client, session, tmp_path):
     accounts.add_admin(session, "ann", "correct horse battery", "test")
+    session.commit()
     expect = playwright_api.expect
     page = browser_page
 

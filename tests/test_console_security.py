@@ -25,7 +25,9 @@ def _push_request_context():
 
 @pytest.fixture
 def admin(session):
-    return accounts.add_admin(session, "ann", PASSWORD, "test")
+    made = accounts.add_admin(session, "ann", PASSWORD, "test")
+    session.commit()  # the caller commits: admin functions only flush
+    return made
 
 
 @pytest.mark.parametrize(
@@ -104,6 +106,7 @@ def test_a_password_change_from_the_command_line_ends_sessions_too(client, admin
     console = Console(client)
     console.sign_in()
     accounts.set_password(session, "ann", PASSWORD, "cli")  # the same password again: sessions end all the same
+    session.commit()
     assert console.get("/admin/").status_code == 302
 
 

@@ -123,6 +123,7 @@ def saving(session, body: str):
     def save():
         try:
             admin_templates.save(session, "yealink", "costly", body, "ann")
+            session.commit()
         except TemplateError as error:
             session.rollback()
             return str(error)
@@ -141,6 +142,7 @@ def test_saving_a_template_too_costly_to_render_is_refused_with_a_clear_message(
 
 def test_the_api_says_why_a_costly_template_is_refused(client, session):
     token = accounts.create_token(session, "templates", "test").secret
+    session.commit()
     stock = BRANDS["yealink"].stock_templates()["default"]
     answer = client.put(
         "/api/v1/templates/yealink/costly",
@@ -156,6 +158,7 @@ def test_a_template_costly_for_one_phone_only_answers_its_fetch_at_once(session,
     trap = "{% if device.mac == '001565aabbcc' %}" + COSTLY_TEMPLATES["nested loops"] + "{% endif %}"
     assert saving(session, stock + trap) is None
     admin_templates.set_default(session, "yealink", "costly", "ann")
+    session.commit()
 
     def fetch(mac: str):
         request = urllib.request.Request(

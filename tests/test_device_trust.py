@@ -89,6 +89,7 @@ def cli(database_url, tmp_path, monkeypatch):
 @pytest.fixture
 def api(client, session):
     token = accounts.create_token(session, "trust-test", "test").secret
+    session.commit()
 
     class Api:
         def __getattr__(self, method):
@@ -175,6 +176,7 @@ def test_a_login_an_admin_made_proves_no_address(client, session, extensions):
     device = device_row(session)
     settings = settings_registry().values(session)
     made = hotdesking.login(session, settings, device, "1001", "4321", Address.EXTERNAL, ip=None)
+    session.commit()
     assert isinstance(made, hotdesking.LoggedIn)
     for ip in (VICTIM_IP, ATTACKER_IP):
         response = attack(client, "aastra", VICTIM_MAC, f"{VICTIM_MAC.upper()}.cfg", ip=ip)
@@ -263,6 +265,7 @@ def admit_by_cli(cli, client, session):
 
 def admit_by_api(cli, client, session):
     token = accounts.create_token(session, "admitter", "test").secret
+    session.commit()
     response = client.post(f"/api/v1/devices/{VICTIM_MAC}/admit", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200, response.data
     assert response.get_json()["admitted"] is True
@@ -271,6 +274,7 @@ def admit_by_api(cli, client, session):
 
 def sign_in_console(client, session):
     accounts.add_admin(session, "ann", "correct horse battery", "test")
+    session.commit()
     page = html.fromstring(client.get("/admin/sign-in").data)
     token = page.xpath("//input[@name='csrf_token']/@value")[0]
     signed_in = client.post(
@@ -483,6 +487,7 @@ def test_a_phone_whose_first_fetch_races_another_gets_its_file(client, session, 
 
     def other_request_wins(session_, **kwargs):
         made_first(session, **kwargs)  # the other request's row, committed first
+        session.commit()
         return made_first(session_, **kwargs)
 
     monkeypatch.setattr(hotdesking, "new_device", other_request_wins)

@@ -45,6 +45,7 @@ def test_instance_database_and_published_files_are_not_for_others(tmp_path, open
     schema.upgrade(engine)
     with make_session_factory(engine)() as session:
         schema.initialise(session, settings_registry(), stock_templates())
+        session.commit()
         settings_registry().set(session, "provisioning_username", PROVISIONING[0])
         settings_registry().set(session, "provisioning_password", PROVISIONING[1])
         settings_registry().set(session, "device_admission", "open")  # issued its credentials at first fetch

@@ -62,6 +62,7 @@ def test_an_empty_global_password_never_matches():
 
 def test_login_maps_the_extension_to_the_device(session, registry, device, alice):
     result = hotdesking.login(session, registry.values(session), device, " 1001 ", "4321", Address.INTERNAL, "10.0.0.9")
+    session.commit()
     assert result == LoggedIn(alice, [])
     mapping = session.scalar(select(Mapping))
     assert (mapping.device, mapping.extension, mapping.address) == (device, alice, Address.INTERNAL)
@@ -69,6 +70,7 @@ def test_login_maps_the_extension_to_the_device(session, registry, device, alice
 
 def test_failed_login_changes_nothing_but_the_history(session, registry, device, alice):
     result = hotdesking.login(session, registry.values(session), device, "1001", "1111", Address.EXTERNAL)
+    session.commit()
     assert result == Refused(LoginFailure.WRONG_PASSWORD)
     assert session.scalar(select(Mapping)) is None
     assert [e.kind for e in session.scalars(select(Event))] == ["login_failed"]
@@ -77,6 +79,7 @@ def test_failed_login_changes_nothing_but_the_history(session, registry, device,
 def test_login_without_the_chosen_address_configured_is_refused(session, registry, device, alice):
     registry.set(session, "external_address", "")
     result = hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
+    session.commit()
     assert result == Refused(LoginFailure.ADDRESS_NOT_CONFIGURED)
     assert session.scalar(select(Mapping)) is None
 
@@ -86,7 +89,9 @@ def test_second_login_of_the_same_extension_displaces_the_first_phone(session, r
         session, brand="yealink", mac="001565aabb02", model="T46S", firmware=None, ip="10.0.0.10"
     )
     hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
+    session.commit()
     result = hotdesking.login(session, registry.values(session), other, "1001", "4321", Address.EXTERNAL)
+    session.commit()
     assert result == LoggedIn(alice, [device])
     assert [m.device.mac for m in session.scalars(select(Mapping))] == ["001565aabb02"]
 
@@ -98,6 +103,7 @@ def test_device_config_guest_has_no_line(session, registry, device):
 
 def test_device_config_describes_the_users_line(session, registry, device, alice):
     hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
+    session.commit()
     line = hotdesking.device_config(session, device, SnapshotCache(registry).get(session)).line
     assert (line.username, line.auth_name, line.secret, line.registrar_host, line.registrar_port) == (
         "1001",
@@ -110,8 +116,11 @@ def test_device_config_describes_the_users_line(session, registry, device, alice
 
 def test_logout_returns_who_was_logged_in(session, registry, device, alice):
     hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
+    session.commit()
     assert hotdesking.logout(session, device, actor="admin") is alice
+    session.commit()
     assert hotdesking.logout(session, device) is None
+    session.commit()
     logout = session.scalar(select(Event).where(Event.kind == "logout"))
     assert logout.actor == "admin"
 
@@ -120,6 +129,7 @@ def test_exactly_one_default_template_per_brand(session):
     session.add(Template(brand="yealink", name="sales", body="x"))
     session.commit()
     templates.set_default(session, "yealink", "sales")
+    session.commit()
     defaults = list(session.scalars(select(Template.name).where(Template.brand == "yealink", Template.is_default)))
     assert defaults == ["sales"]
 
@@ -146,5 +156,6 @@ def test_record_device_does_not_write_on_every_fetch(session, device):
 
 def test_record_device_keeps_known_model_when_a_request_lacks_it(session, device):
     again = hotdesking.record_device(session, brand="yealink", mac=device.mac, model=None, firmware=None, ip="10.0.0.9")
+    session.commit()
     assert (again.model, again.firmware) == ("T46S", "66.86.0.15")
     assert session.scalar(select(Device).where(Device.mac == device.mac)).model == "T46S"

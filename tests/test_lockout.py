@@ -108,7 +108,9 @@ def test_locks_stop_growing_at_lockout_max_minutes_and_failures_are_forgotten(se
     past_failures(session, "1001", ATTACKER, minutes_ago=80, count=10)  # two locks, both over
     for _ in range(5):
         hotdesking.login(session, registry.values(session), device, "1001", "0000", Address.EXTERNAL)
+        session.commit()
     refused = hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
+    session.commit()
     assert isinstance(refused, hotdesking.Refused)
     assert refused.retry_after is not None
     assert timedelta(minutes=44) < refused.retry_after <= timedelta(minutes=45)
@@ -117,7 +119,9 @@ def test_locks_stop_growing_at_lockout_max_minutes_and_failures_are_forgotten(se
     past_failures(session, "1001", ATTACKER, minutes_ago=7 * 45 + 1, count=10)  # older than 7 longest locks
     for _ in range(5):
         hotdesking.login(session, registry.values(session), device, "1001", "0000", Address.EXTERNAL)
+        session.commit()
     refused = hotdesking.login(session, registry.values(session), device, "1001", "4321", Address.EXTERNAL)
+    session.commit()
     assert isinstance(refused, hotdesking.Refused)
     assert refused.retry_after is not None
     assert timedelta(minutes=14) < refused.retry_after <= timedelta(minutes=15)
@@ -159,9 +163,11 @@ def test_a_phone_is_known_at_the_address_it_logged_in_from_not_by_its_mac_alone(
     device = hotdesking.find_device(session, mac=DESK)
     for _ in range(5):  # a neighbour's requests name the desk phone, from the neighbour's address
         hotdesking.login(session, registry.values(session), device, "1001", "0000", Address.EXTERNAL, "10.66.0.66")
+        session.commit()
     refused = hotdesking.login(
         session, registry.values(session), device, "1001", "4321", Address.EXTERNAL, "10.66.0.66"
     )
+    session.commit()
     assert isinstance(refused, hotdesking.Refused)
     assert refused.failure is hotdesking.LoginFailure.LOCKED_OUT
 
@@ -203,6 +209,7 @@ def test_the_login_path_reads_at_most_one_query_more_than_before(session, extens
     from sqlalchemy import event
 
     hotdesking.record_device(session, brand="yealink", mac=ATTACKER, model="T46S", firmware=None, ip="10.0.0.9")
+    session.commit()
     registry = settings_registry()
     settings = registry.values(session)
     statements = []

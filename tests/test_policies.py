@@ -64,12 +64,14 @@ def test_a_successful_login_starts_the_count_again(client, extensions, session):
 def test_lockout_ends_when_the_window_has_passed(session, extensions):
     registry = settings_registry()
     device = hotdesking.record_device(session, brand="yealink", mac=MAC_A, model="T46S", firmware=None, ip="10.0.0.1")
+    session.commit()
     old = datetime.now(UTC) - timedelta(minutes=16)
     session.add_all(
         [Event(kind="login_failed", extension="1001", mac=MAC_A, detail="wrong_password", at=old) for _ in range(5)]
     )
     session.commit()
     made = hotdesking.login(session, registry.values(session), device, "1001", "4321", hotdesking.Address.EXTERNAL)
+    session.commit()
     assert isinstance(made, hotdesking.LoggedIn)
 
 
@@ -229,7 +231,9 @@ def test_expired_logins_are_logged_out_and_returned_for_notify(client, extension
     YealinkPhone(client, MAC_A).login("1001", "4321")
     YealinkPhone(client, MAC_B).login("1002", "55667788")
     assert hotdesking.expired_logins(session, datetime.now(UTC) + timedelta(minutes=10)) == []
+    session.commit()
     devices = hotdesking.expired_logins(session, datetime.now(UTC) + timedelta(minutes=31))
+    session.commit()
     assert sorted(d.mac for d in devices) == [MAC_A, MAC_B]
     assert mappings(session) == []
     logouts = list(session.scalars(select(Event).where(Event.kind == "logout")))

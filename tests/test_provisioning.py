@@ -164,6 +164,7 @@ def test_template_choice_mapping_then_pin_then_brand_default(client, session, ex
     assert _marker(phone) == "reception"  # the mapping's own template wins
 
     templates.set_default(session, "yealink", "reception")
+    session.commit()
     phone.boot()
     phone.choose(phone.press("Logout"), "Logout")
     assert _marker(phone) == "reception"  # guest again: the new brand default

@@ -269,6 +269,7 @@ def test_a_login_between_a_fetchs_reads_and_its_copy_never_leaves_the_guest_copy
         with hotdesk.sessions() as other:  # the user logs in from the phone app, on another worker
             target = hotdesking.find_device(other, mac=kwargs["mac"])
             made = hotdesking.login(other, hotdesk.settings.values(other), target, "1001", "4321", Address.EXTERNAL)
+            other.commit()
             assert isinstance(made, hotdesking.LoggedIn)
         return device
 

@@ -56,31 +56,40 @@ def test_an_uncommitted_change_does_not_leak_into_the_cache(cache, engine, elsew
 def test_template_edit_and_new_default_are_seen(cache, engine, elsewhere):
     fresh(cache, engine)
     admin_templates.save(elsewhere, "yealink", "lobby", "#!version:1.0.0.1\n## lobby\n", "admin")
+    elsewhere.commit()
     templates.set_default(elsewhere, "yealink", "lobby")
+    elsewhere.commit()
     assert fresh(cache, engine).defaults["yealink"].name == "lobby"
 
     admin_templates.save(elsewhere, "yealink", "lobby", "#!version:1.0.0.1\n## lobby, second edition\n", "admin")
+    elsewhere.commit()
     assert "second edition" in fresh(cache, engine).defaults["yealink"].body
 
 
 def test_pin_and_unpin_are_seen(cache, engine, elsewhere, extensions):
     admin_templates.save(elsewhere, "yealink", "sales", "#!version:1.0.0.1\n## sales\n", "admin")
+    elsewhere.commit()
     extension = elsewhere.scalar(select(Extension).where(Extension.number == "1001"))
     assert fresh(cache, engine).pins == {}
 
     pins.pin(elsewhere, "1001", "yealink/sales", "admin")
+    elsewhere.commit()
     assert fresh(cache, engine).pins[(extension.id, "yealink")].name == "sales"
 
     pins.unpin(elsewhere, "1001", "yealink", "admin")
+    elsewhere.commit()
     assert fresh(cache, engine).pins == {}
 
 
 def test_deleting_a_template_drops_it_and_its_pins(cache, engine, elsewhere, extensions):
     admin_templates.save(elsewhere, "yealink", "sales", "#!version:1.0.0.1\n## sales\n", "admin")
+    elsewhere.commit()
     pins.pin(elsewhere, "1001", "yealink/sales", "admin")
+    elsewhere.commit()
     assert fresh(cache, engine).pins
 
     admin_templates.delete(elsewhere, "yealink", "sales", "admin")
+    elsewhere.commit()
     snapshot = fresh(cache, engine)
     assert snapshot.pins == {} and "sales" not in {t.name for t in snapshot.templates.values()}
 

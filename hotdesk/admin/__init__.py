@@ -62,7 +62,8 @@ def in_chunks(session: Session, query: Select, key, size: int = 1000) -> Iterato
     """The rows of `query` in order of the unique `key`, a chunk at a time (keyset, never OFFSET).
 
     The transaction ends between chunks, so a download read slowly, or abandoned, holds no
-    connection from the pool.
+    connection from the pool. For reads only: whatever the session holds unsaved is committed
+    with the first chunk.
     """
     last = None
     while True:

@@ -68,7 +68,6 @@ def session_key(admin: Admin) -> str:
 def end_sessions(session: Session, admin: Admin) -> None:
     """Sign the admin out of every browser: each cookie carries the key of the epoch it began in."""
     session.execute(update(Admin).where(Admin.id == admin.id).values(session_epoch=Admin.session_epoch + 1))
-    session.commit()
     session.refresh(admin)
 
 
@@ -87,7 +86,7 @@ def add_admin(session: Session, name: str, password: str, actor: str) -> Admin:
     admin = Admin(name=name, password_hash=_hasher.hash(password))
     session.add(admin)
     record_change(session, actor, f"admin {name} added")
-    session.commit()
+    session.flush()
     return admin
 
 
@@ -96,13 +95,13 @@ def set_password(session: Session, name: str, password: str, actor: str) -> None
     admin.password_hash = _hasher.hash(check_password(password))
     admin.session_epoch += 1
     record_change(session, actor, f"admin {name}: password changed")
-    session.commit()
+    session.flush()
 
 
 def remove_admin(session: Session, name: str, actor: str) -> None:
     session.delete(_admin(session, name))
     record_change(session, actor, f"admin {name} removed")
-    session.commit()
+    session.flush()
 
 
 def _admin(session: Session, name: str) -> Admin:
@@ -130,7 +129,7 @@ def sign_in(session: Session, name: str, password: str, ip: str | None, browser:
     if _hasher.check_needs_rehash(admin.password_hash):
         admin.password_hash = _hasher.hash(password)
     attempt.kind = EventKind.ADMIN_SIGNIN.value
-    session.commit()
+    session.flush()
     return admin
 
 
@@ -148,7 +147,7 @@ def _admit(session: Session, name: str, ip: str | None, browser: str | None) -> 
         minutes = -(-int(wait.total_seconds()) // 60)
         raise SignInRefused(f"Too many failed sign-ins. Try again in {minutes} minute(s).", wait)
     attempt = events.record(session, EventKind.ADMIN_SIGNIN_FAILED, actor=name, ip=ip, detail=_browser_detail(browser))
-    session.commit()
+    session.commit()  # the one commit in admin/: it releases the lock before the slow password check
     return attempt
 
 
@@ -222,7 +221,7 @@ def create_token(
     session.add(token)
     until = f", until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
     record_change(session, actor, f"API token {name} created ({', '.join(scopes)}{until})")
-    session.commit()
+    session.flush()
     return NewToken(token, secret)
 
 
@@ -258,7 +257,7 @@ def revoke_token(session: Session, name: str, actor: str) -> None:
         raise NotFound(f"no token {name}")
     session.delete(token)
     record_change(session, actor, f"API token {name} revoked")
-    session.commit()
+    session.flush()
 
 
 def token_named_by(session: Session, secret: str) -> ApiToken | None:
@@ -270,6 +269,5 @@ def token_named_by(session: Session, secret: str) -> ApiToken | None:
         return None
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_PRECISION:
-        token.last_used_at = now  # at most every few minutes: no write per API call
-        session.commit()
+        token.last_used_at = now  # at most every few minutes: no write per API call; commits with the call
     return token

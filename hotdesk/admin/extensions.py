@@ -70,7 +70,7 @@ def create(session: Session, data: ExtensionData, actor: str) -> Extension:
         directory.templates_named(session, data.template)
     extension = directory.save(session, data)
     record_change(session, actor, f"extension {data.number} added", extension=data.number)
-    session.commit()
+    session.flush()
     return extension
 
 
@@ -94,7 +94,7 @@ def update(session: Session, number: str, changes: dict[str, str | None], actor:
     directory.save(session, data)
     if changed:
         record_change(session, actor, f"extension {number} changed: {', '.join(changed)}", extension=number)
-    session.commit()
+    session.flush()
     return extension
 
 
@@ -125,7 +125,7 @@ def delete(session: Session, number: str, actor: str) -> list:
         hotdesking.logout(session, device, actor=actor)
     session.delete(extension)
     record_change(session, actor, f"extension {number} deleted", extension=number)
-    session.commit()
+    session.flush()
     return devices
 
 
@@ -181,11 +181,7 @@ def import_csv(session: Session, text: str, source: str, actor: str) -> ImportPr
     record_change(
         session, actor, f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated"
     )
-    try:
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
+    session.flush()
     return preview
 
 

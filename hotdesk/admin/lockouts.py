@@ -14,9 +14,7 @@ from hotdesk.setting_store import Settings
 
 def listing(session: Session, registry: Settings) -> list[lockout.Lockout]:
     """Every lock in force now, the longest first (hotdesk.lockout counts them)."""
-    locks = lockout.current(session, registry.values(session))
-    session.commit()
-    return locks
+    return lockout.current(session, registry.values(session))
 
 
 def unlock(session: Session, actor: str, *, extension: str | None = None, mac: str | None = None) -> str:
@@ -34,5 +32,5 @@ def unlock(session: Session, actor: str, *, extension: str | None = None, mac: s
         what = f"phone {phone.mac}"
     else:
         raise AdminError("name an extension or a phone to unlock")
-    session.commit()
+    session.flush()
     return what

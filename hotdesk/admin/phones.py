@@ -16,7 +16,7 @@ from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged
 from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.mac import normalize_mac
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
-from hotdesk.notifications import DeviceNotifier, reload_device
+from hotdesk.notifications import DeviceNotifier, reload_after_commit
 from hotdesk.notify import NotifyOutcome
 from hotdesk.setting_store import Settings
 
@@ -125,15 +125,24 @@ def device(session: Session, mac: str) -> Device:
     return found
 
 
-def force_logout(
-    session: Session, registry: Settings, notifier: DeviceNotifier, mac: str, actor: str
-) -> Extension | None:
-    """Log the phone out and tell it by SIP NOTIFY. The extension that was logged in, or None."""
+@dataclass(frozen=True)
+class ForcedLogout:
+    """The phone, the extension that was logged in (None: nobody), the NOTIFY queued for when the
+    caller commits (the future of its outcome, or None: nobody to tell)."""
+
+    device: Device
+    extension: Extension | None
+    notified: Future[NotifyOutcome] | None
+
+
+def force_logout(session: Session, registry: Settings, notifier: DeviceNotifier, mac: str, actor: str) -> ForcedLogout:
+    """Log the phone out and tell it by SIP NOTIFY once the caller commits."""
     phone = device(session, mac)
     extension = hotdesking.logout(session, phone, actor=actor)
+    notified = None
     if extension is not None:
-        tell_reload(session, registry, notifier, phone, reason=f"logout by admin ({actor})")
-    return extension
+        notified = tell_reload(session, registry, notifier, phone, reason=f"logout by admin ({actor})")
+    return ForcedLogout(phone, extension, notified)
 
 
 @dataclass(frozen=True)
@@ -229,7 +238,7 @@ def admit(session: Session, mac: str, actor: str, address: str | None = None) ->
     if phone.admitted and phone.provisioning_username is not None:
         raise Conflict(f"{phone.mac} is admitted already and has its own credentials")
     _admit(session, phone, actor, check_address(address) if address else phone.last_ip)
-    session.commit()
+    session.flush()
     return phone
 
 
@@ -238,7 +247,7 @@ def admit_all_waiting(session: Session, actor: str) -> list[Device]:
     admitted = list(session.scalars(select(Device).where(Device.admitted_at.is_(None)).order_by(Device.mac)))
     for phone in admitted:
         _admit(session, phone, actor, phone.last_ip)
-    session.commit()
+    session.flush()
     return admitted
 
 
@@ -264,7 +273,7 @@ def add_known(session: Session, mac: str, actor: str, address: str | None = None
         _admit(session, phone, actor, address or phone.last_ip)
     else:
         phone = _added(session, normalized, actor, address)
-    session.commit()
+    session.flush()
     return phone
 
 
@@ -325,13 +334,14 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
             _admit(session, phone, actor, address or phone.last_ip)
             changed.append(phone)
     record_change(session, actor, f"devices imported from {source[:200]}: {len(changed)} added or admitted")
-    session.commit()
+    session.flush()
     return changed
 
 
 def tell_reload(
     session: Session, registry: Settings, notifier: DeviceNotifier, phone: Device, *, reason: str
 ) -> Future[NotifyOutcome] | None:
-    """Queue the brand's reload NOTIFY to the phone's known address; its outcome goes to the history."""
+    """Queue the brand's reload NOTIFY to the phone's known address once the caller commits; its
+    outcome goes to the history. The future of that outcome, or None (no address or brand)."""
     host = hotdesking.reload_address(session, phone)
-    return reload_device(notifier, registry.values(session), phone, reason=reason, host=host)
+    return reload_after_commit(session, notifier, registry.values(session), phone, reason=reason, host=host)

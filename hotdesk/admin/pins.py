@@ -35,7 +35,7 @@ def pin(session: Session, number: str, reference: str, actor: str) -> TemplatePi
     record_change(
         session, actor, f"extension {number} pinned to {brand}/{name}", extension=number, brand=brand, template=name
     )
-    session.commit()
+    session.flush()
     return next(p for p in extension.pins if p.brand == brand)
 
 
@@ -52,4 +52,4 @@ def unpin(session: Session, number: str, brand: str, actor: str) -> None:
         extension=number,
         brand=brand,
     )
-    session.commit()
+    session.flush()

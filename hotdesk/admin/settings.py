@@ -33,5 +33,5 @@ def change(session: Session, registry: Settings, name: str, value: str, actor: s
     if stored != old:
         shown = "(secret)" if registry.spec(name).secret else repr(stored)
         record_change(session, actor, f"setting {name} = {shown}")
-    session.commit()
+    session.flush()
     return stored

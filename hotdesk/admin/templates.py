@@ -146,14 +146,14 @@ def save(session: Session, brand_key: str, name: str, body: str, actor: str, *, 
         template.body = body
         detail = "changed"
     record_change(session, actor, f"template {brand.key}/{name} {detail}", brand=brand.key, template=name)
-    session.commit()
+    session.flush()
     return template
 
 
 def set_default(session: Session, brand: str, name: str, actor: str) -> Template:
     get(session, brand, name)
     record_change(session, actor, f"template {brand}/{name} made the default", brand=brand, template=name)
-    return templates.set_default(session, brand, name)  # commits, with the history line
+    return templates.set_default(session, brand, name)
 
 
 def delete(session: Session, brand: str, name: str, actor: str) -> None:
@@ -163,4 +163,4 @@ def delete(session: Session, brand: str, name: str, actor: str) -> None:
         raise Conflict(f"template {brand}/{name} is the default {brand} template: make another the default first")
     session.delete(template)
     record_change(session, actor, f"template {brand}/{name} deleted", brand=brand, template=name)
-    session.commit()
+    session.flush()

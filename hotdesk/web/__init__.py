@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from werkzeug.exceptions import HTTPException
 
 from hotdesk.brands.budget import RenderBudgetExceeded
+from hotdesk.db import commit_if_written
 from hotdesk.settings import PHONE_BASE_URL, SettingValues
 from hotdesk.snapshot import Snapshot
 
@@ -30,6 +31,7 @@ def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
         admin.init_app(app)
         app.register_blueprint(api.bp)
         app.register_error_handler(HTTPException, api.http_error)
+    app.after_request(_end_transaction)
     app.teardown_request(_close_session)
 
 
@@ -89,6 +91,21 @@ def _over_budget(error: RenderBudgetExceeded) -> Response:
         content_type="text/plain; charset=utf-8",
     )
     response.headers["Retry-After"] = "300"
+    return response
+
+
+def _end_transaction(response: Response) -> Response:
+    """The request's one commit, before its answer goes out: an answer that succeeded (below 400,
+    redirects included) commits what the request changed, any other rolls it back. The core and
+    admin/ only flush. A refusal that must still be kept (a failed login, a provisioning mismatch)
+    is committed by its view before it answers; so is a login or logout, right after its decision,
+    to release the login lock (db.serialize_logins)."""
+    session = g.get("db")
+    if session is not None:
+        if response.status_code < 400:
+            commit_if_written(session)  # a read-only request ends as before, with the session's close
+        else:
+            session.rollback()
     return response
 
 

@@ -135,6 +135,7 @@ def _refusals(view):
         try:
             return view(*args, **kwargs)
         except REFUSED as error:
+            db().rollback()  # the answer is a redirect, which would commit: the refusal changes nothing
             flash(str(error), "error")
             return redirect(_local(request.referrer, same_host=True) or url_for("admin.dashboard"))
 
@@ -456,7 +457,7 @@ def mappings_live():
 @bp.post("/mappings/<mac>/logout")
 @_refusals
 def force_logout(mac: str):
-    extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor)
+    extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor).extension
     flash(f"{extension.number} logged out of {mac}." if extension else f"Nobody was logged in on {mac}.", "info")
     back = request.form.get("next")
     return redirect(_local(back) or url_for("admin.mappings"))
@@ -634,3 +635,71 @@ def settings():
 
 def _admins_exist() -> bool:
     return db().scalar(select(Admin.id).limit(1)) is not None
+
+
+# access: console admins and API tokens (as `hotdesk admins` and `hotdesk tokens`)
+
+
+def _access_page(new_token: accounts.NewToken | None = None, status: int = 200):
+    session_ = db()
+    return render_template(
+        "admin/access.html",
+        admins=accounts.admins(session_),
+        tokens=accounts.tokens(session_),
+        scopes=accounts.SCOPES,
+        default_scopes=accounts.DEFAULT_SCOPES,
+        new_token=new_token,
+    ), status
+
+
+@bp.get("/access")
+def access():
+    return _access_page()
+
+
+@bp.post("/access/admins")
+@_refusals
+def admin_add():
+    name = request.form.get("name", "").strip()
+    accounts.add_admin(db(), accounts.check_name(name), request.form.get("password", ""), g.actor)
+    flash(f"Admin {name} added.", "info")
+    return redirect(url_for("admin.access"))
+
+
+@bp.post("/access/admins/<name>/password")
+@_refusals
+def admin_password(name: str):
+    accounts.set_password(db(), name, request.form.get("password", ""), g.actor)
+    flash(f"Password of {name} changed; its open sessions have ended.", "info")
+    return redirect(url_for("admin.access"))
+
+
+@bp.post("/access/admins/<name>/remove")
+@_refusals
+def admin_remove(name: str):
+    accounts.remove_admin(db(), name, g.actor)
+    flash(f"Admin {name} removed.", "info")
+    return redirect(url_for("admin.access"))
+
+
+@bp.post("/access/tokens")
+@_refusals
+def token_create():
+    expires = request.form.get("expires", "").strip()
+    made = accounts.create_token(
+        db(),
+        request.form.get("name", "").strip(),
+        g.actor,
+        scopes=request.form.getlist("scope"),
+        expires_at=accounts.parse_expiry(expires) if expires else None,
+    )
+    # Shown in this answer only: a redirect would carry it in the (signed, not secret) session cookie.
+    return _access_page(new_token=made)
+
+
+@bp.post("/access/tokens/<name>/revoke")
+@_refusals
+def token_revoke(name: str):
+    accounts.revoke_token(db(), name, g.actor)
+    flash(f"Token {name} revoked.", "info")
+    return redirect(url_for("admin.access"))

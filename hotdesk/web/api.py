@@ -469,8 +469,8 @@ def devices_get(mac: str) -> Response:
 def devices_logout(mac: str) -> Response:
     """Log the phone out and tell it by SIP NOTIFY; `logged_out` is null if nobody was logged in."""
     session = db()
-    extension = phones.force_logout(session, hotdesk().settings, hotdesk().notifier, mac, g.actor)
-    return jsonify({"mac": phones.device(session, mac).mac, "logged_out": extension.number if extension else None})
+    done = phones.force_logout(session, hotdesk().settings, hotdesk().notifier, mac, g.actor)
+    return jsonify({"mac": done.device.mac, "logged_out": done.extension.number if done.extension else None})
 
 
 @bp.post("/devices/<mac>/reset-credentials")

@@ -110,6 +110,7 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
         override=step == "override",
         snapshot=snapshot(),
     )
+    session.commit()  # the decision, failures included, releases the login lock before anything else runs
     match result:
         case LoggedInElsewhere(extension, where):
             choice = Menu(
@@ -172,6 +173,7 @@ def logout(token: str, state: str) -> Response:
         return _answer(brand, Message("Logout", EXPIRED_TEXT, error=True, back_url=app_url("phoneapp.menu", token)))
     login_address = hotdesking.login_address(db(), device)  # of the login this logout ends
     extension = hotdesking.logout(db(), device, ip=client_ip())
+    db().commit()  # releases the login lock; the phone reloads (NOTIFY or answer) only after it
     if extension is None:
         return _answer(brand, Message("Logout", "Nobody is logged in on this phone."))
     screen = Reload("Logged out", f"Goodbye, {extension.name}. The phone returns to guest mode.")

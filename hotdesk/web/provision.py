@@ -9,9 +9,11 @@ from datetime import timedelta
 from functools import partial
 
 from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy.exc import IntegrityError
 
 from hotdesk import credentials, hotdesking, published, trust
 from hotdesk.brands import FileKind, normalize_mac
+from hotdesk.db import commit_if_written
 from hotdesk.models import Device, utcnow
 from hotdesk.settings import DEVICE_ADMISSION, NEW_DEVICES_PER_MINUTE, PROVISIONING_PASSWORD, PROVISIONING_USERNAME
 from hotdesk.trust import Proof
@@ -108,6 +110,7 @@ def _answer(filename: str, by_device: Device | None) -> Response:
             sightings=hotdesk().sightings,
             proven=True,
         )
+        commit_if_written(session)  # before rendering (hotdesk.published reads again in a fresh transaction)
         render = partial(_own_file, brand, requested.part)
     body = _published(by_device, filename, render, user_agent) if by_device is not None else render(None)
     return _file(body, brand.config_content_type) if body is not None else _not_found()
@@ -159,16 +162,19 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
                 {"Retry-After": "60", "Cache-Control": "no-store"},
                 content_type="text/plain; charset=utf-8",
             )
-        device = hotdesking.new_device(
-            session,
-            brand=brand.key,
-            mac=mac,
-            model=identity.model,
-            firmware=identity.firmware,
-            ip=ip,
-            admitted=admission is trust.Admission.OPEN,
-        )
-        if device is None:  # another request made its row meanwhile: answer as for a device hotdesk knows
+        try:
+            device = hotdesking.new_device(
+                session,
+                brand=brand.key,
+                mac=mac,
+                model=identity.model,
+                firmware=identity.firmware,
+                ip=ip,
+                admitted=admission is trust.Admission.OPEN,
+            )
+            session.commit()
+        except IntegrityError:  # another request made its row meanwhile: answer as for a device hotdesk knows
+            session.rollback()
             return _for_shared_credentials(brand, identity, mac, part)
         if not device.admitted:
             log.warning("provisioning: new device waits for admission mac=%s brand=%s ip=%s", mac, brand.key, ip)
@@ -180,6 +186,7 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
         claim = trust.claimed_otherwise(device, brand=brand.key, model=hotdesking.bounded(identity.model))
         if claim is not None:
             hotdesking.record_mismatch(session, device, claim=claim, brand=brand.key, model=identity.model, ip=ip)
+            session.commit()  # kept although the answer is a refusal
             _refused("mismatch", mac, brand.key, ip)
             return _not_found()
         hotdesking.record_device(
@@ -196,6 +203,7 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
             log.warning(
                 "provisioning: device with its own credentials fetched with the shared ones mac=%s ip=%s", mac, ip
             )
+        commit_if_written(session)  # before rendering (hotdesk.published reads again in a fresh transaction)
     return _file(_unproven_file(brand, device, part, admission, ip), brand.config_content_type)
 
 
@@ -224,6 +232,7 @@ def _unproven_file(brand, device: Device, part: str | None, admission: trust.Adm
         and _writes_credentials(brand, config.template.body, context)
     ):
         issued = credentials.issue(session, device)
+        session.commit()  # the credentials are the device's before this answer hands them out
         if issued is not None:
             # This very answer hands the device its own credentials: it is written for them, but
             # carries no line (the request proved nothing before it was answered).

@@ -110,6 +110,7 @@ def test_guest_config_has_the_line_off_no_secret_and_says_why_there_are_no_keys(
 def test_a_login_made_through_the_core_gives_the_phone_its_users_line(phone, session):
     phone.boot()
     assert isinstance(login(session, MAC, "1002", USER_PASSWORD, Address.INTERNAL), hotdesking.LoggedIn)
+    session.commit()
 
     phone.boot()
     assert phone.line() == {
@@ -125,7 +126,9 @@ def test_a_login_made_through_the_core_gives_the_phone_its_users_line(phone, ses
 def test_after_logout_the_phone_gets_a_guest_config_without_secrets(phone, session):
     phone.boot()
     login(session, MAC)
+    session.commit()
     hotdesking.logout(session, session.scalar(select(Device)), actor="console")
+    session.commit()
 
     phone.boot()
     assert phone.line() is None
@@ -143,6 +146,7 @@ def test_first_file_points_the_phone_at_hotdesk_with_its_own_credentials(phone, 
     assert (device.provisioning_username, device.provisioning_password) == own
 
     login(session, MAC)
+    session.commit()
     assert phone.boot()["account.password"] == "alice-SIP-secret-9f3"  # fetched with its own credentials
     assert "config_server_url" not in phone.config  # issued once; the phone keeps the URL
     response = phone.get(f"/provision/Digium/{MAC}.cfg", auth=PROVISIONING)
@@ -159,6 +163,7 @@ def test_cli_logout_sends_check_sync_to_the_phone(
     phone = DigiumPhone(client, MAC, ip="127.0.0.1")
     phone.boot()
     login(session, MAC)
+    session.commit()
     monkeypatch.setenv("HOTDESK_DATABASE_URL", database_url)
     monkeypatch.setenv("HOTDESK_INSTANCE_PATH", str(tmp_path / "instance"))
 
