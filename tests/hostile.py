@@ -92,6 +92,7 @@ def admit(app, mac: str, address: str) -> None:
         device = session.scalar(select(Device).where(Device.mac == mac))
         if device is not None and not device.admitted:
             admin_phones.admit(session, mac, "ann", address=address)
+            session.commit()  # the face's commit: admin functions only flush
 
 
 def build_office(app, client, session, notifier, admission: str = "open") -> Office:
@@ -137,6 +138,7 @@ def build_office(app, client, session, notifier, admission: str = "open") -> Off
             result = hotdesking.login(
                 session, registry.all(session), device, v.number, v.pin, Address.EXTERNAL, phone.ip
             )
+            session.commit()  # the caller's commit: the core only flushes
             assert isinstance(result, hotdesking.LoggedIn), result
         phone.boot()
         assert phone.line() and phone.line()["secret"] == v.secret, v.brand
@@ -290,6 +292,7 @@ def assert_not_locked_out(office: Office, only: list[Victim] | None = None) -> N
                 result = hotdesking.login(
                     session, hotdesk.settings.all(session), device, v.number, v.pin, Address.EXTERNAL, phone.ip
                 )
+                session.commit()  # the caller's commit: the core only flushes
                 assert isinstance(result, hotdesking.LoggedIn), f"{v.brand} victim cannot log in: {result}"
         phone.boot()
         assert phone.line()["secret"] == v.secret
