@@ -144,6 +144,7 @@ def new_device(
         last_seen=now,
         first_ip=ip,
         admitted_at=now if admitted else None,
+        waiting_addresses=None if admitted or ip is None else ip,
     )
     session.add(device)
     session.flush()
@@ -218,6 +219,19 @@ def record_mismatch(
     if recent and device.mismatch_detail == detail:
         return
     device.mismatch_at, device.mismatch_detail = now, detail
+    session.flush()
+
+
+WAITING_ADDRESSES = 8  # enough to show a contest; bounded so a neighbour cannot grow the row
+
+
+def note_waiting_address(session: Session, device: Device, ip: str | None) -> None:
+    """A request named a device that waits for admission: remember the address (hotdesk.trust).
+    Whoever fetched first or last must not decide where its credentials go once it is admitted."""
+    seen = device.addresses_while_waiting
+    if device.admitted or ip is None or ip in seen or len(seen) >= WAITING_ADDRESSES:
+        return
+    device.waiting_addresses = " ".join([*seen, ip])
     session.flush()
 
 

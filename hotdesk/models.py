@@ -123,6 +123,9 @@ class Device(Base):
     admitted_at: Mapped[datetime | None]
     admitted_by: Mapped[str | None] = mapped_column(String(64))  # None: admitted by the `open` setting
     admitted_address: Mapped[str | None] = mapped_column(String(45))
+    # Every address a request named this device from while it waited (space-separated, at most
+    # WAITING_ADDRESSES): more than one, and an admin must say which is the phone's.
+    waiting_addresses: Mapped[str | None] = mapped_column(String(400))
     # The latest request that named this device without proving it and claimed another brand or model.
     mismatch_at: Mapped[datetime | None]
     mismatch_detail: Mapped[str | None] = mapped_column(String(400))
@@ -131,6 +134,10 @@ class Device(Base):
     shared_fetch_ip: Mapped[str | None] = mapped_column(String(45))
 
     mapping: Mapped[Mapping | None] = relationship(back_populates="device", uselist=False)
+
+    @property
+    def addresses_while_waiting(self) -> list[str]:
+        return (self.waiting_addresses or "").split()
 
     @property
     def admitted(self) -> bool:

@@ -92,6 +92,7 @@ def admit(app, mac: str, address: str) -> None:
         device = session.scalar(select(Device).where(Device.mac == mac))
         if device is not None and not device.admitted:
             admin_phones.admit(session, mac, "ann", address=address)
+            session.commit()  # the edge commits (the console's request would)
 
 
 def build_office(app, client, session, notifier, admission: str = "open") -> Office:
@@ -138,6 +139,7 @@ def build_office(app, client, session, notifier, admission: str = "open") -> Off
                 session, registry.values(session), device, v.number, v.pin, Address.EXTERNAL, phone.ip
             )
             assert isinstance(result, hotdesking.LoggedIn), result
+            session.commit()
         phone.boot()
         assert phone.line() and phone.line()["secret"] == v.secret, v.brand
         session.expire_all()
@@ -291,6 +293,7 @@ def assert_not_locked_out(office: Office, only: list[Victim] | None = None) -> N
                     session, hotdesk.settings.values(session), device, v.number, v.pin, Address.EXTERNAL, phone.ip
                 )
                 assert isinstance(result, hotdesking.LoggedIn), f"{v.brand} victim cannot log in: {result}"
+                session.commit()
         phone.boot()
         assert phone.line()["secret"] == v.secret
 

@@ -495,3 +495,36 @@ def test_a_phone_whose_first_fetch_races_another_gets_its_file(client, session, 
     response = phone.fetch(f"{phone.mac}.cfg")
     assert response.status_code == 200 and b"/login/external" in response.data  # its guest file
     assert device_row(session, "001565c0ffee").brand == "yealink"
+
+
+def test_approve_a_phone_asked_for_from_several_addresses_is_admitted_only_where_an_admin_says(
+    client, session, extensions, cli, api
+):
+    """A neighbour fetches the new MAC first and last: neither the first nor the last address may
+    decide where its credentials go once it is admitted."""
+    set_setting(session, "device_admission", "approve")
+    attack(client, "yealink", VICTIM_MAC, f"{VICTIM_MAC}.cfg")
+    phone = YealinkPhone(client, VICTIM_MAC, ip=VICTIM_IP)
+    phone.boot()
+    attack(client, "yealink", VICTIM_MAC, f"{VICTIM_MAC}.cfg")
+
+    refused = cli("devices", "admit", VICTIM_MAC)
+    assert refused.exit_code != 0 and len(refused.output.strip().splitlines()) == 1
+    assert ATTACKER_IP in refused.output and VICTIM_IP in refused.output
+    assert api.post(f"/devices/{VICTIM_MAC}/admit").status_code == 422
+    assert cli("devices", "admit", "--all-waiting").output.strip().endswith("0 phone(s) admitted")
+    session.expire_all()
+    assert not device_row(session).admitted
+    assert api.get(f"/devices/{VICTIM_MAC}").get_json()["waiting_addresses"] == [ATTACKER_IP, VICTIM_IP]
+
+    sign_in_console(client, session)
+    page = html.fromstring(client.get("/admin/devices").data)
+    [row] = page.xpath(f"//table[@id='waiting-devices']//tr[@data-mac='{VICTIM_MAC}']")
+    assert row.xpath(".//select[@name='address']/option/text()") == ["choose", ATTACKER_IP, VICTIM_IP]
+
+    admitted = cli("devices", "admit", VICTIM_MAC, "--address", VICTIM_IP)
+    assert admitted.exit_code == 0, admitted.output
+    stolen = attack(client, "yealink", VICTIM_MAC, f"{VICTIM_MAC}.cfg")
+    assert b"static.auto_provision.server.password" not in stolen.data
+    phone.boot()
+    assert phone.credentials != PROVISIONING

@@ -322,6 +322,7 @@ def test_a_new_phone_fetched_first_from_elsewhere_is_not_claimed_by_the_attacker
         except AdminError:
             session.rollback()
             admin_phones.admit(session, mac, "ann", address=real.ip)
+        session.commit()
     answers += [(name, claimant.fetch(name)) for name in claimant.provisioning_files()]
     real.boot()
     answers += [(name, claimant.fetch(name)) for name in claimant.provisioning_files()]
@@ -412,6 +413,7 @@ def test_a_logout_from_elsewhere_notifies_the_victims_phone_not_the_address_that
         if logout == "by an admin":
             for target in office.victims:
                 admin_phones.force_logout(session, hotdesk.settings, hotdesk.notifier, target.mac, "ann")
+            session.commit()  # the edge commits; the NOTIFYs go out after it
         else:
             for mapping in session.scalars(select(Mapping)):
                 mapping.expires_at = utcnow() - timedelta(seconds=1)

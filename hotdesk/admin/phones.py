@@ -237,14 +237,27 @@ def admit(session: Session, mac: str, actor: str, address: str | None = None) ->
     phone = device(session, mac)
     if phone.admitted and phone.provisioning_username is not None:
         raise Conflict(f"{phone.mac} is admitted already and has its own credentials")
+    if not address and contested(phone):
+        raise AdminError(
+            f"address: {phone.mac} was asked for from {', '.join(phone.addresses_while_waiting)} while it waited;"
+            " give the address of the real phone"
+        )
     _admit(session, phone, actor, check_address(address) if address else phone.last_ip)
     session.flush()
     return phone
 
 
+def contested(phone: Device) -> bool:
+    """Was this waiting phone asked for from more than one address? Then only an admin can say
+    which is the phone's: the first or the last to fetch it may be a neighbour."""
+    return not phone.admitted and len(phone.addresses_while_waiting) > 1
+
+
 def admit_all_waiting(session: Session, actor: str) -> list[Device]:
-    """Admit every waiting phone, each at the address it was seen at."""
-    admitted = list(session.scalars(select(Device).where(Device.admitted_at.is_(None)).order_by(Device.mac)))
+    """Admit every waiting phone asked for from one address only, each at that address; contested
+    ones stay waiting for an admin to name their address."""
+    waiting = session.scalars(select(Device).where(Device.admitted_at.is_(None)).order_by(Device.mac))
+    admitted = [phone for phone in waiting if not contested(phone)]
     for phone in admitted:
         _admit(session, phone, actor, phone.last_ip)
     session.flush()

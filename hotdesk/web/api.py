@@ -248,6 +248,7 @@ def device_json(device) -> dict:
         "admitted_at": _iso(device.admitted_at),
         "admitted_by": device.admitted_by,
         "admitted_address": device.admitted_address,
+        "waiting_addresses": device.addresses_while_waiting,
         "mismatch": {"at": _iso(device.mismatch_at), "detail": device.mismatch_detail} if device.mismatch_at else None,
         "shared_credentials_fetch": (
             {"at": _iso(device.shared_fetch_at), "ip": device.shared_fetch_ip} if device.shared_fetch_at else None

@@ -207,6 +207,12 @@ SCHEMAS = {
                 "type": ["string", "null"],
                 "description": "the only address its credentials are issued to, if any",
             },
+            "waiting_addresses": {
+                "type": "array",
+                "items": STRING,
+                "description": "every address it was asked for from while it waited; more than one: admit it"
+                " with the address of the real phone",
+            },
             "mismatch": {
                 "oneOf": [
                     {"type": "null"},

@@ -199,6 +199,7 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
             known=device,
             sightings=hotdesk().sightings,
         )
+        hotdesking.note_waiting_address(session, device, ip)
         if device.provisioning_username is not None and hotdesking.record_shared_fetch(session, device, ip):
             log.warning(
                 "provisioning: device with its own credentials fetched with the shared ones mac=%s ip=%s", mac, ip

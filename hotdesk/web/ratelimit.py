@@ -118,6 +118,11 @@ def _key() -> str:
         # A phone's own token counts apart: the shared one, which anyone can take from its guest
         # file, cannot use up the phone's own requests.
         return f"device:{mac}:{token.binding}"
+    if token is not None:
+        # A shared token (a phone without credentials of its own) is in a file anyone with the shared
+        # credentials can fetch: counted per address too, so a neighbour spends only his own budget.
+        # An office behind one NAT address is unaffected: each phone has its own MAC.
+        return f"device:{mac}:{client_ip()}"
     return f"device:{mac}"
 
 
