@@ -615,7 +615,7 @@ def device_config(session: Session, device: Device, snapshot: Snapshot) -> Devic
         return DeviceConfig(template=template, line=None)
     extension = mapping.extension
     # An address emptied after the login leaves the line without a registrar, not the user without a line.
-    host, port = snapshot.settings[SERVER_ADDRESS[mapping.address]] or ("", 5060)
+    host, port = snapshot.settings_for(device.tenant_id)[SERVER_ADDRESS[mapping.address]] or ("", 5060)
     line = Line(
         number=extension.number,
         username=extension.number,

@@ -158,8 +158,14 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
     if device is not None and device.tenant_id != tenant:
         # Another tenant's credentials name this phone: they prove that tenant, not the phone. An
         # admin who moves a phone deletes it from its tenant; its next fetch makes it the new one's.
-        claim = "fetched with another tenant's provisioning credentials"
-        hotdesking.record_mismatch(session, device, claim=claim, brand=brand.key, model=identity.model, ip=ip)
+        hotdesking.record_mismatch(
+            session,
+            device,
+            claim="fetched with another tenant's provisioning credentials",
+            brand=brand.key,
+            model=identity.model,
+            ip=ip,
+        )
         session.commit()  # kept although the answer is a refusal
         _refused("tenant", mac, brand.key, ip)
         return _not_found()
