@@ -19,7 +19,8 @@ from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.config import Config
 from hotdesk.directory import DirectoryError, ExtensionData
-from hotdesk.models import Device, Extension, Mapping, Template
+from hotdesk.mac import normalize_mac
+from hotdesk.models import DEFAULT_TENANT_ID, Device, Extension, Mapping, Template
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
 from hotdesk.tenancy import TenantError
@@ -68,6 +69,14 @@ def tenant_option(command):
 
 def tenant_id_of(session: Session, name: str | None) -> int:
     return tenancy.by_name(session, name).id
+
+
+def phone_tenant(session: Session, mac: str) -> int:
+    """The tenant of the phone with this MAC: on the command line (a system admin's) a MAC names
+    one phone whichever tenant has it."""
+    normalized = normalize_mac(mac)
+    found = session.scalar(select(Device.tenant_id).where(Device.mac == normalized)) if normalized else None
+    return found if found is not None else DEFAULT_TENANT_ID
 
 
 @click.group()
@@ -375,7 +384,9 @@ def mappings_list(ctx: Context, session: Session) -> None:
 @with_session
 def logout(ctx: Context, session: Session, mac: str) -> None:
     """Log the user out of the phone with this MAC and tell the phone (SIP NOTIFY)."""
-    done = phones.force_logout(session, ctx.settings, ctx.hotdesk.notifier, mac, CLI_ACTOR)
+    done = phones.force_logout(
+        session, ctx.settings, ctx.hotdesk.notifier, mac, CLI_ACTOR, tenant_id=phone_tenant(session, mac)
+    )
     host = hotdesking.reload_address(session, done.device)
     session.commit()  # the command's commit, early: the NOTIFY goes out after it, and is waited for
     if done.extension is None:
@@ -411,10 +422,12 @@ def run_scheduler(ctx: Context, interval: float) -> None:
 @main.command("unlock")
 @click.argument("number", required=False)
 @click.option("--phone", "mac", default=None, help="lift the lockout of this phone (MAC) instead")
+@tenant_option
 @with_session
-def unlock(ctx: Context, session: Session, number: str | None, mac: str | None) -> None:
+def unlock(ctx: Context, session: Session, number: str | None, mac: str | None, tenant_name: str | None) -> None:
     """Lift the failed-login lockout of an extension (on every phone), or with --phone of a phone."""
-    what = lockouts.unlock(session, CLI_ACTOR, extension=number, mac=mac)
+    tenant_id = phone_tenant(session, mac) if mac else tenant_id_of(session, tenant_name)
+    what = lockouts.unlock(session, CLI_ACTOR, extension=number, mac=mac, tenant_id=tenant_id)
     click.echo(f"{what} unlocked")
 
 
@@ -435,7 +448,10 @@ def lockouts_list(ctx: Context, session: Session) -> None:
 def login(ctx: Context, session: Session, number: str, mac: str, address: str) -> None:
     """Log extension NUMBER in on the phone MAC without its PIN (multiple_login applies) and tell the
     phones (SIP NOTIFY): how Digium D phones, which have no login app, get a user."""
-    made = phones.login(session, ctx.settings, ctx.hotdesk.notifier, mac, number, address, CLI_ACTOR)
+    tenant_id = phone_tenant(session, mac)  # the extension is the phone's tenant's
+    made = phones.login(
+        session, ctx.settings, ctx.hotdesk.notifier, mac, number, address, CLI_ACTOR, tenant_id=tenant_id
+    )
     session.commit()  # the command's commit, early: the NOTIFYs go out after it, and are waited for
     click.echo(f"{made.extension.number} logged in on {made.device.mac} ({address})")
     for other in made.logged_out:
@@ -500,7 +516,7 @@ def devices_admit(ctx: Context, session: Session, mac: str | None, all_waiting: 
     """Admit a waiting phone (setting device_admission): logins on it are allowed, and its own
     credentials go to its next fetch from the address it was seen at."""
     if mac is not None and not all_waiting:
-        admitted = [phones.admit(session, mac, CLI_ACTOR, address)]
+        admitted = [phones.admit(session, mac, CLI_ACTOR, address, tenant_id=phone_tenant(session, mac))]
     elif mac is None and all_waiting and not address:
         admitted = phones.admit_all_waiting(session, CLI_ACTOR)
     else:
@@ -544,7 +560,7 @@ def devices_import(ctx: Context, session: Session, file: Path) -> None:
 def devices_reset_credentials(ctx: Context, session: Session, mac: str) -> None:
     """Withdraw a phone's own provisioning credentials (e.g. after a factory reset); it is issued
     new ones at its next fetch with the global credentials."""
-    device = phones.reset_credentials(session, mac, actor=CLI_ACTOR)
+    device = phones.reset_credentials(session, mac, actor=CLI_ACTOR, tenant_id=phone_tenant(session, mac))
     click.echo(f"{device.mac}: credentials withdrawn; new ones are issued at its next fetch")
 
 
@@ -611,17 +627,19 @@ def history_group() -> None:
 @click.option("--kind", default=None, help=f"one of: {', '.join(history.KINDS)}")
 @click.option("--since", default=None, help="YYYY-MM-DD or an ISO date-time (UTC unless it says)")
 @click.option("--until", default=None, help="YYYY-MM-DD (through that day) or an ISO date-time")
+@tenant_option
 @with_session
-def history_export(ctx: Context, session: Session, file: Path, **filters) -> None:
-    """Matching events as CSV, oldest first, to FILE (default: standard output)."""
+def history_export(ctx: Context, session: Session, file: Path, tenant_name: str | None, **filters) -> None:
+    """The tenant's matching events as CSV, oldest first, to FILE (default: standard output)."""
     chosen = history.Filters.parse(**filters)
+    tenant_id = tenant_id_of(session, tenant_name)
     if str(file) == "-":
-        for chunk in history.export_csv(session, chosen):
+        for chunk in history.export_csv(session, chosen, tenant_id=tenant_id):
             click.echo(chunk, nl=False)
         return
     try:
         with file.open("w", encoding="utf-8", newline="") as out:
-            out.writelines(history.export_csv(session, chosen))
+            out.writelines(history.export_csv(session, chosen, tenant_id=tenant_id))
     except OSError as error:
         raise click.ClickException(f"{file}: {error.strerror}") from None
 
@@ -643,11 +661,14 @@ def _new_password(password_stdin: bool) -> str:
 @admins_group.command("add")
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
+@click.option("--tenant", "tenant_name", default=None, metavar="T", help="a manager of tenant T only (default: system)")
 @with_session
-def admins_add(ctx: Context, session: Session, name: str, password_stdin: bool) -> None:
+def admins_add(ctx: Context, session: Session, name: str, password_stdin: bool, tenant_name: str | None) -> None:
+    """A system admin, or with --tenant the manager of one tenant, who sees and changes only it."""
     accounts.check_name(name)
-    accounts.add_admin(session, name, _new_password(password_stdin), CLI_ACTOR)
-    click.echo(f"admin {name} added")
+    tenant_id = None if tenant_name is None else tenant_id_of(session, tenant_name)
+    accounts.add_admin(session, name, _new_password(password_stdin), CLI_ACTOR, tenant_id=tenant_id)
+    click.echo(f"admin {name} added" + (f" (manager of {tenant_name})" if tenant_name else ""))
 
 
 @admins_group.command("set-password")
@@ -671,8 +692,11 @@ def admins_remove(ctx: Context, session: Session, name: str) -> None:
 @admins_group.command("list")
 @with_session
 def admins_list(ctx: Context, session: Session) -> None:
+    """Admins: name, role (system, or the tenant they manage), since."""
+    names = {tenant.id: tenant.name for tenant in tenancy.listing(session)}
     for admin in accounts.admins(session):
-        click.echo(f"{admin.name}\tsince {admin.created_at:%Y-%m-%d}")
+        role = f"manager of {names[admin.tenant_id]}" if admin.tenant_id else "system"
+        click.echo(f"{admin.name}\t{role}\tsince {admin.created_at:%Y-%m-%d}")
 
 
 @main.group("tokens")
@@ -690,15 +714,19 @@ def tokens_group() -> None:
     "repeat for several [default: read, write]",
 )
 @click.option("--expires", default=None, help="DAYS from now, or a DATE (YYYY-MM-DD, through its end, UTC)")
+@click.option("--tenant", "tenant_name", default=None, metavar="T", help="reaches tenant T only (default: system)")
 @with_session
-def tokens_create(ctx: Context, session: Session, name: str, scopes: tuple[str, ...], expires: str | None) -> None:
-    """Create a token and print it once: only its hash is kept."""
+def tokens_create(
+    ctx: Context, session: Session, name: str, scopes: tuple[str, ...], expires: str | None, tenant_name: str | None
+) -> None:
+    """Create a token and print it once: only its hash is kept. With --tenant it reaches that tenant only."""
     new = accounts.create_token(
         session,
         name,
         CLI_ACTOR,
         scopes=scopes or accounts.DEFAULT_SCOPES,
         expires_at=accounts.parse_expiry(expires) if expires else None,
+        tenant_id=None if tenant_name is None else tenant_id_of(session, tenant_name),
     )
     click.echo(new.secret)
     click.echo(f"token {name} created ({new.token.scopes}): store it now, it cannot be shown again", err=True)
@@ -707,14 +735,16 @@ def tokens_create(ctx: Context, session: Session, name: str, scopes: tuple[str, 
 @tokens_group.command("list")
 @with_session
 def tokens_list(ctx: Context, session: Session) -> None:
-    """Tokens: name, scopes, created, last used, expiry."""
+    """Tokens: name, tenant (or system), scopes, created, last used, expiry."""
+    names = {tenant.id: tenant.name for tenant in tenancy.listing(session)}
     for token in accounts.tokens(session):
         used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
         expires = f"expires {token.expires_at:%Y-%m-%d %H:%M}" if token.expires_at else "no expiry"
         if token.expires_at and accounts.token_expired(token):
             expires = f"expired {token.expires_at:%Y-%m-%d %H:%M}"
         click.echo(
-            f"{token.name}\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}"
+            f"{token.name}\t{names[token.tenant_id] if token.tenant_id else 'system'}"
+            f"\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}"
             f"\tlast used {used}\t{expires}"
         )
 

@@ -35,6 +35,10 @@ class Conflict(AdminError):
     pass
 
 
+class NotAllowed(AdminError):
+    """Something the admin's role does not allow (a tenant manager, a system setting)."""
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a listing; `next` is the cursor of the following page, None on the last."""

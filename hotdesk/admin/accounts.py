@@ -74,39 +74,56 @@ def end_sessions(session: Session, admin: Admin) -> None:
 # admins
 
 
-def admins(session: Session) -> list[Admin]:
-    return list(session.scalars(select(Admin).order_by(Admin.name)))
+# Roles: `within` names whose admins and tokens a caller may see and change. EVERYONE is a system
+# admin's (or the CLI's) view; a tenant manager passes their tenant's id and sees only its own.
+EVERYONE = -1
 
 
-def add_admin(session: Session, name: str, password: str, actor: str) -> Admin:
+def _reaches(within: int, tenant_id: int | None) -> bool:
+    return within in (EVERYONE, tenant_id)
+
+
+def admins(session: Session, within: int = EVERYONE) -> list[Admin]:
+    """Console admins by name: every one, or only the managers of the tenant `within`."""
+    query = select(Admin).order_by(Admin.name)
+    if within != EVERYONE:
+        query = query.where(Admin.tenant_id == within)
+    return list(session.scalars(query))
+
+
+def add_admin(session: Session, name: str, password: str, actor: str, *, tenant_id: int | None = None) -> Admin:
+    """A system admin, or (`tenant_id`) the manager of that tenant, who sees nothing of another."""
     check_name(name)
     check_password(password)
     if session.scalar(select(Admin.id).where(Admin.name == name)) is not None:
         raise Conflict(f"admin {name} already exists")
-    admin = Admin(name=name, password_hash=_hasher.hash(password))
+    admin = Admin(name=name, password_hash=_hasher.hash(password), tenant_id=tenant_id)
     session.add(admin)
-    record_change(session, actor, f"admin {name} added")
+    role = "admin" if tenant_id is None else "tenant manager"
+    record_change(session, actor, f"{role} {name} added", tenant_id=tenant_id)
     session.flush()
     return admin
 
 
-def set_password(session: Session, name: str, password: str, actor: str) -> None:
-    admin = _admin(session, name)
+def set_password(session: Session, name: str, password: str, actor: str, *, within: int = EVERYONE) -> None:
+    admin = _admin(session, name, within)
     admin.password_hash = _hasher.hash(check_password(password))
     admin.session_epoch += 1
-    record_change(session, actor, f"admin {name}: password changed")
+    record_change(session, actor, f"admin {name}: password changed", tenant_id=admin.tenant_id)
     session.flush()
 
 
-def remove_admin(session: Session, name: str, actor: str) -> None:
-    session.delete(_admin(session, name))
-    record_change(session, actor, f"admin {name} removed")
+def remove_admin(session: Session, name: str, actor: str, *, within: int = EVERYONE) -> None:
+    admin = _admin(session, name, within)
+    session.delete(admin)
+    record_change(session, actor, f"admin {name} removed", tenant_id=admin.tenant_id)
     session.flush()
 
 
-def _admin(session: Session, name: str) -> Admin:
+def _admin(session: Session, name: str, within: int = EVERYONE) -> Admin:
+    """The admin named `name`; another tenant's is NotFound as if absent."""
     admin = session.scalar(select(Admin).where(Admin.name == name))
-    if admin is None:
+    if admin is None or not _reaches(within, admin.tenant_id):
         raise NotFound(f"no admin {name}")
     return admin
 
@@ -129,6 +146,8 @@ def sign_in(session: Session, name: str, password: str, ip: str | None, browser:
     if _hasher.check_needs_rehash(admin.password_hash):
         admin.password_hash = _hasher.hash(password)
     attempt.kind = EventKind.ADMIN_SIGNIN.value
+    if admin.tenant_id is not None:  # a tenant manager's sign-in is in their tenant's history
+        attempt.tenant_id = admin.tenant_id
     session.flush()
     return admin
 
@@ -190,8 +209,12 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def tokens(session: Session) -> list[ApiToken]:
-    return list(session.scalars(select(ApiToken).order_by(ApiToken.name)))
+def tokens(session: Session, within: int = EVERYONE) -> list[ApiToken]:
+    """API tokens by name: every one, or only those of the tenant `within`."""
+    query = select(ApiToken).order_by(ApiToken.name)
+    if within != EVERYONE:
+        query = query.where(ApiToken.tenant_id == within)
+    return list(session.scalars(query))
 
 
 def check_scopes(scopes) -> tuple[str, ...]:
@@ -208,8 +231,15 @@ def check_scopes(scopes) -> tuple[str, ...]:
 
 
 def create_token(
-    session: Session, name: str, actor: str, *, scopes=DEFAULT_SCOPES, expires_at: datetime | None = None
+    session: Session,
+    name: str,
+    actor: str,
+    *,
+    scopes=DEFAULT_SCOPES,
+    expires_at: datetime | None = None,
+    tenant_id: int | None = None,
 ) -> NewToken:
+    """A system token, or (`tenant_id`) one that reaches that tenant only."""
     check_name(name)
     scopes = check_scopes(scopes)
     if expires_at is not None and expires_at <= utcnow():
@@ -217,10 +247,12 @@ def create_token(
     if session.scalar(select(ApiToken.id).where(ApiToken.name == name)) is not None:
         raise Conflict(f"token {name} already exists")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    token = ApiToken(name=name, token_hash=_digest(secret), scopes=" ".join(scopes), expires_at=expires_at)
+    token = ApiToken(
+        name=name, token_hash=_digest(secret), scopes=" ".join(scopes), expires_at=expires_at, tenant_id=tenant_id
+    )
     session.add(token)
     until = f", until {expires_at:%Y-%m-%d %H:%M} UTC" if expires_at else ""
-    record_change(session, actor, f"API token {name} created ({', '.join(scopes)}{until})")
+    record_change(session, actor, f"API token {name} created ({', '.join(scopes)}{until})", tenant_id=tenant_id)
     session.flush()
     return NewToken(token, secret)
 
@@ -251,12 +283,12 @@ def token_expired(token: ApiToken, now: datetime | None = None) -> bool:
     return token.expires_at is not None and token.expires_at <= (now or utcnow())
 
 
-def revoke_token(session: Session, name: str, actor: str) -> None:
+def revoke_token(session: Session, name: str, actor: str, *, within: int = EVERYONE) -> None:
     token = session.scalar(select(ApiToken).where(ApiToken.name == name))
-    if token is None:
+    if token is None or not _reaches(within, token.tenant_id):
         raise NotFound(f"no token {name}")
     session.delete(token)
-    record_change(session, actor, f"API token {name} revoked")
+    record_change(session, actor, f"API token {name} revoked", tenant_id=token.tenant_id)
     session.flush()
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from hotdesk.admin import AdminError, Page, in_chunks, page_size, paged
 from hotdesk.directory import spreadsheet_safe
 from hotdesk.mac import normalize_mac
-from hotdesk.models import Event, EventKind
+from hotdesk.models import DEFAULT_TENANT_ID, Event, EventKind
 
 COLUMNS = ("id", "at", "kind", "extension", "mac", "brand", "model", "template", "address", "ip", "actor", "detail")
 KINDS = tuple(kind.value for kind in EventKind)
@@ -88,10 +88,21 @@ def parse_moment(field: str, text: str, *, end_of_day: bool = False) -> datetime
     return moment
 
 
-def page(session: Session, filters: Filters, *, before: str | None = None, limit: int | None = None) -> Page[Event]:
-    """Newest first; `before` is the cursor (an event id) the previous page returned."""
+def _of_tenant(tenant_id: int) -> Select:
+    return select(Event).where(Event.tenant_id == tenant_id)
+
+
+def page(
+    session: Session,
+    filters: Filters,
+    *,
+    before: str | None = None,
+    limit: int | None = None,
+    tenant_id: int = DEFAULT_TENANT_ID,
+) -> Page[Event]:
+    """The tenant's events, newest first; `before` is the cursor (an event id) the previous page returned."""
     limit = page_size(limit)
-    query = filters.apply(select(Event)).order_by(Event.id.desc()).limit(limit + 1)
+    query = filters.apply(_of_tenant(tenant_id)).order_by(Event.id.desc()).limit(limit + 1)
     if before is not None:
         if not re.fullmatch(r"[0-9]{1,18}", before):
             raise AdminError(f"before: {before!r} is not a page cursor")
@@ -99,12 +110,12 @@ def page(session: Session, filters: Filters, *, before: str | None = None, limit
     return paged(list(session.scalars(query)), limit, lambda event: event.id)
 
 
-def export_csv(session: Session, filters: Filters) -> Iterator[str]:
-    """Every matching event, oldest first, as CSV in chunks (for a spreadsheet or an archive)."""
+def export_csv(session: Session, filters: Filters, *, tenant_id: int = DEFAULT_TENANT_ID) -> Iterator[str]:
+    """Every matching event of the tenant, oldest first, as CSV in chunks (for a spreadsheet or an archive)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    for chunk in in_chunks(session, filters.apply(select(Event)), Event.id):
+    for chunk in in_chunks(session, filters.apply(_of_tenant(tenant_id)), Event.id):
         writer.writerows([_cell(getattr(event, column)) for column in COLUMNS] for event in chunk)
         yield buffer.getvalue()
         buffer.seek(0)

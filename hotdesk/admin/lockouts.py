@@ -8,27 +8,35 @@ from sqlalchemy.orm import Session
 from hotdesk import lockout
 from hotdesk.admin import AdminError, NotFound
 from hotdesk.admin.phones import device
-from hotdesk.models import Extension
+from hotdesk.models import DEFAULT_TENANT_ID, Extension
 from hotdesk.setting_store import Settings
 
 
-def listing(session: Session, registry: Settings) -> list[lockout.Lockout]:
-    """Every lock in force now, the longest first (hotdesk.lockout counts them)."""
-    return lockout.current(session, registry.values(session))
+def listing(session: Session, registry: Settings, *, tenant_id: int = DEFAULT_TENANT_ID) -> list[lockout.Lockout]:
+    """Every lock in force now in the tenant, the longest first (hotdesk.lockout counts them)."""
+    return lockout.current(session, registry.values(session, tenant_id), tenant_id=tenant_id)
 
 
-def unlock(session: Session, actor: str, *, extension: str | None = None, mac: str | None = None) -> str:
-    """Lift the lockout of an extension (on every phone) or of a phone, now; an `unlock` event with
-    the admin's name records it. What was unlocked, in words."""
+def unlock(
+    session: Session,
+    actor: str,
+    *,
+    extension: str | None = None,
+    mac: str | None = None,
+    tenant_id: int = DEFAULT_TENANT_ID,
+) -> str:
+    """Lift the lockout of one of the tenant's extensions (on every phone) or phones, now; an `unlock`
+    event with the admin's name records it. What was unlocked, in words."""
     if extension is not None and mac is None:
         number = extension.strip()
-        if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
+        exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == number)
+        if session.scalar(exists) is None:
             raise NotFound(f"no extension {number}")
-        lockout.unlock(session, number=number, actor=actor)
+        lockout.unlock(session, number=number, actor=actor, tenant_id=tenant_id)
         what = f"extension {number}"
     elif mac is not None and extension is None:
-        phone = device(session, mac)
-        lockout.unlock(session, mac=phone.mac, actor=actor)
+        phone = device(session, mac, tenant_id)
+        lockout.unlock(session, mac=phone.mac, actor=actor, tenant_id=tenant_id)
         what = f"phone {phone.mac}"
     else:
         raise AdminError("name an extension or a phone to unlock")

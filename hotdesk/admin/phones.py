@@ -15,7 +15,7 @@ from hotdesk import credentials, hotdesking
 from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
 from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.mac import normalize_mac
-from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
+from hotdesk.models import DEFAULT_TENANT_ID, Address, Device, Event, EventKind, Extension, Mapping, utcnow
 from hotdesk.notifications import DeviceNotifier, reload_after_commit
 from hotdesk.notify import NotifyOutcome
 from hotdesk.setting_store import Settings
@@ -39,12 +39,15 @@ class Seat:
     ip: str | None
 
 
-def who_is_where(session: Session, search: str = "", limit: int = LIVE_LIMIT) -> list[Seat]:
-    """The latest logins first; `search` matches an extension or MAC prefix."""
+def who_is_where(
+    session: Session, search: str = "", limit: int = LIVE_LIMIT, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> list[Seat]:
+    """The tenant's latest logins first; `search` matches an extension or MAC prefix."""
     query = (
         select(Mapping)
         .join(Extension)
         .join(Device)
+        .where(Device.tenant_id == tenant_id)
         .options(joinedload(Mapping.device), joinedload(Mapping.extension), joinedload(Mapping.template))
         .order_by(Mapping.since.desc(), Mapping.id.desc())
         .limit(limit)
@@ -76,17 +79,19 @@ def who_is_where(session: Session, search: str = "", limit: int = LIVE_LIMIT) ->
     return seats
 
 
-def logged_in_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Mapping)) or 0
+def logged_in_count(session: Session, *, tenant_id: int = DEFAULT_TENANT_ID) -> int:
+    query = select(func.count()).select_from(Mapping).join(Device).where(Device.tenant_id == tenant_id)
+    return session.scalar(query) or 0
 
 
-def live_marker(session: Session) -> int:
-    """Changes whenever anyone logs in or out anywhere: the id of the latest login/logout event."""
+def live_marker(session: Session, *, tenant_id: int = DEFAULT_TENANT_ID) -> int:
+    """Changes whenever anyone of the tenant logs in or out: the id of its latest login/logout event
+    (another tenant's logins move nothing a manager can see, not even when they happen)."""
     # Newest first with LIMIT 1, not max(): the primary key is walked backwards and stops at the
     # first login or logout, where max() with a WHERE would read the whole history on every poll.
     latest = (
         select(Event.id)
-        .where(Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value)))
+        .where(Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value)), Event.tenant_id == tenant_id)
         .order_by(Event.id.desc())
         .limit(1)
     )
@@ -94,7 +99,13 @@ def live_marker(session: Session) -> int:
 
 
 def devices_page(
-    session: Session, *, search: str = "", after: str | None = None, limit: int | None = None, waiting: bool = False
+    session: Session,
+    *,
+    search: str = "",
+    after: str | None = None,
+    limit: int | None = None,
+    waiting: bool = False,
+    tenant_id: int = DEFAULT_TENANT_ID,
 ) -> Page[Device]:
     """Phones that have contacted hotdesk (or an admin added), by MAC; `search` matches a MAC prefix
     (separators allowed); `waiting`: only those waiting to be admitted."""
@@ -102,6 +113,7 @@ def devices_page(
     query = (
         select(Device)
         .options(joinedload(Device.mapping).joinedload(Mapping.extension))
+        .where(Device.tenant_id == tenant_id)
         .order_by(Device.mac)
         .limit(limit + 1)
     )
@@ -115,11 +127,12 @@ def devices_page(
     return paged(list(session.scalars(query)), limit, lambda device: device.mac)
 
 
-def device(session: Session, mac: str) -> Device:
+def device(session: Session, mac: str, tenant_id: int = DEFAULT_TENANT_ID) -> Device:
+    """The tenant's phone with this MAC; another tenant's is NotFound, as if absent."""
     normalized = normalize_mac(mac)
     if normalized is None:
         raise AdminError(f"mac: {mac!r} is not a MAC address (12 hex digits, separators allowed)")
-    found = session.scalar(select(Device).where(Device.mac == normalized))
+    found = session.scalar(select(Device).where(Device.mac == normalized, Device.tenant_id == tenant_id))
     if found is None:
         raise NotFound(f"no phone with MAC {normalized} has contacted hotdesk")
     return found
@@ -135,9 +148,17 @@ class ForcedLogout:
     notified: Future[NotifyOutcome] | None
 
 
-def force_logout(session: Session, registry: Settings, notifier: DeviceNotifier, mac: str, actor: str) -> ForcedLogout:
+def force_logout(
+    session: Session,
+    registry: Settings,
+    notifier: DeviceNotifier,
+    mac: str,
+    actor: str,
+    *,
+    tenant_id: int = DEFAULT_TENANT_ID,
+) -> ForcedLogout:
     """Log the phone out and tell it by SIP NOTIFY once the caller commits."""
-    phone = device(session, mac)
+    phone = device(session, mac, tenant_id)
     extension = hotdesking.logout(session, phone, actor=actor)
     notified = None
     if extension is not None:
@@ -157,13 +178,21 @@ class AdminLogin:
 
 
 def login(
-    session: Session, registry: Settings, notifier: DeviceNotifier, mac: str, number: str, address: str, actor: str
+    session: Session,
+    registry: Settings,
+    notifier: DeviceNotifier,
+    mac: str,
+    number: str,
+    address: str,
+    actor: str,
+    *,
+    tenant_id: int = DEFAULT_TENANT_ID,
 ) -> AdminLogin:
     """Log extension `number` in on the phone without its PIN — the only way for phones without a
     login app (Digium D) — under the multiple_login policy, and tell the phone and any phone it
     displaced to reload. The login's address is the one the device is known at: brands without
     credentials of their own get the line only there, as after a login made on the phone."""
-    phone = device(session, mac)
+    phone = device(session, mac, tenant_id)
     try:
         chosen = Address(address)
     except ValueError:
@@ -171,7 +200,7 @@ def login(
     number = number.strip()
     if not number:
         raise AdminError("extension: required")
-    if session.scalar(select(Extension.id).where(Extension.number == number)) is None:
+    if session.scalar(select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == number)) is None:
         raise NotFound(f"no extension {number}")
     if not phone.last_ip:
         raise AdminError(f"{phone.mac}: its address is not known yet; it must fetch its file first")
@@ -204,12 +233,12 @@ def login(
             return AdminLogin(phone, extension, chosen.value, logged_out, notified)
 
 
-def reset_credentials(session: Session, mac: str, actor: str) -> Device:
+def reset_credentials(session: Session, mac: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> Device:
     """Withdraw the phone's own provisioning credentials (a factory reset, a phone handed on): its
     next fetch with the global credentials from the address it was last seen at (by its own
     credentials) is issued new ones, and its fast path changes. `admit` with another address
     hands them elsewhere."""
-    phone = device(session, mac)
+    phone = device(session, mac, tenant_id)
     if phone.provisioning_username is not None:
         phone.admitted_address = phone.last_ip
     where = f" at its next fetch from {phone.admitted_address}" if phone.admitted_address else ""
@@ -221,20 +250,28 @@ def reset_credentials(session: Session, mac: str, actor: str) -> Device:
 # Admission (setting device_admission, hotdesk.trust): admins say which phones are theirs.
 
 
-def waiting(session: Session, limit: int = LIVE_LIMIT) -> list[Device]:
-    """Phones waiting to be admitted, the earliest first."""
-    query = select(Device).where(Device.admitted_at.is_(None)).order_by(Device.created_at, Device.mac).limit(limit)
+def waiting(session: Session, limit: int = LIVE_LIMIT, *, tenant_id: int = DEFAULT_TENANT_ID) -> list[Device]:
+    """The tenant's phones waiting to be admitted, the earliest first."""
+    query = (
+        select(Device)
+        .where(Device.admitted_at.is_(None), Device.tenant_id == tenant_id)
+        .order_by(Device.created_at, Device.mac)
+        .limit(limit)
+    )
     return list(session.scalars(query))
 
 
-def waiting_count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Device).where(Device.admitted_at.is_(None))) or 0
+def waiting_count(session: Session, *, tenant_id: int = DEFAULT_TENANT_ID) -> int:
+    query = select(func.count()).select_from(Device).where(Device.admitted_at.is_(None), Device.tenant_id == tenant_id)
+    return session.scalar(query) or 0
 
 
-def admit(session: Session, mac: str, actor: str, address: str | None = None) -> Device:
+def admit(
+    session: Session, mac: str, actor: str, address: str | None = None, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> Device:
     """Admit a phone: logins on it are allowed, and its own credentials go to its next fetch with
     the shared ones from `address` — by default the address it was seen at, which the admin saw."""
-    phone = device(session, mac)
+    phone = device(session, mac, tenant_id)
     if phone.admitted and phone.provisioning_username is not None:
         raise Conflict(f"{phone.mac} is admitted already and has its own credentials")
     if not address and contested(phone):
@@ -253,10 +290,12 @@ def contested(phone: Device) -> bool:
     return not phone.admitted and len(phone.addresses_while_waiting) > 1
 
 
-def admit_all_waiting(session: Session, actor: str) -> list[Device]:
+def admit_all_waiting(session: Session, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> list[Device]:
     """Admit every waiting phone asked for from one address only, each at that address; contested
     ones stay waiting for an admin to name their address."""
-    waiting = session.scalars(select(Device).where(Device.admitted_at.is_(None)).order_by(Device.mac))
+    waiting = session.scalars(
+        select(Device).where(Device.admitted_at.is_(None), Device.tenant_id == tenant_id).order_by(Device.mac)
+    )
     admitted = [phone for phone in waiting if not contested(phone)]
     for phone in admitted:
         _admit(session, phone, actor, phone.last_ip)
@@ -272,7 +311,9 @@ def _admit(session: Session, phone: Device, actor: str, address: str | None) -> 
     )
 
 
-def add_known(session: Session, mac: str, actor: str, address: str | None = None) -> Device:
+def add_known(
+    session: Session, mac: str, actor: str, address: str | None = None, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> Device:
     """Make a MAC known before its phone is plugged in (the only way in under `known`): admitted,
     its credentials to its first fetch from `address`, or from anywhere without one."""
     normalized = normalize_mac(mac)
@@ -280,19 +321,27 @@ def add_known(session: Session, mac: str, actor: str, address: str | None = None
         raise AdminError(f"mac: {mac!r} is not a MAC address (12 hex digits, separators allowed)")
     address = check_address(address) if address else None
     phone = session.scalar(select(Device).where(Device.mac == normalized))
+    if phone is not None and phone.tenant_id != tenant_id:
+        raise Conflict(ANOTHER_TENANTS)
     if phone is not None:
         if phone.admitted:
             raise Conflict(f"{normalized} is known already")
         _admit(session, phone, actor, address or phone.last_ip)
     else:
-        phone = _added(session, normalized, actor, address)
+        phone = _added(session, normalized, actor, address, tenant_id)
     session.flush()
     return phone
 
 
-def _added(session: Session, mac: str, actor: str, address: str | None) -> Device:
+# MACs are unique across tenants: one another tenant has is refused with this, which names neither.
+ANOTHER_TENANTS = "this MAC cannot be added: a system admin must hand its phone over"
+
+
+def _added(session: Session, mac: str, actor: str, address: str | None, tenant_id: int) -> Device:
     # Brand and model are the first fetch's to say (hotdesking.record_device); until then, none.
-    phone = Device(mac=mac, brand="", admitted_at=utcnow(), admitted_by=actor[:64], admitted_address=address)
+    phone = Device(
+        mac=mac, brand="", admitted_at=utcnow(), admitted_by=actor[:64], admitted_address=address, tenant_id=tenant_id
+    )
     session.add(phone)
     where = f"from {address}" if address else "from any address"
     record_change(session, actor, f"{mac} added: its own credentials go to its first fetch {where}", device=phone)
@@ -309,12 +358,14 @@ def check_address(text: str) -> str:
 IMPORT_COLUMNS = ("mac", "address")
 
 
-def import_known(session: Session, text: str, source: str, actor: str) -> list[Device]:
+def import_known(
+    session: Session, text: str, source: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> list[Device]:
     """Add the MACs of a CSV file (`mac[,address]`, an optional header line naming the columns),
     all or nothing: the first bad line stops it, named by line and field. MACs known already are
     admitted if they wait, and otherwise left as they are."""
     rows: list[tuple[str, str | None]] = []
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # MAC -> its line
     lines = csv.reader(text.splitlines())
     for number, row in enumerate(lines, start=1):
         cells = [cell.strip() for cell in row]
@@ -329,7 +380,7 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
             raise AdminError(f"{source}, line {number}, mac: {cells[0][:40]!r} is not a MAC address")
         if mac in seen:
             raise AdminError(f"{source}, line {number}, mac: {mac} is listed twice")
-        seen.add(mac)
+        seen[mac] = number
         address = cells[1] if len(cells) > 1 and cells[1] else None
         if address is not None:
             try:
@@ -338,15 +389,19 @@ def import_known(session: Session, text: str, source: str, actor: str) -> list[D
                 raise AdminError(f"{source}, line {number}, {error}") from None
         rows.append((mac, address))
     known = {d.mac: d for d in session.scalars(select(Device).where(Device.mac.in_(list(seen))))} if seen else {}
+    for mac, other in known.items():
+        if other.tenant_id != tenant_id:
+            raise AdminError(f"{source}, line {seen[mac]}, mac: {ANOTHER_TENANTS}")
     changed = []
     for mac, address in rows:
         phone = known.get(mac)
         if phone is None:
-            changed.append(_added(session, mac, actor, address))
+            changed.append(_added(session, mac, actor, address, tenant_id))
         elif not phone.admitted:
             _admit(session, phone, actor, address or phone.last_ip)
             changed.append(phone)
-    record_change(session, actor, f"devices imported from {source[:200]}: {len(changed)} added or admitted")
+    detail = f"devices imported from {source[:200]}: {len(changed)} added or admitted"
+    record_change(session, actor, detail, tenant_id=tenant_id)
     session.flush()
     return changed
 

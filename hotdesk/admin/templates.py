@@ -12,11 +12,11 @@ from collections import namedtuple
 
 import jinja2
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hotdesk import templates
-from hotdesk.admin import Conflict, NotFound, record_change
+from hotdesk.admin import Conflict, NotAllowed, NotFound, record_change
 from hotdesk.brands import BRANDS, Brand
 from hotdesk.credentials import DeviceCredentials
 from hotdesk.hotdesking import Line
@@ -40,21 +40,38 @@ def brand_of(key: str) -> Brand:
         raise NotFound(f"no brand {key!r} (brands: {', '.join(sorted(BRANDS))})") from None
 
 
-def listing(session: Session, brand: str | None = None) -> list[Template]:
-    query = select(Template).order_by(Template.brand, Template.name)
+# `tenant_id`: whose view. None is the system's (its templates, which every tenant falls back to);
+# a tenant sees the system's and its own, and changes only its own.
+
+
+def _visible(tenant_id: int | None):
+    if tenant_id is None:
+        return Template.tenant_id.is_(None)
+    return or_(Template.tenant_id.is_(None), Template.tenant_id == tenant_id)
+
+
+def listing(session: Session, brand: str | None = None, *, tenant_id: int | None = None) -> list[Template]:
+    query = select(Template).where(_visible(tenant_id)).order_by(Template.brand, Template.name)
     if brand:
         query = query.where(Template.brand == brand)
     return list(session.scalars(query))
 
 
-def find(session: Session, brand: str, name: str) -> Template | None:
-    return session.scalar(select(Template).where(Template.brand == brand, Template.name == name))
+def find(session: Session, brand: str, name: str, *, tenant_id: int | None = None) -> Template | None:
+    query = select(Template).where(Template.brand == brand, Template.name == name, _visible(tenant_id))
+    return session.scalar(query)
 
 
-def get(session: Session, brand: str, name: str) -> Template:
-    template = find(session, brand, name)
+def get(session: Session, brand: str, name: str, *, tenant_id: int | None = None) -> Template:
+    template = find(session, brand, name, tenant_id=tenant_id)
     if template is None:
         raise NotFound(f"no template {brand}/{name}")
+    return template
+
+
+def _changeable(template: Template, tenant_id: int | None) -> Template:
+    if template.tenant_id != tenant_id:
+        raise NotAllowed(f"template {template.brand}/{template.name} is the system's: only a system admin changes it")
     return template
 
 
@@ -128,39 +145,61 @@ def _line_of(error: BaseException) -> str:
     return f" line {line}" if line else ""
 
 
-def save(session: Session, brand_key: str, name: str, body: str, actor: str, *, create_only: bool = False) -> Template:
+def save(
+    session: Session,
+    brand_key: str,
+    name: str,
+    body: str,
+    actor: str,
+    *,
+    create_only: bool = False,
+    tenant_id: int | None = None,
+) -> Template:
     """Create or replace brand/name after checking it renders."""
     brand = brand_of(brand_key)
     if not _NAME.fullmatch(name):
         raise TemplateError(f"name: {name!r} is not a template name (letters, digits, . _ -; at most 64)")
     body = body.replace("\r\n", "\n")
     check(brand, name, body)
-    template = find(session, brand.key, name)
+    template = find(session, brand.key, name, tenant_id=tenant_id)
     if template is not None and create_only:
         raise Conflict(f"template {brand.key}/{name} already exists")
+    if template is not None:
+        _changeable(template, tenant_id)
+    elif session.scalar(select(Template.id).where(Template.brand == brand.key, Template.name == name)):
+        raise Conflict("this template name is taken: choose another")  # by another tenant's, not named
     if template is None:
-        template = Template(brand=brand.key, name=name, body=body, is_default=False)
+        template = Template(brand=brand.key, name=name, body=body, is_default=False, tenant_id=tenant_id)
         session.add(template)
         detail = "added"
     else:
         template.body = body
         detail = "changed"
-    record_change(session, actor, f"template {brand.key}/{name} {detail}", brand=brand.key, template=name)
+    record_change(
+        session,
+        actor,
+        f"template {brand.key}/{name} {detail}",
+        brand=brand.key,
+        template=name,
+        tenant_id=tenant_id,
+    )
     session.flush()
     return template
 
 
-def set_default(session: Session, brand: str, name: str, actor: str) -> Template:
-    get(session, brand, name)
+def set_default(session: Session, brand: str, name: str, actor: str, *, tenant_id: int | None = None) -> Template:
+    get(session, brand, name, tenant_id=tenant_id)
+    if tenant_id is not None:  # one default per brand for the whole system, so far
+        raise NotAllowed(f"the default {brand} template is the system's: only a system admin chooses it")
     record_change(session, actor, f"template {brand}/{name} made the default", brand=brand, template=name)
     return templates.set_default(session, brand, name)
 
 
-def delete(session: Session, brand: str, name: str, actor: str) -> None:
+def delete(session: Session, brand: str, name: str, actor: str, *, tenant_id: int | None = None) -> None:
     """Delete a template that is not its brand's default; pins to it go with it."""
-    template = get(session, brand, name)
+    template = _changeable(get(session, brand, name, tenant_id=tenant_id), tenant_id)
     if template.is_default:
         raise Conflict(f"template {brand}/{name} is the default {brand} template: make another the default first")
     session.delete(template)
-    record_change(session, actor, f"template {brand}/{name} deleted", brand=brand, template=name)
+    record_change(session, actor, f"template {brand}/{name} deleted", brand=brand, template=name, tenant_id=tenant_id)
     session.flush()

@@ -34,16 +34,18 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from hotdesk import tenancy
 from hotdesk.admin import AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.brands import BRANDS
 from hotdesk.directory import DirectoryError, ExtensionData
-from hotdesk.models import Admin
+from hotdesk.models import DEFAULT_TENANT_ID, Admin, Tenant
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
-from hotdesk.web import carries_nul, client_ip, db, hotdesk
+from hotdesk.tenancy import TenantError
+from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, tenant_id
 
 bp = Blueprint(
     "admin",
@@ -55,7 +57,7 @@ bp = Blueprint(
     static_url_path="/static",
 )
 csrf = CSRFProtect()
-REFUSED = (AdminError, DirectoryError, SettingError, TemplateError)
+REFUSED = (AdminError, DirectoryError, SettingError, TemplateError, TenantError)
 LIVE_POLL_SECONDS = 2
 MAX_UPLOAD = 64 * 1024 * 1024  # a CSV of 100k extensions is a few MB
 
@@ -99,7 +101,56 @@ def _guard() -> ResponseReturnValue | None:
         )
     g.admin = admin
     g.actor = admin.name
+    act_for_tenant(_console_tenant(admin))
     return None
+
+
+# Roles. A tenant manager (admins.tenant_id set) acts for their tenant, always; a system admin for
+# the tenant chosen in the header (kept in the session cookie), the default tenant until they choose.
+# Every view passes tenant_id() to hotdesk.admin, which filters: no view filters by itself.
+CHOSEN_TENANT = "tenant"
+
+
+def _console_tenant(admin: Admin) -> int:
+    if admin.tenant_id is not None:
+        return admin.tenant_id
+    chosen = session.get(CHOSEN_TENANT)
+    if isinstance(chosen, int) and db().get(Tenant, chosen) is not None:
+        return chosen
+    return DEFAULT_TENANT_ID
+
+
+def _manager() -> bool:
+    """Is the signed-in admin a tenant manager (rather than a system admin)?"""
+    return g.admin.tenant_id is not None
+
+
+def _within() -> int:
+    """Whose admins and tokens the Access page shows and changes (hotdesk.admin.accounts)."""
+    return g.admin.tenant_id if _manager() else accounts.EVERYONE
+
+
+def _templates_tenant() -> int | None:
+    """Whose templates: a system admin acting for the default tenant edits the system's."""
+    return None if not _manager() and tenant_id() == DEFAULT_TENANT_ID else tenant_id()
+
+
+def _system_only() -> None:
+    """Pages only a system admin has: a tenant manager is answered as if they did not exist."""
+    if _manager():
+        abort(404)
+
+
+@bp.context_processor
+def _roles() -> dict:
+    """What the header shows: the tenant acted for, and a system admin's choice of tenants."""
+    if "admin" not in g:
+        return {}
+    return {
+        "acting_tenant": db().get(Tenant, tenant_id()),
+        "tenant_choices": [] if _manager() else tenancy.listing(db()),
+        "system_admin": not _manager(),
+    }
 
 
 @bp.after_request
@@ -239,10 +290,10 @@ def dashboard():
     session_ = db()
     return render_template(
         "admin/dashboard.html",
-        extensions=admin_extensions.count(session_),
-        logged_in=phones.logged_in_count(session_),
-        recent=history.page(session_, history.Filters(), limit=15).items,
-        brands=admin_templates.listing(session_),
+        extensions=admin_extensions.count(session_, tenant_id=tenant_id()),
+        logged_in=phones.logged_in_count(session_, tenant_id=tenant_id()),
+        recent=history.page(session_, history.Filters(), limit=15, tenant_id=tenant_id()).items,
+        brands=admin_templates.listing(session_, tenant_id=_templates_tenant()),
     )
 
 
@@ -253,7 +304,9 @@ def dashboard():
 def extensions():
     search = request.args.get("q", "")
     try:
-        page = admin_extensions.page(db(), search=search, after=request.args.get("after") or None)
+        page = admin_extensions.page(
+            db(), search=search, after=request.args.get("after") or None, tenant_id=tenant_id()
+        )
     except REFUSED as error:
         abort(400, str(error))
     return render_template("admin/extensions.html", page=page, search=search)
@@ -271,7 +324,7 @@ def extension_new():
         *(form.get(name, "").strip() or None for name in ("voicemail_pin", "email", "auth_name", "template")),
     )
     try:
-        admin_extensions.create(db(), data, g.actor)
+        admin_extensions.create(db(), data, g.actor, tenant_id=tenant_id())
     except REFUSED as error:
         return render_template("admin/extension_form.html", extension=None, form=form, error=str(error)), 422
     flash(f"Extension {data.number} added.", "info")
@@ -282,7 +335,7 @@ def extension_new():
 def extension_edit(number: str):
     session_ = db()
     try:
-        extension = admin_extensions.get(session_, number)
+        extension = admin_extensions.get(session_, number, tenant_id=tenant_id())
     except NotFound as error:
         abort(404, str(error))
     if request.method == "GET":
@@ -295,7 +348,7 @@ def extension_edit(number: str):
     if form.get("remove_pin"):
         changes["voicemail_pin"] = None
     try:
-        admin_extensions.update(session_, number, changes, g.actor)
+        admin_extensions.update(session_, number, changes, g.actor, tenant_id=tenant_id())
     except REFUSED as error:
         session_.rollback()
         return render_template("admin/extension_form.html", extension=extension, form=form, error=str(error)), 422
@@ -306,7 +359,8 @@ def extension_edit(number: str):
 @bp.post("/extensions/<number>/delete")
 @_refusals
 def extension_delete(number: str):
-    _tell(admin_extensions.delete(db(), number, g.actor), f"extension deleted by {g.actor}")
+    devices = admin_extensions.delete(db(), number, g.actor, tenant_id=tenant_id())
+    _tell(devices, f"extension deleted by {g.actor}")
     flash(f"Extension {number} deleted.", "info")
     return redirect(url_for("admin.extensions"))
 
@@ -328,22 +382,24 @@ def extensions_import():
     session_ = db()
     if request.form.get("confirm"):
         try:
-            imported = admin_extensions.import_csv(session_, text, request.form.get("source", source), g.actor)
+            imported = admin_extensions.import_csv(
+                session_, text, request.form.get("source", source), g.actor, tenant_id=tenant_id()
+            )
         except REFUSED:
-            preview = admin_extensions.preview_import(session_, text, source)
+            preview = admin_extensions.preview_import(session_, text, source, tenant_id=tenant_id())
             return render_template("admin/import.html", preview=preview, csv=text, source=source), 422
         added = sum(row.action == "add" for row in imported.rows)
         flash(
             f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info"
         )
         return redirect(url_for("admin.extensions"))
-    preview = admin_extensions.preview_import(session_, text, source)
+    preview = admin_extensions.preview_import(session_, text, source, tenant_id=tenant_id())
     return render_template("admin/import.html", preview=preview, csv=text, source=source), 200 if preview.ok else 422
 
 
 @bp.get("/extensions/export.csv")
 def extensions_export():
-    return _csv(admin_extensions.export_csv(db()), "extensions.csv")
+    return _csv(admin_extensions.export_csv(db(), tenant_id=tenant_id()), "extensions.csv")
 
 
 def _csv(chunks, filename: str) -> Response:
@@ -357,7 +413,7 @@ def _csv(chunks, filename: str) -> Response:
 
 @bp.get("/templates")
 def templates():
-    listing = admin_templates.listing(db())
+    listing = admin_templates.listing(db(), tenant_id=_templates_tenant())
     by_brand = {key: [t for t in listing if t.brand == key] for key in sorted(BRANDS)}
     return render_template("admin/templates.html", by_brand=by_brand, brands=BRANDS)
 
@@ -365,7 +421,7 @@ def templates():
 @bp.route("/templates/<brand>/<name>", methods=["GET", "POST"])
 def template_edit(brand: str, name: str):
     session_ = db()
-    template = admin_templates.find(session_, brand, name)
+    template = admin_templates.find(session_, brand, name, tenant_id=_templates_tenant())
     if template is None or brand not in BRANDS:
         abort(404, f"no template {brand}/{name}")
     if request.method == "GET":
@@ -374,7 +430,7 @@ def template_edit(brand: str, name: str):
         )
     body = request.form.get("body", "")
     try:
-        admin_templates.save(session_, brand, name, body, g.actor)
+        admin_templates.save(session_, brand, name, body, g.actor, tenant_id=_templates_tenant())
     except REFUSED as error:
         session_.rollback()
         return render_template(
@@ -391,13 +447,14 @@ def template_new():
         abort(404, f"no brand {brand!r}")
     session_ = db()
     if request.method == "GET":
-        default = next((t for t in admin_templates.listing(session_, brand) if t.is_default), None)
+        listing = admin_templates.listing(session_, brand, tenant_id=_templates_tenant())
+        default = next((t for t in listing if t.is_default), None)
         return render_template(
             "admin/template_form.html", template=None, brand=brand, name="", body=default.body if default else ""
         )
     name, body = request.form.get("name", "").strip(), request.form.get("body", "")
     try:
-        admin_templates.save(session_, brand, name, body, g.actor, create_only=True)
+        admin_templates.save(session_, brand, name, body, g.actor, create_only=True, tenant_id=_templates_tenant())
     except REFUSED as error:
         session_.rollback()
         return render_template(
@@ -410,7 +467,7 @@ def template_new():
 @bp.post("/templates/<brand>/<name>/default")
 @_refusals
 def template_default(brand: str, name: str):
-    admin_templates.set_default(db(), brand, name, g.actor)
+    admin_templates.set_default(db(), brand, name, g.actor, tenant_id=_templates_tenant())
     flash(f"{brand}/{name} is now the default {BRANDS[brand].label} template.", "info")
     return redirect(url_for("admin.templates"))
 
@@ -418,7 +475,7 @@ def template_default(brand: str, name: str):
 @bp.post("/templates/<brand>/<name>/delete")
 @_refusals
 def template_delete(brand: str, name: str):
-    admin_templates.delete(db(), brand, name, g.actor)
+    admin_templates.delete(db(), brand, name, g.actor, tenant_id=_templates_tenant())
     flash(f"Template {brand}/{name} deleted.", "info")
     return redirect(url_for("admin.templates"))
 
@@ -432,11 +489,11 @@ def mappings():
     search = request.args.get("q", "")
     return render_template(
         "admin/mappings.html",
-        seats=phones.who_is_where(session_, search),
-        marker=phones.live_marker(session_),
+        seats=phones.who_is_where(session_, search, tenant_id=tenant_id()),
+        marker=phones.live_marker(session_, tenant_id=tenant_id()),
         search=search,
-        pins=pins.listing(session_),
-        templates=admin_templates.listing(session_),
+        pins=pins.listing(session_, tenant_id=tenant_id()),
+        templates=admin_templates.listing(session_, tenant_id=_templates_tenant()),
         poll_seconds=LIVE_POLL_SECONDS,
     )
 
@@ -445,19 +502,19 @@ def mappings():
 def mappings_live():
     """The live table alone, for the page's script; 204 while nobody logged in or out since `marker`."""
     session_ = db()
-    marker = phones.live_marker(session_)
+    marker = phones.live_marker(session_, tenant_id=tenant_id())
     if request.args.get("marker") == str(marker):
         return Response(status=204)
-    html = render_template(
-        "admin/_seats.html", seats=phones.who_is_where(session_, request.args.get("q", "")), marker=marker
-    )
+    seats = phones.who_is_where(session_, request.args.get("q", ""), tenant_id=tenant_id())
+    html = render_template("admin/_seats.html", seats=seats, marker=marker)
     return Response(html, content_type="text/html; charset=utf-8")
 
 
 @bp.post("/mappings/<mac>/logout")
 @_refusals
 def force_logout(mac: str):
-    extension = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor).extension
+    done = phones.force_logout(db(), hotdesk().settings, hotdesk().notifier, mac, g.actor, tenant_id=tenant_id())
+    extension = done.extension
     flash(f"{extension.number} logged out of {mac}." if extension else f"Nobody was logged in on {mac}.", "info")
     back = request.form.get("next")
     return redirect(_local(back) or url_for("admin.mappings"))
@@ -471,24 +528,28 @@ def devices():
     search = request.args.get("q", "")
     session_ = db()
     try:
-        page = phones.devices_page(session_, search=search, after=request.args.get("after") or None)
+        page = phones.devices_page(
+            session_, search=search, after=request.args.get("after") or None, tenant_id=tenant_id()
+        )
     except REFUSED as error:
         abort(400, str(error))
     return render_template(
         "admin/devices.html",
         page=page,
         search=search,
-        waiting=phones.waiting(session_),
-        waiting_count=phones.waiting_count(session_),
-        admission=hotdesk().settings.get(session_, "device_admission"),
-        lockouts=lockouts.listing(session_, hotdesk().settings),
+        waiting=phones.waiting(session_, tenant_id=tenant_id()),
+        waiting_count=phones.waiting_count(session_, tenant_id=tenant_id()),
+        admission=hotdesk().settings.get(session_, "device_admission", tenant_id()),
+        lockouts=lockouts.listing(session_, hotdesk().settings, tenant_id=tenant_id()),
     )
 
 
 @bp.post("/devices")
 @_refusals
 def device_add():
-    device = phones.add_known(db(), request.form.get("mac", ""), g.actor, request.form.get("address") or None)
+    device = phones.add_known(
+        db(), request.form.get("mac", ""), g.actor, request.form.get("address") or None, tenant_id=tenant_id()
+    )
     where = f"from {device.admitted_address}" if device.admitted_address else "from any address"
     flash(f"{device.mac} is admitted: its own credentials go to its next fetch {where}.", "info")
     return redirect(url_for("admin.devices"))
@@ -498,7 +559,7 @@ def device_add():
 @_refusals
 def device_admit(mac: str):
     # The form carries the address the admin saw on the page: admitted is what they saw.
-    device = phones.admit(db(), mac, g.actor, request.form.get("address") or None)
+    device = phones.admit(db(), mac, g.actor, request.form.get("address") or None, tenant_id=tenant_id())
     where = f"from {device.admitted_address}" if device.admitted_address else "from any address"
     flash(f"{device.mac} is admitted: its own credentials go to its next fetch {where}.", "info")
     return redirect(url_for("admin.devices", q=request.form.get("q") or None))
@@ -507,7 +568,7 @@ def device_admit(mac: str):
 @bp.post("/devices/admit-waiting")
 @_refusals
 def devices_admit_waiting():
-    admitted = phones.admit_all_waiting(db(), g.actor)
+    admitted = phones.admit_all_waiting(db(), g.actor, tenant_id=tenant_id())
     flash(f"{len(admitted)} waiting phone(s) admitted, each at the address it was seen at.", "info")
     return redirect(url_for("admin.devices"))
 
@@ -515,7 +576,7 @@ def devices_admit_waiting():
 @bp.post("/devices/<mac>/reset-credentials")
 @_refusals
 def reset_credentials(mac: str):
-    device = phones.reset_credentials(db(), mac, g.actor)
+    device = phones.reset_credentials(db(), mac, g.actor, tenant_id=tenant_id())
     flash(f"{device.mac}: its own credentials are withdrawn; it is issued new ones at its next fetch.", "info")
     return redirect(url_for("admin.devices", q=request.form.get("q") or None))
 
@@ -524,11 +585,12 @@ def reset_credentials(mac: str):
 @_refusals
 def device_login(mac: str):
     """Log an extension in on a phone without its PIN: how Digium D phones (no login app) get a user."""
-    device = phones.device(db(), mac)
+    device = phones.device(db(), mac, tenant_id())
     if request.method == "POST":
         number = request.form.get("extension", "")
+        address = request.form.get("address", "")
         made = phones.login(
-            db(), hotdesk().settings, hotdesk().notifier, mac, number, request.form.get("address", ""), g.actor
+            db(), hotdesk().settings, hotdesk().notifier, mac, number, address, g.actor, tenant_id=tenant_id()
         )
         displaced = "".join(f" {made.extension.number} was logged out of {other.mac}." for other in made.logged_out)
         flash(
@@ -542,7 +604,11 @@ def device_login(mac: str):
 @_refusals
 def unlock():
     what = lockouts.unlock(
-        db(), g.actor, extension=request.form.get("extension") or None, mac=request.form.get("mac") or None
+        db(),
+        g.actor,
+        extension=request.form.get("extension") or None,
+        mac=request.form.get("mac") or None,
+        tenant_id=tenant_id(),
     )
     flash(f"{what.capitalize()} unlocked.", "info")
     return redirect(url_for("admin.devices"))
@@ -553,7 +619,7 @@ def unlock():
 def pin():
     number = request.form.get("extension", "").strip()
     reference = request.form.get("template", "")
-    pins.pin(db(), number, reference, g.actor)
+    pins.pin(db(), number, reference, g.actor, tenant_id=tenant_id())
     flash(f"{number} pinned to {reference}.", "info")
     return redirect(url_for("admin.mappings"))
 
@@ -561,7 +627,7 @@ def pin():
 @bp.post("/pins/<number>/<brand>/delete")
 @_refusals
 def unpin(number: str, brand: str):
-    pins.unpin(db(), number, brand, g.actor)
+    pins.unpin(db(), number, brand, g.actor, tenant_id=tenant_id())
     flash(f"{number} unpinned from its {brand} template.", "info")
     return redirect(url_for("admin.mappings"))
 
@@ -587,7 +653,7 @@ def _history_filters() -> history.Filters:
 def history_view():
     query = {k: v for k, v in request.args.items() if k != "before" and v}
     try:
-        page = history.page(db(), _parsed_filters(), before=request.args.get("before") or None)
+        page = history.page(db(), _parsed_filters(), before=request.args.get("before") or None, tenant_id=tenant_id())
     except AdminError as error:  # the page again, with the filters as typed, to correct them
         flash(str(error), "error")
         return render_template(
@@ -598,7 +664,7 @@ def history_view():
 
 @bp.get("/history/export.csv")
 def history_export():
-    return _csv(history.export_csv(db(), _history_filters()), "history.csv")
+    return _csv(history.export_csv(db(), _history_filters(), tenant_id=tenant_id()), "history.csv")
 
 
 # settings
@@ -608,10 +674,11 @@ def history_export():
 def settings():
     registry = hotdesk().settings
     session_ = db()
-    views = admin_settings.listing(session_, registry)
+    views = admin_settings.listing(session_, registry, tenant_id())
+    locked = _locked_settings(views)
     if request.method == "GET":
-        return render_template("admin/settings.html", views=views, values={}, errors={})
-    current = registry.all(session_)
+        return render_template("admin/settings.html", views=views, values={}, errors={}, locked=locked)
+    current = registry.all(session_, tenant_id())
     wanted = {
         view.name: request.form[view.name]
         for view in views
@@ -622,34 +689,58 @@ def settings():
     errors = {}
     for name, value in wanted.items():  # check all first: a form with one bad value changes nothing
         try:
+            if _manager():
+                admin_settings.check_manager_may_change(name, tenant_id())
             registry.spec(name).check(value)
-        except SettingError as error:
+        except (SettingError, AdminError) as error:
             errors[name] = str(error)
     if errors:
-        return render_template("admin/settings.html", views=views, values=request.form, errors=errors), 422
+        page = render_template("admin/settings.html", views=views, values=request.form, errors=errors, locked=locked)
+        return page, 422
     for name, value in wanted.items():
-        admin_settings.change(session_, registry, name, value, g.actor)
+        admin_settings.change(session_, registry, name, value, g.actor, tenant_id=tenant_id(), manager=_manager())
     flash(f"{len(wanted)} setting(s) changed." if wanted else "Nothing changed.", "info")
     return redirect(url_for("admin.settings"))
+
+
+def _locked_settings(views) -> set[str]:
+    """The settings this admin sees but may not change here (all of them for the default tenant's manager)."""
+    if not _manager():
+        return set()
+    if tenant_id() == DEFAULT_TENANT_ID:
+        return {view.name for view in views}
+    return set(admin_settings.SYSTEM_ONLY)
 
 
 def _admins_exist() -> bool:
     return db().scalar(select(Admin.id).limit(1)) is not None
 
 
-# access: console admins and API tokens (as `hotdesk admins` and `hotdesk tokens`)
+# access: console admins and API tokens (as `hotdesk admins` and `hotdesk tokens`). A tenant manager
+# manages the managers and tokens of their own tenant: a customer's IT adds a colleague or an
+# integration's token without asking the operator, and whatever they make is bound to their tenant
+# (it can reach nothing they cannot). System admins and tokens, and other tenants', they never see.
 
 
 def _access_page(new_token: accounts.NewToken | None = None, status: int = 200):
     session_ = db()
     return render_template(
         "admin/access.html",
-        admins=accounts.admins(session_),
-        tokens=accounts.tokens(session_),
+        admins=accounts.admins(session_, _within()),
+        tokens=accounts.tokens(session_, _within()),
+        tenant_names={tenant.id: tenant.name for tenant in tenancy.listing(session_)},
         scopes=accounts.SCOPES,
         default_scopes=accounts.DEFAULT_SCOPES,
         new_token=new_token,
     ), status
+
+
+def _new_account_tenant() -> int | None:
+    """The tenant a new admin or token belongs to: a manager's own; a system admin's choice (none: system)."""
+    if _manager():
+        return g.admin.tenant_id
+    name = request.form.get("tenant", "").strip()
+    return tenancy.by_name(db(), name).id if name else None
 
 
 @bp.get("/access")
@@ -661,7 +752,8 @@ def access():
 @_refusals
 def admin_add():
     name = request.form.get("name", "").strip()
-    accounts.add_admin(db(), accounts.check_name(name), request.form.get("password", ""), g.actor)
+    password = request.form.get("password", "")
+    accounts.add_admin(db(), accounts.check_name(name), password, g.actor, tenant_id=_new_account_tenant())
     flash(f"Admin {name} added.", "info")
     return redirect(url_for("admin.access"))
 
@@ -669,7 +761,7 @@ def admin_add():
 @bp.post("/access/admins/<name>/password")
 @_refusals
 def admin_password(name: str):
-    accounts.set_password(db(), name, request.form.get("password", ""), g.actor)
+    accounts.set_password(db(), name, request.form.get("password", ""), g.actor, within=_within())
     flash(f"Password of {name} changed; its open sessions have ended.", "info")
     return redirect(url_for("admin.access"))
 
@@ -677,7 +769,7 @@ def admin_password(name: str):
 @bp.post("/access/admins/<name>/remove")
 @_refusals
 def admin_remove(name: str):
-    accounts.remove_admin(db(), name, g.actor)
+    accounts.remove_admin(db(), name, g.actor, within=_within())
     flash(f"Admin {name} removed.", "info")
     return redirect(url_for("admin.access"))
 
@@ -692,6 +784,7 @@ def token_create():
         g.actor,
         scopes=request.form.getlist("scope"),
         expires_at=accounts.parse_expiry(expires) if expires else None,
+        tenant_id=_new_account_tenant(),
     )
     # Shown in this answer only: a redirect would carry it in the (signed, not secret) session cookie.
     return _access_page(new_token=made)
@@ -700,6 +793,52 @@ def token_create():
 @bp.post("/access/tokens/<name>/revoke")
 @_refusals
 def token_revoke(name: str):
-    accounts.revoke_token(db(), name, g.actor)
+    accounts.revoke_token(db(), name, g.actor, within=_within())
     flash(f"Token {name} revoked.", "info")
     return redirect(url_for("admin.access"))
+
+
+# tenants: a system admin's (a tenant manager is answered 404, as for a page that does not exist)
+
+
+@bp.post("/tenant")
+@_refusals
+def tenant_switch():
+    """The tenant a system admin's pages act for from now on (the header's choice)."""
+    _system_only()
+    chosen = tenancy.by_name(db(), request.form.get("tenant", "").strip() or None)
+    session[CHOSEN_TENANT] = chosen.id
+    flash(f"Acting for tenant {chosen.name}.", "info")
+    return redirect(url_for("admin.dashboard"))
+
+
+def _tenants_page(made: tenancy.NewTenant | None = None, status: int = 200):
+    return render_template(
+        "admin/tenants.html", tenants=tenancy.listing_with_counts(db()), made=made, default_id=DEFAULT_TENANT_ID
+    ), status
+
+
+@bp.get("/tenants")
+def tenants():
+    _system_only()
+    return _tenants_page()
+
+
+@bp.post("/tenants")
+@_refusals
+def tenant_add():
+    _system_only()
+    made = tenancy.add(
+        db(), hotdesk().settings, request.form.get("name", ""), request.form.get("sip_domain", ""), g.actor
+    )
+    # The provisioning password in this answer only (as a new token's): `settings` shows it again.
+    return _tenants_page(made=made)
+
+
+@bp.post("/tenants/<name>/remove")
+@_refusals
+def tenant_remove(name: str):
+    _system_only()
+    tenancy.remove(db(), name, g.actor)
+    flash(f"Tenant {name} removed.", "info")
+    return redirect(url_for("admin.tenants"))

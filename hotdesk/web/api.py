@@ -11,16 +11,20 @@ from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
+from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, lockouts, phones, pins
+from hotdesk import tenancy
+from hotdesk.admin import AdminError, Conflict, NotAllowed, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.models import DEFAULT_TENANT_ID, ApiToken, Tenant
 from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
-from hotdesk.web import carries_nul, db, hotdesk, openapi
+from hotdesk.tenancy import TenantError
+from hotdesk.web import act_for_tenant, carries_nul, db, hotdesk, openapi, tenant_id
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PREFIX = "/api/"
@@ -57,9 +61,38 @@ def _authenticate() -> Response | None:
         return response
     g.actor = f"api:{token.name}"
     g.scopes = accounts.token_scopes(token)
+    g.token_tenant = token.tenant_id
+    act_for_tenant(_tenant_of(token))
     for scope in openapi.required_scopes(rule.rule, request.method):
         require_scope(scope, "this answer carries SIP secrets, PINs or passwords" if scope == "secrets" else None)
     return None
+
+
+def _tenant_of(token: ApiToken) -> int:
+    """The tenant this request acts for: a tenant token's own, always; a system token's `?tenant=NAME`,
+    else the default tenant. Another tenant's name, to a tenant token, is 404 like one that does not exist."""
+    name = request.args.get("tenant")
+    if name is None:
+        return token.tenant_id if token.tenant_id is not None else DEFAULT_TENANT_ID
+    tenant = db().scalar(select(Tenant).where(Tenant.name == name))
+    if tenant is None or (token.tenant_id is not None and tenant.id != token.tenant_id):
+        raise NotFound(f"no tenant named {name!r}")
+    return tenant.id
+
+
+def _manager() -> bool:
+    """Is this a tenant's token (rather than a system token)?"""
+    return g.token_tenant is not None
+
+
+def _templates_tenant() -> int | None:
+    """Whose templates: a system token acting for the default tenant changes the system's."""
+    return None if not _manager() and tenant_id() == DEFAULT_TENANT_ID else tenant_id()
+
+
+def _system_only() -> None:
+    if _manager():
+        raise NotAllowed("this is a tenant's token: tenants are managed with a system token")
 
 
 class Forbidden(AdminError):
@@ -86,6 +119,7 @@ def error_response(status: int, message: str, **extra: Any) -> Response:
 @bp.errorhandler(DirectoryError)
 @bp.errorhandler(SettingError)
 @bp.errorhandler(TemplateError)
+@bp.errorhandler(TenantError)
 def _refused(error: ValueError) -> Response:
     if isinstance(error, Forbidden):
         response = error_response(403, str(error))
@@ -93,6 +127,8 @@ def _refused(error: ValueError) -> Response:
             f'Bearer realm="hotdesk", error="insufficient_scope", scope="{error.scope}"'
         )
         return response
+    if isinstance(error, NotAllowed):
+        return error_response(403, str(error))
     if isinstance(error, NotFound):
         return error_response(404, str(error))
     if isinstance(error, Conflict):
@@ -288,7 +324,11 @@ def openapi_document() -> Response:
 @bp.get("/extensions")
 def extensions_list() -> Response:
     page = admin_extensions.page(
-        db(), search=request.args.get("search", ""), after=request.args.get("after"), limit=_limit()
+        db(),
+        search=request.args.get("search", ""),
+        after=request.args.get("after"),
+        limit=_limit(),
+        tenant_id=tenant_id(),
     )
     return _page(page, extension_json)
 
@@ -298,29 +338,31 @@ def extensions_create() -> Response:
     fields = ("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template")
     data = _body(fields, required=("number", "name", "secret"), nullable=fields[3:])
     extension = admin_extensions.create(
-        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor
+        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor, tenant_id=tenant_id()
     )
     response = jsonify(extension_json(extension))
     response.status_code = 201
-    response.headers["Location"] = url_for("api.extensions_get", number=extension.number)
+    response.headers["Location"] = url_for(
+        "api.extensions_get", number=extension.number, tenant=request.args.get("tenant")
+    )
     return response
 
 
 @bp.get("/extensions/<number>")
 def extensions_get(number: str) -> Response:
-    return jsonify(extension_json(admin_extensions.get(db(), number)))
+    return jsonify(extension_json(admin_extensions.get(db(), number, tenant_id=tenant_id())))
 
 
 @bp.patch("/extensions/<number>")
 def extensions_update(number: str) -> Response:
     data = _body(admin_extensions.EDITABLE, nullable=("voicemail_pin", "email", "auth_name", "template"))
-    return jsonify(extension_json(admin_extensions.update(db(), number, data, g.actor)))
+    return jsonify(extension_json(admin_extensions.update(db(), number, data, g.actor, tenant_id=tenant_id())))
 
 
 @bp.delete("/extensions/<number>")
 def extensions_delete(number: str) -> Response:
     session = db()
-    for device in admin_extensions.delete(session, number, g.actor):
+    for device in admin_extensions.delete(session, number, g.actor, tenant_id=tenant_id()):
         phones.tell_reload(
             session, hotdesk().settings, hotdesk().notifier, device, reason=f"extension deleted by {g.actor}"
         )
@@ -340,9 +382,9 @@ def extensions_import() -> Response:
     if dry_run not in ("true", "false"):
         raise BadRequest("dry_run: true or false")
     session = db()
-    preview = admin_extensions.preview_import(session, text, "upload")
+    preview = admin_extensions.preview_import(session, text, "upload", tenant_id=tenant_id())
     if preview.ok and dry_run == "false":
-        preview = admin_extensions.import_csv(session, text, "upload", g.actor)
+        preview = admin_extensions.import_csv(session, text, "upload", g.actor, tenant_id=tenant_id())
     body = {
         "dry_run": dry_run == "true",
         "rows": [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows],
@@ -355,17 +397,18 @@ def extensions_import() -> Response:
 
 @bp.get("/extensions/export")
 def extensions_export() -> Response:
-    return _csv(admin_extensions.export_csv(db()), "extensions.csv")
+    return _csv(admin_extensions.export_csv(db(), tenant_id=tenant_id()), "extensions.csv")
 
 
 @bp.get("/templates")
 def templates_list() -> Response:
-    return jsonify({"items": [template_json(t) for t in admin_templates.listing(db(), request.args.get("brand"))]})
+    listing = admin_templates.listing(db(), request.args.get("brand"), tenant_id=_templates_tenant())
+    return jsonify({"items": [template_json(t) for t in listing]})
 
 
 @bp.get("/templates/<brand>/<name>")
 def templates_get(brand: str, name: str) -> Response:
-    return jsonify(template_json(admin_templates.get(db(), brand, name), body=True))
+    return jsonify(template_json(admin_templates.get(db(), brand, name, tenant_id=_templates_tenant()), body=True))
 
 
 @bp.put("/templates/<brand>/<name>")
@@ -373,8 +416,8 @@ def templates_put(brand: str, name: str) -> Response:
     """Create or replace, after checking the template renders for a guest and a user phone."""
     body = _one_field("body")
     session = db()
-    existed = admin_templates.find(session, brand, name) is not None
-    template = admin_templates.save(session, brand, name, body, g.actor)
+    existed = admin_templates.find(session, brand, name, tenant_id=_templates_tenant()) is not None
+    template = admin_templates.save(session, brand, name, body, g.actor, tenant_id=_templates_tenant())
     response = jsonify(template_json(template, body=True))
     response.status_code = 200 if existed else 201
     return response
@@ -382,29 +425,32 @@ def templates_put(brand: str, name: str) -> Response:
 
 @bp.delete("/templates/<brand>/<name>")
 def templates_delete(brand: str, name: str) -> Response:
-    admin_templates.delete(db(), brand, name, g.actor)
+    admin_templates.delete(db(), brand, name, g.actor, tenant_id=_templates_tenant())
     return Response(status=204)
 
 
 @bp.post("/templates/<brand>/<name>/default")
 def templates_set_default(brand: str, name: str) -> Response:
-    return jsonify(template_json(admin_templates.set_default(db(), brand, name, g.actor)))
+    return jsonify(
+        template_json(admin_templates.set_default(db(), brand, name, g.actor, tenant_id=_templates_tenant()))
+    )
 
 
 @bp.get("/pins")
 def pins_list() -> Response:
-    return jsonify({"items": [pin_json(pin) for pin in pins.listing(db(), request.args.get("extension"))]})
+    listing = pins.listing(db(), request.args.get("extension"), tenant_id=tenant_id())
+    return jsonify({"items": [pin_json(pin) for pin in listing]})
 
 
 @bp.put("/pins/<number>/<brand>")
 def pins_put(number: str, brand: str) -> Response:
     name = _one_field("template")
-    return jsonify(pin_json(pins.pin(db(), number, f"{brand}/{name}", g.actor)))
+    return jsonify(pin_json(pins.pin(db(), number, f"{brand}/{name}", g.actor, tenant_id=tenant_id())))
 
 
 @bp.delete("/pins/<number>/<brand>")
 def pins_delete(number: str, brand: str) -> Response:
-    pins.unpin(db(), number, brand, g.actor)
+    pins.unpin(db(), number, brand, g.actor, tenant_id=tenant_id())
     return Response(status=204)
 
 
@@ -414,9 +460,8 @@ def mappings_list() -> Response:
     limit = phones.LIVE_LIMIT if limit is None else limit
     if not 1 <= limit <= phones.LIVE_LIMIT:
         raise AdminError(f"limit: must be from 1 to {phones.LIVE_LIMIT}")
-    return jsonify(
-        {"items": [seat_json(seat) for seat in phones.who_is_where(db(), request.args.get("search", ""), limit)]}
-    )
+    seats = phones.who_is_where(db(), request.args.get("search", ""), limit, tenant_id=tenant_id())
+    return jsonify({"items": [seat_json(seat) for seat in seats]})
 
 
 @bp.get("/devices")
@@ -431,6 +476,7 @@ def devices_list() -> Response:
             after=request.args.get("after"),
             limit=_limit(),
             waiting=waiting == "true",
+            tenant_id=tenant_id(),
         ),
         device_json,
     )
@@ -441,43 +487,44 @@ def devices_add() -> Response:
     """Make a MAC known (admitted) before its phone fetches; `address`: the only address its
     credentials go to."""
     data = _body(("mac", "address"), required=("mac",), nullable=("address",))
-    device = phones.add_known(db(), _text(data, "mac"), g.actor, data.get("address"))
+    device = phones.add_known(db(), _text(data, "mac"), g.actor, data.get("address"), tenant_id=tenant_id())
     response = jsonify(device_json(device))
     response.status_code = 201
-    response.headers["Location"] = url_for("api.devices_get", mac=device.mac)
+    response.headers["Location"] = url_for("api.devices_get", mac=device.mac, tenant=request.args.get("tenant"))
     return response
 
 
 @bp.post("/devices/admit-waiting")
 def devices_admit_waiting() -> Response:
     """Admit every waiting phone, each at the address it was seen at."""
-    return jsonify({"items": [device_json(device) for device in phones.admit_all_waiting(db(), g.actor)]})
+    admitted = phones.admit_all_waiting(db(), g.actor, tenant_id=tenant_id())
+    return jsonify({"items": [device_json(device) for device in admitted]})
 
 
 @bp.post("/devices/<mac>/admit")
 def devices_admit(mac: str) -> Response:
     """Admit a waiting phone; its credentials go to its next fetch from `address` (default: where it was seen)."""
     data = _body(("address",), nullable=("address",)) if request.content_length or request.is_json else {}
-    return jsonify(device_json(phones.admit(db(), mac, g.actor, data.get("address"))))
+    return jsonify(device_json(phones.admit(db(), mac, g.actor, data.get("address"), tenant_id=tenant_id())))
 
 
 @bp.get("/devices/<mac>")
 def devices_get(mac: str) -> Response:
-    return jsonify(device_json(phones.device(db(), mac)))
+    return jsonify(device_json(phones.device(db(), mac, tenant_id())))
 
 
 @bp.post("/devices/<mac>/logout")
 def devices_logout(mac: str) -> Response:
     """Log the phone out and tell it by SIP NOTIFY; `logged_out` is null if nobody was logged in."""
     session = db()
-    done = phones.force_logout(session, hotdesk().settings, hotdesk().notifier, mac, g.actor)
+    done = phones.force_logout(session, hotdesk().settings, hotdesk().notifier, mac, g.actor, tenant_id=tenant_id())
     return jsonify({"mac": done.device.mac, "logged_out": done.extension.number if done.extension else None})
 
 
 @bp.post("/devices/<mac>/reset-credentials")
 def devices_reset_credentials(mac: str) -> Response:
     """Withdraw the phone's own provisioning credentials: new ones at its next fetch."""
-    return jsonify(device_json(phones.reset_credentials(db(), mac, g.actor)))
+    return jsonify(device_json(phones.reset_credentials(db(), mac, g.actor, tenant_id=tenant_id())))
 
 
 @bp.post("/devices/<mac>/login")
@@ -493,6 +540,7 @@ def devices_login(mac: str) -> Response:
         _text(data, "extension"),
         data.get("address") or "external",
         g.actor,
+        tenant_id=tenant_id(),
     )
     return jsonify(
         {
@@ -508,33 +556,35 @@ def devices_login(mac: str) -> Response:
 @bp.post("/devices/<mac>/unlock")
 def devices_unlock(mac: str) -> Response:
     """Lift the phone's failed-login lockout."""
-    return jsonify({"unlocked": lockouts.unlock(db(), g.actor, mac=mac)})
+    return jsonify({"unlocked": lockouts.unlock(db(), g.actor, mac=mac, tenant_id=tenant_id())})
 
 
 @bp.post("/extensions/<number>/unlock")
 def extensions_unlock(number: str) -> Response:
     """Lift the extension's failed-login lockout, on every phone."""
-    return jsonify({"unlocked": lockouts.unlock(db(), g.actor, extension=number)})
+    return jsonify({"unlocked": lockouts.unlock(db(), g.actor, extension=number, tenant_id=tenant_id())})
 
 
 @bp.get("/lockouts")
 def lockouts_list() -> Response:
-    return jsonify({"items": [lockout_json(lock) for lock in lockouts.listing(db(), hotdesk().settings)]})
+    listing = lockouts.listing(db(), hotdesk().settings, tenant_id=tenant_id())
+    return jsonify({"items": [lockout_json(lock) for lock in listing]})
 
 
 @bp.get("/settings")
 def settings_list() -> Response:
-    return jsonify({"items": [setting_json(view) for view in admin_settings.listing(db(), hotdesk().settings)]})
+    listing = admin_settings.listing(db(), hotdesk().settings, tenant_id())
+    return jsonify({"items": [setting_json(view) for view in listing]})
 
 
 @bp.get("/settings/<name>")
 def settings_get(name: str) -> Response:
     """One setting, its value included even when it is a secret (as `hotdesk settings get`)."""
-    registry = hotdesk().settings
     spec = _setting(name)
     if spec.secret:
         require_scope("secrets", f"{name} is a secret")
-    return jsonify({"name": name, "value": registry.get(db(), name), "help": spec.help, "secret": spec.secret})
+    view = admin_settings.get(db(), hotdesk().settings, name, tenant_id(), manager=_manager())
+    return jsonify(setting_json(view))
 
 
 @bp.put("/settings/<name>")
@@ -542,7 +592,7 @@ def settings_put(name: str) -> Response:
     registry = hotdesk().settings
     spec = _setting(name)  # an unknown name is a 404, whatever the body
     value = _one_field("value")
-    stored = admin_settings.change(db(), registry, name, value, g.actor)
+    stored = admin_settings.change(db(), registry, name, value, g.actor, tenant_id=tenant_id(), manager=_manager())
     return jsonify({"name": name, "value": None if spec.secret else stored, "help": spec.help, "secret": spec.secret})
 
 
@@ -568,9 +618,52 @@ def _history_filters() -> history.Filters:
 
 @bp.get("/history")
 def history_list() -> Response:
-    return _page(history.page(db(), _history_filters(), before=request.args.get("before"), limit=_limit()), event_json)
+    page = history.page(
+        db(), _history_filters(), before=request.args.get("before"), limit=_limit(), tenant_id=tenant_id()
+    )
+    return _page(page, event_json)
 
 
 @bp.get("/history/export")
 def history_export() -> Response:
-    return _csv(history.export_csv(db(), _history_filters()), "history.csv")
+    return _csv(history.export_csv(db(), _history_filters(), tenant_id=tenant_id()), "history.csv")
+
+
+# tenants: system tokens only
+
+
+def tenant_json(tenant: Tenant, extensions: int) -> dict:
+    return {"name": tenant.name, "sip_domain": tenant.sip_domain, "extensions": extensions}
+
+
+@bp.get("/tenants")
+def tenants_list() -> Response:
+    _system_only()
+    return jsonify({"items": [tenant_json(tenant, count) for tenant, count in tenancy.listing_with_counts(db())]})
+
+
+@bp.post("/tenants")
+def tenants_create() -> Response:
+    """A new tenant; the answer carries its provisioning credentials, once (the secrets scope)."""
+    _system_only()
+    data = _body(("name", "sip_domain"), required=("name", "sip_domain"))
+    made = tenancy.add(db(), hotdesk().settings, _text(data, "name"), _text(data, "sip_domain"), g.actor)
+    response = jsonify(
+        tenant_json(made.tenant, 0)
+        | {"provisioning_username": made.provisioning_username, "provisioning_password": made.provisioning_password}
+    )
+    response.status_code = 201
+    return response
+
+
+@bp.delete("/tenants/<name>")
+def tenants_delete(name: str) -> Response:
+    """Refused (409) while the tenant has extensions; its phones, templates and settings go with it."""
+    _system_only()
+    if db().scalar(select(Tenant.id).where(Tenant.name == name)) is None:
+        raise NotFound(f"no tenant named {name!r}")
+    try:
+        tenancy.remove(db(), name, g.actor)
+    except TenantError as error:
+        raise Conflict(str(error)) from None
+    return Response(status=204)

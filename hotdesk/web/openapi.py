@@ -284,11 +284,37 @@ SCHEMAS = {
         }
     ),
     "EventPage": _page("Event"),
+    "Tenant": _obj(
+        {"name": STRING, "sip_domain": NULLABLE, "extensions": {"type": "integer"}},
+        description="An organisation on this server (system tokens only)",
+    ),
+    "TenantList": _list("Tenant"),
+    "NewTenant": _obj({"name": STRING, "sip_domain": STRING}),
+    "MadeTenant": _obj(
+        {
+            "name": STRING,
+            "sip_domain": STRING,
+            "extensions": {"type": "integer"},
+            "provisioning_username": STRING,
+            "provisioning_password": STRING,
+        },
+        description="The provisioning credentials its phones fetch with: shown in this answer only",
+    ),
 }
 
 
 # Operations whose answer carries SIP secrets, PINs or provisioning passwords: the secrets scope.
-SECRET_OPERATIONS = {("/extensions/export", "get")}
+SECRET_OPERATIONS = {("/extensions/export", "get"), ("/tenants", "post")}
+
+# Every operation acts for one tenant (hotdesk.web.api._tenant_of): a tenant token's own; a system
+# token's ?tenant=NAME, else the default tenant. Operations about tenants themselves take none.
+TENANT = _query(
+    "tenant",
+    {"type": "string", "minLength": 1},
+    "the tenant to act for (system tokens; default: the default tenant). A tenant token acts for its own "
+    "tenant: naming another answers 404, as a tenant that does not exist",
+)
+TENANTS_PATHS = ("/tenants", "/tenants/{name}")
 
 
 @cache
@@ -302,6 +328,11 @@ def document() -> dict:
                 if (path, method) in SECRET_OPERATIONS:
                     scopes.append("secrets")
                 operation["security"] = [{"bearer": scopes}]
+                if path not in TENANTS_PATHS:
+                    operation.setdefault("parameters", []).append(TENANT)
+                    operation["responses"].setdefault(
+                        "404", {"description": ERRORS[404], "content": _json(_ref("Error"))}
+                    )
     return doc
 
 
@@ -316,7 +347,9 @@ def _document() -> dict:
             "server. "
             "Authenticate with `Authorization: Bearer <token>` (`hotdesk tokens create NAME`); a token's scopes "
             "decide what it may do: `read` (GET), `write` (changes), `secrets` (answers carrying SIP secrets, PINs "
-            "or provisioning passwords). Lists are paged by cursor: "
+            "or provisioning passwords). A token is a system token or a tenant's (`--tenant T`): every operation "
+            "acts for one tenant, a tenant token's own or the one a system token names with `?tenant=NAME` (else the "
+            "default tenant); another tenant's objects answer 404, as if absent. Lists are paged by cursor: "
             "pass `next` back as `after` (or `before` for history). Every 4xx answer is a JSON object with `error`.",
         },
         "servers": [{"url": "/api/v1"}],
@@ -541,6 +574,27 @@ def _document() -> dict:
             },
             "/history/export": {
                 "get": _operation("History as CSV, oldest first", {200: (ok, CSV)}, (422,), params=HISTORY_FILTERS)
+            },
+            "/tenants": {
+                "get": _operation(
+                    "Tenants with their extension counts (system tokens; a tenant's token: 403)",
+                    {200: (ok, _json(_ref("TenantList")))},
+                    (),
+                ),
+                "post": _operation(
+                    "Add a tenant; the answer carries its provisioning credentials, once",
+                    {201: ("Created", _json(_ref("MadeTenant")))},
+                    (400, 415, 422),
+                    body=_json(_ref("NewTenant")),
+                ),
+            },
+            "/tenants/{name}": {
+                "parameters": [NAME],
+                "delete": _operation(
+                    "Remove a tenant, with its phones, templates and settings; refused while it has extensions",
+                    {204: ("Removed", None)},
+                    (404, 409),
+                ),
             },
         },
     }
