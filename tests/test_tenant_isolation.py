@@ -1,0 +1,524 @@
+"""Issue 12, roles: a tenant's manager or token reaches nothing of another tenant through ANY route.
+
+Not by sampling: ROUTES holds how to call every route of the app's URL map, and
+test_every_route_is_in_the_table fails when a route is added without a row here. Each route is
+called as tenant acme — its manager's console session, its API token, its phone — about tenant
+globex's objects (globex's extension number, phone MAC, template, manager and token names) and
+then about objects that exist nowhere. The two answers must be the same (404, or the same
+refusal), no answer may carry anything of globex that the request did not name, and nothing of
+globex (nor anything globex inherits from the installation) may change. Both tenants have
+extension 1001: a second sweep calls every route about 1001, which must reach acme's own only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import pytest
+from lxml import html
+from sqlalchemy import func, select
+
+from hotdesk import tenancy
+from hotdesk.admin import accounts
+from hotdesk.admin import extensions as admin_extensions
+from hotdesk.directory import ExtensionData
+from hotdesk.models import (
+    Admin,
+    ApiToken,
+    Device,
+    Event,
+    Extension,
+    Mapping,
+    Setting,
+    Template,
+    TenantSetting,
+)
+from tests.phones import YealinkPhone
+from tests.test_console import PASSWORD, Console
+
+B_MAC = "0015650b0b01"  # globex's phone, 1001 logged in on it
+B_LOCKED_MAC = "0015650b0b02"  # globex's phone that failed logins of 2002 until locked
+B_WAITING_MAC = "0015650b0b03"  # globex's phone waiting to be admitted
+A_MAC = "0015650a0a01"  # acme's own guest phone
+SHARED = "1001"
+
+# What globex has, named in requests about it.
+GLOBEX = {
+    "number": "2002",
+    "mac": B_MAC,
+    "template": "globex-private",
+    "admin": "gus-manager",
+    "token": "globex-sync",
+    "tenant": "globex",
+}
+# The same shapes, naming nothing anywhere.
+ABSENT = {
+    "number": "9999",
+    "mac": "0015650e0e0e",
+    "template": "nowhere-tpl",
+    "admin": "nobody-here",
+    "token": "no-such-token",
+    "tenant": "no-such-tenant",
+}
+# What no answer to acme may carry, whatever it asked (besides what the request named itself).
+GLOBEX_SECRETS = [
+    "Gus Globex",
+    "Bea Globex",
+    "Globex-Secret-1",
+    "Globex-Secret-2",
+    "globex.example.com",
+    "pbx.globex.example",
+    "Globex private template",
+    B_LOCKED_MAC,
+    B_WAITING_MAC,
+    "globex-bot",
+]
+
+
+@pytest.fixture(autouse=True)
+def _push_request_context():
+    """As in test_console: each request gets its own `g`."""
+
+
+@dataclass
+class World:
+    console: Console
+    api: Callable
+    phone: YealinkPhone
+    leaks: list[str]  # set up once globex's own secrets are known
+
+
+@pytest.fixture
+def world(app, client, session):
+    registry = app.extensions["hotdesk"].settings
+    acme = tenancy.add(session, registry, "acme", "acme.example.com", "test").tenant
+    globex = tenancy.add(session, registry, "globex", "globex.example.com", "test")
+    b = globex.tenant.id
+    registry.set(session, "external_address", "pbx.acme.example", acme.id)
+    registry.set(session, "external_address", "pbx.globex.example", b)
+    registry.set(session, "lockout_attempts", "0", acme.id)  # acme's probes must not lock acme's phone
+    registry.set(session, "admin_password", "77777777", b)
+    for tenant, number, name, secret, pin in (
+        (acme.id, SHARED, "Ann Acme", "Acme-Secret-1", "1111"),
+        (b, SHARED, "Gus Globex", "Globex-Secret-1", "2222"),
+        (b, "2002", "Bea Globex", "Globex-Secret-2", "3333"),
+    ):
+        admin_extensions.create(session, ExtensionData(number, name, secret, pin), "test", tenant_id=tenant)
+    default = session.scalar(select(Template).where(Template.brand == "yealink", Template.is_default))
+    session.add(
+        Template(tenant_id=b, brand="yealink", name="globex-private", body="# Globex private template\n" + default.body)
+    )
+    accounts.add_admin(session, "ann-manager", PASSWORD, "test", tenant_id=acme.id)
+    accounts.add_admin(session, "gus-manager", PASSWORD, "test", tenant_id=b)
+    accounts.create_token(session, "globex-sync", "test", scopes=accounts.SCOPES, tenant_id=b)
+    accounts.create_token(session, "globex-bot", "test", tenant_id=b)
+    acme_token = accounts.create_token(session, "acme-sync", "test", scopes=accounts.SCOPES, tenant_id=acme.id).secret
+    session.add(Device(mac=B_WAITING_MAC, brand="yealink", tenant_id=b, last_ip="10.9.0.3", admitted_at=None))
+    session.commit()
+
+    credentials = (globex.provisioning_username, globex.provisioning_password)
+    b_phone = YealinkPhone(client, B_MAC, ip="10.9.0.1", credentials=credentials)
+    assert "Gus Globex" in b_phone.text(b_phone.login(SHARED, "2222"))
+    b_locked = YealinkPhone(client, B_LOCKED_MAC, ip="10.9.0.2", credentials=credentials)
+    for _ in range(6):
+        b_locked.login("2002", "0000")
+    assert "Too many failed logins" in b_locked.text(b_locked.login("2002", "3333"))
+
+    a_phone = YealinkPhone(client, A_MAC, ip="10.8.0.1", credentials=_credentials(registry, session, acme.id))
+    a_phone.boot()
+
+    console = Console(client)
+    assert console.sign_in("ann-manager").status_code == 302
+
+    def api(method, path, **kwargs):
+        headers = {"Authorization": f"Bearer {acme_token}"}
+        return getattr(client, method)(f"/api/v1{path}", headers=headers, **kwargs)
+
+    leaks = [*GLOBEX_SECRETS, globex.provisioning_username, globex.provisioning_password, "77777777"]
+    return World(console, api, a_phone, leaks)
+
+
+def _credentials(registry, session, tenant_id):
+    return (
+        registry.get(session, "provisioning_username", tenant_id),
+        registry.get(session, "provisioning_password", tenant_id),
+    )
+
+
+def globex_state(session) -> list:
+    """Everything of globex, and everything globex inherits (the installation's settings, the
+    system's templates): no call of acme's may change any of it."""
+    session.expire_all()
+    b = tenancy.by_name(session, "globex").id
+
+    def rows(query, *columns):
+        return sorted(tuple(getattr(row, column) for column in columns) for row in session.scalars(query))
+
+    return [
+        rows(
+            select(Extension).where(Extension.tenant_id == b),
+            "number",
+            "name",
+            "secret",
+            "voicemail_pin",
+            "email",
+            "updated_at",
+        ),
+        rows(
+            select(Device).where(Device.tenant_id == b),
+            "mac",
+            "admitted_at",
+            "admitted_address",
+            "provisioning_username",
+            "last_seen",
+        ),
+        sorted((m.device.mac, m.extension.number) for m in session.scalars(select(Mapping).join(Device))),
+        rows(
+            select(Template).where((Template.tenant_id == b) | Template.tenant_id.is_(None)),
+            "name",
+            "body",
+            "is_default",
+            "updated_at",
+        ),
+        rows(select(Admin).where(Admin.tenant_id == b), "name", "password_hash", "session_epoch"),
+        rows(select(ApiToken).where(ApiToken.tenant_id == b), "name", "token_hash", "scopes"),
+        rows(select(TenantSetting).where(TenantSetting.tenant_id == b), "name", "value"),
+        rows(select(Setting), "name", "value"),
+        session.scalar(select(func.count()).select_from(Event).where(Event.tenant_id == b)),
+    ]
+
+
+# How to call each route. A call gets the World and the names to ask about (GLOBEX, ABSENT, or
+# with acme's own SHARED number) and returns the response(s). `same`: the answer about globex's
+# object must equal the answer about an absent one; False where a name is unique across tenants
+# (a MAC, an admin's or token's name, a template's name): making one that another tenant has is
+# refused where making a new one succeeds; the refusal still names nothing of the other tenant.
+
+Call = Callable[[World, dict], object]
+
+
+@dataclass(frozen=True)
+class Route:
+    call: Call
+    same: bool = True
+
+
+def console_get(path: str) -> Call:
+    return lambda w, ids: w.console.get(path.format(**ids))
+
+
+def console_post(path: str, data: Callable[[dict], dict] | None = None) -> Call:
+    return lambda w, ids: w.console.submit(path.format(**ids), data(ids) if data else {})
+
+
+def api_call(method: str, path: str, **fixed) -> Call:
+    def call(w: World, ids: dict):
+        kwargs = {key: _filled(value, ids) for key, value in fixed.items()}
+        return w.api(method, path.format(**ids), **kwargs)
+
+    return call
+
+
+def _filled(value, ids):
+    if isinstance(value, str):
+        return value.format(**ids)
+    if isinstance(value, dict):
+        return {key: _filled(item, ids) for key, item in value.items()}
+    return value
+
+
+def phone_key(w: World, ids: dict):
+    return w.phone.get(w.phone.keys()["External"], browser=True)
+
+
+def phone_login(w: World, ids: dict):
+    form = w.phone.press("External")
+    w.phone.submit(form, extension=ids["number"], password="0000")
+    return w.phone.last_response
+
+
+def phone_override_form(w: World, ids: dict):
+    url = w.phone.keys()["External"] + f"/override?number={ids['number']}"
+    return w.phone.get(url, browser=True)
+
+
+def phone_override(w: World, ids: dict):
+    form = w.phone.open(w.phone.keys()["External"] + f"/override?number={ids['number']}")
+    w.phone.submit(form, extension=ids["number"], password="0000")
+    return w.phone.last_response
+
+
+def _phone_token(w: World) -> str:
+    return urlsplit(w.phone.keys()["External"]).path.split("/")[2]
+
+
+def phone_path(suffix: str) -> Call:
+    return lambda w, ids: w.phone.get(f"/phone/{_phone_token(w)}/{suffix}", browser=True)
+
+
+def phone_logout(w: World, ids: dict):
+    menu = w.phone.open(f"/phone/{_phone_token(w)}/menu")
+    return w.phone.get(w.phone.menu_items(menu)["Logout"], browser=True)
+
+
+def provision(path: str) -> Call:
+    return lambda w, ids: w.phone.get(path.format(**ids), auth=w.phone.credentials)
+
+
+def sign_out_and_in(w: World, ids: dict):
+    response = w.console.submit("/admin/sign-out")
+    assert w.console.sign_in("ann-manager").status_code == 302
+    return response
+
+
+CSV_ROW = "extension,name,secret\n{number},Mallory,Mallory-Secret-1\n"
+TEMPLATE_BODY = "# {template}\n"
+STRONG = "Long-enough-Password-1"
+
+ROUTES: dict[tuple[str, str], Route] = {
+    # the console, as acme's manager
+    ("admin_home", "GET"): Route(console_get("/")),
+    ("admin.dashboard", "GET"): Route(console_get("/admin/")),
+    ("admin.static", "GET"): Route(console_get("/admin/static/console.css")),
+    ("admin.sign_in", "GET"): Route(console_get("/admin/sign-in")),
+    ("admin.sign_in", "POST"): Route(
+        console_post("/admin/sign-in", lambda ids: {"name": ids["admin"], "password": "x"})
+    ),
+    ("admin.sign_out", "POST"): Route(sign_out_and_in, same=False),
+    ("admin.access", "GET"): Route(console_get("/admin/access")),
+    ("admin.admin_add", "POST"): Route(
+        console_post(
+            "/admin/access/admins", lambda ids: {"name": ids["admin"], "password": STRONG, "tenant": ids["tenant"]}
+        ),
+        same=False,
+    ),
+    ("admin.admin_password", "POST"): Route(
+        console_post("/admin/access/admins/{admin}/password", lambda ids: {"password": STRONG})
+    ),
+    ("admin.admin_remove", "POST"): Route(console_post("/admin/access/admins/{admin}/remove")),
+    ("admin.token_create", "POST"): Route(
+        console_post(
+            "/admin/access/tokens", lambda ids: {"name": ids["token"], "scope": "read", "tenant": ids["tenant"]}
+        ),
+        same=False,
+    ),
+    ("admin.token_revoke", "POST"): Route(console_post("/admin/access/tokens/{token}/revoke")),
+    ("admin.devices", "GET"): Route(console_get("/admin/devices?q={mac}")),
+    ("admin.device_add", "POST"): Route(console_post("/admin/devices", lambda ids: {"mac": ids["mac"]}), same=False),
+    ("admin.device_admit", "POST"): Route(console_post("/admin/devices/{mac}/admit")),
+    ("admin.device_login", "GET"): Route(console_get("/admin/devices/{mac}/login")),
+    ("admin.device_login", "POST"): Route(
+        console_post("/admin/devices/{mac}/login", lambda ids: {"extension": ids["number"], "address": "external"})
+    ),
+    ("admin.reset_credentials", "POST"): Route(console_post("/admin/devices/{mac}/reset-credentials")),
+    ("admin.devices_admit_waiting", "POST"): Route(console_post("/admin/devices/admit-waiting")),
+    ("admin.extensions", "GET"): Route(console_get("/admin/extensions?q={number}")),
+    ("admin.extension_new", "GET"): Route(console_get("/admin/extensions/new")),
+    ("admin.extension_new", "POST"): Route(
+        console_post(
+            "/admin/extensions/new", lambda ids: {"number": SHARED, "name": "Mallory", "secret": "Mallory-Secret-1"}
+        )
+    ),
+    ("admin.extension_edit", "GET"): Route(console_get("/admin/extensions/{number}")),
+    ("admin.extension_edit", "POST"): Route(
+        console_post("/admin/extensions/{number}", lambda ids: {"name": "Mallory", "secret": "Mallory-Secret-1"})
+    ),
+    ("admin.extension_delete", "POST"): Route(console_post("/admin/extensions/{number}/delete")),
+    ("admin.extensions_export", "GET"): Route(console_get("/admin/extensions/export.csv")),
+    ("admin.extensions_import", "GET"): Route(console_get("/admin/extensions/import")),
+    ("admin.extensions_import", "POST"): Route(
+        console_post("/admin/extensions/import", lambda ids: {"csv": CSV_ROW.format(**ids)})
+    ),
+    ("admin.history_view", "GET"): Route(console_get("/admin/history?extension={number}&mac={mac}")),
+    ("admin.history_export", "GET"): Route(console_get("/admin/history/export.csv?extension={number}")),
+    ("admin.unlock", "POST"): Route(
+        lambda w, ids: [
+            w.console.submit("/admin/lockouts/unlock", {"extension": ids["number"]}),
+            w.console.submit("/admin/lockouts/unlock", {"mac": ids["mac"]}),
+        ]
+    ),
+    ("admin.mappings", "GET"): Route(console_get("/admin/mappings?q={number}")),
+    ("admin.mappings_live", "GET"): Route(console_get("/admin/mappings/live?q={mac}")),
+    ("admin.force_logout", "POST"): Route(console_post("/admin/mappings/{mac}/logout")),
+    ("admin.pin", "POST"): Route(
+        console_post("/admin/pins", lambda ids: {"extension": ids["number"], "template": f"yealink/{ids['template']}"})
+    ),
+    ("admin.unpin", "POST"): Route(console_post("/admin/pins/{number}/yealink/delete")),
+    ("admin.settings", "GET"): Route(console_get("/admin/settings")),
+    ("admin.settings", "POST"): Route(
+        console_post("/admin/settings", lambda ids: {"external_address": "pbx.mallory.example"}), same=False
+    ),
+    ("admin.templates", "GET"): Route(console_get("/admin/templates")),
+    ("admin.template_new", "GET"): Route(console_get("/admin/templates/new?brand=yealink")),
+    ("admin.template_new", "POST"): Route(
+        console_post(
+            "/admin/templates/new",
+            lambda ids: {"brand": "yealink", "name": ids["template"], "body": TEMPLATE_BODY.format(**ids)},
+        ),
+        same=False,
+    ),
+    ("admin.template_edit", "GET"): Route(console_get("/admin/templates/yealink/{template}")),
+    ("admin.template_edit", "POST"): Route(
+        console_post("/admin/templates/yealink/{template}", lambda ids: {"body": TEMPLATE_BODY.format(**ids)})
+    ),
+    ("admin.template_default", "POST"): Route(console_post("/admin/templates/yealink/{template}/default")),
+    ("admin.template_delete", "POST"): Route(console_post("/admin/templates/yealink/{template}/delete")),
+    ("admin.tenant_switch", "POST"): Route(console_post("/admin/tenant", lambda ids: {"tenant": ids["tenant"]})),
+    ("admin.tenants", "GET"): Route(console_get("/admin/tenants")),
+    ("admin.tenant_add", "POST"): Route(
+        console_post("/admin/tenants", lambda ids: {"name": ids["tenant"], "sip_domain": "mallory.example.com"})
+    ),
+    ("admin.tenant_remove", "POST"): Route(console_post("/admin/tenants/{tenant}/remove")),
+    # the REST API, with acme's token (every scope)
+    ("api.openapi_document", "GET"): Route(api_call("get", "/openapi.json")),
+    ("api.extensions_list", "GET"): Route(api_call("get", "/extensions?search={number}")),
+    ("api.extensions_create", "POST"): Route(
+        api_call("post", "/extensions", json={"number": SHARED, "name": "Mallory", "secret": "Mallory-Secret-1"})
+    ),
+    ("api.extensions_get", "GET"): Route(api_call("get", "/extensions/{number}")),
+    ("api.extensions_update", "PATCH"): Route(api_call("patch", "/extensions/{number}", json={"name": "Mallory"})),
+    ("api.extensions_delete", "DELETE"): Route(api_call("delete", "/extensions/{number}")),
+    ("api.extensions_unlock", "POST"): Route(api_call("post", "/extensions/{number}/unlock")),
+    ("api.extensions_export", "GET"): Route(api_call("get", "/extensions/export")),
+    ("api.extensions_import", "POST"): Route(
+        api_call("post", "/extensions/import?dry_run=true", data=CSV_ROW, content_type="text/csv")
+    ),
+    ("api.templates_list", "GET"): Route(api_call("get", "/templates?brand=yealink")),
+    ("api.templates_get", "GET"): Route(api_call("get", "/templates/yealink/{template}")),
+    ("api.templates_put", "PUT"): Route(
+        api_call("put", "/templates/yealink/{template}", json={"body": TEMPLATE_BODY}), same=False
+    ),
+    ("api.templates_delete", "DELETE"): Route(api_call("delete", "/templates/yealink/{template}")),
+    ("api.templates_set_default", "POST"): Route(api_call("post", "/templates/yealink/{template}/default")),
+    ("api.pins_list", "GET"): Route(api_call("get", "/pins?extension={number}")),
+    ("api.pins_put", "PUT"): Route(api_call("put", "/pins/{number}/yealink", json={"template": "{template}"})),
+    ("api.pins_delete", "DELETE"): Route(api_call("delete", "/pins/{number}/yealink")),
+    ("api.mappings_list", "GET"): Route(api_call("get", "/mappings?search={number}")),
+    ("api.devices_list", "GET"): Route(api_call("get", "/devices?search={mac}")),
+    ("api.devices_add", "POST"): Route(api_call("post", "/devices", json={"mac": "{mac}"}), same=False),
+    ("api.devices_admit_waiting", "POST"): Route(api_call("post", "/devices/admit-waiting")),
+    ("api.devices_get", "GET"): Route(api_call("get", "/devices/{mac}")),
+    ("api.devices_admit", "POST"): Route(api_call("post", "/devices/{mac}/admit")),
+    ("api.devices_logout", "POST"): Route(api_call("post", "/devices/{mac}/logout")),
+    ("api.devices_reset_credentials", "POST"): Route(api_call("post", "/devices/{mac}/reset-credentials")),
+    ("api.devices_login", "POST"): Route(api_call("post", "/devices/{mac}/login", json={"extension": "{number}"})),
+    ("api.devices_unlock", "POST"): Route(api_call("post", "/devices/{mac}/unlock")),
+    ("api.lockouts_list", "GET"): Route(api_call("get", "/lockouts")),
+    ("api.settings_list", "GET"): Route(api_call("get", "/settings")),
+    ("api.settings_get", "GET"): Route(
+        lambda w, ids: [w.api("get", "/settings/external_address"), w.api("get", "/settings/admin_password")]
+    ),
+    ("api.settings_put", "PUT"): Route(
+        api_call("put", "/settings/external_address", json={"value": "pbx.mallory.example"})
+    ),
+    ("api.history_list", "GET"): Route(api_call("get", "/history?extension={number}")),
+    ("api.history_export", "GET"): Route(api_call("get", "/history/export?mac={mac}")),
+    ("api.tenants_list", "GET"): Route(api_call("get", "/tenants")),
+    ("api.tenants_create", "POST"): Route(
+        api_call("post", "/tenants", json={"name": "{tenant}", "sip_domain": "mallory.example.com"})
+    ),
+    ("api.tenants_delete", "DELETE"): Route(api_call("delete", "/tenants/{tenant}")),
+    # the phones' faces, as acme's guest phone
+    ("phoneapp.login_form", "GET"): Route(phone_key),
+    ("phoneapp.login_submit", "GET"): Route(phone_login),
+    ("phoneapp.override_form", "GET"): Route(phone_override_form),
+    ("phoneapp.login_override", "GET"): Route(phone_override),
+    ("phoneapp.menu", "GET"): Route(phone_path("menu")),
+    ("phoneapp.logout", "GET"): Route(phone_logout),
+    ("phoneapp.configuration", "GET"): Route(phone_path("configuration/expired-state/1")),
+    ("phoneapp.reloaded", "GET"): Route(phone_path("reloaded")),
+    ("provision.provisioning_file", "GET"): Route(
+        lambda w, ids: [
+            provision("/provision/{mac}.cfg")(w, ids),
+            provision("/provision/")(w, ids),
+        ]
+    ),
+    ("provision.fast_file", "GET"): Route(provision("/provision/fast/{mac}/" + "0" * 32 + "/{mac}.cfg")),
+}
+
+# Run last: the phone's failed logins write acme's history about the numbers asked for, which
+# the history routes would otherwise show for one sweep and not the other; signing out last too.
+LAST = ("phoneapp.", "provision.", "admin.sign_out")
+
+
+def _order(key: tuple[str, str]) -> tuple[bool, tuple[str, str]]:
+    return (key[0].startswith(LAST), key)
+
+
+def test_every_route_is_in_the_table(app):
+    routes = {
+        (rule.endpoint, method) for rule in app.url_map.iter_rules() for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    missing = sorted(routes - set(ROUTES))
+    assert not missing, f"routes with no row in ROUTES (say how tenant A calls each about B's objects): {missing}"
+    assert not sorted(set(ROUTES) - routes), "rows for routes that no longer exist"
+
+
+def test_no_route_reaches_another_tenant(world, session):
+    before = globex_state(session)
+    for key in sorted(ROUTES, key=_order):
+        route = ROUTES[key]
+        about_globex = _answers(world, route, GLOBEX, key)
+        if route.same:  # (else the absent name would be made, and be there for the routes that follow)
+            about_nothing = _answers(world, route, ABSENT, key)
+            assert about_globex == about_nothing, (key, about_globex, about_nothing)
+        assert globex_state(session) == before, f"{key} changed globex"
+
+
+def test_the_same_number_in_both_tenants_reaches_only_acmes(world, session):
+    before = globex_state(session)
+    ids = GLOBEX | {"number": SHARED}
+    for key in sorted(ROUTES, key=_order):
+        _answers(world, ROUTES[key], ids, key)
+        assert globex_state(session) == before, f"{key} about {SHARED} changed globex's {SHARED}"
+
+
+def _answers(world: World, route: Route, ids: dict, key) -> list:
+    """What each answer says, with the names asked about put back as placeholders; and no answer
+    carries anything of globex the request did not name."""
+    answered = route.call(world, ids)
+    responses = answered if isinstance(answered, list) else [answered]
+    named = set(ids.values())
+    leaks = [leak for leak in world.leaks if leak not in named]
+    # Not the tenant's name (in every name of globex's) nor a bare number (in any date or id).
+    leaks += [value for name, value in GLOBEX.items() if value not in named and name not in ("tenant", "number")]
+    views = []
+    for response in responses:
+        assert response.status_code < 500, (key, response.status_code)
+        body = response.get_data(as_text=True)
+        shown = body
+        if response.status_code in (301, 302, 303):
+            shown = world.console.get(response.headers["Location"]).get_data(as_text=True)
+        for leak in leaks:
+            assert leak.lower() not in shown.lower(), f"{key} showed {leak!r}"
+        views.append((response.status_code, _normalized(response, shown, ids)))
+    return views
+
+
+_VOLATILE = [
+    (re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([+-]\d{2}:\d{2}|Z)?"), "<time>"),
+    (re.compile(r"[A-Za-z0-9_.\-]{24,}"), "<token>"),  # CSRF tokens, screen states, nonces
+]
+
+
+def _normalized(response, shown: str, ids: dict) -> str:
+    if response.is_json:
+        shown = json.dumps(response.json, sort_keys=True)
+    elif "html" in (response.content_type or ""):
+        document = html.fromstring(shown) if shown.strip() else None
+        main = document.find(".//main") if document is not None else None
+        shown = (
+            " ".join((main if main is not None else document).text_content().split()) if document is not None else ""
+        )
+    for name, value in sorted(ids.items(), key=lambda item: -len(item[1])):
+        shown = shown.replace(value, "{" + name + "}")
+        if name == "mac":
+            shown = shown.replace(value.upper(), "{mac}")
+            shown = shown.replace(":".join(value[i : i + 2] for i in range(0, 12, 2)), "{mac}")
+    for pattern, placeholder in _VOLATILE:
+        shown = pattern.sub(placeholder, shown)
+    return shown
