@@ -735,7 +735,7 @@ def tokens_create(
 @tokens_group.command("list")
 @with_session
 def tokens_list(ctx: Context, session: Session) -> None:
-    """Tokens: name, tenant (or system), scopes, created, last used, expiry."""
+    """Tokens: name, scopes, tenant (or system), created, last used, expiry."""
     names = {tenant.id: tenant.name for tenant in tenancy.listing(session)}
     for token in accounts.tokens(session):
         used = f"{token.last_used_at:%Y-%m-%d %H:%M}" if token.last_used_at else "never"
@@ -743,8 +743,8 @@ def tokens_list(ctx: Context, session: Session) -> None:
         if token.expires_at and accounts.token_expired(token):
             expires = f"expired {token.expires_at:%Y-%m-%d %H:%M}"
         click.echo(
-            f"{token.name}\t{names[token.tenant_id] if token.tenant_id else 'system'}"
-            f"\t{token.scopes.replace(' ', ',')}\tcreated {token.created_at:%Y-%m-%d}"
+            f"{token.name}\t{token.scopes.replace(' ', ',')}"
+            f"\t{names[token.tenant_id] if token.tenant_id else 'system'}\tcreated {token.created_at:%Y-%m-%d}"
             f"\tlast used {used}\t{expires}"
         )
 

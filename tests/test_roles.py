@@ -94,7 +94,7 @@ def test_cli_makes_tenant_managers_and_tenant_tokens(run, client, tenants):
     listed = run("admins", "list")
     assert "ann\tmanager of acme\t" in listed and "root\tsystem\t" in listed
     secret = run("tokens", "create", "acme-sync", "--tenant", "acme").splitlines()[0]
-    assert "acme-sync\tacme\tread,write" in run("tokens", "list")
+    assert "acme-sync\tread,write\tacme\t" in run("tokens", "list")
     # The token reaches acme's 1001 only.
     answer = client.get("/api/v1/extensions", headers={"Authorization": f"Bearer {secret}"})
     assert [item["name"] for item in answer.json["items"]] == ["Ann Acme"]
