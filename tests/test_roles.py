@@ -157,6 +157,11 @@ def test_a_tenant_manager_changes_their_tenants_own_settings_only(manager, sessi
     page = manager.page("/admin/settings")
     assert page.xpath("//input[@name='device_admission']/@disabled")
     assert not page.xpath("//input[@name='external_address']/@disabled")
+    # Back to the installation's value.
+    assert page.xpath("//form[@id='unset-external_address']")
+    assert manager.post("/admin/settings/external_address/unset", token_from=page).status_code == 302
+    session.expire_all()
+    assert registry.get(session, "external_address", acme) == installation
 
 
 def test_the_default_tenants_manager_changes_no_setting(client, session, tenants):
@@ -222,6 +227,8 @@ def test_a_system_token_names_the_tenant_it_acts_for(client, session, tenants):
     assert names() == ["Dee Default"]
     assert names("?tenant=acme") == ["Ann Acme"]
     assert names("?tenant=globex") == ["Gus Globex"]
+    unset = client.delete("/api/v1/settings/timezone", headers=headers)
+    assert unset.status_code == 422 and "the default tenant's values are the installation's" in unset.json["error"]
     missing = client.get("/api/v1/extensions?tenant=nobody", headers=headers)
     assert missing.status_code == 404 and missing.json["error"] == "no tenant named 'nobody'"
     made = client.post(
@@ -248,6 +255,11 @@ def test_a_tenant_token_acts_for_its_tenant_only(client, session, tenants):
     assert inherited.status_code == 403 and "installation's" in inherited.json["error"]
     refused = client.put("/api/v1/settings/device_admission", headers=headers, json={"value": "open"})
     assert refused.status_code == 403 and "only a system admin" in refused.json["error"]
+    assert client.put("/api/v1/settings/timezone", headers=headers, json={"value": "Europe/Berlin"}).status_code == 200
+    assert client.get("/api/v1/settings/timezone", headers=headers).json["value"] == "Europe/Berlin"
+    assert client.delete("/api/v1/settings/timezone", headers=headers).status_code == 204
+    assert client.get("/api/v1/settings/timezone", headers=headers).json["value"] == "UTC"
+    assert client.delete("/api/v1/settings/device_admission", headers=headers).status_code == 403
 
 
 def test_system_tokens_manage_tenants(client, session, tenants):

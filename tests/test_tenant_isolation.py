@@ -352,6 +352,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("admin.settings", "POST"): Route(
         console_post("/admin/settings", lambda ids: {"external_address": "pbx.mallory.example"}), same=False
     ),
+    ("admin.setting_unset", "POST"): Route(console_post("/admin/settings/external_address/unset")),
     ("admin.templates", "GET"): Route(console_get("/admin/templates")),
     ("admin.template_new", "GET"): Route(console_get("/admin/templates/new?brand=yealink")),
     ("admin.template_new", "POST"): Route(
@@ -415,6 +416,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.settings_put", "PUT"): Route(
         api_call("put", "/settings/external_address", json={"value": "pbx.mallory.example"})
     ),
+    ("api.settings_delete", "DELETE"): Route(api_call("delete", "/settings/external_address")),
     ("api.history_list", "GET"): Route(api_call("get", "/history?extension={number}")),
     ("api.history_export", "GET"): Route(api_call("get", "/history/export?mac={mac}")),
     ("api.tenants_list", "GET"): Route(api_call("get", "/tenants")),

@@ -108,6 +108,10 @@ def unset(
     credentials: the installation's are the default tenant's."""
     if manager:
         check_manager_may_change(name, tenant_id)
+    if name not in registry.specs:
+        raise NotFound(f"no setting {name!r}")
+    if tenant_id == DEFAULT_TENANT_ID:
+        raise SettingError(f"{name}: the default tenant's values are the installation's; set another value instead")
     if name in (PROVISIONING_USERNAME.name, PROVISIONING_PASSWORD.name) and tenant_id != DEFAULT_TENANT_ID:
         raise SettingError(f"{name}: every tenant has its own (set another value instead)")
     registry.unset(session, name, tenant_id)

@@ -676,8 +676,9 @@ def settings():
     session_ = db()
     views = admin_settings.listing(session_, registry, tenant_id())
     locked = _locked_settings(views)
+    own = _own_settings()
     if request.method == "GET":
-        return render_template("admin/settings.html", views=views, values={}, errors={}, locked=locked)
+        return render_template("admin/settings.html", views=views, values={}, errors={}, locked=locked, own=own)
     current = registry.all(session_, tenant_id())
     wanted = {
         view.name: request.form[view.name]
@@ -695,12 +696,30 @@ def settings():
         except (SettingError, AdminError) as error:
             errors[name] = str(error)
     if errors:
-        page = render_template("admin/settings.html", views=views, values=request.form, errors=errors, locked=locked)
+        page = render_template(
+            "admin/settings.html", views=views, values=request.form, errors=errors, locked=locked, own=own
+        )
         return page, 422
     for name, value in wanted.items():
         admin_settings.change(session_, registry, name, value, g.actor, tenant_id=tenant_id(), manager=_manager())
     flash(f"{len(wanted)} setting(s) changed." if wanted else "Nothing changed.", "info")
     return redirect(url_for("admin.settings"))
+
+
+@bp.post("/settings/<name>/unset")
+@_refusals
+def setting_unset(name: str):
+    """The tenant takes the installation's value of `name` again."""
+    admin_settings.unset(db(), hotdesk().settings, name, g.actor, tenant_id=tenant_id(), manager=_manager())
+    flash(f"{name}: the installation's value again.", "info")
+    return redirect(url_for("admin.settings"))
+
+
+def _own_settings() -> set[str]:
+    """The settings the tenant has values of its own for (the default tenant's are the installation's)."""
+    if tenant_id() == DEFAULT_TENANT_ID:
+        return set()
+    return set(hotdesk().settings.overrides(db(), tenant_id()))
 
 
 def _locked_settings(views) -> set[str]:

@@ -596,6 +596,14 @@ def settings_put(name: str) -> Response:
     return jsonify({"name": name, "value": None if spec.secret else stored, "help": spec.help, "secret": spec.secret})
 
 
+@bp.delete("/settings/<name>")
+def settings_delete(name: str) -> Response:
+    """The tenant's own value goes: it takes the installation's again."""
+    _setting(name)
+    admin_settings.unset(db(), hotdesk().settings, name, g.actor, tenant_id=tenant_id(), manager=_manager())
+    return Response(status=204)
+
+
 def _setting(name: str) -> SettingSpec:
     if name not in hotdesk().settings.specs:
         raise NotFound(f"no setting {name!r}")

@@ -554,10 +554,15 @@ def _document() -> dict:
                     (404,),
                 ),
                 "put": _operation(
-                    "Change a setting",
+                    "Change a setting (the tenant's own value; the installation's for the default tenant)",
                     {200: ("Changed", _json(_ref("Setting")))},
                     (400, 404, 415, 422),
                     body=_json(_ref("SettingValue")),
+                ),
+                "delete": _operation(
+                    "The tenant's own value goes: it takes the installation's again (not for the default tenant)",
+                    {204: ("Unset", None)},
+                    (404, 422),
                 ),
             },
             "/history": {
