@@ -432,10 +432,11 @@ def unlock(ctx: Context, session: Session, number: str | None, mac: str | None, 
 
 
 @main.command("lockouts")
+@tenant_option
 @with_session
-def lockouts_list(ctx: Context, session: Session) -> None:
+def lockouts_list(ctx: Context, session: Session, tenant_name: str | None) -> None:
     """Extensions and phones locked by failed logins now: kind, number or MAC, until (UTC), where, failures."""
-    for lock in lockouts.listing(session, ctx.settings):
+    for lock in lockouts.listing(session, ctx.settings, tenant_id=tenant_id_of(session, tenant_name)):
         click.echo(f"{lock.kind}\t{lock.key}\t{lock.until:%Y-%m-%d %H:%M}\t{lock.scope}\t{lock.failures} failures")
 
 
@@ -532,17 +533,20 @@ def devices_admit(ctx: Context, session: Session, mac: str | None, all_waiting: 
 @devices.command("add")
 @click.argument("mac")
 @click.option("--address", help="the only address its credentials go to (default: its first fetch's)")
+@tenant_option
 @with_session
-def devices_add(ctx: Context, session: Session, mac: str, address: str | None) -> None:
-    """Make a MAC known, admitted, before its phone fetches (under device_admission = known, the only way in)."""
-    device = phones.add_known(session, mac, CLI_ACTOR, address)
+def devices_add(ctx: Context, session: Session, mac: str, address: str | None, tenant_name: str | None) -> None:
+    """Make a MAC known, admitted, before its phone fetches (under device_admission = known, the only way in);
+    it is the tenant's, whose credentials it must then fetch with."""
+    device = phones.add_known(session, mac, CLI_ACTOR, address, tenant_id=tenant_id_of(session, tenant_name))
     click.echo(f"{device.mac}: added; credentials to its first fetch from {device.admitted_address or 'any address'}")
 
 
 @devices.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@tenant_option
 @with_session
-def devices_import(ctx: Context, session: Session, file: Path) -> None:
+def devices_import(ctx: Context, session: Session, file: Path, tenant_name: str | None) -> None:
     """Add MACs from a CSV file (mac[,address], optional header line), all or nothing."""
     try:
         text = file.read_bytes().decode("utf-8-sig")
@@ -550,7 +554,7 @@ def devices_import(ctx: Context, session: Session, file: Path) -> None:
         raise click.ClickException(f"{file}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
-    changed = phones.import_known(session, text, str(file), CLI_ACTOR)
+    changed = phones.import_known(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id_of(session, tenant_name))
     click.echo(f"{len(changed)} phone(s) added or admitted")
 
 

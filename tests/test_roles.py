@@ -98,6 +98,11 @@ def test_cli_makes_tenant_managers_and_tenant_tokens(run, client, tenants):
     # The token reaches acme's 1001 only.
     answer = client.get("/api/v1/extensions", headers={"Authorization": f"Bearer {secret}"})
     assert [item["name"] for item in answer.json["items"]] == ["Ann Acme"]
+    # A phone added for acme is acme's; commands about a phone find it in its tenant.
+    run("devices", "add", "001565dd0001", "--tenant", "acme")
+    answer = client.get("/api/v1/devices", headers={"Authorization": f"Bearer {secret}"})
+    assert [item["mac"] for item in answer.json["items"]] == ["001565dd0001"]
+    assert "nobody was logged in on 001565dd0001" in run("logout", "00:15:65:DD:00:01")
     error = run("admins", "add", "bob", "--tenant", "nobody", "--password-stdin", input=PASSWORD + "\n", code=1)
     assert "no tenant named 'nobody'" in error and len(error.strip().splitlines()) == 1
 
