@@ -9,7 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from hotdesk.admin import accounts
-from hotdesk.models import Event, Extension, Mapping, Template
+from hotdesk.admin import extensions as admin_extensions
+from hotdesk.directory import ExtensionData
+from hotdesk.models import Event, Extension, Mapping, Template, Tenant
 from tests import tools
 from tests.phones import YealinkPhone
 
@@ -121,3 +123,31 @@ def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_
     assert phone.boot()["account.1.enable"] == "0"
     logout = session.scalar(select(Event).where(Event.kind == "logout"))
     assert (logout.extension, logout.mac, logout.actor) == ("1001", MAC, "ann")
+
+
+def test_a_system_admin_switches_tenants_and_adds_one(live_server, browser_page, session):
+    """The header's tenant switch and the Tenants page, as a system admin uses them."""
+    accounts.add_admin(session, "root", "correct horse battery", "test")
+    session.commit()
+    expect = playwright_api.expect
+    page = browser_page
+    page.goto(live_server.url("/admin/sign-in"))
+    page.get_by_label("Name").fill("root")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_role("link", name="Tenants").click()
+    page.get_by_label("Name").fill("acme")
+    page.get_by_label("SIP domain").fill("acme.example.com")
+    page.get_by_role("button", name="Add tenant").click()
+    expect(page.locator("#new-tenant")).to_contain_text("hotdesk-acme")
+    acme = session.scalar(select(Tenant).where(Tenant.name == "acme"))
+    admin_extensions.create(session, ExtensionData("1001", "Ann Acme", "Acme-Secret-1"), "test", tenant_id=acme.id)
+    session.commit()
+
+    page.locator("#tenant-switch select").select_option("acme")
+    page.get_by_role("button", name="Switch").click()
+    expect(page.get_by_role("status")).to_contain_text("Acting for tenant acme")
+    page.get_by_role("link", name="Extensions", exact=True).click()
+    expect(page.get_by_role("link", name="1001")).to_be_visible()
+    expect(page.get_by_text("Ann Acme")).to_be_visible()
