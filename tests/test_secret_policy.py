@@ -7,16 +7,15 @@ import re
 import string
 
 import pytest
-from click.testing import CliRunner
 from lxml import html
 from sqlalchemy import select
 
 from hotdesk import policy, settings_registry
-from hotdesk.cli import main
 from hotdesk.models import Event, Extension
 from hotdesk.settings import PinLength, SettingError, check_pin_length
 from tests.brands import EMULATORS
 from tests.test_api import api, assert_json_error, token  # noqa: F401 (fixtures)
+from tests.test_cli import run  # noqa: F401 (fixture)
 from tests.test_console import Console, _push_request_context, admin, console, text  # noqa: F401 (fixtures)
 
 STRONG = re.compile(r"[A-Za-z0-9!%*_-]{8,}")
@@ -28,17 +27,6 @@ RULES = (
     "one of ! % * _ -",
     "only letters a-z A-Z, digits and ! % * _ -",
 )
-
-
-@pytest.fixture
-def run(database_url, engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOTDESK_DATABASE_URL", database_url)
-    monkeypatch.setenv("HOTDESK_INSTANCE_PATH", str(tmp_path / "instance"))
-
-    def run(*args):
-        return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-
-    return run
 
 
 def meets_policy(secret):
