@@ -1,4 +1,5 @@
-"""/admin/: the web console. Server-rendered pages; JavaScript only refreshes the live table.
+"""/admin/: the web console. Server-rendered pages; JavaScript only refreshes the live table and
+fills a generated secret in (the key button).
 
 Thin like the phone app: each view reads a form, calls hotdesk.admin, and renders or redirects.
 Signed-in admins only (argon2 passwords, sign-ins throttled from the history), CSRF tokens on
