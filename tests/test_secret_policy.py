@@ -343,3 +343,24 @@ def test_every_login_screen_asks_for_the_pin_in_numeric_mode(brand, client, exte
     assert modes == {"extension": (expected_numeric, False), "password": (expected_numeric, True)}
     assert "PIN" in phone.text(form)
     assert "Alice Martin" in phone.text(phone.submit(form, extension="1001", password="4321"))
+
+
+# per tenant: the policy is a setting like any other
+
+
+def test_each_tenant_has_its_own_policy(run, session):
+    assert run("tenants", "add", "acme", "--sip-domain", "acme.example.com").exit_code == 0
+    assert run("settings", "set", "secret_policy", "any", "--tenant", "acme").exit_code == 0
+    assert run("settings", "set", "pin_length", "4", "--tenant", "acme").exit_code == 0
+
+    loose = run("extensions", "add", "1001", "--name", "Ann", "--secret", "ann", "--pin", "4817", "--tenant", "acme")
+    assert loose.exit_code == 0, loose.output
+    five = run("extensions", "add", "1002", "--name", "Al", "--secret", "al", "--pin", "48173", "--tenant", "acme")
+    assert five.exit_code == 1 and "not 4 digits (pin_length is 4)" in five.output
+    strict = run("extensions", "add", "1001", "--name", "Ann", "--secret", "ann", "--pin", "48173")
+    assert strict.exit_code == 1 and "too weak (secret_policy is strong)" in strict.output
+
+    assert run("extensions", "weak-secrets", "--tenant", "acme").output == (
+        "1001\tneeds at least 8 characters; an upper-case letter; a digit; one of ! % * _ -\n"
+    )
+    assert run("extensions", "weak-secrets").exit_code == 0  # the default tenant has none
