@@ -34,8 +34,12 @@ def tenants(session, registry):
     for name, person in (("acme", "Ann Acme"), ("globex", "Gus Globex")):
         made[name] = tenancy.add(session, registry, name, f"{name}.example.com", "test")
         data = ExtensionData("1001", person, f"{name.capitalize()}-Secret-1", "1234")
-        admin_extensions.create(session, data, "test", tenant_id=made[name].tenant.id)
-    admin_extensions.create(session, ExtensionData("1001", "Dee Default", "Default-Secret-1"), "test")
+        admin_extensions.create(
+            session, data, "test", registry.values(session, made[name].tenant.id), tenant_id=made[name].tenant.id
+        )
+    admin_extensions.create(
+        session, ExtensionData("1001", "Dee Default", "Default-Secret-1"), "test", registry.values(session)
+    )
     session.commit()
     return made
 

@@ -107,7 +107,13 @@ def world(app, client, session):
         (b, SHARED, "Gus Globex", "Globex-Secret-1", "2222"),
         (b, "2002", "Bea Globex", "Globex-Secret-2", "3333"),
     ):
-        admin_extensions.create(session, ExtensionData(number, name, secret, pin), "test", tenant_id=tenant)
+        admin_extensions.create(
+            session,
+            ExtensionData(number, name, secret, pin),
+            "test",
+            registry.values(session, tenant),
+            tenant_id=tenant,
+        )
     default = session.scalar(select(Template).where(Template.brand == "yealink", Template.is_default))
     session.add(
         Template(tenant_id=b, brand="yealink", name="globex-private", body="# Globex private template\n" + default.body)
@@ -317,6 +323,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("admin.reset_credentials", "POST"): Route(console_post("/admin/devices/{mac}/reset-credentials")),
     ("admin.devices_admit_waiting", "POST"): Route(console_post("/admin/devices/admit-waiting")),
     ("admin.extensions", "GET"): Route(console_get("/admin/extensions?q={number}")),
+    ("admin.extensions_weak", "GET"): Route(console_get("/admin/extensions/weak")),
+    ("admin.secret_generate", "GET"): Route(console_get("/admin/secrets/generate"), same=False),  # random
     ("admin.extension_new", "GET"): Route(console_get("/admin/extensions/new")),
     ("admin.extension_new", "POST"): Route(
         console_post(
@@ -388,6 +396,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.extensions_import", "POST"): Route(
         api_call("post", "/extensions/import?dry_run=true", data=CSV_ROW, content_type="text/csv")
     ),
+    ("api.extensions_weak_secrets", "GET"): Route(api_call("get", "/extensions/weak-secrets")),
+    ("api.extensions_weak_pins", "GET"): Route(api_call("get", "/extensions/weak-pins")),
+    ("api.secrets_generate", "GET"): Route(api_call("get", "/secrets/generate"), same=False),  # random each time
     ("api.templates_list", "GET"): Route(api_call("get", "/templates?brand=yealink")),
     ("api.templates_get", "GET"): Route(api_call("get", "/templates/yealink/{template}")),
     ("api.templates_put", "PUT"): Route(

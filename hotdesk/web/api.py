@@ -14,7 +14,7 @@ from flask import Blueprint, Response, g, jsonify, request, stream_with_context,
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from hotdesk import tenancy
+from hotdesk import policy, tenancy
 from hotdesk.admin import AdminError, Conflict, NotAllowed, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -25,6 +25,7 @@ from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
 from hotdesk.tenancy import TenantError
 from hotdesk.web import act_for_tenant, carries_nul, db, hotdesk, openapi, tenant_id
+from hotdesk.web import settings as setting_values
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PREFIX = "/api/"
@@ -241,6 +242,10 @@ def extension_json(extension) -> dict:
     }
 
 
+def weak_json(weak: admin_extensions.Weak) -> dict:
+    return {"extension": weak.number, "reason": weak.reason}
+
+
 def template_json(template, body: bool = False) -> dict:
     shape = {
         "brand": template.brand,
@@ -338,7 +343,11 @@ def extensions_create() -> Response:
     fields = ("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template")
     data = _body(fields, required=("number", "name", "secret"), nullable=fields[3:])
     extension = admin_extensions.create(
-        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor, tenant_id=tenant_id()
+        db(),
+        ExtensionData(**{k: v for k, v in data.items() if v is not None}),
+        g.actor,
+        setting_values(),
+        tenant_id=tenant_id(),
     )
     response = jsonify(extension_json(extension))
     response.status_code = 201
@@ -356,7 +365,9 @@ def extensions_get(number: str) -> Response:
 @bp.patch("/extensions/<number>")
 def extensions_update(number: str) -> Response:
     data = _body(admin_extensions.EDITABLE, nullable=("voicemail_pin", "email", "auth_name", "template"))
-    return jsonify(extension_json(admin_extensions.update(db(), number, data, g.actor, tenant_id=tenant_id())))
+    return jsonify(
+        extension_json(admin_extensions.update(db(), number, data, g.actor, setting_values(), tenant_id=tenant_id()))
+    )
 
 
 @bp.delete("/extensions/<number>")
@@ -385,10 +396,13 @@ def extensions_import() -> Response:
     preview = admin_extensions.preview_import(session, text, "upload", tenant_id=tenant_id())
     if preview.ok and dry_run == "false":
         preview = admin_extensions.import_csv(session, text, "upload", g.actor, tenant_id=tenant_id())
+    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
     body = {
         "dry_run": dry_run == "true",
         "rows": [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows],
         "errors": preview.errors,
+        "weak_secrets": warnings.weak_secrets,
+        "weak_pins": warnings.weak_pins,
     }
     if not preview.ok:
         return error_response(422, preview.errors[0], **body)
@@ -398,6 +412,25 @@ def extensions_import() -> Response:
 @bp.get("/extensions/export")
 def extensions_export() -> Response:
     return _csv(admin_extensions.export_csv(db(), tenant_id=tenant_id()), "extensions.csv")
+
+
+@bp.get("/extensions/weak-secrets")
+def extensions_weak_secrets() -> Response:
+    return jsonify({"items": [weak_json(row) for row in admin_extensions.weak_secrets(db(), tenant_id=tenant_id())]})
+
+
+@bp.get("/extensions/weak-pins")
+def extensions_weak_pins() -> Response:
+    weak = admin_extensions.weak_pins(db(), setting_values(), tenant_id=tenant_id())
+    return jsonify({"items": [weak_json(row) for row in weak]})
+
+
+@bp.get("/secrets/generate")
+def secrets_generate() -> Response:
+    """A new random SIP secret that meets the strong secret policy (nobody's yet: not stored)."""
+    response = jsonify({"secret": policy.generate_secret()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/templates")
