@@ -316,7 +316,12 @@ SCHEMAS = {
 
 
 # Operations whose answer carries SIP secrets, PINs or provisioning passwords: the secrets scope.
-SECRET_OPERATIONS = {("/extensions/export", "get")}
+# A weak secret's or PIN's reasons say much of it ("one digit repeated"): the secrets scope too.
+SECRET_OPERATIONS = {
+    ("/extensions/export", "get"),
+    ("/extensions/weak-secrets", "get"),
+    ("/extensions/weak-pins", "get"),
+}
 
 
 @cache
