@@ -5,25 +5,38 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import click
-from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from hotdesk import hotdesking, runtime, scheduler, schema
-from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins
+from hotdesk.admin import MAX_PAGE_SIZE, AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.config import Config
 from hotdesk.directory import DirectoryError, ExtensionData
-from hotdesk.models import Device, Extension, Mapping, Template
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
 
+T = TypeVar("T")
 CLI_ACTOR = "cli"  # the actor of changes made from the command line, in the history
+
+
+def every_page(fetch: Callable[..., Page[T]]) -> Iterator[T]:
+    """Every item of a paged admin listing, page after page (`fetch` takes `after` and `limit`)."""
+    after = None
+    while True:
+        page = fetch(after=after, limit=MAX_PAGE_SIZE)
+        yield from page.items
+        if page.next is None:
+            return
+        after = page.next
 
 
 class Context:
@@ -119,13 +132,9 @@ def extensions_import(ctx: Context, session: Session, file: Path) -> None:
         raise click.ClickException(f"{file}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
-    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR).rows
-    click.echo(f"{len(imported)} extension(s) imported")
-    weak = [
-        row.data.number
-        for row in imported
-        if row.data.voicemail_pin and hotdesking.weak_pin(row.data.voicemail_pin, row.data.number)
-    ]
+    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR)
+    click.echo(f"{len(imported.rows)} extension(s) imported")
+    weak = imported.weak_pins
     if weak:
         click.echo(
             f"warning: {len(weak)} imported PIN(s) are trivial to guess: see `hotdesk extensions weak-pins`", err=True
@@ -143,10 +152,10 @@ def extensions_import(ctx: Context, session: Session, file: Path) -> None:
 @with_session
 def extensions_add(ctx: Context, session: Session, number: str, **fields) -> None:
     """Add (or update) one extension: every field as given, an optional one left out is cleared."""
-    if session.scalar(select(Extension.id).where(Extension.number == number.strip())) is None:
-        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR)
-    else:
+    try:
         saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR)
+    except NotFound:
+        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR)
     click.echo(f"extension {saved.number} saved")
 
 
@@ -175,11 +184,24 @@ def extensions_delete(ctx: Context, session: Session, number: str) -> None:
 
 
 @extensions.command("list")
+@click.option("--search", default="", help="a number prefix or part of the name")
 @with_session
-def extensions_list(ctx: Context, session: Session) -> None:
+def extensions_list(ctx: Context, session: Session, search: str) -> None:
     """Extensions, one a line: number, name, voicemail yes/no, email."""
-    for ext in session.scalars(select(Extension).order_by(Extension.number)):
+    for ext in every_page(functools.partial(admin_extensions.page, session, search=search)):
         click.echo(f"{ext.number}\t{ext.name}\tvoicemail={'yes' if ext.voicemail_pin else 'no'}\t{ext.email or ''}")
+
+
+@extensions.command("show")
+@click.argument("number")
+@with_session
+def extensions_show(ctx: Context, session: Session, number: str) -> None:
+    """One extension: name, auth name, e-mail, voicemail PIN set or not, pinned templates (never its secrets)."""
+    ext = admin_extensions.get(session, number.strip())
+    click.echo(f"extension\t{ext.number}\nname\t{ext.name}\nauth_name\t{ext.auth_name or ''}\nemail\t{ext.email or ''}")
+    click.echo(f"voicemail_pin\t{'set' if ext.voicemail_pin else 'none'}")
+    for pin in sorted(ext.pins, key=lambda p: p.brand):
+        click.echo(f"pinned\t{pin.brand}/{pin.template.name}")
 
 
 @extensions.command("export")
@@ -230,9 +252,8 @@ def settings_set(ctx: Context, session: Session, name: str, value: str) -> None:
 @with_session
 def settings_list(ctx: Context, session: Session) -> None:
     """Every setting; passwords are shown as (hidden): use `settings get NAME`."""
-    for name, value in sorted(ctx.settings.all(session).items()):
-        spec = ctx.settings.spec(name)
-        click.echo(f"{name} = {'(hidden)' if spec.secret else value}\t# {spec.help}")
+    for view in admin_settings.listing(session, ctx.settings):
+        click.echo(f"{view.name} = {'(hidden)' if view.secret else view.value}\t# {view.help}")
 
 
 # templates
@@ -244,10 +265,20 @@ def templates_group() -> None:
 
 
 @templates_group.command("list")
+@click.option("--brand", default=None, help="only this brand's")
 @with_session
-def templates_list(ctx: Context, session: Session) -> None:
-    for t in session.scalars(select(Template).order_by(Template.brand, Template.name)):
+def templates_list(ctx: Context, session: Session, brand: str | None) -> None:
+    for t in admin_templates.listing(session, brand):
         click.echo(f"{t.brand}/{t.name}{'  (default)' if t.is_default else ''}")
+
+
+@templates_group.command("show")
+@click.argument("brand")
+@click.argument("name")
+@with_session
+def templates_show(ctx: Context, session: Session, brand: str, name: str) -> None:
+    """Print the body of template BRAND/NAME (as `templates import` reads it back)."""
+    click.echo(admin_templates.get(session, brand, name).body, nl=False)
 
 
 @templates_group.command("set-default")
@@ -278,13 +309,16 @@ def mappings() -> None:
 
 
 @mappings.command("list")
+@click.option("--search", default="", help="an extension or MAC prefix")
+@click.option("--limit", default=phones.LIVE_LIMIT, show_default=True, type=click.IntRange(1, phones.LIVE_LIMIT))
 @with_session
-def mappings_list(ctx: Context, session: Session) -> None:
-    for m in session.scalars(select(Mapping).order_by(Mapping.since)):
-        template = hotdesking.choose_template(session, m.device, m)
+def mappings_list(ctx: Context, session: Session, search: str, limit: int) -> None:
+    """Who is logged in where, the latest logins first: extension, MAC, brand and model, template,
+    address, since (UTC)."""
+    for seat in phones.who_is_where(session, search, limit):
         click.echo(
-            f"{m.extension.number}\t{m.device.mac}\t{m.device.brand} {m.device.model or ''}\t"
-            f"{template.brand}/{template.name}\t{m.address.value}\t{m.since:%Y-%m-%d %H:%M}"
+            f"{seat.extension}\t{seat.mac}\t{seat.brand} {seat.model or ''}\t"
+            f"{seat.template}\t{seat.address}\t{seat.since:%Y-%m-%d %H:%M}"
         )
 
 
@@ -366,15 +400,9 @@ def login(ctx: Context, session: Session, number: str, mac: str, address: str) -
 @with_session
 def extensions_weak_pins(ctx: Context, session: Session) -> None:
     """Extensions whose voicemail PIN is trivial to guess, and why (exit status 1 if any)."""
-    weak = [
-        (ext.number, reason)
-        for ext in session.scalars(
-            select(Extension).where(Extension.voicemail_pin.is_not(None)).order_by(Extension.number)
-        )
-        if ext.voicemail_pin and (reason := hotdesking.weak_pin(ext.voicemail_pin, ext.number))
-    ]
-    for number, reason in weak:
-        click.echo(f"{number}\t{reason}")
+    weak = admin_extensions.weak_pins(session)
+    for found in weak:
+        click.echo(f"{found.extension}\t{found.reason}")
     if weak:
         raise SystemExit(1)
 
@@ -389,15 +417,13 @@ def devices() -> None:
 
 @devices.command("list")
 @click.option("--waiting", is_flag=True, help="only phones waiting to be admitted")
+@click.option("--search", default="", help="a MAC prefix (separators allowed)")
 @with_session
-def devices_list(ctx: Context, session: Session, waiting: bool) -> None:
+def devices_list(ctx: Context, session: Session, waiting: bool, search: str) -> None:
     """MAC, brand, model, firmware, last address and time, own credentials issued or not, admitted
     or waiting; then any warning (a refused request that claimed another brand, a fetch with the
     shared credentials although the phone has its own)."""
-    query = select(Device).order_by(Device.mac)
-    if waiting:
-        query = query.where(Device.admitted_at.is_(None))
-    for d in session.scalars(query):
+    for d in every_page(functools.partial(phones.devices_page, session, search=search, waiting=waiting)):
         seen = f"{d.last_seen:%Y-%m-%d %H:%M}" if d.last_seen else "-"
         own = "own-credentials" if d.provisioning_username else "global-credentials"
         admitted = "admitted" if d.admitted else "waiting"
@@ -452,8 +478,8 @@ def devices_import(ctx: Context, session: Session, file: Path) -> None:
         raise click.ClickException(f"{file}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
-    changed = phones.import_known(session, text, str(file), CLI_ACTOR)
-    click.echo(f"{len(changed)} phone(s) added or admitted")
+    imported = phones.import_known(session, text, str(file), CLI_ACTOR)
+    click.echo(f"{len(imported.changed)} phone(s) added or admitted")
 
 
 @devices.command("reset-credentials")
@@ -517,18 +543,56 @@ def mappings_pins(ctx: Context, session: Session) -> None:
 # history
 
 
-@main.group("history")
-def history_group() -> None:
-    """Logins, logouts, failures, NOTIFY outcomes and admin changes."""
+HISTORY_FILTERS = (
+    click.option("--extension", default=None),
+    click.option("--mac", default=None),
+    click.option("--kind", default=None, help=f"one of: {', '.join(history.KINDS)}"),
+    click.option("--since", default=None, help="YYYY-MM-DD or an ISO date-time (UTC unless it says)"),
+    click.option("--until", default=None, help="YYYY-MM-DD (through that day) or an ISO date-time"),
+)
+
+
+def history_filters(command):
+    for option in reversed(HISTORY_FILTERS):
+        command = option(command)
+    return command
+
+
+@main.group("history", invoke_without_command=True)
+@history_filters
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, MAX_PAGE_SIZE), help="events shown")
+@click.option("--before", default=None, help="the cursor a previous run printed: older events")
+@click.pass_context
+def history_group(click_ctx: click.Context, limit: int, before: str | None, **filters) -> None:
+    """Logins, logouts, failures, NOTIFY outcomes and admin changes: the latest first, one a line
+    (id, time UTC, kind, extension, MAC, brand, model, template, address, IP, actor, detail)."""
+    if click_ctx.invoked_subcommand is not None:
+        if any(value is not None for value in filters.values()) or before is not None or limit != 50:
+            raise click.UsageError(f"give the options after `{click_ctx.invoked_subcommand}`")
+        return
+    click_ctx.invoke(history_list, limit=limit, before=before, **filters)
+
+
+@with_session
+def history_list(ctx: Context, session: Session, limit: int, before: str | None, **filters) -> None:
+    page = history.page(session, history.Filters.parse(**filters), before=before, limit=limit)
+    for event in page.items:
+        click.echo("\t".join(_history_cell(getattr(event, column)) for column in history.COLUMNS))
+    if page.next is not None:
+        click.echo(f"more: --before {page.next}", err=True)
+
+
+def _history_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    return "".join(ch if ch.isprintable() else " " for ch in str(value))  # one event, one line
 
 
 @history_group.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), default="-")
-@click.option("--extension", default=None)
-@click.option("--mac", default=None)
-@click.option("--kind", default=None, help=f"one of: {', '.join(history.KINDS)}")
-@click.option("--since", default=None, help="YYYY-MM-DD or an ISO date-time (UTC unless it says)")
-@click.option("--until", default=None, help="YYYY-MM-DD (through that day) or an ISO date-time")
+@history_filters
 @with_session
 def history_export(ctx: Context, session: Session, file: Path, **filters) -> None:
     """Matching events as CSV, oldest first, to FILE (default: standard output)."""

@@ -145,6 +145,15 @@ class ImportPreview:
     def ok(self) -> bool:
         return not self.errors
 
+    @property
+    def weak_pins(self) -> list[str]:
+        """The rows' extensions whose voicemail PIN is trivial to guess (warned about, not refused)."""
+        return [
+            row.data.number
+            for row in self.rows
+            if row.data.voicemail_pin and hotdesking.weak_pin(row.data.voicemail_pin, row.data.number)
+        ]
+
 
 def preview_import(session: Session, text: str, source: str) -> ImportPreview:
     """What importing `text` would do, and every row that stops it. Writes nothing."""
@@ -183,6 +192,29 @@ def import_csv(session: Session, text: str, source: str, actor: str) -> ImportPr
     )
     session.flush()
     return preview
+
+
+@dataclass(frozen=True)
+class WeakPin:
+    extension: str
+    reason: str  # why it is trivial to guess; for some reasons ("the extension number") the PIN itself
+
+
+def weak_pins(session: Session, among: list[str] | None = None) -> list[WeakPin]:
+    """Extensions (all, or those numbered `among`: a page's) whose voicemail PIN is trivial to
+    guess, in number order, and why."""
+    query = (
+        select(Extension.number, Extension.voicemail_pin)
+        .where(Extension.voicemail_pin.is_not(None))
+        .order_by(Extension.number)
+    )
+    if among is not None:
+        query = query.where(Extension.number.in_(among))
+    return [
+        WeakPin(number, reason)
+        for number, pin in session.execute(query)
+        if pin and (reason := hotdesking.weak_pin(pin, number))
+    ]
 
 
 def export_csv(session: Session) -> Iterator[str]:

@@ -256,7 +256,13 @@ def extensions():
         page = admin_extensions.page(db(), search=search, after=request.args.get("after") or None)
     except REFUSED as error:
         abort(400, str(error))
-    return render_template("admin/extensions.html", page=page, search=search)
+    weak = {found.extension: found.reason for found in admin_extensions.weak_pins(db(), [e.number for e in page.items])}
+    return render_template("admin/extensions.html", page=page, search=search, weak=weak)
+
+
+@bp.get("/extensions/weak-pins")
+def weak_pins():
+    return render_template("admin/weak_pins.html", weak=admin_extensions.weak_pins(db()))
 
 
 @bp.route("/extensions/new", methods=["GET", "POST"])
@@ -336,6 +342,8 @@ def extensions_import():
         flash(
             f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info"
         )
+        if imported.weak_pins:
+            flash(f"{len(imported.weak_pins)} imported voicemail PIN(s) are trivial to guess: see Weak PINs.", "error")
         return redirect(url_for("admin.extensions"))
     preview = admin_extensions.preview_import(session_, text, source)
     return render_template("admin/import.html", preview=preview, csv=text, source=source), 200 if preview.ok else 422
@@ -494,6 +502,36 @@ def device_add():
     return redirect(url_for("admin.devices"))
 
 
+@bp.route("/devices/import", methods=["GET", "POST"])
+def devices_import():
+    """Upload a CSV of MACs -> preview (every bad line listed, nothing written) -> confirm."""
+    if request.method == "GET":
+        return render_template("admin/devices_import.html", preview=None)
+    upload = request.files.get("file")
+    source = (upload.filename if upload and upload.filename else None) or "upload"
+    raw = upload.read() if upload else request.form.get("csv", "").encode()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return render_template(
+            "admin/devices_import.html", preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"
+        ), 422
+    session_ = db()
+    if request.form.get("confirm"):
+        source = request.form.get("source", source)
+        try:
+            imported = phones.import_known(session_, text, source, g.actor)
+        except REFUSED:  # the phones changed since the preview
+            session_.rollback()
+            preview = phones.preview_known(session_, text, source)
+            return render_template("admin/devices_import.html", preview=preview, csv=text, source=source), 422
+        flash(f"{len(imported.changed)} phone(s) added or admitted.", "info")
+        return redirect(url_for("admin.devices"))
+    preview = phones.preview_known(session_, text, source)
+    status = 200 if preview.ok else 422
+    return render_template("admin/devices_import.html", preview=preview, csv=text, source=source), status
+
+
 @bp.post("/devices/<mac>/admit")
 @_refusals
 def device_admit(mac: str):
@@ -631,6 +669,19 @@ def settings():
         admin_settings.change(session_, registry, name, value, g.actor)
     flash(f"{len(wanted)} setting(s) changed." if wanted else "Nothing changed.", "info")
     return redirect(url_for("admin.settings"))
+
+
+@bp.post("/settings/<name>/show")
+def setting_show(name: str):
+    """A secret setting's value (as `hotdesk settings get`), in this answer only: it is in no page a
+    GET returns, so no cache, history or shoulder sees it unasked."""
+    registry = hotdesk().settings
+    if name not in registry.specs:
+        abort(404, f"no setting {name!r}")
+    session_ = db()
+    views = admin_settings.listing(session_, registry)
+    shown = {name: registry.get(session_, name)}
+    return render_template("admin/settings.html", views=views, values={}, errors={}, shown=shown)
 
 
 def _admins_exist() -> bool:

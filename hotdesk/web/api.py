@@ -327,9 +327,8 @@ def extensions_delete(number: str) -> Response:
     return Response(status=204)
 
 
-@bp.post("/extensions/import")
-def extensions_import() -> Response:
-    """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
+def _csv_upload() -> tuple[str, bool]:
+    """The CSV body of an import, and whether ?dry_run=true asks only what it would do."""
     if request.mimetype != "text/csv":
         raise Unsupported("send the CSV with Content-Type: text/csv")
     try:
@@ -339,18 +338,34 @@ def extensions_import() -> Response:
     dry_run = request.args.get("dry_run", "false")
     if dry_run not in ("true", "false"):
         raise BadRequest("dry_run: true or false")
+    return text, dry_run == "true"
+
+
+def _import_answer(dry_run: bool, rows: list[dict], errors: list[str], **extra: Any) -> Response:
+    body = {"dry_run": dry_run, "rows": rows, "errors": errors, **extra}
+    if errors:
+        return error_response(422, errors[0], **body)
+    return jsonify(body)
+
+
+@bp.post("/extensions/import")
+def extensions_import() -> Response:
+    """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
+    text, dry_run = _csv_upload()
     session = db()
     preview = admin_extensions.preview_import(session, text, "upload")
-    if preview.ok and dry_run == "false":
+    if preview.ok and not dry_run:
         preview = admin_extensions.import_csv(session, text, "upload", g.actor)
-    body = {
-        "dry_run": dry_run == "true",
-        "rows": [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows],
-        "errors": preview.errors,
-    }
-    if not preview.ok:
-        return error_response(422, preview.errors[0], **body)
-    return jsonify(body)
+    rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
+    return _import_answer(dry_run, rows, preview.errors, weak_pins=preview.weak_pins)
+
+
+@bp.get("/extensions/weak-pins")
+def extensions_weak_pins() -> Response:
+    """Extensions whose voicemail PIN is trivial to guess, and why: the reason can be the PIN itself."""
+    return jsonify(
+        {"items": [{"extension": w.extension, "reason": w.reason} for w in admin_extensions.weak_pins(db())]}
+    )
 
 
 @bp.get("/extensions/export")
@@ -446,6 +461,18 @@ def devices_add() -> Response:
     response.status_code = 201
     response.headers["Location"] = url_for("api.devices_get", mac=device.mac)
     return response
+
+
+@bp.post("/devices/import")
+def devices_import() -> Response:
+    """CSV body (mac[,address]), all or nothing; ?dry_run=true only reports what would happen."""
+    text, dry_run = _csv_upload()
+    session = db()
+    preview = phones.preview_known(session, text, "upload")
+    if preview.ok and not dry_run:
+        preview = phones.import_known(session, text, "upload", g.actor)
+    rows = [{"line": row.line, "mac": row.mac, "address": row.address, "action": row.action} for row in preview.rows]
+    return _import_answer(dry_run, rows, preview.errors)
 
 
 @bp.post("/devices/admit-waiting")

@@ -163,6 +163,37 @@ SCHEMAS = {
                 ),
             },
             "errors": {"type": "array", "items": STRING, "description": "every bad row: file, line, field"},
+            "weak_pins": {
+                "type": "array",
+                "items": STRING,
+                "description": "extensions of the file whose voicemail PIN is trivial to guess (imported all the same)",
+            },
+        },
+        "required": ["dry_run", "rows", "errors", "weak_pins"],
+    },
+    "WeakPin": _obj({"extension": STRING, "reason": {"type": "string", "description": "can be the PIN itself"}}),
+    "WeakPinList": _list("WeakPin"),
+    "DeviceImportResult": {
+        "type": "object",
+        "properties": {
+            "error": STRING,
+            "dry_run": {"type": "boolean"},
+            "rows": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "line": {"type": "integer"},
+                        "mac": STRING,
+                        "address": NULLABLE,
+                        "action": {
+                            "type": "string",
+                            "enum": ["add", "admit", "keep"],
+                            "description": "keep: admitted already, left as it is",
+                        },
+                    }
+                ),
+            },
+            "errors": {"type": "array", "items": STRING, "description": "every bad line: file, line, field"},
         },
         "required": ["dry_run", "rows", "errors"],
     },
@@ -288,7 +319,8 @@ SCHEMAS = {
 
 
 # Operations whose answer carries SIP secrets, PINs or provisioning passwords: the secrets scope.
-SECRET_OPERATIONS = {("/extensions/export", "get")}
+# The weak PINs' reasons too: "the extension number" is the PIN, and a PIN logs its user in on any phone.
+SECRET_OPERATIONS = {("/extensions/export", "get"), ("/extensions/weak-pins", "get")}
 
 
 @cache
@@ -371,6 +403,13 @@ def _document() -> dict:
                     "Every extension as CSV, as the import reads it (secrets included)", {200: (ok, CSV)}, ()
                 )
             },
+            "/extensions/weak-pins": {
+                "get": _operation(
+                    "Extensions whose voicemail PIN is trivial to guess, and why (the reason can give the PIN away)",
+                    {200: (ok, _json(_ref("WeakPinList")))},
+                    (),
+                )
+            },
             "/templates": {
                 "get": _operation(
                     "Provisioning templates",
@@ -443,6 +482,22 @@ def _document() -> dict:
                     (409, 415, 422),
                     body=_json(_ref("NewDevice")),
                 ),
+            },
+            "/devices/import": {
+                "post": _operation(
+                    "Import a CSV of MACs (mac[,address], optional header line), all or nothing: new ones are added,"
+                    " waiting ones admitted",
+                    {
+                        200: ("Imported, or with dry_run what would be", _json(_ref("DeviceImportResult"))),
+                        422: (
+                            "Refused: every bad line in `errors`, nothing written",
+                            _json(_ref("DeviceImportResult")),
+                        ),
+                    },
+                    (400, 415),
+                    params=(_query("dry_run", {"type": "string", "enum": ["true", "false"]}, "only report"),),
+                    body=CSV,
+                )
             },
             "/devices/admit-waiting": {
                 "post": _operation(
