@@ -21,6 +21,7 @@ from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.config import Config
 from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.models import Device
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
 
@@ -118,20 +119,42 @@ def extensions() -> None:
     """Users' SIP accounts."""
 
 
-@extensions.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@with_session
-def extensions_import(ctx: Context, session: Session, file: Path) -> None:
-    """Add or update extensions from a CSV file, all or nothing.
-
-    Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template.
-    """
+def read_text(file: Path) -> str:
     try:
-        text = file.read_bytes().decode("utf-8-sig")
+        return file.read_bytes().decode("utf-8-sig")
     except OSError as error:
         raise click.ClickException(f"{file}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
+
+
+def report_preview(rows: list[str], errors: list[str]) -> None:
+    """A dry run's answer: what each line would do; every bad line (exit status 1 if any)."""
+    for row in rows:
+        click.echo(row)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
+        raise SystemExit(1)
+
+
+DRY_RUN = click.option("--dry-run", is_flag=True, help="only say what it would do, and every bad line; write nothing")
+
+
+@extensions.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DRY_RUN
+@with_session
+def extensions_import(ctx: Context, session: Session, file: Path, dry_run: bool) -> None:
+    """Add or update extensions from a CSV file, all or nothing.
+
+    Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template.
+    """
+    text = read_text(file)
+    if dry_run:
+        preview = admin_extensions.preview_import(session, text, str(file))
+        report_preview([f"line {row.line}\t{row.data.number}\t{row.action}" for row in preview.rows], preview.errors)
+        return
     imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR)
     click.echo(f"{len(imported.rows)} extension(s) imported")
     weak = imported.weak_pins
@@ -423,16 +446,31 @@ def devices_list(ctx: Context, session: Session, waiting: bool, search: str) -> 
     """MAC, brand, model, firmware, last address and time, own credentials issued or not, admitted
     or waiting; then any warning (a refused request that claimed another brand, a fetch with the
     shared credentials although the phone has its own)."""
-    for d in every_page(functools.partial(phones.devices_page, session, search=search, waiting=waiting)):
-        seen = f"{d.last_seen:%Y-%m-%d %H:%M}" if d.last_seen else "-"
-        own = "own-credentials" if d.provisioning_username else "global-credentials"
-        admitted = "admitted" if d.admitted else "waiting"
-        columns = [d.mac, d.brand or "-", d.model or "-", d.firmware or "-", d.last_ip or "-", seen, own, admitted]
-        if d.mismatch_at:
-            columns.append(f"refused {d.mismatch_at:%Y-%m-%d %H:%M}: {d.mismatch_detail}")
-        if d.shared_fetch_at:
-            columns.append(f"shared credentials {d.shared_fetch_at:%Y-%m-%d %H:%M} from {d.shared_fetch_ip or '?'}")
-        click.echo("\t".join(columns))
+    for device in every_page(functools.partial(phones.devices_page, session, search=search, waiting=waiting)):
+        click.echo(device_line(device))
+
+
+@devices.command("show")
+@click.argument("mac")
+@with_session
+def devices_show(ctx: Context, session: Session, mac: str) -> None:
+    """One phone, as `devices list` shows it, and who is logged in on it."""
+    device = phones.device(session, mac)
+    click.echo(device_line(device))
+    if device.mapping is not None:
+        click.echo(f"logged in: {device.mapping.extension.number} since {device.mapping.since:%Y-%m-%d %H:%M}")
+
+
+def device_line(d: Device) -> str:
+    seen = f"{d.last_seen:%Y-%m-%d %H:%M}" if d.last_seen else "-"
+    own = "own-credentials" if d.provisioning_username else "global-credentials"
+    admitted = "admitted" if d.admitted else "waiting"
+    columns = [d.mac, d.brand or "-", d.model or "-", d.firmware or "-", d.last_ip or "-", seen, own, admitted]
+    if d.mismatch_at:
+        columns.append(f"refused {d.mismatch_at:%Y-%m-%d %H:%M}: {d.mismatch_detail}")
+    if d.shared_fetch_at:
+        columns.append(f"shared credentials {d.shared_fetch_at:%Y-%m-%d %H:%M} from {d.shared_fetch_ip or '?'}")
+    return "\t".join(columns)
 
 
 @devices.command("admit")
@@ -469,15 +507,19 @@ def devices_add(ctx: Context, session: Session, mac: str, address: str | None) -
 
 @devices.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DRY_RUN
 @with_session
-def devices_import(ctx: Context, session: Session, file: Path) -> None:
-    """Add MACs from a CSV file (mac[,address], optional header line), all or nothing."""
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise click.ClickException(f"{file}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
+def devices_import(ctx: Context, session: Session, file: Path, dry_run: bool) -> None:
+    """Add MACs from a CSV file (mac[,address], optional header line), all or nothing: new ones are
+    added, waiting ones admitted, admitted ones left as they are."""
+    text = read_text(file)
+    if dry_run:
+        preview = phones.preview_known(session, text, str(file))
+        report_preview(
+            [f"line {row.line}\t{row.mac}\t{row.address or 'any address'}\t{row.action}" for row in preview.rows],
+            preview.errors,
+        )
+        return
     imported = phones.import_known(session, text, str(file), CLI_ACTOR)
     click.echo(f"{len(imported.changed)} phone(s) added or admitted")
 
@@ -499,12 +541,7 @@ def devices_reset_credentials(ctx: Context, session: Session, mac: str) -> None:
 @with_session
 def templates_import(ctx: Context, session: Session, file: Path, brand: str, name: str) -> None:
     """Add or replace template BRAND/NAME from FILE, once it renders for a guest and a user phone."""
-    try:
-        body = file.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise click.ClickException(f"{file}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
+    body = read_text(file)
     try:
         admin_templates.save(session, brand, name, body, CLI_ACTOR)
     except TemplateError as error:

@@ -32,7 +32,6 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select
 
 from hotdesk.admin import AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
@@ -175,7 +174,7 @@ def _tell(devices, reason: str) -> None:
 def sign_in():
     next_url = request.values.get("next") or ""
     if request.method == "GET":
-        return render_template("admin/sign_in.html", next=next_url, no_admins=not _admins_exist())
+        return render_template("admin/sign_in.html", next=next_url, no_admins=not accounts.any_admin(db()))
     name = request.form.get("name", "")
     browser = _known_browser(name)
     try:
@@ -373,9 +372,12 @@ def templates():
 @bp.route("/templates/<brand>/<name>", methods=["GET", "POST"])
 def template_edit(brand: str, name: str):
     session_ = db()
-    template = admin_templates.find(session_, brand, name)
-    if template is None or brand not in BRANDS:
-        abort(404, f"no template {brand}/{name}")
+    try:
+        template = admin_templates.get(session_, brand, name)
+    except NotFound as error:
+        abort(404, str(error))
+    if brand not in BRANDS:  # a template of a brand this version no longer has
+        abort(404, f"no brand {brand!r}")
     if request.method == "GET":
         return render_template(
             "admin/template_form.html", template=template, brand=brand, name=name, body=template.body
@@ -684,19 +686,17 @@ def setting_show(name: str):
     return render_template("admin/settings.html", views=views, values={}, errors={}, shown=shown)
 
 
-def _admins_exist() -> bool:
-    return db().scalar(select(Admin.id).limit(1)) is not None
-
-
 # access: console admins and API tokens (as `hotdesk admins` and `hotdesk tokens`)
 
 
 def _access_page(new_token: accounts.NewToken | None = None, status: int = 200):
     session_ = db()
+    tokens = accounts.tokens(session_)
     return render_template(
         "admin/access.html",
         admins=accounts.admins(session_),
-        tokens=accounts.tokens(session_),
+        tokens=tokens,
+        expired={token.name for token in tokens if accounts.token_expired(token)},
         scopes=accounts.SCOPES,
         default_scopes=accounts.DEFAULT_SCOPES,
         new_token=new_token,
