@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import click
+from click.core import ParameterSource
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
@@ -604,7 +605,7 @@ def history_group(click_ctx: click.Context, limit: int, before: str | None, **fi
     """Logins, logouts, failures, NOTIFY outcomes and admin changes: the latest first, one a line
     (id, time UTC, kind, extension, MAC, brand, model, template, address, IP, actor, detail)."""
     if click_ctx.invoked_subcommand is not None:
-        if any(value is not None for value in filters.values()) or before is not None or limit != 50:
+        if any(click_ctx.get_parameter_source(name) != ParameterSource.DEFAULT for name in click_ctx.params):
             raise click.UsageError(f"give the options after `{click_ctx.invoked_subcommand}`")
         return
     click_ctx.invoke(history_list, limit=limit, before=before, **filters)
