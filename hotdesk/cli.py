@@ -183,6 +183,29 @@ def extensions_add(ctx: Context, session: Session, number: str, **fields) -> Non
     click.echo(f"extension {saved.number} saved")
 
 
+@extensions.command("set")
+@click.argument("number")
+@click.option("--name", default=None)
+@click.option("--secret", default=None)
+@click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password)")
+@click.option("--no-pin", is_flag=True, help="remove the voicemail PIN")
+@click.option("--email", default=None, help="empty: none")
+@click.option("--auth-name", default=None, help="empty: none")
+@click.option("--template", default=None, help="pin to a template: brand/name")
+@with_session
+def extensions_set(ctx: Context, session: Session, number: str, no_pin: bool, **fields) -> None:
+    """Change the given fields of an extension; the others keep their value."""
+    changes = {name: value for name, value in fields.items() if value is not None}
+    if no_pin:
+        if "voicemail_pin" in changes:
+            raise click.UsageError("give --pin or --no-pin, not both")
+        changes["voicemail_pin"] = None
+    if not changes:
+        raise click.UsageError("name a field to change (--name, --secret, --pin, --no-pin, --email, ...)")
+    saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR)
+    click.echo(f"extension {saved.number} changed")
+
+
 @extensions.command("delete")
 @click.argument("number")
 @with_session

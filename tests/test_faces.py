@@ -401,3 +401,23 @@ def test_the_access_page_marks_expired_tokens(console, session):
     session.commit()
     [row] = rows(console.get("/admin/access"), "token-list")
     assert row[0] == "old" and row[3].startswith("expired ")
+
+
+def test_extensions_set_changes_only_the_fields_given(run, session, pins):
+    def extension():
+        session.expire_all()
+        return session.scalar(select(Extension).where(Extension.number == "2001"))
+
+    assert run("extensions", "set", "2001", "--name", "Alice", "--email", "a@example.com").exit_code == 0
+    assert (extension().name, extension().secret, extension().voicemail_pin) == ("Alice", "s", "1111")
+    assert run("extensions", "set", "2001", "--no-pin", "--email", "").stdout == "extension 2001 changed\n"
+    assert (extension().voicemail_pin, extension().email, extension().name) == (None, None, "Alice")
+
+    bad = run("extensions", "set", "2001", "--pin", "12ab", "--name", "Changed")
+    assert bad.exit_code == 1 and len(bad.stderr.splitlines()) == 1 and "voicemail_pin" in bad.stderr
+    assert extension().name == "Alice"
+    assert run("extensions", "set", "9999", "--name", "X").stderr == "Error: no extension 9999\n"
+    assert run("extensions", "set", "2001", "--pin", "4817", "--no-pin").exit_code == 2
+    assert run("extensions", "set", "2001").exit_code == 2
+    [event] = session.scalars(select(Event).where(Event.detail.like("extension 2001 changed: %")).limit(1))
+    assert event.actor == "cli"
