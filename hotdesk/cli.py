@@ -282,7 +282,7 @@ def settings() -> None:
 @click.argument("name")
 @with_session
 def settings_get(ctx: Context, session: Session, name: str) -> None:
-    click.echo(ctx.settings.get(session, name))
+    click.echo(admin_settings.get(session, ctx.settings, name).value)
 
 
 @settings.command("set")
@@ -594,10 +594,11 @@ def mappings_unpin(ctx: Context, session: Session, number: str, brand: str) -> N
 
 
 @mappings.command("pins")
+@click.option("--extension", "number", default=None, help="only this extension's")
 @with_session
-def mappings_pins(ctx: Context, session: Session) -> None:
+def mappings_pins(ctx: Context, session: Session, number: str | None) -> None:
     """Pinned templates: extension, brand/name."""
-    for pin in pins.listing(session):
+    for pin in pins.listing(session, number):
         click.echo(f"{pin.extension.number}\t{pin.brand}/{pin.template.name}")
 
 

@@ -421,3 +421,10 @@ def test_extensions_set_changes_only_the_fields_given(run, session, pins):
     assert run("extensions", "set", "2001").exit_code == 2
     [event] = session.scalars(select(Event).where(Event.detail.like("extension 2001 changed: %")).limit(1))
     assert event.actor == "cli"
+
+
+def test_settings_get_and_pins_of_one_extension_from_the_command_line(run, session, pins):
+    assert run("settings", "get", "colour").stderr == "Error: no setting 'colour'\n"
+    assert run("mappings", "pin", "2001", "yealink/default").exit_code == 0
+    assert run("mappings", "pin", "2002", "yealink/default").exit_code == 0
+    assert run("mappings", "pins", "--extension", "2002").stdout == "2002\tyealink/default\n"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from hotdesk.admin import record_change
+from hotdesk.admin import NotFound, record_change
 from hotdesk.setting_store import Settings
 
 
@@ -24,6 +24,14 @@ def listing(session: Session, registry: Settings) -> list[SettingView]:
         SettingView(name, None if spec.secret else values[name], spec.help, spec.secret)
         for name, spec in sorted(registry.specs.items())
     ]
+
+
+def get(session: Session, registry: Settings, name: str) -> SettingView:
+    """One setting with its value, a secret's too: the face decides who may read that."""
+    if name not in registry.specs:
+        raise NotFound(f"no setting {name!r}")
+    spec = registry.spec(name)
+    return SettingView(name, registry.get(session, name), spec.help, spec.secret)
 
 
 def change(session: Session, registry: Settings, name: str, value: str, actor: str) -> str:

@@ -677,13 +677,13 @@ def settings():
 def setting_show(name: str):
     """A secret setting's value (as `hotdesk settings get`), in this answer only: it is in no page a
     GET returns, so no cache, history or shoulder sees it unasked."""
-    registry = hotdesk().settings
-    if name not in registry.specs:
-        abort(404, f"no setting {name!r}")
-    session_ = db()
+    registry, session_ = hotdesk().settings, db()
+    try:
+        shown = admin_settings.get(session_, registry, name)
+    except NotFound as error:
+        abort(404, str(error))
     views = admin_settings.listing(session_, registry)
-    shown = {name: registry.get(session_, name)}
-    return render_template("admin/settings.html", views=views, values={}, errors={}, shown=shown)
+    return render_template("admin/settings.html", views=views, values={}, errors={}, shown={name: shown.value})
 
 
 # access: console admins and API tokens (as `hotdesk admins` and `hotdesk tokens`)

@@ -557,11 +557,10 @@ def settings_list() -> Response:
 @bp.get("/settings/<name>")
 def settings_get(name: str) -> Response:
     """One setting, its value included even when it is a secret (as `hotdesk settings get`)."""
-    registry = hotdesk().settings
-    spec = _setting(name)
-    if spec.secret:
+    view = admin_settings.get(db(), hotdesk().settings, name)
+    if view.secret:
         require_scope("secrets", f"{name} is a secret")
-    return jsonify({"name": name, "value": registry.get(db(), name), "help": spec.help, "secret": spec.secret})
+    return jsonify(setting_json(view))
 
 
 @bp.put("/settings/<name>")
