@@ -551,6 +551,12 @@ def test_an_import_admits_a_phone_asked_for_from_several_addresses_only_at_the_a
     session.expire_all()
     assert not device_row(session).admitted and device_row(session, "001565000061") is None
 
+    added = cli("devices", "add", VICTIM_MAC)  # adding a MAC that waits admits it: the same rule
+    assert added.exit_code != 0 and "give the address of the real phone" in added.output
+    assert api.post("/devices", json={"mac": VICTIM_MAC}).status_code == 422
+    session.expire_all()
+    assert not device_row(session).admitted
+
     macs.write_text(f"mac,address\n001565000061,\n{VICTIM_MAC},{VICTIM_IP}\n")
     assert cli("devices", "import", str(macs)).exit_code == 0
     stolen = attack(client, "yealink", VICTIM_MAC, f"{VICTIM_MAC}.cfg")

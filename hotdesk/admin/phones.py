@@ -238,10 +238,7 @@ def admit(session: Session, mac: str, actor: str, address: str | None = None) ->
     if phone.admitted and phone.provisioning_username is not None:
         raise Conflict(f"{phone.mac} is admitted already and has its own credentials")
     if not address and contested(phone):
-        raise AdminError(
-            f"address: {phone.mac} was asked for from {', '.join(phone.addresses_while_waiting)} while it waited;"
-            " give the address of the real phone"
-        )
+        raise AdminError(_contested(phone))
     _admit(session, phone, actor, check_address(address) if address else phone.last_ip)
     session.flush()
     return phone
@@ -251,6 +248,13 @@ def contested(phone: Device) -> bool:
     """Was this waiting phone asked for from more than one address? Then only an admin can say
     which is the phone's: the first or the last to fetch it may be a neighbour."""
     return not phone.admitted and len(phone.addresses_while_waiting) > 1
+
+
+def _contested(phone: Device) -> str:
+    return (
+        f"address: {phone.mac} was asked for from {', '.join(phone.addresses_while_waiting)} while it waited;"
+        " give the address of the real phone"
+    )
 
 
 def admit_all_waiting(session: Session, actor: str) -> list[Device]:
@@ -283,6 +287,8 @@ def add_known(session: Session, mac: str, actor: str, address: str | None = None
     if phone is not None:
         if phone.admitted:
             raise Conflict(f"{normalized} is known already")
+        if not address and contested(phone):
+            raise AdminError(_contested(phone))
         _admit(session, phone, actor, address or phone.last_ip)
     else:
         phone = _added(session, normalized, actor, address)
@@ -380,13 +386,7 @@ def preview_known(session: Session, text: str, source: str) -> KnownImport:
     for number, mac, address in parsed:
         phone = known.get(mac)
         if phone is not None and not phone.admitted and not address and contested(phone):
-            errors.append(
-                (
-                    number,
-                    f"{source}, line {number}, address: {mac} was asked for from"
-                    f" {', '.join(phone.addresses_while_waiting)} while it waited; give the address of the real phone",
-                )
-            )
+            errors.append((number, f"{source}, line {number}, {_contested(phone)}"))
             continue
         action = "add" if phone is None else "keep" if phone.admitted else "admit"
         rows.append(KnownRow(number, mac, address, action))
