@@ -15,7 +15,7 @@ from click.core import ParameterSource
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import hotdesking, runtime, scheduler, schema
+from hotdesk import hotdesking, runtime, scheduler, schema, tenancy
 from hotdesk.admin import MAX_PAGE_SIZE, AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -25,6 +25,7 @@ from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Device
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
+from hotdesk.tenancy import TenantError
 
 T = TypeVar("T")
 CLI_ACTOR = "cli"  # the actor of changes made from the command line, in the history
@@ -63,13 +64,25 @@ def with_session(command):
                 result = command(ctx, session, *args, **kwargs)
                 session.commit()
                 return result
-        except (DirectoryError, SettingError, TemplateError, AdminError) as error:
+        except (DirectoryError, SettingError, TemplateError, AdminError, TenantError) as error:
             raise click.ClickException(str(error)) from None
         except (OperationalError, ProgrammingError) as error:
             first_line = str(error.orig).splitlines()[0] if error.orig else str(error)
             raise click.ClickException(f"database: {first_line} (has `hotdesk init-db` been run?)") from None
 
     return wrapper
+
+
+def tenant_option(command):
+    """`--tenant T`: the tenant the command is about (default: the default tenant, which is all an
+    installation without tenants has)."""
+    return click.option("--tenant", "tenant_name", default=None, metavar="T", help="the tenant (default: default)")(
+        command
+    )
+
+
+def tenant_id_of(session: Session, name: str | None) -> int:
+    return tenancy.by_name(session, name).id
 
 
 @click.group()
@@ -145,18 +158,20 @@ DRY_RUN = click.option("--dry-run", is_flag=True, help="only say what it would d
 @extensions.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @DRY_RUN
+@tenant_option
 @with_session
-def extensions_import(ctx: Context, session: Session, file: Path, dry_run: bool) -> None:
+def extensions_import(ctx: Context, session: Session, file: Path, dry_run: bool, tenant_name: str | None) -> None:
     """Add or update extensions from a CSV file, all or nothing.
 
     Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template.
     """
     text = read_text(file)
+    tenant_id = tenant_id_of(session, tenant_name)
     if dry_run:
-        preview = admin_extensions.preview_import(session, text, str(file))
+        preview = admin_extensions.preview_import(session, text, str(file), tenant_id=tenant_id)
         report_preview([f"line {row.line}\t{row.data.number}\t{row.action}" for row in preview.rows], preview.errors)
         return
-    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR)
+    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id)
     click.echo(f"{len(imported.rows)} extension(s) imported")
     weak = imported.weak_pins
     if weak:
@@ -173,13 +188,15 @@ def extensions_import(ctx: Context, session: Session, file: Path, dry_run: bool)
 @click.option("--email", default=None)
 @click.option("--auth-name", default=None)
 @click.option("--template", default=None, help="pin to a template: brand/name")
+@tenant_option
 @with_session
-def extensions_add(ctx: Context, session: Session, number: str, **fields) -> None:
+def extensions_add(ctx: Context, session: Session, number: str, tenant_name: str | None, **fields) -> None:
     """Add (or update) one extension: every field as given, an optional one left out is cleared."""
+    tenant_id = tenant_id_of(session, tenant_name)
     try:
-        saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR)
+        saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR, tenant_id=tenant_id)
     except NotFound:
-        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR)
+        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR, tenant_id=tenant_id)
     click.echo(f"extension {saved.number} saved")
 
 
@@ -192,8 +209,11 @@ def extensions_add(ctx: Context, session: Session, number: str, **fields) -> Non
 @click.option("--email", default=None, help="empty: none")
 @click.option("--auth-name", default=None, help="empty: none")
 @click.option("--template", default=None, help="pin to a template: brand/name")
+@tenant_option
 @with_session
-def extensions_set(ctx: Context, session: Session, number: str, no_pin: bool, **fields) -> None:
+def extensions_set(
+    ctx: Context, session: Session, number: str, no_pin: bool, tenant_name: str | None, **fields
+) -> None:
     """Change the given fields of an extension; the others keep their value."""
     changes = {name: value for name, value in fields.items() if value is not None}
     if no_pin:
@@ -202,17 +222,20 @@ def extensions_set(ctx: Context, session: Session, number: str, no_pin: bool, **
         changes["voicemail_pin"] = None
     if not changes:
         raise click.UsageError("name a field to change (--name, --secret, --pin, --no-pin, --email, ...)")
-    saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR)
+    tenant_id = tenant_id_of(session, tenant_name)
+    saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR, tenant_id=tenant_id)
     click.echo(f"extension {saved.number} changed")
 
 
 @extensions.command("delete")
 @click.argument("number")
+@tenant_option
 @with_session
-def extensions_delete(ctx: Context, session: Session, number: str) -> None:
+def extensions_delete(ctx: Context, session: Session, number: str, tenant_name: str | None) -> None:
     """Delete an extension, logging it out of every phone it is on (one transaction); the phones are
     told by SIP NOTIFY."""
-    devices = admin_extensions.delete(session, number.strip(), CLI_ACTOR)
+    tenant_id = tenant_id_of(session, tenant_name)
+    devices = admin_extensions.delete(session, number.strip(), CLI_ACTOR, tenant_id=tenant_id)
     sent = [
         (
             device,
@@ -232,19 +255,22 @@ def extensions_delete(ctx: Context, session: Session, number: str) -> None:
 
 @extensions.command("list")
 @click.option("--search", default="", help="a number prefix or part of the name")
+@tenant_option
 @with_session
-def extensions_list(ctx: Context, session: Session, search: str) -> None:
+def extensions_list(ctx: Context, session: Session, search: str, tenant_name: str | None) -> None:
     """Extensions, one a line: number, name, voicemail yes/no, email."""
-    for ext in every_page(functools.partial(admin_extensions.page, session, search=search)):
+    tenant_id = tenant_id_of(session, tenant_name)
+    for ext in every_page(functools.partial(admin_extensions.page, session, search=search, tenant_id=tenant_id)):
         click.echo(f"{ext.number}\t{ext.name}\tvoicemail={'yes' if ext.voicemail_pin else 'no'}\t{ext.email or ''}")
 
 
 @extensions.command("show")
 @click.argument("number")
+@tenant_option
 @with_session
-def extensions_show(ctx: Context, session: Session, number: str) -> None:
+def extensions_show(ctx: Context, session: Session, number: str, tenant_name: str | None) -> None:
     """One extension: name, auth name, e-mail, voicemail PIN set or not, pinned templates (never its secrets)."""
-    ext = admin_extensions.get(session, number.strip())
+    ext = admin_extensions.get(session, number.strip(), tenant_id=tenant_id_of(session, tenant_name))
     click.echo(f"extension\t{ext.number}\nname\t{ext.name}\nauth_name\t{ext.auth_name or ''}\nemail\t{ext.email or ''}")
     click.echo(f"voicemail_pin\t{'set' if ext.voicemail_pin else 'none'}")
     for pin in sorted(ext.pins, key=lambda p: p.brand):
@@ -253,19 +279,21 @@ def extensions_show(ctx: Context, session: Session, number: str) -> None:
 
 @extensions.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), default="-")
+@tenant_option
 @with_session
-def extensions_export(ctx: Context, session: Session, file: Path) -> None:
+def extensions_export(ctx: Context, session: Session, file: Path, tenant_name: str | None) -> None:
     """Every extension as CSV, as `extensions import` reads it (secrets included), to FILE (default:
     standard output). Cells a spreadsheet would run as formulas start with a quote the import takes off."""
+    tenant_id = tenant_id_of(session, tenant_name)
     if str(file) == "-":
-        for chunk in admin_extensions.export_csv(session):
+        for chunk in admin_extensions.export_csv(session, tenant_id=tenant_id):
             click.echo(chunk, nl=False)
         return
     try:
         descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # SIP secrets and PINs
         os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
         with open(descriptor, "w", encoding="utf-8", newline="") as out:
-            out.writelines(admin_extensions.export_csv(session))
+            out.writelines(admin_extensions.export_csv(session, tenant_id=tenant_id))
     except OSError as error:
         raise click.ClickException(f"{file}: {error.strerror}") from None
 
@@ -280,27 +308,85 @@ def settings() -> None:
 
 @settings.command("get")
 @click.argument("name")
+@tenant_option
 @with_session
-def settings_get(ctx: Context, session: Session, name: str) -> None:
-    click.echo(admin_settings.get(session, ctx.settings, name).value)
+def settings_get(ctx: Context, session: Session, name: str, tenant_name: str | None) -> None:
+    """The bare value: the tenant's own, else the installation's."""
+    click.echo(admin_settings.get(session, ctx.settings, name, _tenant_or_installation(session, tenant_name)).value)
 
 
 @settings.command("set")
 @click.argument("name")
 @click.argument("value")
+@tenant_option
 @with_session
-def settings_set(ctx: Context, session: Session, name: str, value: str) -> None:
-    stored = admin_settings.change(session, ctx.settings, name, value, CLI_ACTOR)
+def settings_set(ctx: Context, session: Session, name: str, value: str, tenant_name: str | None) -> None:
+    """Without --tenant, the installation's value: the default tenant's, and every tenant's that has
+    none of its own."""
+    tenant_id = _tenant_or_installation(session, tenant_name)
+    stored = admin_settings.change(session, ctx.settings, name, value, CLI_ACTOR, tenant_id=tenant_id)
     shown = "(hidden)" if ctx.settings.spec(name).secret else stored
     click.echo(f"{name} = {shown}")
 
 
-@settings.command("list")
+@settings.command("unset")
+@click.argument("name")
+@click.option("--tenant", "tenant_name", required=True, metavar="T", help="the tenant")
 @with_session
-def settings_list(ctx: Context, session: Session) -> None:
+def settings_unset(ctx: Context, session: Session, name: str, tenant_name: str) -> None:
+    """The tenant takes the installation's value again."""
+    admin_settings.unset(session, ctx.settings, name, CLI_ACTOR, tenant_id=tenant_id_of(session, tenant_name))
+    click.echo(f"{name}: the installation's value again for {tenant_name}")
+
+
+@settings.command("list")
+@tenant_option
+@with_session
+def settings_list(ctx: Context, session: Session, tenant_name: str | None) -> None:
     """Every setting; passwords are shown as (hidden): use `settings get NAME`."""
-    for view in admin_settings.listing(session, ctx.settings):
+    for view in admin_settings.listing(session, ctx.settings, _tenant_or_installation(session, tenant_name)):
         click.echo(f"{view.name} = {'(hidden)' if view.secret else view.value}\t# {view.help}")
+
+
+def _tenant_or_installation(session: Session, name: str | None) -> int | None:
+    return None if name is None else tenant_id_of(session, name)
+
+
+# tenants
+
+
+@main.group()
+def tenants() -> None:
+    """Organisations on this server, each with its SIP domain and provisioning credentials."""
+
+
+@tenants.command("add")
+@click.argument("name")
+@click.option("--sip-domain", required=True, help="the tenant's SIP domain, e.g. acme.example.com")
+@with_session
+def tenants_add(ctx: Context, session: Session, name: str, sip_domain: str) -> None:
+    """A new tenant; prints the provisioning credentials its phones fetch with."""
+    made = tenancy.add(session, ctx.settings, name, sip_domain, CLI_ACTOR)
+    click.echo(f"tenant {made.tenant.name} added (SIP domain {made.tenant.sip_domain})")
+    click.echo(f"provisioning_username: {made.provisioning_username}")
+    click.echo(f"provisioning_password: {made.provisioning_password}")
+
+
+@tenants.command("list")
+@with_session
+def tenants_list(ctx: Context, session: Session) -> None:
+    """Tenants, one a line: name, SIP domain, extensions."""
+    for tenant, extensions_count in tenancy.listing_with_counts(session):
+        click.echo(f"{tenant.name}\t{tenant.sip_domain or '-'}\textensions={extensions_count}")
+
+
+@tenants.command("remove")
+@click.argument("name")
+@with_session
+def tenants_remove(ctx: Context, session: Session, name: str) -> None:
+    """Remove a tenant without extensions (refused while it has some); its phones, templates and settings go too."""
+    tenancy.remove(session, name, CLI_ACTOR)
+    click.echo(f"tenant {name.strip()} removed")
 
 
 # templates
@@ -444,10 +530,11 @@ def login(ctx: Context, session: Session, number: str, mac: str, address: str) -
 
 
 @extensions.command("weak-pins")
+@tenant_option
 @with_session
-def extensions_weak_pins(ctx: Context, session: Session) -> None:
+def extensions_weak_pins(ctx: Context, session: Session, tenant_name: str | None) -> None:
     """Extensions whose voicemail PIN is trivial to guess, and why (exit status 1 if any)."""
-    weak = admin_extensions.weak_pins(session)
+    weak = admin_extensions.weak_pins(session, tenant_id=tenant_id_of(session, tenant_name))
     for found in weak:
         click.echo(f"{found.extension}\t{found.reason}")
     if weak:
