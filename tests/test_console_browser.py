@@ -45,6 +45,23 @@ def browser_page(tmp_path):
         context.close()
 
 
+def sign_in(page):
+    """On the sign-in page: as ann, to the dashboard."""
+    page.get_by_label("Name").fill("ann")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    playwright_api.expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def preview(page, csv, *links):
+    """Through the links (the first in the menu) to an import's page, and the file previewed there."""
+    page.get_by_role("link", name=links[0], exact=True).click()
+    for link in links[1:]:
+        page.get_by_role("link", name=link).click()
+    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.get_by_role("button", name="Preview").click()
+
+
 def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_page, client, session, tmp_path):
     accounts.add_admin(session, "ann", "correct horse battery", "test")
     session.commit()
@@ -53,18 +70,12 @@ def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_
 
     page.goto(live_server.url("/admin/"))
     expect(page).to_have_url(live_server.url("/admin/sign-in?next=/admin/"))
-    page.get_by_label("Name").fill("ann")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    sign_in(page)
 
     # A CSV with a bad row: every problem listed, nothing written.
     bad = tmp_path / "users.csv"
     bad.write_text("extension,name,secret,voicemail_pin\n1001,Alice Martin,alice-SIP-1,4321\n1002,,bob-SIP-2,\n")
-    page.get_by_role("link", name="Extensions", exact=True).click()
-    page.get_by_role("link", name="Import CSV").click()
-    page.get_by_label("CSV file").set_input_files(str(bad))
-    page.get_by_role("button", name="Preview").click()
+    preview(page, bad, "Extensions", "Import CSV")
     expect(page.locator("#import-errors")).to_contain_text("users.csv, line 3: name")
     expect(page.get_by_role("button", name="Import")).to_have_count(0)
     assert session.scalars(select(Extension)).all() == []
@@ -131,16 +142,11 @@ def test_admin_imports_macs_reads_weak_pins_and_shows_a_secret_setting(live_serv
     expect = playwright_api.expect
     page = browser_page
     page.goto(live_server.url("/admin/sign-in"))
-    page.get_by_label("Name").fill("ann")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page)
 
     macs = tmp_path / "macs.csv"
     macs.write_text("mac,address\n001565000071,10.0.0.71\nnot-a-mac,\n")
-    page.get_by_role("link", name="Phones", exact=True).click()
-    page.get_by_role("link", name="Import MACs (CSV)").click()
-    page.get_by_label("CSV file").set_input_files(str(macs))
-    page.get_by_role("button", name="Preview").click()
+    preview(page, macs, "Phones", "Import MACs (CSV)")
     expect(page.locator("#import-errors")).to_contain_text("macs.csv, line 3, mac")
     expect(page.get_by_role("button", name="Add or admit")).to_have_count(0)
     macs.write_text("mac,address\n001565000071,10.0.0.71\n001565000072,\n")

@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import credentials, hotdesking
-from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
+from hotdesk.admin import AdminError, Conflict, ImportCheck, NotFound, Page, page_size, paged, record_change
 from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.mac import normalize_mac
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
@@ -324,14 +324,7 @@ class KnownRow:
 
 
 @dataclass(frozen=True)
-class KnownImport:
-    rows: list[KnownRow]
-    errors: list[str]  # every bad line, each naming file, line and field
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
+class KnownImport(ImportCheck[KnownRow]):
     @property
     def changed(self) -> list[KnownRow]:
         return [row for row in self.rows if row.action != "keep"]
@@ -398,8 +391,7 @@ def import_known(session: Session, text: str, source: str, actor: str) -> KnownI
     field) if any is bad. MACs known already are admitted if they wait, and otherwise left as they are."""
     preview = preview_known(session, text, source)
     if not preview.ok:
-        extra = len(preview.errors) - 1
-        raise AdminError(preview.errors[0] + (f" (and {extra} more bad line(s))" if extra else ""))
+        raise AdminError(preview.first_error())
     for row in preview.changed:
         if row.action == "add":
             _added(session, row.mac, actor, row.address)

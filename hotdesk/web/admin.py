@@ -8,9 +8,11 @@ every form (Flask-WTF), session cookie HttpOnly, SameSite=Lax, and Secure on HTT
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from importlib import resources
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -33,7 +35,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadData, URLSafeTimedSerializer
 
-from hotdesk.admin import AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
+from hotdesk.admin import AdminError, ImportCheck, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -53,6 +55,7 @@ bp = Blueprint(
     static_folder=str(resources.files("hotdesk") / "static" / "admin"),
     static_url_path="/static",
 )
+T = TypeVar("T", bound=ImportCheck)
 csrf = CSRFProtect()
 REFUSED = (AdminError, DirectoryError, SettingError, TemplateError)
 LIVE_POLL_SECONDS = 2
@@ -316,36 +319,42 @@ def extension_delete(number: str):
     return redirect(url_for("admin.extensions"))
 
 
-@bp.route("/extensions/import", methods=["GET", "POST"])
-def extensions_import():
-    """Upload -> preview (every bad row listed, nothing written) -> confirm."""
+def _csv_import(page: str, check: Callable[..., T], run: Callable[..., T], done: Callable[[T], str]):
+    """The console's imports: upload -> preview by `check` (every bad row listed, nothing written)
+    -> confirm, imported all or nothing by `run`; then `done` flashes what happened and names the
+    page to go back to."""
     if request.method == "GET":
-        return render_template("admin/import.html", preview=None)
+        return render_template(page, preview=None)
     upload = request.files.get("file")
     source = (upload.filename if upload and upload.filename else None) or "upload"
     raw = upload.read() if upload else request.form.get("csv", "").encode()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return render_template(
-            "admin/import.html", preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"
-        ), 422
+        return render_template(page, preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"), 422
     session_ = db()
     if request.form.get("confirm"):
+        source = request.form.get("source", source)
         try:
-            imported = admin_extensions.import_csv(session_, text, request.form.get("source", source), g.actor)
-        except REFUSED:
-            preview = admin_extensions.preview_import(session_, text, source)
-            return render_template("admin/import.html", preview=preview, csv=text, source=source), 422
+            return redirect(done(run(session_, text, source, g.actor)))
+        except REFUSED:  # what the preview showed has changed since
+            session_.rollback()
+    preview = check(session_, text, source)
+    return render_template(page, preview=preview, csv=text, source=source), 200 if preview.ok else 422
+
+
+@bp.route("/extensions/import", methods=["GET", "POST"])
+def extensions_import():
+    def done(imported: admin_extensions.ImportPreview) -> str:
         added = sum(row.action == "add" for row in imported.rows)
         flash(
             f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info"
         )
         if imported.weak_pins:
             flash(f"{len(imported.weak_pins)} imported voicemail PIN(s) are trivial to guess: see Weak PINs.", "error")
-        return redirect(url_for("admin.extensions"))
-    preview = admin_extensions.preview_import(session_, text, source)
-    return render_template("admin/import.html", preview=preview, csv=text, source=source), 200 if preview.ok else 422
+        return url_for("admin.extensions")
+
+    return _csv_import("admin/import.html", admin_extensions.preview_import, admin_extensions.import_csv, done)
 
 
 @bp.get("/extensions/export.csv")
@@ -506,32 +515,11 @@ def device_add():
 
 @bp.route("/devices/import", methods=["GET", "POST"])
 def devices_import():
-    """Upload a CSV of MACs -> preview (every bad line listed, nothing written) -> confirm."""
-    if request.method == "GET":
-        return render_template("admin/devices_import.html", preview=None)
-    upload = request.files.get("file")
-    source = (upload.filename if upload and upload.filename else None) or "upload"
-    raw = upload.read() if upload else request.form.get("csv", "").encode()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        return render_template(
-            "admin/devices_import.html", preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"
-        ), 422
-    session_ = db()
-    if request.form.get("confirm"):
-        source = request.form.get("source", source)
-        try:
-            imported = phones.import_known(session_, text, source, g.actor)
-        except REFUSED:  # the phones changed since the preview
-            session_.rollback()
-            preview = phones.preview_known(session_, text, source)
-            return render_template("admin/devices_import.html", preview=preview, csv=text, source=source), 422
+    def done(imported: phones.KnownImport) -> str:
         flash(f"{len(imported.changed)} phone(s) added or admitted.", "info")
-        return redirect(url_for("admin.devices"))
-    preview = phones.preview_known(session_, text, source)
-    status = 200 if preview.ok else 422
-    return render_template("admin/devices_import.html", preview=preview, csv=text, source=source), status
+        return url_for("admin.devices")
+
+    return _csv_import("admin/devices_import.html", phones.preview_known, phones.import_known, done)
 
 
 @bp.post("/devices/<mac>/admit")

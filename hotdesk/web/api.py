@@ -7,13 +7,14 @@ document describing all this is hotdesk.web.openapi, served at /api/v1/openapi.j
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, lockouts, phones, pins
+from hotdesk.admin import AdminError, Conflict, ImportCheck, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -22,6 +23,7 @@ from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
 from hotdesk.web import carries_nul, db, hotdesk, openapi
 
+T = TypeVar("T", bound=ImportCheck)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PREFIX = "/api/"
 
@@ -327,8 +329,9 @@ def extensions_delete(number: str) -> Response:
     return Response(status=204)
 
 
-def _csv_upload() -> tuple[str, bool]:
-    """The CSV body of an import, and whether ?dry_run=true asks only what it would do."""
+def _csv_import(check: Callable[..., T], run: Callable[..., T]) -> tuple[T, bool]:
+    """A CSV body imported all or nothing by `run`, or with ?dry_run=true only checked by `check`:
+    the check's (or the import's) answer, and whether it was a dry run."""
     if request.mimetype != "text/csv":
         raise Unsupported("send the CSV with Content-Type: text/csv")
     try:
@@ -338,7 +341,10 @@ def _csv_upload() -> tuple[str, bool]:
     dry_run = request.args.get("dry_run", "false")
     if dry_run not in ("true", "false"):
         raise BadRequest("dry_run: true or false")
-    return text, dry_run == "true"
+    checked = check(db(), text, "upload")
+    if checked.ok and dry_run == "false":
+        checked = run(db(), text, "upload", g.actor)
+    return checked, dry_run == "true"
 
 
 def _import_answer(dry_run: bool, rows: list[dict], errors: list[str], **extra: Any) -> Response:
@@ -351,11 +357,7 @@ def _import_answer(dry_run: bool, rows: list[dict], errors: list[str], **extra: 
 @bp.post("/extensions/import")
 def extensions_import() -> Response:
     """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
-    text, dry_run = _csv_upload()
-    session = db()
-    preview = admin_extensions.preview_import(session, text, "upload")
-    if preview.ok and not dry_run:
-        preview = admin_extensions.import_csv(session, text, "upload", g.actor)
+    preview, dry_run = _csv_import(admin_extensions.preview_import, admin_extensions.import_csv)
     rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
     return _import_answer(dry_run, rows, preview.errors, weak_pins=preview.weak_pins)
 
@@ -466,11 +468,7 @@ def devices_add() -> Response:
 @bp.post("/devices/import")
 def devices_import() -> Response:
     """CSV body (mac[,address]), all or nothing; ?dry_run=true only reports what would happen."""
-    text, dry_run = _csv_upload()
-    session = db()
-    preview = phones.preview_known(session, text, "upload")
-    if preview.ok and not dry_run:
-        preview = phones.import_known(session, text, "upload", g.actor)
+    preview, dry_run = _csv_import(phones.preview_known, phones.import_known)
     rows = [{"line": row.line, "mac": row.mac, "address": row.address, "action": row.action} for row in preview.rows]
     return _import_answer(dry_run, rows, preview.errors)
 

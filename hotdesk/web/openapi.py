@@ -90,6 +90,14 @@ def _list(item: str) -> dict:
     return _obj({"items": {"type": "array", "items": _ref(item)}})
 
 
+def _import_result(row: dict, **extra: dict) -> dict:
+    """What a CSV import answers: each row's action, every bad row (then also `error`: the first)."""
+    rows = {"type": "array", "items": _obj({"line": {"type": "integer"}, **row})}
+    errors = {"type": "array", "items": STRING, "description": "every bad row: file, line, field"}
+    properties = {"error": STRING, "dry_run": {"type": "boolean"}, "rows": rows, "errors": errors, **extra}
+    return {"type": "object", "properties": properties, "required": ["dry_run", "rows", "errors", *extra]}
+
+
 CSV = {"text/csv": {"schema": {"type": "string"}}}
 NUMBER = _path("number")
 BRAND = _path("brand")
@@ -147,56 +155,27 @@ SCHEMAS = {
         required=(),
         description="Fields left out keep their value; null or empty clears an optional field",
     ),
-    "ImportResult": {
-        "type": "object",
-        "properties": {
-            "error": STRING,
-            "dry_run": {"type": "boolean"},
-            "rows": {
-                "type": "array",
-                "items": _obj(
-                    {
-                        "line": {"type": "integer"},
-                        "extension": STRING,
-                        "action": {"type": "string", "enum": ["add", "update"]},
-                    }
-                ),
-            },
-            "errors": {"type": "array", "items": STRING, "description": "every bad row: file, line, field"},
-            "weak_pins": {
-                "type": "array",
-                "items": STRING,
-                "description": "extensions of the file whose voicemail PIN is trivial to guess (imported all the same)",
-            },
+    "ImportResult": _import_result(
+        {"extension": STRING, "action": {"type": "string", "enum": ["add", "update"]}},
+        weak_pins={
+            "type": "array",
+            "items": STRING,
+            "description": "extensions of the file whose voicemail PIN is trivial to guess (imported all the same)",
         },
-        "required": ["dry_run", "rows", "errors", "weak_pins"],
-    },
+    ),
     "WeakPin": _obj({"extension": STRING, "reason": {"type": "string", "description": "can be the PIN itself"}}),
     "WeakPinList": _list("WeakPin"),
-    "DeviceImportResult": {
-        "type": "object",
-        "properties": {
-            "error": STRING,
-            "dry_run": {"type": "boolean"},
-            "rows": {
-                "type": "array",
-                "items": _obj(
-                    {
-                        "line": {"type": "integer"},
-                        "mac": STRING,
-                        "address": NULLABLE,
-                        "action": {
-                            "type": "string",
-                            "enum": ["add", "admit", "keep"],
-                            "description": "keep: admitted already, left as it is",
-                        },
-                    }
-                ),
+    "DeviceImportResult": _import_result(
+        {
+            "mac": STRING,
+            "address": NULLABLE,
+            "action": {
+                "type": "string",
+                "enum": ["add", "admit", "keep"],
+                "description": "keep: admitted already, left as it is",
             },
-            "errors": {"type": "array", "items": STRING, "description": "every bad line: file, line, field"},
-        },
-        "required": ["dry_run", "rows", "errors"],
-    },
+        }
+    ),
     "Template": _obj({"brand": STRING, "name": STRING, "is_default": {"type": "boolean"}, "updated_at": TIME}),
     "TemplateWithBody": _obj(
         {"brand": STRING, "name": STRING, "is_default": {"type": "boolean"}, "updated_at": TIME, "body": STRING}
