@@ -306,30 +306,6 @@ def test_weak_pins_need_the_secrets_scope_in_the_api(client, session, pins):
     assert listed.json == {"items": [{"extension": number, "reason": reason} for number, reason in WEAK]}
 
 
-def test_weak_pins_on_the_console(console, pins):
-    assert rows(console.get("/admin/extensions/weak-pins"), "weak-pins") == [list(row) for row in WEAK]
-    listing = console.page("/admin/extensions")
-    badges = {
-        row.xpath("td[1]")[0].text_content(): row.xpath(".//span[contains(@class, 'weak-pin')]/text()")
-        for row in listing.xpath("//tbody/tr")
-    }
-    assert badges == {
-        "2001": ["weak: one digit repeated"],
-        "2002": [],
-        "2003": ["weak: the extension number"],
-        "2004": [],
-    }
-    assert listing.xpath("//a[@href='/admin/extensions/weak-pins']")
-
-
-def test_console_import_warns_of_weak_pins(console):
-    form = console.page("/admin/extensions/import")
-    csv = "extension,name,secret,voicemail_pin\n2001,A,s,1111\n2002,B,s,4817\n"
-    fields = {"confirm": "1", "source": "users.csv", "csv": csv}
-    assert console.post("/admin/extensions/import", fields, token_from=form).status_code == 302
-    assert "1 imported voicemail PIN(s) are trivial to guess" in text(console.get("/admin/extensions"))
-
-
 def test_templates_show_prints_the_body_as_import_reads_it(run, session, tmp_path):
     stock = session.scalar(select(Template).where(Template.brand == "yealink", Template.is_default)).body
     shown = run("templates", "show", "yealink", "default")

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from hotdesk import policy
 from hotdesk.admin import AdminError, Conflict, ImportCheck, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -22,6 +23,7 @@ from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
 from hotdesk.web import carries_nul, db, hotdesk, openapi
+from hotdesk.web import settings as setting_values
 
 T = TypeVar("T", bound=ImportCheck)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -207,6 +209,10 @@ def extension_json(extension) -> dict:
     }
 
 
+def weak_json(weak: admin_extensions.Weak) -> dict:
+    return {"extension": weak.number, "reason": weak.reason}
+
+
 def template_json(template, body: bool = False) -> dict:
     shape = {
         "brand": template.brand,
@@ -300,7 +306,7 @@ def extensions_create() -> Response:
     fields = ("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template")
     data = _body(fields, required=("number", "name", "secret"), nullable=fields[3:])
     extension = admin_extensions.create(
-        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor
+        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor, setting_values()
     )
     response = jsonify(extension_json(extension))
     response.status_code = 201
@@ -316,7 +322,7 @@ def extensions_get(number: str) -> Response:
 @bp.patch("/extensions/<number>")
 def extensions_update(number: str) -> Response:
     data = _body(admin_extensions.EDITABLE, nullable=("voicemail_pin", "email", "auth_name", "template"))
-    return jsonify(extension_json(admin_extensions.update(db(), number, data, g.actor)))
+    return jsonify(extension_json(admin_extensions.update(db(), number, data, g.actor, setting_values())))
 
 
 @bp.delete("/extensions/<number>")
@@ -359,20 +365,34 @@ def extensions_import() -> Response:
     """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
     preview, dry_run = _csv_import(admin_extensions.preview_import, admin_extensions.import_csv)
     rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
-    return _import_answer(dry_run, rows, preview.errors, weak_pins=preview.weak_pins)
-
-
-@bp.get("/extensions/weak-pins")
-def extensions_weak_pins() -> Response:
-    """Extensions whose voicemail PIN is trivial to guess, and why: the reason can be the PIN itself."""
-    return jsonify(
-        {"items": [{"extension": w.extension, "reason": w.reason} for w in admin_extensions.weak_pins(db())]}
+    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
+    return _import_answer(
+        dry_run, rows, preview.errors, weak_secrets=warnings.weak_secrets, weak_pins=warnings.weak_pins
     )
 
 
 @bp.get("/extensions/export")
 def extensions_export() -> Response:
     return _csv(admin_extensions.export_csv(db()), "extensions.csv")
+
+
+@bp.get("/extensions/weak-secrets")
+def extensions_weak_secrets() -> Response:
+    return jsonify({"items": [weak_json(row) for row in admin_extensions.weak_secrets(db())]})
+
+
+@bp.get("/extensions/weak-pins")
+def extensions_weak_pins() -> Response:
+    """The reason can be the PIN itself ("the extension number"): the secrets scope (openapi.SECRET_OPERATIONS)."""
+    return jsonify({"items": [weak_json(row) for row in admin_extensions.weak_pins(db(), setting_values())]})
+
+
+@bp.get("/secrets/generate")
+def secrets_generate() -> Response:
+    """A new random SIP secret that meets the strong secret policy (nobody's yet: not stored)."""
+    response = jsonify({"secret": policy.generate_secret()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/templates")

@@ -15,6 +15,20 @@ STRING = {"type": "string"}
 NULLABLE = {"type": ["string", "null"]}
 TIME = {"type": ["string", "null"], "format": "date-time"}
 NUMBER_PATTERN = "^[0-9A-Za-z+*#_.-]{1,32}$"
+SECRET = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 128,
+    "description": "under secret_policy strong (the default): at least 8 characters with an upper-case and a"
+    " lower-case letter, a digit and one of ! % * _ -, and no other characters; else 422 naming every rule broken"
+    " (GET /secrets/generate makes one)",
+}
+PIN = {
+    "type": ["string", "null"],
+    "pattern": "^[0-9]*$",
+    "maxLength": 32,
+    "description": "digits, as many as pin_length allows (default 4-12), else 422",
+}
 
 ERRORS = {
     400: "Malformed request: not JSON, not an object, an unknown or mistyped field",
@@ -135,8 +149,8 @@ SCHEMAS = {
         {
             "number": {"type": "string", "pattern": NUMBER_PATTERN},
             "name": {"type": "string", "minLength": 1, "description": "1 to 128 printable characters"},
-            "secret": {"type": "string", "minLength": 1, "maxLength": 128},
-            "voicemail_pin": {"type": ["string", "null"], "pattern": "^[0-9]*$", "maxLength": 32},
+            "secret": SECRET,
+            "voicemail_pin": PIN,
             "email": {"type": ["string", "null"], "maxLength": 254},
             "auth_name": {"type": ["string", "null"], "maxLength": 64},
             "template": {"type": ["string", "null"], "description": "pin to brand/name"},
@@ -146,8 +160,8 @@ SCHEMAS = {
     "ExtensionChanges": _obj(
         {
             "name": {"type": "string", "minLength": 1},
-            "secret": {"type": "string", "minLength": 1, "maxLength": 128},
-            "voicemail_pin": {"type": ["string", "null"], "pattern": "^[0-9]*$", "maxLength": 32},
+            "secret": SECRET,
+            "voicemail_pin": PIN,
             "email": {"type": ["string", "null"], "maxLength": 254},
             "auth_name": {"type": ["string", "null"], "maxLength": 64},
             "template": {"type": ["string", "null"]},
@@ -157,14 +171,18 @@ SCHEMAS = {
     ),
     "ImportResult": _import_result(
         {"extension": STRING, "action": {"type": "string", "enum": ["add", "update"]}},
+        weak_secrets={
+            "type": "array",
+            "items": STRING,
+            "description": "extensions whose secret breaks the strong secret policy (imported all the same"
+            " under secret_policy strong; GET /extensions/weak-secrets lists them later)",
+        },
         weak_pins={
             "type": "array",
             "items": STRING,
-            "description": "extensions of the file whose voicemail PIN is trivial to guess (imported all the same)",
+            "description": "extensions whose PIN is outside pin_length or trivial to guess (imported all the same)",
         },
     ),
-    "WeakPin": _obj({"extension": STRING, "reason": {"type": "string", "description": "can be the PIN itself"}}),
-    "WeakPinList": _list("WeakPin"),
     "DeviceImportResult": _import_result(
         {
             "mac": STRING,
@@ -176,6 +194,9 @@ SCHEMAS = {
             },
         }
     ),
+    "Weak": _obj({"extension": STRING, "reason": {"type": "string", "description": "the rules it breaks, in words"}}),
+    "WeakList": _list("Weak"),
+    "GeneratedSecret": _obj({"secret": {"type": "string", "pattern": "^[A-Za-z0-9!%*_-]{16}$"}}),
     "Template": _obj({"brand": STRING, "name": STRING, "is_default": {"type": "boolean"}, "updated_at": TIME}),
     "TemplateWithBody": _obj(
         {"brand": STRING, "name": STRING, "is_default": {"type": "boolean"}, "updated_at": TIME, "body": STRING}
@@ -382,10 +403,26 @@ def _document() -> dict:
                     "Every extension as CSV, as the import reads it (secrets included)", {200: (ok, CSV)}, ()
                 )
             },
+            "/extensions/weak-secrets": {
+                "get": _operation(
+                    "Extensions whose SIP secret breaks the strong secret policy (imported from a PBX), and why",
+                    {200: (ok, _json(_ref("WeakList")))},
+                    (),
+                )
+            },
             "/extensions/weak-pins": {
                 "get": _operation(
-                    "Extensions whose voicemail PIN is trivial to guess, and why (the reason can give the PIN away)",
-                    {200: (ok, _json(_ref("WeakPinList")))},
+                    "Extensions whose voicemail PIN is outside pin_length or trivial to guess, and why (the reason can"
+                    " give the PIN away: the secrets scope)",
+                    {200: (ok, _json(_ref("WeakList")))},
+                    (),
+                )
+            },
+            "/secrets/generate": {
+                "get": _operation(
+                    "A new random SIP secret that meets the strong secret policy (not stored: use it in a create"
+                    " or change)",
+                    {200: (ok, _json(_ref("GeneratedSecret")))},
                     (),
                 )
             },
