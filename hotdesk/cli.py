@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import hotdesking, runtime, scheduler, schema
+from hotdesk import hotdesking, runtime, scheduler, schema, tenancy
 from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -22,6 +22,7 @@ from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Device, Extension, Mapping, Template
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
+from hotdesk.tenancy import TenantError
 
 CLI_ACTOR = "cli"  # the actor of changes made from the command line, in the history
 
@@ -48,13 +49,25 @@ def with_session(command):
                 result = command(ctx, session, *args, **kwargs)
                 session.commit()
                 return result
-        except (DirectoryError, SettingError, TemplateError, AdminError) as error:
+        except (DirectoryError, SettingError, TemplateError, AdminError, TenantError) as error:
             raise click.ClickException(str(error)) from None
         except (OperationalError, ProgrammingError) as error:
             first_line = str(error.orig).splitlines()[0] if error.orig else str(error)
             raise click.ClickException(f"database: {first_line} (has `hotdesk init-db` been run?)") from None
 
     return wrapper
+
+
+def tenant_option(command):
+    """`--tenant T`: the tenant the command is about (default: the default tenant, which is all an
+    installation without tenants has)."""
+    return click.option("--tenant", "tenant_name", default=None, metavar="T", help="the tenant (default: default)")(
+        command
+    )
+
+
+def tenant_id_of(session: Session, name: str | None) -> int:
+    return tenancy.by_name(session, name).id
 
 
 @click.group()
@@ -107,8 +120,9 @@ def extensions() -> None:
 
 @extensions.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@tenant_option
 @with_session
-def extensions_import(ctx: Context, session: Session, file: Path) -> None:
+def extensions_import(ctx: Context, session: Session, file: Path, tenant_name: str | None) -> None:
     """Add or update extensions from a CSV file, all or nothing.
 
     Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template.
@@ -119,7 +133,8 @@ def extensions_import(ctx: Context, session: Session, file: Path) -> None:
         raise click.ClickException(f"{file}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
-    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR).rows
+    tenant_id = tenant_id_of(session, tenant_name)
+    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id).rows
     click.echo(f"{len(imported)} extension(s) imported")
     weak = [
         row.data.number
@@ -140,23 +155,28 @@ def extensions_import(ctx: Context, session: Session, file: Path) -> None:
 @click.option("--email", default=None)
 @click.option("--auth-name", default=None)
 @click.option("--template", default=None, help="pin to a template: brand/name")
+@tenant_option
 @with_session
-def extensions_add(ctx: Context, session: Session, number: str, **fields) -> None:
+def extensions_add(ctx: Context, session: Session, number: str, tenant_name: str | None, **fields) -> None:
     """Add (or update) one extension: every field as given, an optional one left out is cleared."""
-    if session.scalar(select(Extension.id).where(Extension.number == number.strip())) is None:
-        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR)
+    tenant_id = tenant_id_of(session, tenant_name)
+    exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == number.strip())
+    if session.scalar(exists) is None:
+        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR, tenant_id=tenant_id)
     else:
-        saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR)
+        saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR, tenant_id=tenant_id)
     click.echo(f"extension {saved.number} saved")
 
 
 @extensions.command("delete")
 @click.argument("number")
+@tenant_option
 @with_session
-def extensions_delete(ctx: Context, session: Session, number: str) -> None:
+def extensions_delete(ctx: Context, session: Session, number: str, tenant_name: str | None) -> None:
     """Delete an extension, logging it out of every phone it is on (one transaction); the phones are
     told by SIP NOTIFY."""
-    devices = admin_extensions.delete(session, number.strip(), CLI_ACTOR)
+    tenant_id = tenant_id_of(session, tenant_name)
+    devices = admin_extensions.delete(session, number.strip(), CLI_ACTOR, tenant_id=tenant_id)
     sent = [
         (
             device,
@@ -175,28 +195,32 @@ def extensions_delete(ctx: Context, session: Session, number: str) -> None:
 
 
 @extensions.command("list")
+@tenant_option
 @with_session
-def extensions_list(ctx: Context, session: Session) -> None:
+def extensions_list(ctx: Context, session: Session, tenant_name: str | None) -> None:
     """Extensions, one a line: number, name, voicemail yes/no, email."""
-    for ext in session.scalars(select(Extension).order_by(Extension.number)):
+    tenant_id = tenant_id_of(session, tenant_name)
+    for ext in session.scalars(select(Extension).where(Extension.tenant_id == tenant_id).order_by(Extension.number)):
         click.echo(f"{ext.number}\t{ext.name}\tvoicemail={'yes' if ext.voicemail_pin else 'no'}\t{ext.email or ''}")
 
 
 @extensions.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), default="-")
+@tenant_option
 @with_session
-def extensions_export(ctx: Context, session: Session, file: Path) -> None:
+def extensions_export(ctx: Context, session: Session, file: Path, tenant_name: str | None) -> None:
     """Every extension as CSV, as `extensions import` reads it (secrets included), to FILE (default:
     standard output). Cells a spreadsheet would run as formulas start with a quote the import takes off."""
+    tenant_id = tenant_id_of(session, tenant_name)
     if str(file) == "-":
-        for chunk in admin_extensions.export_csv(session):
+        for chunk in admin_extensions.export_csv(session, tenant_id=tenant_id):
             click.echo(chunk, nl=False)
         return
     try:
         descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # SIP secrets and PINs
         os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
         with open(descriptor, "w", encoding="utf-8", newline="") as out:
-            out.writelines(admin_extensions.export_csv(session))
+            out.writelines(admin_extensions.export_csv(session, tenant_id=tenant_id))
     except OSError as error:
         raise click.ClickException(f"{file}: {error.strerror}") from None
 
@@ -211,28 +235,86 @@ def settings() -> None:
 
 @settings.command("get")
 @click.argument("name")
+@tenant_option
 @with_session
-def settings_get(ctx: Context, session: Session, name: str) -> None:
-    click.echo(ctx.settings.get(session, name))
+def settings_get(ctx: Context, session: Session, name: str, tenant_name: str | None) -> None:
+    """The bare value: the tenant's own, else the installation's."""
+    click.echo(ctx.settings.get(session, name, _tenant_or_installation(session, tenant_name)))
 
 
 @settings.command("set")
 @click.argument("name")
 @click.argument("value")
+@tenant_option
 @with_session
-def settings_set(ctx: Context, session: Session, name: str, value: str) -> None:
-    stored = admin_settings.change(session, ctx.settings, name, value, CLI_ACTOR)
+def settings_set(ctx: Context, session: Session, name: str, value: str, tenant_name: str | None) -> None:
+    """Without --tenant, the installation's value: the default tenant's, and every tenant's that has
+    none of its own."""
+    tenant_id = _tenant_or_installation(session, tenant_name)
+    stored = admin_settings.change(session, ctx.settings, name, value, CLI_ACTOR, tenant_id=tenant_id)
     shown = "(hidden)" if ctx.settings.spec(name).secret else stored
     click.echo(f"{name} = {shown}")
 
 
-@settings.command("list")
+@settings.command("unset")
+@click.argument("name")
+@click.option("--tenant", "tenant_name", required=True, metavar="T", help="the tenant")
 @with_session
-def settings_list(ctx: Context, session: Session) -> None:
+def settings_unset(ctx: Context, session: Session, name: str, tenant_name: str) -> None:
+    """The tenant takes the installation's value again."""
+    admin_settings.unset(session, ctx.settings, name, CLI_ACTOR, tenant_id=tenant_id_of(session, tenant_name))
+    click.echo(f"{name}: the installation's value again for {tenant_name}")
+
+
+@settings.command("list")
+@tenant_option
+@with_session
+def settings_list(ctx: Context, session: Session, tenant_name: str | None) -> None:
     """Every setting; passwords are shown as (hidden): use `settings get NAME`."""
-    for name, value in sorted(ctx.settings.all(session).items()):
+    for name, value in sorted(ctx.settings.all(session, _tenant_or_installation(session, tenant_name)).items()):
         spec = ctx.settings.spec(name)
         click.echo(f"{name} = {'(hidden)' if spec.secret else value}\t# {spec.help}")
+
+
+def _tenant_or_installation(session: Session, name: str | None) -> int | None:
+    return None if name is None else tenant_id_of(session, name)
+
+
+# tenants
+
+
+@main.group()
+def tenants() -> None:
+    """Organisations on this server, each with its SIP domain and provisioning credentials."""
+
+
+@tenants.command("add")
+@click.argument("name")
+@click.option("--sip-domain", required=True, help="the tenant's SIP domain, e.g. acme.example.com")
+@with_session
+def tenants_add(ctx: Context, session: Session, name: str, sip_domain: str) -> None:
+    """A new tenant; prints the provisioning credentials its phones fetch with."""
+    made = tenancy.add(session, ctx.settings, name, sip_domain, CLI_ACTOR)
+    click.echo(f"tenant {made.tenant.name} added (SIP domain {made.tenant.sip_domain})")
+    click.echo(f"provisioning_username: {made.provisioning_username}")
+    click.echo(f"provisioning_password: {made.provisioning_password}")
+
+
+@tenants.command("list")
+@with_session
+def tenants_list(ctx: Context, session: Session) -> None:
+    """Tenants, one a line: name, SIP domain, extensions."""
+    for tenant, extensions_count in tenancy.listing_with_counts(session):
+        click.echo(f"{tenant.name}\t{tenant.sip_domain or '-'}\textensions={extensions_count}")
+
+
+@tenants.command("remove")
+@click.argument("name")
+@with_session
+def tenants_remove(ctx: Context, session: Session, name: str) -> None:
+    """Remove a tenant without extensions (refused while it has some); its phones, templates and settings go too."""
+    tenancy.remove(session, name, CLI_ACTOR)
+    click.echo(f"tenant {name.strip()} removed")
 
 
 # templates

@@ -7,6 +7,7 @@ file only, so knowing them (they are in every phone) no longer opens anyone's SI
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any, cast
@@ -29,6 +30,14 @@ def lookup(session: Session, username: str) -> tuple[str, str] | None:
         select(Device.mac, Device.provisioning_password).where(Device.provisioning_username == username)
     ).first()
     return (row.mac, row.provisioning_password) if row else None
+
+
+_ISSUED_USERNAME = re.compile(r"^hd[0-9a-f]{12}$")
+
+
+def looks_issued(username: str) -> bool:
+    """Is this the form of a user name `issue` hands out? No tenant's shared user name may be."""
+    return _ISSUED_USERNAME.match(username) is not None
 
 
 def issue(session: Session, device: Device) -> DeviceCredentials | None:

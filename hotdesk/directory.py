@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from hotdesk.models import Extension, Template, TemplatePin
+from hotdesk.models import DEFAULT_TENANT_ID, Extension, Template, TemplatePin
 
 REQUIRED_COLUMNS = ("extension", "name", "secret")
 OPTIONAL_COLUMNS = ("voicemail_pin", "email", "auth_name", "template")
@@ -66,10 +66,13 @@ def check(data: ExtensionData) -> ExtensionData:
     return ExtensionData(data.number, name, data.secret, pin, email, auth_name, template)
 
 
-def templates_named(session: Session, reference: str) -> list[Template]:
-    """Templates a 'brand/name' or bare 'name' reference points at; DirectoryError if none."""
+def templates_named(session: Session, reference: str, tenant_id: int = DEFAULT_TENANT_ID) -> list[Template]:
+    """Templates a 'brand/name' or bare 'name' reference points at, among the tenant's and the
+    system's; DirectoryError if none."""
     brand, _, name = reference.rpartition("/")
-    query = select(Template).where(Template.name == name)
+    query = select(Template).where(
+        Template.name == name, or_(Template.tenant_id.is_(None), Template.tenant_id == tenant_id)
+    )
     if brand:
         query = query.where(Template.brand == brand)
     found = list(session.scalars(query))
@@ -78,16 +81,18 @@ def templates_named(session: Session, reference: str) -> list[Template]:
     return found
 
 
-def save(session: Session, data: ExtensionData) -> Extension:
-    """Add or update one extension (not committed). `data` must have passed check()."""
-    extension = session.scalar(select(Extension).where(Extension.number == data.number))
+def save(session: Session, data: ExtensionData, tenant_id: int = DEFAULT_TENANT_ID) -> Extension:
+    """Add or update one of the tenant's extensions (not committed). `data` must have passed check()."""
+    extension = session.scalar(
+        select(Extension).where(Extension.tenant_id == tenant_id, Extension.number == data.number)
+    )
     if extension is None:
-        extension = Extension(number=data.number)
+        extension = Extension(tenant_id=tenant_id, number=data.number)
         session.add(extension)
     extension.name, extension.secret = data.name, data.secret
     extension.voicemail_pin, extension.email, extension.auth_name = data.voicemail_pin, data.email, data.auth_name
     if data.template:
-        for template in templates_named(session, data.template):
+        for template in templates_named(session, data.template, tenant_id):
             pin_template(session, extension, template)
     return extension
 
@@ -102,7 +107,7 @@ def pin_template(session: Session, extension: Extension, template: Template) -> 
 
 
 def check_rows(
-    session: Session, rows: Iterable[tuple[int, dict[str, str]]], source: str
+    session: Session, rows: Iterable[tuple[int, dict[str, str]]], source: str, tenant_id: int = DEFAULT_TENANT_ID
 ) -> tuple[list[tuple[int, ExtensionData]], list[DirectoryError]]:
     """Every row checked: the good ones with their line numbers, and an error for each bad one."""
     checked: list[tuple[int, ExtensionData]] = []
@@ -119,7 +124,7 @@ def check_rows(
                 )
             )
             if data.template:
-                templates_named(session, data.template)
+                templates_named(session, data.template, tenant_id)
             if data.number in seen:
                 raise DirectoryError(f"extension: {data.number} is already on line {seen[data.number]}")
         except DirectoryError as error:

@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from hotdesk import lockout
-from hotdesk.models import Device, Event, EventKind
+from hotdesk.models import DEFAULT_TENANT_ID, Device, Event, EventKind
 
 
 def record(
@@ -22,8 +22,13 @@ def record(
     ip: str | None = None,
     actor: str | None = None,
     detail: str | None = None,
+    tenant_id: int | None = None,
 ) -> Event:
+    """`tenant_id`: the tenant the event is about; else the device's; else the default tenant's."""
+    if tenant_id is None:
+        tenant_id = device.tenant_id if device is not None and device.tenant_id is not None else DEFAULT_TENANT_ID
     event = Event(
+        tenant_id=tenant_id,
         kind=kind.value,
         extension=extension,
         mac=device.mac if device else None,

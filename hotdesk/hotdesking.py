@@ -21,7 +21,18 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from hotdesk import events, lockout, trust
 from hotdesk.db import after_commit, serialize_logins
-from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, Template, TemplatePin, utcnow
+from hotdesk.models import (
+    DEFAULT_TENANT_ID,
+    Address,
+    Device,
+    Event,
+    EventKind,
+    Extension,
+    Mapping,
+    Template,
+    TemplatePin,
+    utcnow,
+)
 from hotdesk.settings import (
     ADMIN_PASSWORD,
     DAILY_LOGOUT_TIME,
@@ -129,6 +140,7 @@ def new_device(
     firmware: str | None,
     ip: str | None,
     admitted: bool = True,
+    tenant_id: int = DEFAULT_TENANT_ID,
 ) -> Device:
     """The row for a phone's first fetch, flushed. `admitted`: under `open` admission it is at once;
     else it waits for an admin (hotdesk.trust). IntegrityError: another request made the row a
@@ -136,6 +148,7 @@ def new_device(
     device as a known one."""
     now = utcnow()
     device = Device(
+        tenant_id=tenant_id,
         mac=mac,
         brand=brand,
         model=bounded(model),
@@ -310,12 +323,12 @@ def login(
 
     serialize_logins(session)
     now = utcnow()
-    extension = session.scalar(_EXTENSION_BY_NUMBER, {"number": number})
+    extension = session.scalar(_EXTENSION_BY_NUMBER, {"number": number, "tenant": device.tenant_id})
     if by_admin is not None:
         if extension is None:
             return Refused(LoginFailure.UNKNOWN_EXTENSION)
     else:
-        verdict = lockout.check(session, settings, number, device.mac, ip, now)
+        verdict = lockout.check(session, settings, number, device.mac, ip, now, tenant_id=device.tenant_id)
         if verdict.locked:
             # Recorded, but counted against nothing: only attempts that tested a PIN count.
             _record_failure(session, LoginFailure.LOCKED_OUT, number, device, address, ip, detail=verdict.detail)
@@ -374,7 +387,10 @@ def _login_detail(by_admin: str | None, overridden: bool) -> str | None:
     return ", ".join(parts) or None
 
 
-_EXTENSION_BY_NUMBER = select(Extension).where(Extension.number == bindparam("number"))
+# A phone logs in its own tenant's extensions only: 1001 may be in every tenant.
+_EXTENSION_BY_NUMBER = select(Extension).where(
+    Extension.tenant_id == bindparam("tenant"), Extension.number == bindparam("number")
+)
 _MAPPINGS_OF_EXTENSION = select(Mapping).where(Mapping.extension_id == bindparam("extension"))
 
 
@@ -599,7 +615,7 @@ def device_config(session: Session, device: Device, snapshot: Snapshot) -> Devic
         return DeviceConfig(template=template, line=None)
     extension = mapping.extension
     # An address emptied after the login leaves the line without a registrar, not the user without a line.
-    host, port = snapshot.settings[SERVER_ADDRESS[mapping.address]] or ("", 5060)
+    host, port = snapshot.settings_for(device.tenant_id)[SERVER_ADDRESS[mapping.address]] or ("", 5060)
     line = Line(
         number=extension.number,
         username=extension.number,

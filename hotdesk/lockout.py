@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from hotdesk.models import Event, EventKind, utcnow
+from hotdesk.models import DEFAULT_TENANT_ID, Event, EventKind, utcnow
 from hotdesk.settings import LOCKOUT_ATTEMPTS, LOCKOUT_MAX_MINUTES, LOCKOUT_MINUTES, SettingValues
 
 log = logging.getLogger("hotdesk.lockout")
@@ -112,17 +112,26 @@ class Verdict:
 
 
 def check(
-    session: Session, settings: SettingValues, number: str, mac: str, ip: str | None, now: datetime | None = None
+    session: Session,
+    settings: SettingValues,
+    number: str,
+    mac: str,
+    ip: str | None,
+    now: datetime | None = None,
+    *,
+    tenant_id: int = DEFAULT_TENANT_ID,
 ) -> Verdict:
-    """The lock that refuses this login of `number` on phone `mac` from `ip`, if any. Three small
-    indexed reads; called under the login lock."""
+    """The lock that refuses this login of `number` (of `tenant_id`) on phone `mac` from `ip`, if
+    any. Three small indexed reads; called under the login lock."""
     policy, now = Policy.of(settings), now or utcnow()
     if not policy.on:
         return Verdict(None, None, False)
     number = number[:32]
-    known = _known_phones(session, number, now)
+    known = _known_phones(session, number, now, tenant_id)
     on_known = (mac, ip) in known
-    rows = session.execute(_EXTENSION_HISTORY, {"value": number, "since": now - policy.memory}).all()
+    rows = session.execute(
+        _EXTENSION_HISTORY, {"value": number, "tenant": tenant_id, "since": now - policy.memory}
+    ).all()
     at_known, elsewhere = _split(rows, known)
     extension_locks = [policy.lock(at_known, now, complete=len(rows) < MOST_FAILURES_READ)]
     phone_failures: list[datetime] = []
@@ -184,22 +193,25 @@ class Lockout:
     failures: int
 
 
-def current(session: Session, settings: SettingValues, now: datetime | None = None) -> list[Lockout]:
-    """Every lock in force: extensions (per scope) and phones, the longest first."""
+def current(
+    session: Session, settings: SettingValues, now: datetime | None = None, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> list[Lockout]:
+    """Every lock in force in the tenant: extensions (per scope) and phones, the longest first."""
     policy, now = Policy.of(settings), now or utcnow()
     if not policy.on:
         return []
     since = now - policy.memory
     found: list[Lockout] = []
-    for number in session.scalars(_candidates(Event.extension), {"since": since, "attempts": policy.attempts}):
-        known = _known_phones(session, number, now)
-        rows = session.execute(_EXTENSION_HISTORY, {"value": number, "since": since}).all()
+    candidates = {"since": since, "attempts": policy.attempts, "tenant": tenant_id}
+    for number in session.scalars(_candidates(Event.extension), candidates):
+        known = _known_phones(session, number, now, tenant_id)
+        rows = session.execute(_EXTENSION_HISTORY, {"value": number, "tenant": tenant_id, "since": since}).all()
         at_known, elsewhere = _split(rows, known)
         complete = len(rows) < MOST_FAILURES_READ
         for failures, scope in ((at_known, "all phones"), (elsewhere, "phones it has not logged in on")):
             if lock := policy.lock(failures, now, complete=complete):
                 found.append(Lockout("extension", number, scope, lock.until, lock.level, lock.failures))
-    for mac in session.scalars(_candidates(Event.mac), {"since": since, "attempts": policy.attempts}):
+    for mac in session.scalars(_candidates(Event.mac), candidates):
         rows = session.execute(_PHONE_HISTORY, {"value": mac, "since": since}).all()
         if lock := policy.lock(_since_reset(rows), now, complete=len(rows) < MOST_FAILURES_READ):
             found.append(
@@ -208,17 +220,33 @@ def current(session: Session, settings: SettingValues, now: datetime | None = No
     return sorted(found, key=lambda lockout: (lockout.until, lockout.key), reverse=True)
 
 
-def unlock(session: Session, *, actor: str, number: str | None = None, mac: str | None = None) -> None:
+def unlock(
+    session: Session,
+    *,
+    actor: str,
+    number: str | None = None,
+    mac: str | None = None,
+    tenant_id: int = DEFAULT_TENANT_ID,
+) -> None:
     """Lift the locks of an extension (both counts) or of a phone now: an `unlock` event, which the
     counts stop at. Not committed: it commits with the caller's change."""
-    session.add(Event(kind=EventKind.UNLOCK.value, extension=number, mac=mac, actor=actor[:64], detail="by an admin"))
+    session.add(
+        Event(
+            tenant_id=tenant_id,
+            kind=EventKind.UNLOCK.value,
+            extension=number,
+            mac=mac,
+            actor=actor[:64],
+            detail="by an admin",
+        )
+    )
 
 
-def _known_phones(session: Session, number: str, now: datetime) -> set[tuple[str, str | None]]:
+def _known_phones(session: Session, number: str, now: datetime, tenant_id: int) -> set[tuple[str, str | None]]:
     """(MAC, address) of the extension's successful logins lately. The address too: a MAC is printed
     on the phone and named in every request for it; the address takes being at that desk's wire."""
     since = now - timedelta(days=KNOWN_PHONE_DAYS)
-    rows = session.execute(_KNOWN_PHONES, {"number": number, "since": since})
+    rows = session.execute(_KNOWN_PHONES, {"number": number, "tenant": tenant_id, "since": since})
     return {(mac, ip) for mac, ip in rows if mac is not None}  # None never comes (the query), but the column allows it
 
 
@@ -257,20 +285,23 @@ _COUNTED_OR_RESET = or_(
 )
 
 
-def _history(column) -> Select:
+def _history(*where) -> Select:
     return (
         select(Event.at, Event.kind, Event.mac, Event.ip)
-        .where(column == bindparam("value"), Event.at > bindparam("since"), _COUNTED_OR_RESET)
+        .where(*where, Event.at > bindparam("since"), _COUNTED_OR_RESET)
         .order_by(Event.at.desc(), Event.id.desc())
         .limit(MOST_FAILURES_READ)
     )
 
 
-# Built once: the login path runs them under its lock.
-_EXTENSION_HISTORY, _PHONE_HISTORY = _history(Event.extension), _history(Event.mac)
+# Built once: the login path runs them under its lock. An extension number names an extension only
+# within its tenant (1001 may be in every one); a MAC names one phone on the whole server.
+_EXTENSION_HISTORY = _history(Event.tenant_id == bindparam("tenant"), Event.extension == bindparam("value"))
+_PHONE_HISTORY = _history(Event.mac == bindparam("value"))
 _KNOWN_PHONES = (
     select(Event.mac, Event.ip)
     .where(
+        Event.tenant_id == bindparam("tenant"),
         Event.extension == bindparam("number"),
         Event.at > bindparam("since"),
         Event.kind == EventKind.LOGIN.value,
@@ -288,6 +319,7 @@ def _candidates(column):
         select(column)
         .where(
             column.is_not(None),
+            Event.tenant_id == bindparam("tenant"),
             Event.at > bindparam("since"),
             Event.kind == EventKind.LOGIN_FAILED.value,
             Event.detail.in_(COUNTED),

@@ -68,6 +68,37 @@ class Base(DeclarativeBase):
     __table__: ClassVar[Table]
 
 
+DEFAULT_TENANT_ID = 1  # the tenant migration 0008 made: everything of an installation without tenants
+
+
+class Tenant(Base):
+    """An organisation on a shared server, known by its SIP domain. Its runtime settings are the
+    installation's unless it overrides them (TenantSetting); the `default` tenant (id 1) overrides none."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    sip_domain: Mapped[str | None] = mapped_column(String(253), unique=True)  # None: the default tenant's, unset
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TenantSetting(Base):
+    """A tenant's own value of a runtime setting (hotdesk.setting_store)."""
+
+    __tablename__ = "tenant_settings"
+
+    tenant_id: Mapped[int] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+def _tenant_column() -> Mapped[int]:
+    return mapped_column(
+        ForeignKey("tenants.id", ondelete="RESTRICT"), index=True, default=DEFAULT_TENANT_ID, server_default=text("1")
+    )
+
+
 class Address(enum.StrEnum):
     """Which server address a phone registers to: the two login keys of a guest phone."""
 
@@ -79,9 +110,11 @@ class Extension(Base):
     """A user's SIP account. The same row will serve softphone logins (QR, email codes)."""
 
     __tablename__ = "extensions"
+    __table_args__ = (UniqueConstraint("tenant_id", "number"),)  # 1001 may exist in every tenant
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str] = mapped_column(String(32), unique=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    number: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(128))
     secret: Mapped[str] = mapped_column(String(128))
     auth_name: Mapped[str | None] = mapped_column(String(64))
@@ -92,6 +125,7 @@ class Extension(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     pins: Mapped[list[TemplatePin]] = relationship(back_populates="extension", cascade="all, delete-orphan")
+    user: Mapped[User | None] = relationship(back_populates="extension", cascade="all, delete-orphan", uselist=False)
 
     @property
     def sip_auth_name(self) -> str:
@@ -105,6 +139,8 @@ class Device(Base):
     __table_args__ = (Index("ix_devices_first_ip_created_at", "first_ip", "created_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # The tenant whose provisioning credentials made it known; its own credentials carry it from then on.
+    tenant_id: Mapped[int] = _tenant_column()
     mac: Mapped[str] = mapped_column(String(12), unique=True)  # 12 lower-case hex digits
     brand: Mapped[str] = mapped_column(String(32))
     model: Mapped[str | None] = mapped_column(String(64))
@@ -160,6 +196,8 @@ class Template(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    # None: the system's, which every tenant falls back to.
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     brand: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(64))
     body: Mapped[str] = mapped_column(Text)
@@ -242,6 +280,8 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # Copied, not a foreign key: the history outlives a removed tenant.
+    tenant_id: Mapped[int | None] = mapped_column(index=True, default=DEFAULT_TENANT_ID)
     kind: Mapped[str] = mapped_column(String(32))
     extension: Mapped[str | None] = mapped_column(String(32))
     mac: Mapped[str | None] = mapped_column(String(12))
@@ -274,6 +314,8 @@ class Admin(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters
+    # None: a system admin; else the tenant manager of that tenant, who sees nothing of another.
+    tenant_id: Mapped[int | None] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # In every console session cookie; signing out moves it on, so no copy of a cookie outlives it.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
@@ -288,6 +330,32 @@ class ApiToken(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[str] = mapped_column(String(64))  # space-separated: read, write, secrets
+    tenant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )  # None: system
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
     expires_at: Mapped[datetime | None]  # refused from then on; None: until revoked
+
+
+class User(Base):
+    """A person's account: one per extension, signed in with a username and an account password,
+    never with the extension's SIP secret (the portal, and the apps of the issues that follow)."""
+
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("tenant_id", "username"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    extension_id: Mapped[int] = mapped_column(ForeignKey("extensions.id", ondelete="CASCADE"), unique=True)
+    username: Mapped[str] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2id, with its parameters
+    # A generated password is shown to the tenant's manager until its first change (seed 003), then never again.
+    initial_password: Mapped[str | None] = mapped_column(String(128))
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    cell: Mapped[str | None] = mapped_column(String(32))
+    session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    password_changed_at: Mapped[datetime | None]
+
+    extension: Mapped[Extension] = relationship(back_populates="user")

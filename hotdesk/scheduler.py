@@ -22,6 +22,7 @@ from hotdesk.models import Lease, utcnow
 from hotdesk.notifications import DeviceNotifier, reload_device
 from hotdesk.runtime import Hotdesk
 from hotdesk.setting_store import Settings
+from hotdesk.settings import SettingValues
 
 log = logging.getLogger("hotdesk.scheduler")
 LEASE = "auto-logout"
@@ -32,10 +33,16 @@ def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: D
     with sessions() as session:
         devices = hotdesking.expired_logins(session)
         session.commit()  # the run's one commit, right away: it releases the login lock; the phones are told after
-        settings = registry.values(session)
+        per_tenant: dict[int, SettingValues] = {}
         for device in devices:
+            if device.tenant_id not in per_tenant:
+                per_tenant[device.tenant_id] = registry.values(session, device.tenant_id)
             reload_device(
-                notifier, settings, device, reason="automatic logout", host=hotdesking.reload_address(session, device)
+                notifier,
+                per_tenant[device.tenant_id],
+                device,
+                reason="automatic logout",
+                host=hotdesking.reload_address(session, device),
             )
     if devices:
         log.info("automatic logout of %d phone(s)", len(devices))

@@ -10,7 +10,7 @@ from alembic.config import Config as AlembicConfig
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from hotdesk import snapshot, templates
+from hotdesk import snapshot, templates, tenancy
 from hotdesk.setting_store import Settings
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -31,5 +31,6 @@ def initialise(session: Session, registry: Settings, stock: Iterable[tuple[str, 
     """Generated passwords and the stock templates (brand, name, body: runtime.stock_templates);
     existing values are never overwritten."""
     snapshot.ensure_counter(session)
+    tenancy.ensure_default(session)
     registry.seed(session)
     templates.seed_stock(session, stock)

@@ -1,4 +1,5 @@
-"""Settings, templates and pins, read once per process and reused until one of them changes.
+"""Settings (the installation's and each tenant's), tenants, templates and pins, read once per
+process and reused until one of them changes.
 
 Every provisioning request needs all the settings and its brand's templates, and they change
 only when an admin edits them. The counter `revisions.config` goes up in the same transaction as
@@ -11,18 +12,18 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import chain
 
 from sqlalchemy import event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
-from hotdesk.models import Revision, Setting, Template, TemplatePin
+from hotdesk.models import DEFAULT_TENANT_ID, Revision, Setting, Template, TemplatePin, Tenant, TenantSetting
 from hotdesk.setting_store import Settings
-from hotdesk.settings import SettingValues
+from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_USERNAME, SettingValues
 
 COUNTER = "config"
-CONFIG_MODELS = (Setting, Template, TemplatePin)  # what the counter watches
+CONFIG_MODELS = (Setting, TenantSetting, Tenant, Template, TemplatePin)  # what the counter watches
 CONFIG_TABLES = frozenset(model.__table__ for model in CONFIG_MODELS)
 
 
@@ -38,12 +39,45 @@ class CachedTemplate:
 
 
 @dataclass(frozen=True)
+class CachedTenant:
+    id: int
+    name: str
+    sip_domain: str | None
+
+
+@dataclass(frozen=True)
+class SharedCredentials:
+    """A tenant's provisioning credentials, which every phone of the tenant holds: they prove the
+    tenant, never a device (hotdesk.trust)."""
+
+    tenant_id: int
+    password: str
+
+
+@dataclass(frozen=True)
 class Snapshot:
     revision: int | None
-    settings: SettingValues  # typed, parsed once; every request of the process shares it
+    settings: SettingValues  # the installation's (the default tenant's), typed, parsed once
     templates: dict[int, CachedTemplate]
     defaults: dict[str, CachedTemplate]  # brand -> its default template
     pins: dict[tuple[int, str], CachedTemplate]  # (extension id, brand) -> the template it is pinned to
+    tenants: dict[int, CachedTenant] = field(default_factory=dict)
+    overrides: dict[int, dict[str, str]] = field(default_factory=dict)  # tenant id -> its own values
+    shared_credentials: dict[str, SharedCredentials] = field(default_factory=dict)  # by username
+    _stored: dict[str, str] = field(default_factory=dict)  # the installation's values, as stored
+    _registry: Settings | None = None
+    _per_tenant: dict[int, SettingValues] = field(default_factory=dict, compare=False)
+
+    def settings_for(self, tenant_id: int) -> SettingValues:
+        """The tenant's typed settings: its own values, else the installation's. Typed once per
+        tenant and snapshot (a dict write under the GIL; two threads typing the same tenant at once
+        both get equal values)."""
+        if tenant_id not in self.overrides or self._registry is None:
+            return self.settings
+        typed = self._per_tenant.get(tenant_id)
+        if typed is None:
+            typed = self._per_tenant[tenant_id] = self._registry.typed(self._stored | self.overrides[tenant_id])
+        return typed
 
 
 class SnapshotCache:
@@ -75,7 +109,44 @@ class SnapshotCache:
             (pin.extension_id, pin.brand): templates[pin.template_id]
             for pin in session.execute(select(TemplatePin.extension_id, TemplatePin.brand, TemplatePin.template_id))
         }
-        return Snapshot(revision, self.registry.values(session), templates, defaults, pins)
+        stored = self.registry.all(session)
+        tenants = {
+            t.id: CachedTenant(t.id, t.name, t.sip_domain)
+            for t in session.execute(select(Tenant.id, Tenant.name, Tenant.sip_domain))
+        }
+        overrides: dict[int, dict[str, str]] = {}
+        for row in session.execute(select(TenantSetting.tenant_id, TenantSetting.name, TenantSetting.value)):
+            if row.name in self.registry.specs and row.tenant_id != DEFAULT_TENANT_ID:
+                overrides.setdefault(row.tenant_id, {})[row.name] = row.value
+        return Snapshot(
+            revision,
+            self.registry.typed(stored),
+            templates,
+            defaults,
+            pins,
+            tenants=tenants,
+            overrides=overrides,
+            shared_credentials=_shared_credentials(stored, overrides),
+            _stored=stored,
+            _registry=self.registry,
+        )
+
+
+def _shared_credentials(stored: dict[str, str], overrides: dict[int, dict[str, str]]) -> dict[str, SharedCredentials]:
+    """Each tenant's provisioning username -> its tenant and password. A tenant without a username of
+    its own has none (it would be the installation's, which is the default tenant's)."""
+    by_username = {
+        values[PROVISIONING_USERNAME.name]: SharedCredentials(
+            tenant_id, values.get(PROVISIONING_PASSWORD.name, stored[PROVISIONING_PASSWORD.name])
+        )
+        for tenant_id, values in overrides.items()
+        if values.get(PROVISIONING_USERNAME.name)
+    }
+    if stored[PROVISIONING_USERNAME.name]:
+        by_username[stored[PROVISIONING_USERNAME.name]] = SharedCredentials(
+            DEFAULT_TENANT_ID, stored[PROVISIONING_PASSWORD.name]
+        )
+    return by_username
 
 
 _REVISION = select(Revision.value).where(Revision.name == COUNTER)

@@ -85,10 +85,19 @@ def record_change(
     device: Device | None = None,
     brand: str | None = None,
     template: str | None = None,
+    tenant_id: int | None = None,
 ) -> Event:
-    """The history line of an admin's change (not committed: it commits with the change)."""
+    """The history line of an admin's change (not committed: it commits with the change).
+    `tenant_id`: the tenant changed (else the device's, else the default tenant)."""
     event = events.record(
-        session, EventKind.ADMIN, extension=extension, device=device, template=template, actor=actor[:64], detail=detail
+        session,
+        EventKind.ADMIN,
+        extension=extension,
+        device=device,
+        template=template,
+        actor=actor[:64],
+        detail=detail,
+        tenant_id=tenant_id,
     )
     if brand is not None:
         event.brand = brand

@@ -17,17 +17,30 @@ from sqlalchemy.orm import Session, selectinload
 from hotdesk import directory, hotdesking
 from hotdesk.admin import Conflict, NotFound, Page, in_chunks, page_size, paged, record_change
 from hotdesk.directory import DirectoryError, ExtensionData
-from hotdesk.models import Extension, Mapping, TemplatePin
+from hotdesk.models import DEFAULT_TENANT_ID, Extension, Mapping, TemplatePin
 
 EXPORT_COLUMNS = (*directory.REQUIRED_COLUMNS, *directory.OPTIONAL_COLUMNS)
 EDITABLE = ("name", "secret", "voicemail_pin", "email", "auth_name", "template")
 HIDDEN = ("secret", "voicemail_pin")  # named in the history when changed, never shown
 
 
-def page(session: Session, *, search: str = "", after: str | None = None, limit: int | None = None) -> Page[Extension]:
-    """Extensions in number order; `search` matches a number prefix or part of the name."""
+def page(
+    session: Session,
+    *,
+    search: str = "",
+    after: str | None = None,
+    limit: int | None = None,
+    tenant_id: int = DEFAULT_TENANT_ID,
+) -> Page[Extension]:
+    """The tenant's extensions in number order; `search` matches a number prefix or part of the name."""
     limit = page_size(limit)
-    query = select(Extension).options(selectinload(Extension.pins)).order_by(Extension.number).limit(limit + 1)
+    query = (
+        select(Extension)
+        .where(Extension.tenant_id == tenant_id)
+        .options(selectinload(Extension.pins))
+        .order_by(Extension.number)
+        .limit(limit + 1)
+    )
     search = search.strip()
     if search:
         like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
@@ -39,12 +52,12 @@ def page(session: Session, *, search: str = "", after: str | None = None, limit:
     return paged(list(session.scalars(query)), limit, lambda extension: extension.number)
 
 
-def count(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Extension)) or 0
+def count(session: Session, *, tenant_id: int = DEFAULT_TENANT_ID) -> int:
+    return session.scalar(select(func.count()).select_from(Extension).where(Extension.tenant_id == tenant_id)) or 0
 
 
-def get(session: Session, number: str) -> Extension:
-    extension = session.scalar(select(Extension).where(Extension.number == number))
+def get(session: Session, number: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> Extension:
+    extension = session.scalar(select(Extension).where(Extension.tenant_id == tenant_id, Extension.number == number))
     if extension is None:
         raise NotFound(f"no extension {number}")
     return extension
@@ -62,28 +75,31 @@ def data_of(extension: Extension) -> ExtensionData:
     )
 
 
-def create(session: Session, data: ExtensionData, actor: str) -> Extension:
+def create(session: Session, data: ExtensionData, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> Extension:
     data = directory.check(data)
-    if session.scalar(select(Extension.id).where(Extension.number == data.number)) is not None:
+    exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == data.number)
+    if session.scalar(exists) is not None:
         raise Conflict(f"extension {data.number} already exists")
     if data.template:
-        directory.templates_named(session, data.template)
-    extension = directory.save(session, data)
-    record_change(session, actor, f"extension {data.number} added", extension=data.number)
+        directory.templates_named(session, data.template, tenant_id)
+    extension = directory.save(session, data, tenant_id)
+    record_change(session, actor, f"extension {data.number} added", extension=data.number, tenant_id=tenant_id)
     session.flush()
     return extension
 
 
-def update(session: Session, number: str, changes: dict[str, str | None], actor: str) -> Extension:
+def update(
+    session: Session, number: str, changes: dict[str, str | None], actor: str, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> Extension:
     """Change the given fields; a field left out keeps its value, an empty optional field is cleared."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise DirectoryError(f"{min(unknown)}: not a field of an extension (fields: {', '.join(EDITABLE)})")
-    extension = get(session, number)
+    extension = get(session, number, tenant_id=tenant_id)
     before = data_of(extension)
     data = directory.check(_changed(before, changes))
     if data.template:
-        directory.templates_named(session, data.template)
+        directory.templates_named(session, data.template, tenant_id)
     changed = [
         f.name
         for f in fields(ExtensionData)
@@ -91,9 +107,10 @@ def update(session: Session, number: str, changes: dict[str, str | None], actor:
     ]
     if data.template:
         changed.append("template")
-    directory.save(session, data)
+    directory.save(session, data, tenant_id)
     if changed:
-        record_change(session, actor, f"extension {number} changed: {', '.join(changed)}", extension=number)
+        detail = f"extension {number} changed: {', '.join(changed)}"
+        record_change(session, actor, detail, extension=number, tenant_id=tenant_id)
     session.flush()
     return extension
 
@@ -117,14 +134,14 @@ def _changed(before: ExtensionData, changes: dict[str, str | None]) -> Extension
     )
 
 
-def delete(session: Session, number: str, actor: str) -> list:
+def delete(session: Session, number: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> list:
     """Delete an extension. Returns the devices it was logged into (logged out here): tell them."""
-    extension = get(session, number)
+    extension = get(session, number, tenant_id=tenant_id)
     devices = [m.device for m in session.scalars(select(Mapping).where(Mapping.extension_id == extension.id))]
     for device in devices:
         hotdesking.logout(session, device, actor=actor)
     session.delete(extension)
-    record_change(session, actor, f"extension {number} deleted", extension=number)
+    record_change(session, actor, f"extension {number} deleted", extension=number, tenant_id=tenant_id)
     session.flush()
     return devices
 
@@ -146,7 +163,7 @@ class ImportPreview:
         return not self.errors
 
 
-def preview_import(session: Session, text: str, source: str) -> ImportPreview:
+def preview_import(session: Session, text: str, source: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> ImportPreview:
     """What importing `text` would do, and every row that stops it. Writes nothing."""
     if "\x00" in text:
         line = text[: text.index("\x00")].count("\n") + 1
@@ -155,13 +172,17 @@ def preview_import(session: Session, text: str, source: str) -> ImportPreview:
         rows, shape_errors = directory.read_csv(text, source)
     except DirectoryError as error:
         return ImportPreview([], [str(error)])
-    checked, errors = directory.check_rows(session, rows, source)
+    checked, errors = directory.check_rows(session, rows, source, tenant_id)
     errors = sorted(shape_errors + errors, key=lambda error: error.line or 0)
     numbers = [data.number for _, data in checked]
     existing: set[str] = set()
     for start in range(0, len(numbers), 500):  # stay under every database's bound-parameter limit
         existing.update(
-            session.scalars(select(Extension.number).where(Extension.number.in_(numbers[start : start + 500])))
+            session.scalars(
+                select(Extension.number).where(
+                    Extension.tenant_id == tenant_id, Extension.number.in_(numbers[start : start + 500])
+                )
+            )
         )
     return ImportPreview(
         [ImportRow(line, data, "update" if data.number in existing else "add") for line, data in checked],
@@ -169,23 +190,24 @@ def preview_import(session: Session, text: str, source: str) -> ImportPreview:
     )
 
 
-def import_csv(session: Session, text: str, source: str, actor: str) -> ImportPreview:
+def import_csv(
+    session: Session, text: str, source: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> ImportPreview:
     """Import all rows or none: DirectoryError naming the first bad row if any row is bad."""
-    preview = preview_import(session, text, source)
+    preview = preview_import(session, text, source, tenant_id=tenant_id)
     if not preview.ok:
         extra = len(preview.errors) - 1
         raise DirectoryError(preview.errors[0] + (f" (and {extra} more bad row(s))" if extra else ""))
     for row in preview.rows:
-        directory.save(session, row.data)
+        directory.save(session, row.data, tenant_id)
     added = sum(row.action == "add" for row in preview.rows)
-    record_change(
-        session, actor, f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated"
-    )
+    detail = f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated"
+    record_change(session, actor, detail, tenant_id=tenant_id)
     session.flush()
     return preview
 
 
-def export_csv(session: Session) -> Iterator[str]:
+def export_csv(session: Session, *, tenant_id: int = DEFAULT_TENANT_ID) -> Iterator[str]:
     """Every extension as the CSV import reads it (secrets included: it is a backup), in chunks.
 
     Cells a spreadsheet would run as formulas start with a quote, which the import takes off.
@@ -193,7 +215,11 @@ def export_csv(session: Session) -> Iterator[str]:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
-    query = select(Extension).options(selectinload(Extension.pins).selectinload(TemplatePin.template))
+    query = (
+        select(Extension)
+        .where(Extension.tenant_id == tenant_id)
+        .options(selectinload(Extension.pins).selectinload(TemplatePin.template))
+    )
     for chunk in in_chunks(session, query, Extension.number):
         for extension in chunk:
             pin = min(extension.pins, key=lambda p: p.brand, default=None)

@@ -176,7 +176,7 @@ def login(
     if not phone.last_ip:
         raise AdminError(f"{phone.mac}: its address is not known yet; it must fetch its file first")
     result = hotdesking.login(
-        session, registry.values(session), phone, number, "", chosen, phone.last_ip, by_admin=actor
+        session, registry.values(session, phone.tenant_id), phone, number, "", chosen, phone.last_ip, by_admin=actor
     )
     match result:
         case Refused(LoginFailure.ADDRESS_NOT_CONFIGURED):
@@ -357,4 +357,6 @@ def tell_reload(
     """Queue the brand's reload NOTIFY to the phone's known address once the caller commits; its
     outcome goes to the history. The future of that outcome, or None (no address or brand)."""
     host = hotdesking.reload_address(session, phone)
-    return reload_after_commit(session, notifier, registry.values(session), phone, reason=reason, host=host)
+    return reload_after_commit(
+        session, notifier, registry.values(session, phone.tenant_id), phone, reason=reason, host=host
+    )

@@ -6,8 +6,11 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from hotdesk import tenancy
 from hotdesk.admin import record_change
+from hotdesk.models import DEFAULT_TENANT_ID
 from hotdesk.setting_store import Settings
+from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_USERNAME, SettingError
 
 
 @dataclass(frozen=True)
@@ -18,20 +21,34 @@ class SettingView:
     secret: bool
 
 
-def listing(session: Session, registry: Settings) -> list[SettingView]:
-    values = registry.all(session)
+def listing(session: Session, registry: Settings, tenant_id: int | None = None) -> list[SettingView]:
+    values = registry.all(session, tenant_id)
     return [
         SettingView(name, None if spec.secret else values[name], spec.help, spec.secret)
         for name, spec in sorted(registry.specs.items())
     ]
 
 
-def change(session: Session, registry: Settings, name: str, value: str, actor: str) -> str:
-    """Check and store one setting; the history names it (and its value, unless it is a secret)."""
-    old = registry.get(session, name)
-    stored = registry.set(session, name, value)
+def change(
+    session: Session, registry: Settings, name: str, value: str, actor: str, *, tenant_id: int | None = None
+) -> str:
+    """Check and store one setting, the installation's or (`tenant_id`) a tenant's own; the history
+    names it (and its value, unless it is a secret)."""
+    tenancy.check_setting(session, registry, name, value, tenant_id)
+    old = registry.get(session, name, tenant_id)
+    stored = registry.set(session, name, value, tenant_id)
     if stored != old:
         shown = "(secret)" if registry.spec(name).secret else repr(stored)
-        record_change(session, actor, f"setting {name} = {shown}")
+        record_change(session, actor, f"setting {name} = {shown}", tenant_id=tenant_id)
     session.flush()
     return stored
+
+
+def unset(session: Session, registry: Settings, name: str, actor: str, *, tenant_id: int) -> None:
+    """A tenant's own value goes; it takes the installation's again. A tenant keeps its own provisioning
+    credentials: the installation's are the default tenant's."""
+    if name in (PROVISIONING_USERNAME.name, PROVISIONING_PASSWORD.name) and tenant_id != DEFAULT_TENANT_ID:
+        raise SettingError(f"{name}: every tenant has its own (set another value instead)")
+    registry.unset(session, name, tenant_id)
+    record_change(session, actor, f"setting {name}: the installation's value again", tenant_id=tenant_id)
+    session.flush()

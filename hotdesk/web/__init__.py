@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 
 from hotdesk.brands.budget import RenderBudgetExceeded
 from hotdesk.db import commit_if_written
+from hotdesk.models import DEFAULT_TENANT_ID
 from hotdesk.settings import PHONE_BASE_URL, SettingValues
 from hotdesk.snapshot import Snapshot
 
@@ -57,8 +58,19 @@ def snapshot() -> Snapshot:
 
 
 def settings() -> SettingValues:
-    """Every runtime setting, typed (shared between requests: it cannot change)."""
-    return snapshot().settings
+    """Every runtime setting of this request's tenant, typed (shared between requests: it cannot change)."""
+    return snapshot().settings_for(tenant_id())
+
+
+def tenant_id() -> int:
+    """The tenant this request acts for: the phone's (its credentials, its token), the signed-in
+    admin's or user's; the default tenant until the request has said."""
+    return g.get("tenant_id", DEFAULT_TENANT_ID)
+
+
+def act_for_tenant(tenant: int) -> None:
+    """From here on, this request reads `tenant`'s settings (called once the request proved it)."""
+    g.tenant_id = tenant
 
 
 def phone_base_url() -> str:
@@ -111,6 +123,7 @@ def _end_transaction(response: Response) -> Response:
 
 def _close_session(_exc: BaseException | None) -> None:
     g.pop("snapshot", None)
+    g.pop("tenant_id", None)
     g.pop("named_phone", None)
     g.pop("published_generation", None)
     session = g.pop("db", None)

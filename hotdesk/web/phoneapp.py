@@ -16,7 +16,7 @@ from hotdesk.models import Address, Device
 from hotdesk.notifications import reload_device
 from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.trust import Proof
-from hotdesk.web import client_ip, db, hotdesk, snapshot
+from hotdesk.web import act_for_tenant, client_ip, db, hotdesk, snapshot
 from hotdesk.web import settings as web_settings
 from hotdesk.web.device_files import device_context
 from hotdesk.web.links import (
@@ -262,6 +262,7 @@ def _caller(token: str) -> Caller:
     brand = brands.BRANDS.get(device.brand) if device else None
     if read is None or device is None or brand is None:
         _refuse(None, "This key does not belong to a known phone. Restart the phone to renew its keys.")
+    act_for_tenant(device.tenant_id)  # its tenant's settings, extensions and addresses from here on
     identity = brand.identify(request.headers.get("User-Agent", ""), request.headers)
     if identity is not None and identity.mac and identity.mac != device.mac:
         log.warning("phone app: token of %s presented by %s (ip=%s)", device.mac, identity.mac, client_ip())

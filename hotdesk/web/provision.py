@@ -15,9 +15,10 @@ from hotdesk import credentials, hotdesking, published, trust
 from hotdesk.brands import FileKind, normalize_mac
 from hotdesk.db import commit_if_written
 from hotdesk.models import Device, utcnow
-from hotdesk.settings import DEVICE_ADMISSION, NEW_DEVICES_PER_MINUTE, PROVISIONING_PASSWORD, PROVISIONING_USERNAME
+from hotdesk.settings import DEVICE_ADMISSION, NEW_DEVICES_PER_MINUTE
+from hotdesk.snapshot import SharedCredentials
 from hotdesk.trust import Proof
-from hotdesk.web import client_ip, db, hotdesk, http_auth, ratelimit, snapshot
+from hotdesk.web import act_for_tenant, client_ip, db, hotdesk, http_auth, ratelimit, snapshot, tenant_id
 from hotdesk.web import settings as web_settings
 from hotdesk.web.device_files import base_context, device_context, fast_path
 from hotdesk.web.named_phone import named_phone
@@ -30,15 +31,16 @@ log = logging.getLogger("hotdesk.provision")
 @bp.route("/<path:filename>")
 def provisioning_file(filename: str) -> Response:
     session = db()
-    settings = web_settings()
     nonces = current_app.extensions["hotdesk.digest_nonces"]
-    global_user = settings[PROVISIONING_USERNAME]
+    shared_credentials = snapshot().shared_credentials  # each tenant's pair, from the cache: no query
+    shared: SharedCredentials | None = None
     by_device: Device | None = None  # the device whose own credentials the request carries
 
     def password_of(username: str) -> str | None:
-        nonlocal by_device
-        if username == global_user:
-            return settings[PROVISIONING_PASSWORD]
+        nonlocal by_device, shared
+        shared = shared_credentials.get(username)
+        if shared is not None:
+            return shared.password
         by_device = hotdesking.find_device(session, provisioning_username=username)
         return by_device.provisioning_password if by_device else None
 
@@ -50,8 +52,11 @@ def provisioning_file(filename: str) -> Response:
         if request.authorization is not None and not stale:
             ratelimit.provisioning_auth_failed(request.authorization.username)
         return http_auth.challenge(nonces, client_ip(), stale=stale)
-    if user == global_user:
-        by_device = None
+    if shared is not None:
+        act_for_tenant(shared.tenant_id)
+        return _answer(filename, None)
+    assert by_device is not None  # authenticated, by a device's own credentials
+    act_for_tenant(by_device.tenant_id)
     return _answer(filename, by_device)
 
 
@@ -68,6 +73,7 @@ def fast_file(mac: str, sig: str, filename: str) -> Response:
         # its new path; without them this is a refusal like any other.
         log.warning("provisioning: wrong fast path for %r (ip=%s): only credentials open it", mac[:20], client_ip())
         return provisioning_file(filename)
+    act_for_tenant(device.tenant_id)
     return _answer(filename, device)
 
 
@@ -146,9 +152,23 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
     """A device's file asked for with the shared credentials, which every phone holds: they name a
     device, they do not prove it (hotdesk.trust). Who is served at all (device_admission), and
     nothing such a request claims re-describes a device hotdesk knows."""
-    session, settings, ip = db(), web_settings(), client_ip()
+    session, settings, ip, tenant = db(), web_settings(), client_ip(), tenant_id()
     admission = settings[DEVICE_ADMISSION]
     device = hotdesking.find_device(session, mac=mac)
+    if device is not None and device.tenant_id != tenant:
+        # Another tenant's credentials name this phone: they prove that tenant, not the phone. An
+        # admin who moves a phone deletes it from its tenant; its next fetch makes it the new one's.
+        hotdesking.record_mismatch(
+            session,
+            device,
+            claim="fetched with another tenant's provisioning credentials",
+            brand=brand.key,
+            model=identity.model,
+            ip=ip,
+        )
+        session.commit()  # kept although the answer is a refusal
+        _refused("tenant", mac, brand.key, ip)
+        return _not_found()
     if not trust.serves(device, admission):
         _refused("unknown_device" if device is None else "not_admitted", mac, brand.key, ip)
         return _not_found()
@@ -171,6 +191,7 @@ def _for_shared_credentials(brand, identity, mac: str, part: str | None) -> Resp
                 firmware=identity.firmware,
                 ip=ip,
                 admitted=admission is trust.Admission.OPEN,
+                tenant_id=tenant,
             )
             session.commit()
         except IntegrityError:  # another request made its row meanwhile: answer as for a device hotdesk knows
