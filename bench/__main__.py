@@ -129,6 +129,7 @@ def main() -> None:
 def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     sip_port = free_port(socket.SOCK_DGRAM)
     populations = {}
+    deployed_env = {}  # each size's as-deployed server's environment
     for size in sorted({*args.sizes, args.phones}):
         url = database_url(args, size, work)
         say(f"seeding {size:,} devices and extensions")
@@ -142,7 +143,7 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
         env = {"HOTDESK_DATABASE_URL": url, "HOTDESK_SECRET_KEY": SECRET_KEY, "HOTDESK_INSTANCE_PATH": str(work)}
         # As deployed (deploy/README.md): HOTDESK_PUBLISH_DIR set, so a phone's fetch after its first
         # is answered from the copy rendered then. And without it, every fetch rendered.
-        published = env | {"HOTDESK_PUBLISH_DIR": str(args.memory_dir / f"published-{size}")}
+        deployed_env[size] = published = env | {"HOTDESK_PUBLISH_DIR": str(args.memory_dir / f"published-{size}")}
         servers.append(server := Gunicorn("wsgi:app", work / f"hotdesk-{size}.log", published, workers=args.workers))
         results.targets[f"hotdesk {size}"] = Target(server.url, fetches, server)
         servers.append(rendering := Gunicorn("wsgi:app", work / f"rendering-{size}.log", env, workers=args.workers))
@@ -164,14 +165,10 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
         )
     )
     results.targets["bare free"] = Target(bare_free.url, main_target.requests, bare_free)
-    main_env = {
-        "HOTDESK_DATABASE_URL": populations[args.phones].url,
-        "HOTDESK_SECRET_KEY": SECRET_KEY,
-        "HOTDESK_INSTANCE_PATH": str(work),
-        "HOTDESK_PUBLISH_DIR": str(args.memory_dir / f"published-{args.phones}"),
-    }
     servers.append(
-        hotdesk_free := Gunicorn("wsgi:app", work / "hotdesk-free.log", main_env | free, workers=args.workers)
+        hotdesk_free := Gunicorn(
+            "wsgi:app", work / "hotdesk-free.log", deployed_env[args.phones] | free, workers=args.workers
+        )
     )
     results.targets["hotdesk free"] = Target(hotdesk_free.url, main_target.requests, hotdesk_free)
     servers.append(static := static_file(body, work, args))
