@@ -314,6 +314,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("admin.token_revoke", "POST"): Route(console_post("/admin/access/tokens/{token}/revoke")),
     ("admin.devices", "GET"): Route(console_get("/admin/devices?q={mac}")),
+    ("admin.devices_import", "GET"): Route(console_get("/admin/devices/import")),
+    ("admin.devices_import", "POST"): Route(
+        console_post("/admin/devices/import", lambda ids: {"csv": "mac\n{mac}\n".format(**ids)}), same=False
+    ),
     ("admin.device_add", "POST"): Route(console_post("/admin/devices", lambda ids: {"mac": ids["mac"]}), same=False),
     ("admin.device_admit", "POST"): Route(console_post("/admin/devices/{mac}/admit")),
     ("admin.device_login", "GET"): Route(console_get("/admin/devices/{mac}/login")),
@@ -359,6 +363,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("admin.settings", "GET"): Route(console_get("/admin/settings")),
     ("admin.settings", "POST"): Route(
         console_post("/admin/settings", lambda ids: {"external_address": "pbx.mallory.example"}), same=False
+    ),
+    ("admin.setting_show", "POST"): Route(
+        lambda w, ids: [
+            w.console.submit("/admin/settings/provisioning_password/show"),
+            w.console.submit("/admin/settings/admin_password/show"),
+        ]
     ),
     ("admin.setting_unset", "POST"): Route(console_post("/admin/settings/external_address/unset")),
     ("admin.templates", "GET"): Route(console_get("/admin/templates")),
@@ -412,6 +422,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.mappings_list", "GET"): Route(api_call("get", "/mappings?search={number}")),
     ("api.devices_list", "GET"): Route(api_call("get", "/devices?search={mac}")),
     ("api.devices_add", "POST"): Route(api_call("post", "/devices", json={"mac": "{mac}"}), same=False),
+    ("api.devices_import", "POST"): Route(
+        api_call("post", "/devices/import?dry_run=true", data="mac\n{mac}\n", content_type="text/csv"), same=False
+    ),
     ("api.devices_admit_waiting", "POST"): Route(api_call("post", "/devices/admit-waiting")),
     ("api.devices_get", "GET"): Route(api_call("get", "/devices/{mac}")),
     ("api.devices_admit", "POST"): Route(api_call("post", "/devices/{mac}/admit")),

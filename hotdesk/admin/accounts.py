@@ -79,6 +79,10 @@ def end_sessions(session: Session, admin: Admin) -> None:
 EVERYONE = -1
 
 
+def any_admin(session: Session) -> bool:
+    return session.scalar(select(Admin.id).limit(1)) is not None
+
+
 def _reaches(within: int, tenant_id: int | None) -> bool:
     return within in (EVERYONE, tenant_id)
 

@@ -7,15 +7,27 @@ document describing all this is hotdesk.web.openapi, served at /api/v1/openapi.j
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from hotdesk import policy, tenancy
-from hotdesk.admin import AdminError, Conflict, NotAllowed, NotFound, accounts, history, lockouts, phones, pins
+from hotdesk.admin import (
+    AdminError,
+    Conflict,
+    ImportCheck,
+    NotAllowed,
+    NotFound,
+    accounts,
+    history,
+    lockouts,
+    phones,
+    pins,
+)
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -27,6 +39,7 @@ from hotdesk.tenancy import TenantError
 from hotdesk.web import act_for_tenant, carries_nul, db, hotdesk, openapi, tenant_id
 from hotdesk.web import settings as setting_values
 
+T = TypeVar("T", bound=ImportCheck)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PREFIX = "/api/"
 
@@ -380,9 +393,9 @@ def extensions_delete(number: str) -> Response:
     return Response(status=204)
 
 
-@bp.post("/extensions/import")
-def extensions_import() -> Response:
-    """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
+def _csv_import(check: Callable[..., T], run: Callable[..., T]) -> tuple[T, bool]:
+    """A CSV body imported all or nothing by `run`, or with ?dry_run=true only checked by `check`:
+    the check's (or the import's) answer, and whether it was a dry run."""
     if request.mimetype != "text/csv":
         raise Unsupported("send the CSV with Content-Type: text/csv")
     try:
@@ -392,21 +405,28 @@ def extensions_import() -> Response:
     dry_run = request.args.get("dry_run", "false")
     if dry_run not in ("true", "false"):
         raise BadRequest("dry_run: true or false")
-    session = db()
-    preview = admin_extensions.preview_import(session, text, "upload", tenant_id=tenant_id())
-    if preview.ok and dry_run == "false":
-        preview = admin_extensions.import_csv(session, text, "upload", g.actor, tenant_id=tenant_id())
-    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
-    body = {
-        "dry_run": dry_run == "true",
-        "rows": [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows],
-        "errors": preview.errors,
-        "weak_secrets": warnings.weak_secrets,
-        "weak_pins": warnings.weak_pins,
-    }
-    if not preview.ok:
-        return error_response(422, preview.errors[0], **body)
+    checked = check(db(), text, "upload", tenant_id=tenant_id())
+    if checked.ok and dry_run == "false":
+        checked = run(db(), text, "upload", g.actor, tenant_id=tenant_id())
+    return checked, dry_run == "true"
+
+
+def _import_answer(dry_run: bool, rows: list[dict], errors: list[str], **extra: Any) -> Response:
+    body = {"dry_run": dry_run, "rows": rows, "errors": errors, **extra}
+    if errors:
+        return error_response(422, errors[0], **body)
     return jsonify(body)
+
+
+@bp.post("/extensions/import")
+def extensions_import() -> Response:
+    """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
+    preview, dry_run = _csv_import(admin_extensions.preview_import, admin_extensions.import_csv)
+    rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
+    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
+    return _import_answer(
+        dry_run, rows, preview.errors, weak_secrets=warnings.weak_secrets, weak_pins=warnings.weak_pins
+    )
 
 
 @bp.get("/extensions/export")
@@ -421,6 +441,7 @@ def extensions_weak_secrets() -> Response:
 
 @bp.get("/extensions/weak-pins")
 def extensions_weak_pins() -> Response:
+    """The reason can be the PIN itself ("the extension number"): the secrets scope (openapi.SECRET_OPERATIONS)."""
     weak = admin_extensions.weak_pins(db(), setting_values(), tenant_id=tenant_id())
     return jsonify({"items": [weak_json(row) for row in weak]})
 
@@ -525,6 +546,14 @@ def devices_add() -> Response:
     response.status_code = 201
     response.headers["Location"] = url_for("api.devices_get", mac=device.mac, tenant=request.args.get("tenant"))
     return response
+
+
+@bp.post("/devices/import")
+def devices_import() -> Response:
+    """CSV body (mac[,address]), all or nothing; ?dry_run=true only reports what would happen."""
+    preview, dry_run = _csv_import(phones.preview_known, phones.import_known)
+    rows = [{"line": row.line, "mac": row.mac, "address": row.address, "action": row.action} for row in preview.rows]
+    return _import_answer(dry_run, rows, preview.errors)
 
 
 @bp.post("/devices/admit-waiting")
