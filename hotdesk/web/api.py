@@ -12,7 +12,6 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
-from sqlalchemy import select
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from hotdesk import policy, tenancy
@@ -88,7 +87,10 @@ def _tenant_of(token: ApiToken) -> int:
     name = request.args.get("tenant")
     if name is None:
         return token.tenant_id if token.tenant_id is not None else DEFAULT_TENANT_ID
-    tenant = db().scalar(select(Tenant).where(Tenant.name == name))
+    try:
+        tenant = tenancy.by_name(db(), name)
+    except TenantError:
+        tenant = None
     if tenant is None or (token.tenant_id is not None and tenant.id != token.tenant_id):
         raise NotFound(f"no tenant named {name!r}")
     return tenant.id
@@ -730,8 +732,10 @@ def tenants_create() -> Response:
 def tenants_delete(name: str) -> Response:
     """Refused (409) while the tenant has extensions; its phones, templates and settings go with it."""
     _system_only()
-    if db().scalar(select(Tenant.id).where(Tenant.name == name)) is None:
-        raise NotFound(f"no tenant named {name!r}")
+    try:
+        tenancy.by_name(db(), name)
+    except TenantError as error:
+        raise NotFound(str(error)) from None
     try:
         tenancy.remove(db(), name, g.actor)
     except TenantError as error:
