@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -12,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import hotdesking, runtime, scheduler, schema, tenancy
-from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins
+from hotdesk import hotdesking, people, runtime, scheduler, schema, tenancy
+from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins, users
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -120,12 +121,25 @@ def extensions() -> None:
 
 @extensions.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--passwords-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the generated user passwords to this file (CSV, mode 0600) instead of standard output",
+)
 @tenant_option
 @with_session
-def extensions_import(ctx: Context, session: Session, file: Path, tenant_name: str | None) -> None:
+def extensions_import(
+    ctx: Context, session: Session, file: Path, passwords_out: Path | None, tenant_name: str | None
+) -> None:
     """Add or update extensions from a CSV file, all or nothing.
 
-    Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template.
+    Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template,username,
+    user_password. Every extension gets a user account if it has none: its username from the
+    `username` column, else made of the name ("Alice Martin" -> alice.martin, alice.martin.2 if
+    taken); its password from `user_password`, else generated. Generated passwords are listed
+    once (extension, username, password) on standard output, or with --passwords-out written to
+    FILE readable by its owner only; each must be changed at the first sign-in.
     """
     try:
         text = file.read_bytes().decode("utf-8-sig")
@@ -134,8 +148,17 @@ def extensions_import(ctx: Context, session: Session, file: Path, tenant_name: s
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
     tenant_id = tenant_id_of(session, tenant_name)
-    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id).rows
+    result = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id)
+    imported = result.rows
+    if result.passwords and passwords_out is not None:
+        _write_private(passwords_out, _passwords_csv(result.passwords))
+    session.commit()  # the passwords are handed over for accounts that exist
     click.echo(f"{len(imported)} extension(s) imported")
+    if result.passwords and passwords_out is not None:
+        click.echo(f"{len(result.passwords)} generated user password(s) written to {passwords_out}")
+    elif result.passwords:
+        click.echo("generated user passwords (shown once; each must be changed at the first sign-in):")
+        click.echo("".join(_passwords_csv(result.passwords)), nl=False)
     weak = [
         row.data.number
         for row in imported
@@ -150,6 +173,14 @@ def extensions_import(ctx: Context, session: Session, file: Path, tenant_name: s
 @extensions.command("add")
 @click.argument("number")
 @click.option("--name", required=True)
+@click.option(
+    "--username",
+    default=None,
+    metavar="U",
+    help="the user account's username (not the extension number; unique in the tenant); left out: made of"
+    " the name for a new account (Alice Martin -> alice.martin, alice.martin.2 if taken), kept for an existing one",
+)
+@click.option("--cell", default=None, help="the user's cell (mobile) number")
 @click.option("--secret", required=True)
 @click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password)")
 @click.option("--email", default=None)
@@ -157,15 +188,35 @@ def extensions_import(ctx: Context, session: Session, file: Path, tenant_name: s
 @click.option("--template", default=None, help="pin to a template: brand/name")
 @tenant_option
 @with_session
-def extensions_add(ctx: Context, session: Session, number: str, tenant_name: str | None, **fields) -> None:
-    """Add (or update) one extension: every field as given, an optional one left out is cleared."""
+def extensions_add(
+    ctx: Context,
+    session: Session,
+    number: str,
+    tenant_name: str | None,
+    username: str | None,
+    cell: str | None,
+    **fields,
+) -> None:
+    """Add (or update) one extension: every field as given, an optional one left out is cleared.
+
+    Each extension has a user account (username and account password, never its SIP secret): a new
+    one gets a generated password, printed once on a line of its own, `user password: ...`, which
+    the user must change at the first sign-in (`hotdesk users set-password` sets another).
+    """
     tenant_id = tenant_id_of(session, tenant_name)
     exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == number.strip())
     if session.scalar(exists) is None:
-        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR, tenant_id=tenant_id)
+        data = ExtensionData(number=number, username=username, **fields)
+        saved = admin_extensions.create(session, data, CLI_ACTOR, tenant_id=tenant_id, cell=cell)
+        made: str | None = people.pending_password(saved.user)
     else:
         saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR, tenant_id=tenant_id)
+        opened = users.change(session, saved, CLI_ACTOR, username=username, cell=cell, clear_cell=cell is None)
+        made = opened.password if opened else None
+    session.commit()  # before the password is shown: it opens an account that exists
     click.echo(f"extension {saved.number} saved")
+    if made:
+        click.echo(f"user password: {made}")
 
 
 @extensions.command("delete")
@@ -216,13 +267,62 @@ def extensions_export(ctx: Context, session: Session, file: Path, tenant_name: s
         for chunk in admin_extensions.export_csv(session, tenant_id=tenant_id):
             click.echo(chunk, nl=False)
         return
+    _write_private(file, admin_extensions.export_csv(session, tenant_id=tenant_id))  # SIP secrets and PINs
+
+
+def _passwords_csv(passwords: list[users.Generated]) -> list[str]:
+    return ["extension,username,user_password\n", *(f"{p.extension},{p.username},{p.password}\n" for p in passwords)]
+
+
+def _write_private(path: Path, lines: Iterable[str]) -> None:
+    """Write a file only its owner may read (passwords, secrets); one line naming the problem if it cannot."""
     try:
-        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # SIP secrets and PINs
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
         with open(descriptor, "w", encoding="utf-8", newline="") as out:
-            out.writelines(admin_extensions.export_csv(session, tenant_id=tenant_id))
+            out.writelines(lines)
     except OSError as error:
-        raise click.ClickException(f"{file}: {error.strerror}") from None
+        raise click.ClickException(f"{path}: {error.strerror}") from None
+
+
+# users
+
+
+@main.group("users")
+def users_group() -> None:
+    """People's user accounts (one per extension): they sign in to the portal with a LOGIN,
+    username@sipdomain (or the bare username in the default tenant), and their account password."""
+
+
+@users_group.command("set-password")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input (else one is generated)")
+@click.option("--temporary", is_flag=True, help="the user must change it at the next sign-in")
+@with_session
+def users_set_password(ctx: Context, session: Session, login: str, password_stdin: bool, temporary: bool) -> None:
+    """Set a user's account password; without --password-stdin generate one, print it once on a line
+    of its own (`user password: ...`) and have the user change it at the next sign-in. The user's
+    portal sessions end."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+    user = users.by_login(session, login)
+    made = users.set_password(session, user, CLI_ACTOR, password, temporary=temporary)
+    session.commit()
+    click.echo(f"password of {users.login_of(session, user)} set")
+    if made.password is not None:
+        click.echo(f"user password: {made.password}")
+
+
+@users_group.command("list")
+@tenant_option
+@with_session
+def users_list(ctx: Context, session: Session, tenant_name: str | None) -> None:
+    """User accounts, one a line: username, extension, must_change_password yes/no (never a password)."""
+    for user, number in users.listing(session, tenant_id=tenant_id_of(session, tenant_name)):
+        click.echo(f"{user.username}\t{number}\tmust_change_password={'yes' if user.must_change_password else 'no'}")
 
 
 # settings
