@@ -136,15 +136,13 @@ def of_extension(extension: Extension) -> User:
 
 def listing(session: Session, *, tenant_id: int = DEFAULT_TENANT_ID) -> list[tuple[User, str]]:
     """The tenant's accounts with their extension numbers, by username."""
-    return [
-        (user, number)
-        for user, number in session.execute(
-            select(User, Extension.number)
-            .join(Extension, User.extension_id == Extension.id)
-            .where(User.tenant_id == tenant_id)
-            .order_by(User.username)
-        ).tuples()
-    ]
+    rows = session.execute(
+        select(User, Extension.number)
+        .join(Extension, User.extension_id == Extension.id)
+        .where(User.tenant_id == tenant_id)
+        .order_by(User.username)
+    )
+    return [(user, number) for user, number in rows]
 
 
 def login_of(session: Session, user: User) -> str:
@@ -242,11 +240,10 @@ def _username_owners(session: Session, tenant_id: int, usernames: list[str]) -> 
             continue
     owners: dict[str, str] = {}
     for start in range(0, len(wanted), 500):
-        owners.update(
-            session.execute(
-                select(User.username, Extension.number)
-                .join(Extension, User.extension_id == Extension.id)
-                .where(User.tenant_id == tenant_id, User.username.in_(wanted[start : start + 500]))
-            ).tuples()
+        rows = session.execute(
+            select(User.username, Extension.number)
+            .join(Extension, User.extension_id == Extension.id)
+            .where(User.tenant_id == tenant_id, User.username.in_(wanted[start : start + 500]))
         )
+        owners.update((username, number) for username, number in rows)
     return owners
