@@ -207,11 +207,18 @@ def extensions_add(
     exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == number.strip())
     if session.scalar(exists) is None:
         data = ExtensionData(number=number, username=username, **fields)
-        saved = admin_extensions.create(session, data, CLI_ACTOR, tenant_id=tenant_id, cell=cell)
+        saved = admin_extensions.create(session, data, CLI_ACTOR, tenant_id=tenant_id, cell=cell and cell.strip())
         made: str | None = people.pending_password(saved.user)
     else:
         saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR, tenant_id=tenant_id)
-        opened = users.change(session, saved, CLI_ACTOR, username=username, cell=cell, clear_cell=cell is None)
+        opened = users.change(
+            session,
+            saved,
+            CLI_ACTOR,
+            username=username and username.strip(),
+            cell=cell and cell.strip(),
+            clear_cell=not cell,
+        )
         made = opened.password if opened else None
     session.commit()  # before the password is shown: it opens an account that exists
     click.echo(f"extension {saved.number} saved")

@@ -30,10 +30,12 @@ from sqlalchemy.orm import Session
 from hotdesk.models import DEFAULT_TENANT_ID, Extension, Tenant, User, utcnow
 
 MIN_PASSWORD = 10
-_USERNAME = re.compile(r"^[A-Za-z][A-Za-z0-9._-]{1,63}$")  # starts with a letter: never an extension number
+USERNAME_PATTERN = "^[A-Za-z][A-Za-z0-9._-]{1,63}$"
+_USERNAME = re.compile(USERNAME_PATTERN)  # starts with a letter: never an extension number
 _GENERATED_ALPHABET = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/l/I to misread
 
-_CELL = re.compile(r"^\+?[0-9][0-9 ()./-]{2,30}$")
+CELL_PATTERN = "^[+]?[0-9][0-9 ()./-]{2,30}$"
+_CELL = re.compile(CELL_PATTERN)
 PENDING_HASH = ""  # password_hash while the password is a pending generated one (see the module's docstring)
 
 _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106 low-memory) parameters
@@ -52,8 +54,7 @@ class NewPassword:
 
 def check_username(username: str, number: str | None = None) -> str:
     """The username as stored (lower case); `number`: the extension's, which it must not be."""
-    username = username.strip()
-    if not _USERNAME.match(username):
+    if not _USERNAME.fullmatch(username):
         raise PeopleError(
             f"username: {username!r} is not a username (a letter first, then letters, digits, . _ -; 2 to 64)"
         )
@@ -79,10 +80,9 @@ def check_password_for(password: str, secret: str, voicemail_pin: str | None) ->
 
 def check_cell(cell: str | None) -> str | None:
     """A cell (mobile) number as typed, or None for none."""
-    cell = (cell or "").strip()
     if not cell:
         return None
-    if not _CELL.match(cell):
+    if not _CELL.fullmatch(cell):
         raise PeopleError(f"cell: {cell!r} is not a phone number (digits, an optional leading +, spaces ( ) . / -)")
     return cell
 

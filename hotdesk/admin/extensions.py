@@ -38,7 +38,7 @@ def page(
     query = (
         select(Extension)
         .where(Extension.tenant_id == tenant_id)
-        .options(selectinload(Extension.pins))
+        .options(selectinload(Extension.pins), selectinload(Extension.user))
         .order_by(Extension.number)
         .limit(limit + 1)
     )

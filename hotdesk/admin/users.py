@@ -78,7 +78,7 @@ def change(
     changed = []
     try:
         new_cell = people.check_cell(cell) if cell is not None else (None if clear_cell else user.cell)
-        if username is not None and username.strip() and people.check_username(username) != user.username:
+        if username is not None and people.check_username(username) != user.username:
             before = user.username
             people.rename(session, user, username)
             changed.append(f"username (was {before})")

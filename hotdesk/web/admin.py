@@ -34,7 +34,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
-from hotdesk.admin import AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
+from hotdesk import people
+from hotdesk.admin import AdminError, NotFound, Page, accounts, history, lockouts, phones, pins, users
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -268,14 +269,18 @@ def extension_new():
         form.get("number", "").strip(),
         form.get("name", ""),
         form.get("secret", ""),
-        *(form.get(name, "").strip() or None for name in ("voicemail_pin", "email", "auth_name", "template")),
+        *(
+            form.get(name, "").strip() or None
+            for name in ("voicemail_pin", "email", "auth_name", "template", "username")
+        ),
     )
     try:
-        admin_extensions.create(db(), data, g.actor)
+        extension = admin_extensions.create(db(), data, g.actor, cell=form.get("cell", "").strip() or None)
     except REFUSED as error:
         return render_template("admin/extension_form.html", extension=None, form=form, error=str(error)), 422
-    flash(f"Extension {data.number} added.", "info")
-    return redirect(url_for("admin.extensions", q=data.number))
+    flash(f"Extension {data.number} added, with the user account {extension.user.username}.", "info")
+    # Its page shows the generated password, until the user changes it.
+    return redirect(url_for("admin.extension_edit", number=data.number))
 
 
 @bp.route("/extensions/<number>", methods=["GET", "POST"])
@@ -286,7 +291,7 @@ def extension_edit(number: str):
     except NotFound as error:
         abort(404, str(error))
     if request.method == "GET":
-        return render_template("admin/extension_form.html", extension=extension, form={})
+        return _extension_page(extension)
     form = request.form
     changes: dict[str, str | None] = {name: form.get(name, "").strip() for name in ("name", "email", "auth_name")}
     for name in ("secret", "voicemail_pin", "template"):  # blank: keep (secret and PIN are never shown)
@@ -296,11 +301,42 @@ def extension_edit(number: str):
         changes["voicemail_pin"] = None
     try:
         admin_extensions.update(session_, number, changes, g.actor)
+        # The user account goes with the extension: one without (older than accounts) gets it here.
+        users.change(
+            session_,
+            extension,
+            g.actor,
+            username=form.get("username", "").strip() or None,
+            cell=form.get("cell", "").strip(),
+        )
     except REFUSED as error:
         session_.rollback()
-        return render_template("admin/extension_form.html", extension=extension, form=form, error=str(error)), 422
+        return _extension_page(extension, form=form, error=str(error)), 422
     flash(f"Extension {number} saved.", "info")
     return redirect(url_for("admin.extensions", q=number))
+
+
+def _extension_page(extension, form=None, error: str | None = None) -> str:
+    user = extension.user
+    return render_template(
+        "admin/extension_form.html",
+        extension=extension,
+        form=form or {},
+        error=error,
+        user=user,
+        login=users.login_of(db(), user) if user else None,
+        pending_password=people.pending_password(user),
+    )
+
+
+@bp.post("/extensions/<number>/user-password")
+@_refusals
+def extension_user_password(number: str):
+    """Generate a new account password: shown on the extension's page until the user changes it."""
+    user = users.of_extension(admin_extensions.get(db(), number))
+    users.set_password(db(), user, g.actor, None, temporary=True)
+    flash(f"A new password was generated for {user.username}: it must be changed at the next sign-in.", "info")
+    return redirect(url_for("admin.extension_edit", number=number))
 
 
 @bp.post("/extensions/<number>/delete")
@@ -336,6 +372,12 @@ def extensions_import():
         flash(
             f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info"
         )
+        if imported.passwords:
+            flash(
+                f"{len(imported.passwords)} user account(s) opened with a generated password: each extension's page"
+                " shows it until its user changes it at the first sign-in.",
+                "info",
+            )
         return redirect(url_for("admin.extensions"))
     preview = admin_extensions.preview_import(session_, text, source)
     return render_template("admin/import.html", preview=preview, csv=text, source=source), 200 if preview.ok else 422
