@@ -278,7 +278,7 @@ def extension_new():
         extension = admin_extensions.create(db(), data, g.actor, cell=form.get("cell", "").strip() or None)
     except REFUSED as error:
         return render_template("admin/extension_form.html", extension=None, form=form, error=str(error)), 422
-    flash(f"Extension {data.number} added, with the user account {extension.user.username}.", "info")
+    flash(f"Extension {data.number} added, with the user account {users.of_extension(extension).username}.", "info")
     # Its page shows the generated password, until the user changes it.
     return redirect(url_for("admin.extension_edit", number=data.number))
 

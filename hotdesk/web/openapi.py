@@ -9,8 +9,8 @@ from __future__ import annotations
 from functools import cache
 
 from hotdesk.admin import MAX_PAGE_SIZE, history, phones
-from hotdesk.people import CELL_PATTERN, MIN_PASSWORD, USERNAME_PATTERN
 from hotdesk.admin.templates import MAX_BODY
+from hotdesk.people import CELL_PATTERN, MIN_PASSWORD, USERNAME_PATTERN
 
 STRING = {"type": "string"}
 NULLABLE = {"type": ["string", "null"]}
