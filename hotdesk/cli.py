@@ -19,7 +19,7 @@ from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.config import Config
-from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.directory import DirectoryError, ExtensionData, spreadsheet_safe
 from hotdesk.models import Device, Extension, Mapping, Template
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
@@ -278,7 +278,12 @@ def extensions_export(ctx: Context, session: Session, file: Path, tenant_name: s
 
 
 def _passwords_csv(passwords: list[users.Generated]) -> list[str]:
-    return ["extension,username,user_password\n", *(f"{p.extension},{p.username},{p.password}\n" for p in passwords)]
+    """extension,username,user_password: no cell needs quoting (numbers, usernames and generated
+    passwords have no comma or quote); a number a spreadsheet would run as a formula starts with a quote."""
+    return [
+        "extension,username,user_password\n",
+        *(f"{spreadsheet_safe(p.extension)},{p.username},{p.password}\n" for p in passwords),
+    ]
 
 
 def _write_private(path: Path, lines: Iterable[str]) -> None:
