@@ -284,3 +284,22 @@ def test_import_with_a_bad_account_column_imports_nothing(run, session, tmp_path
     session.expire_all()
     assert session.scalar(select(Extension).where(Extension.number == "2009")) is None
     assert run("users", "list") == "taken.name\t1000\tmust_change_password=yes\n"
+
+
+def test_an_unwritable_passwords_file_imports_nothing(run, session, tmp_path):
+    file = tmp_path / "users.csv"
+    file.write_text(IMPORT)
+    output = run("extensions", "import", file, "--passwords-out", tmp_path / "missing" / "pw.csv", code=1)
+    assert "No such file or directory" in output and len(output.strip().splitlines()) == 1, output
+    session.expire_all()
+    assert session.scalars(select(Extension)).all() == [] and run("users", "list") == ""
+
+
+def test_a_username_is_never_the_extension_number(run, session):
+    output = run(
+        "extensions", "add", "reception", "--name", "Desk", "--secret", SECRET, "--username", "Reception", code=1
+    )
+    assert "is the extension number" in output
+    add(run, "reception", "Reception")  # the name would make the number: the next free one instead
+    session.expire_all()
+    assert session.scalar(select(User.username)) == "reception.2"
