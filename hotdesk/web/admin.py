@@ -44,7 +44,7 @@ from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Admin
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
-from hotdesk.web import carries_nul, client_ip, db, hotdesk
+from hotdesk.web import carries_nul, client_ip, db, hotdesk, tenant_id
 
 bp = Blueprint(
     "admin",
@@ -275,7 +275,8 @@ def extension_new():
         ),
     )
     try:
-        extension = admin_extensions.create(db(), data, g.actor, cell=form.get("cell", "").strip() or None)
+        cell = form.get("cell", "").strip() or None
+        extension = admin_extensions.create(db(), data, g.actor, cell=cell, tenant_id=tenant_id())
     except REFUSED as error:
         return render_template("admin/extension_form.html", extension=None, form=form, error=str(error)), 422
     flash(f"Extension {data.number} added, with the user account {users.of_extension(extension).username}.", "info")
@@ -333,7 +334,7 @@ def _extension_page(extension, form=None, error: str | None = None) -> str:
 @_refusals
 def extension_user_password(number: str):
     """Generate a new account password: shown on the extension's page until the user changes it."""
-    user = users.of_extension(admin_extensions.get(db(), number))
+    user = users.of_extension(admin_extensions.get(db(), number, tenant_id=tenant_id()))
     users.set_password(db(), user, g.actor, None, temporary=True)
     flash(f"A new password was generated for {user.username}: it must be changed at the next sign-in.", "info")
     return redirect(url_for("admin.extension_edit", number=number))

@@ -21,7 +21,7 @@ from hotdesk.admin import templates as admin_templates
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
-from hotdesk.web import carries_nul, db, hotdesk, openapi
+from hotdesk.web import carries_nul, db, hotdesk, openapi, tenant_id
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PREFIX = "/api/"
@@ -329,7 +329,11 @@ def extensions_create() -> Response:
     )
     cell = data.pop("cell", None)
     extension = admin_extensions.create(
-        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor, cell=cell
+        db(),
+        ExtensionData(**{k: v for k, v in data.items() if v is not None}),
+        g.actor,
+        cell=cell,
+        tenant_id=tenant_id(),
     )
     response = jsonify(extension_json(extension))
     response.status_code = 201
@@ -349,7 +353,7 @@ def extensions_update(number: str) -> Response:
         nullable=("voicemail_pin", "email", "auth_name", "template", "cell"),
     )
     account = {name: data.pop(name) for name in ACCOUNT_FIELDS if name in data}
-    extension = admin_extensions.update(db(), number, data, g.actor)
+    extension = admin_extensions.update(db(), number, data, g.actor, tenant_id=tenant_id())
     # A username opens the account of an extension without one; a cell alone changes an existing one.
     if "username" in account or (account and extension.user is not None):
         cell = (account["cell"] or "") if "cell" in account else None  # null or "": no cell
@@ -360,7 +364,7 @@ def extensions_update(number: str) -> Response:
 @bp.get("/extensions/<number>/user-password")
 def extensions_user_password(number: str) -> Response:
     """The account's pending generated password (null once the person changed it)."""
-    return jsonify(user_password_json(users.of_extension(admin_extensions.get(db(), number))))
+    return jsonify(user_password_json(users.of_extension(admin_extensions.get(db(), number, tenant_id=tenant_id()))))
 
 
 @bp.post("/extensions/<number>/user-password")
@@ -372,7 +376,7 @@ def extensions_set_user_password(number: str) -> Response:
         if request.content_length or request.is_json
         else {}
     )
-    user = users.of_extension(admin_extensions.get(db(), number))
+    user = users.of_extension(admin_extensions.get(db(), number, tenant_id=tenant_id()))
     made = users.set_password(db(), user, g.actor, data.get("password"), temporary=bool(data.get("temporary")))
     return jsonify(user_password_json(user, made.password))
 
