@@ -211,3 +211,13 @@ def test_api_import_hands_generated_passwords_to_a_secrets_token_only(api, sessi
     session.expire_all()
     bob = session.scalar(select(User).where(User.username == "bob.jones"))
     assert people.verify(bob, made["user_password"])
+
+
+def test_console_add_with_a_chosen_user_password_never_shows_it(console, session):
+    refused = add_in_console(console, user_password=SECRET)
+    assert refused.status_code == 422 and "must not be the extension's SIP secret" in text(refused)
+    assert session.scalars(select(Extension)).all() == []
+    assert add_in_console(console, user_password=PASSWORD).status_code == 302
+    assert people.verify(alice(session), PASSWORD) and alice(session).must_change_password
+    page = console.get("/admin/extensions/1001")
+    assert PASSWORD.encode() not in page.data and "set by an admin" in text(page)

@@ -273,6 +273,7 @@ def extension_new():
             form.get(name, "").strip() or None
             for name in ("voicemail_pin", "email", "auth_name", "template", "username")
         ),
+        form.get("user_password") or None,  # as typed; none: generated
     )
     try:
         cell = form.get("cell", "").strip() or None
