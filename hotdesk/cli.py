@@ -173,6 +173,10 @@ def extensions_import(
 @extensions.command("add")
 @click.argument("number")
 @click.option("--name", required=True)
+@click.option("--secret", required=True)
+@click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password)")
+@click.option("--email", default=None)
+@click.option("--auth-name", default=None)
 @click.option(
     "--username",
     default=None,
@@ -181,10 +185,6 @@ def extensions_import(
     " the name for a new account (Alice Martin -> alice.martin, alice.martin.2 if taken), kept for an existing one",
 )
 @click.option("--cell", default=None, help="the user's cell (mobile) number")
-@click.option("--secret", required=True)
-@click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password)")
-@click.option("--email", default=None)
-@click.option("--auth-name", default=None)
 @click.option("--template", default=None, help="pin to a template: brand/name")
 @tenant_option
 @with_session
