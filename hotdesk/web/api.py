@@ -354,8 +354,7 @@ def extensions_update(number: str) -> Response:
     )
     account = {name: data.pop(name) for name in ACCOUNT_FIELDS if name in data}
     extension = admin_extensions.update(db(), number, data, g.actor, tenant_id=tenant_id())
-    # A username opens the account of an extension without one; a cell alone changes an existing one.
-    if "username" in account or (account and extension.user is not None):
+    if account:  # an extension without an account (older than accounts) gets one here
         cell = (account["cell"] or "") if "cell" in account else None  # null or "": no cell
         users.change(db(), extension, g.actor, username=account.get("username"), cell=cell)
     return jsonify(extension_json(extension))
