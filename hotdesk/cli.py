@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import hotdesking, people, runtime, scheduler, schema, tenancy
+from hotdesk import hotdesking, people, policy, runtime, scheduler, schema, tenancy
 from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins, users
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -159,22 +159,26 @@ def extensions_import(
     elif result.passwords:
         click.echo("generated user passwords (shown once; each must be changed at the first sign-in):")
         click.echo("".join(_passwords_csv(result.passwords)), nl=False)
-    weak = [
-        row.data.number
-        for row in imported
-        if row.data.voicemail_pin and hotdesking.weak_pin(row.data.voicemail_pin, row.data.number)
-    ]
-    if weak:
+    warnings = admin_extensions.import_warnings(imported, ctx.settings.values(session, tenant_id))
+    if warnings.weak_secrets:
         click.echo(
-            f"warning: {len(weak)} imported PIN(s) are trivial to guess: see `hotdesk extensions weak-pins`", err=True
+            f"warning: {len(warnings.weak_secrets)} imported secret(s) break the secret policy:"
+            " see `hotdesk extensions weak-secrets`",
+            err=True,
+        )
+    if warnings.weak_pins:
+        click.echo(
+            f"warning: {len(warnings.weak_pins)} imported PIN(s) are outside pin_length or trivial to guess:"
+            " see `hotdesk extensions weak-pins`",
+            err=True,
         )
 
 
 @extensions.command("add")
 @click.argument("number")
 @click.option("--name", required=True)
-@click.option("--secret", required=True)
-@click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password)")
+@click.option("--secret", default=None, help="SIP secret (secret_policy); left out: a new one is generated")
+@click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password; pin_length)")
 @click.option("--email", default=None)
 @click.option("--auth-name", default=None)
 @click.option(
@@ -192,6 +196,7 @@ def extensions_add(
     ctx: Context,
     session: Session,
     number: str,
+    secret: str | None,
     tenant_name: str | None,
     username: str | None,
     cell: str | None,
@@ -199,18 +204,28 @@ def extensions_add(
 ) -> None:
     """Add (or update) one extension: every field as given, an optional one left out is cleared.
 
+    Without --secret a new extension gets a generated secret that meets the secret policy (printed
+    on a line of its own, `secret: ...`); an existing one keeps its secret.
+
     Each extension has a user account (username and account password, never its SIP secret): a new
     one gets a generated password, printed once on a line of its own, `user password: ...`, which
     the user must change at the first sign-in (`hotdesk users set-password` sets another).
     """
     tenant_id = tenant_id_of(session, tenant_name)
+    values = ctx.settings.values(session, tenant_id)
+    generated = None
     exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == number.strip())
     if session.scalar(exists) is None:
-        data = ExtensionData(number=number, username=username, **fields)
-        saved = admin_extensions.create(session, data, CLI_ACTOR, tenant_id=tenant_id, cell=cell and cell.strip())
+        if secret is None:
+            secret = generated = policy.generate_secret()
+        data = ExtensionData(number=number, secret=secret, username=username, **fields)
+        saved = admin_extensions.create(
+            session, data, CLI_ACTOR, values, tenant_id=tenant_id, cell=cell and cell.strip()
+        )
         made: str | None = people.pending_password(saved.user)
     else:
-        saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR, tenant_id=tenant_id)
+        changes = dict(fields) | ({"secret": secret} if secret is not None else {})
+        saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR, values, tenant_id=tenant_id)
         opened = users.change(
             session,
             saved,
@@ -220,8 +235,10 @@ def extensions_add(
             clear_cell=not cell,
         )
         made = opened.password if opened else None
-    session.commit()  # before the password is shown: it opens an account that exists
+    session.commit()  # before the secrets are shown: they open an extension and an account that exist
     click.echo(f"extension {saved.number} saved")
+    if generated:
+        click.echo(f"secret: {generated}")
     if made:
         click.echo(f"user password: {made}")
 
@@ -557,20 +574,39 @@ def login(ctx: Context, session: Session, number: str, mac: str, address: str) -
 
 
 @extensions.command("weak-pins")
+@tenant_option
 @with_session
-def extensions_weak_pins(ctx: Context, session: Session) -> None:
-    """Extensions whose voicemail PIN is trivial to guess, and why (exit status 1 if any)."""
-    weak = [
-        (ext.number, reason)
-        for ext in session.scalars(
-            select(Extension).where(Extension.voicemail_pin.is_not(None)).order_by(Extension.number)
-        )
-        if ext.voicemail_pin and (reason := hotdesking.weak_pin(ext.voicemail_pin, ext.number))
-    ]
-    for number, reason in weak:
-        click.echo(f"{number}\t{reason}")
+def extensions_weak_pins(ctx: Context, session: Session, tenant_name: str | None) -> None:
+    """Extensions whose voicemail PIN is outside pin_length or trivial to guess, and why (exit status 1 if any)."""
+    tenant_id = tenant_id_of(session, tenant_name)
+    _weak(admin_extensions.weak_pins(session, ctx.settings.values(session, tenant_id), tenant_id=tenant_id))
+
+
+@extensions.command("weak-secrets")
+@tenant_option
+@with_session
+def extensions_weak_secrets(ctx: Context, session: Session, tenant_name: str | None) -> None:
+    """Extensions whose SIP secret breaks the strong secret policy (imported from a PBX), and the
+    rules it breaks (exit status 1 if any)."""
+    _weak(admin_extensions.weak_secrets(session, tenant_id=tenant_id_of(session, tenant_name)))
+
+
+def _weak(weak: list[admin_extensions.Weak]) -> None:
+    for row in weak:
+        click.echo(f"{row.number}\t{row.reason}")
     if weak:
         raise SystemExit(1)
+
+
+@main.group("secrets")
+def secrets_group() -> None:
+    """SIP secrets."""
+
+
+@secrets_group.command("generate")
+def secrets_generate() -> None:
+    """Print a random SIP secret that meets the strong secret policy."""
+    click.echo(policy.generate_secret())
 
 
 # devices
