@@ -224,9 +224,9 @@ def test_the_export_carries_the_username_never_a_password(run, session, tmp_path
 
 IMPORT = (
     "extension,name,secret,username,user_password\n"
-    "2001,Carol Jones,s1,,\n"
-    "2002,Dan Brown,s2,danny,\n"
-    "2003,Eve Adams,s3,,eve-chooses-this\n"
+    "2001,Carol Jones,Carol-Secret-1,,\n"
+    "2002,Dan Brown,Dan-Secret-2,danny,\n"
+    "2003,Eve Adams,Eve-Secret-3,,eve-chooses-this\n"
 )
 
 
