@@ -298,24 +298,45 @@ def extensions_add(
 @click.option("--no-pin", is_flag=True, help="remove the voicemail PIN")
 @click.option("--email", default=None, help="empty: none")
 @click.option("--auth-name", default=None, help="empty: none")
+@click.option("--username", default=None, metavar="U", help="rename the user account (not the extension number)")
+@click.option("--cell", default=None, help="the user's cell number; empty: none")
 @click.option("--template", default=None, help="pin to a template: brand/name")
 @tenant_option
 @with_session
 def extensions_set(
-    ctx: Context, session: Session, number: str, no_pin: bool, tenant_name: str | None, **fields
+    ctx: Context,
+    session: Session,
+    number: str,
+    no_pin: bool,
+    tenant_name: str | None,
+    username: str | None,
+    cell: str | None,
+    **fields,
 ) -> None:
-    """Change the given fields of an extension; the others keep their value."""
+    """Change the given fields of an extension; the others keep their value. An extension without a
+    user account (older than accounts) gets one: its generated password is printed once,
+    `user password: ...`."""
     changes = {name: value for name, value in fields.items() if value is not None}
     if no_pin:
         if "voicemail_pin" in changes:
             raise click.UsageError("give --pin or --no-pin, not both")
         changes["voicemail_pin"] = None
-    if not changes:
+    if not changes and username is None and cell is None:
         raise click.UsageError("name a field to change (--name, --secret, --pin, --no-pin, --email, ...)")
     tenant_id = tenant_id_of(session, tenant_name)
     values = ctx.settings.values(session, tenant_id)
     saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR, values, tenant_id=tenant_id)
+    opened = users.change(
+        session,
+        saved,
+        CLI_ACTOR,
+        username=username and username.strip(),
+        cell=cell.strip() if cell is not None else None,
+    )
+    session.commit()  # before a generated password is shown: its account exists
     click.echo(f"extension {saved.number} changed")
+    if opened and opened.password:
+        click.echo(f"user password: {opened.password}")
 
 
 @extensions.command("delete")

@@ -303,3 +303,21 @@ def test_a_username_is_never_the_extension_number(run, session):
     add(run, "reception", "Reception")  # the name would make the number: the next free one instead
     session.expire_all()
     assert session.scalar(select(User.username)) == "reception.2"
+
+
+def test_extensions_set_renames_the_account_and_changes_the_cell_only(run, session):
+    add(run, "1001", "Alice Martin", "--cell", "+44 7700 900123")
+    assert run("extensions", "set", "1001", "--username", "alice") == "extension 1001 changed\n"
+    alice = user(session, "alice")
+    assert alice.cell == "+44 7700 900123" and alice.extension.name == "Alice Martin"
+    run("extensions", "set", "1001", "--cell", "")
+    assert user(session, "alice").cell is None
+    output = run("extensions", "set", "1001", "--username", "1001", code=1)
+    assert "is not a username" in output or "is the extension number" in output
+
+
+def test_extensions_set_opens_an_account_for_an_extension_from_before_accounts(run, session):
+    session.add(Extension(number="1001", name="Old Timer", secret="s"))
+    session.commit()
+    password = user_password(run("extensions", "set", "1001", "--email", "old@example.com"))
+    assert people.verify(user(session, "old.timer"), password)
