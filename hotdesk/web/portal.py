@@ -13,7 +13,7 @@ on every form (Flask-WTF, as the console).
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 
 from flask import (
@@ -34,7 +34,6 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface, SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
-from itsdangerous import BadData, URLSafeTimedSerializer
 
 from hotdesk import people, self_service
 from hotdesk.admin import phones
@@ -42,7 +41,8 @@ from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind, User
 from hotdesk.settings import TIMEZONE
 from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, settings, snapshot
-from hotdesk.web.admin import csrf
+from hotdesk.web.admin import browser_headers, csrf
+from hotdesk.web.known_browser import KnownBrowserCookie
 
 PREFIX = "/portal"
 bp = Blueprint(
@@ -113,17 +113,7 @@ def _guard() -> ResponseReturnValue | None:
     return None
 
 
-@bp.after_request
-def _headers(response: Response) -> Response:
-    response.headers.setdefault(
-        "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
-    )
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.endpoint != "portal.static":
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
+bp.after_request(browser_headers)
 
 
 @bp.errorhandler(CSRFError)
@@ -167,42 +157,19 @@ def sign_in():
     session["user_id"], session["epoch"] = user.id, user.session_epoch
     response = redirect(url_for("portal.password" if user.must_change_password else "portal.home"))
     known = browser.browser if browser is not None and browser.user_id == user.id else secrets.token_urlsafe(12)
-    response.set_cookie(
-        BROWSER_COOKIE,
-        _browser_signer().dumps({"user": user.id, "browser": known}),
-        max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()),
-        path=url_for("portal.sign_in"),
-        secure=request.is_secure,
-        httponly=True,
-        samesite="Strict",
-    )
+    _browsers.issue(response, {"user": user.id, "browser": known})
     return response
 
 
 # A browser the person signed in from: its sign-ins escape the account's and the address's
 # counts (hotdesk.self_service), so someone typing the person's LOGIN elsewhere cannot lock them out.
 BROWSER_COOKIE = "hotdesk_portal_browser"
-BROWSER_COOKIE_LIFETIME = timedelta(days=180)
-
-
-def _browser_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="hotdesk-portal-known-browser")
+_browsers = KnownBrowserCookie(BROWSER_COOKIE, "hotdesk-portal-known-browser", "portal.sign_in")
 
 
 def _known_browser() -> self_service.KnownBrowser | None:
-    """This browser's known-browser cookie if it is genuine and recent."""
-    cookie = request.cookies.get(BROWSER_COOKIE)
-    if not cookie:
-        return None
-    try:
-        value = _browser_signer().loads(cookie, max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()))
-    except BadData:
-        return None
-    if (
-        not isinstance(value, dict)
-        or not isinstance(value.get("user"), int)
-        or not isinstance(value.get("browser"), str)
-    ):
+    value = _browsers.read()
+    if value is None or not isinstance(value.get("user"), int) or not isinstance(value.get("browser"), str):
         return None
     return self_service.KnownBrowser(value["user"], value["browser"][:32])
 
