@@ -2,10 +2,16 @@
 generated password first, sees the desk phones they are logged in on and logs out there, changes
 their PIN and reads their own history — and nothing of anyone else's, whatever they send."""
 
+import secrets
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+import requests
 from flask.testing import FlaskClient
 from lxml import html
 from sqlalchemy import select
@@ -307,6 +313,77 @@ def test_one_address_spraying_many_logins_is_locked(app, client, alice, session)
     assert redirected_to(own.sign_in("bob", BOB_PASSWORD), "/portal/")  # a known browser there
 
 
+def test_a_tenants_lockout_settings_apply_and_sign_ins_are_throttled_even_with_phone_lockouts_off(
+    client, alice, session
+):
+    registry = settings_registry()
+    registry.set(session, "lockout_attempts", "0")  # desk-phone PIN lockouts off for the installation
+    session.commit()
+    stranger = Portal(client, ip="203.0.113.9")
+    for _ in range(5):  # the default, still
+        assert stranger.sign_in(password="guess guess guess").status_code == 401
+    assert stranger.sign_in().status_code == 429
+
+    acme = tenancy.add(session, registry, "acme", "acme.example.com", "test").tenant
+    registry.set(session, "lockout_attempts", "2", acme.id)
+    registry.set(session, "lockout_minutes", "60", acme.id)
+    extension = Extension(tenant_id=acme.id, number="1001", name="Ann Acme", secret="acme-SIP-secret-1x")
+    session.add(extension)
+    session.flush()
+    people.set_password(session, people.create(session, extension, "ann").user, "ann's own passphrase", temporary=False)
+    session.commit()
+    other = Portal(client.application.test_client(), ip="203.0.113.10")
+    for _ in range(2):
+        assert other.sign_in("ann@acme.example.com", "guess guess guess").status_code == 401
+    locked = other.sign_in("ann@acme.example.com", "ann's own passphrase")
+    assert locked.status_code == 429 and "60 minute(s)" in text(locked)
+
+
+class LiveBrowser:
+    """A browser on a live server: its own cookies, the sign-in form's CSRF token."""
+
+    def __init__(self, server, cookies=None):
+        self.server = server
+        self.http = requests.Session()
+        self.http.cookies.update(cookies or {})
+        page = html.fromstring(self.http.get(server.url("/portal/sign-in"), timeout=60).content)
+        self.token = page.xpath("//input[@name='csrf_token']/@value")[0]
+
+    def sign_in(self, password, login="alice"):
+        return self.http.post(
+            self.server.url("/portal/sign-in"),
+            data={"login": login, "password": password, "csrf_token": self.token},
+            allow_redirects=False,
+            timeout=120,
+        )
+
+
+def test_racing_guesses_get_exactly_the_limit_and_the_person_still_signs_in(live_server, alice):
+    first = LiveBrowser(live_server)
+    assert first.sign_in(ALICE_PASSWORD).status_code == 302
+    known = {BROWSER_COOKIE: first.http.cookies[BROWSER_COOKIE]}
+    attackers = [LiveBrowser(live_server) for _ in range(12)]
+    own = LiveBrowser(live_server, cookies=known)
+    start = threading.Barrier(len(attackers) + 1)
+
+    def attack(browser):
+        start.wait()
+        return browser.sign_in("guess-" + secrets.token_hex(4)).status_code
+
+    def the_person():
+        start.wait()
+        time.sleep(0.2)  # in the middle of the storm
+        return own.sign_in(ALICE_PASSWORD)
+
+    with ThreadPoolExecutor(len(attackers) + 1) as pool:
+        signed_in = pool.submit(the_person)
+        guesses = list(pool.map(attack, attackers))
+        response = signed_in.result()
+    assert Counter(guesses) == {401: 5, 429: len(attackers) - 5}
+    assert response.status_code == 302 and response.headers["Location"] == "/portal/"
+    assert own.http.get(live_server.url("/portal/"), timeout=60).status_code == 200
+
+
 # sessions
 
 
@@ -380,7 +457,7 @@ def test_a_person_sees_their_desk_phone_and_logs_out_there(client, portal, sessi
     [card] = page.xpath("//article[@data-mac]")
     assert card.get("data-mac") == DESK
     shown = " ".join(card.text_content().split())
-    assert "Yealink T46S" in shown and DESK in shown and "10.20.0.41" in shown and "external" in shown
+    assert "Yealink T46S" in shown and DESK in shown and "10.20.0.41" in shown and "the external server" in shown
 
     notifier.sent.clear()
     answer = portal.post(f"/portal/phones/{DESK}/logout", token_from=page)
