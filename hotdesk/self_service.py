@@ -90,7 +90,7 @@ def begin_sign_in(
     checked, and the slow check runs outside the lock. `key`: keys the hash unknown LOGINs are
     counted under (the app's secret key)."""
     login = "".join(ch for ch in login if ch.isprintable()).strip()[:400]
-    serialize_sign_ins(session)
+    serialize_sign_ins(session, of_people=True)
     now = utcnow()
     user = people.find(session, login) if login else None
     tenant_id = user.tenant_id if user is not None else DEFAULT_TENANT_ID

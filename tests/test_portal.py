@@ -584,3 +584,17 @@ def test_every_portal_form_answers_hostile_values_without_a_500(client, portal):
             failures.append(("sign-in", value))
     assert failures == []
     assert portal.get("/portal/").status_code == 200
+
+
+@pytest.mark.parametrize("faces, served", [("admin", True), ("phones", False)])
+def test_the_portal_rides_the_consoles_listener(database_url, engine, notifier, tmp_path, faces, served):
+    from hotdesk import create_app
+    from hotdesk.config import Config
+
+    app = create_app(
+        Config(database_url=database_url, secret_key="k", trusted_proxies=0, instance_path=tmp_path),
+        notifier=notifier,
+        faces=faces,
+    )
+    assert app.test_client().get("/portal/sign-in").status_code == (200 if served else 404)
+    app.extensions["hotdesk"].engine.dispose()
