@@ -93,13 +93,16 @@ def begin_sign_in(
     serialize_sign_ins(session, of_people=True)
     now = utcnow()
     user = people.find(session, login) if login else None
-    tenant_id = user.tenant_id if user is not None else DEFAULT_TENANT_ID
+    # An unknown LOGIN is judged by the policy of the tenant its domain names, as a known one would be.
+    tenant_id = user.tenant_id if user is not None else _tenant_named(session, login)
     known = browser.browser if browser is not None and user is not None and browser.user_id == user.id else None
     policy = _policy(settings_for(tenant_id))
     account = _account(user, login, key)
     locks = [policy.lock(_account_failures(session, account, _browser_detail(known), now, policy), now)]
     if known is None:
-        address_policy = lockout.Policy(policy.attempts * ADDRESS_FACTOR, policy.first, policy.longest, policy.longest)
+        # The installation's policy: an address is no tenant's, and LOGINs of a lenient tenant must not widen it.
+        each = _policy(settings_for(DEFAULT_TENANT_ID))
+        address_policy = lockout.Policy(each.attempts * ADDRESS_FACTOR, each.first, each.longest, each.longest)
         locks.append(address_policy.lock(_address_failures(session, ip, now, address_policy), now))
     lock = max((lock for lock in locks if lock), key=lambda lock: lock.until, default=None)
     if lock is not None:
@@ -117,6 +120,12 @@ def begin_sign_in(
     )
     session.flush()
     return Attempt(event, user)
+
+
+def _tenant_named(session: Session, login: str) -> int:
+    _name, at, domain = login.rpartition("@")
+    found = session.scalar(select(Tenant.id).where(Tenant.sip_domain == domain.lower())) if at else None
+    return found if found is not None else DEFAULT_TENANT_ID
 
 
 def finish_sign_in(session: Session, attempt: Attempt, password: str) -> User:

@@ -337,6 +337,11 @@ def test_a_tenants_lockout_settings_apply_and_sign_ins_are_throttled_even_with_p
         assert other.sign_in("ann@acme.example.com", "guess guess guess").status_code == 401
     locked = other.sign_in("ann@acme.example.com", "ann's own passphrase")
     assert locked.status_code == 429 and "60 minute(s)" in text(locked)
+    # An unknown LOGIN of acme's domain is judged by acme's policy too: nothing tells them apart.
+    for _ in range(2):
+        assert other.sign_in("nobody@acme.example.com", "guess guess guess").status_code == 401
+    locked = other.sign_in("nobody@acme.example.com", "guess guess guess")
+    assert locked.status_code == 429 and "60 minute(s)" in text(locked)
 
 
 class LiveBrowser:
