@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, select
+from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import events, hotdesking, lockout, people
@@ -162,10 +162,13 @@ class _Account:
 
 def _account(user: User | None, login: str, key: bytes) -> _Account:
     if user is not None:
-        number = user.extension.number
-        return _Account(and_(Event.tenant_id == user.tenant_id, Event.extension == number), number)
+        return _of_extension(user.tenant_id, user.extension.number)
     actor = "unknown " + hmac.new(key, login.encode(), hashlib.sha256).hexdigest()[:24]
     return _Account(and_(Event.extension.is_(None), Event.actor == actor), actor)
+
+
+def _of_extension(tenant_id: int, number: str) -> _Account:
+    return _Account(and_(Event.tenant_id == tenant_id, Event.extension == number), number)
 
 
 def _browser_detail(browser: str | None) -> str | None:
@@ -221,6 +224,39 @@ def _address_failures(session: Session, ip: str | None, now: datetime, policy: l
             .limit(lockout.MOST_FAILURES_READ)
         )
     )
+
+
+UNKNOWN_BROWSERS = "portal sign-in, from browsers it has not signed in from"
+
+
+def sign_in_locks(
+    session: Session, settings: SettingValues, now: datetime | None = None, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> list[lockout.Lockout]:
+    """The tenant's people whose portal sign-in is locked now (for browsers they have not signed in
+    from), as admins see PIN lockouts; an admin's unlock of the extension lifts it."""
+    policy, now = _policy(settings), now or utcnow()
+    candidates = session.scalars(
+        select(Event.extension)
+        .where(
+            Event.tenant_id == tenant_id,
+            Event.kind == EventKind.USER_SIGNIN_FAILED.value,
+            Event.extension.is_not(None),
+            Event.detail.is_(None),
+            Event.at > now - policy.memory,
+        )
+        .group_by(Event.extension)
+        .having(func.count() >= policy.attempts)
+        .order_by(func.max(Event.at).desc())
+        .limit(lockout.LISTED)
+    )
+    found = []
+    for number in candidates:
+        if number is None:  # never comes (the query), but the column allows it
+            continue
+        failures = _account_failures(session, _of_extension(tenant_id, number), None, now, policy)
+        if lock := policy.lock(failures, now):
+            found.append(lockout.Lockout("extension", number, UNKNOWN_BROWSERS, lock.until, lock.level, lock.failures))
+    return found
 
 
 def end_sessions(session: Session, user: User) -> None:

@@ -603,3 +603,21 @@ def test_the_portal_rides_the_consoles_listener(database_url, engine, notifier, 
     )
     assert app.test_client().get("/portal/sign-in").status_code == (200 if served else 404)
     app.extensions["hotdesk"].engine.dispose()
+
+
+def test_admins_see_a_locked_portal_sign_in_and_lift_it(app, client, alice, session):
+    from tests.test_console import Console, rows
+
+    stranger = Portal(app.test_client(), ip="203.0.113.9")
+    for _ in range(5):
+        stranger.sign_in(password="guess guess guess")
+    accounts.add_admin(session, "ann", "correct horse battery", "test")
+    session.commit()
+    console = Console(client)
+    console.sign_in("ann", "correct horse battery")
+    [locked] = rows(console.get("/admin/devices"), "lockouts")
+    assert locked[:2] == ["extension 1001", "portal sign-in, from browsers it has not signed in from"]
+    assert locked[3] == "5"
+    assert console.submit("/admin/lockouts/unlock", {"extension": "1001"}).status_code == 302
+    assert rows(console.get("/admin/devices"), "lockouts") == [["Nobody is locked out."]]
+    assert redirected_to(stranger.sign_in(), "/portal/")
