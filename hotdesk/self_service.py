@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,16 +26,14 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, select
 from sqlalchemy.orm import Session, joinedload
 
-from hotdesk import events, hotdesking, lockout, people
+from hotdesk import events, hotdesking, lockout, people, policy
 from hotdesk.db import serialize_logins, serialize_sign_ins
 from hotdesk.models import DEFAULT_TENANT_ID, Device, Event, EventKind, Mapping, Tenant, User, utcnow
-from hotdesk.settings import LOCKOUT_ATTEMPTS, LOCKOUT_MAX_MINUTES, LOCKOUT_MINUTES, SettingValues
+from hotdesk.settings import LOCKOUT_ATTEMPTS, LOCKOUT_MAX_MINUTES, LOCKOUT_MINUTES, PIN_LENGTH, SettingValues
 
 WRONG = "Wrong login or password."
 ADDRESS_FACTOR = 4  # the per-address limit is this many accounts' worth: an office shares one address
 RECENT = 30  # events on the "my recent logins" list
-PIN_LENGTH = (4, 12)  # the default of the pin_length setting (interfaces, section 5)
-_PIN = re.compile(r"[0-9]+")
 # What the person sees of their own history: their desk-phone logins and their account.
 OWN_KINDS = (
     EventKind.LOGIN,
@@ -272,25 +269,14 @@ def change_password(session: Session, user: User, current: str, new: str, ip: st
     session.flush()
 
 
-def check_pin(pin: str, number: str, length: tuple[int, int] = PIN_LENGTH) -> str:
-    """A PIN a person types for themselves: digits, `length` of them (the pin_length setting),
-    not one anyone would guess first (hotdesking.weak_pin). PeopleError naming what is wrong."""
-    shortest, longest = length
-    if not _PIN.fullmatch(pin):
-        raise people.PeopleError("PIN: digits only (it is typed on a phone keypad)")
-    if not shortest <= len(pin) <= longest:
-        wanted = f"{shortest}" if shortest == longest else f"{shortest} to {longest}"
-        raise people.PeopleError(f"PIN: needs {wanted} digits")
-    weak = hotdesking.weak_pin(pin, number)
-    if weak:
-        raise people.PeopleError(f"PIN: too easy to guess ({weak})")
-    return pin
-
-
-def change_pin(session: Session, user: User, pin: str, ip: str | None) -> None:
-    """The person's voicemail and hot-desk PIN: the next login on a phone asks for this one."""
+def change_pin(session: Session, user: User, pin: str, ip: str | None, settings: SettingValues) -> None:
+    """The person's voicemail and hot-desk PIN: the next login on a phone asks for this one. The
+    tenant's PIN policy (`pin_length`), and none anyone would try first (hotdesk.policy.weak_pin)."""
     extension = user.extension
-    extension.voicemail_pin = check_pin(pin, extension.number)
+    problem = policy.weak_pin(pin, extension.number, settings[PIN_LENGTH])
+    if problem is not None:
+        raise people.PeopleError(f"PIN refused: {problem}.")
+    extension.voicemail_pin = pin
     _record(session, user, EventKind.PIN_CHANGED, ip)
     session.flush()
 

@@ -507,13 +507,13 @@ def test_another_persons_phone_is_never_shown_nor_logged_out(client, portal, ses
 
 def test_a_person_changes_their_pin_under_the_policy(client, portal, session):
     for pin, confirm, why in [
-        ("12ab", None, "digits only"),
-        ("719", None, "needs 4 to 12 digits"),
-        ("7" * 13, None, "needs 4 to 12 digits"),
-        ("1234", None, "too easy to guess (a sequence)"),
-        ("1001", None, "too easy to guess (the extension number)"),
+        ("12ab", None, "PIN refused: not digits only."),
+        ("719", None, "PIN refused: shorter than 4 digits."),
+        ("7" * 13, None, "PIN refused: longer than 12 digits."),
+        ("1234", None, "PIN refused: a sequence."),
+        ("1001", None, "PIN refused: the extension number."),
         ("7193", "7194", "The two PINs differ"),
-        ("", None, "digits only"),
+        ("", None, "PIN refused: not digits only."),
     ]:
         answer = portal.post("/portal/pin", {"pin": pin, "confirm": confirm or pin}, token_from=portal.page())
         assert redirected_to(answer, "/portal/")
@@ -521,6 +521,11 @@ def test_a_person_changes_their_pin_under_the_policy(client, portal, session):
     assert session.scalar(select(Extension.voicemail_pin).where(Extension.number == "1001")) == "4321"
     assert events(session, EventKind.PIN_CHANGED) == []
 
+    settings_registry().set(session, "pin_length", "6")  # the policy of the person's tenant
+    session.commit()
+    assert "Digits only, 6 digits" in text(portal.get("/portal/"))
+    answer = portal.post("/portal/pin", {"pin": "7193", "confirm": "7193"}, token_from=portal.page())
+    assert "PIN refused: not 6 digits." in text(portal.get("/portal/"))
     answer = portal.post("/portal/pin", {"pin": "719305", "confirm": "719305"}, token_from=portal.page())
     assert redirected_to(answer, "/portal/") and "PIN changed" in text(portal.get("/portal/"))
     phone = YealinkPhone(client, DESK)

@@ -19,6 +19,7 @@ Sources:
   `synchronize()` sends it; the same body is in public Asterisk `sip_notify.conf` samples.
 - Deployment: these phones fetch `/SEP<MAC>.cnf.xml` from port 6970 without HTTP credentials;
   a reverse proxy on 6970 must map the path to /provision/ and add the provisioning credentials.
+- Screens: the CiscoIPPhone objects of cisco_spa (numeric input: `InputFlags` N, `NP` for a PIN).
 """
 
 from __future__ import annotations

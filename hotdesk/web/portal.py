@@ -39,7 +39,7 @@ from hotdesk import people, self_service
 from hotdesk.admin import phones
 from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind, User
-from hotdesk.settings import TIMEZONE
+from hotdesk.settings import PIN_LENGTH, TIMEZONE, PinLength
 from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, settings, snapshot
 from hotdesk.web.admin import browser_headers, csrf
 from hotdesk.web.known_browser import KnownBrowserCookie
@@ -203,7 +203,7 @@ def home():
         phone_name=lambda phone: _phone_name(phone.brand, phone.model),
         describe=_describe,
         failures=FAILURES,
-        pin_rule=_pin_rule(self_service.PIN_LENGTH),
+        pin_rule=_pin_rule(settings()[PIN_LENGTH]),
     )
 
 
@@ -235,9 +235,8 @@ def _describe(event: Event) -> str:
     return event.kind
 
 
-def _pin_rule(length: tuple[int, int]) -> str:
-    shortest, longest = length
-    return f"{shortest} digits" if shortest == longest else f"{shortest} to {longest} digits"
+def _pin_rule(length: PinLength) -> str:
+    return f"{length.shortest} digits" if length.shortest == length.longest else f"{length} digits"
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -269,7 +268,7 @@ def pin():
         error = "The two PINs differ."
     else:
         try:
-            self_service.change_pin(db(), g.user, form.get("pin", ""), client_ip())
+            self_service.change_pin(db(), g.user, form.get("pin", ""), client_ip(), settings())
         except people.PeopleError as refused:
             error = str(refused)
     if error is not None:
