@@ -182,7 +182,7 @@ def test_add_search_edit_delete_extension(console, session):
 
     assert console.post("/admin/extensions/1001/delete", token_from=edit).status_code == 302
     assert session.scalars(select(Extension)).all() == []
-    assert [e.actor for e in session.scalars(select(Event).where(Event.kind == "admin"))] == [
+    assert [e.actor for e in session.scalars(select(Event).where(Event.kind == "admin").order_by(Event.id))] == [
         "test",
         "ann",
         "ann",
