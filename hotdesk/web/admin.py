@@ -21,7 +21,6 @@ from flask import (
     Flask,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -34,7 +33,6 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from itsdangerous import BadData, URLSafeTimedSerializer
 
 from hotdesk import people, policy
 from hotdesk.admin import AdminError, ImportCheck, NotFound, Page, accounts, history, lockouts, phones, pins, users
@@ -48,6 +46,7 @@ from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy, SettingErr
 from hotdesk.templates import TemplateError
 from hotdesk.web import carries_nul, client_ip, db, hotdesk, tenant_id
 from hotdesk.web import settings as setting_values
+from hotdesk.web.known_browser import KnownBrowserCookie
 
 bp = Blueprint(
     "admin",
@@ -108,14 +107,15 @@ def _guard() -> ResponseReturnValue | None:
 
 
 @bp.after_request
-def _headers(response: Response) -> Response:
+def browser_headers(response: Response) -> Response:
+    """What every page of a browser-facing face (console, portal) is answered with."""
     response.headers.setdefault(
         "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
     )
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.endpoint != "admin.static":
+    if not (request.endpoint or "").endswith(".static"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -192,38 +192,20 @@ def sign_in():
     session.permanent = True
     session["admin_id"], session["key"] = admin.id, accounts.session_key(admin)
     response = redirect(_local(next_url) or url_for("admin.dashboard"))
-    response.set_cookie(
-        BROWSER_COOKIE,
-        _browser_signer().dumps({"admin": admin.name, "browser": browser or secrets.token_urlsafe(12)}),
-        max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()),
-        path=url_for("admin.sign_in"),
-        secure=request.is_secure,
-        httponly=True,
-        samesite="Strict",
-    )
+    _browsers.issue(response, {"admin": admin.name, "browser": browser or secrets.token_urlsafe(12)})
     return response
 
 
 # A browser an admin signed in from: its sign-ins for that name escape the per-name limit
 # (hotdesk.admin.accounts), so an outsider guessing the name cannot lock the admin out.
 BROWSER_COOKIE = "hotdesk_known_browser"
-BROWSER_COOKIE_LIFETIME = timedelta(days=180)
-
-
-def _browser_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="hotdesk-admin-known-browser")
+_browsers = KnownBrowserCookie(BROWSER_COOKIE, "hotdesk-admin-known-browser", "admin.sign_in")
 
 
 def _known_browser(name: str) -> str | None:
     """The id of this browser's known-browser cookie if it is genuine, recent and for `name`."""
-    cookie = request.cookies.get(BROWSER_COOKIE)
-    if not cookie:
-        return None
-    try:
-        value = _browser_signer().loads(cookie, max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()))
-    except BadData:
-        return None
-    if not isinstance(value, dict) or value.get("admin") != name.strip() or not isinstance(value.get("browser"), str):
+    value = _browsers.read()
+    if value is None or value.get("admin") != name.strip() or not isinstance(value.get("browser"), str):
         return None
     return value["browser"][:32]
 
