@@ -70,7 +70,7 @@ def check_password(password: str, extension: Extension) -> str:
 def check_password_for(password: str, secret: str, voicemail_pin: str | None) -> str:
     """An account password for an extension with this SIP secret and PIN (also before it is saved)."""
     if len(password) < MIN_PASSWORD or len(password) > 128 or not password.isprintable():
-        raise PeopleError(f"password: needs {MIN_PASSWORD} to 128 printable characters")
+        raise PeopleError(f"password: needs at least {MIN_PASSWORD} printable characters (at most 128)")
     if password == secret:
         raise PeopleError("password: must not be the extension's SIP secret")
     if voicemail_pin and password == voicemail_pin:
