@@ -36,6 +36,7 @@ class CachedTemplate:
     name: str
     body: str
     is_default: bool
+    tenant_id: int | None = None  # None: the system's
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class Snapshot:
     revision: int | None
     settings: SettingValues  # the installation's (the default tenant's), typed, parsed once
     templates: dict[int, CachedTemplate]
-    defaults: dict[str, CachedTemplate]  # brand -> its default template
+    defaults: dict[str, CachedTemplate]  # brand -> the system's default template
     pins: dict[tuple[int, str], CachedTemplate]  # (extension id, brand) -> the template it is pinned to
     tenants: dict[int, CachedTenant] = field(default_factory=dict)
     overrides: dict[int, dict[str, str]] = field(default_factory=dict)  # tenant id -> its own values
@@ -67,6 +68,11 @@ class Snapshot:
     _stored: dict[str, str] = field(default_factory=dict)  # the installation's values, as stored
     _registry: Settings | None = None
     _per_tenant: dict[int, SettingValues] = field(default_factory=dict, compare=False)
+    tenant_defaults: dict[tuple[int, str], CachedTemplate] = field(default_factory=dict)  # (tenant, brand) -> its own
+
+    def default_for(self, tenant_id: int, brand: str) -> CachedTemplate | None:
+        """The brand's default for the tenant's phones: its own, else the system's."""
+        return self.tenant_defaults.get((tenant_id, brand)) or self.defaults.get(brand)
 
     def settings_for(self, tenant_id: int) -> SettingValues:
         """The tenant's typed settings: its own values, else the installation's. Typed once per
@@ -99,12 +105,17 @@ class SnapshotCache:
 
     def _load(self, session: Session, revision: int | None) -> Snapshot:
         templates = {
-            t.id: CachedTemplate(t.id, t.brand, t.name, t.body, t.is_default)
+            t.id: CachedTemplate(t.id, t.brand, t.name, t.body, t.is_default, t.tenant_id)
             for t in session.execute(
-                select(Template.id, Template.brand, Template.name, Template.body, Template.is_default)
+                select(
+                    Template.id, Template.brand, Template.name, Template.body, Template.is_default, Template.tenant_id
+                )
             )
         }
-        defaults = {t.brand: t for t in templates.values() if t.is_default}
+        defaults = {t.brand: t for t in templates.values() if t.is_default and t.tenant_id is None}
+        tenant_defaults = {
+            (t.tenant_id, t.brand): t for t in templates.values() if t.is_default and t.tenant_id is not None
+        }
         pins = {
             (pin.extension_id, pin.brand): templates[pin.template_id]
             for pin in session.execute(select(TemplatePin.extension_id, TemplatePin.brand, TemplatePin.template_id))
@@ -129,6 +140,7 @@ class SnapshotCache:
             shared_credentials=_shared_credentials(stored, overrides),
             _stored=stored,
             _registry=self.registry,
+            tenant_defaults=tenant_defaults,
         )
 
 
