@@ -293,11 +293,13 @@ def tenants() -> None:
 @click.option("--sip-domain", required=True, help="the tenant's SIP domain, e.g. acme.example.com")
 @with_session
 def tenants_add(ctx: Context, session: Session, name: str, sip_domain: str) -> None:
-    """A new tenant; prints the provisioning credentials its phones fetch with."""
+    """A new tenant; prints the provisioning credentials its phones fetch with, and the path that
+    stands for them for phones that send none (Cisco enterprise: /provision/t/<path>/)."""
     made = tenancy.add(session, ctx.settings, name, sip_domain, CLI_ACTOR)
     click.echo(f"tenant {made.tenant.name} added (SIP domain {made.tenant.sip_domain})")
     click.echo(f"provisioning_username: {made.provisioning_username}")
     click.echo(f"provisioning_password: {made.provisioning_password}")
+    click.echo(f"provisioning_path: {made.provisioning_path}")
 
 
 @tenants.command("list")

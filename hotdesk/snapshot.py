@@ -20,7 +20,7 @@ from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from hotdesk.models import DEFAULT_TENANT_ID, Revision, Setting, Template, TemplatePin, Tenant, TenantSetting
 from hotdesk.setting_store import Settings
-from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_USERNAME, SettingValues
+from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_PATH, PROVISIONING_USERNAME, SettingValues
 
 COUNTER = "config"
 CONFIG_MODELS = (Setting, TenantSetting, Tenant, Template, TemplatePin)  # what the counter watches
@@ -65,6 +65,7 @@ class Snapshot:
     tenants: dict[int, CachedTenant] = field(default_factory=dict)
     overrides: dict[int, dict[str, str]] = field(default_factory=dict)  # tenant id -> its own values
     shared_credentials: dict[str, SharedCredentials] = field(default_factory=dict)  # by username
+    provisioning_paths: dict[str, int] = field(default_factory=dict)  # a tenant's provisioning_path -> the tenant
     _stored: dict[str, str] = field(default_factory=dict)  # the installation's values, as stored
     _registry: Settings | None = None
     _per_tenant: dict[int, SettingValues] = field(default_factory=dict, compare=False)
@@ -138,6 +139,7 @@ class SnapshotCache:
             tenants=tenants,
             overrides=overrides,
             shared_credentials=_shared_credentials(stored, overrides),
+            provisioning_paths=_provisioning_paths(stored, overrides),
             _stored=stored,
             _registry=self.registry,
             tenant_defaults=tenant_defaults,
@@ -159,6 +161,19 @@ def _shared_credentials(stored: dict[str, str], overrides: dict[int, dict[str, s
             DEFAULT_TENANT_ID, stored[PROVISIONING_PASSWORD.name]
         )
     return by_username
+
+
+def _provisioning_paths(stored: dict[str, str], overrides: dict[int, dict[str, str]]) -> dict[str, int]:
+    """Each tenant's provisioning path -> the tenant. As for the credentials, a tenant without one of
+    its own has none (the installation's is the default tenant's)."""
+    paths = {
+        values[PROVISIONING_PATH.name]: tenant_id
+        for tenant_id, values in overrides.items()
+        if values.get(PROVISIONING_PATH.name)
+    }
+    if stored[PROVISIONING_PATH.name]:
+        paths[stored[PROVISIONING_PATH.name]] = DEFAULT_TENANT_ID
+    return paths
 
 
 _REVISION = select(Revision.value).where(Revision.name == COUNTER)
