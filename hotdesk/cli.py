@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import hotdesking, runtime, scheduler, schema, tenancy
+from hotdesk import hotdesking, policy, runtime, scheduler, schema, tenancy
 from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -136,36 +136,54 @@ def extensions_import(ctx: Context, session: Session, file: Path, tenant_name: s
     tenant_id = tenant_id_of(session, tenant_name)
     imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id).rows
     click.echo(f"{len(imported)} extension(s) imported")
-    weak = [
-        row.data.number
-        for row in imported
-        if row.data.voicemail_pin and hotdesking.weak_pin(row.data.voicemail_pin, row.data.number)
-    ]
-    if weak:
+    warnings = admin_extensions.import_warnings(imported, ctx.settings.values(session, tenant_id))
+    if warnings.weak_secrets:
         click.echo(
-            f"warning: {len(weak)} imported PIN(s) are trivial to guess: see `hotdesk extensions weak-pins`", err=True
+            f"warning: {len(warnings.weak_secrets)} imported secret(s) break the secret policy:"
+            " see `hotdesk extensions weak-secrets`",
+            err=True,
+        )
+    if warnings.weak_pins:
+        click.echo(
+            f"warning: {len(warnings.weak_pins)} imported PIN(s) are outside pin_length or trivial to guess:"
+            " see `hotdesk extensions weak-pins`",
+            err=True,
         )
 
 
 @extensions.command("add")
 @click.argument("number")
 @click.option("--name", required=True)
-@click.option("--secret", required=True)
-@click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password)")
+@click.option("--secret", default=None, help="SIP secret (secret_policy); left out: a new one is generated")
+@click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password; pin_length)")
 @click.option("--email", default=None)
 @click.option("--auth-name", default=None)
 @click.option("--template", default=None, help="pin to a template: brand/name")
 @tenant_option
 @with_session
-def extensions_add(ctx: Context, session: Session, number: str, tenant_name: str | None, **fields) -> None:
-    """Add (or update) one extension: every field as given, an optional one left out is cleared."""
+def extensions_add(
+    ctx: Context, session: Session, number: str, secret: str | None, tenant_name: str | None, **fields
+) -> None:
+    """Add (or update) one extension: every field as given, an optional one left out is cleared.
+
+    Without --secret a new extension gets a generated secret that meets the secret policy (printed
+    on a line of its own, `secret: ...`); an existing one keeps its secret.
+    """
     tenant_id = tenant_id_of(session, tenant_name)
+    values = ctx.settings.values(session, tenant_id)
+    generated = None
     exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == number.strip())
     if session.scalar(exists) is None:
-        saved = admin_extensions.create(session, ExtensionData(number=number, **fields), CLI_ACTOR, tenant_id=tenant_id)
+        if secret is None:
+            secret = generated = policy.generate_secret()
+        data = ExtensionData(number=number, secret=secret, **fields)
+        saved = admin_extensions.create(session, data, CLI_ACTOR, values, tenant_id=tenant_id)
     else:
-        saved = admin_extensions.update(session, number.strip(), dict(fields), CLI_ACTOR, tenant_id=tenant_id)
+        changes = dict(fields) | ({"secret": secret} if secret is not None else {})
+        saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR, values, tenant_id=tenant_id)
     click.echo(f"extension {saved.number} saved")
+    if generated:
+        click.echo(f"secret: {generated}")
 
 
 @extensions.command("delete")
@@ -482,20 +500,39 @@ def login(ctx: Context, session: Session, number: str, mac: str, address: str) -
 
 
 @extensions.command("weak-pins")
+@tenant_option
 @with_session
-def extensions_weak_pins(ctx: Context, session: Session) -> None:
-    """Extensions whose voicemail PIN is trivial to guess, and why (exit status 1 if any)."""
-    weak = [
-        (ext.number, reason)
-        for ext in session.scalars(
-            select(Extension).where(Extension.voicemail_pin.is_not(None)).order_by(Extension.number)
-        )
-        if ext.voicemail_pin and (reason := hotdesking.weak_pin(ext.voicemail_pin, ext.number))
-    ]
-    for number, reason in weak:
-        click.echo(f"{number}\t{reason}")
+def extensions_weak_pins(ctx: Context, session: Session, tenant_name: str | None) -> None:
+    """Extensions whose voicemail PIN is outside pin_length or trivial to guess, and why (exit status 1 if any)."""
+    tenant_id = tenant_id_of(session, tenant_name)
+    _weak(admin_extensions.weak_pins(session, ctx.settings.values(session, tenant_id), tenant_id=tenant_id))
+
+
+@extensions.command("weak-secrets")
+@tenant_option
+@with_session
+def extensions_weak_secrets(ctx: Context, session: Session, tenant_name: str | None) -> None:
+    """Extensions whose SIP secret breaks the strong secret policy (imported from a PBX), and the
+    rules it breaks (exit status 1 if any)."""
+    _weak(admin_extensions.weak_secrets(session, tenant_id=tenant_id_of(session, tenant_name)))
+
+
+def _weak(weak: list[admin_extensions.Weak]) -> None:
+    for row in weak:
+        click.echo(f"{row.number}\t{row.reason}")
     if weak:
         raise SystemExit(1)
+
+
+@main.group("secrets")
+def secrets_group() -> None:
+    """SIP secrets."""
+
+
+@secrets_group.command("generate")
+def secrets_generate() -> None:
+    """Print a random SIP secret that meets the strong secret policy."""
+    click.echo(policy.generate_secret())
 
 
 # devices

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from hotdesk import policy
 from hotdesk.models import DEFAULT_TENANT_ID, Extension, Template, TemplatePin
+from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy, SettingValues
 
 REQUIRED_COLUMNS = ("extension", "name", "secret")
 OPTIONAL_COLUMNS = ("voicemail_pin", "email", "auth_name", "template")
@@ -64,6 +66,19 @@ def check(data: ExtensionData) -> ExtensionData:
     if template is not None and (len(template) > 200 or not template.isprintable()):
         raise DirectoryError("template: not a template reference (brand/name)")
     return ExtensionData(data.number, name, data.secret, pin, email, auth_name, template)
+
+
+def check_typed(data: ExtensionData, settings: SettingValues, *, secret: bool = True, pin: bool = True) -> None:
+    """A secret and PIN a person typed (not imported), against the policy (hotdesk.policy):
+    DirectoryError naming every rule the secret breaks, or the PIN's length. `data` passed check()."""
+    if secret and settings[SECRET_POLICY] is SecretPolicy.STRONG:
+        problems = policy.secret_problems(data.secret)
+        if problems:
+            raise DirectoryError(f"secret: too weak (secret_policy is strong): it needs {'; '.join(problems)}")
+    if pin and data.voicemail_pin is not None:
+        problem = policy.pin_length_problem(data.voicemail_pin, settings[PIN_LENGTH])
+        if problem is not None:
+            raise DirectoryError(f"voicemail_pin: {problem} (pin_length is {settings[PIN_LENGTH]})")
 
 
 def templates_named(session: Session, reference: str, tenant_id: int = DEFAULT_TENANT_ID) -> list[Template]:

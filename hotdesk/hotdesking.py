@@ -12,7 +12,6 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
 from typing import TypeAlias
 
 from sqlalchemy import bindparam, false, func, or_, select
@@ -463,27 +462,6 @@ def _printable(text: str) -> str:
 
 def _log_safe(text: str) -> str:
     return re.sub(r"[^0-9A-Za-z.:_*#+@-]", "?", text[:32]) or "-"
-
-
-_KEYPAD_LINES = {"2580", "0852", "1470", "0741", "3690", "0963", "1590", "9510", "3570", "0753", "1236", "3214"}
-
-
-def weak_pin(pin: str, number: str) -> str | None:
-    """Why a voicemail PIN is trivial to guess (repeats, sequences, the extension), or None."""
-    if len(pin) < 4:
-        return "shorter than 4 digits"
-    if len(set(pin)) == 1:
-        return "one digit repeated"
-    if pin in number or number.endswith(pin) or pin == number[::-1]:
-        return "the extension number"
-    steps = {(int(b) - int(a)) % 10 for a, b in pairwise(pin)}
-    if steps in ({1}, {9}):
-        return "a sequence"
-    if len(pin) % 2 == 0 and pin == pin[:2] * (len(pin) // 2):
-        return "a repeated pair"
-    if pin in _KEYPAD_LINES:
-        return "a straight line on the keypad"
-    return None
 
 
 def last_login_change(session: Session, device: Device) -> int | None:

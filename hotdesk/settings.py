@@ -54,6 +54,23 @@ class MultipleLogin(enum.StrEnum):
     ALLOW = "allow"
 
 
+class SecretPolicy(enum.StrEnum):
+    """The setting `secret_policy`: which SIP secrets a person may type (hotdesk.policy)."""
+
+    STRONG = "strong"  # seed 003's rules: refused unless it meets every one
+    ANY = "any"  # any secret the SIP account takes
+
+
+class PinLength(NamedTuple):
+    """The setting `pin_length`: how many digits a PIN typed by a person has, inclusive."""
+
+    shortest: int
+    longest: int
+
+    def __str__(self) -> str:
+        return str(self.shortest) if self.shortest == self.longest else f"{self.shortest}-{self.longest}"
+
+
 class SipAddress(NamedTuple):
     host: str
     port: int
@@ -101,6 +118,13 @@ def check_password(value: str) -> str:
     return value
 
 
+def check_keypad_password(value: str) -> str:
+    # The phones' login screens ask for it in their numeric mode (some, as Cisco's, take nothing else).
+    if not re.fullmatch(r"[0-9]{4,128}", value):
+        raise SettingError("a password typed on a phone's keypad: 4 to 128 digits, digits only")
+    return value
+
+
 def check_username(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9._@-]{1,64}", value):
         raise SettingError(f"{value!r} is not a user name (letters, digits, . _ @ -; at most 64)")
@@ -122,6 +146,26 @@ def check_display_name(value: str) -> str:
     if len(value) > 64 or not value.isprintable():
         raise SettingError("a display name needs at most 64 printable characters")
     return value
+
+
+LONGEST_PIN = 32  # the longest PIN an extension holds (hotdesk.directory)
+
+
+def check_pin_length(value: str) -> str:
+    """'4-12' (from 4 to 12 digits) or '4' (exactly four)."""
+    value = value.strip()
+    match = re.fullmatch(r"([0-9]{1,2})(?:-([0-9]{1,2}))?", value)
+    shortest, longest = (int(match.group(1)), int(match.group(2) or match.group(1))) if match else (0, 0)
+    if not 4 <= shortest <= longest <= LONGEST_PIN:
+        raise SettingError(
+            f"{value!r} is not a PIN length: N (exactly N digits) or N-M (from N to M), from 4 to {LONGEST_PIN}"
+        )
+    return str(PinLength(shortest, longest))
+
+
+def parse_pin_length(value: str) -> PinLength:
+    shortest, _, longest = value.partition("-")
+    return PinLength(int(shortest), int(longest or shortest))
 
 
 def check_bool(value: str) -> str:
@@ -238,17 +282,17 @@ INTERNAL_ADDRESS = SettingSpec(
 )
 USER_PASSWORD = SettingSpec(
     "user_password",
-    "password for an extension without a voicemail PIN",
+    "password (digits) for an extension without a voicemail PIN",
     _random_digits,
-    check_password,
+    check_keypad_password,
     secret=True,
     parse=str,
 )
 ADMIN_PASSWORD = SettingSpec(
     "admin_password",
-    "password that logs any extension into any phone",
+    "password (digits) that logs any extension into any phone",
     _random_digits,
-    check_password,
+    check_keypad_password,
     secret=True,
     parse=str,
 )
@@ -373,6 +417,22 @@ NEW_DEVICES_PER_MINUTE = SettingSpec(
     check_count,
     parse=int,
 )
+SECRET_POLICY = SettingSpec(
+    "secret_policy",
+    "SIP secrets typed in the console, API or `extensions add`: strong (at least 8 characters with an upper-case"
+    " and a lower-case letter, a digit and one of ! % * _ -, nothing else) or any; imported ones are only reported",
+    lambda: "strong",
+    check_choice(SecretPolicy),
+    parse=SecretPolicy,
+)
+PIN_LENGTH = SettingSpec(
+    "pin_length",
+    "digits of a voicemail/login PIN typed in the console, API or CLI: N-M (from N to M) or N (exactly N);"
+    " imported ones outside it are only reported",
+    lambda: "4-12",
+    check_pin_length,
+    parse=parse_pin_length,
+)
 ANONYMOUS_REQUESTS_PER_MINUTE = SettingSpec(
     "anonymous_requests_per_minute",
     "requests per minute from one address that name no phone (0 = no limit)",
@@ -406,6 +466,8 @@ CORE_SETTINGS: tuple[SettingSpec[Any], ...] = (
     DEVICE_ADMISSION,
     NEW_DEVICES_PER_MINUTE,
     ANONYMOUS_REQUESTS_PER_MINUTE,
+    SECRET_POLICY,
+    PIN_LENGTH,
 )
 
 

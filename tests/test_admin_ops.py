@@ -46,19 +46,21 @@ def test_extensions_page_by_keyset_and_search(session):
 
 
 def test_add_edit_delete_extension_are_recorded(session):
-    admin_extensions.create(session, ExtensionData("1001", "Alice", "s3cret", "4321"), "ann")
+    values = settings_registry().values(session)
+    admin_extensions.create(session, ExtensionData("1001", "Alice", "s3cret-Alice", "4321"), "ann", values)
     session.commit()
     with pytest.raises(Conflict):
-        admin_extensions.create(session, ExtensionData("1001", "Alice", "s3cret"), "ann")
+        admin_extensions.create(session, ExtensionData("1001", "Alice", "s3cret-Alice"), "ann", values)
 
-    admin_extensions.update(session, "1001", {"name": "Alice Martin", "secret": "new-secret", "email": ""}, "ann")
+    changes = {"name": "Alice Martin", "secret": "new-Secret-7", "email": ""}
+    admin_extensions.update(session, "1001", changes, "ann", values)
     session.commit()
     alice = admin_extensions.get(session, "1001")
-    assert (alice.name, alice.secret, alice.voicemail_pin) == ("Alice Martin", "new-secret", "4321")
+    assert (alice.name, alice.secret, alice.voicemail_pin) == ("Alice Martin", "new-Secret-7", "4321")
     with pytest.raises(DirectoryError, match="name"):
-        admin_extensions.update(session, "1001", {"name": ""}, "ann")
+        admin_extensions.update(session, "1001", {"name": ""}, "ann", values)
     with pytest.raises(DirectoryError, match="voicemail_pin"):
-        admin_extensions.update(session, "1001", {"voicemail_pin": "12ab"}, "ann")
+        admin_extensions.update(session, "1001", {"voicemail_pin": "12ab"}, "ann", values)
     assert admin_extensions.get(session, "1001").name == "Alice Martin"
 
     admin_extensions.delete(session, "1001", "ann")
@@ -71,7 +73,7 @@ def test_add_edit_delete_extension_are_recorded(session):
         ("ann", "extension 1001 changed: name, secret"),
         ("ann", "extension 1001 deleted"),
     ]
-    assert not any("new-secret" in detail for _, detail in events)
+    assert not any("new-Secret-7" in detail for _, detail in events)
 
 
 def test_deleting_a_logged_in_extension_logs_its_phone_out(session):

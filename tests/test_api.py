@@ -122,6 +122,8 @@ def test_import_dry_run_lists_every_bad_row_and_writes_nothing(api, session):
         "dry_run": True,
         "errors": [],
         "rows": [{"line": 2, "extension": "1001", "action": "add"}, {"line": 3, "extension": "1002", "action": "add"}],
+        "weak_secrets": ["1001", "1002"],  # imported all the same, from the PBX they come from
+        "weak_pins": [],
     }
     assert session.scalars(select(Extension)).all() == []
     assert api.post("/extensions/import", data=good, content_type="text/csv").json["dry_run"] is False

@@ -154,7 +154,7 @@ def test_no_get_answers_a_secret_without_the_secrets_scope(narrow, extensions, c
 
 def test_a_write_token_writes_a_secret_it_cannot_read_back(narrow, extensions):
     writer = narrow("write")
-    assert writer.patch("/extensions/1001", json={"secret": "new-SIP-secret"}).status_code == 200
+    assert writer.patch("/extensions/1001", json={"secret": "new-SIP-secret-2"}).status_code == 200
     assert_lacks(writer.get("/extensions/1001"), "read")
 
 

@@ -99,7 +99,7 @@ def test_add_and_list(run, session):
         "--name",
         "Carol",
         "--secret",
-        "c-secret",
+        "c-Secret-1",
         "--pin",
         "2468",
         "--email",

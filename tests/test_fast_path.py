@@ -283,9 +283,9 @@ def test_changing_or_deleting_the_logged_in_extension_withdraws_the_phones_file(
     phone.boot()
     bystander = on_fast_path(YealinkPhone(nginx, OTHER_MAC))
 
-    cli("extensions", "add", "1001", "--name", "Alice Martin", "--secret", "alice-new-secret", "--pin", "4321")
+    cli("extensions", "add", "1001", "--name", "Alice Martin", "--secret", "alice-New-secret-2", "--pin", "4321")
     assert files_of(published) == {} and files_of(published, OTHER_MAC), "only the phone the extension is on"
-    assert phone.boot()["account.1.password"] == "alice-new-secret"
+    assert phone.boot()["account.1.password"] == "alice-New-secret-2"
 
     with app.extensions["hotdesk"].sessions() as session:  # a bulk statement, not an ORM flush
         session.execute(update(Extension).where(Extension.number == "1001").values(name="Alice M."))

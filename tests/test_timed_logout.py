@@ -6,10 +6,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select
 
-from hotdesk import hotdesking, settings_registry
+from hotdesk import policy, settings_registry
 from hotdesk.cli import main
 from hotdesk.models import Mapping
 from hotdesk.scheduler import hold_lease
+from hotdesk.settings import PinLength
 from tests.phones import YealinkPhone
 
 
@@ -66,14 +67,14 @@ def test_an_expired_lease_passes_to_another_scheduler(session):
     ],
 )
 def test_weak_pins(pin, weak):
-    assert (hotdesking.weak_pin(pin, "1001") is not None) is weak
+    assert (policy.weak_pin(pin, "1001", PinLength(4, 12)) is not None) is weak
 
 
 def test_weak_pins_are_reported_to_the_admin(run, tmp_path):
     csv = tmp_path / "u.csv"
     csv.write_text("extension,name,secret,voicemail_pin\n2001,A,s,1111\n2002,B,s,4817\n")
     result = run("extensions", "import", str(csv))
-    assert "1 imported PIN(s) are trivial" in result.output
+    assert "1 imported PIN(s) are outside pin_length or trivial to guess" in result.output
     report = run("extensions", "weak-pins")
     assert report.exit_code == 1 and report.output == "2001\tone digit repeated\n"
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, fields, replace
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from hotdesk import directory, hotdesking
+from hotdesk import directory, hotdesking, policy
 from hotdesk.admin import Conflict, NotFound, Page, in_chunks, page_size, paged, record_change
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import DEFAULT_TENANT_ID, Extension, Mapping, TemplatePin
+from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy, SettingValues
 
 EXPORT_COLUMNS = (*directory.REQUIRED_COLUMNS, *directory.OPTIONAL_COLUMNS)
 EDITABLE = ("name", "secret", "voicemail_pin", "email", "auth_name", "template")
@@ -75,11 +76,16 @@ def data_of(extension: Extension) -> ExtensionData:
     )
 
 
-def create(session: Session, data: ExtensionData, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> Extension:
+def create(
+    session: Session, data: ExtensionData, actor: str, settings: SettingValues, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> Extension:
+    """Add an extension a person typed: its secret and PIN must meet the policy (`settings`, the
+    tenant's values)."""
     data = directory.check(data)
     exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == data.number)
     if session.scalar(exists) is not None:
         raise Conflict(f"extension {data.number} already exists")
+    directory.check_typed(data, settings)
     if data.template:
         directory.templates_named(session, data.template, tenant_id)
     extension = directory.save(session, data, tenant_id)
@@ -89,15 +95,29 @@ def create(session: Session, data: ExtensionData, actor: str, *, tenant_id: int 
 
 
 def update(
-    session: Session, number: str, changes: dict[str, str | None], actor: str, *, tenant_id: int = DEFAULT_TENANT_ID
+    session: Session,
+    number: str,
+    changes: dict[str, str | None],
+    actor: str,
+    settings: SettingValues,
+    *,
+    tenant_id: int = DEFAULT_TENANT_ID,
 ) -> Extension:
-    """Change the given fields; a field left out keeps its value, an empty optional field is cleared."""
+    """Change the given fields; a field left out keeps its value, an empty optional field is cleared.
+    A secret or PIN given must meet the policy (`settings`, the tenant's values); one kept is not
+    judged again."""
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise DirectoryError(f"{min(unknown)}: not a field of an extension (fields: {', '.join(EDITABLE)})")
     extension = get(session, number, tenant_id=tenant_id)
     before = data_of(extension)
     data = directory.check(_changed(before, changes))
+    directory.check_typed(
+        data,
+        settings,
+        secret=data.secret != before.secret,
+        pin=data.voicemail_pin != before.voicemail_pin,
+    )
     if data.template:
         directory.templates_named(session, data.template, tenant_id)
     changed = [
@@ -205,6 +225,63 @@ def import_csv(
     record_change(session, actor, detail, tenant_id=tenant_id)
     session.flush()
     return preview
+
+
+@dataclass(frozen=True)
+class Weak:
+    number: str
+    reason: str  # the rules it breaks, in words: never the secret or PIN itself
+
+
+def weak_secrets(session: Session, *, tenant_id: int = DEFAULT_TENANT_ID) -> list[Weak]:
+    """The tenant's extensions whose SIP secret breaks the strong policy (imported from a PBX, or
+    set while secret_policy was any), in number order."""
+    rows = session.execute(
+        select(Extension.number, Extension.secret).where(Extension.tenant_id == tenant_id).order_by(Extension.number)
+    )
+    return [
+        Weak(number, "needs " + "; ".join(problems))
+        for number, secret in rows
+        if (problems := policy.secret_problems(secret))
+    ]
+
+
+def weak_pins(session: Session, settings: SettingValues, *, tenant_id: int = DEFAULT_TENANT_ID) -> list[Weak]:
+    """The tenant's extensions whose voicemail PIN is outside pin_length (`settings`, the tenant's
+    values) or trivial to guess, in number order."""
+    rows = session.execute(
+        select(Extension.number, Extension.voicemail_pin)
+        .where(Extension.tenant_id == tenant_id, Extension.voicemail_pin.is_not(None))
+        .order_by(Extension.number)
+    )
+    return [
+        Weak(number, reason)
+        for number, pin in rows
+        if pin and (reason := policy.weak_pin(pin, number, settings[PIN_LENGTH]))
+    ]
+
+
+@dataclass(frozen=True)
+class ImportWarnings:
+    """Rows an import accepts although a person could not have typed them (hotdesk.policy)."""
+
+    weak_secrets: list[str]  # extension numbers; only under secret_policy strong
+    weak_pins: list[str]
+
+    def __bool__(self) -> bool:
+        return bool(self.weak_secrets or self.weak_pins)
+
+
+def import_warnings(rows: list[ImportRow], settings: SettingValues) -> ImportWarnings:
+    strong = settings[SECRET_POLICY] is SecretPolicy.STRONG
+    return ImportWarnings(
+        [row.data.number for row in rows if strong and policy.secret_problems(row.data.secret)],
+        [
+            row.data.number
+            for row in rows
+            if row.data.voicemail_pin and policy.weak_pin(row.data.voicemail_pin, row.data.number, settings[PIN_LENGTH])
+        ],
+    )
 
 
 def export_csv(session: Session, *, tenant_id: int = DEFAULT_TENANT_ID) -> Iterator[str]:

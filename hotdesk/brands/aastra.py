@@ -16,6 +16,9 @@ Not followed: startup.php requests every configuration page twice to work around
 bug; its comment is the only source for that bug, so hotdesk sends each page once.
 UNCERTAIN: phones without soft keys (53i, 6730i, 6731i, 6863i) may not take a multi-field input
 screen; startup.php asks them for the extension and the password on two single-field screens.
+Numeric input: `InputField type="number"` (Aastra XML API, the `type` list `IP, string (default),
+number, timeUS, timeInt, dateUS, dateInt`: rubydoc aastra_xml_api PhoneInputScreenEntry;
+Aastra_Scripts' AastraIPPhoneInputScreen), with `password="yes"` masking the PIN.
 No credentials of its own (issues_device_credentials stays False): the phone's HTTP client
 credentials are `http digest username` / `http digest password` (Mitel 6800 admin guide 4.2.0,
 "Authentication support for HTTP/HTTPS download methods", digest only, default aastra/aastra),

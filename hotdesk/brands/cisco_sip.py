@@ -20,6 +20,7 @@ Sources:
 - Deployment: these phones fetch `/SEP<MAC>.cnf.xml` from port 6970 without HTTP credentials;
   a reverse proxy on 6970 maps it to their tenant's provisioning path, /provision/t/<path>/,
   which stands for the tenant's provisioning credentials (README: Tenants).
+- Screens: the CiscoIPPhone objects of cisco_spa (numeric input: `InputFlags` N, `NP` for a PIN).
 """
 
 from __future__ import annotations

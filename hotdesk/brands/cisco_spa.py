@@ -29,6 +29,9 @@ Sources:
   and the next resync uses it. Profile_Rule, which fetches the common file, keeps the global ones.
 - Reload: SIP NOTIFY `Event: resync` ("Resync From SIP", default Yes; 6800 MPP admin guide;
   Asterisk's `[sipura-check-cfg]`).
+- Numeric input: CiscoIPPhoneInput `InputFlags` N (numeric), P appended to mask (`NP` for a PIN),
+  A for text (Cisco IP Phone Services XML objects, tests/schemas/CiscoIpPhoneServices.xsd; public
+  CiscoIPPhoneInput services ask for a user id with `N` and a PIN with `NP`).
 """
 
 from __future__ import annotations

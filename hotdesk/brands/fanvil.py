@@ -17,6 +17,10 @@ Sources:
   InputItem DisplayName/QueryStringParam/DefaultValue/InputFlags: the phone appends
   `name=value` pairs to the URL as a query), FanvilIPPhoneText; soft keys `<SoftKey><Name/><URI/>`
   with `SoftKey:Exit` (wazo-platform/wazo-phoned plugins/fanvil templates, served as text/xml).
+- Numeric input: Cisco's InputFlags, N numeric with P appended to mask (`NP` for the PIN).
+  wazo-phoned's Fanvil input screen writes Cisco's flags (`<InputFlags>A</InputFlags>` for its
+  directory search, in its integration tests). UNCERTAIN: no Fanvil document found spells N and P
+  out; they are Cisco's meaning, which the rest of this dialect follows.
 - Own provisioning credentials: `<AUTOUPDATE_CONFIG_MODULE>` `Download_Username` and
   `Download_Password` (FusionPBX's fanvil/x4 template writes its HTTP auth credentials there;
   wazo_fanvil base.tpl has the same two elements). A file sets only the settings it holds, so

@@ -25,6 +25,9 @@ Sources followed:
   P-value they are kept until a file sets them again, and the next fetch uses them.
 - Reload: NOTIFY `check-sync`, what wazo's Grandstream plugin sends (standard_sip_synchronize);
   FusionPBX sends `resync` to Grandstream instead (prior-art.md, resync table).
+- Numeric input: none documented. The GXP21xx XML Application Guide's `<input>` and
+  mrcnpdlk/grandstream-xmlapp (Input.php: types text, password, hidden, radio, checkbox) give no
+  numeric mode, so the PIN is a `password` input and the phone's keypad mode applies (not guessed).
 """
 
 from __future__ import annotations

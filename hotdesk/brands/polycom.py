@@ -24,6 +24,10 @@ Sources followed:
 - Reload: NOTIFY `check-sync` (Asterisk's [polycom-check-cfg]; wazo); with
   `voIpProt.SIP.specialEvent.checkSync.alwaysReboot="0"` the phone restarts only when its files
   changed (Gemeinschaft's sip_notify.conf note).
+- Numeric input: `inputmode="numeric"` on the extension and PIN inputs, the HTML standard's hint
+  for a numeric keyboard (WHATWG HTML, "Input modalities: the inputmode attribute"); a browser
+  that does not know an attribute ignores it. UNCERTAIN: no Polycom document found says whether
+  the microbrowser honours it; the Web Application Developer's Guide lists only text/password.
 """
 
 from __future__ import annotations

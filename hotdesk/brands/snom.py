@@ -22,6 +22,8 @@ Sources:
   "SnomIPPhoneInput", "Xmlobjects"; wazo-phoned plugins/snom, served as text/xml). UNCERTAIN: the
   wiki describes one InputItem; two on one screen (extension, password) follow from each item having
   its own token, not from an example.
+- Numeric input: InputFlags `n` (numeric), `p` (password), `pn` (a masked number, the PIN), `a`
+  (text): Snom wiki "SnomIPPhoneInput" (InputFlags).
 - Reload: the login/logout answer carries `<fetch mil="…">snom://mb_exit#reboot</fetch>`: the Snom
   wiki "Fragments" page (fragments run from any minibrowser URL; `reboot`), and `<fetch>` of a
   `phone://mb_exit#…` fragment as Snom documents for pushed objects (also public code, repository

@@ -4,6 +4,11 @@ Sources: phones.md §1.2, §3, §4; the User-Agent forms are those wazo-provd-pl
 wazo_yealink/common.py matches; `%NULL%` for "reset to default", type 27 for an XML-browser
 key and `sip.notify_reboot_enable = 0` (obey the NOTIFY's reboot= flag) follow its base.tpl
 and FusionPBX's yealink.php.
+Numeric input (the login screen's extension and PIN): `InputField type="number"` (and the
+screen's own `type="number"`), as the FreePBX-Swiss phoneprovision module's yealink/startup.php
+and logout.php ask for an extension and a password; the type list `IP, string, number, timeUS,
+…` is the Aastra XML API's (rubydoc aastra_xml_api PhoneInputScreenEntry), which Yealink's XML
+browser follows. Without it the phone starts in text mode, and a user presses "abc/123" first.
 """
 
 from __future__ import annotations

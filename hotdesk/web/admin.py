@@ -1,4 +1,5 @@
-"""/admin/: the web console. Server-rendered pages; JavaScript only refreshes the live table.
+"""/admin/: the web console. Server-rendered pages; JavaScript only refreshes the live table and
+fills a generated secret in (the key button).
 
 Thin like the phone app: each view reads a form, calls hotdesk.admin, and renders or redirects.
 Signed-in admins only (argon2 passwords, sign-ins throttled from the history), CSRF tokens on
@@ -34,6 +35,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import select
 
+from hotdesk import policy
 from hotdesk.admin import AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -41,9 +43,10 @@ from hotdesk.admin import templates as admin_templates
 from hotdesk.brands import BRANDS
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import Admin
-from hotdesk.settings import SettingError
+from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy, SettingError
 from hotdesk.templates import TemplateError
 from hotdesk.web import carries_nul, client_ip, db, hotdesk
+from hotdesk.web import settings as setting_values
 
 bp = Blueprint(
     "admin",
@@ -259,10 +262,29 @@ def extensions():
     return render_template("admin/extensions.html", page=page, search=search)
 
 
+def _extension_form(extension, form, error: str | None = None, status: int = 200):
+    values = setting_values()
+    return render_template(
+        "admin/extension_form.html",
+        extension=extension,
+        form=form,
+        error=error,
+        strong_secrets=values[SECRET_POLICY] is SecretPolicy.STRONG,
+        pin_length=values[PIN_LENGTH],
+        specials=" ".join(policy.SPECIALS),
+    ), status
+
+
+@bp.get("/secrets/generate")
+def secret_generate():
+    """A new secret that meets the strong policy, for the key button of the extension form (JSON)."""
+    return {"secret": policy.generate_secret()}
+
+
 @bp.route("/extensions/new", methods=["GET", "POST"])
 def extension_new():
     if request.method == "GET":
-        return render_template("admin/extension_form.html", extension=None, form={})
+        return _extension_form(None, {})
     form = request.form
     data = ExtensionData(
         form.get("number", "").strip(),
@@ -271,9 +293,9 @@ def extension_new():
         *(form.get(name, "").strip() or None for name in ("voicemail_pin", "email", "auth_name", "template")),
     )
     try:
-        admin_extensions.create(db(), data, g.actor)
+        admin_extensions.create(db(), data, g.actor, setting_values())
     except REFUSED as error:
-        return render_template("admin/extension_form.html", extension=None, form=form, error=str(error)), 422
+        return _extension_form(None, form, str(error), 422)
     flash(f"Extension {data.number} added.", "info")
     return redirect(url_for("admin.extensions", q=data.number))
 
@@ -286,7 +308,7 @@ def extension_edit(number: str):
     except NotFound as error:
         abort(404, str(error))
     if request.method == "GET":
-        return render_template("admin/extension_form.html", extension=extension, form={})
+        return _extension_form(extension, {})
     form = request.form
     changes: dict[str, str | None] = {name: form.get(name, "").strip() for name in ("name", "email", "auth_name")}
     for name in ("secret", "voicemail_pin", "template"):  # blank: keep (secret and PIN are never shown)
@@ -295,10 +317,10 @@ def extension_edit(number: str):
     if form.get("remove_pin"):
         changes["voicemail_pin"] = None
     try:
-        admin_extensions.update(session_, number, changes, g.actor)
+        admin_extensions.update(session_, number, changes, g.actor, setting_values())
     except REFUSED as error:
         session_.rollback()
-        return render_template("admin/extension_form.html", extension=extension, form=form, error=str(error)), 422
+        return _extension_form(extension, form, str(error), 422)
     flash(f"Extension {number} saved.", "info")
     return redirect(url_for("admin.extensions", q=number))
 
@@ -336,9 +358,41 @@ def extensions_import():
         flash(
             f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info"
         )
+        warnings = admin_extensions.import_warnings(imported.rows, setting_values())
+        if warnings:
+            flash(_import_warning(warnings), "warning")
         return redirect(url_for("admin.extensions"))
     preview = admin_extensions.preview_import(session_, text, source)
-    return render_template("admin/import.html", preview=preview, csv=text, source=source), 200 if preview.ok else 422
+    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
+    return render_template(
+        "admin/import.html",
+        preview=preview,
+        csv=text,
+        source=source,
+        warning=_import_warning(warnings) if warnings else None,
+    ), 200 if preview.ok else 422
+
+
+def _import_warning(warnings: admin_extensions.ImportWarnings) -> str:
+    parts = []
+    if warnings.weak_secrets:
+        parts.append(f"{len(warnings.weak_secrets)} secret(s) break the secret policy")
+    if warnings.weak_pins:
+        parts.append(f"{len(warnings.weak_pins)} PIN(s) are outside pin_length or trivial to guess")
+    return (
+        f"Imported as they are, from the PBX they come from: {' and '.join(parts)}."
+        " Weak secrets and PINs lists them; change them when you can."
+    )
+
+
+@bp.get("/extensions/weak")
+def extensions_weak():
+    session_ = db()
+    return render_template(
+        "admin/weak.html",
+        secrets=admin_extensions.weak_secrets(session_),
+        pins=admin_extensions.weak_pins(session_, setting_values()),
+    )
 
 
 @bp.get("/extensions/export.csv")

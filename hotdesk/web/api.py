@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from hotdesk import policy
 from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -21,6 +22,7 @@ from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
 from hotdesk.web import carries_nul, db, hotdesk, openapi
+from hotdesk.web import settings as setting_values
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PREFIX = "/api/"
@@ -205,6 +207,10 @@ def extension_json(extension) -> dict:
     }
 
 
+def weak_json(weak: admin_extensions.Weak) -> dict:
+    return {"extension": weak.number, "reason": weak.reason}
+
+
 def template_json(template, body: bool = False) -> dict:
     shape = {
         "brand": template.brand,
@@ -298,7 +304,7 @@ def extensions_create() -> Response:
     fields = ("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template")
     data = _body(fields, required=("number", "name", "secret"), nullable=fields[3:])
     extension = admin_extensions.create(
-        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor
+        db(), ExtensionData(**{k: v for k, v in data.items() if v is not None}), g.actor, setting_values()
     )
     response = jsonify(extension_json(extension))
     response.status_code = 201
@@ -314,7 +320,7 @@ def extensions_get(number: str) -> Response:
 @bp.patch("/extensions/<number>")
 def extensions_update(number: str) -> Response:
     data = _body(admin_extensions.EDITABLE, nullable=("voicemail_pin", "email", "auth_name", "template"))
-    return jsonify(extension_json(admin_extensions.update(db(), number, data, g.actor)))
+    return jsonify(extension_json(admin_extensions.update(db(), number, data, g.actor, setting_values())))
 
 
 @bp.delete("/extensions/<number>")
@@ -343,10 +349,13 @@ def extensions_import() -> Response:
     preview = admin_extensions.preview_import(session, text, "upload")
     if preview.ok and dry_run == "false":
         preview = admin_extensions.import_csv(session, text, "upload", g.actor)
+    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
     body = {
         "dry_run": dry_run == "true",
         "rows": [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows],
         "errors": preview.errors,
+        "weak_secrets": warnings.weak_secrets,
+        "weak_pins": warnings.weak_pins,
     }
     if not preview.ok:
         return error_response(422, preview.errors[0], **body)
@@ -356,6 +365,24 @@ def extensions_import() -> Response:
 @bp.get("/extensions/export")
 def extensions_export() -> Response:
     return _csv(admin_extensions.export_csv(db()), "extensions.csv")
+
+
+@bp.get("/extensions/weak-secrets")
+def extensions_weak_secrets() -> Response:
+    return jsonify({"items": [weak_json(row) for row in admin_extensions.weak_secrets(db())]})
+
+
+@bp.get("/extensions/weak-pins")
+def extensions_weak_pins() -> Response:
+    return jsonify({"items": [weak_json(row) for row in admin_extensions.weak_pins(db(), setting_values())]})
+
+
+@bp.get("/secrets/generate")
+def secrets_generate() -> Response:
+    """A new random SIP secret that meets the strong secret policy (nobody's yet: not stored)."""
+    response = jsonify({"secret": policy.generate_secret()})
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.get("/templates")

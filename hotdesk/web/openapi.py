@@ -15,6 +15,20 @@ STRING = {"type": "string"}
 NULLABLE = {"type": ["string", "null"]}
 TIME = {"type": ["string", "null"], "format": "date-time"}
 NUMBER_PATTERN = "^[0-9A-Za-z+*#_.-]{1,32}$"
+SECRET = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 128,
+    "description": "under secret_policy strong (the default): at least 8 characters with an upper-case and a"
+    " lower-case letter, a digit and one of ! % * _ -, and no other characters; else 422 naming every rule broken"
+    " (GET /secrets/generate makes one)",
+}
+PIN = {
+    "type": ["string", "null"],
+    "pattern": "^[0-9]*$",
+    "maxLength": 32,
+    "description": "digits, as many as pin_length allows (default 4-12), else 422",
+}
 
 ERRORS = {
     400: "Malformed request: not JSON, not an object, an unknown or mistyped field",
@@ -127,8 +141,8 @@ SCHEMAS = {
         {
             "number": {"type": "string", "pattern": NUMBER_PATTERN},
             "name": {"type": "string", "minLength": 1, "description": "1 to 128 printable characters"},
-            "secret": {"type": "string", "minLength": 1, "maxLength": 128},
-            "voicemail_pin": {"type": ["string", "null"], "pattern": "^[0-9]*$", "maxLength": 32},
+            "secret": SECRET,
+            "voicemail_pin": PIN,
             "email": {"type": ["string", "null"], "maxLength": 254},
             "auth_name": {"type": ["string", "null"], "maxLength": 64},
             "template": {"type": ["string", "null"], "description": "pin to brand/name"},
@@ -138,8 +152,8 @@ SCHEMAS = {
     "ExtensionChanges": _obj(
         {
             "name": {"type": "string", "minLength": 1},
-            "secret": {"type": "string", "minLength": 1, "maxLength": 128},
-            "voicemail_pin": {"type": ["string", "null"], "pattern": "^[0-9]*$", "maxLength": 32},
+            "secret": SECRET,
+            "voicemail_pin": PIN,
             "email": {"type": ["string", "null"], "maxLength": 254},
             "auth_name": {"type": ["string", "null"], "maxLength": 64},
             "template": {"type": ["string", "null"]},
@@ -163,9 +177,23 @@ SCHEMAS = {
                 ),
             },
             "errors": {"type": "array", "items": STRING, "description": "every bad row: file, line, field"},
+            "weak_secrets": {
+                "type": "array",
+                "items": STRING,
+                "description": "extensions whose secret breaks the strong secret policy (imported all the same"
+                " under secret_policy strong; GET /extensions/weak-secrets lists them later)",
+            },
+            "weak_pins": {
+                "type": "array",
+                "items": STRING,
+                "description": "extensions whose PIN is outside pin_length or trivial to guess (imported all the same)",
+            },
         },
-        "required": ["dry_run", "rows", "errors"],
+        "required": ["dry_run", "rows", "errors", "weak_secrets", "weak_pins"],
     },
+    "Weak": _obj({"extension": STRING, "reason": {"type": "string", "description": "the rules it breaks, in words"}}),
+    "WeakList": _list("Weak"),
+    "GeneratedSecret": _obj({"secret": {"type": "string", "pattern": "^[A-Za-z0-9!%*_-]{16}$"}}),
     "Template": _obj({"brand": STRING, "name": STRING, "is_default": {"type": "boolean"}, "updated_at": TIME}),
     "TemplateWithBody": _obj(
         {"brand": STRING, "name": STRING, "is_default": {"type": "boolean"}, "updated_at": TIME, "body": STRING}
@@ -369,6 +397,28 @@ def _document() -> dict:
             "/extensions/export": {
                 "get": _operation(
                     "Every extension as CSV, as the import reads it (secrets included)", {200: (ok, CSV)}, ()
+                )
+            },
+            "/extensions/weak-secrets": {
+                "get": _operation(
+                    "Extensions whose SIP secret breaks the strong secret policy (imported from a PBX), and why",
+                    {200: (ok, _json(_ref("WeakList")))},
+                    (),
+                )
+            },
+            "/extensions/weak-pins": {
+                "get": _operation(
+                    "Extensions whose voicemail PIN is outside pin_length or trivial to guess, and why",
+                    {200: (ok, _json(_ref("WeakList")))},
+                    (),
+                )
+            },
+            "/secrets/generate": {
+                "get": _operation(
+                    "A new random SIP secret that meets the strong secret policy (not stored: use it in a create"
+                    " or change)",
+                    {200: (ok, _json(_ref("GeneratedSecret")))},
+                    (),
                 )
             },
             "/templates": {

@@ -83,7 +83,7 @@ def _login_form(token: str, device: Device, address: Address, *, step: str, numb
         url=app_url(endpoint, token, address=address.value, state=state),
         fields=(
             Field("extension", "Extension:", numeric=True, default=number),
-            Field("password", "Password:", secret=True),
+            Field("password", "PIN:", numeric=True, secret=True),  # the voicemail PIN, or a password of digits
         ),
     )
 

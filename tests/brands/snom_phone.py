@@ -86,11 +86,14 @@ class SnomPhone(Phone):
         return screen.tag == "SnomIPPhoneInput"
 
     def fields(self, screen) -> dict[str, str]:
-        """What the user reads above each input ('Extension:' -> 'extension') -> the item's InputToken."""
+        """What the user types into each input, by what they read above it ('Extension:' ->
+        'extension', 'PIN:' -> 'password': their PIN or password) -> the item's InputToken."""
         assert self.is_form(screen)
+        reads = {"pin": "password"}
         return {
-            item.findtext("DisplayName").rstrip(":").lower(): item.findtext("InputToken")
+            reads.get(name, name): item.findtext("InputToken")
             for item in screen.iter("InputItem")
+            if (name := item.findtext("DisplayName").rstrip(":").lower())
         }
 
     def form_parameters(self, screen):

@@ -204,7 +204,7 @@ def test_login_form_is_a_cisco_input_with_masked_password(phone):
     assert 1 <= len(items) <= 5
     assert [(i.findtext("QueryStringParam"), i.findtext("InputFlags")) for i in items] == [
         ("extension", "N"),
-        ("password", "AP"),
+        ("password", "NP"),  # the PIN, typed in numeric mode
     ]
     assert next((k.findtext("Name"), k.findtext("URL")) for k in form.iter("SoftKeyItem")) == (
         "Submit",

@@ -109,7 +109,7 @@ def test_login_form_submits_its_fields_as_query_parameters(phone):
     form = phone.press("Internal")
 
     items = [(i.findtext("QueryStringParam"), i.findtext("InputFlags")) for i in form.iter("InputItem")]
-    assert items == [("extension", "N"), ("password", "AP")]
+    assert items == [("extension", "N"), ("password", "NP")]  # numeric, the PIN masked
     assert "?" not in form.findtext("URL")
     assert phone.last_response.content_type == "text/xml; charset=utf-8"
 

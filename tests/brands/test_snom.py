@@ -160,7 +160,7 @@ def test_login_form_puts_each_token_in_the_url(phone):
     items = [
         (i.findtext("DisplayName"), i.findtext("InputToken"), i.findtext("InputFlags")) for i in form.iter("InputItem")
     ]
-    assert [(prompt, flags) for prompt, _, flags in items] == [("Extension:", "n"), ("Password:", "p")]
+    assert [(prompt, flags) for prompt, _, flags in items] == [("Extension:", "n"), ("PIN:", "pn")]
     for _, token, _ in items:
         assert url.count(token) == 1
         assert token not in url.replace(token, "")  # no token inside another part of the URL

@@ -26,7 +26,30 @@ function followLive(container) {
   window.setTimeout(poll, seconds * 1000);
 }
 
+// The key button next to a secret field: fill it with a secret the server generates (the policy's
+// one generator), shown so the admin can read it.
+function offerSecrets(button) {
+  const field = document.getElementById(button.dataset.field);
+  if (!field) return;
+  button.hidden = false;
+  button.addEventListener("click", async () => {
+    try {
+      const response = await fetch(button.dataset.generateSecret, {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      });
+      if (!response.ok || response.redirected) return;
+      field.value = (await response.json()).secret;
+      field.type = "text";
+      field.focus();
+    } catch (error) {
+      // offline for a moment: the admin may press it again, or type a secret
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   const live = document.getElementById("live");
   if (live) followLive(live);
+  document.querySelectorAll("button[data-generate-secret]").forEach(offerSecrets);
 });
