@@ -101,13 +101,22 @@ class SnapshotCache:
         if current is not None and revision is not None and current.revision == revision:
             return current
         with self._lock:
-            current = self._current = self._load(session, revision)
+            current = self._current
+            if current is None or revision is None or current.revision != revision:  # not read meanwhile
+                current = self._current = self._load(session, revision)
         return current
 
     def _load(self, session: Session, revision: int | None) -> Snapshot:
+        # Core rows on the session's connection (same transaction): with a thousand tenants and their
+        # settings, the ORM's row handling was most of a rebuild's cost.
+        connection = session.connection()
+
+        def rows(query) -> list:
+            return connection.execute(query).all()  # one fetchall, not a fetchone per row
+
         templates = {
-            t.id: CachedTemplate(t.id, t.brand, t.name, t.body, t.is_default, t.tenant_id)
-            for t in session.execute(
+            row[0]: CachedTemplate(*row)
+            for row in rows(
                 select(
                     Template.id, Template.brand, Template.name, Template.body, Template.is_default, Template.tenant_id
                 )
@@ -118,18 +127,18 @@ class SnapshotCache:
             (t.tenant_id, t.brand): t for t in templates.values() if t.is_default and t.tenant_id is not None
         }
         pins = {
-            (pin.extension_id, pin.brand): templates[pin.template_id]
-            for pin in session.execute(select(TemplatePin.extension_id, TemplatePin.brand, TemplatePin.template_id))
+            (extension_id, brand): templates[template_id]
+            for extension_id, brand, template_id in rows(
+                select(TemplatePin.extension_id, TemplatePin.brand, TemplatePin.template_id)
+            )
         }
         stored = self.registry.all(session)
-        tenants = {
-            t.id: CachedTenant(t.id, t.name, t.sip_domain)
-            for t in session.execute(select(Tenant.id, Tenant.name, Tenant.sip_domain))
-        }
+        tenants = {row[0]: CachedTenant(*row) for row in rows(select(Tenant.id, Tenant.name, Tenant.sip_domain))}
         overrides: dict[int, dict[str, str]] = {}
-        for row in session.execute(select(TenantSetting.tenant_id, TenantSetting.name, TenantSetting.value)):
-            if row.name in self.registry.specs and row.tenant_id != DEFAULT_TENANT_ID:
-                overrides.setdefault(row.tenant_id, {})[row.name] = row.value
+        known = self.registry.specs
+        for tenant_id, name, value in rows(select(TenantSetting.tenant_id, TenantSetting.name, TenantSetting.value)):
+            if name in known and tenant_id != DEFAULT_TENANT_ID:
+                overrides.setdefault(tenant_id, {})[name] = value
         return Snapshot(
             revision,
             self.registry.typed(stored),
