@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import Row, event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from hotdesk.models import DEFAULT_TENANT_ID, Revision, Setting, Template, TemplatePin, Tenant, TenantSetting
@@ -111,7 +112,7 @@ class SnapshotCache:
         # settings, the ORM's row handling was most of a rebuild's cost.
         connection = session.connection()
 
-        def rows(query) -> list:
+        def rows(query) -> Sequence[Row]:
             return connection.execute(query).all()  # one fetchall, not a fetchone per row
 
         templates = {
