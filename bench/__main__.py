@@ -103,6 +103,7 @@ def main() -> None:
 def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     sip_port = free_port(socket.SOCK_DGRAM)
     populations = {}
+    deployed_env = {}  # each size's as-deployed server's environment
     for size in sorted({*args.sizes, args.phones}):
         url = database_url(args, size, work)
         say(f"seeding {size:,} devices and extensions")
@@ -116,7 +117,7 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
         env = {"HOTDESK_DATABASE_URL": url, "HOTDESK_SECRET_KEY": SECRET_KEY, "HOTDESK_INSTANCE_PATH": str(work)}
         # As deployed (deploy/README.md): HOTDESK_PUBLISH_DIR set, so a phone's fetch after its first
         # is answered from the copy rendered then. And without it, every fetch rendered.
-        published = env | {"HOTDESK_PUBLISH_DIR": str(args.memory_dir / f"published-{size}")}
+        deployed_env[size] = published = env | {"HOTDESK_PUBLISH_DIR": str(args.memory_dir / f"published-{size}")}
         servers.append(server := Gunicorn("wsgi:app", work / f"hotdesk-{size}.log", published, workers=args.workers))
         results.targets[f"hotdesk {size}"] = Target(server.url, fetches, server)
         servers.append(rendering := Gunicorn("wsgi:app", work / f"rendering-{size}.log", env, workers=args.workers))
@@ -129,6 +130,21 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
         bare := Gunicorn("bench.bare_app:app", work / "bare.log", {"BENCH_BODY_FILE": str(body)}, workers=args.workers)
     )
     results.targets["bare"] = Target(bare.url, main_target.requests, bare)
+    # CPU affinity (deploy/gunicorn.conf.py keeps each worker to one CPU): the same two servers with
+    # workers free to move between CPUs, in the same rounds.
+    free = {"HOTDESK_PIN_WORKERS": "0"}
+    servers.append(
+        bare_free := Gunicorn(
+            "bench.bare_app:app", work / "bare-free.log", {"BENCH_BODY_FILE": str(body), **free}, workers=args.workers
+        )
+    )
+    results.targets["bare free"] = Target(bare_free.url, main_target.requests, bare_free)
+    servers.append(
+        hotdesk_free := Gunicorn(
+            "wsgi:app", work / "hotdesk-free.log", deployed_env[args.phones] | free, workers=args.workers
+        )
+    )
+    results.targets["hotdesk free"] = Target(hotdesk_free.url, main_target.requests, hotdesk_free)
     servers.append(static := static_file(body, work, args))
     results.targets["static"] = Target(static.url, main_target.requests, static)
     results.targets["fast"] = fast_path(populations[args.phones], args, work, servers)
@@ -150,7 +166,7 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     for name in names:  # warm-up: imports, caches, pools
         wrk(
             results.targets[name].url,
-            main_target.requests if name in {"bare", "static"} else results.targets[name].requests,
+            results.targets[name].requests,
             connections=args.connections,
             seconds=2,
         )
@@ -175,14 +191,12 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     say(f"boot storm: {args.phones:,} phones")
     results.boot = wrk(main_target.url, storm, connections=args.connections, count=2 * args.phones)
     say(f"login storm: {args.login_phones} phones, {args.login_concurrency} at a time, no pause")
-    results.login = login_storm(main_target.url, populations[args.phones], args, work, sip_port, batch=0, think=0.0)
+    results.login = login_storm(main_target, populations[args.phones], args, work, sip_port, batch=0, think=0.0)
     say(
         f"login storm: {args.login_phones} more phones, {args.login_concurrency} at a time,"
         f" {args.think} s to type and to restart"
     )
-    results.paced = login_storm(
-        main_target.url, populations[args.phones], args, work, sip_port, batch=1, think=args.think
-    )
+    results.paced = login_storm(main_target, populations[args.phones], args, work, sip_port, batch=1, think=args.think)
     say(f"paced login storm, p99 of each request in flow order (ms): {results.paced['step_p99_ms']}")
     say(f"paced login storm, the slowest flows (s into the run, each answer in ms): {results.paced['slowest'][:4]}")
 
@@ -263,15 +277,16 @@ def one_config(url: str, phone: seed.Phone) -> bytes:
 
 
 def login_storm(
-    url: str, population: seed.Population, args, work: Path, sip_port: int, *, batch: int, think: float
+    target: Target, population: seed.Population, args, work: Path, sip_port: int, *, batch: int, think: float
 ) -> dict:
-    """`batch`: which `login_phones` of the seeded guests log in (each storm needs phones nobody is logged into)."""
+    """`batch`: which `login_phones` of the seeded guests log in (each storm needs phones nobody is logged into).
+    Adds the server's CPU time per request (`cpu_ms`): unlike latencies, barely moved by other load."""
     plan = work / f"login-storm-{batch}.json"
     chosen = slice(batch * args.login_phones, (batch + 1) * args.login_phones)
     plan.write_text(
         json.dumps(
             {
-                "base_url": url,
+                "base_url": target.url,
                 "concurrency": args.login_concurrency,
                 "sip_port": sip_port,
                 "think_seconds": think,
@@ -280,10 +295,13 @@ def login_storm(
             }
         )
     )
+    before = cpu_seconds(target.server)
     finished = subprocess.run(
         [sys.executable, "-m", "bench.login_storm", str(plan)], capture_output=True, text=True, check=True
     )
-    return json.loads(finished.stdout.strip().splitlines()[-1])
+    storm = json.loads(finished.stdout.strip().splitlines()[-1])
+    storm["cpu_ms"] = 1000 * (cpu_seconds(target.server) - before) / max(storm["requests"], 1)
+    return storm
 
 
 def fast_path(population: seed.Population, args, work: Path, servers: list[Process]) -> Target:
@@ -379,6 +397,7 @@ def report(r: Results, args) -> str:
         t["static"],
         t["fast"],
     )
+    bare_free, hotdesk_free = t["bare free"], t["hotdesk free"]
     small, large = t[f"hotdesk {min(args.sizes)}"], t[f"hotdesk {max(args.sizes)}"]
     small_rendering, large_rendering = t[f"rendering {min(args.sizes)}"], t[f"rendering {max(args.sizes)}"]
     login, paced, boot = r.login, r.paced, r.boot
@@ -413,6 +432,22 @@ def report(r: Results, args) -> str:
             f"{bare.cpu_ms:.3f}",
         ),
         row(
+            "same bytes, bare Flask + gunicorn, workers free to move between CPUs (HOTDESK_PIN_WORKERS=0)",
+            f"{bare_free.rate:,.0f}",
+            f"{bare_free.p50_ms:.1f}",
+            f"{bare_free.p99_ms:.1f}",
+            bare_free.errors,
+            f"{bare_free.cpu_ms:.3f}",
+        ),
+        row(
+            f"config fetch, hotdesk, {args.phones:,} devices (as deployed), workers free to move between CPUs",
+            f"{hotdesk_free.rate:,.0f}",
+            f"{hotdesk_free.p50_ms:.1f}",
+            f"{hotdesk_free.p99_ms:.1f}",
+            hotdesk_free.errors,
+            f"{hotdesk_free.cpu_ms:.2f}",
+        ),
+        row(
             "same bytes, nginx static file",
             f"{static.rate:,.0f}",
             f"{static.p50_ms:.1f}",
@@ -442,7 +477,7 @@ def report(r: Results, args) -> str:
             f"{login['request_p50_ms']:.1f}",
             f"{login['request_p99_ms']:.1f}",
             login["errors"],
-            "",
+            f"{login['cpu_ms']:.2f}",
         ),
         row(
             "login storm, each whole flow (guest config → form → submit → reload → user config)",
@@ -460,7 +495,7 @@ def report(r: Results, args) -> str:
             f"{paced['flow_p50_ms']:.0f}",
             f"{paced['flow_p99_ms']:.0f}",
             paced["errors"],
-            "",
+            f"{paced['cpu_ms']:.2f}",
         ),
     ]
 
@@ -503,7 +538,8 @@ def report(r: Results, args) -> str:
             f"login flow p99 ≤ {TARGETS['login_p99_ms']:.0f} ms at {args.login_concurrency} concurrent phones"
             " (people at desks)",
             f"p99 {paced['flow_p99_ms']:.0f} ms, {paced['errors']} errors, "
-            f"{paced['notifies']} of {paced['flows']} NOTIFYs answered",
+            f"{paced['notifies']} of {paced['flows']} NOTIFYs answered"
+            f" (server CPU per flow: {paced['cpu_ms'] * paced['requests'] / max(paced['ok'], 1):.1f} ms)",
             verdict(paced_ok),
         ),
         row(
@@ -513,6 +549,13 @@ def report(r: Results, args) -> str:
             f"{login['errors']} errors, "
             f"{login['notifies']} of {login['flows']} NOTIFYs answered",
             "for information" if login["errors"] == 0 else "**FAIL** (errors)",
+        ),
+        row(
+            f"workers as deployed ({pinning()}) vs free to move between CPUs",
+            f"bare Flask: {bare.rate / bare_free.rate:.2f}× the req/s, {bare.cpu_ms / bare_free.cpu_ms:.2f}× the CPU"
+            f" per request; hotdesk as deployed: {fetch.rate / hotdesk_free.rate:.2f}× the req/s,"
+            f" {fetch.cpu_ms / hotdesk_free.cpu_ms:.2f}× the CPU per request",
+            "for information",
         ),
         row(
             f"{max(args.sizes):,}-device cost ≤ {TARGETS['scale_cost']}× {min(args.sizes):,}-device cost"
@@ -550,11 +593,16 @@ def machine(args) -> str:
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB"
         f" · Linux {platform.release()} · Python {platform.python_version()} · {database}"
-        f" · gunicorn {args.workers} workers (deploy/gunicorn.conf.py)"
+        f" · gunicorn {args.workers} workers (deploy/gunicorn.conf.py, {pinning()})"
         f" · nginx {nginx} · wrk, {args.connections} keep-alive connections; req/s and latencies are medians of"
         f" {args.rounds} interleaved {args.seconds:g} s runs"
         f" · load average before the run {args.load_before:.2f}"
     )
+
+
+def pinning() -> str:
+    """What deploy/gunicorn.conf.py does with the workers' CPUs in this run's environment."""
+    return "workers free to move" if os.environ.get("HOTDESK_PIN_WORKERS") == "0" else "each worker kept to one CPU"
 
 
 def record(table: str, marker: str = "bench") -> None:

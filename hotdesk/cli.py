@@ -5,26 +5,41 @@ from __future__ import annotations
 import functools
 import os
 import sys
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import click
-from sqlalchemy import select
+from click.core import ParameterSource
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
 from hotdesk import hotdesking, policy, runtime, scheduler, schema, tenancy
-from hotdesk.admin import AdminError, accounts, history, lockouts, phones, pins
+from hotdesk.admin import MAX_PAGE_SIZE, AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.config import Config
 from hotdesk.directory import DirectoryError, ExtensionData
-from hotdesk.models import Device, Extension, Mapping
+from hotdesk.models import Device
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
 from hotdesk.tenancy import TenantError
 
+T = TypeVar("T")
 CLI_ACTOR = "cli"  # the actor of changes made from the command line, in the history
+
+
+def every_page(fetch: Callable[..., Page[T]]) -> Iterator[T]:
+    """Every item of a paged admin listing, page after page (`fetch` takes `after` and `limit`)."""
+    after = None
+    while True:
+        page = fetch(after=after, limit=MAX_PAGE_SIZE)
+        yield from page.items
+        if page.next is None:
+            return
+        after = page.next
 
 
 class Context:
@@ -118,22 +133,44 @@ def extensions() -> None:
     """Users' SIP accounts."""
 
 
-@extensions.command("import")
-@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@tenant_option
-@with_session
-def extensions_import(ctx: Context, session: Session, file: Path, tenant_name: str | None) -> None:
-    """Add or update extensions from a CSV file, all or nothing.
-
-    Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template.
-    """
+def read_text(file: Path) -> str:
     try:
-        text = file.read_bytes().decode("utf-8-sig")
+        return file.read_bytes().decode("utf-8-sig")
     except OSError as error:
         raise click.ClickException(f"{file}: {error.strerror}") from None
     except UnicodeDecodeError as error:
         raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
+
+
+def report_preview(rows: list[str], errors: list[str]) -> None:
+    """A dry run's answer: what each line would do; every bad line (exit status 1 if any)."""
+    for row in rows:
+        click.echo(row)
+    for error in errors:
+        click.echo(f"error: {error}", err=True)
+    if errors:
+        raise SystemExit(1)
+
+
+DRY_RUN = click.option("--dry-run", is_flag=True, help="only say what it would do, and every bad line; write nothing")
+
+
+@extensions.command("import")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DRY_RUN
+@tenant_option
+@with_session
+def extensions_import(ctx: Context, session: Session, file: Path, dry_run: bool, tenant_name: str | None) -> None:
+    """Add or update extensions from a CSV file, all or nothing.
+
+    Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template.
+    """
+    text = read_text(file)
     tenant_id = tenant_id_of(session, tenant_name)
+    if dry_run:
+        preview = admin_extensions.preview_import(session, text, str(file), tenant_id=tenant_id)
+        report_preview([f"line {row.line}\t{row.data.number}\t{row.action}" for row in preview.rows], preview.errors)
+        return
     imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id).rows
     click.echo(f"{len(imported)} extension(s) imported")
     warnings = admin_extensions.import_warnings(imported, ctx.settings.values(session, tenant_id))
@@ -172,18 +209,45 @@ def extensions_add(
     tenant_id = tenant_id_of(session, tenant_name)
     values = ctx.settings.values(session, tenant_id)
     generated = None
-    exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == number.strip())
-    if session.scalar(exists) is None:
+    try:
+        changes = dict(fields) | ({"secret": secret} if secret is not None else {})
+        saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR, values, tenant_id=tenant_id)
+    except NotFound:
         if secret is None:
             secret = generated = policy.generate_secret()
         data = ExtensionData(number=number, secret=secret, **fields)
         saved = admin_extensions.create(session, data, CLI_ACTOR, values, tenant_id=tenant_id)
-    else:
-        changes = dict(fields) | ({"secret": secret} if secret is not None else {})
-        saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR, values, tenant_id=tenant_id)
     click.echo(f"extension {saved.number} saved")
     if generated:
         click.echo(f"secret: {generated}")
+
+
+@extensions.command("set")
+@click.argument("number")
+@click.option("--name", default=None)
+@click.option("--secret", default=None)
+@click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password)")
+@click.option("--no-pin", is_flag=True, help="remove the voicemail PIN")
+@click.option("--email", default=None, help="empty: none")
+@click.option("--auth-name", default=None, help="empty: none")
+@click.option("--template", default=None, help="pin to a template: brand/name")
+@tenant_option
+@with_session
+def extensions_set(
+    ctx: Context, session: Session, number: str, no_pin: bool, tenant_name: str | None, **fields
+) -> None:
+    """Change the given fields of an extension; the others keep their value."""
+    changes = {name: value for name, value in fields.items() if value is not None}
+    if no_pin:
+        if "voicemail_pin" in changes:
+            raise click.UsageError("give --pin or --no-pin, not both")
+        changes["voicemail_pin"] = None
+    if not changes:
+        raise click.UsageError("name a field to change (--name, --secret, --pin, --no-pin, --email, ...)")
+    tenant_id = tenant_id_of(session, tenant_name)
+    values = ctx.settings.values(session, tenant_id)
+    saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR, values, tenant_id=tenant_id)
+    click.echo(f"extension {saved.number} changed")
 
 
 @extensions.command("delete")
@@ -213,13 +277,27 @@ def extensions_delete(ctx: Context, session: Session, number: str, tenant_name: 
 
 
 @extensions.command("list")
+@click.option("--search", default="", help="a number prefix or part of the name")
 @tenant_option
 @with_session
-def extensions_list(ctx: Context, session: Session, tenant_name: str | None) -> None:
+def extensions_list(ctx: Context, session: Session, search: str, tenant_name: str | None) -> None:
     """Extensions, one a line: number, name, voicemail yes/no, email."""
     tenant_id = tenant_id_of(session, tenant_name)
-    for ext in session.scalars(select(Extension).where(Extension.tenant_id == tenant_id).order_by(Extension.number)):
+    for ext in every_page(functools.partial(admin_extensions.page, session, search=search, tenant_id=tenant_id)):
         click.echo(f"{ext.number}\t{ext.name}\tvoicemail={'yes' if ext.voicemail_pin else 'no'}\t{ext.email or ''}")
+
+
+@extensions.command("show")
+@click.argument("number")
+@tenant_option
+@with_session
+def extensions_show(ctx: Context, session: Session, number: str, tenant_name: str | None) -> None:
+    """One extension: name, auth name, e-mail, voicemail PIN set or not, pinned templates (never its secrets)."""
+    ext = admin_extensions.get(session, number.strip(), tenant_id=tenant_id_of(session, tenant_name))
+    click.echo(f"extension\t{ext.number}\nname\t{ext.name}\nauth_name\t{ext.auth_name or ''}\nemail\t{ext.email or ''}")
+    click.echo(f"voicemail_pin\t{'set' if ext.voicemail_pin else 'none'}")
+    for pin in sorted(ext.pins, key=lambda p: p.brand):
+        click.echo(f"pinned\t{pin.brand}/{pin.template.name}")
 
 
 @extensions.command("export")
@@ -257,7 +335,7 @@ def settings() -> None:
 @with_session
 def settings_get(ctx: Context, session: Session, name: str, tenant_name: str | None) -> None:
     """The bare value: the tenant's own, else the installation's."""
-    click.echo(ctx.settings.get(session, name, _tenant_or_installation(session, tenant_name)))
+    click.echo(admin_settings.get(session, ctx.settings, name, _tenant_or_installation(session, tenant_name)).value)
 
 
 @settings.command("set")
@@ -289,9 +367,8 @@ def settings_unset(ctx: Context, session: Session, name: str, tenant_name: str) 
 @with_session
 def settings_list(ctx: Context, session: Session, tenant_name: str | None) -> None:
     """Every setting; passwords are shown as (hidden): use `settings get NAME`."""
-    for name, value in sorted(ctx.settings.all(session, _tenant_or_installation(session, tenant_name)).items()):
-        spec = ctx.settings.spec(name)
-        click.echo(f"{name} = {'(hidden)' if spec.secret else value}\t# {spec.help}")
+    for view in admin_settings.listing(session, ctx.settings, _tenant_or_installation(session, tenant_name)):
+        click.echo(f"{view.name} = {'(hidden)' if view.secret else view.value}\t# {view.help}")
 
 
 def _tenant_or_installation(session: Session, name: str | None) -> int | None:
@@ -354,7 +431,7 @@ def template_tenant_option(command):
 
 
 @templates_group.command("list")
-@click.option("--brand", default=None, help="this brand's only")
+@click.option("--brand", default=None, help="only this brand's")
 @template_tenant_option
 @with_session
 def templates_list(ctx: Context, session: Session, brand: str | None, tenant_name: str | None) -> None:
@@ -377,7 +454,8 @@ def templates_list(ctx: Context, session: Session, brand: str | None, tenant_nam
 @template_tenant_option
 @with_session
 def templates_show(ctx: Context, session: Session, brand: str, name: str, tenant_name: str | None) -> None:
-    """The body of template BRAND/NAME (with --tenant: the tenant's own, else the system's)."""
+    """Print the body of template BRAND/NAME, as `templates import` reads it back (with --tenant:
+    the tenant's own, else the system's)."""
     click.echo(admin_templates.get(session, brand, name, _tenant_or_installation(session, tenant_name)).body, nl=False)
 
 
@@ -415,13 +493,16 @@ def mappings() -> None:
 
 
 @mappings.command("list")
+@click.option("--search", default="", help="an extension or MAC prefix")
+@click.option("--limit", default=phones.LIVE_LIMIT, show_default=True, type=click.IntRange(1, phones.LIVE_LIMIT))
 @with_session
-def mappings_list(ctx: Context, session: Session) -> None:
-    for m in session.scalars(select(Mapping).order_by(Mapping.since)):
-        template = hotdesking.choose_template(session, m.device, m)
+def mappings_list(ctx: Context, session: Session, search: str, limit: int) -> None:
+    """Who is logged in where, the latest logins first: extension, MAC, brand and model, template,
+    address, since (UTC)."""
+    for seat in phones.who_is_where(session, search, limit):
         click.echo(
-            f"{m.extension.number}\t{m.device.mac}\t{m.device.brand} {m.device.model or ''}\t"
-            f"{template.brand}/{template.name}\t{m.address.value}\t{m.since:%Y-%m-%d %H:%M}"
+            f"{seat.extension}\t{seat.mac}\t{seat.brand} {seat.model or ''}\t"
+            f"{seat.template}\t{seat.address}\t{seat.since:%Y-%m-%d %H:%M}"
         )
 
 
@@ -545,24 +626,37 @@ def devices() -> None:
 
 @devices.command("list")
 @click.option("--waiting", is_flag=True, help="only phones waiting to be admitted")
+@click.option("--search", default="", help="a MAC prefix (separators allowed)")
 @with_session
-def devices_list(ctx: Context, session: Session, waiting: bool) -> None:
+def devices_list(ctx: Context, session: Session, waiting: bool, search: str) -> None:
     """MAC, brand, model, firmware, last address and time, own credentials issued or not, admitted
     or waiting; then any warning (a refused request that claimed another brand, a fetch with the
     shared credentials although the phone has its own)."""
-    query = select(Device).order_by(Device.mac)
-    if waiting:
-        query = query.where(Device.admitted_at.is_(None))
-    for d in session.scalars(query):
-        seen = f"{d.last_seen:%Y-%m-%d %H:%M}" if d.last_seen else "-"
-        own = "own-credentials" if d.provisioning_username else "global-credentials"
-        admitted = "admitted" if d.admitted else "waiting"
-        columns = [d.mac, d.brand or "-", d.model or "-", d.firmware or "-", d.last_ip or "-", seen, own, admitted]
-        if d.mismatch_at:
-            columns.append(f"refused {d.mismatch_at:%Y-%m-%d %H:%M}: {d.mismatch_detail}")
-        if d.shared_fetch_at:
-            columns.append(f"shared credentials {d.shared_fetch_at:%Y-%m-%d %H:%M} from {d.shared_fetch_ip or '?'}")
-        click.echo("\t".join(columns))
+    for device in every_page(functools.partial(phones.devices_page, session, search=search, waiting=waiting)):
+        click.echo(device_line(device))
+
+
+@devices.command("show")
+@click.argument("mac")
+@with_session
+def devices_show(ctx: Context, session: Session, mac: str) -> None:
+    """One phone, as `devices list` shows it, and who is logged in on it."""
+    device = phones.device(session, mac)
+    click.echo(device_line(device))
+    if device.mapping is not None:
+        click.echo(f"logged in: {device.mapping.extension.number} since {device.mapping.since:%Y-%m-%d %H:%M}")
+
+
+def device_line(d: Device) -> str:
+    seen = f"{d.last_seen:%Y-%m-%d %H:%M}" if d.last_seen else "-"
+    own = "own-credentials" if d.provisioning_username else "global-credentials"
+    admitted = "admitted" if d.admitted else "waiting"
+    columns = [d.mac, d.brand or "-", d.model or "-", d.firmware or "-", d.last_ip or "-", seen, own, admitted]
+    if d.mismatch_at:
+        columns.append(f"refused {d.mismatch_at:%Y-%m-%d %H:%M}: {d.mismatch_detail}")
+    if d.shared_fetch_at:
+        columns.append(f"shared credentials {d.shared_fetch_at:%Y-%m-%d %H:%M} from {d.shared_fetch_ip or '?'}")
+    return "\t".join(columns)
 
 
 @devices.command("admit")
@@ -599,17 +693,21 @@ def devices_add(ctx: Context, session: Session, mac: str, address: str | None) -
 
 @devices.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+@DRY_RUN
 @with_session
-def devices_import(ctx: Context, session: Session, file: Path) -> None:
-    """Add MACs from a CSV file (mac[,address], optional header line), all or nothing."""
-    try:
-        text = file.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise click.ClickException(f"{file}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
-    changed = phones.import_known(session, text, str(file), CLI_ACTOR)
-    click.echo(f"{len(changed)} phone(s) added or admitted")
+def devices_import(ctx: Context, session: Session, file: Path, dry_run: bool) -> None:
+    """Add MACs from a CSV file (mac[,address], optional header line), all or nothing: new ones are
+    added, waiting ones admitted, admitted ones left as they are."""
+    text = read_text(file)
+    if dry_run:
+        preview = phones.preview_known(session, text, str(file))
+        report_preview(
+            [f"line {row.line}\t{row.mac}\t{row.address or 'any address'}\t{row.action}" for row in preview.rows],
+            preview.errors,
+        )
+        return
+    imported = phones.import_known(session, text, str(file), CLI_ACTOR)
+    click.echo(f"{len(imported.changed)} phone(s) added or admitted")
 
 
 @devices.command("reset-credentials")
@@ -634,12 +732,7 @@ def templates_import(
     """Add or replace template BRAND/NAME from FILE, once it renders for a guest and a user phone
     (with --tenant: the tenant's own, which its phones get instead of a system one of that name)."""
     tenant_id = _tenant_or_installation(session, tenant_name)
-    try:
-        body = file.read_bytes().decode("utf-8-sig")
-    except OSError as error:
-        raise click.ClickException(f"{file}: {error.strerror}") from None
-    except UnicodeDecodeError as error:
-        raise click.ClickException(f"{file}: not UTF-8 text (byte {error.start})") from None
+    body = read_text(file)
     try:
         admin_templates.save(session, brand, name, body, CLI_ACTOR, tenant_id=tenant_id)
     except TemplateError as error:
@@ -671,29 +764,68 @@ def mappings_unpin(ctx: Context, session: Session, number: str, brand: str, tena
 
 
 @mappings.command("pins")
+@click.option("--extension", "number", default=None, help="only this extension's")
 @tenant_option
 @with_session
-def mappings_pins(ctx: Context, session: Session, tenant_name: str | None) -> None:
+def mappings_pins(ctx: Context, session: Session, number: str | None, tenant_name: str | None) -> None:
     """Pinned templates: extension, brand/name."""
-    for pin in pins.listing(session, tenant_id=tenant_id_of(session, tenant_name)):
+    for pin in pins.listing(session, number, tenant_id=tenant_id_of(session, tenant_name)):
         click.echo(f"{pin.extension.number}\t{pin.brand}/{pin.template.name}")
 
 
 # history
 
 
-@main.group("history")
-def history_group() -> None:
-    """Logins, logouts, failures, NOTIFY outcomes and admin changes."""
+HISTORY_FILTERS = (
+    click.option("--extension", default=None),
+    click.option("--mac", default=None),
+    click.option("--kind", default=None, help=f"one of: {', '.join(history.KINDS)}"),
+    click.option("--since", default=None, help="YYYY-MM-DD or an ISO date-time (UTC unless it says)"),
+    click.option("--until", default=None, help="YYYY-MM-DD (through that day) or an ISO date-time"),
+)
+
+
+def history_filters(command):
+    for option in reversed(HISTORY_FILTERS):
+        command = option(command)
+    return command
+
+
+@main.group("history", invoke_without_command=True)
+@history_filters
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, MAX_PAGE_SIZE), help="events shown")
+@click.option("--before", default=None, help="the cursor a previous run printed: older events")
+@click.pass_context
+def history_group(click_ctx: click.Context, limit: int, before: str | None, **filters) -> None:
+    """Logins, logouts, failures, NOTIFY outcomes and admin changes: the latest first, one a line
+    (id, time UTC, kind, extension, MAC, brand, model, template, address, IP, actor, detail)."""
+    if click_ctx.invoked_subcommand is not None:
+        if any(click_ctx.get_parameter_source(name) != ParameterSource.DEFAULT for name in click_ctx.params):
+            raise click.UsageError(f"give the options after `{click_ctx.invoked_subcommand}`")
+        return
+    click_ctx.invoke(history_list, limit=limit, before=before, **filters)
+
+
+@with_session
+def history_list(ctx: Context, session: Session, limit: int, before: str | None, **filters) -> None:
+    page = history.page(session, history.Filters.parse(**filters), before=before, limit=limit)
+    for event in page.items:
+        click.echo("\t".join(_history_cell(getattr(event, column)) for column in history.COLUMNS))
+    if page.next is not None:
+        click.echo(f"more: --before {page.next}", err=True)
+
+
+def _history_cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return f"{value:%Y-%m-%d %H:%M:%S}"
+    return "".join(ch if ch.isprintable() else " " for ch in str(value))  # one event, one line
 
 
 @history_group.command("export")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path, allow_dash=True), default="-")
-@click.option("--extension", default=None)
-@click.option("--mac", default=None)
-@click.option("--kind", default=None, help=f"one of: {', '.join(history.KINDS)}")
-@click.option("--since", default=None, help="YYYY-MM-DD or an ISO date-time (UTC unless it says)")
-@click.option("--until", default=None, help="YYYY-MM-DD (through that day) or an ISO date-time")
+@history_filters
 @with_session
 def history_export(ctx: Context, session: Session, file: Path, **filters) -> None:
     """Matching events as CSV, oldest first, to FILE (default: standard output)."""

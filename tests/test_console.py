@@ -52,6 +52,18 @@ class Console:
         """POST to `path` with a CSRF token taken from the dashboard."""
         return self.post(path, data, token_from=self.page("/admin/"), **kwargs)
 
+    def upload(self, path, filename, content: bytes, token_from):
+        """An import's first step: the file, for its preview."""
+        return self.post(
+            path, {"file": (io.BytesIO(content), filename)}, token_from=token_from, content_type="multipart/form-data"
+        )
+
+    def confirm(self, path, preview):
+        """An import's second step: the preview's confirm form, as sent."""
+        form = html.fromstring(preview.data).xpath("//form[.//input[@name='confirm']]")[0]
+        fields = {i.get("name"): i.get("value") for i in form.xpath(".//input")}
+        return self.post(path, fields | {"csv": form.xpath(".//textarea")[0].text})
+
     def sign_in(self, name="ann", password=PASSWORD):
         return self.post("/admin/sign-in", {"name": name, "password": password}, token_from=self.page("/admin/sign-in"))
 
@@ -182,7 +194,7 @@ def test_add_search_edit_delete_extension(console, session):
 
     assert console.post("/admin/extensions/1001/delete", token_from=edit).status_code == 302
     assert session.scalars(select(Extension)).all() == []
-    assert [e.actor for e in session.scalars(select(Event).where(Event.kind == "admin"))] == [
+    assert [e.actor for e in session.scalars(select(Event).where(Event.kind == "admin").order_by(Event.id))] == [
         "test",
         "ann",
         "ann",
@@ -194,12 +206,7 @@ def test_add_search_edit_delete_extension(console, session):
 def test_import_preview_then_confirm(console, session):
     page = console.page("/admin/extensions/import")
     bad = b"extension,name,secret\n1001,Alice,s1\n1002,,s2\n1003,Carol,s3 x\n"
-    preview = console.post(
-        "/admin/extensions/import",
-        {"file": (io.BytesIO(bad), "users.csv")},
-        token_from=page,
-        content_type="multipart/form-data",
-    )
+    preview = console.upload("/admin/extensions/import", "users.csv", bad, page)
     assert preview.status_code == 422
     errors = html.fromstring(preview.data).xpath("//*[@id='import-errors']//li/text()")
     assert [e.split(":")[0] for e in errors] == ["users.csv, line 3", "users.csv, line 4"]
@@ -207,19 +214,10 @@ def test_import_preview_then_confirm(console, session):
     assert session.scalars(select(Extension)).all() == []
 
     good = b"extension,name,secret\n1001,Alice,s1\n1002,Bob,s2\n"
-    preview = console.post(
-        "/admin/extensions/import",
-        {"file": (io.BytesIO(good), "users.csv")},
-        token_from=page,
-        content_type="multipart/form-data",
-    )
+    preview = console.upload("/admin/extensions/import", "users.csv", good, page)
     assert preview.status_code == 200 and "Import 2 extension(s)" in text(preview)
     assert session.scalars(select(Extension)).all() == []
-    confirm = html.fromstring(preview.data).xpath("//form[.//input[@name='confirm']]")[0]
-    fields = {i.get("name"): i.get("value") for i in confirm.xpath(".//input")} | {
-        "csv": confirm.xpath(".//textarea")[0].text
-    }
-    assert console.post("/admin/extensions/import", fields).status_code == 302
+    assert console.confirm("/admin/extensions/import", preview).status_code == 302
     assert sorted(e.number for e in session.scalars(select(Extension))) == ["1001", "1002"]
     assert console.get("/admin/extensions/export.csv").data.decode().splitlines()[1] == "1001,Alice,s1,,,,"
 

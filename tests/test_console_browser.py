@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from hotdesk import policy
 from hotdesk.admin import accounts
-from hotdesk.models import Event, Extension, Mapping, Template
+from hotdesk.models import Event, Extension, Mapping, Setting, Template
 from tests import tools
 from tests.phones import YealinkPhone
 
@@ -46,6 +46,23 @@ def browser_page(tmp_path):
         context.close()
 
 
+def sign_in(page):
+    """On the sign-in page: as ann, to the dashboard."""
+    page.get_by_label("Name").fill("ann")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    playwright_api.expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+
+
+def preview(page, csv, *links):
+    """Through the links (the first in the menu) to an import's page, and the file previewed there."""
+    page.get_by_role("link", name=links[0], exact=True).click()
+    for link in links[1:]:
+        page.get_by_role("link", name=link).click()
+    page.get_by_label("CSV file").set_input_files(str(csv))
+    page.get_by_role("button", name="Preview").click()
+
+
 def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_page, client, session, tmp_path):
     accounts.add_admin(session, "ann", "correct horse battery", "test")
     session.commit()
@@ -54,18 +71,12 @@ def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_
 
     page.goto(live_server.url("/admin/"))
     expect(page).to_have_url(live_server.url("/admin/sign-in?next=/admin/"))
-    page.get_by_label("Name").fill("ann")
-    page.get_by_label("Password").fill("correct horse battery")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    sign_in(page)
 
     # A CSV with a bad row: every problem listed, nothing written.
     bad = tmp_path / "users.csv"
     bad.write_text("extension,name,secret,voicemail_pin\n1001,Alice Martin,alice-SIP-1,4321\n1002,,bob-SIP-2,\n")
-    page.get_by_role("link", name="Extensions", exact=True).click()
-    page.get_by_role("link", name="Import CSV").click()
-    page.get_by_label("CSV file").set_input_files(str(bad))
-    page.get_by_role("button", name="Preview").click()
+    preview(page, bad, "Extensions", "Import CSV")
     expect(page.locator("#import-errors")).to_contain_text("users.csv, line 3: name")
     expect(page.get_by_role("button", name="Import")).to_have_count(0)
     assert session.scalars(select(Extension)).all() == []
@@ -124,6 +135,48 @@ def test_admin_imports_sets_default_watches_and_forces_out(live_server, browser_
     assert phone.boot()["account.1.enable"] == "0"
     logout = session.scalar(select(Event).where(Event.kind == "logout"))
     assert (logout.extension, logout.mac, logout.actor) == ("1001", MAC, "ann")
+
+
+def test_admin_imports_macs_reads_weak_pins_and_shows_a_secret_setting(live_server, browser_page, session, tmp_path):
+    """What the console lacked beside the CLI and API: importing MACs, weak PINs, a secret's value."""
+    accounts.add_admin(session, "ann", "correct horse battery", "test")
+    session.add(Extension(number="2001", name="Weak", secret="weak-SIP-1", voicemail_pin="1111"))
+    session.commit()
+    expect = playwright_api.expect
+    page = browser_page
+    page.goto(live_server.url("/admin/sign-in"))
+    sign_in(page)
+
+    macs = tmp_path / "macs.csv"
+    macs.write_text("mac,address\n001565000071,10.0.0.71\nnot-a-mac,\n")
+    preview(page, macs, "Phones", "Import MACs (CSV)")
+    expect(page.locator("#import-errors")).to_contain_text("macs.csv, line 3, mac")
+    expect(page.get_by_role("button", name="Add or admit")).to_have_count(0)
+    macs.write_text("mac,address\n001565000071,10.0.0.71\n001565000072,\n")
+    page.get_by_label("CSV file").set_input_files(str(macs))
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Add or admit 2 phone(s)").click()
+    expect(page.get_by_role("status")).to_contain_text("2 phone(s) added or admitted")
+    expect(page.locator("#devices tr[data-mac='001565000072']")).to_be_visible()
+
+    page.get_by_role("link", name="Extensions", exact=True).click()
+    page.get_by_role("link", name="Weak secrets and PINs").click()
+    expect(page.get_by_role("row", name="2001 one digit repeated")).to_be_visible()
+
+    # Enter in a field still saves the form: the Show buttons belong to forms of their own.
+    password = session.scalar(select(Setting.value).where(Setting.name == "provisioning_password"))
+    page.get_by_role("link", name="Settings", exact=True).click()
+    expect(page.get_by_text(password)).to_have_count(0)
+    field = page.locator("input[name=max_login_minutes]")
+    field.fill("90")
+    field.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("1 setting(s) changed")
+    page.locator("label", has=page.locator("input[name=provisioning_password]")).get_by_role(
+        "button", name="Show"
+    ).click()
+    expect(page.locator("output[for=provisioning_password]")).to_have_text(password)
+    session.expire_all()
+    assert session.scalar(select(Setting.value).where(Setting.name == "max_login_minutes")) == "90"
 
 
 def test_weak_secret_refused_then_the_key_button_fills_a_strong_one(live_server, browser_page, session):

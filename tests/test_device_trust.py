@@ -528,3 +528,38 @@ def test_approve_a_phone_asked_for_from_several_addresses_is_admitted_only_where
     assert b"static.auto_provision.server.password" not in stolen.data
     phone.boot()
     assert phone.credentials != PROVISIONING
+
+
+def test_an_import_admits_a_phone_asked_for_from_several_addresses_only_at_the_address_it_names(
+    client, session, extensions, cli, api, tmp_path
+):
+    """A CSV listing a contested waiting MAC without an address would hand its credentials to
+    whoever fetched it last: refused like `devices admit` without --address, on every face."""
+    set_setting(session, "device_admission", "approve")
+    attack(client, "yealink", VICTIM_MAC, f"{VICTIM_MAC}.cfg")
+    phone = YealinkPhone(client, VICTIM_MAC, ip=VICTIM_IP)
+    phone.boot()
+    attack(client, "yealink", VICTIM_MAC, f"{VICTIM_MAC}.cfg")
+
+    macs = tmp_path / "macs.csv"
+    macs.write_text(f"mac,address\n001565000061,\n{VICTIM_MAC},\n")
+    refused = cli("devices", "import", str(macs))
+    assert refused.exit_code != 0 and len(refused.output.strip().splitlines()) == 1
+    assert "line 3, address" in refused.output and ATTACKER_IP in refused.output
+    answer = api.post("/devices/import", data=macs.read_text(), content_type="text/csv")
+    assert answer.status_code == 422 and "line 3, address" in answer.get_json()["error"]
+    session.expire_all()
+    assert not device_row(session).admitted and device_row(session, "001565000061") is None
+
+    added = cli("devices", "add", VICTIM_MAC)  # adding a MAC that waits admits it: the same rule
+    assert added.exit_code != 0 and "give the address of the real phone" in added.output
+    assert api.post("/devices", json={"mac": VICTIM_MAC}).status_code == 422
+    session.expire_all()
+    assert not device_row(session).admitted
+
+    macs.write_text(f"mac,address\n001565000061,\n{VICTIM_MAC},{VICTIM_IP}\n")
+    assert cli("devices", "import", str(macs)).exit_code == 0
+    stolen = attack(client, "yealink", VICTIM_MAC, f"{VICTIM_MAC}.cfg")
+    assert b"static.auto_provision.server.password" not in stolen.data
+    phone.boot()
+    assert phone.credentials != PROVISIONING

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from hotdesk import hotdesking, settings_registry
+from hotdesk.db import make_session_factory, serialize_logins
 from hotdesk.models import Event, Extension, Mapping
 from hotdesk.settings import SettingValues
 from tests.phones import YealinkPhone
@@ -153,6 +154,49 @@ def test_racing_logins_end_exactly_as_the_policy_says(app, extensions, session, 
     held = mappings(session)
     assert len(held) == (8 if policy == "allow" else 1)
     assert session.scalar(select(func.count()).select_from(Event).where(Event.kind == "login")) == winners
+
+
+def test_a_session_takes_the_login_lock_again_in_each_transaction(engine):
+    """The lock is taken once per transaction (the phone app's checks, then the login); a session
+    that goes on to another transaction (the CLI, the scheduler) must wait for it again."""
+    sessions = make_session_factory(engine)
+    with sessions() as holder, sessions() as later:
+        serialize_logins(later)
+        later.commit()  # the transaction that held it has ended
+        serialize_logins(holder)
+        passed = threading.Event()
+
+        def take_again():
+            serialize_logins(later)
+            passed.set()
+            later.rollback()
+
+        thread = threading.Thread(target=take_again)
+        thread.start()
+        assert not passed.wait(0.5), "a new transaction passed a login lock another one holds"
+        holder.commit()
+        thread.join(30)
+        assert passed.is_set()
+
+
+def test_the_login_lock_is_taken_once_per_transaction(engine, extensions):
+    """Taken again in the same transaction, it costs nothing: no statement, nothing read again."""
+    statements = []
+
+    def executed(_connection, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with make_session_factory(engine)() as session:
+        serialize_logins(session)
+        extension = session.scalars(select(Extension)).first()
+        event.listen(engine, "before_cursor_execute", executed)
+        try:
+            serialize_logins(session)
+            assert extension.number  # still loaded: nothing expired, nothing read again
+        finally:
+            event.remove(engine, "before_cursor_execute", executed)
+        session.rollback()
+    assert statements == []
 
 
 # screen state

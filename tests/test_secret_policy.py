@@ -11,6 +11,7 @@ from lxml import html
 from sqlalchemy import select
 
 from hotdesk import policy, settings_registry
+from hotdesk.admin import accounts
 from hotdesk.models import Event, Extension
 from hotdesk.settings import PinLength, SettingError, check_pin_length
 from tests.brands import EMULATORS
@@ -228,7 +229,7 @@ def test_api_refuses_weak_secrets_and_bad_pins(api, session):
     assert session.scalar(select(Extension.secret)) == "Carol-2002"
 
 
-def test_api_generates_secrets_and_lists_weak_ones(api, session):
+def test_api_generates_secrets_and_lists_weak_ones(api, client, session):
     first, second = api.get("/secrets/generate"), api.get("/secrets/generate")
     assert first.status_code == 200 and first.headers["Cache-Control"] == "no-store"
     assert meets_policy(first.json["secret"]) and first.json["secret"] != second.json["secret"]
@@ -248,6 +249,15 @@ def test_api_generates_secrets_and_lists_weak_ones(api, session):
     }
     assert api.get("/extensions/weak-pins").json == {"items": [{"extension": "2001", "reason": "one digit repeated"}]}
     assert b"weak" not in api.get("/extensions/weak-secrets").data.replace(b"weak-", b"")
+
+    # What the reasons say of a secret or PIN ("one digit repeated") is for the secrets scope.
+    reader = accounts.create_token(session, "monitor", "test", scopes=("read",)).secret
+    session.commit()
+    for path in ("/extensions/weak-secrets", "/extensions/weak-pins"):
+        refused = client.get(f"/api/v1{path}", headers={"Authorization": f"Bearer {reader}"})
+        assert_json_error(refused, 403, "secrets scope")
+    generated = client.get("/api/v1/secrets/generate", headers={"Authorization": f"Bearer {reader}"})
+    assert generated.status_code == 200  # nobody's secret yet
 
 
 # the console (without JavaScript; the key button in the real browser: tests/test_console_browser.py)

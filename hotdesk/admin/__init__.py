@@ -43,6 +43,23 @@ class Page(Generic[T]):
     next: str | None
 
 
+@dataclass(frozen=True)
+class ImportCheck(Generic[T]):
+    """What an import would do, row by row, and every bad row (each naming file, line and field):
+    a CSV import is all or nothing, so one error and nothing is written."""
+
+    rows: list[T]
+    errors: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def first_error(self) -> str:
+        extra = len(self.errors) - 1
+        return self.errors[0] + (f" (and {extra} more bad row(s))" if extra else "")
+
+
 def page_size(limit: int | None) -> int:
     if limit is None:
         return PAGE_SIZE

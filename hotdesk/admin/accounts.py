@@ -78,6 +78,10 @@ def admins(session: Session) -> list[Admin]:
     return list(session.scalars(select(Admin).order_by(Admin.name)))
 
 
+def any_admin(session: Session) -> bool:
+    return session.scalar(select(Admin.id).limit(1)) is not None
+
+
 def add_admin(session: Session, name: str, password: str, actor: str) -> Admin:
     check_name(name)
     check_password(password)

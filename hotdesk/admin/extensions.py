@@ -15,7 +15,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hotdesk import directory, hotdesking, policy
-from hotdesk.admin import Conflict, NotFound, Page, in_chunks, page_size, paged, record_change
+from hotdesk.admin import Conflict, ImportCheck, NotFound, Page, in_chunks, page_size, paged, record_change
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import DEFAULT_TENANT_ID, Extension, Mapping, TemplatePin
 from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy, SettingValues
@@ -174,13 +174,8 @@ class ImportRow:
 
 
 @dataclass(frozen=True)
-class ImportPreview:
-    rows: list[ImportRow]
-    errors: list[str]  # every bad row, each naming file, line and field
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
+class ImportPreview(ImportCheck[ImportRow]):
+    """What an extensions import would do: add or update, row by row."""
 
 
 def preview_import(session: Session, text: str, source: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> ImportPreview:
@@ -216,8 +211,7 @@ def import_csv(
     """Import all rows or none: DirectoryError naming the first bad row if any row is bad."""
     preview = preview_import(session, text, source, tenant_id=tenant_id)
     if not preview.ok:
-        extra = len(preview.errors) - 1
-        raise DirectoryError(preview.errors[0] + (f" (and {extra} more bad row(s))" if extra else ""))
+        raise DirectoryError(preview.first_error())
     for row in preview.rows:
         directory.save(session, row.data, tenant_id)
     added = sum(row.action == "add" for row in preview.rows)

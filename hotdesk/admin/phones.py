@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import credentials, hotdesking
-from hotdesk.admin import AdminError, Conflict, NotFound, Page, page_size, paged, record_change
+from hotdesk.admin import AdminError, Conflict, ImportCheck, NotFound, Page, page_size, paged, record_change
 from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.mac import normalize_mac
 from hotdesk.models import Address, Device, Event, EventKind, Extension, Mapping, utcnow
@@ -238,10 +238,7 @@ def admit(session: Session, mac: str, actor: str, address: str | None = None) ->
     if phone.admitted and phone.provisioning_username is not None:
         raise Conflict(f"{phone.mac} is admitted already and has its own credentials")
     if not address and contested(phone):
-        raise AdminError(
-            f"address: {phone.mac} was asked for from {', '.join(phone.addresses_while_waiting)} while it waited;"
-            " give the address of the real phone"
-        )
+        raise AdminError(_contested(phone))
     _admit(session, phone, actor, check_address(address) if address else phone.last_ip)
     session.flush()
     return phone
@@ -251,6 +248,13 @@ def contested(phone: Device) -> bool:
     """Was this waiting phone asked for from more than one address? Then only an admin can say
     which is the phone's: the first or the last to fetch it may be a neighbour."""
     return not phone.admitted and len(phone.addresses_while_waiting) > 1
+
+
+def _contested(phone: Device) -> str:
+    return (
+        f"address: {phone.mac} was asked for from {', '.join(phone.addresses_while_waiting)} while it waited;"
+        " give the address of the real phone"
+    )
 
 
 def admit_all_waiting(session: Session, actor: str) -> list[Device]:
@@ -283,6 +287,8 @@ def add_known(session: Session, mac: str, actor: str, address: str | None = None
     if phone is not None:
         if phone.admitted:
             raise Conflict(f"{normalized} is known already")
+        if not address and contested(phone):
+            raise AdminError(_contested(phone))
         _admit(session, phone, actor, address or phone.last_ip)
     else:
         phone = _added(session, normalized, actor, address)
@@ -309,46 +315,92 @@ def check_address(text: str) -> str:
 IMPORT_COLUMNS = ("mac", "address")
 
 
-def import_known(session: Session, text: str, source: str, actor: str) -> list[Device]:
-    """Add the MACs of a CSV file (`mac[,address]`, an optional header line naming the columns),
-    all or nothing: the first bad line stops it, named by line and field. MACs known already are
-    admitted if they wait, and otherwise left as they are."""
-    rows: list[tuple[str, str | None]] = []
-    seen: set[str] = set()
-    lines = csv.reader(text.splitlines())
-    for number, row in enumerate(lines, start=1):
+@dataclass(frozen=True)
+class KnownRow:
+    line: int
+    mac: str
+    address: str | None
+    action: str  # "add", "admit" (it waits), or "keep" (admitted already: left as it is)
+
+
+@dataclass(frozen=True)
+class KnownImport(ImportCheck[KnownRow]):
+    @property
+    def changed(self) -> list[KnownRow]:
+        return [row for row in self.rows if row.action != "keep"]
+
+
+def preview_known(session: Session, text: str, source: str) -> KnownImport:
+    """What importing a CSV of MACs (`mac[,address]`, an optional header line naming the columns)
+    would do, and every line that stops it. Writes nothing."""
+    parsed: list[tuple[int, str, str | None]] = []
+    errors: list[tuple[int, str]] = []  # (line, message)
+    seen: dict[str, int] = {}
+    try:
+        lines = list(enumerate(csv.reader(text.splitlines()), start=1))
+    except csv.Error as error:
+        return KnownImport([], [f"{source}: not CSV ({error})"])
+    for number, row in lines:
         cells = [cell.strip() for cell in row]
         if not any(cells) or cells[0].startswith("#"):
             continue
         if number == 1 and cells[0].lower() == "mac":
             continue
+        where = f"{source}, line {number}"
+        if any("\x00" in cell for cell in cells):
+            errors.append((number, f"{where}: a NUL character (is it a text file?)"))
+            continue
         if len(cells) > len(IMPORT_COLUMNS):
-            raise AdminError(f"{source}, line {number}: at most {len(IMPORT_COLUMNS)} columns (mac,address)")
+            errors.append((number, f"{where}: at most {len(IMPORT_COLUMNS)} columns (mac,address)"))
+            continue
         mac = normalize_mac(cells[0])
         if mac is None:
-            raise AdminError(f"{source}, line {number}, mac: {cells[0][:40]!r} is not a MAC address")
+            errors.append((number, f"{where}, mac: {cells[0][:40]!r} is not a MAC address"))
+            continue
         if mac in seen:
-            raise AdminError(f"{source}, line {number}, mac: {mac} is listed twice")
-        seen.add(mac)
+            errors.append((number, f"{where}, mac: {mac} is listed twice (line {seen[mac]})"))
+            continue
+        seen[mac] = number
         address = cells[1] if len(cells) > 1 and cells[1] else None
         if address is not None:
             try:
                 address = check_address(address)
             except AdminError as error:
-                raise AdminError(f"{source}, line {number}, {error}") from None
-        rows.append((mac, address))
-    known = {d.mac: d for d in session.scalars(select(Device).where(Device.mac.in_(list(seen))))} if seen else {}
-    changed = []
-    for mac, address in rows:
+                errors.append((number, f"{where}, {error}"))
+                continue
+        parsed.append((number, mac, address))
+    known: dict[str, Device] = {}
+    macs = list(seen)
+    for start in range(0, len(macs), 500):  # stay under every database's bound-parameter limit
+        known.update(
+            (d.mac, d) for d in session.scalars(select(Device).where(Device.mac.in_(macs[start : start + 500])))
+        )
+    rows = []
+    for number, mac, address in parsed:
         phone = known.get(mac)
-        if phone is None:
-            changed.append(_added(session, mac, actor, address))
-        elif not phone.admitted:
-            _admit(session, phone, actor, address or phone.last_ip)
-            changed.append(phone)
-    record_change(session, actor, f"devices imported from {source[:200]}: {len(changed)} added or admitted")
+        if phone is not None and not phone.admitted and not address and contested(phone):
+            errors.append((number, f"{source}, line {number}, {_contested(phone)}"))
+            continue
+        action = "add" if phone is None else "keep" if phone.admitted else "admit"
+        rows.append(KnownRow(number, mac, address, action))
+    return KnownImport(rows, [message for _, message in sorted(errors)])
+
+
+def import_known(session: Session, text: str, source: str, actor: str) -> KnownImport:
+    """Add the MACs of a CSV file all or nothing: AdminError naming the first bad line (by line and
+    field) if any is bad. MACs known already are admitted if they wait, and otherwise left as they are."""
+    preview = preview_known(session, text, source)
+    if not preview.ok:
+        raise AdminError(preview.first_error())
+    for row in preview.changed:
+        if row.action == "add":
+            _added(session, row.mac, actor, row.address)
+        else:
+            phone = device(session, row.mac)
+            _admit(session, phone, actor, row.address or phone.last_ip)
+    record_change(session, actor, f"devices imported from {source[:200]}: {len(preview.changed)} added or admitted")
     session.flush()
-    return changed
+    return preview
 
 
 def tell_reload(

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from hotdesk import tenancy
-from hotdesk.admin import record_change
+from hotdesk.admin import NotFound, record_change
 from hotdesk.models import DEFAULT_TENANT_ID
 from hotdesk.setting_store import Settings
 from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_USERNAME, SettingError
@@ -27,6 +27,15 @@ def listing(session: Session, registry: Settings, tenant_id: int | None = None) 
         SettingView(name, None if spec.secret else values[name], spec.help, spec.secret)
         for name, spec in sorted(registry.specs.items())
     ]
+
+
+def get(session: Session, registry: Settings, name: str, tenant_id: int | None = None) -> SettingView:
+    """One setting with its value (the tenant's, else the installation's), a secret's too: the face
+    decides who may read that."""
+    if name not in registry.specs:
+        raise NotFound(f"no setting {name!r}")
+    spec = registry.spec(name)
+    return SettingView(name, registry.get(session, name, tenant_id), spec.help, spec.secret)
 
 
 def change(

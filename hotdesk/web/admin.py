@@ -9,9 +9,11 @@ every form (Flask-WTF), session cookie HttpOnly, SameSite=Lax, and Secure on HTT
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from functools import wraps
 from importlib import resources
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import (
@@ -33,10 +35,9 @@ from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from itsdangerous import BadData, URLSafeTimedSerializer
-from sqlalchemy import select
 
 from hotdesk import policy
-from hotdesk.admin import AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
+from hotdesk.admin import AdminError, ImportCheck, NotFound, Page, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -57,6 +58,7 @@ bp = Blueprint(
     static_folder=str(resources.files("hotdesk") / "static" / "admin"),
     static_url_path="/static",
 )
+T = TypeVar("T", bound=ImportCheck)
 csrf = CSRFProtect()
 REFUSED = (AdminError, DirectoryError, SettingError, TemplateError)
 LIVE_POLL_SECONDS = 2
@@ -178,7 +180,7 @@ def _tell(devices, reason: str) -> None:
 def sign_in():
     next_url = request.values.get("next") or ""
     if request.method == "GET":
-        return render_template("admin/sign_in.html", next=next_url, no_admins=not _admins_exist())
+        return render_template("admin/sign_in.html", next=next_url, no_admins=not accounts.any_admin(db()))
     name = request.form.get("name", "")
     browser = _known_browser(name)
     try:
@@ -333,27 +335,40 @@ def extension_delete(number: str):
     return redirect(url_for("admin.extensions"))
 
 
-@bp.route("/extensions/import", methods=["GET", "POST"])
-def extensions_import():
-    """Upload -> preview (every bad row listed, nothing written) -> confirm."""
+def _csv_import(
+    page: str,
+    check: Callable[..., T],
+    run: Callable[..., T],
+    done: Callable[[T], str],
+    more: Callable[[T], dict] = lambda preview: {},
+):
+    """The console's imports: upload -> preview by `check` (every bad row listed, nothing written;
+    `more` adds to what the page shows) -> confirm, imported all or nothing by `run`; then `done`
+    flashes what happened and names the page to go back to."""
     if request.method == "GET":
-        return render_template("admin/import.html", preview=None)
+        return render_template(page, preview=None)
     upload = request.files.get("file")
     source = (upload.filename if upload and upload.filename else None) or "upload"
     raw = upload.read() if upload else request.form.get("csv", "").encode()
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
-        return render_template(
-            "admin/import.html", preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"
-        ), 422
+        return render_template(page, preview=None, error=f"{source}: not UTF-8 text (byte {error.start})"), 422
     session_ = db()
     if request.form.get("confirm"):
+        source = request.form.get("source", source)
         try:
-            imported = admin_extensions.import_csv(session_, text, request.form.get("source", source), g.actor)
-        except REFUSED:
-            preview = admin_extensions.preview_import(session_, text, source)
-            return render_template("admin/import.html", preview=preview, csv=text, source=source), 422
+            return redirect(done(run(session_, text, source, g.actor)))
+        except REFUSED:  # what the preview showed has changed since
+            session_.rollback()
+    preview = check(session_, text, source)
+    shown = render_template(page, preview=preview, csv=text, source=source, **more(preview))
+    return shown, 200 if preview.ok else 422
+
+
+@bp.route("/extensions/import", methods=["GET", "POST"])
+def extensions_import():
+    def done(imported: admin_extensions.ImportPreview) -> str:
         added = sum(row.action == "add" for row in imported.rows)
         flash(
             f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info"
@@ -361,16 +376,13 @@ def extensions_import():
         warnings = admin_extensions.import_warnings(imported.rows, setting_values())
         if warnings:
             flash(_import_warning(warnings), "warning")
-        return redirect(url_for("admin.extensions"))
-    preview = admin_extensions.preview_import(session_, text, source)
-    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
-    return render_template(
-        "admin/import.html",
-        preview=preview,
-        csv=text,
-        source=source,
-        warning=_import_warning(warnings) if warnings else None,
-    ), 200 if preview.ok else 422
+        return url_for("admin.extensions")
+
+    def warning(preview: admin_extensions.ImportPreview) -> dict:
+        warnings = admin_extensions.import_warnings(preview.rows, setting_values())
+        return {"warning": _import_warning(warnings) if warnings else None}
+
+    return _csv_import("admin/import.html", admin_extensions.preview_import, admin_extensions.import_csv, done, warning)
 
 
 def _import_warning(warnings: admin_extensions.ImportWarnings) -> str:
@@ -419,9 +431,12 @@ def templates():
 @bp.route("/templates/<brand>/<name>", methods=["GET", "POST"])
 def template_edit(brand: str, name: str):
     session_ = db()
-    template = admin_templates.find(session_, brand, name)
-    if template is None or brand not in BRANDS:
-        abort(404, f"no template {brand}/{name}")
+    try:
+        template = admin_templates.get(session_, brand, name)
+    except NotFound as error:
+        abort(404, str(error))
+    if brand not in BRANDS:  # a template of a brand this version no longer has
+        abort(404, f"no brand {brand!r}")
     if request.method == "GET":
         return render_template(
             "admin/template_form.html", template=template, brand=brand, name=name, body=template.body
@@ -546,6 +561,15 @@ def device_add():
     where = f"from {device.admitted_address}" if device.admitted_address else "from any address"
     flash(f"{device.mac} is admitted: its own credentials go to its next fetch {where}.", "info")
     return redirect(url_for("admin.devices"))
+
+
+@bp.route("/devices/import", methods=["GET", "POST"])
+def devices_import():
+    def done(imported: phones.KnownImport) -> str:
+        flash(f"{len(imported.changed)} phone(s) added or admitted.", "info")
+        return url_for("admin.devices")
+
+    return _csv_import("admin/devices_import.html", phones.preview_known, phones.import_known, done)
 
 
 @bp.post("/devices/<mac>/admit")
@@ -687,8 +711,17 @@ def settings():
     return redirect(url_for("admin.settings"))
 
 
-def _admins_exist() -> bool:
-    return db().scalar(select(Admin.id).limit(1)) is not None
+@bp.post("/settings/<name>/show")
+def setting_show(name: str):
+    """A secret setting's value (as `hotdesk settings get`), in this answer only: it is in no page a
+    GET returns, so no cache, history or shoulder sees it unasked."""
+    registry, session_ = hotdesk().settings, db()
+    try:
+        shown = admin_settings.get(session_, registry, name)
+    except NotFound as error:
+        abort(404, str(error))
+    views = admin_settings.listing(session_, registry)
+    return render_template("admin/settings.html", views=views, values={}, errors={}, shown={name: shown.value})
 
 
 # access: console admins and API tokens (as `hotdesk admins` and `hotdesk tokens`)
@@ -696,10 +729,12 @@ def _admins_exist() -> bool:
 
 def _access_page(new_token: accounts.NewToken | None = None, status: int = 200):
     session_ = db()
+    tokens = accounts.tokens(session_)
     return render_template(
         "admin/access.html",
         admins=accounts.admins(session_),
-        tokens=accounts.tokens(session_),
+        tokens=tokens,
+        expired={token.name for token in tokens if accounts.token_expired(token)},
         scopes=accounts.SCOPES,
         default_scopes=accounts.DEFAULT_SCOPES,
         new_token=new_token,

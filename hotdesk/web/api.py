@@ -7,14 +7,15 @@ document describing all this is hotdesk.web.openapi, served at /api/v1/openapi.j
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from hotdesk import policy
-from hotdesk.admin import AdminError, Conflict, NotFound, accounts, history, lockouts, phones, pins
+from hotdesk.admin import AdminError, Conflict, ImportCheck, NotFound, accounts, history, lockouts, phones, pins
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -24,6 +25,7 @@ from hotdesk.templates import TemplateError
 from hotdesk.web import carries_nul, db, hotdesk, openapi
 from hotdesk.web import settings as setting_values
 
+T = TypeVar("T", bound=ImportCheck)
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 PREFIX = "/api/"
 
@@ -333,9 +335,9 @@ def extensions_delete(number: str) -> Response:
     return Response(status=204)
 
 
-@bp.post("/extensions/import")
-def extensions_import() -> Response:
-    """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
+def _csv_import(check: Callable[..., T], run: Callable[..., T]) -> tuple[T, bool]:
+    """A CSV body imported all or nothing by `run`, or with ?dry_run=true only checked by `check`:
+    the check's (or the import's) answer, and whether it was a dry run."""
     if request.mimetype != "text/csv":
         raise Unsupported("send the CSV with Content-Type: text/csv")
     try:
@@ -345,21 +347,28 @@ def extensions_import() -> Response:
     dry_run = request.args.get("dry_run", "false")
     if dry_run not in ("true", "false"):
         raise BadRequest("dry_run: true or false")
-    session = db()
-    preview = admin_extensions.preview_import(session, text, "upload")
-    if preview.ok and dry_run == "false":
-        preview = admin_extensions.import_csv(session, text, "upload", g.actor)
-    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
-    body = {
-        "dry_run": dry_run == "true",
-        "rows": [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows],
-        "errors": preview.errors,
-        "weak_secrets": warnings.weak_secrets,
-        "weak_pins": warnings.weak_pins,
-    }
-    if not preview.ok:
-        return error_response(422, preview.errors[0], **body)
+    checked = check(db(), text, "upload")
+    if checked.ok and dry_run == "false":
+        checked = run(db(), text, "upload", g.actor)
+    return checked, dry_run == "true"
+
+
+def _import_answer(dry_run: bool, rows: list[dict], errors: list[str], **extra: Any) -> Response:
+    body = {"dry_run": dry_run, "rows": rows, "errors": errors, **extra}
+    if errors:
+        return error_response(422, errors[0], **body)
     return jsonify(body)
+
+
+@bp.post("/extensions/import")
+def extensions_import() -> Response:
+    """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
+    preview, dry_run = _csv_import(admin_extensions.preview_import, admin_extensions.import_csv)
+    rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
+    warnings = admin_extensions.import_warnings(preview.rows, setting_values())
+    return _import_answer(
+        dry_run, rows, preview.errors, weak_secrets=warnings.weak_secrets, weak_pins=warnings.weak_pins
+    )
 
 
 @bp.get("/extensions/export")
@@ -374,6 +383,7 @@ def extensions_weak_secrets() -> Response:
 
 @bp.get("/extensions/weak-pins")
 def extensions_weak_pins() -> Response:
+    """The reason can be the PIN itself ("the extension number"): the secrets scope (openapi.SECRET_OPERATIONS)."""
     return jsonify({"items": [weak_json(row) for row in admin_extensions.weak_pins(db(), setting_values())]})
 
 
@@ -475,6 +485,14 @@ def devices_add() -> Response:
     return response
 
 
+@bp.post("/devices/import")
+def devices_import() -> Response:
+    """CSV body (mac[,address]), all or nothing; ?dry_run=true only reports what would happen."""
+    preview, dry_run = _csv_import(phones.preview_known, phones.import_known)
+    rows = [{"line": row.line, "mac": row.mac, "address": row.address, "action": row.action} for row in preview.rows]
+    return _import_answer(dry_run, rows, preview.errors)
+
+
 @bp.post("/devices/admit-waiting")
 def devices_admit_waiting() -> Response:
     """Admit every waiting phone, each at the address it was seen at."""
@@ -557,11 +575,10 @@ def settings_list() -> Response:
 @bp.get("/settings/<name>")
 def settings_get(name: str) -> Response:
     """One setting, its value included even when it is a secret (as `hotdesk settings get`)."""
-    registry = hotdesk().settings
-    spec = _setting(name)
-    if spec.secret:
+    view = admin_settings.get(db(), hotdesk().settings, name)
+    if view.secret:
         require_scope("secrets", f"{name} is a secret")
-    return jsonify({"name": name, "value": registry.get(db(), name), "help": spec.help, "secret": spec.secret})
+    return jsonify(setting_json(view))
 
 
 @bp.put("/settings/<name>")

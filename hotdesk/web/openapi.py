@@ -104,6 +104,14 @@ def _list(item: str) -> dict:
     return _obj({"items": {"type": "array", "items": _ref(item)}})
 
 
+def _import_result(row: dict, **extra: dict) -> dict:
+    """What a CSV import answers: each row's action, every bad row (then also `error`: the first)."""
+    rows = {"type": "array", "items": _obj({"line": {"type": "integer"}, **row})}
+    errors = {"type": "array", "items": STRING, "description": "every bad row: file, line, field"}
+    properties = {"error": STRING, "dry_run": {"type": "boolean"}, "rows": rows, "errors": errors, **extra}
+    return {"type": "object", "properties": properties, "required": ["dry_run", "rows", "errors", *extra]}
+
+
 CSV = {"text/csv": {"schema": {"type": "string"}}}
 NUMBER = _path("number")
 BRAND = _path("brand")
@@ -161,36 +169,31 @@ SCHEMAS = {
         required=(),
         description="Fields left out keep their value; null or empty clears an optional field",
     ),
-    "ImportResult": {
-        "type": "object",
-        "properties": {
-            "error": STRING,
-            "dry_run": {"type": "boolean"},
-            "rows": {
-                "type": "array",
-                "items": _obj(
-                    {
-                        "line": {"type": "integer"},
-                        "extension": STRING,
-                        "action": {"type": "string", "enum": ["add", "update"]},
-                    }
-                ),
-            },
-            "errors": {"type": "array", "items": STRING, "description": "every bad row: file, line, field"},
-            "weak_secrets": {
-                "type": "array",
-                "items": STRING,
-                "description": "extensions whose secret breaks the strong secret policy (imported all the same"
-                " under secret_policy strong; GET /extensions/weak-secrets lists them later)",
-            },
-            "weak_pins": {
-                "type": "array",
-                "items": STRING,
-                "description": "extensions whose PIN is outside pin_length or trivial to guess (imported all the same)",
-            },
+    "ImportResult": _import_result(
+        {"extension": STRING, "action": {"type": "string", "enum": ["add", "update"]}},
+        weak_secrets={
+            "type": "array",
+            "items": STRING,
+            "description": "extensions whose secret breaks the strong secret policy (imported all the same"
+            " under secret_policy strong; GET /extensions/weak-secrets lists them later)",
         },
-        "required": ["dry_run", "rows", "errors", "weak_secrets", "weak_pins"],
-    },
+        weak_pins={
+            "type": "array",
+            "items": STRING,
+            "description": "extensions whose PIN is outside pin_length or trivial to guess (imported all the same)",
+        },
+    ),
+    "DeviceImportResult": _import_result(
+        {
+            "mac": STRING,
+            "address": NULLABLE,
+            "action": {
+                "type": "string",
+                "enum": ["add", "admit", "keep"],
+                "description": "keep: admitted already, left as it is",
+            },
+        }
+    ),
     "Weak": _obj({"extension": STRING, "reason": {"type": "string", "description": "the rules it breaks, in words"}}),
     "WeakList": _list("Weak"),
     "GeneratedSecret": _obj({"secret": {"type": "string", "pattern": "^[A-Za-z0-9!%*_-]{16}$"}}),
@@ -316,7 +319,12 @@ SCHEMAS = {
 
 
 # Operations whose answer carries SIP secrets, PINs or provisioning passwords: the secrets scope.
-SECRET_OPERATIONS = {("/extensions/export", "get")}
+# A weak secret's or PIN's reasons say much of it ("one digit repeated"): the secrets scope too.
+SECRET_OPERATIONS = {
+    ("/extensions/export", "get"),
+    ("/extensions/weak-secrets", "get"),
+    ("/extensions/weak-pins", "get"),
+}
 
 
 @cache
@@ -408,7 +416,8 @@ def _document() -> dict:
             },
             "/extensions/weak-pins": {
                 "get": _operation(
-                    "Extensions whose voicemail PIN is outside pin_length or trivial to guess, and why",
+                    "Extensions whose voicemail PIN is outside pin_length or trivial to guess, and why (the reason can"
+                    " give the PIN away: the secrets scope)",
                     {200: (ok, _json(_ref("WeakList")))},
                     (),
                 )
@@ -493,6 +502,22 @@ def _document() -> dict:
                     (409, 415, 422),
                     body=_json(_ref("NewDevice")),
                 ),
+            },
+            "/devices/import": {
+                "post": _operation(
+                    "Import a CSV of MACs (mac[,address], optional header line), all or nothing: new ones are added,"
+                    " waiting ones admitted",
+                    {
+                        200: ("Imported, or with dry_run what would be", _json(_ref("DeviceImportResult"))),
+                        422: (
+                            "Refused: every bad line in `errors`, nothing written",
+                            _json(_ref("DeviceImportResult")),
+                        ),
+                    },
+                    (400, 415),
+                    params=(_query("dry_run", {"type": "string", "enum": ["true", "false"]}, "only report"),),
+                    body=CSV,
+                )
             },
             "/devices/admit-waiting": {
                 "post": _operation(
