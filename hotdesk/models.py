@@ -325,6 +325,11 @@ class EventKind(enum.StrEnum):
     ADMIN = "admin"  # a change an admin made (console, API or CLI); actor = the admin's or token's name
     ADMIN_SIGNIN = "admin_signin"
     ADMIN_SIGNIN_FAILED = "admin_signin_failed"
+    # A person's own account (hotdesk.self_service): the tenant and extension are theirs, never a secret.
+    USER_SIGNIN = "user_signin"
+    USER_SIGNIN_FAILED = "user_signin_failed"
+    PASSWORD_CHANGED = "password_changed"
+    PIN_CHANGED = "pin_changed"
 
 
 class Admin(Base):

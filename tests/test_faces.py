@@ -45,6 +45,9 @@ BUILDING_BLOCKS = {
     "templates.check": "what save checks",
     "templates.sample_contexts": "what check renders",
     "templates.find": "get without NotFound: the API's PUT answers 201 or 200 by it",
+    "users.open_account": "what extensions.create opens with the extension",
+    "users.check_import_rows": "what extensions.preview_import checks of the username and user_password columns",
+    "users.open_imported_accounts": "what extensions.import_csv opens",
 }
 
 ADMINS_AND_TOKENS = (
@@ -76,6 +79,13 @@ EXCEPTIONS = {
     "phones.live_marker": ({"cli", "api"}, "the console's live table asks it whether anything changed"),
     "phones.waiting": ({"cli", "api"}, DASHBOARD),
     "phones.waiting_count": ({"cli", "api"}, DASHBOARD),
+    # A person's account is named by its LOGIN on the command line, by its extension in the console and API.
+    "users.by_login": ({"console", "api"}, "the console and API name an account by its extension"),
+    "users.of_extension": ({"cli"}, "the CLI names an account by its LOGIN (users set-password)"),
+    "users.listing": (
+        {"console", "api"},
+        "the extensions list carries each account's username and must-change flag (Extensions, GET /extensions)",
+    ),
     "settings.unset": (
         {"console", "api"},
         "tenants reach the console and API with issue 12's tenant managers (to come)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotdesk import lockout
+from hotdesk import lockout, self_service
 from hotdesk.admin import AdminError, NotFound
 from hotdesk.admin.phones import device
 from hotdesk.models import Extension
@@ -13,8 +13,11 @@ from hotdesk.setting_store import Settings
 
 
 def listing(session: Session, registry: Settings) -> list[lockout.Lockout]:
-    """Every lock in force now, the longest first (hotdesk.lockout counts them)."""
-    return lockout.current(session, registry.values(session))
+    """Every lock in force now, the longest first (hotdesk.lockout counts them): phone logins',
+    and people's portal sign-ins (hotdesk.self_service)."""
+    values = registry.values(session)
+    locks = lockout.current(session, values) + self_service.sign_in_locks(session, values)
+    return sorted(locks, key=lambda lock: (lock.until, lock.key), reverse=True)
 
 
 def unlock(session: Session, actor: str, *, extension: str | None = None, mac: str | None = None) -> str:
