@@ -531,11 +531,13 @@ def tenants() -> None:
 @click.option("--sip-domain", required=True, help="the tenant's SIP domain, e.g. acme.example.com")
 @with_session
 def tenants_add(ctx: Context, session: Session, name: str, sip_domain: str) -> None:
-    """A new tenant; prints the provisioning credentials its phones fetch with."""
+    """A new tenant; prints the provisioning credentials its phones fetch with, and the path that
+    stands for them for phones that send none (Cisco enterprise: /provision/t/<path>/)."""
     made = tenancy.add(session, ctx.settings, name, sip_domain, CLI_ACTOR)
     click.echo(f"tenant {made.tenant.name} added (SIP domain {made.tenant.sip_domain})")
     click.echo(f"provisioning_username: {made.provisioning_username}")
     click.echo(f"provisioning_password: {made.provisioning_password}")
+    click.echo(f"provisioning_path: {made.provisioning_path}")
 
 
 @tenants.command("list")
@@ -560,42 +562,68 @@ def tenants_remove(ctx: Context, session: Session, name: str) -> None:
 
 @main.group("templates")
 def templates_group() -> None:
-    """Provisioning templates, one default per brand."""
+    """Provisioning templates: the system's, one default per brand, which every tenant uses; with
+    --tenant, a tenant's own (and its own default per brand, else the system's)."""
+
+
+def template_tenant_option(command):
+    """`--tenant T`: the tenant's own templates (without it: the system's)."""
+    return click.option(
+        "--tenant", "tenant_name", default=None, metavar="T", help="the tenant's own templates (default: the system's)"
+    )(command)
 
 
 @templates_group.command("list")
 @click.option("--brand", default=None, help="only this brand's")
+@template_tenant_option
 @with_session
-def templates_list(ctx: Context, session: Session, brand: str | None) -> None:
-    for t in admin_templates.listing(session, brand):
-        click.echo(f"{t.brand}/{t.name}{'  (default)' if t.is_default else ''}")
+def templates_list(ctx: Context, session: Session, brand: str | None, tenant_name: str | None) -> None:
+    """BRAND/NAME, one a line; `(default)` marks what a brand's phones get. With --tenant, the
+    tenant's own and the system's, which it may use (marked `system`)."""
+    tenant_id = _tenant_or_installation(session, tenant_name)
+    defaults = {t.id for t in admin_templates.defaults(session, tenant_id).values()}
+    for t in admin_templates.listing(session, brand, tenant_id):
+        marks = [
+            *(["system"] if tenant_id is not None and t.tenant_id is None else []),
+            *(["default"] if t.id in defaults else []),
+        ]
+        shown = "  (" + ", ".join(marks) + ")" if marks else ""
+        click.echo(f"{t.brand}/{t.name}{shown}")
 
 
 @templates_group.command("show")
 @click.argument("brand")
 @click.argument("name")
+@template_tenant_option
 @with_session
-def templates_show(ctx: Context, session: Session, brand: str, name: str) -> None:
-    """Print the body of template BRAND/NAME (as `templates import` reads it back)."""
-    click.echo(admin_templates.get(session, brand, name).body, nl=False)
+def templates_show(ctx: Context, session: Session, brand: str, name: str, tenant_name: str | None) -> None:
+    """Print the body of template BRAND/NAME, as `templates import` reads it back (with --tenant:
+    the tenant's own, else the system's)."""
+    click.echo(admin_templates.get(session, brand, name, _tenant_or_installation(session, tenant_name)).body, nl=False)
 
 
 @templates_group.command("set-default")
 @click.argument("brand")
 @click.argument("name")
+@template_tenant_option
 @with_session
-def templates_set_default(ctx: Context, session: Session, brand: str, name: str) -> None:
-    admin_templates.set_default(session, brand, name, CLI_ACTOR)
-    click.echo(f"{brand}/{name} is now the default {brand} template")
+def templates_set_default(ctx: Context, session: Session, brand: str, name: str, tenant_name: str | None) -> None:
+    """Make BRAND/NAME the default: the system's, or with --tenant the tenant's (one of its own, or
+    the system's default to go back to it)."""
+    admin_templates.set_default(session, brand, name, CLI_ACTOR, _tenant_or_installation(session, tenant_name))
+    whose = f"{tenant_name.strip()}'s" if tenant_name is not None else "the"
+    click.echo(f"{brand}/{name} is now {whose} default {brand} template")
 
 
 @templates_group.command("delete")
 @click.argument("brand")
 @click.argument("name")
+@template_tenant_option
 @with_session
-def templates_delete(ctx: Context, session: Session, brand: str, name: str) -> None:
-    """Delete template BRAND/NAME (not its brand's default); pins to it go with it."""
-    admin_templates.delete(session, brand, name, CLI_ACTOR)
+def templates_delete(ctx: Context, session: Session, brand: str, name: str, tenant_name: str | None) -> None:
+    """Delete template BRAND/NAME (the system's default cannot go; a tenant's can, its phones then get
+    the system's); pins to it go with it."""
+    admin_templates.delete(session, brand, name, CLI_ACTOR, _tenant_or_installation(session, tenant_name))
     click.echo(f"template {brand}/{name} deleted")
 
 
@@ -839,12 +867,17 @@ def devices_reset_credentials(ctx: Context, session: Session, mac: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--brand", required=True)
 @click.option("--name", required=True)
+@template_tenant_option
 @with_session
-def templates_import(ctx: Context, session: Session, file: Path, brand: str, name: str) -> None:
-    """Add or replace template BRAND/NAME from FILE, once it renders for a guest and a user phone."""
+def templates_import(
+    ctx: Context, session: Session, file: Path, brand: str, name: str, tenant_name: str | None
+) -> None:
+    """Add or replace template BRAND/NAME from FILE, once it renders for a guest and a user phone
+    (with --tenant: the tenant's own, which its phones get instead of a system one of that name)."""
+    tenant_id = _tenant_or_installation(session, tenant_name)
     body = read_text(file)
     try:
-        admin_templates.save(session, brand, name, body, CLI_ACTOR)
+        admin_templates.save(session, brand, name, body, CLI_ACTOR, tenant_id=tenant_id)
     except TemplateError as error:
         raise click.ClickException(f"{file}: {error}") from None
     click.echo(f"template {brand}/{name} saved")
@@ -853,29 +886,33 @@ def templates_import(ctx: Context, session: Session, file: Path, brand: str, nam
 @mappings.command("pin")
 @click.argument("number")
 @click.argument("template")
+@tenant_option
 @with_session
-def mappings_pin(ctx: Context, session: Session, number: str, template: str) -> None:
-    """Serve extension NUMBER template BRAND/NAME on every phone of that brand it logs into."""
-    pins.pin(session, number, template, CLI_ACTOR)
+def mappings_pin(ctx: Context, session: Session, number: str, template: str, tenant_name: str | None) -> None:
+    """Serve extension NUMBER template BRAND/NAME on every phone of that brand it logs into (the
+    tenant's own template of that name, else the system's)."""
+    pins.pin(session, number, template, CLI_ACTOR, tenant_id_of(session, tenant_name))
     click.echo(f"{number} pinned to {template}")
 
 
 @mappings.command("unpin")
 @click.argument("number")
 @click.argument("brand")
+@tenant_option
 @with_session
-def mappings_unpin(ctx: Context, session: Session, number: str, brand: str) -> None:
+def mappings_unpin(ctx: Context, session: Session, number: str, brand: str, tenant_name: str | None) -> None:
     """Back to the brand's default template for extension NUMBER."""
-    pins.unpin(session, number, brand, CLI_ACTOR)
+    pins.unpin(session, number, brand, CLI_ACTOR, tenant_id_of(session, tenant_name))
     click.echo(f"{number} unpinned from its {brand} template")
 
 
 @mappings.command("pins")
 @click.option("--extension", "number", default=None, help="only this extension's")
+@tenant_option
 @with_session
-def mappings_pins(ctx: Context, session: Session, number: str | None) -> None:
+def mappings_pins(ctx: Context, session: Session, number: str | None, tenant_name: str | None) -> None:
     """Pinned templates: extension, brand/name."""
-    for pin in pins.listing(session, number):
+    for pin in pins.listing(session, number, tenant_id=tenant_id_of(session, tenant_name)):
         click.echo(f"{pin.extension.number}\t{pin.brand}/{pin.template.name}")
 
 

@@ -88,18 +88,20 @@ def check_typed(data: ExtensionData, settings: SettingValues, *, secret: bool = 
 
 
 def templates_named(session: Session, reference: str, tenant_id: int = DEFAULT_TENANT_ID) -> list[Template]:
-    """Templates a 'brand/name' or bare 'name' reference points at, among the tenant's and the
-    system's; DirectoryError if none."""
+    """Templates a 'brand/name' or bare 'name' reference points at, one per brand: the tenant's own,
+    else the system's of that name (another tenant's never); DirectoryError if none."""
     brand, _, name = reference.rpartition("/")
     query = select(Template).where(
         Template.name == name, or_(Template.tenant_id.is_(None), Template.tenant_id == tenant_id)
     )
     if brand:
         query = query.where(Template.brand == brand)
-    found = list(session.scalars(query))
-    if not found:
+    by_brand: dict[str, Template] = {}
+    for template in session.scalars(query.order_by(Template.tenant_id.is_(None))):
+        by_brand.setdefault(template.brand, template)  # the tenant's own come first
+    if not by_brand:
         raise DirectoryError(f"template: no template {reference!r} (use brand/name, e.g. yealink/default)")
-    return found
+    return list(by_brand.values())
 
 
 def save(session: Session, data: ExtensionData, tenant_id: int = DEFAULT_TENANT_ID) -> Extension:
