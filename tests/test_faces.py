@@ -45,6 +45,7 @@ BUILDING_BLOCKS = {
     "templates.check": "what save checks",
     "templates.sample_contexts": "what check renders",
     "templates.find": "get without NotFound: the API's PUT answers 201 or 200 by it",
+    "templates.defaults": "which templates `templates list --tenant` marks (default): the console and API mark them from listing",
     "users.open_account": "what extensions.create opens with the extension",
     "users.check_import_rows": "what extensions.preview_import checks of the username and user_password columns",
     "users.open_imported_accounts": "what extensions.import_csv opens",
