@@ -16,7 +16,6 @@ import random
 import re
 import shutil
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import seed
+from bench import seed, tenants
+from bench.measure import Measured, Target, cpu_seconds
 from bench.wrk import Run, wrk
 from hotdesk.published import PublishedFiles, signature
 from tests.live_http import LiveClient
@@ -44,43 +44,6 @@ DEFAULTS = {
 }
 TARGETS = {"fetch_vs_bare": 0.8, "login_p99_ms": 50.0, "scale_cost": 1.2, "rss_mb": 100.0, "fast_vs_static": 0.5}
 SECRET_KEY = "bench-secret-key"
-
-
-@dataclass(frozen=True)
-class Measured:
-    run: Run
-    cpu_seconds: float  # what the server's processes spent on the run
-
-
-@dataclass
-class Target:
-    """One server answering the same requests; measured in every round, interleaved with the others."""
-
-    url: str
-    requests: Path
-    server: Process
-    runs: list[Measured] = field(default_factory=list)
-
-    @property
-    def rate(self) -> float:
-        return statistics.median(m.run.rate for m in self.runs)
-
-    @property
-    def p50_ms(self) -> float:
-        return statistics.median(m.run.p50_ms for m in self.runs)
-
-    @property
-    def p99_ms(self) -> float:
-        return statistics.median(m.run.p99_ms for m in self.runs)
-
-    @property
-    def errors(self) -> int:
-        return sum(m.run.errors for m in self.runs)
-
-    @property
-    def cpu_ms(self) -> float:
-        """Server CPU time per answer: unlike req/s, barely moved by other load on the machine."""
-        return 1000 * sum(m.cpu_seconds for m in self.runs) / sum(m.run.requests for m in self.runs)
 
 
 @dataclass
@@ -103,8 +66,12 @@ def main() -> None:
     )
     results = Results()
     servers: list[Process] = []
+    tenancy: str | None = None  # the tenants mode's table
     try:
-        run(args, work, results, servers)
+        if args.tenants:
+            tenancy = tenants.run(args, work, servers)
+        else:
+            run(args, work, results, servers)
     except BaseException:
         say(f"failed: the servers' logs are in {work}")
         raise
@@ -115,6 +82,13 @@ def main() -> None:
             check_log(server)
         shutil.rmtree(args.memory_dir)
     shutil.rmtree(work)
+    if tenancy is not None:
+        table = machine(args) + "\n\n" + tenancy
+        print(table)
+        if all(getattr(args, name) == value for name, value in tenants.DEFAULTS.items()):
+            record(table, "bench-tenants")
+            print("\nrecorded in bench/README.md")
+        return
     table = report(results, args)
     print(table)
     if all(
@@ -256,6 +230,19 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="gunicorn workers (and nginx workers)")
     parser.add_argument(
+        "--tenants",
+        type=int,
+        default=0,
+        help="instead of the rest: what tenancy costs a fetch, with the devices spread over this many tenants"
+        f" (the issue's case: {tenants.DEFAULTS['tenants']})",
+    )
+    parser.add_argument(
+        "--tenant-devices",
+        type=int,
+        default=tenants.DEFAULTS["tenant_devices"],
+        help="devices (each logged in) in the tenants mode's two databases",
+    )
+    parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL"),
         help="a PostgreSQL database to use (a schema hotdesk_bench_<size> for each size); default: SQLite files",
@@ -384,14 +371,6 @@ def static_file(body: Path, work: Path, args) -> Nginx:
         }}
     }}"""
     return Nginx(work / "nginx", site, [port], workers=args.workers)
-
-
-def cpu_seconds(server: Process) -> float:
-    ticks = 0
-    for pid in [server.pid, *server.children()]:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def memory_mb(pid: int) -> tuple[float, float]:
@@ -626,9 +605,9 @@ def pinning() -> str:
     return "workers free to move" if os.environ.get("HOTDESK_PIN_WORKERS") == "0" else "each worker kept to one CPU"
 
 
-def record(table: str) -> None:
+def record(table: str, marker: str = "bench") -> None:
     text = README.read_text()
-    start, end = "<!-- bench:start -->", "<!-- bench:end -->"
+    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     before, rest = text.split(start, 1)
     README.write_text(f"{before}{start}\n{table}\n{end}{rest.split(end, 1)[1]}")
 

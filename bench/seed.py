@@ -4,6 +4,10 @@ Every seeded extension is logged in on its own seeded phone (so a fetch renders 
 the heaviest per-MAC path) and has the login in its history; `guests` more phones and as many
 free extensions wait for the login storm. Each phone already holds its own provisioning
 credentials, as it would after its first fetch.
+
+With `tenants`, the extensions and phones are spread over that many tenants (besides the default
+one), each with its own provisioning credentials, SIP domain and a few settings of its own, as
+`hotdesk tenants add` and an operator's `settings set --tenant` would leave them.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from sqlalchemy.engine import make_url
 
 from hotdesk import settings_registry
 from hotdesk.db import make_engine, make_session_factory
-from hotdesk.models import Device, Event, Extension, Mapping, utcnow
+from hotdesk.models import DEFAULT_TENANT_ID, Device, Event, Extension, Mapping, Tenant, TenantSetting, utcnow
 
 MODEL, FIRMWARE = "T46S", "66.86.0.15"
 COMMON_FILE = "y000000000066.cfg"  # what firmware 66.x fetches
@@ -75,10 +79,12 @@ def fresh_database(url: str) -> None:
     )
 
 
-def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
+def seed(url: str, size: int, guests: int, sip_port: int, tenants: int = 0) -> Population:
     fresh_database(url)
     engine = make_engine(url)
     now = utcnow()
+    # Phone i (and its extension) belongs to tenant 2 + i % tenants; without tenants, to the default one.
+    tenant_of = [DEFAULT_TENANT_ID + 1 + i % tenants if tenants else DEFAULT_TENANT_ID for i in range(size + guests)]
     users = [_phone(i) for i in range(size)]
     guest_phones = [_phone(size + i) for i in range(guests)]
     pins = [f"{secrets.randbelow(10**6):06d}" for _ in range(size + guests)]
@@ -87,6 +93,7 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
     extensions = [
         {
             "id": i + 1,
+            "tenant_id": tenant_of[i],
             "number": number[i],
             "name": f"Bench User {i}",
             "secret": secrets.token_urlsafe(12),
@@ -99,6 +106,7 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
     devices = [
         {
             "id": i + 1,
+            "tenant_id": tenant_of[i],
             "mac": p.mac,
             "brand": "yealink",
             "model": MODEL,
@@ -128,15 +136,24 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
             "template": "default",
             "address": "external",
             "ip": "127.0.0.1",
+            "tenant_id": tenant_of[i],
         }
         for i in range(size)
     ]
+    tenant_rows, tenant_settings = tenant_population(tenants, now)
     with engine.begin() as connection:
-        for table, rows in ((Extension, extensions), (Device, devices), (Mapping, mappings), (Event, logins)):
+        for table, rows in (
+            (Tenant, tenant_rows),
+            (TenantSetting, tenant_settings),
+            (Extension, extensions),
+            (Device, devices),
+            (Mapping, mappings),
+            (Event, logins),
+        ):
             for start in range(0, len(rows), CHUNK):
                 connection.execute(insert(table), rows[start : start + CHUNK])
         if engine.dialect.name == "postgresql":  # the ids were given: move the sequences past them
-            for table in (Extension, Device, Mapping):
+            for table in (Tenant, Extension, Device, Mapping):
                 name = table.__tablename__
                 connection.execute(
                     text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
@@ -160,6 +177,28 @@ def seed(url: str, size: int, guests: int, sip_port: int) -> Population:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("VACUUM ANALYZE"))
     engine.dispose()
     return Population(url, users, guest_phones, list(zip(number[size:], pins[size:], strict=True)))
+
+
+def tenant_population(tenants: int, now) -> tuple[list[dict], list[dict]]:
+    """Tenants 2 … tenants + 1 and their own settings: provisioning credentials, addresses, and a
+    policy or two on some, so that each tenant's typed settings differ from the installation's."""
+    rows, settings = [], []
+    for index in range(tenants):
+        tenant_id = DEFAULT_TENANT_ID + 1 + index
+        name = f"tenant{index:04d}"
+        rows.append({"id": tenant_id, "name": name, "sip_domain": f"{name}.example.com", "created_at": now})
+        own = {
+            "provisioning_username": f"hotdesk-{name}",
+            "provisioning_password": secrets.token_urlsafe(18),
+            "external_address": f"pbx.{name}.example.com:5060",
+            "internal_address": f"10.{index // 250}.{index % 250}.5",
+        }
+        if index % 3 == 0:
+            own["multiple_login"] = "allow"
+        if index % 5 == 0:
+            own["lockout_attempts"] = "3"
+        settings += [{"tenant_id": tenant_id, "name": key, "value": value} for key, value in own.items()]
+    return rows, settings
 
 
 def power_cut(url: str) -> None:

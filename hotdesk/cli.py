@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -15,13 +15,24 @@ from click.core import ParameterSource
 from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.orm import Session
 
-from hotdesk import hotdesking, policy, runtime, scheduler, schema, tenancy
-from hotdesk.admin import MAX_PAGE_SIZE, AdminError, NotFound, Page, accounts, history, lockouts, phones, pins
+from hotdesk import hotdesking, people, policy, runtime, scheduler, schema, tenancy
+from hotdesk.admin import (
+    MAX_PAGE_SIZE,
+    AdminError,
+    NotFound,
+    Page,
+    accounts,
+    history,
+    lockouts,
+    phones,
+    pins,
+    users,
+)
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
 from hotdesk.config import Config
-from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.directory import DirectoryError, ExtensionData, spreadsheet_safe
 from hotdesk.models import Device
 from hotdesk.settings import SettingError
 from hotdesk.templates import TemplateError
@@ -164,12 +175,25 @@ DRY_RUN = click.option("--dry-run", is_flag=True, help="only say what it would d
 @extensions.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @DRY_RUN
+@click.option(
+    "--passwords-out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="write the generated user passwords to this file (CSV, mode 0600) instead of standard output",
+)
 @tenant_option
 @with_session
-def extensions_import(ctx: Context, session: Session, file: Path, dry_run: bool, tenant_name: str | None) -> None:
+def extensions_import(
+    ctx: Context, session: Session, file: Path, dry_run: bool, passwords_out: Path | None, tenant_name: str | None
+) -> None:
     """Add or update extensions from a CSV file, all or nothing.
 
-    Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template.
+    Columns: extension,name,secret (required); voicemail_pin,email,auth_name,template,username,
+    user_password. Every extension gets a user account if it has none: its username from the
+    `username` column, else made of the name ("Alice Martin" -> alice.martin, alice.martin.2 if
+    taken); its password from `user_password`, else generated. Generated passwords are listed
+    once (extension, username, password) on standard output, or with --passwords-out written to
+    FILE readable by its owner only; each must be changed at the first sign-in.
     """
     text = read_text(file)
     tenant_id = tenant_id_of(session, tenant_name)
@@ -177,8 +201,17 @@ def extensions_import(ctx: Context, session: Session, file: Path, dry_run: bool,
         preview = admin_extensions.preview_import(session, text, str(file), tenant_id=tenant_id)
         report_preview([f"line {row.line}\t{row.data.number}\t{row.action}" for row in preview.rows], preview.errors)
         return
-    imported = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id).rows
+    result = admin_extensions.import_csv(session, text, str(file), CLI_ACTOR, tenant_id=tenant_id)
+    imported = result.rows
+    if result.passwords and passwords_out is not None:
+        _write_private(passwords_out, _passwords_csv(result.passwords))
+    session.commit()  # the passwords are handed over for accounts that exist
     click.echo(f"{len(imported)} extension(s) imported")
+    if result.passwords and passwords_out is not None:
+        click.echo(f"{len(result.passwords)} generated user password(s) written to {passwords_out}")
+    elif result.passwords:
+        click.echo("generated user passwords (shown once; each must be changed at the first sign-in):")
+        click.echo("".join(_passwords_csv(result.passwords)), nl=False)
     warnings = admin_extensions.import_warnings(imported, ctx.settings.values(session, tenant_id))
     if warnings.weak_secrets:
         click.echo(
@@ -201,16 +234,35 @@ def extensions_import(ctx: Context, session: Session, file: Path, dry_run: bool,
 @click.option("--pin", "voicemail_pin", default=None, help="voicemail PIN (the login password; pin_length)")
 @click.option("--email", default=None)
 @click.option("--auth-name", default=None)
+@click.option(
+    "--username",
+    default=None,
+    metavar="U",
+    help="the user account's username (not the extension number; unique in the tenant); left out: made of"
+    " the name for a new account (Alice Martin -> alice.martin, alice.martin.2 if taken), kept for an existing one",
+)
+@click.option("--cell", default=None, help="the user's cell (mobile) number")
 @click.option("--template", default=None, help="pin to a template: brand/name")
 @tenant_option
 @with_session
 def extensions_add(
-    ctx: Context, session: Session, number: str, secret: str | None, tenant_name: str | None, **fields
+    ctx: Context,
+    session: Session,
+    number: str,
+    secret: str | None,
+    tenant_name: str | None,
+    username: str | None,
+    cell: str | None,
+    **fields,
 ) -> None:
     """Add (or update) one extension: every field as given, an optional one left out is cleared.
 
     Without --secret a new extension gets a generated secret that meets the secret policy (printed
     on a line of its own, `secret: ...`); an existing one keeps its secret.
+
+    Each extension has a user account (username and account password, never its SIP secret): a new
+    one gets a generated password, printed once on a line of its own, `user password: ...`, which
+    the user must change at the first sign-in (`hotdesk users set-password` sets another).
     """
     tenant_id = tenant_id_of(session, tenant_name)
     values = ctx.settings.values(session, tenant_id)
@@ -221,11 +273,27 @@ def extensions_add(
     except NotFound:
         if secret is None:
             secret = generated = policy.generate_secret()
-        data = ExtensionData(number=number, secret=secret, **fields)
-        saved = admin_extensions.create(session, data, CLI_ACTOR, values, tenant_id=tenant_id)
+        data = ExtensionData(number=number, secret=secret, username=username, **fields)
+        saved = admin_extensions.create(
+            session, data, CLI_ACTOR, values, tenant_id=tenant_id, cell=cell and cell.strip()
+        )
+        made: str | None = people.pending_password(saved.user)
+    else:
+        opened = users.change(
+            session,
+            saved,
+            CLI_ACTOR,
+            username=username and username.strip(),
+            cell=cell and cell.strip(),
+            clear_cell=not cell,
+        )
+        made = opened.password if opened else None
+    session.commit()  # before the secrets are shown: they open an extension and an account that exist
     click.echo(f"extension {saved.number} saved")
     if generated:
         click.echo(f"secret: {generated}")
+    if made:
+        click.echo(f"user password: {made}")
 
 
 @extensions.command("set")
@@ -236,24 +304,45 @@ def extensions_add(
 @click.option("--no-pin", is_flag=True, help="remove the voicemail PIN")
 @click.option("--email", default=None, help="empty: none")
 @click.option("--auth-name", default=None, help="empty: none")
+@click.option("--username", default=None, metavar="U", help="rename the user account (not the extension number)")
+@click.option("--cell", default=None, help="the user's cell number; empty: none")
 @click.option("--template", default=None, help="pin to a template: brand/name")
 @tenant_option
 @with_session
 def extensions_set(
-    ctx: Context, session: Session, number: str, no_pin: bool, tenant_name: str | None, **fields
+    ctx: Context,
+    session: Session,
+    number: str,
+    no_pin: bool,
+    tenant_name: str | None,
+    username: str | None,
+    cell: str | None,
+    **fields,
 ) -> None:
-    """Change the given fields of an extension; the others keep their value."""
+    """Change the given fields of an extension; the others keep their value. An extension without a
+    user account (older than accounts) gets one: its generated password is printed once,
+    `user password: ...`."""
     changes = {name: value for name, value in fields.items() if value is not None}
     if no_pin:
         if "voicemail_pin" in changes:
             raise click.UsageError("give --pin or --no-pin, not both")
         changes["voicemail_pin"] = None
-    if not changes:
+    if not changes and username is None and cell is None:
         raise click.UsageError("name a field to change (--name, --secret, --pin, --no-pin, --email, ...)")
     tenant_id = tenant_id_of(session, tenant_name)
     values = ctx.settings.values(session, tenant_id)
     saved = admin_extensions.update(session, number.strip(), changes, CLI_ACTOR, values, tenant_id=tenant_id)
+    opened = users.change(
+        session,
+        saved,
+        CLI_ACTOR,
+        username=username and username.strip(),
+        cell=cell.strip() if cell is not None else None,
+    )
+    session.commit()  # before a generated password is shown: its account exists
     click.echo(f"extension {saved.number} changed")
+    if opened and opened.password:
+        click.echo(f"user password: {opened.password}")
 
 
 @extensions.command("delete")
@@ -318,13 +407,67 @@ def extensions_export(ctx: Context, session: Session, file: Path, tenant_name: s
         for chunk in admin_extensions.export_csv(session, tenant_id=tenant_id):
             click.echo(chunk, nl=False)
         return
+    _write_private(file, admin_extensions.export_csv(session, tenant_id=tenant_id))  # SIP secrets and PINs
+
+
+def _passwords_csv(passwords: list[users.Generated]) -> list[str]:
+    """extension,username,user_password: no cell needs quoting (numbers, usernames and generated
+    passwords have no comma or quote); a number a spreadsheet would run as a formula starts with a quote."""
+    return [
+        "extension,username,user_password\n",
+        *(f"{spreadsheet_safe(p.extension)},{p.username},{p.password}\n" for p in passwords),
+    ]
+
+
+def _write_private(path: Path, lines: Iterable[str]) -> None:
+    """Write a file only its owner may read (passwords, secrets); one line naming the problem if it cannot."""
     try:
-        descriptor = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # SIP secrets and PINs
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         os.fchmod(descriptor, 0o600)  # a file that was there keeps no wider mode
         with open(descriptor, "w", encoding="utf-8", newline="") as out:
-            out.writelines(admin_extensions.export_csv(session, tenant_id=tenant_id))
+            out.writelines(lines)
     except OSError as error:
-        raise click.ClickException(f"{file}: {error.strerror}") from None
+        raise click.ClickException(f"{path}: {error.strerror}") from None
+
+
+# users
+
+
+@main.group("users")
+def users_group() -> None:
+    """People's user accounts (one per extension): they sign in to the portal with a LOGIN,
+    username@sipdomain (or the bare username in the default tenant), and their account password."""
+
+
+@users_group.command("set-password")
+@click.argument("login")
+@click.option("--password-stdin", is_flag=True, help="read the password from standard input (else one is generated)")
+@click.option("--temporary", is_flag=True, help="the user must change it at the next sign-in")
+@with_session
+def users_set_password(ctx: Context, session: Session, login: str, password_stdin: bool, temporary: bool) -> None:
+    """Set a user's account password; without --password-stdin generate one, print it once on a line
+    of its own (`user password: ...`) and have the user change it at the next sign-in. The user's
+    portal sessions end."""
+    password = None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise click.ClickException("no password on standard input")
+    user = users.by_login(session, login)
+    made = users.set_password(session, user, CLI_ACTOR, password, temporary=temporary)
+    session.commit()
+    click.echo(f"password of {users.login_of(session, user)} set")
+    if made.password is not None:
+        click.echo(f"user password: {made.password}")
+
+
+@users_group.command("list")
+@tenant_option
+@with_session
+def users_list(ctx: Context, session: Session, tenant_name: str | None) -> None:
+    """User accounts, one a line: username, extension, must_change_password yes/no (never a password)."""
+    for user, number in users.listing(session, tenant_id=tenant_id_of(session, tenant_name)):
+        click.echo(f"{user.username}\t{number}\tmust_change_password={'yes' if user.must_change_password else 'no'}")
 
 
 # settings
@@ -394,11 +537,13 @@ def tenants() -> None:
 @click.option("--sip-domain", required=True, help="the tenant's SIP domain, e.g. acme.example.com")
 @with_session
 def tenants_add(ctx: Context, session: Session, name: str, sip_domain: str) -> None:
-    """A new tenant; prints the provisioning credentials its phones fetch with."""
+    """A new tenant; prints the provisioning credentials its phones fetch with, and the path that
+    stands for them for phones that send none (Cisco enterprise: /provision/t/<path>/)."""
     made = tenancy.add(session, ctx.settings, name, sip_domain, CLI_ACTOR)
     click.echo(f"tenant {made.tenant.name} added (SIP domain {made.tenant.sip_domain})")
     click.echo(f"provisioning_username: {made.provisioning_username}")
     click.echo(f"provisioning_password: {made.provisioning_password}")
+    click.echo(f"provisioning_path: {made.provisioning_path}")
 
 
 @tenants.command("list")
@@ -423,42 +568,68 @@ def tenants_remove(ctx: Context, session: Session, name: str) -> None:
 
 @main.group("templates")
 def templates_group() -> None:
-    """Provisioning templates, one default per brand."""
+    """Provisioning templates: the system's, one default per brand, which every tenant uses; with
+    --tenant, a tenant's own (and its own default per brand, else the system's)."""
+
+
+def template_tenant_option(command):
+    """`--tenant T`: the tenant's own templates (without it: the system's)."""
+    return click.option(
+        "--tenant", "tenant_name", default=None, metavar="T", help="the tenant's own templates (default: the system's)"
+    )(command)
 
 
 @templates_group.command("list")
 @click.option("--brand", default=None, help="only this brand's")
+@template_tenant_option
 @with_session
-def templates_list(ctx: Context, session: Session, brand: str | None) -> None:
-    for t in admin_templates.listing(session, brand):
-        click.echo(f"{t.brand}/{t.name}{'  (default)' if t.is_default else ''}")
+def templates_list(ctx: Context, session: Session, brand: str | None, tenant_name: str | None) -> None:
+    """BRAND/NAME, one a line; `(default)` marks what a brand's phones get. With --tenant, the
+    tenant's own and the system's, which it may use (marked `system`)."""
+    tenant_id = _tenant_or_installation(session, tenant_name)
+    defaults = {t.id for t in admin_templates.defaults(session, tenant_id).values()}
+    for t in admin_templates.listing(session, brand, tenant_id):
+        marks = [
+            *(["system"] if tenant_id is not None and t.tenant_id is None else []),
+            *(["default"] if t.id in defaults else []),
+        ]
+        shown = "  (" + ", ".join(marks) + ")" if marks else ""
+        click.echo(f"{t.brand}/{t.name}{shown}")
 
 
 @templates_group.command("show")
 @click.argument("brand")
 @click.argument("name")
+@template_tenant_option
 @with_session
-def templates_show(ctx: Context, session: Session, brand: str, name: str) -> None:
-    """Print the body of template BRAND/NAME (as `templates import` reads it back)."""
-    click.echo(admin_templates.get(session, brand, name).body, nl=False)
+def templates_show(ctx: Context, session: Session, brand: str, name: str, tenant_name: str | None) -> None:
+    """Print the body of template BRAND/NAME, as `templates import` reads it back (with --tenant:
+    the tenant's own, else the system's)."""
+    click.echo(admin_templates.get(session, brand, name, _tenant_or_installation(session, tenant_name)).body, nl=False)
 
 
 @templates_group.command("set-default")
 @click.argument("brand")
 @click.argument("name")
+@template_tenant_option
 @with_session
-def templates_set_default(ctx: Context, session: Session, brand: str, name: str) -> None:
-    admin_templates.set_default(session, brand, name, CLI_ACTOR)
-    click.echo(f"{brand}/{name} is now the default {brand} template")
+def templates_set_default(ctx: Context, session: Session, brand: str, name: str, tenant_name: str | None) -> None:
+    """Make BRAND/NAME the default: the system's, or with --tenant the tenant's (one of its own, or
+    the system's default to go back to it)."""
+    admin_templates.set_default(session, brand, name, CLI_ACTOR, _tenant_or_installation(session, tenant_name))
+    whose = f"{tenant_name.strip()}'s" if tenant_name is not None else "the"
+    click.echo(f"{brand}/{name} is now {whose} default {brand} template")
 
 
 @templates_group.command("delete")
 @click.argument("brand")
 @click.argument("name")
+@template_tenant_option
 @with_session
-def templates_delete(ctx: Context, session: Session, brand: str, name: str) -> None:
-    """Delete template BRAND/NAME (not its brand's default); pins to it go with it."""
-    admin_templates.delete(session, brand, name, CLI_ACTOR)
+def templates_delete(ctx: Context, session: Session, brand: str, name: str, tenant_name: str | None) -> None:
+    """Delete template BRAND/NAME (the system's default cannot go; a tenant's can, its phones then get
+    the system's); pins to it go with it."""
+    admin_templates.delete(session, brand, name, CLI_ACTOR, _tenant_or_installation(session, tenant_name))
     click.echo(f"template {brand}/{name} deleted")
 
 
@@ -720,12 +891,17 @@ def devices_reset_credentials(ctx: Context, session: Session, mac: str) -> None:
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--brand", required=True)
 @click.option("--name", required=True)
+@template_tenant_option
 @with_session
-def templates_import(ctx: Context, session: Session, file: Path, brand: str, name: str) -> None:
-    """Add or replace template BRAND/NAME from FILE, once it renders for a guest and a user phone."""
+def templates_import(
+    ctx: Context, session: Session, file: Path, brand: str, name: str, tenant_name: str | None
+) -> None:
+    """Add or replace template BRAND/NAME from FILE, once it renders for a guest and a user phone
+    (with --tenant: the tenant's own, which its phones get instead of a system one of that name)."""
+    tenant_id = _tenant_or_installation(session, tenant_name)
     body = read_text(file)
     try:
-        admin_templates.save(session, brand, name, body, CLI_ACTOR)
+        admin_templates.save(session, brand, name, body, CLI_ACTOR, tenant_id=tenant_id)
     except TemplateError as error:
         raise click.ClickException(f"{file}: {error}") from None
     click.echo(f"template {brand}/{name} saved")
@@ -734,29 +910,33 @@ def templates_import(ctx: Context, session: Session, file: Path, brand: str, nam
 @mappings.command("pin")
 @click.argument("number")
 @click.argument("template")
+@tenant_option
 @with_session
-def mappings_pin(ctx: Context, session: Session, number: str, template: str) -> None:
-    """Serve extension NUMBER template BRAND/NAME on every phone of that brand it logs into."""
-    pins.pin(session, number, template, CLI_ACTOR)
+def mappings_pin(ctx: Context, session: Session, number: str, template: str, tenant_name: str | None) -> None:
+    """Serve extension NUMBER template BRAND/NAME on every phone of that brand it logs into (the
+    tenant's own template of that name, else the system's)."""
+    pins.pin(session, number, template, CLI_ACTOR, tenant_id_of(session, tenant_name))
     click.echo(f"{number} pinned to {template}")
 
 
 @mappings.command("unpin")
 @click.argument("number")
 @click.argument("brand")
+@tenant_option
 @with_session
-def mappings_unpin(ctx: Context, session: Session, number: str, brand: str) -> None:
+def mappings_unpin(ctx: Context, session: Session, number: str, brand: str, tenant_name: str | None) -> None:
     """Back to the brand's default template for extension NUMBER."""
-    pins.unpin(session, number, brand, CLI_ACTOR)
+    pins.unpin(session, number, brand, CLI_ACTOR, tenant_id_of(session, tenant_name))
     click.echo(f"{number} unpinned from its {brand} template")
 
 
 @mappings.command("pins")
 @click.option("--extension", "number", default=None, help="only this extension's")
+@tenant_option
 @with_session
-def mappings_pins(ctx: Context, session: Session, number: str | None) -> None:
+def mappings_pins(ctx: Context, session: Session, number: str | None, tenant_name: str | None) -> None:
     """Pinned templates: extension, brand/name."""
-    for pin in pins.listing(session, number):
+    for pin in pins.listing(session, number, tenant_id=tenant_id_of(session, tenant_name)):
         click.echo(f"{pin.extension.number}\t{pin.brand}/{pin.template.name}")
 
 

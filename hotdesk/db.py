@@ -128,12 +128,13 @@ def serialize_logins(session: Session) -> None:
     session.info[_LOGIN_LOCK] = session.get_transaction()
 
 
-def serialize_sign_ins(session: Session) -> None:
+def serialize_sign_ins(session: Session, *, of_people: bool = False) -> None:
     """Take the lock console sign-in attempts hold while they are counted and written down (until
-    commit), so that racing attempts are counted exactly. As serialize_logins, on another lock."""
+    commit), so that racing attempts are counted exactly. As serialize_logins, on another lock.
+    `of_people`: the portal's sign-ins, on a lock of their own (a storm of them holds up no admin)."""
     connection = session.connection()
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7405302)")
+        connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({7405303 if of_people else 7405302})")
     elif connection.dialect.name == "sqlite":
         connection.exec_driver_sql("UPDATE settings SET value = value WHERE 0")
     session.expire_all()

@@ -15,7 +15,7 @@ from hotdesk.models import DEFAULT_TENANT_ID, Extension, Template, TemplatePin
 from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy, SettingValues
 
 REQUIRED_COLUMNS = ("extension", "name", "secret")
-OPTIONAL_COLUMNS = ("voicemail_pin", "email", "auth_name", "template")
+OPTIONAL_COLUMNS = ("voicemail_pin", "email", "auth_name", "template", "username", "user_password")
 
 _NUMBER = re.compile(r"[0-9A-Za-z+*#_.-]{1,32}")
 _PIN = re.compile(r"[0-9]{1,32}")
@@ -40,6 +40,9 @@ class ExtensionData:
     email: str | None = None
     auth_name: str | None = None
     template: str | None = None  # "brand/name", or a name every brand that has it will use
+    # The user account's (hotdesk.people checks them; save() leaves the account alone).
+    username: str | None = None  # None: made of the name for a new account, kept for an existing one
+    user_password: str | None = None  # None: generated for a new account, kept for an existing one
 
 
 def check(data: ExtensionData) -> ExtensionData:
@@ -65,7 +68,10 @@ def check(data: ExtensionData) -> ExtensionData:
     template = data.template or None
     if template is not None and (len(template) > 200 or not template.isprintable()):
         raise DirectoryError("template: not a template reference (brand/name)")
-    return ExtensionData(data.number, name, data.secret, pin, email, auth_name, template)
+    username = (data.username or "").strip() or None
+    return ExtensionData(
+        data.number, name, data.secret, pin, email, auth_name, template, username, data.user_password or None
+    )
 
 
 def check_typed(data: ExtensionData, settings: SettingValues, *, secret: bool = True, pin: bool = True) -> None:
@@ -82,18 +88,20 @@ def check_typed(data: ExtensionData, settings: SettingValues, *, secret: bool = 
 
 
 def templates_named(session: Session, reference: str, tenant_id: int = DEFAULT_TENANT_ID) -> list[Template]:
-    """Templates a 'brand/name' or bare 'name' reference points at, among the tenant's and the
-    system's; DirectoryError if none."""
+    """Templates a 'brand/name' or bare 'name' reference points at, one per brand: the tenant's own,
+    else the system's of that name (another tenant's never); DirectoryError if none."""
     brand, _, name = reference.rpartition("/")
     query = select(Template).where(
         Template.name == name, or_(Template.tenant_id.is_(None), Template.tenant_id == tenant_id)
     )
     if brand:
         query = query.where(Template.brand == brand)
-    found = list(session.scalars(query))
-    if not found:
+    by_brand: dict[str, Template] = {}
+    for template in session.scalars(query.order_by(Template.tenant_id.is_(None))):
+        by_brand.setdefault(template.brand, template)  # the tenant's own come first
+    if not by_brand:
         raise DirectoryError(f"template: no template {reference!r} (use brand/name, e.g. yealink/default)")
-    return found
+    return list(by_brand.values())
 
 
 def save(session: Session, data: ExtensionData, tenant_id: int = DEFAULT_TENANT_ID) -> Extension:
@@ -133,7 +141,7 @@ def check_rows(
             data = check(
                 ExtensionData(
                     **{
-                        _FIELD.get(k, k): from_spreadsheet((v or "").strip() if k != "secret" else (v or ""))
+                        _FIELD.get(k, k): from_spreadsheet((v or "").strip() if k not in _VERBATIM else (v or ""))
                         for k, v in row.items()
                     }
                 )
@@ -151,6 +159,7 @@ def check_rows(
 
 
 _FIELD = {"extension": "number"}
+_VERBATIM = ("secret", "user_password")  # spaces at either end are part of them
 
 
 def read_csv(text: str, source: str) -> tuple[list[tuple[int, dict[str, str]]], list[DirectoryError]]:

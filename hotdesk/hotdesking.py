@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TypeAlias
 
-from sqlalchemy import bindparam, func, or_, select
+from sqlalchemy import bindparam, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -558,31 +558,45 @@ def _end_mapping(
 def choose_template(
     session: Session, device: Device, mapping: Mapping | None = None, snapshot: Snapshot | None = None
 ) -> Template | CachedTemplate:
-    """The mapping's template, else the extension's pinned one for this brand, else the brand default.
+    """The mapping's template, else the extension's pinned one for this brand, else the brand's
+    default for the device's tenant (its own, else the system's).
 
     `snapshot`: the cached templates and pins to pick from (saves reading them)."""
     if mapping is not None and mapping.template_id is not None:
         chosen = snapshot.templates.get(mapping.template_id) if snapshot else mapping.template
-        if chosen is not None and chosen.brand == device.brand:
+        if chosen is not None and chosen.brand == device.brand and _usable(chosen, device):
             return chosen
     if snapshot is not None:
-        chosen = (mapping and snapshot.pins.get((mapping.extension_id, device.brand))) or snapshot.defaults.get(
-            device.brand
-        )
-    else:  # the pin and the default in one query
-        pinned = (
-            select(TemplatePin.template_id).where(
-                TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand
+        pinned = mapping and snapshot.pins.get((mapping.extension_id, device.brand))
+        chosen = pinned if pinned and _usable(pinned, device) else snapshot.default_for(device.tenant_id, device.brand)
+    else:  # the pin and the defaults in one query
+        is_pinned = (
+            Template.id.in_(
+                select(TemplatePin.template_id).where(
+                    TemplatePin.extension_id == mapping.extension_id, TemplatePin.brand == device.brand
+                )
             )
             if mapping is not None
-            else None
+            else false()
         )
-        wanted = Template.is_default if pinned is None else or_(Template.is_default, Template.id.in_(pinned))
-        candidates = list(session.scalars(select(Template).where(Template.brand == device.brand, wanted)))
-        chosen = next((t for t in candidates if not t.is_default), None) or next(iter(candidates), None)
+        candidates = session.execute(
+            select(Template, is_pinned).where(
+                Template.brand == device.brand,
+                or_(Template.tenant_id.is_(None), Template.tenant_id == device.tenant_id),
+                or_(Template.is_default, is_pinned),
+            )
+        ).all()
+        # pinned first, then the tenant's own default, then the system's
+        ranked = sorted(candidates, key=lambda row: (not row[1], row[0].tenant_id is None))
+        chosen = ranked[0][0] if ranked else None
     if chosen is None:
         raise LookupError(f"no default template for brand {device.brand!r}: run `hotdesk init-db`")
     return chosen
+
+
+def _usable(template: Template | CachedTemplate, device: Device) -> bool:
+    """The system's templates serve every tenant; a tenant's own serve only its phones."""
+    return template.tenant_id is None or template.tenant_id == device.tenant_id
 
 
 def device_config(session: Session, device: Device, snapshot: Snapshot) -> DeviceConfig:

@@ -181,17 +181,38 @@ class Device(Base):
 
 
 class Template(Base):
-    """A provisioning template of one brand. Exactly one per brand is the default."""
+    """A provisioning template of one brand: the system's (tenant_id NULL), which every tenant may
+    use, or one tenant's own. Exactly one system template per brand is the default; a tenant may
+    make one of its own its default for a brand, and falls back to the system's otherwise.
+
+    NULL is never equal to NULL in a unique constraint (SQLite and PostgreSQL alike), so the
+    system's rows get partial unique indexes of their own."""
 
     __tablename__ = "templates"
     __table_args__ = (
-        UniqueConstraint("brand", "name"),
+        UniqueConstraint("tenant_id", "brand", "name"),
+        Index(
+            "uq_templates_system_name",
+            "brand",
+            "name",
+            unique=True,
+            sqlite_where=text("tenant_id IS NULL"),
+            postgresql_where=text("tenant_id IS NULL"),
+        ),
         Index(
             "uq_templates_default_per_brand",
             "brand",
             unique=True,
-            sqlite_where=text("is_default"),
-            postgresql_where=text("is_default"),
+            sqlite_where=text("is_default AND tenant_id IS NULL"),
+            postgresql_where=text("is_default AND tenant_id IS NULL"),
+        ),
+        Index(
+            "uq_templates_tenant_default_per_brand",
+            "tenant_id",
+            "brand",
+            unique=True,
+            sqlite_where=text("is_default AND tenant_id IS NOT NULL"),
+            postgresql_where=text("is_default AND tenant_id IS NOT NULL"),
         ),
     )
 
@@ -304,6 +325,11 @@ class EventKind(enum.StrEnum):
     ADMIN = "admin"  # a change an admin made (console, API or CLI); actor = the admin's or token's name
     ADMIN_SIGNIN = "admin_signin"
     ADMIN_SIGNIN_FAILED = "admin_signin_failed"
+    # A person's own account (hotdesk.self_service): the tenant and extension are theirs, never a secret.
+    USER_SIGNIN = "user_signin"
+    USER_SIGNIN_FAILED = "user_signin_failed"
+    PASSWORD_CHANGED = "password_changed"
+    PIN_CHANGED = "pin_changed"
 
 
 class Admin(Base):

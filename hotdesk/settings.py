@@ -249,6 +249,20 @@ def _random_password() -> str:
     return secrets.token_urlsafe(18)
 
 
+def _random_path() -> str:
+    # A URL path segment as hard to guess as the provisioning password.
+    return secrets.token_urlsafe(24)
+
+
+def check_provisioning_path(value: str) -> str:
+    value = value.strip()
+    if value and not re.fullmatch(r"[A-Za-z0-9_-]{20,128}", value):
+        raise SettingError(
+            "provisioning_path: 20 to 128 letters, digits, '-' or '_' (it is a secret: hotdesk generates one)"
+        )
+    return value
+
+
 def _random_digits() -> str:
     # Typed on a phone keypad, so digits only; 16 digits is FreePBX's post-advisory default.
     return "".join(secrets.choice("0123456789") for _ in range(16))
@@ -294,6 +308,15 @@ PROVISIONING_PASSWORD = SettingSpec(
     "HTTP password phones fetch provisioning files with",
     _random_password,
     check_password,
+    secret=True,
+    parse=str,
+)
+PROVISIONING_PATH = SettingSpec(
+    "provisioning_path",
+    "secret path phones without HTTP credentials (Cisco enterprise) fetch their files under,"
+    " /provision/t/<provisioning_path>/; it proves the tenant as the provisioning credentials do (empty: none)",
+    _random_path,
+    check_provisioning_path,
     secret=True,
     parse=str,
 )
@@ -425,6 +448,7 @@ CORE_SETTINGS: tuple[SettingSpec[Any], ...] = (
     ADMIN_PASSWORD,
     PROVISIONING_USERNAME,
     PROVISIONING_PASSWORD,
+    PROVISIONING_PATH,
     PHONE_SIP_PORT,
     PHONE_BASE_URL,
     MULTIPLE_LOGIN,

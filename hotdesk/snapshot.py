@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 
-from sqlalchemy import event, insert, select, update
+from sqlalchemy import Row, event, insert, select, update
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 from hotdesk.models import DEFAULT_TENANT_ID, Revision, Setting, Template, TemplatePin, Tenant, TenantSetting
 from hotdesk.setting_store import Settings
-from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_USERNAME, SettingValues
+from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_PATH, PROVISIONING_USERNAME, SettingValues
 
 COUNTER = "config"
 CONFIG_MODELS = (Setting, TenantSetting, Tenant, Template, TemplatePin)  # what the counter watches
@@ -36,6 +37,7 @@ class CachedTemplate:
     name: str
     body: str
     is_default: bool
+    tenant_id: int | None = None  # None: the system's
 
 
 @dataclass(frozen=True)
@@ -59,14 +61,20 @@ class Snapshot:
     revision: int | None
     settings: SettingValues  # the installation's (the default tenant's), typed, parsed once
     templates: dict[int, CachedTemplate]
-    defaults: dict[str, CachedTemplate]  # brand -> its default template
+    defaults: dict[str, CachedTemplate]  # brand -> the system's default template
     pins: dict[tuple[int, str], CachedTemplate]  # (extension id, brand) -> the template it is pinned to
     tenants: dict[int, CachedTenant] = field(default_factory=dict)
     overrides: dict[int, dict[str, str]] = field(default_factory=dict)  # tenant id -> its own values
     shared_credentials: dict[str, SharedCredentials] = field(default_factory=dict)  # by username
+    provisioning_paths: dict[str, int] = field(default_factory=dict)  # a tenant's provisioning_path -> the tenant
     _stored: dict[str, str] = field(default_factory=dict)  # the installation's values, as stored
     _registry: Settings | None = None
     _per_tenant: dict[int, SettingValues] = field(default_factory=dict, compare=False)
+    tenant_defaults: dict[tuple[int, str], CachedTemplate] = field(default_factory=dict)  # (tenant, brand) -> its own
+
+    def default_for(self, tenant_id: int, brand: str) -> CachedTemplate | None:
+        """The brand's default for the tenant's phones: its own, else the system's."""
+        return self.tenant_defaults.get((tenant_id, brand)) or self.defaults.get(brand)
 
     def settings_for(self, tenant_id: int) -> SettingValues:
         """The tenant's typed settings: its own values, else the installation's. Typed once per
@@ -94,30 +102,44 @@ class SnapshotCache:
         if current is not None and revision is not None and current.revision == revision:
             return current
         with self._lock:
-            current = self._current = self._load(session, revision)
+            current = self._current
+            if current is None or revision is None or current.revision != revision:  # not read meanwhile
+                current = self._current = self._load(session, revision)
         return current
 
     def _load(self, session: Session, revision: int | None) -> Snapshot:
+        # Core rows on the session's connection (same transaction): with a thousand tenants and their
+        # settings, the ORM's row handling was most of a rebuild's cost.
+        connection = session.connection()
+
+        def rows(query) -> Sequence[Row]:
+            return connection.execute(query).all()  # one fetchall, not a fetchone per row
+
         templates = {
-            t.id: CachedTemplate(t.id, t.brand, t.name, t.body, t.is_default)
-            for t in session.execute(
-                select(Template.id, Template.brand, Template.name, Template.body, Template.is_default)
+            row[0]: CachedTemplate(*row)
+            for row in rows(
+                select(
+                    Template.id, Template.brand, Template.name, Template.body, Template.is_default, Template.tenant_id
+                )
             )
         }
-        defaults = {t.brand: t for t in templates.values() if t.is_default}
+        defaults = {t.brand: t for t in templates.values() if t.is_default and t.tenant_id is None}
+        tenant_defaults = {
+            (t.tenant_id, t.brand): t for t in templates.values() if t.is_default and t.tenant_id is not None
+        }
         pins = {
-            (pin.extension_id, pin.brand): templates[pin.template_id]
-            for pin in session.execute(select(TemplatePin.extension_id, TemplatePin.brand, TemplatePin.template_id))
+            (extension_id, brand): templates[template_id]
+            for extension_id, brand, template_id in rows(
+                select(TemplatePin.extension_id, TemplatePin.brand, TemplatePin.template_id)
+            )
         }
         stored = self.registry.all(session)
-        tenants = {
-            t.id: CachedTenant(t.id, t.name, t.sip_domain)
-            for t in session.execute(select(Tenant.id, Tenant.name, Tenant.sip_domain))
-        }
+        tenants = {row[0]: CachedTenant(*row) for row in rows(select(Tenant.id, Tenant.name, Tenant.sip_domain))}
         overrides: dict[int, dict[str, str]] = {}
-        for row in session.execute(select(TenantSetting.tenant_id, TenantSetting.name, TenantSetting.value)):
-            if row.name in self.registry.specs and row.tenant_id != DEFAULT_TENANT_ID:
-                overrides.setdefault(row.tenant_id, {})[row.name] = row.value
+        known = self.registry.specs
+        for tenant_id, name, value in rows(select(TenantSetting.tenant_id, TenantSetting.name, TenantSetting.value)):
+            if name in known and tenant_id != DEFAULT_TENANT_ID:
+                overrides.setdefault(tenant_id, {})[name] = value
         return Snapshot(
             revision,
             self.registry.typed(stored),
@@ -127,8 +149,10 @@ class SnapshotCache:
             tenants=tenants,
             overrides=overrides,
             shared_credentials=_shared_credentials(stored, overrides),
+            provisioning_paths=_provisioning_paths(stored, overrides),
             _stored=stored,
             _registry=self.registry,
+            tenant_defaults=tenant_defaults,
         )
 
 
@@ -147,6 +171,19 @@ def _shared_credentials(stored: dict[str, str], overrides: dict[int, dict[str, s
             DEFAULT_TENANT_ID, stored[PROVISIONING_PASSWORD.name]
         )
     return by_username
+
+
+def _provisioning_paths(stored: dict[str, str], overrides: dict[int, dict[str, str]]) -> dict[str, int]:
+    """Each tenant's provisioning path -> the tenant. As for the credentials, a tenant without one of
+    its own has none (the installation's is the default tenant's)."""
+    paths = {
+        values[PROVISIONING_PATH.name]: tenant_id
+        for tenant_id, values in overrides.items()
+        if values.get(PROVISIONING_PATH.name)
+    }
+    if stored[PROVISIONING_PATH.name]:
+        paths[stored[PROVISIONING_PATH.name]] = DEFAULT_TENANT_ID
+    return paths
 
 
 _REVISION = select(Revision.value).where(Revision.name == COUNTER)

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from hotdesk import credentials, events
 from hotdesk.models import DEFAULT_TENANT_ID, Device, EventKind, Extension, Template, Tenant, TenantSetting
 from hotdesk.setting_store import Settings
-from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_USERNAME, SettingError
+from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_PATH, PROVISIONING_USERNAME, SettingError
 
 DEFAULT_TENANT_NAME = "default"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -35,6 +35,7 @@ class NewTenant:
     tenant: Tenant
     provisioning_username: str
     provisioning_password: str  # shown once, when the tenant is made; `settings get … --tenant` shows it again
+    provisioning_path: str  # for phones without HTTP credentials (Cisco enterprise): /provision/t/<path>/
 
 
 def ensure_default(session: Session) -> None:
@@ -80,12 +81,13 @@ def add(session: Session, registry: Settings, name: str, sip_domain: str, actor:
     session.add(tenant)
     session.flush()
     username = _free_provisioning_username(session, registry, name)
-    password = PROVISIONING_PASSWORD.default()
+    password, path = PROVISIONING_PASSWORD.default(), PROVISIONING_PATH.default()
     registry.set(session, PROVISIONING_USERNAME.name, username, tenant.id)
     registry.set(session, PROVISIONING_PASSWORD.name, password, tenant.id)
+    registry.set(session, PROVISIONING_PATH.name, path, tenant.id)
     events.record(session, EventKind.ADMIN, tenant_id=tenant.id, actor=actor, detail=f"tenant {name} added")
     session.flush()
-    return NewTenant(tenant, username, password)
+    return NewTenant(tenant, username, password, path)
 
 
 def remove(session: Session, name: str, actor: str) -> None:
@@ -105,16 +107,19 @@ def remove(session: Session, name: str, actor: str) -> None:
 
 
 def check_setting(session: Session, registry: Settings, name: str, value: str, tenant_id: int | None) -> None:
-    """What a setting's own check cannot see: a provisioning username names one tenant only
-    (a phone's credentials decide its tenant)."""
-    if name != PROVISIONING_USERNAME.name:
+    """What a setting's own check cannot see: a provisioning username or path names one tenant only
+    (a phone's credentials, or the path it fetches under, decide its tenant)."""
+    if name not in (PROVISIONING_USERNAME.name, PROVISIONING_PATH.name):
         return
     value = registry.spec(name).check(value)
-    if credentials.looks_issued(value):
+    if name == PROVISIONING_USERNAME.name and credentials.looks_issued(value):
         raise SettingError(f"provisioning_username {value!r} has the form of a phone's own user name: choose another")
+    if not value:
+        return
     for other in listing(session):
         if other.id != (tenant_id or DEFAULT_TENANT_ID) and registry.get(session, name, other.id) == value:
-            raise SettingError(f"provisioning_username {value!r} is the tenant {other.name!r}'s: choose another")
+            shown = repr(value) if name == PROVISIONING_USERNAME.name else "(hidden)"  # the path is a secret
+            raise SettingError(f"{name} {shown} is the tenant {other.name!r}'s: choose another")
 
 
 def _free_provisioning_username(session: Session, registry: Settings, name: str) -> str:

@@ -13,6 +13,7 @@ from tests.phones import RecordingNotifier
 from tests.sipp import sipp_uas  # noqa: F401 (a fixture for every test module)
 
 PROVISIONING = ("phones", "prov-Secret-1")
+PROVISIONING_PATH = "default-tenant-provisioning-path-1"  # the default tenant's, for phones without credentials
 USER_PASSWORD = "55667788"
 ADMIN_PASSWORD = "90807060"
 
@@ -47,6 +48,7 @@ def engine(database_url):
         for name, value in {
             "provisioning_username": PROVISIONING[0],
             "provisioning_password": PROVISIONING[1],
+            "provisioning_path": PROVISIONING_PATH,
             "user_password": USER_PASSWORD,
             "admin_password": ADMIN_PASSWORD,
             "external_address": "pbx.example.com:5080",

@@ -54,11 +54,14 @@ class Phone:
     screen_content_type = "text/xml; charset=utf-8"
     max_screen_bytes: int | None = None
 
-    def __init__(self, client, mac: str, *, ip="10.20.0.31", credentials=None):
+    def __init__(self, client, mac: str, *, ip="10.20.0.31", credentials=None, provisioning_path=None):
+        """`provisioning_path`: fetch under /provision/t/<path>/ without HTTP credentials, as a reverse
+        proxy hands a Cisco enterprise phone's fetches from port 6970 to its tenant's path."""
         from tests.conftest import PROVISIONING
 
         self.client, self.mac, self.ip = client, mac, ip
         self.credentials = credentials or PROVISIONING
+        self.provisioning_path = provisioning_path
         self.config: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
 
@@ -110,6 +113,8 @@ class Phone:
         return self.client.get(url, headers={"User-Agent": agent}, environ_base={"REMOTE_ADDR": self.ip}, **kwargs)
 
     def fetch(self, filename: str):
+        if self.provisioning_path is not None:
+            return self.get(f"/provision/t/{self.provisioning_path}/{filename}")
         return self.get(f"/provision/{filename}", auth=self.credentials)
 
     def boot(self) -> dict[str, str]:

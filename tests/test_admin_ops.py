@@ -70,6 +70,7 @@ def test_add_edit_delete_extension_are_recorded(session):
     events = admin_events(session)
     assert events == [
         ("ann", "extension 1001 added"),
+        ("ann", "user alice created for extension 1001, with a generated password"),
         ("ann", "extension 1001 changed: name, secret"),
         ("ann", "extension 1001 deleted"),
     ]
@@ -132,7 +133,10 @@ def test_import_preview_reports_every_bad_row_and_writes_nothing(session):
     good = "extension,name,secret,voicemail_pin\n1001,Alice,s1,4321\n1002,Bob,s2,\n"
     assert [r.action for r in admin_extensions.import_csv(session, good, "users.csv", "ann").rows] == ["update", "add"]
     session.commit()
-    assert admin_events(session) == [("ann", "extensions imported from users.csv: 1 added, 1 updated")]
+    assert admin_events(session) == [
+        ("ann", "extensions imported from users.csv: 1 added, 1 updated"),
+        ("ann", "user accounts from users.csv: 2 created (2 with a generated password)"),
+    ]
 
 
 def test_export_is_what_import_reads(session):
@@ -146,9 +150,9 @@ def test_export_is_what_import_reads(session):
     )
     exported = "".join(admin_extensions.export_csv(session))
     assert exported.splitlines() == [
-        "extension,name,secret,voicemail_pin,email,auth_name,template",
-        '1001,"Martin, Alice",s1,4321,alice@example.com,,yealink/default',
-        "1002,Bob,s2,,,bob-auth,",
+        "extension,name,secret,voicemail_pin,email,auth_name,template,username",
+        '1001,"Martin, Alice",s1,4321,alice@example.com,,yealink/default,alice.martin',
+        "1002,Bob,s2,,,bob-auth,,bob",
     ]
     assert admin_extensions.preview_import(session, exported, "out.csv").ok
 

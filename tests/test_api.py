@@ -81,6 +81,9 @@ def test_extensions_crud_never_shows_secrets(api, session):
         "email": None,
         "has_voicemail_pin": True,
         "pins": [],
+        "username": "alice",
+        "cell": None,
+        "must_change_password": True,
     }
     assert_json_error(api.post("/extensions", json={"number": "1001", "name": "Again", "secret": "s"}), 409)
 
@@ -129,7 +132,7 @@ def test_import_dry_run_lists_every_bad_row_and_writes_nothing(api, session):
     assert api.post("/extensions/import", data=good, content_type="text/csv").json["dry_run"] is False
     exported = api.get("/extensions/export")
     assert exported.content_type == "text/csv; charset=utf-8"
-    assert exported.data.decode().splitlines()[1:] == ["1001,Alice,s1,,,,", "1002,Bob,s2,,,,"]
+    assert exported.data.decode().splitlines()[1:] == ["1001,Alice,s1,,,,,alice", "1002,Bob,s2,,,,,bob"]
 
 
 def test_templates_checked_before_saving_and_one_default(api, session):

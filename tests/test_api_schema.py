@@ -20,6 +20,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from hotdesk import people
 from hotdesk.admin import accounts
 from hotdesk.models import Extension
 from hotdesk.web import openapi
@@ -40,7 +41,9 @@ OPERATIONS = [
 
 @pytest.fixture
 def token(session):
-    session.add(Extension(number="1001", name="Alice", secret="alice-SIP-secret-9f3", voicemail_pin="4321"))
+    alice = Extension(number="1001", name="Alice", secret="alice-SIP-secret-9f3", voicemail_pin="4321")
+    session.add(alice)
+    people.create(session, alice, "alice")  # its user account: /extensions/1001/user-password answers
     session.commit()
     made = accounts.create_token(session, "schemathesis", "test", scopes=accounts.SCOPES).secret
     session.commit()  # the caller commits: admin functions only flush

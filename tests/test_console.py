@@ -196,7 +196,8 @@ def test_add_search_edit_delete_extension(console, session):
     assert session.scalars(select(Extension)).all() == []
     assert [e.actor for e in session.scalars(select(Event).where(Event.kind == "admin").order_by(Event.id))] == [
         "test",
-        "ann",
+        "ann",  # extension 1001 added
+        "ann",  # user alice created for it
         "ann",
         "ann",
         "ann",
@@ -219,7 +220,7 @@ def test_import_preview_then_confirm(console, session):
     assert session.scalars(select(Extension)).all() == []
     assert console.confirm("/admin/extensions/import", preview).status_code == 302
     assert sorted(e.number for e in session.scalars(select(Extension))) == ["1001", "1002"]
-    assert console.get("/admin/extensions/export.csv").data.decode().splitlines()[1] == "1001,Alice,s1,,,,"
+    assert console.get("/admin/extensions/export.csv").data.decode().splitlines()[1] == "1001,Alice,s1,,,,,alice"
 
 
 def test_template_edit_is_checked_and_default_is_one_per_brand(console, session):

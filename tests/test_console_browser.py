@@ -8,11 +8,11 @@ forces the phone out. The phone is driven through the test client on the same da
 import pytest
 from sqlalchemy import select
 
-from hotdesk import policy, settings_registry
+from hotdesk import people, policy, settings_registry
 from hotdesk.admin import accounts
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.directory import ExtensionData
-from hotdesk.models import Event, Extension, Mapping, Setting, Template, Tenant
+from hotdesk.models import Event, Extension, Mapping, Setting, Template, Tenant, User
 from tests import tools
 from tests.phones import YealinkPhone
 
@@ -251,3 +251,44 @@ def test_a_system_admin_switches_tenants_and_adds_one(live_server, browser_page,
     page.get_by_role("link", name="Extensions", exact=True).click()
     expect(page.get_by_role("link", name="1001")).to_be_visible()
     expect(page.get_by_text("Ann Acme")).to_be_visible()
+
+
+def test_the_manager_sees_the_generated_user_password_until_the_person_changes_it(live_server, browser_page, session):
+    """Seed 003's story in the console: a new extension's user account has a generated password,
+    shown on its page; "Generate new password" (confirmed) replaces it; once the person changed
+    it, the page shows no password at all."""
+    accounts.add_admin(session, "ann", "correct horse battery", "test")
+    session.commit()
+    expect = playwright_api.expect
+    page = browser_page
+    page.goto(live_server.url("/admin/extensions/new"))
+    page.get_by_label("Name").fill("ann")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+
+    page.get_by_label("Extension", exact=True).fill("2001")
+    page.get_by_label("Name", exact=True).fill("Carol Jones")
+    page.get_by_label("SIP secret").fill("Carol-Secret-1")
+    page.get_by_label("Cell number").fill("+44 7700 900123")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("with the user account carol.jones")
+    pending = page.locator("#pending-password")
+    expect(pending).not_to_have_text("")
+    first = pending.inner_text()
+    session.expire_all()
+    carol = session.scalar(select(User).where(User.username == "carol.jones"))
+    assert people.verify(carol, first) and carol.cell == "+44 7700 900123"
+
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Generate new password").click()
+    expect(page.get_by_role("status")).to_contain_text("A new password was generated for carol.jones")
+    expect(pending).not_to_have_text(first)
+    second = pending.inner_text()
+
+    session.expire_all()
+    people.change_own_password(session, session.get(User, carol.id), second, "Carol's own passphrase")
+    session.commit()
+    page.reload()
+    expect(page.locator("#user-account")).to_contain_text("chosen by the user")
+    expect(pending).to_have_count(0)
+    assert second not in page.content()

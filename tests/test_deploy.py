@@ -9,7 +9,6 @@ nginx connects to gunicorn from 127.0.0.3, so the app's peer is never the phone'
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import ssl
@@ -28,7 +27,7 @@ from hotdesk import settings_registry
 from hotdesk.models import Event, Extension
 from tests import tools
 from tests.brands import EMULATORS
-from tests.conftest import PROVISIONING
+from tests.conftest import PROVISIONING_PATH
 from tests.live_http import LiveClient
 from tests.live_servers import NGINX, ROOT, Gunicorn, Nginx, free_port
 from tests.phones import YealinkPhone
@@ -150,11 +149,11 @@ def deployment(tmp_path_factory, database_url):
     )
     cisco = free_port()
     site = (
-        uncommented(site, "#server {")
+        uncommented(uncommented(site, "#geo $hotdesk_cisco_path {"), "#server {")
         .replace("listen 6970;", f"listen 127.0.0.1:{cisco};")
         .replace("listen [::]:6970;", "")
+        .replace('10.20.0.0/16 "PROVISIONING-PATH-OF-A-TENANT";', f'127.0.0.0/8 "{PROVISIONING_PATH}";')
     )
-    site = site.replace("BASE64-OF-USER-COLON-PASSWORD", base64.b64encode(":".join(PROVISIONING).encode()).decode())
     nginx = Nginx(work / "nginx", site, [https, http, cisco])
     try:
         yield Deployment(
@@ -247,6 +246,13 @@ def test_cisco_enterprise_phones_fetch_from_port_6970_and_are_sent_to_https_for_
     assert (
         client.get(f"/provision/{name}", headers={"User-Agent": phone.user_agent}).status_code == 404
     )  # those two names only
+    # The listener adds the default tenant's provisioning path, a secret: the logs keep it out.
+    https = LiveClient(deployment.https_url, ssl_context=deployment.tls)
+    assert (
+        https.get(f"/provision/t/{PROVISIONING_PATH}/{name}", headers={"User-Agent": phone.user_agent}).status_code
+        == 200
+    )
+    assert "/provision/t/" in deployment.logged() and PROVISIONING_PATH not in deployment.logged()
 
 
 def test_pins_stay_out_of_every_log(deployment, phone_port, session):

@@ -46,6 +46,10 @@ BUILDING_BLOCKS = {
     "templates.sample_contexts": "what check renders",
     "templates.find": "get without NotFound: the API's PUT answers 201 or 200 by it",
     "settings.check_manager_may_change": "a rule change and unset apply (the console checks a whole form first)",
+    "templates.defaults": "what `templates list --tenant` marks (default); console and API read is_default",
+    "users.open_account": "what extensions.create opens with the extension",
+    "users.check_import_rows": "what extensions.preview_import checks of the username and user_password columns",
+    "users.open_imported_accounts": "what extensions.import_csv opens",
 }
 
 ADMINS_AND_TOKENS = (
@@ -77,6 +81,13 @@ EXCEPTIONS = {
     "phones.live_marker": ({"cli", "api"}, "the console's live table asks it whether anything changed"),
     "phones.waiting": ({"cli", "api"}, DASHBOARD),
     "phones.waiting_count": ({"cli", "api"}, DASHBOARD),
+    # A person's account is named by its LOGIN on the command line, by its extension in the console and API.
+    "users.by_login": ({"console", "api"}, "the console and API name an account by its extension"),
+    "users.of_extension": ({"cli"}, "the CLI names an account by its LOGIN (users set-password)"),
+    "users.listing": (
+        {"console", "api"},
+        "the extensions list carries each account's username and must-change flag (Extensions, GET /extensions)",
+    ),
     "phones.tenant_of": (
         {"console", "api"},
         "the command line (the operator's) finds a phone in any tenant; the console and API act for one",

@@ -144,7 +144,11 @@ def test_the_cli_adds_and_updates_through_the_admin_functions(run, session):
     carol = session.scalar(select(Extension).where(Extension.number == "3001"))
     assert (carol.name, carol.voicemail_pin) == ("Carol B", "8642")
     history = [e.detail for e in session.scalars(select(Event).where(Event.actor == "cli").order_by(Event.id))]
-    assert history == ["extension 3001 added", "extension 3001 changed: name, voicemail_pin"]
+    assert history == [
+        "extension 3001 added",
+        "user carol created for extension 3001, with a generated password",  # its user account
+        "extension 3001 changed: name, voicemail_pin",
+    ]
     refused = run("extensions", "add", "3002", "--name", "Dan", "--secret", "")
     assert refused.exit_code != 0 and len(refused.output.strip().splitlines()) == 1
 

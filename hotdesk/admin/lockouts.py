@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotdesk import lockout
+from hotdesk import lockout, self_service
 from hotdesk.admin import AdminError, NotFound
 from hotdesk.admin.phones import device
 from hotdesk.models import DEFAULT_TENANT_ID, Extension
@@ -13,8 +13,13 @@ from hotdesk.setting_store import Settings
 
 
 def listing(session: Session, registry: Settings, *, tenant_id: int = DEFAULT_TENANT_ID) -> list[lockout.Lockout]:
-    """Every lock in force now in the tenant, the longest first (hotdesk.lockout counts them)."""
-    return lockout.current(session, registry.values(session, tenant_id), tenant_id=tenant_id)
+    """Every lock in force now in the tenant, the longest first (hotdesk.lockout counts them): phone
+    logins', and people's portal sign-ins (hotdesk.self_service)."""
+    values = registry.values(session, tenant_id)
+    locks = lockout.current(session, values, tenant_id=tenant_id) + self_service.sign_in_locks(
+        session, values, tenant_id=tenant_id
+    )
+    return sorted(locks, key=lambda lock: (lock.until, lock.key), reverse=True)
 
 
 def unlock(

@@ -12,7 +12,8 @@ from hotdesk.models import DEFAULT_TENANT_ID, Extension, TemplatePin
 from hotdesk.templates import TemplateError
 
 
-def listing(session: Session, number: str | None = None, *, tenant_id: int = DEFAULT_TENANT_ID) -> list[TemplatePin]:
+def listing(session: Session, number: str | None = None, tenant_id: int = DEFAULT_TENANT_ID) -> list[TemplatePin]:
+    """The pins of the tenant's extensions."""
     query = (
         select(TemplatePin)
         .join(Extension)
@@ -25,23 +26,29 @@ def listing(session: Session, number: str | None = None, *, tenant_id: int = DEF
     return list(session.scalars(query))
 
 
-def pin(
-    session: Session, number: str, reference: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID
-) -> TemplatePin:
-    """Pin the extension to the template `brand/name`."""
+def pin(session: Session, number: str, reference: str, actor: str, tenant_id: int = DEFAULT_TENANT_ID) -> TemplatePin:
+    """Pin the tenant's extension to the template `brand/name`: the tenant's own of that name, else
+    the system's (never another tenant's)."""
     brand, _, name = reference.partition("/")
     if not brand or not name:
         raise TemplateError(f"template: {reference!r} is not brand/name (e.g. yealink/default)")
     extension = get_extension(session, number, tenant_id=tenant_id)
     [template] = directory.templates_named(session, reference, tenant_id)
     directory.pin_template(session, extension, template)
-    detail = f"extension {number} pinned to {brand}/{name}"
-    record_change(session, actor, detail, extension=number, brand=brand, template=name, tenant_id=tenant_id)
+    record_change(
+        session,
+        actor,
+        f"extension {number} pinned to {brand}/{name}",
+        extension=number,
+        brand=brand,
+        template=name,
+        tenant_id=tenant_id,
+    )
     session.flush()
     return next(p for p in extension.pins if p.brand == brand)
 
 
-def unpin(session: Session, number: str, brand: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> None:
+def unpin(session: Session, number: str, brand: str, actor: str, tenant_id: int = DEFAULT_TENANT_ID) -> None:
     extension = get_extension(session, number, tenant_id=tenant_id)
     found = [p for p in extension.pins if p.brand == brand]
     if not found:

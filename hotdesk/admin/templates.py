@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hotdesk import templates
-from hotdesk.admin import Conflict, NotAllowed, NotFound, record_change
+from hotdesk.admin import Conflict, NotFound, record_change
 from hotdesk.brands import BRANDS, Brand
 from hotdesk.credentials import DeviceCredentials
 from hotdesk.hotdesking import Line
@@ -40,38 +40,51 @@ def brand_of(key: str) -> Brand:
         raise NotFound(f"no brand {key!r} (brands: {', '.join(sorted(BRANDS))})") from None
 
 
-# `tenant_id`: whose view. None is the system's (its templates, which every tenant falls back to);
-# a tenant sees the system's and its own, and changes only its own.
-
-
-def _visible(tenant_id: int | None):
-    if tenant_id is None:
-        return Template.tenant_id.is_(None)
-    return or_(Template.tenant_id.is_(None), Template.tenant_id == tenant_id)
-
-
-def listing(session: Session, brand: str | None = None, *, tenant_id: int | None = None) -> list[Template]:
-    query = select(Template).where(_visible(tenant_id)).order_by(Template.brand, Template.name)
+def listing(session: Session, brand: str | None = None, tenant_id: int | None = None) -> list[Template]:
+    """The templates the tenant may use: its own and the system's (tenant_id None: the system's)."""
+    query = select(Template).where(_visible_to(tenant_id)).order_by(Template.brand, Template.name, Template.tenant_id)
     if brand:
         query = query.where(Template.brand == brand)
     return list(session.scalars(query))
 
 
-def find(session: Session, brand: str, name: str, *, tenant_id: int | None = None) -> Template | None:
-    query = select(Template).where(Template.brand == brand, Template.name == name, _visible(tenant_id))
-    return session.scalar(query)
+def find(session: Session, brand: str, name: str, tenant_id: int | None = None) -> Template | None:
+    """The template brand/name the tenant would use: its own, else the system's."""
+    found = session.scalars(
+        select(Template).where(_visible_to(tenant_id), Template.brand == brand, Template.name == name)
+    )
+    return min(found, key=lambda t: t.tenant_id is None, default=None)
 
 
-def get(session: Session, brand: str, name: str, *, tenant_id: int | None = None) -> Template:
-    template = find(session, brand, name, tenant_id=tenant_id)
+def get(session: Session, brand: str, name: str, tenant_id: int | None = None) -> Template:
+    template = find(session, brand, name, tenant_id)
     if template is None:
         raise NotFound(f"no template {brand}/{name}")
     return template
 
 
-def _changeable(template: Template, tenant_id: int | None) -> Template:
+def defaults(session: Session, tenant_id: int | None = None) -> dict[str, Template]:
+    """Brand -> the default template the tenant's phones get: its own default, else the system's."""
+    chosen: dict[str, Template] = {}
+    for template in session.scalars(select(Template).where(_visible_to(tenant_id), Template.is_default)):
+        if template.brand not in chosen or template.tenant_id is not None:
+            chosen[template.brand] = template
+    return chosen
+
+
+def _visible_to(tenant_id: int | None):
+    system = templates.owned_by(None)
+    return system if tenant_id is None else or_(system, templates.owned_by(tenant_id))
+
+
+def _own(session: Session, brand: str, name: str, tenant_id: int | None) -> Template:
+    """The owner's own template brand/name: a tenant sees the system's but changes only its own."""
+    template = get(session, brand, name, tenant_id)
     if template.tenant_id != tenant_id:
-        raise NotAllowed(f"template {template.brand}/{template.name} is the system's: only a system admin changes it")
+        raise Conflict(
+            f"template {brand}/{name} is the system's: a tenant changes only its own"
+            " (import one of that name for the tenant instead)"
+        )
     return template
 
 
@@ -155,51 +168,54 @@ def save(
     create_only: bool = False,
     tenant_id: int | None = None,
 ) -> Template:
-    """Create or replace brand/name after checking it renders."""
+    """Create or replace the owner's (the system's, or the tenant's) brand/name after checking it
+    renders. A tenant's template may have the name of a system one: the tenant's phones get its own."""
     brand = brand_of(brand_key)
     if not _NAME.fullmatch(name):
         raise TemplateError(f"name: {name!r} is not a template name (letters, digits, . _ -; at most 64)")
     body = body.replace("\r\n", "\n")
     check(brand, name, body)
-    template = find(session, brand.key, name, tenant_id=tenant_id)
+    template = session.scalar(
+        select(Template).where(templates.owned_by(tenant_id), Template.brand == brand.key, Template.name == name)
+    )
     if template is not None and create_only:
         raise Conflict(f"template {brand.key}/{name} already exists")
-    if template is not None:
-        _changeable(template, tenant_id)
-    elif session.scalar(select(Template.id).where(Template.brand == brand.key, Template.name == name)):
-        raise Conflict("this template name is taken: choose another")  # by another tenant's, not named
     if template is None:
-        template = Template(brand=brand.key, name=name, body=body, is_default=False, tenant_id=tenant_id)
+        template = Template(tenant_id=tenant_id, brand=brand.key, name=name, body=body, is_default=False)
         session.add(template)
         detail = "added"
     else:
         template.body = body
         detail = "changed"
-    record_change(
-        session,
-        actor,
-        f"template {brand.key}/{name} {detail}",
-        brand=brand.key,
-        template=name,
-        tenant_id=tenant_id,
-    )
+    _record(session, actor, f"template {brand.key}/{name} {detail}", brand.key, name, tenant_id)
     session.flush()
     return template
 
 
-def set_default(session: Session, brand: str, name: str, actor: str, *, tenant_id: int | None = None) -> Template:
-    get(session, brand, name, tenant_id=tenant_id)
-    if tenant_id is not None:  # one default per brand for the whole system, so far
-        raise NotAllowed(f"the default {brand} template is the system's: only a system admin chooses it")
-    record_change(session, actor, f"template {brand}/{name} made the default", brand=brand, template=name)
-    return templates.set_default(session, brand, name)
+def set_default(session: Session, brand: str, name: str, actor: str, tenant_id: int | None = None) -> Template:
+    """Make brand/name the owner's default for the brand. A tenant's default is one of its own
+    templates; naming the system's default takes the tenant back to it."""
+    template = get(session, brand, name, tenant_id)
+    if tenant_id is not None and template.tenant_id is None:
+        if not template.is_default:
+            _own(session, brand, name, tenant_id)  # refused: the system's, and not its default
+        templates.clear_default(session, brand, tenant_id)
+        _record(session, actor, f"template {brand}/{name} (the system's) made the default", brand, name, tenant_id)
+        return template
+    _record(session, actor, f"template {brand}/{name} made the default", brand, name, tenant_id)
+    return templates.set_default(session, brand, name, tenant_id)
 
 
-def delete(session: Session, brand: str, name: str, actor: str, *, tenant_id: int | None = None) -> None:
-    """Delete a template that is not its brand's default; pins to it go with it."""
-    template = _changeable(get(session, brand, name, tenant_id=tenant_id), tenant_id)
-    if template.is_default:
+def delete(session: Session, brand: str, name: str, actor: str, tenant_id: int | None = None) -> None:
+    """Delete the owner's template; pins to it go with it. The system's default cannot go; a
+    tenant's default can (the tenant's phones fall back to the system's)."""
+    template = _own(session, brand, name, tenant_id)
+    if template.is_default and tenant_id is None:
         raise Conflict(f"template {brand}/{name} is the default {brand} template: make another the default first")
     session.delete(template)
-    record_change(session, actor, f"template {brand}/{name} deleted", brand=brand, template=name, tenant_id=tenant_id)
+    _record(session, actor, f"template {brand}/{name} deleted", brand, name, tenant_id)
     session.flush()
+
+
+def _record(session: Session, actor: str, detail: str, brand: str, name: str, tenant_id: int | None) -> None:
+    record_change(session, actor, detail, brand=brand, template=name, tenant_id=tenant_id)

@@ -18,7 +18,8 @@ Sources:
   the configuration; `reset` reboots) plus the zero version stamps, as wazo_cisco_sip's
   `synchronize()` sends it; the same body is in public Asterisk `sip_notify.conf` samples.
 - Deployment: these phones fetch `/SEP<MAC>.cnf.xml` from port 6970 without HTTP credentials;
-  a reverse proxy on 6970 must map the path to /provision/ and add the provisioning credentials.
+  a reverse proxy on 6970 maps it to their tenant's provisioning path, /provision/t/<path>/,
+  which stands for the tenant's provisioning credentials (README: Tenants).
 - Screens: the CiscoIPPhone objects of cisco_spa (numeric input: `InputFlags` N, `NP` for a PIN).
 """
 

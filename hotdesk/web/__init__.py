@@ -27,9 +27,10 @@ def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
         app.register_error_handler(429, phoneapp.too_many_requests)
         app.register_error_handler(RenderBudgetExceeded, _over_budget)
     if "admin" in faces:
-        from hotdesk.web import admin, api
+        from hotdesk.web import admin, api, portal
 
         admin.init_app(app)
+        portal.init_app(app)  # a person's page: it rides the console's listener (README, "The user portal")
         app.register_blueprint(api.bp)
         app.register_error_handler(HTTPException, api.http_error)
     app.after_request(_end_transaction)

@@ -21,7 +21,6 @@ from flask import (
     Flask,
     Response,
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -34,10 +33,9 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from itsdangerous import BadData, URLSafeTimedSerializer
 
-from hotdesk import policy, tenancy
-from hotdesk.admin import AdminError, ImportCheck, NotFound, Page, accounts, history, lockouts, phones, pins
+from hotdesk import people, policy, tenancy
+from hotdesk.admin import AdminError, ImportCheck, NotFound, Page, accounts, history, lockouts, phones, pins, users
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
 from hotdesk.admin import templates as admin_templates
@@ -49,6 +47,7 @@ from hotdesk.templates import TemplateError
 from hotdesk.tenancy import TenantError
 from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, tenant_id
 from hotdesk.web import settings as setting_values
+from hotdesk.web.known_browser import KnownBrowserCookie
 
 bp = Blueprint(
     "admin",
@@ -158,14 +157,15 @@ def _roles() -> dict:
 
 
 @bp.after_request
-def _headers(response: Response) -> Response:
+def browser_headers(response: Response) -> Response:
+    """What every page of a browser-facing face (console, portal) is answered with."""
     response.headers.setdefault(
         "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; form-action 'self'"
     )
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
-    if request.endpoint != "admin.static":
+    if not (request.endpoint or "").endswith(".static"):
         response.headers.setdefault("Cache-Control", "no-store")
     return response
 
@@ -242,38 +242,20 @@ def sign_in():
     session.permanent = True
     session["admin_id"], session["key"] = admin.id, accounts.session_key(admin)
     response = redirect(_local(next_url) or url_for("admin.dashboard"))
-    response.set_cookie(
-        BROWSER_COOKIE,
-        _browser_signer().dumps({"admin": admin.name, "browser": browser or secrets.token_urlsafe(12)}),
-        max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()),
-        path=url_for("admin.sign_in"),
-        secure=request.is_secure,
-        httponly=True,
-        samesite="Strict",
-    )
+    _browsers.issue(response, {"admin": admin.name, "browser": browser or secrets.token_urlsafe(12)})
     return response
 
 
 # A browser an admin signed in from: its sign-ins for that name escape the per-name limit
 # (hotdesk.admin.accounts), so an outsider guessing the name cannot lock the admin out.
 BROWSER_COOKIE = "hotdesk_known_browser"
-BROWSER_COOKIE_LIFETIME = timedelta(days=180)
-
-
-def _browser_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt="hotdesk-admin-known-browser")
+_browsers = KnownBrowserCookie(BROWSER_COOKIE, "hotdesk-admin-known-browser", "admin.sign_in")
 
 
 def _known_browser(name: str) -> str | None:
     """The id of this browser's known-browser cookie if it is genuine, recent and for `name`."""
-    cookie = request.cookies.get(BROWSER_COOKIE)
-    if not cookie:
-        return None
-    try:
-        value = _browser_signer().loads(cookie, max_age=int(BROWSER_COOKIE_LIFETIME.total_seconds()))
-    except BadData:
-        return None
-    if not isinstance(value, dict) or value.get("admin") != name.strip() or not isinstance(value.get("browser"), str):
+    value = _browsers.read()
+    if value is None or value.get("admin") != name.strip() or not isinstance(value.get("browser"), str):
         return None
     return value["browser"][:32]
 
@@ -318,11 +300,15 @@ def extensions():
 
 def _extension_form(extension, form, error: str | None = None, status: int = 200):
     values = setting_values()
+    user = extension.user if extension else None
     return render_template(
         "admin/extension_form.html",
         extension=extension,
         form=form,
         error=error,
+        user=user,  # its account: LOGIN, and the generated password until the user changes it
+        login=users.login_of(db(), user) if user else None,
+        pending_password=people.pending_password(user),
         strong_secrets=values[SECRET_POLICY] is SecretPolicy.STRONG,
         pin_length=values[PIN_LENGTH],
         specials=" ".join(policy.SPECIALS),
@@ -340,18 +326,22 @@ def extension_new():
     if request.method == "GET":
         return _extension_form(None, {})
     form = request.form
+    optional = ("voicemail_pin", "email", "auth_name", "template", "username")
     data = ExtensionData(
         form.get("number", "").strip(),
         form.get("name", ""),
         form.get("secret", ""),
-        *(form.get(name, "").strip() or None for name in ("voicemail_pin", "email", "auth_name", "template")),
+        **{name: form.get(name, "").strip() or None for name in optional},
+        user_password=form.get("user_password") or None,  # as typed; none: generated
     )
     try:
-        admin_extensions.create(db(), data, g.actor, setting_values(), tenant_id=tenant_id())
+        cell = form.get("cell", "").strip() or None
+        extension = admin_extensions.create(db(), data, g.actor, setting_values(), cell=cell, tenant_id=tenant_id())
     except REFUSED as error:
         return _extension_form(None, form, str(error), 422)
-    flash(f"Extension {data.number} added.", "info")
-    return redirect(url_for("admin.extensions", q=data.number))
+    flash(f"Extension {data.number} added, with the user account {users.of_extension(extension).username}.", "info")
+    # Its page shows the generated password, until the user changes it.
+    return redirect(url_for("admin.extension_edit", number=data.number))
 
 
 @bp.route("/extensions/<number>", methods=["GET", "POST"])
@@ -372,11 +362,29 @@ def extension_edit(number: str):
         changes["voicemail_pin"] = None
     try:
         admin_extensions.update(session_, number, changes, g.actor, setting_values(), tenant_id=tenant_id())
+        # The user account goes with the extension: one without (older than accounts) gets it here.
+        users.change(
+            session_,
+            extension,
+            g.actor,
+            username=form.get("username", "").strip() or None,
+            cell=form.get("cell", "").strip(),
+        )
     except REFUSED as error:
         session_.rollback()
         return _extension_form(extension, form, str(error), 422)
     flash(f"Extension {number} saved.", "info")
     return redirect(url_for("admin.extensions", q=number))
+
+
+@bp.post("/extensions/<number>/user-password")
+@_refusals
+def extension_user_password(number: str):
+    """Generate a new account password: shown on the extension's page until the user changes it."""
+    user = users.of_extension(admin_extensions.get(db(), number, tenant_id=tenant_id()))
+    users.set_password(db(), user, g.actor, None, temporary=True)
+    flash(f"A new password was generated for {user.username}: it must be changed at the next sign-in.", "info")
+    return redirect(url_for("admin.extension_edit", number=number))
 
 
 @bp.post("/extensions/<number>/delete")
@@ -426,6 +434,12 @@ def extensions_import():
         flash(
             f"{len(imported.rows)} extension(s) imported: {added} added, {len(imported.rows) - added} updated.", "info"
         )
+        if imported.passwords:
+            flash(
+                f"{len(imported.passwords)} user account(s) opened with a generated password: each extension's page"
+                " shows it until its user changes it at the first sign-in.",
+                "info",
+            )
         warnings = admin_extensions.import_warnings(imported.rows, setting_values())
         if warnings:
             flash(_import_warning(warnings), "warning")

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from hotdesk import policy, tenancy
+from hotdesk import people, policy, tenancy
 from hotdesk.admin import (
     AdminError,
     Conflict,
@@ -26,6 +26,7 @@ from hotdesk.admin import (
     lockouts,
     phones,
     pins,
+    users,
 )
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.admin import settings as admin_settings
@@ -170,8 +171,12 @@ def http_error(error: HTTPException) -> Response | HTTPException:
 
 
 def _body(
-    allowed: tuple[str, ...], required: tuple[str, ...] = (), nullable: tuple[str, ...] = ()
-) -> dict[str, str | None]:
+    allowed: tuple[str, ...],
+    required: tuple[str, ...] = (),
+    nullable: tuple[str, ...] = (),
+    flags: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    """The JSON object sent: strings (or null where `nullable`), true/false where `flags`."""
     if not request.is_json:
         raise Unsupported("send a JSON object with Content-Type: application/json")
     try:
@@ -187,6 +192,10 @@ def _body(
         if name not in data:
             raise BadRequest(f"{name}: required")
     for name, value in data.items():
+        if name in flags:
+            if not isinstance(value, bool):
+                raise BadRequest(f"{name}: must be true or false")
+            continue
         if not (isinstance(value, str) or (value is None and name in nullable)):
             raise BadRequest(f"{name}: must be a string" + (" or null" if name in nullable else ""))
         if value is not None and ("\x00" in value or (not value.isascii() and not _encodes(value))):
@@ -251,9 +260,23 @@ def extension_json(extension) -> dict:
         "auth_name": extension.auth_name,
         "email": extension.email,
         "has_voicemail_pin": extension.voicemail_pin is not None,
+        "username": extension.user.username if extension.user else None,
+        "cell": extension.user.cell if extension.user else None,
+        "must_change_password": extension.user.must_change_password if extension.user else None,
         "pins": [
             {"brand": pin.brand, "template": pin.template.name} for pin in sorted(extension.pins, key=lambda p: p.brand)
         ],
+    }
+
+
+def user_password_json(user, generated: str | None = None) -> dict:
+    """The account's LOGIN and the password its manager may read: a generated one, until the
+    person changes it (never one a person or admin chose)."""
+    return {
+        "username": user.username,
+        "login": users.login_of(db(), user),
+        "user_password": generated or people.pending_password(user),
+        "must_change_password": user.must_change_password,
     }
 
 
@@ -353,15 +376,24 @@ def extensions_list() -> Response:
     return _page(page, extension_json)
 
 
+ACCOUNT_FIELDS = ("username", "cell")
+
+
 @bp.post("/extensions")
 def extensions_create() -> Response:
-    fields = ("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template")
-    data = _body(fields, required=("number", "name", "secret"), nullable=fields[3:])
+    """With its user account: `username` (default: made of the name), `user_password` (default:
+    generated, then readable with the secrets scope at /extensions/{number}/user-password)."""
+    fields = ("number", "name", "secret", "voicemail_pin", "email", "auth_name", "template", "username")
+    data = _body(
+        (*fields, "user_password", "cell"), required=("number", "name", "secret"), nullable=(*fields[3:], "cell")
+    )
+    cell = data.pop("cell", None)
     extension = admin_extensions.create(
         db(),
         ExtensionData(**{k: v for k, v in data.items() if v is not None}),
         g.actor,
         setting_values(),
+        cell=cell,
         tenant_id=tenant_id(),
     )
     response = jsonify(extension_json(extension))
@@ -379,10 +411,36 @@ def extensions_get(number: str) -> Response:
 
 @bp.patch("/extensions/<number>")
 def extensions_update(number: str) -> Response:
-    data = _body(admin_extensions.EDITABLE, nullable=("voicemail_pin", "email", "auth_name", "template"))
-    return jsonify(
-        extension_json(admin_extensions.update(db(), number, data, g.actor, setting_values(), tenant_id=tenant_id()))
+    data = _body(
+        (*admin_extensions.EDITABLE, *ACCOUNT_FIELDS),
+        nullable=("voicemail_pin", "email", "auth_name", "template", "cell"),
     )
+    account = {name: data.pop(name) for name in ACCOUNT_FIELDS if name in data}
+    extension = admin_extensions.update(db(), number, data, g.actor, setting_values(), tenant_id=tenant_id())
+    if account:  # an extension without an account (older than accounts) gets one here
+        cell = (account["cell"] or "") if "cell" in account else None  # null or "": no cell
+        users.change(db(), extension, g.actor, username=account.get("username"), cell=cell)
+    return jsonify(extension_json(extension))
+
+
+@bp.get("/extensions/<number>/user-password")
+def extensions_user_password(number: str) -> Response:
+    """The account's pending generated password (null once the person changed it)."""
+    return jsonify(user_password_json(users.of_extension(admin_extensions.get(db(), number, tenant_id=tenant_id()))))
+
+
+@bp.post("/extensions/<number>/user-password")
+def extensions_set_user_password(number: str) -> Response:
+    """Set the account's password (`password`; `temporary`: to be changed at the next sign-in), or
+    without `password` generate one, answered once here and readable until the person changes it."""
+    data = (
+        _body(("password", "temporary"), nullable=("password",), flags=("temporary",))
+        if request.content_length or request.is_json
+        else {}
+    )
+    user = users.of_extension(admin_extensions.get(db(), number, tenant_id=tenant_id()))
+    made = users.set_password(db(), user, g.actor, data.get("password"), temporary=bool(data.get("temporary")))
+    return jsonify(user_password_json(user, made.password))
 
 
 @bp.delete("/extensions/<number>")
@@ -426,9 +484,13 @@ def extensions_import() -> Response:
     preview, dry_run = _csv_import(admin_extensions.preview_import, admin_extensions.import_csv)
     rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
     warnings = admin_extensions.import_warnings(preview.rows, setting_values())
-    return _import_answer(
-        dry_run, rows, preview.errors, weak_secrets=warnings.weak_secrets, weak_pins=warnings.weak_pins
-    )
+    extra: dict[str, Any] = {"weak_secrets": warnings.weak_secrets, "weak_pins": warnings.weak_pins}
+    if not dry_run and "secrets" in g.scopes:  # else each is read with the secrets scope at .../user-password
+        extra["user_passwords"] = [
+            {"extension": made.extension, "username": made.username, "user_password": made.password}
+            for made in preview.passwords
+        ]
+    return _import_answer(dry_run, rows, preview.errors, **extra)
 
 
 @bp.get("/extensions/export")

@@ -10,11 +10,24 @@ from functools import cache
 
 from hotdesk.admin import MAX_PAGE_SIZE, history, phones
 from hotdesk.admin.templates import MAX_BODY
+from hotdesk.people import CELL_PATTERN, MIN_PASSWORD, USERNAME_PATTERN
 
 STRING = {"type": "string"}
 NULLABLE = {"type": ["string", "null"]}
 TIME = {"type": ["string", "null"], "format": "date-time"}
 NUMBER_PATTERN = "^[0-9A-Za-z+*#_.-]{1,32}$"
+USERNAME = {
+    "type": "string",
+    "pattern": USERNAME_PATTERN,
+    "description": "the user account's username (stored in lower case), unique in the tenant, not the number",
+}
+CELL = {"type": ["string", "null"], "pattern": CELL_PATTERN, "description": "the user's cell (mobile) number"}
+USER_PASSWORD = {
+    "type": "string",
+    "minLength": MIN_PASSWORD,
+    "maxLength": 128,
+    "description": "printable characters; never the SIP secret or the voicemail PIN",
+}
 SECRET = {
     "type": "string",
     "minLength": 1,
@@ -141,8 +154,33 @@ SCHEMAS = {
             "email": NULLABLE,
             "has_voicemail_pin": {"type": "boolean"},
             "pins": {"type": "array", "items": _ref("Pinned")},
+            "username": {"type": ["string", "null"], "description": "null: no user account (yet)"},
+            "cell": NULLABLE,
+            "must_change_password": {
+                "type": ["boolean", "null"],
+                "description": "the user must change the account password at the next sign-in",
+            },
         },
-        description="Never carries the SIP secret or the voicemail PIN",
+        description="Never carries the SIP secret, the voicemail PIN or an account password",
+    ),
+    "UserPassword": _obj(
+        {
+            "username": STRING,
+            "login": {"type": "string", "description": "what the user signs in with: username@sipdomain"},
+            "user_password": {
+                "type": ["string", "null"],
+                "description": "a generated password until the user changes it; null for one a person chose",
+            },
+            "must_change_password": {"type": "boolean"},
+        }
+    ),
+    "NewUserPassword": _obj(
+        {
+            "password": USER_PASSWORD | {"type": ["string", "null"]},
+            "temporary": {"type": "boolean", "description": "the user must change it at the next sign-in"},
+        },
+        required=(),
+        description="No password (or null): one is generated, to be changed at the next sign-in",
     ),
     "ExtensionPage": _page("Extension"),
     "NewExtension": _obj(
@@ -154,6 +192,10 @@ SCHEMAS = {
             "email": {"type": ["string", "null"], "maxLength": 254},
             "auth_name": {"type": ["string", "null"], "maxLength": 64},
             "template": {"type": ["string", "null"], "description": "pin to brand/name"},
+            "username": USERNAME | {"type": ["string", "null"], "description": "default: made of the name"},
+            "user_password": USER_PASSWORD
+            | {"type": ["string", "null"], "description": "default: generated, to be changed at the first sign-in"},
+            "cell": CELL,
         },
         required=("number", "name", "secret"),
     ),
@@ -165,6 +207,8 @@ SCHEMAS = {
             "email": {"type": ["string", "null"], "maxLength": 254},
             "auth_name": {"type": ["string", "null"], "maxLength": 64},
             "template": {"type": ["string", "null"]},
+            "username": USERNAME | {"description": "renames the user account, or opens one for an extension without"},
+            "cell": CELL,
         },
         required=(),
         description="Fields left out keep their value; null or empty clears an optional field",
@@ -335,12 +379,23 @@ SCHEMAS = {
 
 
 # Operations whose answer carries SIP secrets, PINs or provisioning passwords: the secrets scope.
+# An import's generated user passwords: answered to a token with the secrets scope only, so optional.
+SCHEMAS["ImportResult"]["properties"]["user_passwords"] = {
+    "type": "array",
+    "items": _obj({"extension": STRING, "username": STRING, "user_password": STRING}),
+    "description": "the passwords the import generated for new user accounts, once; only to a token with the"
+    " secrets scope (the others read each at /extensions/{number}/user-password)",
+}
+
+
 # A weak secret's or PIN's reasons say much of it ("one digit repeated"): the secrets scope too.
 SECRET_OPERATIONS = {
     ("/extensions/export", "get"),
     ("/extensions/weak-secrets", "get"),
     ("/extensions/weak-pins", "get"),
     ("/tenants", "post"),
+    ("/extensions/{number}/user-password", "get"),
+    ("/extensions/{number}/user-password", "post"),
 }
 
 # Every operation acts for one tenant (hotdesk.web.api._tenant_of): a tenant token's own; a system
@@ -424,9 +479,26 @@ def _document() -> dict:
                     "Delete an extension; the phones it is logged into are logged out", {204: ("Deleted", None)}, (404,)
                 ),
             },
+            "/extensions/{number}/user-password": {
+                "parameters": [NUMBER],
+                "get": _operation(
+                    "The user account's LOGIN, and its generated password until the user changes it",
+                    {200: (ok, _json(_ref("UserPassword")))},
+                    (404,),
+                ),
+                "post": _operation(
+                    "Set the user account's password, or generate one (answered once here); the user's portal"
+                    " sessions end",
+                    {200: (ok, _json(_ref("UserPassword")))},
+                    (404, 415, 422),
+                    body=_json(_ref("NewUserPassword")),
+                    body_required=False,
+                ),
+            },
             "/extensions/import": {
                 "post": _operation(
-                    "Import a CSV (extension,name,secret[,voicemail_pin,email,auth_name,template]), all or nothing",
+                    "Import a CSV (extension,name,secret[,voicemail_pin,email,auth_name,template,username,"
+                    "user_password]), all or nothing; an extension without a user account gets one",
                     {
                         200: ("Imported, or with dry_run what would be", _json(_ref("ImportResult"))),
                         422: ("Refused: every bad row in `errors`, nothing written", _json(_ref("ImportResult"))),

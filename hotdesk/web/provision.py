@@ -1,4 +1,7 @@
 """/provision/<file>: authenticate, recognise the phone, choose its template, render its file.
+/provision/t/<provisioning_path>/<file>: the same for phones that send no HTTP credentials (Cisco
+enterprise): the tenant's secret path stands for its provisioning credentials, and means exactly
+what they mean (the tenant, never a device).
 /provision/fast/<mac>/<sig>/<file>: the same, for nginx's fast path (hotdesk.published)."""
 
 from __future__ import annotations
@@ -58,6 +61,22 @@ def provisioning_file(filename: str) -> Response:
     assert by_device is not None  # authenticated, by a device's own credentials
     act_for_tenant(by_device.tenant_id)
     return _answer(filename, by_device)
+
+
+@bp.route("/t/<secret>/", defaults={"filename": ""})
+@bp.route("/t/<secret>/<path:filename>")
+def tenant_path_file(secret: str, filename: str) -> Response:
+    """A file asked for under a tenant's provisioning path: as if with its provisioning credentials.
+    A wrong path is an unknown file, and counts as a failed authentication."""
+    if ratelimit.provisioning_auth_throttled():
+        return ratelimit.too_many_failures()
+    tenant = snapshot().provisioning_paths.get(secret)
+    if tenant is None:
+        ratelimit.provisioning_auth_failed(None)
+        log.warning("provisioning: unknown provisioning path (ip=%s)", client_ip())  # the path itself stays out
+        return _not_found()
+    act_for_tenant(tenant)
+    return _answer(filename, None)
 
 
 @bp.route("/fast/<mac>/<sig>/<path:filename>")

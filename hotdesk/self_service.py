@@ -1,0 +1,356 @@
+"""What a person does with their own account (the portal, /portal/): sign in, change the password
+and the PIN, see and end their desk-phone logins, read their own history.
+
+Sign-ins are throttled as phone logins are (hotdesk.lockout's progressive Policy, the tenant's
+lockout_* settings), counted from the history, per account and per address. The per-account
+count would let anyone lock a person out by typing their LOGIN; so, as for admins
+(hotdesk.admin.accounts), a browser the person signed in from carries a signed cookie naming them
+(OWASP's device cookie): its failures are counted on their own, and neither the account's count
+from other browsers nor the address's count refuses it. An unknown LOGIN is counted like an
+account, under a keyed hash of what was typed (someone typing their password into the LOGIN
+field must not find it in the history): the answers and their timing do not tell which LOGINs
+exist.
+
+Every sign-in, failed sign-in, password change and PIN change is an event of the person's tenant
+and extension; no password or PIN is in it. Functions flush; the caller commits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy.orm import Session, joinedload
+
+from hotdesk import events, hotdesking, lockout, people, policy
+from hotdesk.db import serialize_logins, serialize_sign_ins
+from hotdesk.models import DEFAULT_TENANT_ID, Device, Event, EventKind, Mapping, Tenant, User, utcnow
+from hotdesk.settings import LOCKOUT_ATTEMPTS, LOCKOUT_MAX_MINUTES, LOCKOUT_MINUTES, PIN_LENGTH, SettingValues
+
+WRONG = "Wrong login or password."
+ADDRESS_FACTOR = 4  # the per-address limit is this many accounts' worth: an office shares one address
+RECENT = 30  # events on the "my recent logins" list
+# What the person sees of their own history: their desk-phone logins and their account.
+OWN_KINDS = (
+    EventKind.LOGIN,
+    EventKind.LOGOUT,
+    EventKind.LOGIN_FAILED,
+    EventKind.LOCKOUT,
+    EventKind.USER_SIGNIN,
+    EventKind.USER_SIGNIN_FAILED,
+    EventKind.PASSWORD_CHANGED,
+    EventKind.PIN_CHANGED,
+)
+
+
+class SignInRefused(people.PeopleError):
+    def __init__(self, message: str, retry_after: timedelta | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class NotYours(people.PeopleError):
+    """A phone the person is not logged in on: answered as if it did not exist."""
+
+
+@dataclass(frozen=True)
+class KnownBrowser:
+    """A genuine known-browser cookie (the web face checked its signature): whom it knows, its id."""
+
+    user_id: int
+    browser: str
+
+
+@dataclass
+class Attempt:
+    """A sign-in written down as a failure before its password is checked (see begin_sign_in)."""
+
+    event: Event
+    user: User | None
+
+
+def begin_sign_in(
+    session: Session,
+    settings_for: Callable[[int], SettingValues],
+    login: str,
+    ip: str | None,
+    browser: KnownBrowser | None,
+    key: bytes,
+) -> Attempt:
+    """Refuse the attempt if a lock holds (SignInRefused with retry_after); else write it down as a
+    failure. The caller commits at once, which releases the sign-in lock, and then calls
+    finish_sign_in: of racing attempts exactly as many as the policy allows get their password
+    checked, and the slow check runs outside the lock. `key`: keys the hash unknown LOGINs are
+    counted under (the app's secret key)."""
+    login = "".join(ch for ch in login if ch.isprintable()).strip()[:400]
+    serialize_sign_ins(session, of_people=True)
+    now = utcnow()
+    user = people.find(session, login) if login else None
+    # An unknown LOGIN is judged by the policy of the tenant its domain names, as a known one would be.
+    tenant_id = user.tenant_id if user is not None else _tenant_named(session, login)
+    known = browser.browser if browser is not None and user is not None and browser.user_id == user.id else None
+    policy = _policy(settings_for(tenant_id))
+    account = _account(user, login, key)
+    locks = [policy.lock(_account_failures(session, account, _browser_detail(known), now, policy), now)]
+    if known is None:
+        # The installation's policy: an address is no tenant's, and LOGINs of a lenient tenant must not widen it.
+        each = _policy(settings_for(DEFAULT_TENANT_ID))
+        address_policy = lockout.Policy(each.attempts * ADDRESS_FACTOR, each.first, each.longest, each.longest)
+        locks.append(address_policy.lock(_address_failures(session, ip, now, address_policy), now))
+    lock = max((lock for lock in locks if lock), key=lambda lock: lock.until, default=None)
+    if lock is not None:
+        wait = lock.remaining(now)
+        minutes = -(-int(wait.total_seconds()) // 60)
+        raise SignInRefused(f"Too many failed sign-ins. Try again in {minutes} minute(s).", wait)
+    event = events.record(
+        session,
+        EventKind.USER_SIGNIN_FAILED,
+        extension=user.extension.number if user is not None else None,
+        ip=ip,
+        actor=_actor(session, user) if user is not None else account.actor,
+        detail=_browser_detail(known),
+        tenant_id=tenant_id,
+    )
+    session.flush()
+    return Attempt(event, user)
+
+
+def _tenant_named(session: Session, login: str) -> int:
+    _name, at, domain = login.rpartition("@")
+    found = session.scalar(select(Tenant.id).where(Tenant.sip_domain == domain.lower())) if at else None
+    return found if found is not None else DEFAULT_TENANT_ID
+
+
+def finish_sign_in(session: Session, attempt: Attempt, password: str) -> User:
+    """The person, once the password is right (the attempt becomes a sign-in); else SignInRefused.
+    As slow for an unknown LOGIN as for a known one (people.verify)."""
+    user = attempt.user
+    if not people.verify(user, password) or user is None:
+        raise SignInRefused(WRONG)
+    attempt.event.kind = EventKind.USER_SIGNIN.value
+    session.flush()
+    return user
+
+
+def _policy(settings: SettingValues) -> lockout.Policy:
+    """The tenant's lockout policy. With lockouts off (lockout_attempts 0, for phones) an account
+    is still throttled, by the defaults: its password is worth more than a desk-phone PIN."""
+    policy = lockout.Policy.of(settings)
+    if policy.on:
+        return policy
+    attempts, first, longest = (
+        int(spec.default()) for spec in (LOCKOUT_ATTEMPTS, LOCKOUT_MINUTES, LOCKOUT_MAX_MINUTES)
+    )
+    return lockout.Policy(attempts, timedelta(minutes=first), timedelta(minutes=longest))
+
+
+@dataclass(frozen=True)
+class _Account:
+    """Which history rows are one account's: a person's by tenant and extension (an admin's unlock
+    of the extension lifts it, as it lifts the extension's PIN lock); an unknown LOGIN's by its hash."""
+
+    where: ColumnElement[bool]
+    actor: str
+
+
+def _account(user: User | None, login: str, key: bytes) -> _Account:
+    if user is not None:
+        return _of_extension(user.tenant_id, user.extension.number)
+    actor = "unknown " + hmac.new(key, login.encode(), hashlib.sha256).hexdigest()[:24]
+    return _Account(and_(Event.extension.is_(None), Event.actor == actor), actor)
+
+
+def _of_extension(tenant_id: int, number: str) -> _Account:
+    return _Account(and_(Event.tenant_id == tenant_id, Event.extension == number), number)
+
+
+def _browser_detail(browser: str | None) -> str | None:
+    return f"known browser {browser}" if browser else None
+
+
+def _actor(session: Session, user: User) -> str:
+    return login_of(session, user)[:64]
+
+
+def login_of(session: Session, user: User) -> str:
+    """How the person types their LOGIN."""
+    tenant = session.get(Tenant, user.tenant_id)
+    return people.login_of(user, tenant.sip_domain if tenant is not None else None)
+
+
+_SIGN_IN_KINDS = (EventKind.USER_SIGNIN.value, EventKind.USER_SIGNIN_FAILED.value, EventKind.UNLOCK.value)
+
+
+def _account_failures(
+    session: Session, account: _Account, detail: str | None, now: datetime, policy: lockout.Policy
+) -> list[datetime]:
+    """The account's failed sign-ins from this browser (a known one's own, else every unknown
+    browser's), newest first, since the latest sign-in from there or an admin's unlock."""
+    rows = session.execute(
+        select(Event.at, Event.kind, Event.detail)
+        .where(account.where, Event.kind.in_(_SIGN_IN_KINDS), Event.at > now - policy.memory)
+        .order_by(Event.at.desc(), Event.id.desc())
+        .limit(lockout.MOST_FAILURES_READ)
+    )
+    failures = []
+    for at, kind, from_browser in rows:
+        if kind == EventKind.UNLOCK.value:
+            break
+        if from_browser != detail:
+            continue  # another browser's count
+        if kind == EventKind.USER_SIGNIN.value:
+            break
+        failures.append(at)
+    return failures
+
+
+def _address_failures(session: Session, ip: str | None, now: datetime, policy: lockout.Policy) -> list[datetime]:
+    """Failed sign-ins from this address lately, newest first. No sign-in resets them: a sprayer
+    with an account of their own could reset the count between guesses."""
+    if not ip:
+        return []
+    return list(
+        session.scalars(
+            select(Event.at)
+            .where(Event.ip == ip, Event.kind == EventKind.USER_SIGNIN_FAILED.value, Event.at > now - policy.memory)
+            .order_by(Event.at.desc(), Event.id.desc())
+            .limit(lockout.MOST_FAILURES_READ)
+        )
+    )
+
+
+UNKNOWN_BROWSERS = "portal sign-in, from browsers it has not signed in from"
+
+
+def sign_in_locks(
+    session: Session, settings: SettingValues, now: datetime | None = None, *, tenant_id: int = DEFAULT_TENANT_ID
+) -> list[lockout.Lockout]:
+    """The tenant's people whose portal sign-in is locked now (for browsers they have not signed in
+    from), as admins see PIN lockouts; an admin's unlock of the extension lifts it."""
+    policy, now = _policy(settings), now or utcnow()
+    candidates = session.scalars(
+        select(Event.extension)
+        .where(
+            Event.tenant_id == tenant_id,
+            Event.kind == EventKind.USER_SIGNIN_FAILED.value,
+            Event.extension.is_not(None),
+            Event.detail.is_(None),
+            Event.at > now - policy.memory,
+        )
+        .group_by(Event.extension)
+        .having(func.count() >= policy.attempts)
+        .order_by(func.max(Event.at).desc())
+        .limit(lockout.LISTED)
+    )
+    found = []
+    for number in candidates:
+        if number is None:  # never comes (the query), but the column allows it
+            continue
+        failures = _account_failures(session, _of_extension(tenant_id, number), None, now, policy)
+        if lock := policy.lock(failures, now):
+            found.append(lockout.Lockout("extension", number, UNKNOWN_BROWSERS, lock.until, lock.level, lock.failures))
+    return found
+
+
+def end_sessions(session: Session, user: User) -> None:
+    """Sign the person out of every browser: each session carries the epoch it began in."""
+    user.session_epoch += 1
+    session.flush()
+
+
+def change_password(session: Session, user: User, current: str, new: str, ip: str | None) -> None:
+    """people.change_own_password, in the history. Every other session of the person ends."""
+    people.change_own_password(session, user, current, new)
+    _record(session, user, EventKind.PASSWORD_CHANGED, ip)
+    session.flush()
+
+
+def change_pin(session: Session, user: User, pin: str, ip: str | None, settings: SettingValues) -> None:
+    """The person's voicemail and hot-desk PIN: the next login on a phone asks for this one. The
+    tenant's PIN policy (`pin_length`), and none anyone would try first (hotdesk.policy.weak_pin)."""
+    extension = user.extension
+    problem = policy.weak_pin(pin, extension.number, settings[PIN_LENGTH])
+    if problem is not None:
+        raise people.PeopleError(f"PIN refused: {problem}.")
+    extension.voicemail_pin = pin
+    _record(session, user, EventKind.PIN_CHANGED, ip)
+    session.flush()
+
+
+def _record(session: Session, user: User, kind: EventKind, ip: str | None, detail: str | None = None) -> None:
+    events.record(
+        session,
+        kind,
+        extension=user.extension.number,
+        ip=ip,
+        actor=_actor(session, user),
+        detail=detail,
+        tenant_id=user.tenant_id,
+    )
+
+
+@dataclass(frozen=True)
+class DeskPhone:
+    """A phone the person is logged in on."""
+
+    mac: str
+    brand: str
+    model: str | None
+    since: datetime
+    expires_at: datetime | None
+    ip: str | None
+    address: str  # the server address it registers to: external or internal
+
+
+def desk_phones(session: Session, user: User) -> list[DeskPhone]:
+    """Where the person is logged in, the latest first."""
+    mappings = session.scalars(
+        select(Mapping)
+        .where(Mapping.extension_id == user.extension_id)
+        .options(joinedload(Mapping.device))
+        .order_by(Mapping.since.desc(), Mapping.id.desc())
+    )
+    return [
+        DeskPhone(
+            m.device.mac, m.device.brand, m.device.model, m.since, m.expires_at, m.device.last_ip, m.address.value
+        )
+        for m in mappings
+    ]
+
+
+def log_out_there(session: Session, user: User, mac: str, ip: str | None) -> Device:
+    """End the person's login on the phone `mac`; NotYours if they are not logged in there (also
+    when another person is, or was just now: decided under the login lock). The caller tells the
+    phone to reload (admin.phones.tell_reload) and commits."""
+    serialize_logins(session)
+    device = session.scalar(
+        select(Device)
+        .join(Mapping, Mapping.device_id == Device.id)
+        .where(Device.mac == mac.strip().lower()[:12], Mapping.extension_id == user.extension_id)
+    )
+    if device is None:
+        raise NotYours("You are not logged in on that phone (any more).")
+    hotdesking.logout(session, device, ip=ip, actor=_actor(session, user))
+    return device
+
+
+def recent(session: Session, user: User, limit: int = RECENT) -> list[Event]:
+    """The person's own history, the latest first: their extension in their tenant, since their
+    account was made (a number handed on does not bring its former holder's history)."""
+    return list(
+        session.scalars(
+            select(Event)
+            .where(
+                Event.tenant_id == user.tenant_id,
+                Event.extension == user.extension.number,
+                Event.kind.in_([kind.value for kind in OWN_KINDS]),
+                Event.at >= user.created_at,
+            )
+            .order_by(Event.at.desc(), Event.id.desc())
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,302 @@
+"""/portal/: the user portal. A person signs in with their LOGIN and account password, changes a
+generated password first, sees the desk phones they are logged in on and logs out there, changes
+their PIN, reads their own recent logins. Server-rendered, no script; the rules are in
+hotdesk.self_service and hotdesk.people.
+
+Its own session cookie (`hotdesk_portal`, path /portal, HttpOnly, SameSite=Lax, Secure on
+HTTPS): a person and an admin in one browser do not sign each other out, and neither cookie opens
+the other face. The session holds the user's id and session epoch: a password change (here, by an
+admin, from the CLI) or a sign-out moves the epoch on and ends every other session. CSRF tokens
+on every form (Flask-WTF, as the console).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from importlib import resources
+
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface, SessionInterface, SessionMixin
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+
+from hotdesk import people, self_service
+from hotdesk.admin import phones
+from hotdesk.brands import BRANDS
+from hotdesk.models import Event, EventKind, User
+from hotdesk.settings import PIN_LENGTH, TIMEZONE, PinLength
+from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, settings, snapshot
+from hotdesk.web.admin import browser_headers, csrf
+from hotdesk.web.known_browser import KnownBrowserCookie
+
+PREFIX = "/portal"
+bp = Blueprint(
+    "portal",
+    __name__,
+    url_prefix=PREFIX,
+    template_folder=str(resources.files("hotdesk") / "templates"),
+    static_folder=str(resources.files("hotdesk") / "static" / "portal"),
+    static_url_path="/static",
+)
+OPEN = ("portal.sign_in", "portal.static")  # reached without a session
+BEFORE_PASSWORD_CHANGE = ("portal.password", "portal.sign_out")  # all a generated password opens
+
+
+class _PortalSession(SecureCookieSessionInterface):
+    """The portal's own cookie, signed apart from the console's."""
+
+    salt = "hotdesk-portal-session"
+
+    def get_cookie_name(self, app: Flask) -> str:
+        return "hotdesk_portal"
+
+    def get_cookie_path(self, app: Flask) -> str:
+        return PREFIX
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or bool(app.config["SESSION_COOKIE_SECURE"])
+
+
+class _SessionPerFace(SessionInterface):
+    """The portal's session for /portal, the console's (or whatever the app had) elsewhere."""
+
+    def __init__(self, others: SessionInterface):
+        self.portal, self.others = _PortalSession(), others
+
+    def _for(self, path: str) -> SessionInterface:
+        return self.portal if path == PREFIX or path.startswith(PREFIX + "/") else self.others
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        return self._for(request.path).open_session(app, request)
+
+    def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
+        self._for(request.path).save_session(app, session, response)
+
+
+def init_app(app: Flask) -> None:
+    """After the console's init_app: its CSRF protection and session settings are the portal's too."""
+    app.session_interface = _SessionPerFace(app.session_interface)
+    app.register_blueprint(bp)
+
+
+@bp.before_request
+def _guard() -> ResponseReturnValue | None:
+    if carries_nul():
+        abort(400, "NUL characters are not allowed.")
+    if request.method == "POST":
+        csrf.protect()
+    if request.endpoint in OPEN:
+        return None
+    user = db().get(User, session["user_id"]) if isinstance(session.get("user_id"), int) else None
+    if user is None or session.get("epoch") != user.session_epoch:
+        session.clear()
+        return redirect(url_for("portal.sign_in"))
+    g.user = user
+    act_for_tenant(user.tenant_id)
+    if user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
+        return redirect(url_for("portal.password"))
+    return None
+
+
+bp.after_request(browser_headers)
+
+
+@bp.errorhandler(CSRFError)
+def _csrf_failed(error: CSRFError) -> tuple[str, int]:
+    message = f"{error.description} The form expired or came from elsewhere: go back, reload and try again."
+    return render_template("portal/error.html", title="Form expired", message=message), 400
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(404)
+def _http_error(error) -> tuple[str, int]:
+    return render_template("portal/error.html", title=error.name, message=error.description), error.code
+
+
+# signing in and out
+
+
+@bp.route("/sign-in", methods=["GET", "POST"])
+def sign_in():
+    if request.method == "GET":
+        return render_template("portal/sign_in.html")
+    login = request.form.get("login", "")
+    browser = _known_browser()
+    session_ = db()
+    try:
+        attempt = self_service.begin_sign_in(
+            session_, snapshot().settings_for, login, client_ip(), browser, current_app.config["SECRET_KEY"].encode()
+        )
+        session_.commit()  # written down as a failure, and the sign-in lock released, before the slow check
+        user = self_service.finish_sign_in(session_, attempt, request.form.get("password", ""))
+    except self_service.SignInRefused as refused:
+        session_.rollback()
+        status = 429 if refused.retry_after else 401
+        page = render_template("portal/sign_in.html", error=str(refused), login=login)
+        refusal = Response(page, status)
+        if refused.retry_after:
+            refusal.headers["Retry-After"] = str(int(refused.retry_after.total_seconds()) + 1)
+        return refusal
+    session.clear()  # no value from before the sign-in survives it
+    session.permanent = True
+    session["user_id"], session["epoch"] = user.id, user.session_epoch
+    response = redirect(url_for("portal.password" if user.must_change_password else "portal.home"))
+    known = browser.browser if browser is not None and browser.user_id == user.id else secrets.token_urlsafe(12)
+    _browsers.issue(response, {"user": user.id, "browser": known})
+    return response
+
+
+# A browser the person signed in from: its sign-ins escape the account's and the address's
+# counts (hotdesk.self_service), so someone typing the person's LOGIN elsewhere cannot lock them out.
+BROWSER_COOKIE = "hotdesk_portal_browser"
+_browsers = KnownBrowserCookie(BROWSER_COOKIE, "hotdesk-portal-known-browser", "portal.sign_in")
+
+
+def _known_browser() -> self_service.KnownBrowser | None:
+    value = _browsers.read()
+    if value is None or not isinstance(value.get("user"), int) or not isinstance(value.get("browser"), str):
+        return None
+    return self_service.KnownBrowser(value["user"], value["browser"][:32])
+
+
+@bp.post("/sign-out")
+def sign_out():
+    self_service.end_sessions(db(), g.user)  # a copy of the cookie is worth nothing from now on
+    session.clear()
+    flash("Signed out.", "info")
+    return redirect(url_for("portal.sign_in"))
+
+
+# the person's page
+
+
+@bp.get("/")
+def home():
+    session_ = db()
+    zone = settings()[TIMEZONE]
+
+    def when(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
+
+    return render_template(
+        "portal/home.html",
+        phones=self_service.desk_phones(session_, g.user),
+        recent=self_service.recent(session_, g.user),
+        login=self_service.login_of(session_, g.user),
+        when=when,
+        zone=str(zone),
+        phone_name=lambda phone: _phone_name(phone.brand, phone.model),
+        describe=_describe,
+        failures=FAILURES,
+        pin_rule=_pin_rule(settings()[PIN_LENGTH]),
+    )
+
+
+FAILURES = (EventKind.LOGIN_FAILED, EventKind.USER_SIGNIN_FAILED, EventKind.LOCKOUT)
+
+
+def _describe(event: Event) -> str:
+    """One line of the person's history, in their words."""
+    phone = f"{_phone_name(event.brand or '', event.model)} ({event.mac})"
+    by = f" by {event.actor}" if event.actor else ""
+    match event.kind:
+        case EventKind.LOGIN:
+            return f"Logged in on the {phone}" + (" by an administrator" if event.actor else "")
+        case EventKind.LOGOUT:
+            return f"Logged out of the {phone}{by}" + (f": {event.detail}" if event.detail else "")
+        case EventKind.LOGIN_FAILED:
+            why = "locked" if event.detail in ("phone_locked", "extension_locked", "locked_out") else "wrong PIN"
+            return f"Failed login on the {phone} ({why})"
+        case EventKind.LOCKOUT:
+            return f"Locked after failed logins: {event.detail}"
+        case EventKind.USER_SIGNIN:
+            return f"Signed in here from {event.ip or 'an unknown address'}"
+        case EventKind.USER_SIGNIN_FAILED:
+            return f"Failed sign-in here from {event.ip or 'an unknown address'} (wrong password)"
+        case EventKind.PASSWORD_CHANGED:
+            return "Password changed" + (f" from {event.ip}" if event.ip else "")
+        case EventKind.PIN_CHANGED:
+            return "PIN changed" + (f" from {event.ip}" if event.ip else "")
+    return event.kind
+
+
+def _pin_rule(length: PinLength) -> str:
+    return f"{length.shortest} digits" if length.shortest == length.longest else f"{length} digits"
+
+
+@bp.route("/password", methods=["GET", "POST"])
+def password():
+    forced = g.user.must_change_password
+    if request.method == "GET":
+        return render_template("portal/password.html", forced=forced)
+    form = request.form
+    error = None
+    if form.get("new", "") != form.get("confirm", ""):
+        error = "The two new passwords differ."
+    else:
+        try:
+            self_service.change_password(db(), g.user, form.get("current", ""), form.get("new", ""), client_ip())
+        except people.PeopleError as refused:
+            error = str(refused)
+    if error is not None:
+        return render_template("portal/password.html", forced=forced, error=error), 422
+    session["epoch"] = g.user.session_epoch  # this browser stays signed in; every other one is out
+    flash("Password changed. Every other browser signed in as you is signed out.", "info")
+    return redirect(url_for("portal.home"))
+
+
+@bp.post("/pin")
+def pin():
+    form = request.form
+    error = None
+    if form.get("pin", "") != form.get("confirm", ""):
+        error = "The two PINs differ."
+    else:
+        try:
+            self_service.change_pin(db(), g.user, form.get("pin", ""), client_ip(), settings())
+        except people.PeopleError as refused:
+            error = str(refused)
+    if error is not None:
+        flash(error, "error")
+        return _back_with_nothing_changed()
+    flash("PIN changed: log in on a desk phone with the new one.", "info")
+    return redirect(url_for("portal.home"))
+
+
+@bp.post("/phones/<mac>/logout")
+def log_out_there(mac: str):
+    session_ = db()
+    try:
+        device = self_service.log_out_there(session_, g.user, mac, client_ip())
+    except self_service.NotYours as refused:
+        flash(str(refused), "error")
+        return _back_with_nothing_changed()
+    login = self_service.login_of(session_, g.user)
+    phones.tell_reload(session_, hotdesk().settings, hotdesk().notifier, device, reason=f"logout by {login} (portal)")
+    flash(f"Logged out of the {_phone_name(device.brand, device.model)} ({device.mac}).", "info")
+    return redirect(url_for("portal.home"))
+
+
+def _back_with_nothing_changed():
+    db().rollback()  # the answer is a redirect, which would commit: the refusal changes nothing
+    return redirect(url_for("portal.home"))
+
+
+def _phone_name(brand: str, model: str | None) -> str:
+    label = BRANDS[brand].label if brand in BRANDS else brand
+    return " ".join(part for part in (label, model) if part) or "phone"
