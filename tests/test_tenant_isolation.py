@@ -275,6 +275,19 @@ def provision(path: str) -> Call:
     return lambda w, ids: w.phone.get(path.format(**ids), auth=w.phone.credentials)
 
 
+def made_then_removed(make: Call) -> Call:
+    """Template names are per tenant: acme makes its own (under a name of its own, so the history
+    reads alike in both sweeps) and removes it again, so the routes that follow see acme's
+    templates as they were."""
+
+    def call(w: World, ids: dict):
+        made = make(w, ids)
+        w.console.submit(f"/admin/templates/yealink/{ACME_MADE}/delete", {})
+        return made
+
+    return call
+
+
 def sign_out_and_in(w: World, ids: dict):
     response = w.console.submit("/admin/sign-out")
     assert w.console.sign_in("ann-manager").status_code == 302
@@ -283,6 +296,7 @@ def sign_out_and_in(w: World, ids: dict):
 
 CSV_ROW = "extension,name,secret\n{number},Mallory,Mallory-Secret-1\n"
 TEMPLATE_BODY = "# {template}\n"
+ACME_MADE = "acme-made"
 STRONG = "Long-enough-Password-1"
 
 ROUTES: dict[tuple[str, str], Route] = {
@@ -340,6 +354,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         console_post("/admin/extensions/{number}", lambda ids: {"name": "Mallory", "secret": "Mallory-Secret-1"})
     ),
     ("admin.extension_delete", "POST"): Route(console_post("/admin/extensions/{number}/delete")),
+    ("admin.extension_user_password", "POST"): Route(console_post("/admin/extensions/{number}/user-password")),
     ("admin.extensions_export", "GET"): Route(console_get("/admin/extensions/export.csv")),
     ("admin.extensions_import", "GET"): Route(console_get("/admin/extensions/import")),
     ("admin.extensions_import", "POST"): Route(
@@ -374,9 +389,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("admin.templates", "GET"): Route(console_get("/admin/templates")),
     ("admin.template_new", "GET"): Route(console_get("/admin/templates/new?brand=yealink")),
     ("admin.template_new", "POST"): Route(
-        console_post(
-            "/admin/templates/new",
-            lambda ids: {"brand": "yealink", "name": ids["template"], "body": TEMPLATE_BODY.format(**ids)},
+        made_then_removed(
+            console_post(
+                "/admin/templates/new",
+                lambda ids: {"brand": "yealink", "name": ACME_MADE, "body": TEMPLATE_BODY.format(**ids)},
+            )
         ),
         same=False,
     ),
@@ -399,6 +416,8 @@ ROUTES: dict[tuple[str, str], Route] = {
         api_call("post", "/extensions", json={"number": SHARED, "name": "Mallory", "secret": "Mallory-Secret-1"})
     ),
     ("api.extensions_get", "GET"): Route(api_call("get", "/extensions/{number}")),
+    ("api.extensions_user_password", "GET"): Route(api_call("get", "/extensions/{number}/user-password")),
+    ("api.extensions_set_user_password", "POST"): Route(api_call("post", "/extensions/{number}/user-password")),
     ("api.extensions_update", "PATCH"): Route(api_call("patch", "/extensions/{number}", json={"name": "Mallory"})),
     ("api.extensions_delete", "DELETE"): Route(api_call("delete", "/extensions/{number}")),
     ("api.extensions_unlock", "POST"): Route(api_call("post", "/extensions/{number}/unlock")),
@@ -412,7 +431,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.templates_list", "GET"): Route(api_call("get", "/templates?brand=yealink")),
     ("api.templates_get", "GET"): Route(api_call("get", "/templates/yealink/{template}")),
     ("api.templates_put", "PUT"): Route(
-        api_call("put", "/templates/yealink/{template}", json={"body": TEMPLATE_BODY}), same=False
+        made_then_removed(api_call("put", f"/templates/yealink/{ACME_MADE}", json={"body": TEMPLATE_BODY})), same=False
     ),
     ("api.templates_delete", "DELETE"): Route(api_call("delete", "/templates/yealink/{template}")),
     ("api.templates_set_default", "POST"): Route(api_call("post", "/templates/yealink/{template}/default")),
@@ -464,6 +483,22 @@ ROUTES: dict[tuple[str, str], Route] = {
         ]
     ),
     ("provision.fast_file", "GET"): Route(provision("/provision/fast/{mac}/" + "0" * 32 + "/{mac}.cfg")),
+    ("provision.tenant_path_file", "GET"): Route(provision("/provision/t/" + "0" * 32 + "/{mac}.cfg")),
+    # The portal, with acme's console session (a manager is not a person of the portal: every page
+    # sends them to its sign-in). A person's own isolation — another's or another tenant's phone,
+    # 1001 of another tenant — is tests/test_portal.py's.
+    ("portal.sign_in", "GET"): Route(console_get("/portal/sign-in")),
+    ("portal.sign_in", "POST"): Route(
+        console_post("/portal/sign-in", lambda ids: {"login": f"{ids['admin']}@{ids['tenant']}.example.com"}),
+        same=False,  # the failures count against the address: the second sweep may meet the limit
+    ),
+    ("portal.sign_out", "POST"): Route(console_post("/portal/sign-out")),
+    ("portal.home", "GET"): Route(console_get("/portal/")),
+    ("portal.password", "GET"): Route(console_get("/portal/password")),
+    ("portal.password", "POST"): Route(console_post("/portal/password")),
+    ("portal.pin", "POST"): Route(console_post("/portal/pin", lambda ids: {"pin": "7193", "confirm": "7193"})),
+    ("portal.log_out_there", "POST"): Route(console_post("/portal/phones/{mac}/logout")),
+    ("portal.static", "GET"): Route(console_get("/portal/static/portal.css")),
 }
 
 # Run last: the phone's failed logins write acme's history about the numbers asked for, which
@@ -510,8 +545,12 @@ def _answers(world: World, route: Route, ids: dict, key) -> list:
     responses = answered if isinstance(answered, list) else [answered]
     named = set(ids.values())
     leaks = [leak for leak in world.leaks if leak not in named]
-    # Not the tenant's name (in every name of globex's) nor a bare number (in any date or id).
-    leaks += [value for name, value in GLOBEX.items() if value not in named and name not in ("tenant", "number")]
+    # Not the tenant's name (in every name of globex's) nor a bare number (in any date or id), nor the
+    # template's name: template names are per tenant, so acme's routes that make one make acme's own
+    # of that name (globex's body stays among the leaks).
+    leaks += [
+        value for name, value in GLOBEX.items() if value not in named and name not in ("tenant", "number", "template")
+    ]
     views = []
     for response in responses:
         assert response.status_code < 500, (key, response.status_code)

@@ -50,7 +50,7 @@ def test_a_tenants_own_default_serves_its_phones_and_no_others(client, run, cust
     assert "features.hotdesk_marker" not in globex_phone.boot()
     assert "Ann Acme" in acme_phone.text(acme_phone.login("1001", "1111"))
     assert acme_phone.boot()["features.hotdesk_marker"] == "acme"  # a user's file too
-    assert f"1001\t{ACME_MAC}\tyealink T46S\tyealink/acme\t" in run("mappings", "list")
+    assert f"1001\t{ACME_MAC}\tyealink T46S\tyealink/acme\t" in run("mappings", "list", "--tenant", "acme")
 
     listed = run("templates", "list", "--tenant", "acme", "--brand", "yealink")
     assert listed.splitlines() == ["yealink/acme  (default)", "yealink/default  (system)"]
