@@ -877,6 +877,24 @@ def devices_import(ctx: Context, session: Session, file: Path, dry_run: bool, te
     click.echo(f"{len(imported.changed)} phone(s) added or admitted")
 
 
+@devices.command("hand-over")
+@click.argument("mac")
+@click.option("--tenant", "tenant_name", required=True, metavar="T", help="the tenant it goes to")
+@click.option("--address", help="admit it there at once (default: it waits for the tenant's admin)")
+@with_session
+def devices_hand_over(ctx: Context, session: Session, mac: str, tenant_name: str, address: str | None) -> None:
+    """Hand a phone to another tenant: logged out and told, its own credentials withdrawn, admitted
+    as a new phone of that tenant (at --address, or by its admin)."""
+    tenant_id = tenant_id_of(session, tenant_name)
+    moved = phones.hand_over(session, ctx.settings, ctx.hotdesk.notifier, mac, tenant_id, CLI_ACTOR, address)
+    session.commit()  # the command's commit, early: the NOTIFY goes out after it, and is waited for
+    click.echo(f"{moved.device.mac} is {tenant_name}'s now")
+    if moved.logged_out is not None:
+        click.echo(f"{moved.logged_out.number} logged out of {moved.device.mac}")
+    if moved.notified is not None:
+        click.echo(f"NOTIFY to {moved.device.mac}: {moved.notified.result().detail}")
+
+
 @devices.command("reset-credentials")
 @click.argument("mac")
 @with_session

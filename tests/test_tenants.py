@@ -170,3 +170,40 @@ def test_the_phone_app_follows_its_tenants_settings(run, client, customers):
     globex_phone = YealinkPhone(client, "001565aa000a", credentials=customers["globex"])
     assert "Gus Globex" in globex_phone.text(globex_phone.login("1001", "2222", key="Internal"))
     assert "The internal server address is not set up yet" in refused
+
+
+def test_a_phone_claimed_by_the_wrong_tenant_is_handed_over(run, client, session, customers):
+    # globex's credentials name acme's new phone first (a MAC read off the box, say).
+    squatter = YealinkPhone(client, "001565aa0010", ip="10.20.0.99", credentials=customers["globex"])
+    squatter.boot()
+    assert squatter.credentials != customers["globex"]  # `open`: the squatter was issued its own credentials
+    acme_phone = YealinkPhone(client, "001565aa0010", credentials=customers["acme"])
+    assert acme_phone.fetch("001565aa0010.cfg").status_code == 404
+
+    output = run("devices", "hand-over", "001565aa0010", "--tenant", "acme", "--address", acme_phone.ip)
+    assert "001565aa0010 is acme's now" in output
+    assert squatter.fetch("001565aa0010.cfg").status_code == 401  # its credentials are withdrawn
+    assert "Ann Acme" in acme_phone.text(acme_phone.login("1001", "1111"))
+    tenants = {t.name: t.id for t in session.scalars(select(Tenant))}
+    session.expire_all()
+    assert session.scalar(select(Device.tenant_id).where(Device.mac == "001565aa0010")) == tenants["acme"]
+    handed = session.scalars(select(Event.tenant_id).where(Event.detail.like("%handed over%")))
+    assert sorted(handed) == sorted([tenants["globex"], tenants["acme"]])
+
+
+def test_the_squatters_copy_of_the_credentials_cannot_fetch_after_a_hand_over(run, client, customers):
+    squatter = YealinkPhone(client, "001565aa0011", ip="10.20.0.99", credentials=customers["globex"])
+    squatter.boot()
+    run("devices", "hand-over", "001565aa0011", "--tenant", "acme")
+    # Waiting for acme's admin; the squatter's shared globex credentials name it no more either.
+    assert (
+        YealinkPhone(client, "001565aa0011", ip="10.20.0.99", credentials=customers["globex"])
+        .fetch("001565aa0011.cfg")
+        .status_code
+        == 404
+    )
+    assert (
+        run("devices", "hand-over", "001565aa0011", "--tenant", "acme", code=1)
+        .strip()
+        .endswith("is that tenant's already")
+    )

@@ -348,7 +348,48 @@ def add_known(
 
 
 # MACs are unique across tenants: one another tenant has is refused with this, which names neither.
-ANOTHER_TENANTS = "this MAC cannot be added: a system admin must hand its phone over"
+ANOTHER_TENANTS = "this MAC cannot be added: a system admin must hand its phone over (hotdesk devices hand-over)"
+
+
+@dataclass(frozen=True)
+class HandOver:
+    device: Device
+    logged_out: Extension | None
+    notified: Future[NotifyOutcome] | None
+
+
+def hand_over(
+    session: Session,
+    registry: Settings,
+    notifier: DeviceNotifier,
+    mac: str,
+    to_tenant_id: int,
+    actor: str,
+    address: str | None = None,
+) -> HandOver:
+    """A system admin hands a phone to another tenant: the one whose credentials named it first was
+    the wrong one (a customer may even claim a MAC printed on another's box), or the phone changes
+    hands. It is logged out (and told), its own credentials are withdrawn — whoever holds them is
+    no longer it — and it is admitted as a new phone of its new tenant: at `address` when given,
+    else it waits for that tenant's admin (under `open`, its next fetch is)."""
+    phone = device(session, mac, tenant_of(session, mac))
+    if phone.tenant_id == to_tenant_id:
+        raise Conflict(f"{phone.mac} is that tenant's already")
+    address = check_address(address) if address else None
+    extension = hotdesking.logout(session, phone, actor=actor)
+    notified = None
+    if extension is not None:
+        notified = tell_reload(session, registry, notifier, phone, reason=f"handed over by admin ({actor})")
+    credentials.withdraw(session, phone)
+    record_change(session, actor, f"{phone.mac} handed over to another tenant", device=phone)
+    phone.tenant_id = to_tenant_id
+    phone.mismatch_at = phone.mismatch_detail = None
+    phone.admitted_at = phone.admitted_by = phone.admitted_address = phone.waiting_addresses = None
+    record_change(session, actor, f"{phone.mac} handed over from another tenant", device=phone)
+    if address is not None:
+        _admit(session, phone, actor, address)
+    session.flush()
+    return HandOver(phone, extension, notified)
 
 
 def _added(session: Session, mac: str, actor: str, address: str | None, tenant_id: int) -> Device:
