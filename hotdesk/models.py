@@ -297,6 +297,9 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_extension_at", "extension", "at"),
         Index("ix_events_mac_at", "mac", "at"),
+        # The per-address and per-name counts of sign-in failures (hotdesk.self_service, admin.accounts).
+        Index("ix_events_ip_at", "ip", "at"),
+        Index("ix_events_actor_at", "actor", "at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

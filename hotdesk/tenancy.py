@@ -85,7 +85,9 @@ def add(session: Session, registry: Settings, name: str, sip_domain: str, actor:
     registry.set(session, PROVISIONING_USERNAME.name, username, tenant.id)
     registry.set(session, PROVISIONING_PASSWORD.name, password, tenant.id)
     registry.set(session, PROVISIONING_PATH.name, path, tenant.id)
-    events.record(session, EventKind.ADMIN, tenant_id=tenant.id, actor=actor, detail=f"tenant {name} added")
+    # The operator's doing, in the installation's history (the default tenant's): where a system admin
+    # looks, and where it stays once the tenant is gone.
+    events.record(session, EventKind.ADMIN, tenant_id=DEFAULT_TENANT_ID, actor=actor, detail=f"tenant {name} added")
     session.flush()
     return NewTenant(tenant, username, password, path)
 
@@ -102,7 +104,9 @@ def remove(session: Session, name: str, actor: str) -> None:
     session.execute(delete(Template).where(Template.tenant_id == tenant.id))
     session.execute(delete(TenantSetting).where(TenantSetting.tenant_id == tenant.id))
     session.delete(tenant)
-    events.record(session, EventKind.ADMIN, tenant_id=tenant.id, actor=actor, detail=f"tenant {tenant.name} removed")
+    events.record(
+        session, EventKind.ADMIN, tenant_id=DEFAULT_TENANT_ID, actor=actor, detail=f"tenant {tenant.name} removed"
+    )
     session.flush()
 
 

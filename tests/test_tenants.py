@@ -159,6 +159,14 @@ def test_a_tenant_without_extensions_is_removed_with_its_phones(run, client, ses
     session.expire_all()
     assert session.scalar(select(Device).where(Device.mac == "001565aa0007")) is None
     assert "initech" not in run("tenants", "list")
+    # The operator's history (the installation's) keeps the tenant's coming and going.
+    kept = session.scalars(
+        select(Event).where(Event.kind == EventKind.ADMIN.value, Event.detail.like("tenant initech%"))
+    )
+    assert sorted((event.detail, event.tenant_id) for event in kept) == [
+        ("tenant initech added", 1),
+        ("tenant initech removed", 1),
+    ]
     # Its credentials are gone with it.
     assert YealinkPhone(client, "001565aa0008", credentials=initech).fetch("001565aa0008.cfg").status_code == 401
 
