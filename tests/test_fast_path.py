@@ -107,7 +107,11 @@ def fast_dir(phone) -> Path:
 
 
 def secrets_in(body: bytes) -> list[str]:
-    return [s for s in SECRETS if s.encode() in body]
+    # A secret standing on its own: a 4-digit PIN is found by chance inside random tokens and
+    # signatures (one run in a few hundred), which are letters and digits around it.
+    return [
+        s for s in SECRETS if re.search(rb"(?<![A-Za-z0-9_-])" + re.escape(s.encode()) + rb"(?![A-Za-z0-9_-])", body)
+    ]
 
 
 def log_in(phone, extension="1001", password="4321"):
