@@ -28,7 +28,7 @@ from tests.test_console import PASSWORD, Console, rows, text
 PACKAGE = Path(hotdesk.admin.__file__).parent.parent
 FACES = {  # each face's modules
     "cli": sorted((PACKAGE / "cli").glob("*.py")),
-    "console": [PACKAGE / "web" / "admin.py"],
+    "console": sorted((PACKAGE / "web" / "admin").glob("*.py")),
     "api": [PACKAGE / "web" / "api.py"],
 }
 README = PACKAGE.parent / "README.md"
