@@ -58,6 +58,13 @@ def create_app(
 
         answers = PublishedAnswers(app.wsgi_app, files, running.sightings, nonces)
         app.wsgi_app = answers  # type: ignore[method-assign]
+    if config.metrics:
+        from hotdesk import metrics
+        from hotdesk.web.operations import ProvisioningMetrics
+
+        metrics.attach(running.sessions)
+        if "phones" in faces:
+            app.wsgi_app = ProvisioningMetrics(app.wsgi_app)  # type: ignore[method-assign]
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]

@@ -499,6 +499,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("portal.pin", "POST"): Route(console_post("/portal/pin", lambda ids: {"pin": "7193", "confirm": "7193"})),
     ("portal.log_out_there", "POST"): Route(console_post("/portal/phones/{mac}/logout")),
     ("portal.static", "GET"): Route(console_get("/portal/static/portal.css")),
+    # Operations: the installation's, no tenant's objects (counts move between the sweeps).
+    ("health.healthz", "GET"): Route(console_get("/healthz")),
+    ("health.readyz", "GET"): Route(console_get("/readyz")),
+    ("metrics.scrape", "GET"): Route(console_get("/metrics"), same=False),
 }
 
 # Run last: the phone's failed logins write acme's history about the numbers asked for, which

@@ -18,6 +18,11 @@ log = logging.getLogger("hotdesk.web")
 
 
 def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
+    from hotdesk.web import operations
+
+    app.register_blueprint(operations.health_bp)  # on every listener: the load balancer's check
+    if "admin" in faces and hotdesk_of(app).config.metrics:
+        app.register_blueprint(operations.metrics_bp)
     if "phones" in faces:
         from hotdesk.web import phoneapp, provision, ratelimit
 
@@ -39,6 +44,10 @@ def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
 
 def hotdesk():
     return current_app.extensions["hotdesk"]
+
+
+def hotdesk_of(app: Flask):
+    return app.extensions["hotdesk"]
 
 
 def db() -> Session:
