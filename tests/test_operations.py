@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shutil
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -178,17 +179,25 @@ class CountingClient(LiveClient):
         return response
 
 
-@pytest.mark.slow
-def test_counters_add_up_over_two_gunicorn_workers(engine, database_url, tmp_path):
-    phones, wrong = 16, 4
+def people_and_their_phones(engine, count: int, first: int, first_pin: int) -> NotifyResponder:
+    """`count` extensions from `first` (PINs from `first_pin`), and a peer answering their phones' NOTIFYs."""
     with make_session_factory(engine)() as session:
         session.add_all(
-            Extension(number=str(2000 + n), name=f"User {n}", secret=f"Sip-secret-{n}x", voicemail_pin=f"{7100 + n}")
-            for n in range(phones)
+            Extension(
+                number=str(first + n), name=f"User {n}", secret=f"Sip-secret-{n}x", voicemail_pin=str(first_pin + n)
+            )
+            for n in range(count)
         )
         responder = NotifyResponder()
         settings_registry().set(session, "phone_sip_port", str(responder.port))
         session.commit()
+    return responder
+
+
+@pytest.mark.slow
+def test_counters_add_up_over_two_gunicorn_workers(engine, database_url, tmp_path):
+    phones, wrong = 16, 4
+    responder = people_and_their_phones(engine, phones, 2000, 7100)
     env = {
         "HOTDESK_DATABASE_URL": database_url,
         "HOTDESK_INSTANCE_PATH": str(tmp_path / "instance"),
@@ -228,7 +237,7 @@ def test_counters_add_up_over_two_gunicorn_workers(engine, database_url, tmp_pat
             found = samples(scrape.get("/metrics").data)
             if total(found, "hotdesk_notify_total") >= phones:
                 break
-            __import__("time").sleep(0.1)
+            time.sleep(0.1)
         scrape.close()
         assert total(found, "hotdesk_logins_total", by="phone") == phones
         assert total(found, "hotdesk_failed_logins_total", reason="wrong_password") == wrong
@@ -294,3 +303,50 @@ def test_a_fetch_answered_from_the_published_copy_counts_as_copy(publishing_app,
     assert total(found, "hotdesk_provisioning_requests_total", kind="common", outcome="copy") >= 1
     assert total(found, "hotdesk_provisioning_requests_total", kind="guest", outcome="copy") >= 1
     assert total(found, "hotdesk_provisioning_fetch_seconds_count", answer="copy") >= 2
+
+
+# Structured logs.
+
+
+def test_every_answer_names_its_request_id(client):
+    first, second = client.get("/healthz"), client.get("/provision/y000000000066.cfg")
+    ids = {first.headers["X-Request-Id"], second.headers["X-Request-Id"]}
+    assert len(ids) == 2 and all(re.fullmatch(r"[0-9a-f]{16}", given) for given in ids)
+    # A proxy's id is kept when it looks like one; anything else is replaced.
+    assert client.get("/healthz", headers={"X-Request-Id": "lb-7f3a9c21"}).headers["X-Request-Id"] == "lb-7f3a9c21"
+    forged = client.get("/healthz", headers={"X-Request-Id": 'x" {"level":"error"}'}).headers["X-Request-Id"]
+    assert re.fullmatch(r"[0-9a-f]{16}", forged)
+
+
+@pytest.mark.slow
+def test_json_logs_carry_request_ids_and_no_pin_query_or_token(engine, database_url, extensions, tmp_path):
+    env = {
+        "HOTDESK_DATABASE_URL": database_url,
+        "HOTDESK_INSTANCE_PATH": str(tmp_path / "instance"),
+        "HOTDESK_SECRET_KEY": "json-log-key",
+        "HOTDESK_LOG_FORMAT": "json",
+    }
+    server = Gunicorn("wsgi:app", tmp_path / "gunicorn.log", env, workers=1)
+    try:
+        client = LiveClient(server.url)
+        phone = YealinkPhone(client, "001565aabb71")
+        phone.boot()
+        form = phone.press("External")
+        url = phone.submit_url(form, {"extension": "1001", "password": "8642"})
+        refused = client.get(url, headers={"User-Agent": phone.user_agent, "X-Request-Id": "storm-req-000042"})
+        assert refused.status_code == 200
+        token = url.split("/phone/", 1)[1].split("/", 1)[0]
+        client.close()
+        time.sleep(0.5)
+    finally:
+        server.stop()
+    lines = [line for line in server.log().splitlines() if line.strip()]
+    entries = [json.loads(line) for line in lines]  # every line is one JSON object
+    failed = [e for e in entries if e["message"].startswith("hotdesk login failed")]
+    assert len(failed) == 1 and failed[0]["request_id"] == "storm-req-000042"
+    assert failed[0]["level"] == "warning" and failed[0]["logger"] == "hotdesk.login"
+    requests = [e for e in entries if e["logger"] == "hotdesk.request"]
+    assert {"method", "path", "status", "duration_ms", "request_id"} <= set(requests[0])
+    assert any(e["request_id"] == "storm-req-000042" and e["path"].startswith("/phone/…/") for e in requests)
+    for secret in ("8642", "password=", token):
+        assert secret not in server.log(), secret

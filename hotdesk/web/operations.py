@@ -5,11 +5,12 @@ counted around everything that answers a fetch (the published copies' middleware
 from __future__ import annotations
 
 import ipaddress
+import logging
 import time
 
 from flask import Blueprint, Response, jsonify, request
 
-from hotdesk import health, metrics
+from hotdesk import health, logs, metrics
 from hotdesk.admin import accounts
 from hotdesk.web import db, hotdesk
 from hotdesk.web.named_phone import peek
@@ -103,3 +104,44 @@ class ProvisioningMetrics:
         metrics.PROVISIONING.labels(brand, environ.get(FILE_KIND, "none"), outcome).inc()
         metrics.FETCH_SECONDS.labels(outcome if code == "200" else "refused").observe(time.perf_counter() - started)
         return answer
+
+
+requests_log = logging.getLogger("hotdesk.request")
+
+
+class RequestIds:
+    """WSGI middleware, outermost: each request gets an id (a well-formed X-Request-Id from the proxy
+    in front, else a new one) that every log line written for it carries and its answer names
+    (X-Request-Id). With JSON logs, one line a request: method, path (no query, no secret path),
+    status, time taken."""
+
+    def __init__(self, app, *, log_requests: bool):
+        self.app, self.log_requests = app, log_requests
+
+    def __call__(self, environ, start_response):
+        given = logs.new_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        token = logs.request_id.set(given)
+        started = time.perf_counter()
+        status = []
+
+        def start(code, headers, exc_info=None):
+            status.append(code)
+            return start_response(code, [*headers, ("X-Request-Id", given)], exc_info)
+
+        try:
+            return self.app(environ, start)
+        finally:
+            if self.log_requests:
+                requests_log.info(
+                    "%s %s %s",
+                    environ.get("REQUEST_METHOD", ""),
+                    logs.scrubbed(environ.get("PATH_INFO", ""))[:300],
+                    status[0][:3] if status else "-",
+                    extra={
+                        "method": environ.get("REQUEST_METHOD", ""),
+                        "path": logs.scrubbed(environ.get("PATH_INFO", ""))[:300],
+                        "status": int(status[0][:3]) if status else None,
+                        "duration_ms": round(1000 * (time.perf_counter() - started), 2),
+                    },
+                )
+            logs.request_id.reset(token)
