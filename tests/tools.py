@@ -24,6 +24,8 @@ PACKAGES = {  # tool -> Debian package
     "nginx": "nginx",  # deploy/ as shipped (tests/test_deploy.py)
     "openssl": "openssl",  # the deployment test's certificate
     "chromium": "chromium",  # the console in a browser, driven by Playwright (tests/test_console_browser.py)
+    "linphonec": "linphone-cli",  # the softphone app that scans the QR code (tests/softphone_real.py)
+    "kamailio": "kamailio",  # the SIP registrar the app registers to, kamcmd included (tests/softphone_real.py)
 }
 _SKIPPED = re.compile(r"(\S+) is not installed \(Debian package (\S+)\)")
 
