@@ -99,8 +99,8 @@ auto_aliases=no
 listen=udp:127.0.0.1:{port}
 listen=tcp:127.0.0.1:{port}
 mpath="{modules}/"
-loadmodule "sl.so"
 loadmodule "tm.so"
+loadmodule "sl.so"
 loadmodule "pv.so"
 loadmodule "xlog.so"
 loadmodule "textops.so"
@@ -211,10 +211,10 @@ class Kamailio:
 
     def set_user(self, auth_name: str, secret: str) -> None:
         """Accept `auth_name` with `secret` from now on (a changed secret takes effect at once)."""
-        self.rpc("htable.sets", "users", auth_name, secret)
+        self.rpc("htable.sets", "users", f"s:{auth_name}", f"s:{secret}")  # s: else kamcmd sends 1001 as a number
 
     def remove_user(self, auth_name: str) -> None:
-        self.rpc("htable.delete", "users", auth_name)
+        self.rpc("htable.delete", "users", f"s:{auth_name}")
 
     def registers(self) -> list[Register]:
         """Every REGISTER with credentials so far, oldest first."""
@@ -256,7 +256,8 @@ sip_tls_port=-1
 # opens its SIP sockets; then each account says how its registration ended.
 PROVISIONED = "Sal::unlistenPorts(): done"
 _ACCOUNT_STATE = re.compile(r"for identity \[([^\]]*)\] moving from state \[\w+\] to \[(\w+)\]")
-_STATUS = re.compile(r"registered, identity=(\S+)|registered=(-1|0)\b")
+# The identity as the account has it, display name included: "Alice Martin" <sip:1001@domain>.
+_STATUS = re.compile(r"registered, identity=(.+) duration=|registered=(-1|0)\b")
 
 
 class Linphonec:
@@ -334,14 +335,16 @@ class Linphonec:
         return PROVISIONED in self.log()
 
     def registered_identity(self, timeout: float = 30.0) -> str | None:
-        """The identity it is registered with (sip:user@domain) once the app has settled; None when it
-        has no account, does not register, or its registration failed (wrong secret, unknown user)."""
+        """The address it is registered with (sip:user@domain, without a display name) once the app
+        has settled; None when it has no account, does not register, or its registration failed
+        (wrong secret, unknown user)."""
         wait_until(self.provisioned, timeout, lambda: f"linphonec never finished provisioning:\n{self.diagnostics()}")
         deadline = time.monotonic() + timeout
         while True:
             status = self.status()
             if status.group(1):
-                return status.group(1)
+                identity = status.group(1)
+                return identity[identity.rfind("<") + 1 : identity.rfind(">")] if "<" in identity else identity
             if status.group(2) == "0" or self.registration_failed():
                 return None
             if time.monotonic() > deadline:
@@ -392,6 +395,22 @@ class Linphonec:
             output = "".join(line for line in self.output if "soundcard" not in line)
         log = "\n".join(line for line in self.log().splitlines() if "liblinphone" in line or "HTTP/" in line)
         return f"--- stdout\n{output[-3000:]}\n--- log (liblinphone lines)\n{log[-5000:]}"
+
+
+@pytest.fixture
+def linphones(tmp_path):
+    """Linphone apps, each on a phone of its own (HOME): `linphones(url)` scans a QR code holding
+    `url` and starts the app; all are quit at the end of the test."""
+    started: list[Linphonec] = []
+
+    def scan(url: str) -> Linphonec:
+        phone = Linphonec(tmp_path / f"phone{len(started)}", url)
+        started.append(phone)
+        return phone.start()
+
+    yield scan
+    for phone in started:
+        phone.stop()
 
 
 # --- a provisioning server for the harness's own tests ------------------------------------------

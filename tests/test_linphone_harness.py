@@ -13,7 +13,6 @@ from tests.softphone_real import (
     SIP_DOMAIN,
     STOP_SECTIONS,
     Kamailio,
-    Linphonec,
     StaticProvisioning,
     account_sections,
     lpconfig,
@@ -37,25 +36,11 @@ def provisioning():
     server.close()
 
 
-@pytest.fixture
-def apps(tmp_path):
-    started: list[Linphonec] = []
-
-    def app(config_uri: str) -> Linphonec:
-        phone = Linphonec(tmp_path / f"phone{len(started)}", config_uri)
-        started.append(phone)
-        return phone.start()
-
-    yield app
-    for phone in started:
-        phone.stop()
-
-
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_the_app_registers_with_the_right_secret(registrar, provisioning, apps, transport):
+def test_the_app_registers_with_the_right_secret(registrar, provisioning, linphones, transport):
     url = provisioning.serve("/qr", lpconfig(account_sections(registrar, "alice", "alice-secret-1", transport)))
 
-    app = apps(url)
+    app = linphones(url)
 
     assert app.registered_identity() == ALICE
     assert f"alice@{SIP_DOMAIN}" in registrar.registered()
@@ -66,34 +51,34 @@ def test_the_app_registers_with_the_right_secret(registrar, provisioning, apps, 
     assert "text/html" not in fetch.headers.get("Accept", "")
 
 
-def test_the_app_does_not_register_with_a_wrong_secret(registrar, provisioning, apps):
+def test_the_app_does_not_register_with_a_wrong_secret(registrar, provisioning, linphones):
     url = provisioning.serve("/qr", lpconfig(account_sections(registrar, "alice", "not-the-secret")))
 
-    app = apps(url)
+    app = linphones(url)
 
     assert app.registered_identity() is None
     assert registrar.registered() == set()
     assert {r.result for r in registrar.registers()} == {"refused"}
 
 
-def test_an_unknown_auth_name_does_not_register(registrar, provisioning, apps):
+def test_an_unknown_auth_name_does_not_register(registrar, provisioning, linphones):
     url = provisioning.serve("/qr", lpconfig(account_sections(registrar, "mallory", "alice-secret-1")))
 
-    assert apps(url).registered_identity() is None
+    assert linphones(url).registered_identity() is None
     assert registrar.registered() == set()
 
 
-def test_without_an_answer_the_app_has_no_account(registrar, provisioning, apps):
-    app = apps(provisioning.url("/used-up"))  # 404
+def test_without_an_answer_the_app_has_no_account(registrar, provisioning, linphones):
+    app = linphones(provisioning.url("/used-up"))  # 404
 
     assert app.registered_identity() is None
     assert app.stored("proxy_0", "reg_identity") is None
     assert registrar.registers() == []
 
 
-def test_the_stop_xml_stops_a_registered_app_and_wipes_its_secret(registrar, provisioning, apps):
+def test_the_stop_xml_stops_a_registered_app_and_wipes_its_secret(registrar, provisioning, linphones):
     url = provisioning.serve("/device", lpconfig(account_sections(registrar, "alice", "alice-secret-1")))
-    app = apps(url)
+    app = linphones(url)
     assert app.registered_identity() == ALICE
 
     provisioning.serve("/device", lpconfig(STOP_SECTIONS))
@@ -110,10 +95,10 @@ def test_the_stop_xml_stops_a_registered_app_and_wipes_its_secret(registrar, pro
     assert not app.stored("auth_info_0", "ha1")
 
 
-def test_an_error_answer_leaves_the_app_registering_with_its_cached_account(registrar, provisioning, apps):
+def test_an_error_answer_leaves_the_app_registering_with_its_cached_account(registrar, provisioning, linphones):
     """Why a revoked device must get the stop XML: a 404 or 410 changes nothing in the app."""
     url = provisioning.serve("/device", lpconfig(account_sections(registrar, "alice", "alice-secret-1")))
-    app = apps(url)
+    app = linphones(url)
     assert app.registered_identity() == ALICE
 
     provisioning.serve("/device", "gone\n", status=410)
@@ -122,9 +107,9 @@ def test_an_error_answer_leaves_the_app_registering_with_its_cached_account(regi
     assert app.registered_identity() == ALICE
 
 
-def test_without_overwrite_a_later_provisioning_changes_nothing(registrar, provisioning, apps):
+def test_without_overwrite_a_later_provisioning_changes_nothing(registrar, provisioning, linphones):
     url = provisioning.serve("/device", lpconfig(account_sections(registrar, "alice", "alice-secret-1")))
-    app = apps(url)
+    app = linphones(url)
     assert app.registered_identity() == ALICE
 
     provisioning.serve("/device", lpconfig(STOP_SECTIONS).replace(' overwrite="true"', ""))
@@ -133,7 +118,7 @@ def test_without_overwrite_a_later_provisioning_changes_nothing(registrar, provi
     assert app.registered_identity() == ALICE
 
 
-def test_the_served_config_uri_replaces_the_scanned_one_and_brings_a_new_secret(registrar, provisioning, apps):
+def test_the_served_config_uri_replaces_the_scanned_one_and_brings_a_new_secret(registrar, provisioning, linphones):
     """The QR URL hands over a per-device URL; at the next start the app fetches that one, and a
     changed secret reaches it (the app's stored ha1 of the old secret is overwritten too)."""
     device_url = provisioning.url("/device/alice-phone")
@@ -141,7 +126,7 @@ def test_the_served_config_uri_replaces_the_scanned_one_and_brings_a_new_secret(
         "/qr/once",
         lpconfig({**account_sections(registrar, "alice", "alice-secret-1"), "misc": {"config-uri": device_url}}),
     )
-    app = apps(qr_url)
+    app = linphones(qr_url)
     assert app.registered_identity() == ALICE
     assert app.stored("misc", "config-uri") == device_url
 
