@@ -46,6 +46,7 @@ KAMAILIO_MODULES = next(
     None,
 )
 SIP_DOMAIN = "sip.example.test"
+TLS_HOST = "localhost"  # the registrar's name over TLS: its certificate's
 T = TypeVar("T")
 
 
@@ -98,7 +99,7 @@ tcp_children=1
 auto_aliases=no
 listen=udp:127.0.0.1:{port}
 listen=tcp:127.0.0.1:{port}
-mpath="{modules}/"
+{tls_listen}mpath="{modules}/"
 loadmodule "tm.so"
 loadmodule "sl.so"
 loadmodule "pv.so"
@@ -116,7 +117,7 @@ modparam("htable", "htable", "users=>size=8;")
 modparam("ctl", "binrpc", "unix:{control}")
 modparam("usrloc", "db_mode", 0)
 modparam("usrloc", "use_domain", 1)
-
+{tls_modules}
 request_route {{
     if (!is_method("REGISTER")) {{
         sl_send_reply("405", "Only REGISTER here");
@@ -165,16 +166,29 @@ class Register:
 class Kamailio:
     """kamailio on 127.0.0.1 (UDP and TCP on one port), digest realm `realm` (default: the To domain)."""
 
-    def __init__(self, directory: Path, users: dict[str, str], realm: str | None = None):
+    def __init__(self, directory: Path, users: dict[str, str], realm: str | None = None, *, tls: bool = False):
         require_kamailio()
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
         self.port = free_udp_and_tcp_port()
         self.control = directory / "ctl.sock"
         self.log_path = directory / "kamailio.log"
+        self.tls_port = 0
+        self.certificate = directory / "cert.pem"
+        tls_listen = tls_modules = ""
+        if tls:
+            self.tls_port = free_udp_and_tcp_port()
+            tls_listen, tls_modules = self._tls()
         cfg = directory / "kamailio.cfg"
         cfg.write_text(
-            KAMAILIO_CFG.format(port=self.port, modules=KAMAILIO_MODULES, control=self.control, realm=realm or "$td")
+            KAMAILIO_CFG.format(
+                port=self.port,
+                modules=KAMAILIO_MODULES,
+                control=self.control,
+                realm=realm or "$td",
+                tls_listen=tls_listen,
+                tls_modules=tls_modules,
+            )
         )
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
@@ -188,6 +202,28 @@ class Kamailio:
         wait_until(self._answers, 30, lambda: f"kamailio did not start:\n{self.log()[-3000:]}")
         for auth_name, secret in users.items():
             self.set_user(auth_name, secret)
+
+    def _tls(self) -> tuple[str, str]:
+        """A certificate for TLS_HOST (Linphone 5.1 matches a server's name, never an IP address,
+        against the certificate), and the configuration lines that listen with it."""
+        if tools.which("kamailio-tls") is None:
+            tools.missing("kamailio-tls")
+        if tools.which("openssl") is None:
+            tools.missing("openssl")
+        key = self.directory / "key.pem"
+        subject = ["-subj", f"/CN={TLS_HOST}", "-addext", f"subjectAltName=DNS:{TLS_HOST}"]
+        files = ["-keyout", str(key), "-out", str(self.certificate)]
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", *subject, *files],
+            check=True,
+            capture_output=True,
+        )
+        tls_cfg = self.directory / "tls.cfg"
+        tls_cfg.write_text(
+            f"[server:default]\nmethod = TLSv1.2+\ncertificate = {self.certificate}\nprivate_key = {key}\n"
+        )
+        listen = f"listen=tls:127.0.0.1:{self.tls_port}\nenable_tls=yes\n"
+        return listen, f'loadmodule "tls.so"\nmodparam("tls", "config", "{tls_cfg}")\n'
 
     def _answers(self) -> bool:
         if self.process.poll() is not None:
@@ -267,12 +303,13 @@ class Linphonec:
     temporary directory.
     """
 
-    def __init__(self, home: Path, config_uri: str):
+    def __init__(self, home: Path, config_uri: str, *, trusted: Path | None = None):
+        """`trusted`: the certificate authority the phone trusts for TLS (else the system's)."""
         self.executable = require_linphonec()
         self.home = home
         (home / ".local" / "share" / "linphone").mkdir(parents=True, exist_ok=True)
         self.rc = home / "linphonerc"
-        self.rc.write_text(RC.format(config_uri=config_uri))
+        self.rc.write_text(RC.format(config_uri=config_uri) + (f"root_ca={trusted}\n" if trusted else ""))
         self.starts = 0
         self.process: subprocess.Popen[str] | None = None
         self.output: list[str] = []
@@ -403,8 +440,8 @@ def linphones(tmp_path):
     `url` and starts the app; all are quit at the end of the test."""
     started: list[Linphonec] = []
 
-    def scan(url: str) -> Linphonec:
-        phone = Linphonec(tmp_path / f"phone{len(started)}", url)
+    def scan(url: str, trusted: Path | None = None) -> Linphonec:
+        phone = Linphonec(tmp_path / f"phone{len(started)}", url, trusted=trusted)
         started.append(phone)
         return phone.start()
 
@@ -477,7 +514,8 @@ def lpconfig(sections: dict[str, dict[str, str]]) -> str:
 def account_sections(
     registrar: Kamailio, user: str, secret: str, transport: str = "udp", auth_name: str | None = None
 ) -> dict[str, dict[str, str]]:
-    server = f"sip:127.0.0.1:{registrar.port};transport={transport}"
+    address = f"{TLS_HOST}:{registrar.tls_port}" if transport == "tls" else f"127.0.0.1:{registrar.port}"
+    server = f"sip:{address};transport={transport}"
     return {
         "proxy_0": {
             "reg_identity": f"sip:{user}@{SIP_DOMAIN}",

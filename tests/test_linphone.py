@@ -6,12 +6,16 @@ URL brings it a changed secret, or, once the app is revoked, stops it registerin
 
 from __future__ import annotations
 
+import urllib.request
+
 import pytest
+import zxingcpp
 from click.testing import CliRunner
+from PIL import Image
 
 from hotdesk.cli import main
 from tests.live_servers import Gunicorn
-from tests.softphone_real import Kamailio
+from tests.softphone_real import TLS_HOST, Kamailio
 
 pytestmark = pytest.mark.slow
 
@@ -62,19 +66,31 @@ def alice(cli, registrar, server):
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
-def test_linphone_scans_the_qr_code_and_registers_as_the_extension(cli, alice, registrar, server, linphones, transport):
+def test_linphone_scans_the_qr_code_and_registers_as_the_extension(
+    cli, alice, registrar, server, linphones, transport, tmp_path
+):
     cli("settings", "set", "qr_transport", transport)
-    url = cli("users", "qr", alice)
+    printed = cli("users", "qr", alice, "--png", tmp_path / "qr.png")
+    [code] = zxingcpp.read_barcodes(Image.open(tmp_path / "qr.png"))
+    assert code.text == printed
+    # Someone opens it in a browser first (a mail scanner, the user): the page, and the code still works.
+    with urllib.request.urlopen(urllib.request.Request(code.text, headers={"Accept": "text/html"})) as page:
+        assert page.headers.get_content_type() == "text/html" and SECRET.encode() not in page.read()
 
-    app = linphones(url)
+    app = linphones(code.text)
 
     assert app.registered_identity() == IDENTITY
     assert registrar.registered() == {"1001@127.0.0.1"}
     assert [(r.result, r.auth_name, r.transport) for r in registrar.registers()] == [("ok", "1001", transport)]
     # From now on the app fetches its own configuration URL, not the used-up QR code's.
     config_uri = app.stored("misc", "config-uri")
-    assert config_uri and config_uri.startswith(f"{server.url}/app/config/") and config_uri != url
+    assert config_uri and config_uri.startswith(f"{server.url}/app/config/") and config_uri != code.text
     assert "\tactive\t" in cli("users", "apps", alice)
+    app.restart()
+    assert app.registered_identity() == IDENTITY
+    # Neither the secret nor a token the app used is in the server's log.
+    for secret in (SECRET, code.text.rsplit("/", 1)[1], config_uri.rsplit("/", 1)[1]):
+        assert secret not in server.log()
 
 
 def test_the_same_qr_code_a_second_time_gives_nothing(cli, alice, registrar, linphones):
@@ -173,3 +189,23 @@ def test_the_outbound_proxy_carries_the_registration_to_a_server_not_reachable_b
 
     assert app.registered_identity() == "sip:1001@pbx.example.test"
     assert registrar.registered() == {"1001@pbx.example.test"}
+
+
+@pytest.fixture
+def tls_registrar(tmp_path):
+    registrar = Kamailio(tmp_path / "tls-registrar", {"1001": SECRET}, tls=True)
+    yield registrar
+    registrar.stop()
+
+
+def test_over_tls_the_app_registers_to_the_server_by_its_name(cli, alice, tls_registrar, linphones):
+    """Linphone checks the server's certificate against the name in the QR code's account (an IP
+    address never matches in Linphone 5.1): the tenant's server is a name the certificate bears."""
+    cli("settings", "set", "external_address", TLS_HOST)
+    cli("settings", "set", "qr_transport", "tls")
+    cli("settings", "set", "sip_port_tls", tls_registrar.tls_port)
+
+    app = linphones(cli("users", "qr", alice), trusted=tls_registrar.certificate)
+
+    assert app.registered_identity() == f"sip:1001@{TLS_HOST}"
+    assert [(r.result, r.transport) for r in tls_registrar.registers()] == [("ok", "tls")]

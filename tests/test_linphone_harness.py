@@ -51,6 +51,24 @@ def test_the_app_registers_with_the_right_secret(registrar, provisioning, linpho
     assert "text/html" not in fetch.headers.get("Accept", "")
 
 
+def test_the_app_registers_over_tls_only_to_a_certificate_it_trusts(provisioning, linphones, tmp_path):
+    registrar = Kamailio(tmp_path / "kamailio", {"alice": "alice-secret-1"}, tls=True)
+    try:
+        url = provisioning.serve("/qr", lpconfig(account_sections(registrar, "alice", "alice-secret-1", "tls")))
+
+        assert linphones(url, trusted=registrar.certificate).registered_identity() == ALICE
+        assert [(r.result, r.transport) for r in registrar.registers()] == [("ok", "tls")]
+
+        impostor = Kamailio(tmp_path / "impostor", {}, tls=True)  # its certificate: the same name, another key
+        try:
+            assert linphones(url, trusted=impostor.certificate).registered_identity() is None
+        finally:
+            impostor.stop()
+        assert len(registrar.registers()) == 1
+    finally:
+        registrar.stop()
+
+
 def test_the_app_does_not_register_with_a_wrong_secret(registrar, provisioning, linphones):
     url = provisioning.serve("/qr", lpconfig(account_sections(registrar, "alice", "not-the-secret")))
 
