@@ -115,7 +115,7 @@ def test_a_refreshed_qr_code_kills_the_old_one_and_the_new_one_works(cli, alice,
     assert linphones(new).registered_identity() == IDENTITY
 
 
-def test_a_revoked_app_stops_registering_at_its_next_start(cli, alice, registrar, linphones):
+def test_a_revoked_app_stops_registering_at_its_next_start_until_it_scans_a_new_code(cli, alice, registrar, linphones):
     app = linphones(cli("users", "qr", alice))
     assert app.registered_identity() == IDENTITY
     [listed] = cli("users", "apps", alice).splitlines()
@@ -131,6 +131,23 @@ def test_a_revoked_app_stops_registering_at_its_next_start(cli, alice, registrar
     assert registrar.registered() == set()
     assert not app.stored("auth_info_0", "passwd") and not app.stored("auth_info_0", "ha1")
     assert app.stored("proxy_0", "reg_sendregister") == "0"
+
+    app.restart(config_uri=cli("users", "qr", alice))  # the same phone scans a new code
+    assert app.registered_identity() == IDENTITY
+
+
+def test_an_app_of_a_deleted_extension_stops_registering_at_its_next_start(cli, alice, registrar, linphones):
+    """Deleting the extension takes its user and apps with it; an app that then finds its
+    configuration URL gone must still lose the account (the PBX may not have caught up)."""
+    app = linphones(cli("users", "qr", alice))
+    assert app.registered_identity() == IDENTITY
+
+    cli("extensions", "delete", "1001")
+    app.restart()
+
+    assert app.registered_identity() is None
+    app.stop()
+    assert not app.stored("auth_info_0", "passwd") and not app.stored("auth_info_0", "ha1")
 
 
 def test_a_changed_secret_reaches_the_app_at_its_next_start(cli, alice, registrar, linphones):
