@@ -24,7 +24,7 @@ def coloured(png: bytes, colour: tuple[int, int, int]) -> int:
     return sum(1 for pixel in image.getdata() if all(abs(a - b) <= 12 for a, b in zip(pixel, colour, strict=True)))
 
 
-def test_a_facilities_manager_reads_peak_use_and_unused_desks_off_the_charts(live_server, browser_page, session):  # noqa: F811
+def test_a_facilities_manager_reads_peak_use_and_unused_desks_off_the_charts(live_server, browser_page, session):
     accounts.add_admin(session, "ann", "correct horse battery", "test")
     desks = [f"0015650e{n:04x}" for n in range(12)]
     for mac in desks:
