@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import seed, tenants
+from bench import operations, seed, tenants
 from bench.measure import Measured, Target, cpu_seconds
 from bench.wrk import Run, wrk
 from hotdesk.published import PublishedFiles, signature
@@ -67,9 +67,14 @@ def main() -> None:
     results = Results()
     servers: list[Process] = []
     tenancy: str | None = None  # the tenants mode's table
+    only: tuple[str, str] | None = None  # (marker in bench/README.md, table) of a mode that measures one thing
     try:
         if args.tenants:
             tenancy = tenants.run(args, work, servers)
+        elif args.metrics:
+            only = ("bench-metrics", operations.metrics_cost(args, work, servers))
+        elif args.occupancy:
+            only = ("bench-occupancy", operations.occupancy_time(args, work))
         else:
             run(args, work, results, servers)
     except BaseException:
@@ -82,6 +87,14 @@ def main() -> None:
             check_log(server)
         shutil.rmtree(args.memory_dir)
     shutil.rmtree(work)
+    if only is not None:
+        marker, table = only
+        table = machine(args) + "\n\n" + table
+        print(table)
+        if all(getattr(args, name) == value for name, value in operations.DEFAULTS.items()):
+            record(table, marker)
+            print("\nrecorded in bench/README.md")
+        return
     if tenancy is not None:
         table = machine(args) + "\n\n" + tenancy
         print(table)
@@ -242,6 +255,20 @@ def arguments() -> argparse.Namespace:
         default=tenants.DEFAULTS["tenant_devices"],
         help="devices (each logged in) in the tenants mode's two databases",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="instead of the rest: what Prometheus metrics cost a config fetch (metrics on and off)",
+    )
+    parser.add_argument(
+        "--ops-devices", type=int, default=operations.DEFAULTS["ops_devices"], help="devices of the --metrics mode"
+    )
+    parser.add_argument(
+        "--occupancy",
+        action="store_true",
+        help="instead of the rest: the occupancy report over a year of history (--occupancy-phones phones)",
+    )
+    parser.add_argument("--occupancy-phones", type=int, default=operations.DEFAULTS["occupancy_phones"])
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL"),

@@ -238,3 +238,12 @@ def test_two_reports_at_once_count_each_event_once(engine, session, week):
     found = occupancy.report(session, registry, since=MON, until=TUE)
     assert found.sessions == 5
     assert timedelta(seconds=found.seconds) == timedelta(hours=14, minutes=30)
+
+
+def test_the_history_summed_up_a_few_events_at_a_time_says_the_same(session, week, monkeypatch):
+    monkeypatch.setattr(occupancy, "BATCH", 3)  # batches that split sessions, days and phones
+    found = occupancy.report(session, settings_registry(), since=MON, until=TUE)
+    assert [(d.phones, d.sessions, d.seconds, d.peak) for d in found.days] == [(2, 3, 18000, 2), (2, 2, 34200, 2)]
+    assert [(u.key, u.sessions, u.seconds) for u in found.phones][:3] == [(B, 2, 36000), (A, 2, 14400), (C, 1, 1800)]
+    assert [(u.key, u.sessions) for u in found.extensions] == [("1001", 2), ("1002", 1), ("1003", 1), ("1004", 1)]
+    assert (found.hours[9].average, found.hours[9].peak) == (1.25, 2)

@@ -23,7 +23,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
-from sqlalchemy import and_, bindparam, func, select, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from hotdesk.admin import AdminError
@@ -84,13 +86,21 @@ def catch_up(session: Session, registry: Settings) -> int:
         if not batch:
             break
         summary.read(batch)
+        summary.write()  # each batch's: what a year of history adds up to never sits in memory at once
         mark = batch[-1].id
         read += len(batch)
-    summary.write()
     return read
 
 
 _SESSION_KINDS = (EventKind.LOGIN.value, EventKind.LOGOUT.value)
+
+
+@dataclass(frozen=True)
+class _Ongoing:
+    mac: str
+    tenant_id: int
+    extension: str
+    started_at: datetime
 
 
 class _Summary:
@@ -98,18 +108,22 @@ class _Summary:
 
     def __init__(self, session: Session, registry: Settings):
         self.session, self.registry = session, registry
-        self.open = {row.mac: row for row in session.scalars(select(OccupancyOpen))}
+        self.open = {
+            row.mac: _Ongoing(row.mac, row.tenant_id, row.extension, row.started_at)
+            for row in session.scalars(select(OccupancyOpen))
+        }
         self.opened: set[str] = set()  # macs whose open row is new (to insert)
         self.closed: set[str] = set()  # macs whose open row in the database ended
         self.concurrent: dict[int, int] = defaultdict(int)
         for row in self.open.values():
             self.concurrent[row.tenant_id] += 1
         self.zones: dict[int, tzinfo] = {}
-        self.hours: dict[tuple[int, datetime], list[int]] = {}  # seconds, logins, peak
+        self.hours: dict[tuple[int, int], list[int]] = {}  # (tenant, hour's epoch second): seconds, logins, peak
         self.days: dict[tuple[int, date], list[int]] = {}  # phones, extensions, sessions, seconds
         self.keys: dict[tuple[int, str, str], list] = {}  # last_day, sessions, seconds, in the database?
+        self.changed_keys: set[tuple[int, str, str]] = set()
         self.totals: dict[tuple[int, str, str, date], tuple[int, int]] = {}
-        self.stored_totals: set[tuple[int, str, str, date]] = set()
+        self.stored_day: dict[tuple[int, str, str], date] = {}  # the day of each key's last row in the database
 
     def read(self, batch) -> None:
         self._load_keys(batch)
@@ -121,20 +135,16 @@ class _Summary:
                 self._start(event)
 
     def _start(self, event) -> None:
-        self.open[event.mac] = OccupancyOpen(
-            mac=event.mac,
-            tenant_id=event.tenant_id or DEFAULT_TENANT_ID,
-            extension=event.extension,
-            started_at=event.at,
-        )
-        self.opened.add(event.mac)
         tenant = event.tenant_id or DEFAULT_TENANT_ID
+        self.open[event.mac] = _Ongoing(event.mac, tenant, event.extension, event.at)
+        self.opened.add(event.mac)
         self.concurrent[tenant] += 1
-        hour = self._hour(tenant, _hour_of(event.at))
+        stamp = int(event.at.timestamp())
+        hour = self._hour(tenant, stamp - stamp % 3600)
         hour[1] += 1
         hour[2] = max(hour[2], self.concurrent[tenant])
 
-    def _close(self, ongoing: OccupancyOpen, end: datetime) -> None:
+    def _close(self, ongoing: _Ongoing, end: datetime) -> None:
         tenant, start = ongoing.tenant_id, ongoing.started_at
         del self.open[ongoing.mac]
         if ongoing.mac in self.opened:
@@ -143,16 +153,14 @@ class _Summary:
             self.closed.add(ongoing.mac)
         self.concurrent[tenant] -= 1
         end = max(end, start)
-        for hour_start, seconds in _hours_spanned(start, end):
-            self._hour(tenant, hour_start)[0] += seconds
-        seconds = int((end - start).total_seconds())
+        first, last = int(start.timestamp()), int(end.timestamp())
+        hour = first - first % 3600
+        while hour < last:  # the session's seconds in each hour it spans
+            self._hour(tenant, hour)[0] += min(last, hour + 3600) - max(first, hour)
+            hour += 3600
+        seconds = last - first
         day = end.astimezone(self._zone(tenant)).date()
-        summary = self.days.get((tenant, day))
-        if summary is None:
-            stored = self.session.get(OccupancyDay, (tenant, day))
-            summary = self.days[(tenant, day)] = (
-                [stored.phones, stored.extensions, stored.sessions, stored.seconds] if stored else [0, 0, 0, 0]
-            )
+        summary = self.days.setdefault((tenant, day), [0, 0, 0, 0])  # added to the stored row
         summary[2] += 1
         summary[3] += seconds
         for position, kind, key in ((0, PHONE, ongoing.mac), (1, EXTENSION, ongoing.extension)):
@@ -162,6 +170,7 @@ class _Summary:
     def _add(self, tenant: int, kind: str, key: str, day: date, seconds: int) -> bool:
         """Add a session to the key's running totals; True if it is the key's first on `day`."""
         known = self.keys.setdefault((tenant, kind, key), [None, 0, 0, False])
+        self.changed_keys.add((tenant, kind, key))
         first_that_day = known[0] != day
         known[0], known[1], known[2] = day, known[1] + 1, known[2] + seconds
         self.totals[(tenant, kind, key, day)] = (known[1], known[2])
@@ -181,15 +190,13 @@ class _Summary:
                 )
             ):
                 self.keys[(row.tenant_id, row.kind, row.key)] = [row.last_day, row.sessions, row.seconds, True]
-                self.stored_totals.add((row.tenant_id, row.kind, row.key, row.last_day))
+                self.stored_day[(row.tenant_id, row.kind, row.key)] = row.last_day
 
-    def _hour(self, tenant: int, hour_start: datetime) -> list[int]:
+    def _hour(self, tenant: int, hour_start: int) -> list[int]:
+        """What this run adds to the hour's seconds and logins, and the most at once it saw in it."""
         found = self.hours.get((tenant, hour_start))
         if found is None:
-            stored = self.session.get(OccupancyHour, (tenant, hour_start))
-            found = self.hours[(tenant, hour_start)] = (
-                [stored.seconds, stored.logins, stored.peak] if stored else [0, 0, 0]
-            )
+            found = self.hours[(tenant, hour_start)] = [0, 0, 0]
         return found
 
     def _zone(self, tenant: int) -> tzinfo:
@@ -199,26 +206,41 @@ class _Summary:
 
     def write(self) -> None:
         session = self.session
-        session.flush()  # what session.get loaded is in the session: merged below, written once
-        for (tenant, hour_start), (seconds, logins, peak) in self.hours.items():
-            session.merge(OccupancyHour(tenant_id=tenant, hour=hour_start, seconds=seconds, logins=logins, peak=peak))
-        for (tenant, day), (phones, extensions, sessions, seconds) in self.days.items():
-            session.merge(
-                OccupancyDay(
-                    tenant_id=tenant, day=day, phones=phones, extensions=extensions, sessions=sessions, seconds=seconds
-                )
-            )
+        _add_up(
+            session,
+            OccupancyHour.__table__,
+            ("tenant_id", "hour"),
+            [
+                {
+                    "tenant_id": t,
+                    "hour": datetime.fromtimestamp(h, UTC),
+                    "seconds": seconds,
+                    "logins": logins,
+                    "peak": peak,
+                }
+                for (t, h), (seconds, logins, peak) in self.hours.items()
+            ],
+            most=("peak",),
+        )
+        _add_up(
+            session,
+            OccupancyDay.__table__,
+            ("tenant_id", "day"),
+            [
+                {"tenant_id": t, "day": d, "phones": p, "extensions": e, "sessions": n, "seconds": seconds}
+                for (t, d), (p, e, n, seconds) in self.days.items()
+            ],
+        )
         new_totals: list[dict] = []
         changed_totals: list[dict] = []
         for (tenant, kind, key, day), (sessions, seconds) in self.totals.items():
             row = {"tenant_id": tenant, "kind": kind, "key": key, "day": day, "sessions": sessions, "seconds": seconds}
-            (changed_totals if (tenant, kind, key, day) in self.stored_totals else new_totals).append(row)
+            (changed_totals if self.stored_day.get((tenant, kind, key)) == day else new_totals).append(row)
         _insert(session, OccupancyTotal.__table__, new_totals)
         _update(session, OccupancyTotal.__table__, ("tenant_id", "kind", "key", "day"), changed_totals)
         keys = [
             ({"tenant_id": t, "kind": k, "key": key, "last_day": v[0], "sessions": v[1], "seconds": v[2]}, v[3])
-            for (t, k, key), v in self.keys.items()
-            if v[0] is not None
+            for (t, k, key), v in ((changed, self.keys[changed]) for changed in sorted(self.changed_keys))
         ]
         _insert(session, OccupancyKey.__table__, [row for row, stored in keys if not stored])
         _update(session, OccupancyKey.__table__, ("tenant_id", "kind", "key"), [row for row, stored in keys if stored])
@@ -243,6 +265,40 @@ class _Summary:
                 ],
             )
         session.flush()
+        # What is written is now the database's: the next batch updates it.
+        for changed in self.changed_keys:
+            self.keys[changed][3] = True
+            self.stored_day[changed] = self.keys[changed][0]
+        self.changed_keys.clear()
+        self.totals.clear()
+        self.hours.clear()
+        self.days.clear()
+        self.opened.clear()
+        self.closed.clear()
+
+
+def _add_up(session: Session, table, key: tuple[str, ...], rows: list[dict], most: tuple[str, ...] = ()) -> None:
+    """Insert each row, or add its values to the row already there (the larger for `most`): one
+    statement for many rows, however many there are already."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(table)
+    changed = {
+        column: (
+            case((statement.excluded[column] > table.c[column], statement.excluded[column]), else_=table.c[column])
+            if column in most
+            else table.c[column] + statement.excluded[column]
+        )
+        for column in rows[0]
+        if column not in key
+    }
+    for start in range(0, len(rows), 2_000):
+        session.execute(
+            statement.on_conflict_do_update(index_elements=[table.c[c] for c in key], set_=changed),
+            rows[start : start + 2_000],
+        )
 
 
 def _insert(session: Session, table, rows: list[dict]) -> None:
