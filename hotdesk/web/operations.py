@@ -9,6 +9,7 @@ import logging
 import time
 
 from flask import Blueprint, Response, jsonify, request
+from prometheus_client import Counter
 
 from hotdesk import health, logs, metrics
 from hotdesk.admin import accounts
@@ -85,6 +86,9 @@ class ProvisioningMetrics:
 
     def __init__(self, app):
         self.app = app
+        # The labelled series, looked up once each: labels() validates and locks on every call.
+        self.counted: dict[tuple[str, str, str], Counter] = {}
+        self.timed = {answer: metrics.FETCH_SECONDS.labels(answer) for answer in ("copy", "rendered", "refused")}
 
     def __call__(self, environ, start_response):
         if not environ.get("PATH_INFO", "").startswith(self.PATHS):
@@ -101,8 +105,12 @@ class ProvisioningMetrics:
         outcome = environ.get(ANSWERED_FROM, "rendered") if code == "200" else code
         phone = peek(environ)
         brand = phone.brand.key if phone is not None and phone.brand is not None else "unknown"
-        metrics.PROVISIONING.labels(brand, environ.get(FILE_KIND, "none"), outcome).inc()
-        metrics.FETCH_SECONDS.labels(outcome if code == "200" else "refused").observe(time.perf_counter() - started)
+        labels = (brand, environ.get(FILE_KIND, "none"), outcome)
+        counter = self.counted.get(labels)
+        if counter is None:
+            counter = self.counted[labels] = metrics.PROVISIONING.labels(*labels)
+        counter.inc()
+        self.timed.get(outcome, self.timed["refused"]).observe(time.perf_counter() - started)
         return answer
 
 
