@@ -1,4 +1,5 @@
-"""Timed logouts: `hotdesk auto-logout` once (cron), or `hotdesk scheduler` as a long-running process.
+"""Timed logouts: `hotdesk auto-logout` once (cron), or `hotdesk scheduler` as a long-running process,
+which also sends the mail queue (hotdesk.mail.sender), as each web process does.
 
 Several schedulers may run (one per host, for redundancy): a lease in the database lets exactly
 one of them work at a time, and the login lock makes a logout happen once even if two overlap.
@@ -76,6 +77,7 @@ def hold_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool
 def run_forever(running: Hotdesk, interval: float = 30.0) -> None:
     holder = f"{socket.gethostname()}:{os.getpid()}"
     log.info("scheduler %s checking every %ss", holder, interval)
+    running.mail.start()
     while True:
         with running.sessions() as session:
             mine = hold_lease(session, LEASE, holder, timedelta(seconds=interval * 3))

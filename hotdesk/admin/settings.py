@@ -22,6 +22,7 @@ from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_USERNAME, Setti
 #   other tenant's (a clash would name the other tenant), and renaming it strands the tenant's
 #   phones; the provisioning password a manager may rotate.
 # - secret_policy: weak SIP secrets on a hosted PBX are the operator's toll-fraud bill.
+# - smtp_ca_file: a path on the server, which the mail senders read: the server's files are not a tenant's.
 SYSTEM_ONLY = frozenset(
     {
         "device_admission",
@@ -31,6 +32,7 @@ SYSTEM_ONLY = frozenset(
         "phone_base_url",
         PROVISIONING_USERNAME.name,
         "secret_policy",
+        "smtp_ca_file",
     }
 )
 

@@ -80,6 +80,14 @@ def phone_base_url() -> str:
     return settings()[PHONE_BASE_URL] or request.host_url.rstrip("/")
 
 
+def apps_base_url() -> str | None:
+    """Where this request came in, if apps can sign in there (this process serves /app/): what an
+    account mail's links use when phone_base_url is not set. None on the admin listener alone."""
+    if "softphone" not in current_app.blueprints:
+        return None
+    return request.host_url.rstrip("/")
+
+
 def carries_nul() -> bool:
     """Does the request's path, query or form hold a NUL? No name or value may (PostgreSQL refuses
     them in text): the admin faces answer 400 before anything looks further."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
@@ -36,7 +37,7 @@ from hotdesk.models import DEFAULT_TENANT_ID, ApiToken, Tenant
 from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
 from hotdesk.tenancy import TenantError
-from hotdesk.web import act_for_tenant, carries_nul, db, hotdesk, openapi, tenant_id
+from hotdesk.web import act_for_tenant, apps_base_url, carries_nul, db, hotdesk, openapi, tenant_id
 from hotdesk.web import settings as setting_values
 
 T = TypeVar("T", bound=ImportCheck)
@@ -395,6 +396,7 @@ def extensions_create() -> Response:
         setting_values(),
         cell=cell,
         tenant_id=tenant_id(),
+        base_url=apps_base_url(),
     )
     response = jsonify(extension_json(extension))
     response.status_code = 201
@@ -481,7 +483,8 @@ def _import_answer(dry_run: bool, rows: list[dict], errors: list[str], **extra: 
 @bp.post("/extensions/import")
 def extensions_import() -> Response:
     """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
-    preview, dry_run = _csv_import(admin_extensions.preview_import, admin_extensions.import_csv)
+    run = partial(admin_extensions.import_csv, base_url=apps_base_url())  # the new accounts' mails
+    preview, dry_run = _csv_import(admin_extensions.preview_import, run)
     rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
     warnings = admin_extensions.import_warnings(preview.rows, setting_values())
     extra: dict[str, Any] = {"weak_secrets": warnings.weak_secrets, "weak_pins": warnings.weak_pins}
