@@ -25,6 +25,7 @@ from hotdesk.admin import (
     accounts,
     history,
     lockouts,
+    mail,
     phones,
     pins,
     users,
@@ -698,6 +699,46 @@ def extensions_unlock(number: str) -> Response:
 def lockouts_list() -> Response:
     listing = lockouts.listing(db(), hotdesk().settings, tenant_id=tenant_id())
     return jsonify({"items": [lockout_json(lock) for lock in listing]})
+
+
+def mail_json(view: mail.MailView) -> dict:
+    return {
+        "id": view.id,
+        "kind": view.kind,
+        "recipient": view.recipient,
+        "extension": view.extension,
+        "state": view.state.value,
+        "attempts": view.attempts,
+        "created_at": _iso(view.created_at),
+        "next_attempt_at": _iso(view.next_attempt_at),
+        "sent_at": _iso(view.sent_at),
+        "failed_at": _iso(view.failed_at),
+        "last_error": view.last_error,
+    }
+
+
+@bp.get("/mail")
+def mail_list() -> Response:
+    limit = _limit()
+    if limit is not None and not 1 <= limit <= 1000:
+        raise BadRequest("limit: must be from 1 to 1000")
+    views = mail.mails(db(), tenant_id=tenant_id(), limit=limit or 100)
+    return jsonify({"items": [mail_json(view) for view in views]})
+
+
+@bp.post("/mail/<mail_id>/retry")
+def mail_retry(mail_id: str) -> Response:
+    if not re.fullmatch(r"[0-9]{1,9}", mail_id):
+        raise NotFound(f"no mail {mail_id[:40]!r}")
+    return jsonify(mail_json(mail.retry(db(), int(mail_id), g.actor, tenant_id=tenant_id())))
+
+
+@bp.post("/mail/test")
+def mail_test() -> Response:
+    view = mail.send_test(db(), _one_field("recipient"), g.actor, tenant_id=tenant_id())
+    response = jsonify(mail_json(view))
+    response.status_code = 202
+    return response
 
 
 @bp.get("/settings")
