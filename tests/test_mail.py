@@ -32,6 +32,7 @@ from hotdesk.mail.sender import MailSender
 from hotdesk.models import Event, EventKind, QueuedMail, SignInLink, Tenant, User, utcnow
 from hotdesk.softphone.links import LINK_PATH
 from tests import tools
+from tests.live_servers import Gunicorn
 from tests.test_console import Console, _push_request_context, admin  # noqa: F401 (fixtures)
 from tests.test_softphone import LINPHONE, entries
 
@@ -428,3 +429,67 @@ def test_a_tenant_manager_sets_the_tenants_smtp_but_not_the_ca_file(run, app, se
     assert refused.status_code == 403 and "system admin" in refused.get_json()["error"]
     assert run("settings", "get", "smtp_host", "--tenant", "acme").strip() == "mail.acme.example.com"
     assert run("settings", "get", "smtp_host").strip() == ""
+
+
+@pytest.mark.slow
+def test_make_runs_gunicorn_sends_the_mail_once_and_a_restart_loses_none(run, smtp, database_url, tmp_path):
+    """As `make run` serves: gunicorn with deploy/gunicorn.conf.py, two workers, nothing else."""
+    env = {
+        "HOTDESK_DATABASE_URL": database_url,
+        "HOTDESK_SECRET_KEY": "test-secret-key",
+        "HOTDESK_INSTANCE_PATH": str(tmp_path / "served"),
+    }
+    server = Gunicorn("wsgi:app", tmp_path / "gunicorn.log", env, workers=2)
+    try:
+        server.wait_for_workers()
+        add_alice(run)
+        [message] = smtp.wait_for(1)
+        assert qr_url_of(message).startswith(BASE + LINK_PATH)
+        time.sleep(3)  # the other worker's rounds: nothing more
+        assert len(smtp.messages) == 1
+    finally:
+        server.stop()
+    run("extensions", "add", "1002", "--name", "Bob", "--secret", SECRET, "--email", "bob@example.org")
+    time.sleep(1)
+    assert len(smtp.messages) == 1  # queued while nothing runs
+    server = Gunicorn("wsgi:app", tmp_path / "gunicorn.log", env, workers=2)
+    try:
+        assert smtp.wait_for(2)[1]["To"] == "bob@example.org"
+    finally:
+        server.stop()
+
+
+def test_the_api_and_the_console_list_retry_and_test(run, smtp, client, session, admin):
+    run("settings", "set", "smtp_port", free_port())  # down
+    add_alice(run)
+    running = client.application.extensions["hotdesk"]
+    running.mail.send_due()
+    token = accounts.create_token(session, "sync", "test", scopes=accounts.SCOPES).secret
+    session.commit()
+    headers = {"Authorization": f"Bearer {token}"}
+    [listed] = client.get("/api/v1/mail", headers=headers).get_json()["items"]
+    assert listed["state"] == "queued" and listed["attempts"] == 1 and listed["extension"] == "1001"
+    assert "connection refused" in listed["last_error"] and listed["recipient"] == "alice@example.org"
+
+    run("settings", "set", "smtp_port", smtp.port)
+    retried = client.post(f"/api/v1/mail/{listed['id']}/retry", headers=headers)
+    assert retried.status_code == 200 and retried.get_json()["attempts"] == 0
+    assert running.mail.send_due().sent == 1
+    assert client.post(f"/api/v1/mail/{listed['id']}/retry", headers=headers).status_code == 409
+    assert client.post("/api/v1/mail/77/retry", headers=headers).status_code == 404
+    queued = client.post("/api/v1/mail/test", json={"recipient": "ops@example.org"}, headers=headers)
+    assert queued.status_code == 202 and queued.get_json()["kind"] == "test"
+    refused = client.post("/api/v1/mail/test", json={"recipient": "nobody"}, headers=headers)
+    assert refused.status_code == 422
+
+    console = Console(client)
+    assert console.sign_in().status_code == 302
+    page = console.page("/admin/mail")
+    cells = [" ".join(td.text_content().split()) for td in page.xpath("//table[@id='mail-list']/tbody/tr[1]/td")]
+    assert cells[1:5] == ["queued", "test", "ops@example.org", ""]
+    answer = console.post("/admin/mail/test", {"recipient": "ops2@example.org"}, token_from=page)
+    assert answer.status_code == 302
+    assert running.mail.send_due().sent == 2
+    assert sorted(m["To"] for m in smtp.wait_for(3)[1:]) == ["ops2@example.org", "ops@example.org"]
+    page = console.page("/admin/mail")
+    assert "Send again" not in page.text_content()  # all sent
