@@ -493,3 +493,26 @@ def test_the_api_and_the_console_list_retry_and_test(run, smtp, client, session,
     assert sorted(m["To"] for m in smtp.wait_for(3)[1:]) == ["ops2@example.org", "ops@example.org"]
     page = console.page("/admin/mail")
     assert "Send again" not in page.text_content()  # all sent
+
+
+def test_a_tenants_own_server_never_gets_the_installations_smtp_password(run, inbox, app, session):
+    """acme's manager points acme's smtp_host at a server of theirs: the operator's credentials,
+    which acme inherits, must not sign in there."""
+    run("settings", "set", "smtp_username", SMTP_USER)
+    run("settings", "set", "smtp_password", SMTP_PASSWORD)
+    run("settings", "set", "external_address", "pbx.example.com")
+    run("tenants", "add", "acme", "--sip-domain", "acme.example.com")
+    for name, value in [
+        ("smtp_host", "127.0.0.1"),
+        ("smtp_port", inbox.port),
+        ("smtp_security", "none"),
+        ("phone_base_url", BASE),
+    ]:
+        run("settings", "set", name, value, "--tenant", "acme")
+    run("extensions", "add", "1001", "--name", "Ann", "--secret", SECRET, "--email", "ann@acme.example.com",
+        "--tenant", "acme")  # fmt: skip
+    assert app.extensions["hotdesk"].mail.send_due().sent == 1  # without signing in (else: refused over none)
+    assert inbox.wait_for(1)[0]["To"] == "ann@acme.example.com"
+    assert_no_secret(inbox.raw[0], SMTP_PASSWORD)
+    [sent] = session.scalars(select(Event).where(Event.kind == EventKind.MAIL_SENT.value))
+    assert sent.tenant_id == session.scalar(select(Tenant.id).where(Tenant.name == "acme"))

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotdesk.mail import queue, smtp
 from hotdesk.mail.account import Composed, NotComposed, compose, compose_test
 from hotdesk.mail.queue import MailKind
-from hotdesk.models import QueuedMail
+from hotdesk.models import DEFAULT_TENANT_ID, QueuedMail
 from hotdesk.setting_store import Settings
 from hotdesk.settings import SettingValues
 
@@ -126,10 +126,12 @@ class MailSender:
         with self._sessions() as session:
             mail = session.get_one(QueuedMail, mail_id)
             settings = self._registry.values(session, mail.tenant_id)
+            own = self._registry.overrides(session, mail.tenant_id) if mail.tenant_id != DEFAULT_TENANT_ID else {}
+            credentials = smtp.credentials_for(settings, own)
             try:
                 composed = COMPOSERS[MailKind(mail.kind)](session, mail, settings, self._key)
-                session.commit()  # the link exists before the mail that holds it leaves
-                smtp.send(composed.message, settings, hide=composed.hide)
+                session.commit()  # the link exists before the mail that holds it leaves; no transaction stays open
+                smtp.send(composed.message, settings, credentials=credentials, hide=composed.hide)
             except (NotComposed, smtp.MailError) as error:
                 session.rollback()
                 if isinstance(error, smtp.MailError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from email.message import EmailMessage
 
 from hotdesk.mail.options import (
@@ -41,11 +41,19 @@ def server_of(settings: SettingValues) -> tuple[str, int, Security]:
     return host, settings[SMTP_PORT] or USUAL_PORTS[security], security
 
 
-def send(message: EmailMessage, settings: SettingValues, *, hide: Iterable[str] = (), timeout: float = TIMEOUT) -> None:
-    """Send `message` as the tenant's SMTP settings say. `hide`: texts (a token) that must not appear
-    in a failure's reason, besides the SMTP password."""
+def send(
+    message: EmailMessage,
+    settings: SettingValues,
+    *,
+    credentials: tuple[str, str] | None = None,
+    hide: Iterable[str] = (),
+    timeout: float = TIMEOUT,
+) -> None:
+    """Send `message` as the tenant's SMTP settings say. `credentials`: (username, password) to sign
+    in with, if not the settings' (see `credentials_for`). `hide`: texts (a token) that must not
+    appear in a failure's reason, besides the SMTP password."""
     host, port, security = server_of(settings)
-    username, password = settings[SMTP_USERNAME], settings[SMTP_PASSWORD]
+    username, password = credentials or (settings[SMTP_USERNAME], settings[SMTP_PASSWORD])
     if username and security is Security.NONE:
         raise MailError(
             "smtp_security is none: smtp_password would cross the network unencrypted (use starttls or ssl)"
@@ -67,6 +75,16 @@ def send(message: EmailMessage, settings: SettingValues, *, hide: Iterable[str] 
             client.send_message(message)
     except (smtplib.SMTPException, OSError) as error:  # ssl.SSLError is an OSError
         raise MailError(_hidden(f"{host}:{port}: {_words(error)}", [password, *hide])) from None
+
+
+def credentials_for(settings: SettingValues, own: Mapping[str, str]) -> tuple[str, str]:
+    """The user name and password to sign in to the tenant's server with. A password goes only to
+    the server named beside it: a tenant whose own `smtp_host` (`own`: the tenant's own values) would
+    otherwise be handed the installation's credentials (a tenant manager pointing smtp_host at a
+    server of theirs would collect the operator's SMTP password)."""
+    if SMTP_HOST.name in own:
+        return own.get(SMTP_USERNAME.name, ""), own.get(SMTP_PASSWORD.name, "")
+    return settings[SMTP_USERNAME], settings[SMTP_PASSWORD]
 
 
 def _words(error: BaseException) -> str:
