@@ -90,7 +90,7 @@ def send_test(session: Session, recipient: str, actor: str, *, tenant_id: int) -
     """Queue a test mail to `recipient` through the tenant's SMTP settings; it goes within seconds,
     and its outcome shows in the list and the history."""
     recipient = recipient.strip()
-    if not _ADDRESS.fullmatch(recipient):
+    if len(recipient) > 254 or not _ADDRESS.fullmatch(recipient):
         raise AdminError(f"{recipient[:80]!r} is not an e-mail address such as someone@example.com")
     if not queue.mail_configured(session, tenant_id):
         raise AdminError("smtp_host is not set: there is no SMTP server to send through")
