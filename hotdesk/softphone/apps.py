@@ -56,14 +56,13 @@ def sign_in_url(
         raise AppsError(str(error)) from None
     if refresh:
         link = links.new_link(session, user, key, settings)
-        events.record(
+        _record(
             session,
             EventKind.QR_REFRESHED,
-            extension=user.extension.number,
-            ip=ip,
-            actor=actor[:64],
-            detail=f"QR code of {user.username} refreshed: earlier ones stop working",
-            tenant_id=user.tenant_id,
+            user,
+            actor,
+            ip,
+            f"QR code of {user.username} refreshed: earlier ones stop working",
         )
     else:
         link = links.current_link(session, user, key, settings)
@@ -93,17 +92,28 @@ def revoke_app(session: Session, user: User, app_id: int, actor: str, ip: str | 
     if device is None or device.user_id != user.id:
         raise NoSuchApp(f"{user.username} has no app {app_id}")
     if links.revoke(device):
-        events.record(
+        _record(
             session,
             EventKind.APP_REVOKED,
-            extension=user.extension.number,
-            ip=ip,
-            actor=actor[:64],
-            detail=f"app {device.id} ({device.label}) of {user.username} revoked",
-            tenant_id=user.tenant_id,
+            user,
+            actor,
+            ip,
+            f"app {device.id} ({device.label}) of {user.username} revoked",
         )
         session.flush()
     return device
+
+
+def _record(session: Session, kind: EventKind, user: User, actor: str, ip: str | None, detail: str) -> None:
+    events.record(
+        session,
+        kind,
+        extension=user.extension.number,
+        ip=ip,
+        actor=actor[:64],
+        detail=detail,
+        tenant_id=user.tenant_id,
+    )
 
 
 # What an app's account is made of, besides the extension and the user's choices.

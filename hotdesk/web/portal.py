@@ -14,6 +14,7 @@ on every form (Flask-WTF, as the console).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
 
@@ -331,26 +332,31 @@ def softphone():
 
 @bp.post("/app/qr")
 def qr_refresh():
-    try:
-        self_service.my_sign_in_url(
+    return _on_the_app_page(
+        lambda: self_service.my_sign_in_url(
             db(), settings(), hotdesk().config.secret_key, g.user, phone_base_url(), client_ip(), refresh=True
-        )
-    except people.PeopleError as refused:
-        flash(str(refused), "error")
-        return _back_with_nothing_changed("portal.softphone")
-    flash("New QR code: the earlier one no longer signs an app in.", "info")
-    return redirect(url_for("portal.softphone"))
+        ),
+        "New QR code: the earlier one no longer signs an app in.",
+    )
 
 
 @bp.post("/app/choices")
 def qr_choices():
     form = request.form
+    return _on_the_app_page(
+        lambda: self_service.set_my_qr_choices(db(), g.user, form.get("qr_transport", ""), form.get("qr_address", "")),
+        "Saved: your apps get it at their next start, your QR code when it is scanned.",
+    )
+
+
+def _on_the_app_page(change: Callable[[], object], done: str):
+    """Make the change and say `done`, or say why not, nothing changed; back to the app page either way."""
     try:
-        self_service.set_my_qr_choices(db(), g.user, form.get("qr_transport", ""), form.get("qr_address", ""))
+        change()
     except people.PeopleError as refused:
         flash(str(refused), "error")
         return _back_with_nothing_changed("portal.softphone")
-    flash("Saved: your apps get it at their next start, your QR code when it is scanned.", "info")
+    flash(done, "info")
     return redirect(url_for("portal.softphone"))
 
 
