@@ -69,6 +69,8 @@ def test_a_qr_url_gives_linphone_the_account_once(run, alice, app, session):
     assert config["proxy_0"]["reg_identity"] == '"Alice Martin" <sip:1001@pbx.example.com>'
     assert config["proxy_0"]["reg_proxy"] == "<sip:pbx.example.com:5060;transport=udp>"
     assert config["auth_info_0"]["username"] == "1001" and config["auth_info_0"]["passwd"] == SECRET
+    assert config["auth_info_0"]["ha1"] == ""  # else the digest the app kept of an older secret wins
+    assert all(entry.get("overwrite") == "true" for entry in etree.fromstring(answer.data).iter("{*}entry"))
     config_uri = config["misc"]["config-uri"]
     assert config_uri.startswith("https://hotdesk.example.com/app/config/")
 
@@ -192,5 +194,5 @@ def test_transport_ports_outbound_proxy_and_a_tenant_domain(run, app, session):
     config = entries(app.test_client().get(path_of(url), headers=LINPHONE).data)
     assert config["proxy_0"]["reg_identity"] == '"Ann" <sip:1001@acme.example.com>'
     assert config["proxy_0"]["reg_proxy"] == "<sip:sbc.example.net:5063;transport=tcp>"  # the TCP port, not :5080
-    assert config["proxy_0"]["reg_route"] == "<sip:sbc.example.net:5063;transport=tcp>"
+    assert config["proxy_0"]["reg_route"] == "<sip:sbc.example.net:5063;transport=tcp;lr>"
     assert config["auth_info_0"]["realm"] == "asterisk" and config["auth_info_0"]["domain"] == "acme.example.com"

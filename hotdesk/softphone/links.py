@@ -157,8 +157,13 @@ def device_by_token(session: Session, token: str) -> AppDevice | None:
     return session.scalar(select(AppDevice).where(AppDevice.token_hash == _hash(token)))
 
 
-def seen(device: AppDevice, address: str | None, now: datetime | None = None) -> None:
+UNNAMED = ("", "app", "Unknown")  # Linphone's first fetch says `User-Agent: Unknown`; its later ones name it
+
+
+def seen(device: AppDevice, address: str | None, label: str, now: datetime | None = None) -> None:
     device.last_seen_at, device.last_address = now or utcnow(), address
+    if device.label in UNNAMED and label not in UNNAMED:
+        device.label = label[:LABEL_LENGTH]
 
 
 def revoke(device: AppDevice, now: datetime | None = None) -> bool:

@@ -123,7 +123,7 @@ def app_config(token: str) -> Response:
         return Response(
             lpconfig.stop_config(url), content_type=lpconfig.CONTENT_TYPE, headers={"Cache-Control": "no-store"}
         )
-    links.seen(device, client_ip())
+    links.seen(device, client_ip(), _label())
     try:
         response = _answer(_account(session.get_one(User, device.user_id), url))
     except NoServer as error:
