@@ -370,7 +370,7 @@ def my_sign_in_url(
     settings: SettingValues,
     key: str,
     user: User,
-    base_url: str,
+    base_url: str | None,
     ip: str | None,
     *,
     refresh: bool = False,

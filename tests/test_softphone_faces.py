@@ -10,9 +10,10 @@ import pytest
 from lxml import etree, html
 from sqlalchemy import select
 
-from hotdesk import people, tenancy
+from hotdesk import create_app, people, tenancy
 from hotdesk.admin import accounts
 from hotdesk.admin import extensions as admin_extensions
+from hotdesk.config import Config
 from hotdesk.directory import ExtensionData
 from hotdesk.models import AppDevice, Event, EventKind, SignInLink, User
 from tests.test_console import PASSWORD, Console
@@ -417,3 +418,27 @@ def test_without_a_server_address_the_person_is_told_and_nothing_breaks(client, 
     refused = alice_portal.post("/portal/app/qr", token_from=page)
     assert refused.status_code == 302 and "external_address is not set" in my_page(alice_portal).text_content()
     assert session.scalar(select(SignInLink.id)) is None
+
+
+def test_a_console_on_a_listener_of_its_own_names_phone_base_url_not_its_own_address(
+    database_url, engine, notifier, tmp_path, session, registry, world
+):
+    """With HOTDESK_ADMIN_BIND the console's address serves no /app/: a QR naming it would give an
+    app nothing. Without phone_base_url the admin is told so; with it, the QR names it."""
+    admin_only = create_app(
+        Config(database_url=database_url, secret_key="test-secret-key", trusted_proxies=0, instance_path=tmp_path),
+        notifier=notifier,
+        faces="admin",
+    )
+    registry.set(session, "phone_base_url", "")
+    session.commit()
+    client = admin_only.test_client()
+    console = Console(client)
+    assert console.sign_in("root").status_code == 302
+    page = extension_page(console)
+    assert page.xpath("//*[@id='qr-url']") == []
+    assert "phone_base_url is not set" in page.xpath("//*[@id='qr-problem']")[0].text_content()
+    registry.set(session, "phone_base_url", "https://phones.example.com")
+    session.commit()
+    assert qr_url(extension_page(console)).startswith("https://phones.example.com/app/qr/")
+    admin_only.extensions["hotdesk"].engine.dispose()

@@ -37,7 +37,7 @@ from hotdesk.models import DEFAULT_TENANT_ID, ApiToken, Tenant
 from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
 from hotdesk.tenancy import TenantError
-from hotdesk.web import act_for_tenant, carries_nul, db, hotdesk, openapi, phone_base_url, tenant_id
+from hotdesk.web import act_for_tenant, app_base_url, carries_nul, db, hotdesk, openapi, tenant_id
 from hotdesk.web import settings as setting_values
 
 T = TypeVar("T", bound=ImportCheck)
@@ -460,7 +460,7 @@ def _sign_in_url(number: str, refresh: bool) -> Response:
         _user_of(number),
         g.actor,
         refresh=refresh,
-        base_url=phone_base_url(),
+        base_url=app_base_url(),
     )
     response = jsonify({"url": made.url, "expires_at": _iso(made.expires_at)})
     response.headers["Cache-Control"] = "no-store"

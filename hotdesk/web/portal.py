@@ -46,7 +46,7 @@ from hotdesk.settings import PIN_LENGTH, TIMEZONE, PinLength
 from hotdesk.softphone.apps import SignInUrl
 from hotdesk.softphone.options import QR_ADDRESS, QR_TRANSPORT
 from hotdesk.softphone.qr import svg_element
-from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, phone_base_url, settings, snapshot
+from hotdesk.web import act_for_tenant, app_base_url, carries_nul, client_ip, db, hotdesk, settings, snapshot
 from hotdesk.web.admin import browser_headers, csrf
 from hotdesk.web.known_browser import KnownBrowserCookie
 
@@ -313,7 +313,7 @@ def softphone():
     problem = None
     try:
         made = self_service.my_sign_in_url(
-            session_, settings(), hotdesk().config.secret_key, g.user, phone_base_url(), client_ip()
+            session_, settings(), hotdesk().config.secret_key, g.user, app_base_url(), client_ip()
         )
     except people.PeopleError as refused:
         problem = str(refused)
@@ -334,7 +334,7 @@ def softphone():
 def qr_refresh():
     return _on_the_app_page(
         lambda: self_service.my_sign_in_url(
-            db(), settings(), hotdesk().config.secret_key, g.user, phone_base_url(), client_ip(), refresh=True
+            db(), settings(), hotdesk().config.secret_key, g.user, app_base_url(), client_ip(), refresh=True
         ),
         "New QR code: the earlier one no longer signs an app in.",
     )

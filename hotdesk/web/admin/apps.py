@@ -11,7 +11,7 @@ from hotdesk.admin import extensions as admin_extensions
 from hotdesk.models import User
 from hotdesk.softphone.options import QR_ADDRESS, QR_TRANSPORT
 from hotdesk.softphone.qr import svg_element
-from hotdesk.web import db, hotdesk, phone_base_url, settings, tenant_id
+from hotdesk.web import app_base_url, db, hotdesk, settings, tenant_id
 from hotdesk.web.admin.base import bp, refusals_flashed
 
 
@@ -25,7 +25,7 @@ def softphone_panel(user: User) -> dict:
     }
     try:
         made = apps.sign_in_url(
-            db(), hotdesk().settings, hotdesk().config.secret_key, user, g.actor, base_url=phone_base_url()
+            db(), hotdesk().settings, hotdesk().config.secret_key, user, g.actor, base_url=app_base_url()
         )
     except AdminError as error:
         return panel | {"qr_problem": str(error)}
@@ -46,7 +46,7 @@ def extension_qr_refresh(number: str):
     """The QR code clicked: a new one, every earlier one dead at once."""
     user = _user(number)
     apps.sign_in_url(
-        db(), hotdesk().settings, hotdesk().config.secret_key, user, g.actor, refresh=True, base_url=phone_base_url()
+        db(), hotdesk().settings, hotdesk().config.secret_key, user, g.actor, refresh=True, base_url=app_base_url()
     )
     flash(f"New QR code for {user.username}: the earlier one no longer signs an app in.", "info")
     return _back(number)
