@@ -20,7 +20,6 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from hotdesk import events, lockout, trust
 from hotdesk.db import after_commit, serialize_logins
-from hotdesk.pbx import voicemail
 from hotdesk.models import (
     DEFAULT_TENANT_ID,
     Address,
@@ -33,12 +32,13 @@ from hotdesk.models import (
     TemplatePin,
     utcnow,
 )
+from hotdesk.pbx import voicemail
 from hotdesk.settings import (
     ADMIN_PASSWORD,
     ASTERISK_CONFIG_DIR,
     DAILY_LOGOUT_TIME,
-    DIRECTORY_SOURCE,
     DEVICE_ADMISSION,
+    DIRECTORY_SOURCE,
     EXTERNAL_ADDRESS,
     GUEST_LINE_ADDRESS,
     GUEST_LINE_DISPLAY_NAME,

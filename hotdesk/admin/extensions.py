@@ -15,7 +15,18 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hotdesk import directory, hotdesking, policy
-from hotdesk.admin import Conflict, ImportCheck, NotAllowed, NotFound, Page, in_chunks, page_size, paged, record_change, users
+from hotdesk.admin import (
+    Conflict,
+    ImportCheck,
+    NotAllowed,
+    NotFound,
+    Page,
+    in_chunks,
+    page_size,
+    paged,
+    record_change,
+    users,
+)
 from hotdesk.directory import DirectoryError, ExtensionData
 from hotdesk.models import DEFAULT_TENANT_ID, SOURCE_ASTERISK, Extension, Mapping, TemplatePin
 from hotdesk.settings import DIRECTORY_SOURCE, PIN_LENGTH, SECRET_POLICY, DirectorySource, SecretPolicy, SettingValues

@@ -161,8 +161,7 @@ class _State:
         key, sep, value = text.partition("=")
         if not sep:
             raise ConfigError(shown, number, "no '=' in the line (key = value expected)")
-        if value.startswith(">"):
-            value = value[1:]
+        value = value.removeprefix(">")
         key = key.strip()
         if not key:
             raise ConfigError(shown, number, "no name before '='")
@@ -235,5 +234,7 @@ class _State:
                 self.read_file(match, watched, required=False)
             return
         if kind == "include" and not os.path.exists(path):
-            raise ConfigError(shown, number, f"#include of {target!r}, which does not exist (#tryinclude may be missing)")
+            raise ConfigError(
+                shown, number, f"#include of {target!r}, which does not exist (#tryinclude may be missing)"
+            )
         self.read_file(path, watched, required=kind == "include")

@@ -39,7 +39,7 @@ from hotdesk import people, self_service
 from hotdesk.admin import phones
 from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind, User
-from hotdesk.settings import PIN_LENGTH, TIMEZONE, PinLength
+from hotdesk.settings import DIRECTORY_SOURCE, PIN_LENGTH, TIMEZONE, DirectorySource, PinLength
 from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, settings, snapshot
 from hotdesk.web.admin import browser_headers, csrf
 from hotdesk.web.known_browser import KnownBrowserCookie
@@ -204,6 +204,8 @@ def home():
         describe=_describe,
         failures=FAILURES,
         pin_rule=_pin_rule(settings()[PIN_LENGTH]),
+        # directory_source asterisk: the PIN is the PBX's, changed from the voicemail menu, not here.
+        pbx_owns_pin=self_service.PBX_OWNS_PIN if settings()[DIRECTORY_SOURCE] is DirectorySource.ASTERISK else None,
     )
 
 
