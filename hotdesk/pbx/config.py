@@ -26,7 +26,7 @@ class ConfigError(ValueError):
     """`file:line: problem` — a file Asterisk would not load as it is."""
 
     def __init__(self, file: str, line: int, problem: str):
-        super().__init__(f"{file}:{line}: {problem}")
+        super().__init__(f"{file}:{line}: {problem}" if line else f"{file}: {problem}")  # 0: the whole file
         self.file, self.line, self.problem = file, line, problem
         self.watch: Watch | None = None  # what was read up to the problem: fixing any of it is a change
 
