@@ -262,3 +262,13 @@ def test_the_console_previews_then_syncs(client, session, etc_asterisk):
     refused = console.post("/admin/extensions/sync-asterisk", {"dry_run": "false"}, token_from=page)
     assert refused.status_code == 302
     assert "pjsip.aor.conf:2: no '=' in the line" in text(console.get("/admin/extensions"))
+
+
+def test_a_csv_import_does_not_overwrite_what_the_pbx_owns(run, session, etc_asterisk, tmp_path):
+    assert run("sync", "asterisk").exit_code == 0
+    csv = tmp_path / "users.csv"
+    csv.write_text("extension,name,secret\n5000,New Person,New-Secret-1\n1002,Robert,Other-Secret-1\n")
+    result = run("extensions", "import", csv)
+    assert result.exit_code == 1
+    assert f"{csv}, line 3: extension 1002 is synced from the PBX: change it there" in result.output
+    assert "5000" not in extensions(session) and extensions(session)["1002"] == synced()["1002"]

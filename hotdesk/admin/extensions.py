@@ -238,15 +238,24 @@ def preview_import(session: Session, text: str, source: str, *, tenant_id: int =
     errors += users.check_import_rows(session, checked, source, tenant_id)
     errors = sorted(shape_errors + errors, key=lambda error: error.line or 0)
     numbers = [data.number for _, data in checked]
-    existing: set[str] = set()
+    existing: dict[str, str | None] = {}
     for start in range(0, len(numbers), 500):  # stay under every database's bound-parameter limit
         existing.update(
-            session.scalars(
-                select(Extension.number).where(
+            session.execute(
+                select(Extension.number, Extension.source).where(
                     Extension.tenant_id == tenant_id, Extension.number.in_(numbers[start : start + 500])
                 )
             )
+            .tuples()
+            .all()
         )
+    synced = [(line, data.number) for line, data in checked if existing.get(data.number) == SOURCE_ASTERISK]
+    if synced:
+        errors += [
+            DirectoryError(f"{source}, line {line}: extension {number} is synced from the PBX: change it there", line)
+            for line, number in synced
+        ]
+        errors = sorted(errors, key=lambda error: error.line or 0)
     return ImportPreview(
         [ImportRow(line, data, "update" if data.number in existing else "add") for line, data in checked],
         [str(error) for error in errors],
