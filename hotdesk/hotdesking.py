@@ -581,6 +581,7 @@ def _end_mapping(
         actor=actor[:64] if actor else None,  # "api:" and a token name of up to 64
         detail=detail,
     )
+    mapping.device.registered_as = mapping.extension.number
     mapping.device.mapping = None
     session.delete(mapping)
 

@@ -175,6 +175,10 @@ class Device(Base):
 
     mapping: Mapped[Mapping | None] = relationship(back_populates="device", uselist=False)
 
+    # Not stored: the extension a logout in this session just took off the phone, which it is still
+    # registered as until it reloads (a NOTIFY through the PBX goes to that endpoint).
+    registered_as = None  # type: str | None
+
     @property
     def addresses_while_waiting(self) -> list[str]:
         return (self.waiting_addresses or "").split()

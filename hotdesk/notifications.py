@@ -10,8 +10,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotdesk.db import after_commit
 from hotdesk.models import Device, Event, EventKind
-from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
-from hotdesk.settings import PHONE_SIP_PORT, SettingValues
+from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest, PbxRoute
+from hotdesk.settings import (
+    AMI_HOST,
+    AMI_PORT,
+    AMI_SECRET,
+    AMI_USERNAME,
+    NOTIFY_FALLBACK,
+    NOTIFY_VIA,
+    PHONE_SIP_PORT,
+    NotifyVia,
+    SettingValues,
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,27 @@ def reload_device(
             brand=device.brand,
             body=flavour.body,
             content_type=flavour.content_type,
+            pbx=pbx_route(settings, device, host),
         )
+    )
+
+
+def pbx_route(settings: SettingValues, device: Device, host: str) -> PbxRoute | None:
+    """notify_via ami: how Asterisk reaches the phone. A phone just logged out is still registered
+    as the extension that left it: that endpoint (its registered contact, through any NAT); any
+    other (a guest phone just logged in, not registered as its new user yet) at its address."""
+    if settings[NOTIFY_VIA] is not NotifyVia.AMI:
+        return None
+    registered = device.registered_as if device.mapping is None else None
+    address = f"[{host}]" if ":" in host else host
+    return PbxRoute(
+        settings[AMI_HOST],
+        settings[AMI_PORT],
+        settings[AMI_USERNAME],
+        settings[AMI_SECRET],
+        endpoint=registered,
+        uri=f"sip:{address}:{settings[PHONE_SIP_PORT]}",
+        fallback=settings[NOTIFY_FALLBACK],
     )
 
 
