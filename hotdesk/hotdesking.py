@@ -638,7 +638,7 @@ def device_config(session: Session, device: Device, snapshot: Snapshot) -> Devic
         return DeviceConfig(template=template, line=None)
     extension = mapping.extension
     # An address emptied after the login leaves the line without a registrar, not the user without a line.
-    host, port = snapshot.settings_for(device.tenant_id)[SERVER_ADDRESS[mapping.address]] or ("", 5060)
+    host, port, _ = snapshot.settings_for(device.tenant_id)[SERVER_ADDRESS[mapping.address]] or ("", 5060, False)
     line = Line(
         number=extension.number,
         username=extension.number,
@@ -658,7 +658,7 @@ def guest_line(settings: SettingValues) -> Line | None:
     address = settings[GUEST_LINE_ADDRESS] or settings[INTERNAL_ADDRESS]
     if not username or address is None:
         return None
-    host, port = address
+    host, port, _ = address
     return Line(
         number=username,
         username=username,

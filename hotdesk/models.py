@@ -341,6 +341,11 @@ class EventKind(enum.StrEnum):
     USER_SIGNIN_FAILED = "user_signin_failed"
     PASSWORD_CHANGED = "password_changed"
     PIN_CHANGED = "pin_changed"
+    # Softphone apps (hotdesk.softphone): detail names the app and how it signed in, never a token.
+    APP_SIGNIN = "app_signin"
+    APP_SIGNIN_FAILED = "app_signin_failed"
+    APP_REVOKED = "app_revoked"
+    QR_REFRESHED = "qr_refreshed"
 
 
 class Admin(Base):
@@ -394,5 +399,47 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime | None]
+    # The person's own choices for the softphone account their QR code gives (None: the tenant's
+    # settings qr_transport and qr_address).
+    qr_transport: Mapped[str | None] = mapped_column(String(8))
+    qr_address: Mapped[str | None] = mapped_column(String(8))
 
     extension: Mapped[Extension] = relationship(back_populates="user")
+
+
+class SignInLink(Base):
+    """A single-use, expiring URL that signs a softphone app in: what a QR code holds (hotdesk.softphone).
+
+    The database holds no token: the URL's token is an HMAC of `salt` under the instance's secret
+    key, computed again to show the current QR and to check a fetch. A refresh revokes every link
+    the user had; a fetch by an app uses its link up."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))  # "qr" (shown on a screen) or "mail" (lives longer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AppDevice(Base):
+    """A softphone app signed in to a user's account (by a QR link or the app sign-in API). It
+    holds its own token in the configuration URL it was given, and fetches its account there at each
+    start; revoked, it is answered a configuration that removes the account."""
+
+    __tablename__ = "app_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the random token
+    label: Mapped[str] = mapped_column(String(128))  # the app's User-Agent, for people to tell their apps apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+    last_address: Mapped[str | None] = mapped_column(String(45))
+    revoked_at: Mapped[datetime | None]

@@ -88,6 +88,7 @@ class PinLength(NamedTuple):
 class SipAddress(NamedTuple):
     host: str
     port: int
+    port_written: bool = False  # the address named its port (else `port` is the default)
 
 
 _HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::(\d{1,5}))?$")
@@ -108,15 +109,15 @@ def parse_address(value: str, default_port: int = 5060) -> SipAddress | None:
     """'pbx.example.com:5080' -> ('pbx.example.com', 5080); '[2001:db8::1]' -> ('2001:db8::1', 5060); '' -> None."""
     if not value:
         return None
-    host, port = value, default_port
+    host, port, written = value, default_port, False
     if value.startswith("["):
         host, _, rest = value[1:].partition("]")
         if rest.startswith(":"):
-            port = int(rest[1:])
+            port, written = int(rest[1:]), True
     elif value.count(":") == 1:
         host, port_text = value.split(":")
-        port = int(port_text)
-    return SipAddress(host, port)
+        port, written = int(port_text), True
+    return SipAddress(host, port, written)
 
 
 def check_port(value: str) -> str:

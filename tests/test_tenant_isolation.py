@@ -503,6 +503,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("portal.pin", "POST"): Route(console_post("/portal/pin", lambda ids: {"pin": "7193", "confirm": "7193"})),
     ("portal.log_out_there", "POST"): Route(console_post("/portal/phones/{mac}/logout")),
     ("portal.static", "GET"): Route(console_get("/portal/static/portal.css")),
+    # Softphone apps: a token is all a request names (tests/test_softphone.py); a forged one for
+    # the first link (globex's, if any) answers as one for no link at all.
+    ("softphone.sign_in_link", "GET"): Route(lambda w, ids: w.phone.get("/app/qr/1." + "A" * 24)),
+    ("softphone.app_config", "GET"): Route(lambda w, ids: w.phone.get("/app/config/" + "A" * 43)),
 }
 
 # Run last: the phone's failed logins write acme's history about the numbers asked for, which

@@ -19,11 +19,12 @@ log = logging.getLogger("hotdesk.web")
 
 def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
     if "phones" in faces:
-        from hotdesk.web import phoneapp, provision, ratelimit
+        from hotdesk.web import phoneapp, provision, ratelimit, softphone
 
-        ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp])
+        ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp, softphone.bp])
         app.register_blueprint(provision.bp)
         app.register_blueprint(phoneapp.bp)
+        app.register_blueprint(softphone.bp)
         app.register_error_handler(429, phoneapp.too_many_requests)
         app.register_error_handler(RenderBudgetExceeded, _over_budget)
     if "admin" in faces:

@@ -1,7 +1,7 @@
 """asterisk: extensions synced from the PBX are marked so
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-06 18:00:00.000000
 
 `hotdesk sync asterisk` manages the extensions it marks `asterisk` (added, changed, removed with
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
