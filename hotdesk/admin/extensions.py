@@ -240,15 +240,12 @@ def preview_import(session: Session, text: str, source: str, *, tenant_id: int =
     numbers = [data.number for _, data in checked]
     existing: dict[str, str | None] = {}
     for start in range(0, len(numbers), 500):  # stay under every database's bound-parameter limit
-        existing.update(
-            session.execute(
-                select(Extension.number, Extension.source).where(
-                    Extension.tenant_id == tenant_id, Extension.number.in_(numbers[start : start + 500])
-                )
+        owners = session.execute(
+            select(Extension.number, Extension.source).where(
+                Extension.tenant_id == tenant_id, Extension.number.in_(numbers[start : start + 500])
             )
-            .tuples()
-            .all()
         )
+        existing.update((number, owner) for number, owner in owners)
     synced = [(line, data.number) for line, data in checked if existing.get(data.number) == SOURCE_ASTERISK]
     if synced:
         errors += [
