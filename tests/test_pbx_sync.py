@@ -272,3 +272,34 @@ def test_a_csv_import_does_not_overwrite_what_the_pbx_owns(run, session, etc_ast
     assert result.exit_code == 1
     assert f"{csv}, line 3: extension 1002 is synced from the PBX: change it there" in result.output
     assert "5000" not in extensions(session) and extensions(session)["1002"] == synced()["1002"]
+
+
+def test_the_scheduler_syncs_each_tenant_when_due(database_url, session, etc_asterisk, tmp_path, caplog):
+    from hotdesk import runtime, scheduler
+    from hotdesk.config import Config
+    from tests.phones import RecordingNotifier
+
+    running = runtime.build(
+        Config(database_url=database_url, secret_key="k", trusted_proxies=0, instance_path=tmp_path),
+        notifier=RecordingNotifier(),
+    )
+    try:
+        last_runs: dict[int, float] = {}
+        assert scheduler.sync_from_asterisk(running, last_runs, now=1000.0) == 0  # asterisk_sync_minutes 0: off
+        settings_registry().set(session, "asterisk_sync_minutes", "15")
+        session.commit()
+        assert scheduler.sync_from_asterisk(running, last_runs, now=1000.0) == 1
+        assert extensions(session) == synced()
+        auth = etc_asterisk / "pjsip.auth.conf"
+        auth.write_text(auth.read_text().replace("password=1003\n", "password=Carol-New-Secret-7\n"))
+        assert scheduler.sync_from_asterisk(running, last_runs, now=1000.0 + 14 * 60) == 0  # not due yet
+        assert extensions(session)["1003"][1] == "1003"
+        assert scheduler.sync_from_asterisk(running, last_runs, now=1000.0 + 15 * 60) == 1
+        assert extensions(session)["1003"][1] == "Carol-New-Secret-7"
+
+        auth.write_text(auth.read_text().replace("[1002-auth]", "[1002-auth"))
+        assert scheduler.sync_from_asterisk(running, last_runs, now=1000.0 + 30 * 60) == 1
+        assert "sync asterisk for tenant default: pjsip.auth.conf:14:" in caplog.text
+        assert extensions(session)["1003"][1] == "Carol-New-Secret-7"
+    finally:
+        running.close()
