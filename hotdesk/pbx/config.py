@@ -152,12 +152,12 @@ class _State:
         if text.startswith("["):
             self.section(text, shown, number)
             return
-        directive = _DIRECTIVE.match(text)
-        if directive:
+        if text.startswith("#"):
+            directive = _DIRECTIVE.match(text)
+            if directive is None:
+                raise ConfigError(shown, number, "an unknown # directive")
             self.directive(directive.group(1).lower(), directive.group(2).strip(), shown, number, watched)
             return
-        if text.startswith("#"):
-            raise ConfigError(shown, number, "an unknown # directive")
         key, sep, value = text.partition("=")
         if not sep:
             raise ConfigError(shown, number, "no '=' in the line (key = value expected)")
@@ -171,6 +171,8 @@ class _State:
 
     def uncommented(self, raw: str) -> str:
         """The line without its comments (`\\;` stays a semicolon); block comments span lines."""
+        if not self.in_block_comment and ";" not in raw:
+            return raw  # most lines: nothing to look at character by character
         out: list[str] = []
         i, n = 0, len(raw)
         while i < n:
