@@ -189,6 +189,7 @@ def test_synced_extensions_are_read_only_on_every_face(run, client, session, etc
     assert cli.exit_code == 1
     assert "extension 1002 is synced from the PBX (Asterisk): change it there" in cli.output
     assert run("extensions", "delete", "1002").exit_code == 1
+    assert "source\tthe PBX (sync asterisk)" in run("extensions", "show", "1002").stdout.splitlines()
 
     token = accounts.create_token(session, "sync-test", "test", scopes=("read", "write")).secret
     session.commit()
@@ -204,6 +205,7 @@ def test_synced_extensions_are_read_only_on_every_face(run, client, session, etc
     listing = console.page("/admin/extensions")
     assert listing.xpath("//tr[td/a='1002']//span[@class='badge']/text()") == ["PBX"]
     form = console.page("/admin/extensions/1002")
+    assert "Synced from the PBX" in form.get_element_by_id("synced").text_content()
     edited = console.post("/admin/extensions/1002", {"name": "Robert", "email": ""}, token_from=form)
     assert edited.status_code == 422 and "synced from the PBX" in text(edited)
     assert extensions(session)["1002"] == synced()["1002"]
