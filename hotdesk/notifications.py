@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotdesk.db import after_commit
 from hotdesk.models import Device, Event, EventKind
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest, PbxRoute
+from hotdesk.pbx import ami
 from hotdesk.settings import (
     AMI_HOST,
     AMI_PORT,
@@ -109,10 +110,7 @@ def pbx_route(settings: SettingValues, device: Device, host: str) -> PbxRoute | 
     registered = device.registered_as if device.mapping is None else None
     address = f"[{host}]" if ":" in host else host
     return PbxRoute(
-        settings[AMI_HOST],
-        settings[AMI_PORT],
-        settings[AMI_USERNAME],
-        settings[AMI_SECRET],
+        ami.AmiServer(settings[AMI_HOST], settings[AMI_PORT], settings[AMI_USERNAME], settings[AMI_SECRET]),
         endpoint=registered,
         uri=f"sip:{address}:{settings[PHONE_SIP_PORT]}",
         fallback=settings[NOTIFY_FALLBACK],
@@ -152,3 +150,25 @@ def _copy(done: Future, outcome: Future) -> None:
         outcome.set_exception(error)
     else:
         outcome.set_result(done.result())
+
+
+def notify_through_pbx(request: NotifyRequest) -> NotifyOutcome:
+    """A reload NOTIFY asked of Asterisk (NotifyDispatcher's `via_pbx`): the outcome says what the
+    PBX answered, or why it could not be asked, for the history."""
+    route = request.pbx
+    assert route is not None
+    target = f"endpoint {route.endpoint}" if route.endpoint else f"to {route.uri}"
+    try:
+        answer = ami.pjsip_notify(
+            route.server,
+            endpoint=route.endpoint,
+            uri=route.uri,
+            event=request.event,
+            body=request.body,
+            content_type=request.content_type,
+        )
+    except (ami.AmiError, ValueError) as error:
+        return NotifyOutcome(False, None, 0, f"the PBX could not be asked (AMI): {error}")
+    if answer.success:
+        return NotifyOutcome(True, None, 1, f"sent by the PBX (AMI PJSIPNotify, {target}): {answer.message}")
+    return NotifyOutcome(False, None, 1, f"the PBX refused (AMI PJSIPNotify, {target}): {answer.message}")

@@ -15,7 +15,9 @@ import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from hotdesk.pbx.ami import AmiServer
 
 log = logging.getLogger("hotdesk.notify")
 
@@ -42,10 +44,7 @@ class NotifyOutcome:
 class PbxRoute:
     """notify_via ami: the NOTIFY is asked of Asterisk's Manager Interface (hotdesk.pbx.ami)."""
 
-    host: str
-    port: int
-    username: str
-    secret: str = field(repr=False)
+    server: AmiServer
     endpoint: str | None = None  # the endpoint the phone is registered as, when known
     uri: str = ""  # else the phone's address, sip:host:port
     fallback: bool = True  # refused or unreachable: hotdesk sends it itself
@@ -296,7 +295,7 @@ class NotifyDispatcher:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hotdesk-notify")
         self._on_outcome = on_outcome
         self._sender = sender
-        self._via_pbx = via_pbx  # a request with `pbx` goes through it first (hotdesk.pbx.ami.notify_through_pbx)
+        self._via_pbx = via_pbx  # a request with `pbx` goes through it first (hotdesk.notifications.notify_through_pbx)
 
     def submit(self, request: NotifyRequest) -> Future[NotifyOutcome]:
         return self._executor.submit(self._run, request)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotdesk import brands, published, softphone
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
-from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder
+from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder, notify_through_pbx
 from hotdesk.notify import NotifyDispatcher
 from hotdesk.pbx import ami
 from hotdesk.setting_store import Settings
@@ -84,7 +84,7 @@ def build(config: Config, *, notifier: NotifyDispatcher | None = None) -> Hotdes
         notifier=DeviceNotifier(
             notifier
             if notifier is not None
-            else NotifyDispatcher(on_outcome=notification_recorder(sessions), via_pbx=ami.notify_through_pbx),
+            else NotifyDispatcher(on_outcome=notification_recorder(sessions), via_pbx=notify_through_pbx),
             notify_flavour,
         ),
         snapshots=SnapshotCache(registry),

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from hotdesk import settings_registry
 from hotdesk.db import make_session_factory
 from hotdesk.models import Event, EventKind
-from hotdesk.notifications import DeviceNotify, notification_recorder
+from hotdesk.notifications import DeviceNotify, notification_recorder, notify_through_pbx
 from hotdesk.notify import NotifyDispatcher, NotifyOutcome, PbxRoute
 from hotdesk.pbx import ami
 from tests.ami_peer import AmiPeer
@@ -37,7 +37,7 @@ def direct():
 def notifier(engine, direct):
     """The real dispatcher, its outcomes into the history, through the PBX when asked."""
     dispatcher = NotifyDispatcher(
-        on_outcome=notification_recorder(make_session_factory(engine)), sender=direct, via_pbx=ami.notify_through_pbx
+        on_outcome=notification_recorder(make_session_factory(engine)), sender=direct, via_pbx=notify_through_pbx
     )
     yield dispatcher
     dispatcher.shutdown()
@@ -126,7 +126,8 @@ def test_with_notify_fallback_off_nothing_else_is_sent(client, session, via_ami,
 
 
 def route(peer_port: int, **changes) -> PbxRoute:
-    return PbxRoute("127.0.0.1", peer_port, "hotdesk", "Ami-Secret-9", **({"endpoint": "1001"} | changes))
+    server = ami.AmiServer("127.0.0.1", peer_port, "hotdesk", "Ami-Secret-9")
+    return PbxRoute(server, **({"endpoint": "1001"} | changes))
 
 
 def tell(notifier, pbx: PbxRoute) -> NotifyOutcome:

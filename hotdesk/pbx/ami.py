@@ -16,14 +16,10 @@ is never in an error, a log line or the history.
 from __future__ import annotations
 
 import itertools
-import logging
 import socket
 import threading
 from dataclasses import dataclass, field
 
-from hotdesk.notify import NotifyOutcome, NotifyRequest
-
-log = logging.getLogger("hotdesk.pbx")
 CONNECT_TIMEOUT = 3.0  # seconds; the NOTIFY then falls back to UDP
 ANSWER_TIMEOUT = 5.0
 BANNER = "Asterisk Call Manager/"
@@ -217,27 +213,3 @@ def pjsip_notify(
             raise AmiError("the NOTIFY's body has a comma, which AMI cannot carry")
         variables += [("Variable", f"Content-Type={content_type}"), ("Variable", f"Content={body}")]
     return client_for(server).action("PJSIPNotify", target + variables)
-
-
-def notify_through_pbx(request: NotifyRequest) -> NotifyOutcome:
-    """A reload NOTIFY asked of Asterisk (NotifyDispatcher's `via_pbx`): the outcome says what the
-    PBX answered, or why it could not be asked, for the history."""
-    route = request.pbx
-    assert route is not None
-    target = f"endpoint {route.endpoint}" if route.endpoint else f"to {route.uri}"
-    server = AmiServer(route.host, route.port, route.username, route.secret)
-    try:
-        answer = pjsip_notify(
-            server,
-            endpoint=route.endpoint,
-            uri=route.uri,
-            event=request.event,
-            body=request.body,
-            content_type=request.content_type,
-        )
-    except (AmiError, ValueError) as error:
-        log.warning("NOTIFY through the PBX (%s): %s", target, error)
-        return NotifyOutcome(False, None, 0, f"the PBX could not be asked (AMI): {error}")
-    if answer.success:
-        return NotifyOutcome(True, None, 1, f"sent by the PBX (AMI PJSIPNotify, {target}): {answer.message}")
-    return NotifyOutcome(False, None, 1, f"the PBX refused (AMI PJSIPNotify, {target}): {answer.message}")
