@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hotdesk import hotdesking, tenancy
-from hotdesk.admin import AdminError, pbx, phones
+from hotdesk.admin import AdminError, NotAllowed, pbx, phones
 from hotdesk.models import Lease, utcnow
 from hotdesk.notifications import DeviceNotifier, reload_device
 from hotdesk.runtime import Hotdesk
@@ -72,6 +72,9 @@ def sync_from_asterisk(running: Hotdesk, last_runs: dict[int, float], now: float
         with running.sessions() as session:
             try:
                 report = pbx.sync_asterisk(session, values, SYNC_ACTOR, tenant_id=tenant_id)
+            except NotAllowed:
+                session.rollback()
+                continue  # a tenant without a PBX of its own, inheriting the installation's minutes
             except AdminError as error:
                 session.rollback()
                 log.warning("sync asterisk for tenant %s: %s; nothing changed", name, error)

@@ -305,3 +305,26 @@ def test_the_scheduler_syncs_each_tenant_when_due(database_url, session, etc_ast
         assert extensions(session)["1003"][1] == "Carol-New-Secret-7"
     finally:
         running.close()
+
+
+def test_a_tenant_syncs_from_its_own_pbx_only(run, session, etc_asterisk, tmp_path):
+    from hotdesk import tenancy
+
+    acme = tenancy.add(session, settings_registry(), "acme", "acme.example.com", "test").tenant
+    session.commit()
+    # The installation's directory is the default tenant's PBX: acme may not take its secrets.
+    refused = run("sync", "asterisk", "--tenant", "acme")
+    assert refused.exit_code == 1 and "this tenant has no asterisk_config_dir of its own" in refused.output
+    acme_dir = tmp_path / "acme-asterisk"
+    acme_dir.mkdir()
+    (acme_dir / "pjsip.conf").write_text(
+        "[7001]\ntype=endpoint\nauth=7001-auth\ncallerid=Ann Acme <7001>\n"
+        "[7001-auth]\ntype=auth\nusername=7001\npassword=Acme-Secret-1\n"
+    )
+    assert run("settings", "set", "asterisk_config_dir", acme_dir, "--tenant", "acme").exit_code == 0
+    done = run("sync", "asterisk", "--tenant", "acme")
+    assert done.exit_code == 0, done.output
+    assert done.stdout.splitlines()[0] == "add\t7001"
+    session.expire_all()
+    rows = session.execute(select(Extension.tenant_id, Extension.number)).all()
+    assert rows == [(acme.id, "7001")]

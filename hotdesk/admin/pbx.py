@@ -17,9 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from hotdesk import directory, hotdesking, policy
-from hotdesk.admin import AdminError, record_change, users
+from hotdesk.admin import AdminError, NotAllowed, record_change, users
 from hotdesk.directory import DirectoryError, ExtensionData
-from hotdesk.models import DEFAULT_TENANT_ID, SOURCE_ASTERISK, Device, Extension, Mapping
+from hotdesk.models import DEFAULT_TENANT_ID, SOURCE_ASTERISK, Device, Extension, Mapping, TenantSetting
 from hotdesk.pbx import config, pjsip
 from hotdesk.settings import ASTERISK_CONFIG_DIR, SECRET_POLICY, SecretPolicy, SettingValues
 
@@ -65,6 +65,12 @@ def sync_asterisk(
 ) -> SyncReport:
     """Make the tenant's extensions what pjsip.conf (under asterisk_config_dir) defines; `dry_run`:
     only say what would change. SyncError names the first bad line; nothing is written then."""
+    if tenant_id != DEFAULT_TENANT_ID and session.get(TenantSetting, (tenant_id, ASTERISK_CONFIG_DIR.name)) is None:
+        # The installation's directory is the default tenant's PBX: its secrets are no other tenant's.
+        raise NotAllowed(
+            "this tenant has no asterisk_config_dir of its own: a system admin sets it"
+            " (hotdesk settings set asterisk_config_dir DIR --tenant T)"
+        )
     source = settings[ASTERISK_CONFIG_DIR]
     try:
         found = pjsip.read(source)
