@@ -15,6 +15,7 @@ from __future__ import annotations
 import glob
 import os
 import re
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def _stat(path: str) -> tuple:
 class Reading:
     sections: list[Section]
     watch: Watch
-    signature: tuple  # () if the main file changed while it was read: the next check reads it again
+    signature: tuple  # (): the next check reads again (a file changed while read, or just before)
 
 
 _SECTION = re.compile(r"^\[([^\]]*)\]\s*(?:\(([^)]*)\))?\s*$")
@@ -100,9 +101,19 @@ def read(directory: str | Path, name: str, *, complete_lines: bool = False) -> R
         raise
     watch = Watch(tuple(watched))
     signature = watch.signature()
-    if signature[0] != before[0]:
-        signature = ()  # changed while it was read: whatever comes next reads it again
+    if signature[0] != before[0] or _recent(signature, time.time_ns()):
+        # Changed while it was read, or so lately that a change in the same tick of a coarse
+        # file-system clock (same size, same inode: Asterisk rewrites in place) would look the
+        # same: the next check reads it again.
+        signature = ()
     return Reading(state.sections, watch, signature)
+
+
+RECENT_NS = 2_000_000_000
+
+
+def _recent(signature: tuple, now_ns: int) -> bool:
+    return any(len(stat) == 5 and now_ns - stat[3] < RECENT_NS for _path, stats in signature for stat in stats)
 
 
 class _State:
