@@ -188,3 +188,66 @@ class socket_closed:
 
     def __exit__(self, *exc) -> None:
         pass
+
+
+def test_as_a_freepbx_admin_tries_it(client, session, peer, database_url, tmp_path, monkeypatch, direct):
+    """The issue's trial: hotdesk pointed at a copy of the PBX's /etc/asterisk; the sync imports
+    every extension with its secret and name; a PIN changed in voicemail.conf works at the phone on
+    the next try and the old one does not; the phone displaced by a login elsewhere is told through
+    the PBX's AMI; a broken line is reported with its line number and nothing is imported."""
+    import shutil
+    from pathlib import Path
+
+    from click.testing import CliRunner
+
+    from hotdesk.cli import main
+    from hotdesk.models import Extension
+
+    etc = tmp_path / "etc-asterisk"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "asterisk" / "freepbx", etc)
+    monkeypatch.setenv("HOTDESK_DATABASE_URL", database_url)
+    monkeypatch.setenv("HOTDESK_INSTANCE_PATH", str(tmp_path / "instance"))
+
+    def hotdesk(*args):
+        return CliRunner().invoke(main, [str(a) for a in args])
+
+    for name, value in {
+        "asterisk_config_dir": etc,
+        "directory_source": "asterisk",
+        "notify_via": "ami",
+        "ami_host": "127.0.0.1",
+        "ami_port": peer.port,
+        "ami_username": "hotdesk",
+        "ami_secret": "Ami-Secret-9",
+    }.items():
+        assert hotdesk("settings", "set", name, value).exit_code == 0, name
+    synced = hotdesk("sync", "asterisk")
+    assert synced.exit_code == 0 and "4 added" in synced.stdout
+
+    desk_a = YealinkPhone(client, DESK_A, ip="10.20.0.31")
+    assert desk_a.login("1001", "4321").findtext("Title") == "Logged in"
+    line = desk_a.boot()
+    assert (line["account.1.password"], line["account.1.display_name"]) == (
+        "5f4dcc3b5aa765d61d8327deb882cf99",
+        "Alice Martin",
+    )
+
+    vm = etc / "voicemail.conf"
+    vm.write_text(vm.read_text().replace("1001 => 4321,", "1001 => 8024,"))  # changed from the voicemail menu
+    desk_b = YealinkPhone(client, DESK_B, ip="10.20.0.32")
+    assert desk_b.login("1001", "4321").findtext("Title") == "Login failed"
+    assert desk_b.login("1001", "8024").findtext("Title") == "Logged in"
+    told = [n for n in peer.wait_for(3) if n.get("endpoint") == ["1001"]]
+    assert len(told) == 1 and told[0]["variable"] == ["Event=check-sync;reboot=true"]
+    assert direct.sent == []  # every NOTIFY went through the PBX
+
+    endpoints = etc / "pjsip.endpoint.conf"
+    endpoints.write_text(endpoints.read_text().replace("[1002]\n", "[1002\n") + "[1005]\ntype=endpoint\n")
+    broken = hotdesk("sync", "asterisk")
+    assert broken.exit_code == 1
+    assert (
+        broken.output
+        == "Error: pjsip.endpoint.conf:46: a [section] line without its closing ']' or with text after it\n"
+    )
+    session.expire_all()
+    assert sorted(session.scalars(select(Extension.number))) == ["1001", "1002", "1003", "2001"]
