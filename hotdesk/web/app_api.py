@@ -44,6 +44,7 @@ def _bad_request(error: BadRequest) -> Response:
 
 
 @bp.errorhandler(HTTPException)
+@bp.errorhandler(429)  # by its code too: else the phones' own 429 handler, registered by code, comes first
 def _http_error(error: HTTPException) -> Response:
     """Raised in a view, or by the rate limiter (429, with its Retry-After)."""
     response = error_response(error.code or 500, error.description or error.name)
