@@ -40,7 +40,7 @@ def run(database_url, engine, tmp_path, monkeypatch):
 
 
 def generated_password(output: str) -> str:
-    return re.search(r"^user password: (\S+)$", output, re.M).group(1)
+    return re.search(r"^user password: (\S+)$", output, re.MULTILINE).group(1)
 
 
 @pytest.fixture
