@@ -511,6 +511,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     # The app sign-in API: an app of acme's (acme's SIP domain, from acme's phone's address) naming
     # globex's server, globex's people by their full LOGIN and globex's secrets gets what it would
     # for names that exist nowhere (tests/test_app_api.py: the same username in two tenants).
+    ("app_api.openapi_document", "GET"): Route(lambda w, ids: w.phone.get("/app/v1/openapi.json")),
     ("app_api.discover", "POST"): Route(
         app_post(
             "/app/v1/discover", lambda ids: {"sip_domain": "acme.example.com", "server": f"pbx.{ids['tenant']}.example"}

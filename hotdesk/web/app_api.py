@@ -18,7 +18,7 @@ from hotdesk.models import User
 from hotdesk.softphone import links
 from hotdesk.softphone import sign_in as core
 from hotdesk.softphone.account import NoServer
-from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, snapshot
+from hotdesk.web import act_for_tenant, app_openapi, carries_nul, client_ip, db, snapshot
 from hotdesk.web.softphone import config_url
 
 PREFIX = "/app/v1"
@@ -117,6 +117,11 @@ def _answer(body: dict[str, Any], status: int = 200) -> Response:
 def _label() -> str:
     agent = "".join(ch for ch in request.user_agent.string if ch.isprintable())
     return agent[: links.LABEL_LENGTH] or "app"
+
+
+@bp.get("/openapi.json")
+def openapi_document() -> Response:
+    return jsonify(app_openapi.document())
 
 
 @bp.post("/discover")
