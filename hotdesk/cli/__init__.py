@@ -10,6 +10,7 @@ from hotdesk.cli import (  # noqa: F401
     mail,
     phones,
     settings,
+    sync,
     templates,
     tenants,
     users,

@@ -3,6 +3,7 @@ the blueprint."""
 
 from hotdesk.web.admin import (  # noqa: F401
     access,
+    apps,
     dashboard,
     extensions,
     history,
