@@ -338,6 +338,9 @@ class EventKind(enum.StrEnum):
     APP_SIGNIN_FAILED = "app_signin_failed"
     APP_REVOKED = "app_revoked"
     QR_REFRESHED = "qr_refreshed"
+    # Single sign-on (hotdesk.sso): detail names the face and the reason, never a token, code or nonce.
+    SSO_SIGNIN = "sso_signin"
+    SSO_FAILED = "sso_failed"
 
 
 class Admin(Base):
@@ -435,3 +438,29 @@ class AppDevice(Base):
     last_seen_at: Mapped[datetime | None]
     last_address: Mapped[str | None] = mapped_column(String(45))
     revoked_at: Mapped[datetime | None]
+
+
+class SsoSignIn(Base):
+    """One single sign-on at a tenant's OpenID provider (hotdesk.sso), from /sso/start to the face
+    it lands on. The state is single-use and stored only as its SHA-256; the nonce and the PKCE
+    verifier live here (server-side) for the few minutes the person spends at the provider. Once
+    the provider signed the person in, a single-use hotdesk code (SHA-256 only, two minutes) hands
+    them to the face: the app's redirect URI, the portal or the console."""
+
+    __tablename__ = "sso_sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    face: Mapped[str] = mapped_column(String(8))  # app, portal or console
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    redirect_uri: Mapped[str | None] = mapped_column(String(1000))  # the app's, from app_redirect_uris
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]  # of the state: the person has this long at the provider
+    state_used_at: Mapped[datetime | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_expires_at: Mapped[datetime | None]
+    code_used_at: Mapped[datetime | None]

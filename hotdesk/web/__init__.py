@@ -18,10 +18,12 @@ log = logging.getLogger("hotdesk.web")
 
 
 def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
+    from hotdesk.web import sso  # the apps' single sign-on and the portal's and console's alike
+
     if "phones" in faces:
         from hotdesk.web import phoneapp, provision, ratelimit, softphone
 
-        ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp, softphone.bp])
+        ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp, softphone.bp, sso.bp])
         app.register_blueprint(provision.bp)
         app.register_blueprint(phoneapp.bp)
         app.register_blueprint(softphone.bp)
@@ -34,6 +36,7 @@ def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
         portal.init_app(app)  # a person's page: it rides the console's listener (README, "The user portal")
         app.register_blueprint(api.bp)
         app.register_error_handler(HTTPException, api.http_error)
+    app.register_blueprint(sso.bp)
     app.after_request(_end_transaction)
     app.teardown_request(_close_session)
 
