@@ -344,9 +344,30 @@ def identify(provider: Provider, sign_in: SsoSignIn, code: str, callback_url: st
         raise SsoRefused("the provider returned no ID token")
     claims = _validated(metadata, provider, id_token, sign_in.nonce, token.get("access_token"))
     value = claims.get(provider.claim)
+    if value is None and token.get("access_token"):
+        value = _from_userinfo(metadata, provider, token, claims["sub"], callback_url)
     if not isinstance(value, str) or not value.strip():
         raise SsoRefused(f"the ID token has no {provider.claim} claim")
     return value.strip()
+
+
+def _from_userinfo(metadata: _Metadata, provider: Provider, token: dict, sub: str, callback_url: str) -> Any:
+    """The claim from the userinfo endpoint, where a provider that keeps ID tokens small puts it
+    (OpenID Connect Core 5.4); only for the person the ID token names (its `sub`)."""
+    endpoint = metadata.document.get("userinfo_endpoint")
+    if not isinstance(endpoint, str):
+        return None
+    try:
+        with _client(provider, callback_url) as client:
+            client.token = token
+            answer = client.get(endpoint, timeout=HTTP_TIMEOUT)
+            answer.raise_for_status()
+            userinfo = answer.json()
+    except (AuthlibBaseError, requests.RequestException, ValueError) as error:
+        raise ProviderUnavailable(f"the provider's userinfo endpoint failed: {type(error).__name__}") from None
+    if not isinstance(userinfo, dict) or userinfo.get("sub") != sub:
+        raise SsoRefused("the provider's userinfo names another person than the ID token")
+    return userinfo.get(provider.claim)
 
 
 def _validated(

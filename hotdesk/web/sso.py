@@ -53,10 +53,12 @@ def tenant_named(session, name: str) -> Tenant | None:
 
 
 def start_url(tenant: Tenant, face: sso.Face = sso.Face.APP) -> str:
-    """Where a sign-in with the tenant's provider begins; an app adds `&redirect_uri=URI`."""
+    """Where a sign-in with the tenant's provider begins: for an app, absolute at the tenant's
+    base URL (the app adds `&redirect_uri=URI`); for the portal and the console, on their own host."""
+    if face is not sso.Face.APP:
+        return f"{url_for('sso.start')}?{urlencode({'tenant': tenant.name, 'face': face.value})}"
     base = snapshot().settings_for(tenant.id)[PHONE_BASE_URL] or request.host_url.rstrip("/")
-    query = {"tenant": tenant.name} | ({} if face is sso.Face.APP else {"face": face.value})
-    return f"{base}{url_for('sso.start')}?{urlencode(query)}"
+    return f"{base}{url_for('sso.start')}?{urlencode({'tenant': tenant.name})}"
 
 
 def discover_method(tenant: Tenant) -> dict[str, str] | None:
