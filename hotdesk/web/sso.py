@@ -108,7 +108,7 @@ def start() -> Response:
     session = db()
     tenant = tenant_named(session, request.args.get("tenant", ""))
     if tenant is None:
-        return _page("No organisation by that name or domain.", 404)
+        return _page(NOT_SET_UP, 404)  # as for a tenant without it: which tenants exist is nobody's business here
     act_for_tenant(tenant.id)
     try:
         face = sso.Face(request.args.get("face", sso.Face.APP.value))
