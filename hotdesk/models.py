@@ -455,7 +455,8 @@ class SsoSignIn(Base):
     state_hash: Mapped[str] = mapped_column(String(64), unique=True)
     nonce: Mapped[str] = mapped_column(String(64))
     code_verifier: Mapped[str] = mapped_column(String(128))
-    redirect_uri: Mapped[str | None] = mapped_column(String(1000))  # the app's, from app_redirect_uris
+    # The app's (one of app_redirect_uris); for the portal and the console, the address the browser began at.
+    redirect_uri: Mapped[str | None] = mapped_column(String(1000))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]  # of the state: the person has this long at the provider
     state_used_at: Mapped[datetime | None]

@@ -42,7 +42,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from hotdesk import events
-from hotdesk.models import Admin, EventKind, Extension, SsoSignIn, User, utcnow
+from hotdesk.models import Admin, EventKind, Extension, SsoSignIn, Tenant, User, utcnow
 from hotdesk.settings import SettingError, SettingSpec, SettingValues
 
 CALLBACK_PATH = "/sso/callback"  # hotdesk's redirect URI at every tenant's provider: <base URL>/sso/callback
@@ -405,6 +405,18 @@ def _validated(
 def _claim_named(error: JoseError) -> str:
     claim = getattr(error, "claim", None)
     return f" ({claim})" if claim else ""
+
+
+def tenant_named(session: Session, name: str) -> Tenant | None:
+    """The tenant `name` names: its name, its SIP domain, or a LOGIN's domain (alice@acme.example)."""
+    name = name.strip()[:253]
+    if not name:
+        return None
+    by_name = session.scalar(select(Tenant).where(Tenant.name == name))
+    if by_name is not None:
+        return by_name
+    domain = name.rpartition("@")[2].lower()
+    return session.scalar(select(Tenant).where(Tenant.sip_domain == domain)) if domain else None
 
 
 def find_user(session: Session, tenant_id: int, value: str) -> User | None:

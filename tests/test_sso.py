@@ -14,7 +14,9 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from hotdesk import sso
+from hotdesk.app import create_app
 from hotdesk.cli import main
+from hotdesk.config import Config
 from hotdesk.models import Event, EventKind, SsoSignIn, Tenant, utcnow
 from tests.oidc_provider import OpenIDProvider, new_key
 
@@ -275,10 +277,11 @@ def test_the_portal_lands_signed_in(acme, app, session):
     assert start_link == "/sso/start?tenant=acme&face=portal"
 
     back = at_provider(client, acme, "alice", client.get(start_link))
-    assert back.status_code == 302 and back.headers["Location"].startswith("/portal/sign-in/sso?code=")
+    assert back.status_code == 302 and back.headers["Location"].startswith(f"{HOTDESK}/portal/sign-in/sso?code=")
     landing = back.headers["Location"]
     home = client.get(landing)
     assert home.status_code == 302 and home.headers["Location"] == "/portal/"
+    landing = landing.removeprefix(HOTDESK)
     mine = client.get("/portal/")
     assert mine.status_code == 200 and b"alice@acme.example" in mine.data
 
@@ -294,7 +297,7 @@ def test_a_tenant_manager_lands_in_the_console(acme, run, app, session):
     page = client.get("/admin/sign-in?tenant=acme.example").get_data(as_text=True)
     start_link = page.split('class="button" href="', 1)[1].split('"', 1)[0].replace("&amp;", "&")
     back = at_provider(client, acme, "carol", client.get(start_link))
-    assert back.headers["Location"].startswith("/admin/sign-in/sso?code=")
+    assert back.headers["Location"].startswith(f"{HOTDESK}/admin/sign-in/sso?code=")
     assert client.get(back.headers["Location"]).headers["Location"] == "/admin/"
     assert client.get("/admin/").status_code == 200
 
@@ -328,3 +331,25 @@ def test_the_settings_refuse_what_would_open_a_hole(run, acme):
     listed = run("settings", "list", "--tenant", "acme") if "list" in run("settings", "--help") else ""
     assert CLIENT_SECRET not in listed
     assert run("settings", "get", "oidc_user_claim", "--tenant", "acme").strip() == "email"
+
+
+def test_the_portal_on_its_own_listener_gets_the_person_back(acme, run, database_url, notifier, tmp_path):
+    """HOTDESK_ADMIN_BIND: the console and portal on :8081, phones (and /sso/callback, at
+    phone_base_url) on :80. A browser keeps one cookie jar per host name, whatever the port: the
+    callback sees the state's cookie, and sends the person back to the portal's own listener."""
+    run("settings", "set", "phone_base_url", HOTDESK, "--tenant", "acme")
+    config = Config(database_url=database_url, secret_key="test-secret-key", trusted_proxies=0, instance_path=tmp_path)
+    phones = create_app(config, notifier=notifier, faces="phones")
+    console = create_app(config, notifier=notifier, faces="admin")
+    at_console = console.test_client()
+    at_phones = phones.test_client()
+    start = at_console.get("/sso/start?tenant=acme&face=portal", base_url="http://localhost:8081")
+    assert start.status_code == 302
+    at_phones.set_cookie("hotdesk_sso", at_console.get_cookie("hotdesk_sso").value, domain="localhost")
+    back = at_provider(at_phones, acme, "alice", start)
+    landing = back.headers["Location"]
+    assert landing.startswith("http://localhost:8081/portal/sign-in/sso?code=")
+    assert at_console.get(landing).headers["Location"] == "/portal/"
+    assert at_console.get("/portal/", base_url="http://localhost:8081").status_code == 200
+    for app in (phones, console):
+        app.extensions["hotdesk"].engine.dispose()

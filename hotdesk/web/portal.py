@@ -138,7 +138,7 @@ def _http_error(error) -> tuple[str, int]:
 def _sign_in_page(status: int = 200, **values) -> tuple[str, int]:
     """The sign-in page; with single sign-on where a tenant has it (`?tenant=` names the person's)."""
     named = request.args.get("tenant", "")
-    tenant = sso_web.tenant_named(db(), named) if named else None
+    tenant = sso.tenant_named(db(), named) if named else None
     sso_start = None
     if tenant is not None and sso.provider_of(snapshot().settings_for(tenant.id)) is not None:
         sso_start = sso_web.start_url(tenant, sso.Face.PORTAL)

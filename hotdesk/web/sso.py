@@ -22,7 +22,6 @@ import re
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
-from sqlalchemy import select
 from werkzeug.wrappers import Response as BaseResponse
 
 from hotdesk import events, sso
@@ -37,19 +36,10 @@ bp = Blueprint("sso", __name__)
 log = logging.getLogger("hotdesk.sso")
 
 COOKIE = "hotdesk_sso"  # the state, kept by the browser that began: the callback must come from it
-LANDING = {sso.Face.PORTAL: "portal.sso_landing", sso.Face.CONSOLE: "admin.sso_landing"}
-
-
-def tenant_named(session, name: str) -> Tenant | None:
-    """The tenant `name` names: its name, its SIP domain, or a LOGIN's domain (alice@acme.example)."""
-    name = name.strip()[:253]
-    if not name:
-        return None
-    by_name = session.scalar(select(Tenant).where(Tenant.name == name))
-    if by_name is not None:
-        return by_name
-    domain = name.rpartition("@")[2].lower()
-    return session.scalar(select(Tenant).where(Tenant.sip_domain == domain)) if domain else None
+# Where the portal and the console take a signed-in person over (their blueprints' sso_landing):
+# on the address the browser began at, which, with HOTDESK_ADMIN_BIND, is not the callback's listener.
+LANDING = {sso.Face.PORTAL: "/portal/sign-in/sso", sso.Face.CONSOLE: "/admin/sign-in/sso"}
+FACE_BLUEPRINTS = {sso.Face.PORTAL: "portal", sso.Face.CONSOLE: "admin"}
 
 
 def start_url(tenant: Tenant, face: sso.Face = sso.Face.APP) -> str:
@@ -70,12 +60,13 @@ def discover_method(tenant: Tenant) -> dict[str, str] | None:
 
 
 def offered() -> bool:
-    """Has any tenant single sign-on? (The console's and the portal's sign-in pages offer it then.)"""
-    return any(sso.provider_of(snapshot().settings_for(tenant_id)) for tenant_id in _tenant_ids())
-
-
-def _tenant_ids() -> list[int]:
-    return list(db().scalars(select(Tenant.id).order_by(Tenant.id)))
+    """Has any tenant single sign-on? (The console's and the portal's sign-in pages offer it then.)
+    Only the tenants with a provider setting of their own are looked at: the rest have the installation's."""
+    current, own_names = snapshot(), {sso.OIDC_ISSUER.name, sso.OIDC_CLIENT_ID.name}
+    return sso.provider_of(current.settings) is not None or any(
+        own_names & own.keys() and sso.provider_of(current.settings_for(tenant_id)) is not None
+        for tenant_id, own in current.overrides.items()
+    )
 
 
 def _callback_url() -> str:
@@ -106,7 +97,7 @@ NOT_SET_UP = "Single sign-on is not set up for this organisation."
 @bp.get("/sso/start")
 def start() -> Response:
     session = db()
-    tenant = tenant_named(session, request.args.get("tenant", ""))
+    tenant = sso.tenant_named(session, request.args.get("tenant", ""))
     if tenant is None:
         return _page(NOT_SET_UP, 404)  # as for a tenant without it: which tenants exist is nobody's business here
     act_for_tenant(tenant.id)
@@ -115,9 +106,9 @@ def start() -> Response:
     except ValueError:
         return _page("Unknown sign-in page.", 404)
     provider = sso.provider_of(settings())
-    if provider is None or (face in LANDING and LANDING[face].split(".")[0] not in current_app.blueprints):
+    if provider is None or (face in FACE_BLUEPRINTS and FACE_BLUEPRINTS[face] not in current_app.blueprints):
         return _page(NOT_SET_UP, 404)
-    redirect_uri = None
+    redirect_uri = request.host_url.rstrip("/")  # the portal's or the console's own address
     if face is sso.Face.APP:
         redirect_uri = request.args.get("redirect_uri", "")
         if not sso.redirect_allowed(settings(), redirect_uri):
@@ -205,7 +196,7 @@ def callback() -> Response:
     if face is sso.Face.APP:
         target = f"{sign_in.redirect_uri}?{urlencode({'code': code})}"
     else:
-        target = url_for(LANDING[face], code=code)
+        target = f"{sign_in.redirect_uri}{LANDING[face]}?{urlencode({'code': code})}"
     return Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
 
 

@@ -31,7 +31,7 @@ from hotdesk.web.known_browser import KnownBrowserCookie
 def _sign_in_page(next_url: str, **values) -> str:
     """The sign-in page; with single sign-on for tenant managers where a tenant has it (`?tenant=`)."""
     named = request.args.get("tenant", "")
-    tenant = sso_web.tenant_named(db(), named) if named else None
+    tenant = sso.tenant_named(db(), named) if named else None
     sso_start = None
     if tenant is not None and sso.provider_of(snapshot().settings_for(tenant.id)) is not None:
         sso_start = sso_web.start_url(tenant, sso.Face.CONSOLE)
