@@ -38,7 +38,7 @@ from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 from joserfc.jws import JWSRegistry
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hotdesk import events
@@ -48,6 +48,7 @@ from hotdesk.settings import SettingError, SettingSpec, SettingValues
 CALLBACK_PATH = "/sso/callback"  # hotdesk's redirect URI at every tenant's provider: <base URL>/sso/callback
 STATE_LIFETIME = timedelta(minutes=10)  # the person's time at the provider
 CODE_LIFETIME = timedelta(minutes=2)
+KEPT = timedelta(days=1)  # then a sign-in's row goes, its state and code long dead
 DISCOVERY_TTL = 3600.0  # seconds a provider's discovery document and JWKS are trusted without a fetch
 LEEWAY = 60  # seconds of clock skew allowed on the ID token's times
 HTTP_TIMEOUT = 10.0
@@ -277,6 +278,7 @@ def begin(
     the provider's discovery document cannot be read."""
     metadata = _discovery(provider.issuer)
     now = now or utcnow()
+    session.execute(delete(SsoSignIn).where(SsoSignIn.created_at < now - KEPT))  # the history keeps the outcomes
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
     with _client(provider, callback_url) as client:
         url, _ = client.create_authorization_url(

@@ -179,7 +179,11 @@ def test_a_return_address_off_the_list_is_refused_before_the_provider(acme, app,
     assert start_app_sign_in(client, "https://app.example.com/sso").status_code == 302  # on the list
 
 
-def test_an_unknown_person_gets_no_account(acme, app, session):
+def test_an_unknown_person_gets_no_account(acme, run, app, session):
+    # Mallory is a person of another tenant: acme's provider does not speak for globex.
+    run("tenants", "add", "globex", "--sip-domain", "globex.example")
+    run("extensions", "add", "2001", "--name", "Mallory", "--secret", SECRET, "--username", "mallory",
+        "--email", "mallory@elsewhere.example", "--tenant", "globex")  # fmt: skip
     client = app.test_client()
     answer = at_provider(client, acme, "mallory", start_app_sign_in(client))
     assert answer.status_code == 403 and b"no account here" in answer.data
@@ -280,10 +284,11 @@ def test_the_portal_lands_signed_in(acme, app, session):
     assert back.status_code == 302 and back.headers["Location"].startswith(f"{HOTDESK}/portal/sign-in/sso?code=")
     landing = back.headers["Location"]
     home = client.get(landing)
-    assert home.status_code == 302 and home.headers["Location"] == "/portal/"
+    assert home.status_code == 302 and home.headers["Location"] == "/portal/"  # no password change first
     landing = landing.removeprefix(HOTDESK)
     mine = client.get("/portal/")
     assert mine.status_code == 200 and b"alice@acme.example" in mine.data
+    assert b"Signed in here with single sign-on" in mine.data  # the person's own history
 
     # The landing works once, and only in the browser that began.
     assert app.test_client().get(landing).status_code == 400

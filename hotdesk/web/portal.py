@@ -260,6 +260,9 @@ def _describe(event: Event) -> str:
             return f"Locked after failed logins: {event.detail}"
         case EventKind.USER_SIGNIN:
             return f"Signed in here from {event.ip or 'an unknown address'}"
+        case EventKind.SSO_SIGNIN:
+            where = "the phone app" if (event.detail or "").startswith("app:") else "here"
+            return f"Signed in {where} with single sign-on from {event.ip or 'an unknown address'}"
         case EventKind.USER_SIGNIN_FAILED:
             return f"Failed sign-in here from {event.ip or 'an unknown address'} (wrong password)"
         case EventKind.PASSWORD_CHANGED:
