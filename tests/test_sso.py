@@ -18,6 +18,7 @@ from hotdesk.app import create_app
 from hotdesk.cli import main
 from hotdesk.config import Config
 from hotdesk.models import Event, EventKind, SsoSignIn, Tenant, utcnow
+from tests import tools
 from tests.oidc_provider import OpenIDProvider, new_key
 
 SECRET = "Str0ng-Secret-1001"
@@ -67,19 +68,24 @@ def run(database_url, engine, tmp_path, monkeypatch):
     return run
 
 
-@pytest.fixture
-def acme(run, provider):
+def set_up_acme(run, issuer: str) -> None:
+    """Tenant acme, Alice's extension and account, and single sign-on at `issuer`."""
     run("tenants", "add", "acme", "--sip-domain", "acme.example")
     run("extensions", "add", "1001", "--name", "Alice Martin", "--secret", SECRET, "--username", "alice",
         "--email", "alice.martin@acme.example", "--tenant", "acme")  # fmt: skip
     run("settings", "set", "external_address", "pbx.acme.example", "--tenant", "acme")
     for name, value in [
-        ("oidc_issuer", provider.issuer),
+        ("oidc_issuer", issuer),
         ("oidc_client_id", "hotdesk"),
         ("oidc_client_secret", CLIENT_SECRET),
         ("app_redirect_uris", f"https://app.example.com/sso {APP_URI}"),
     ]:
         run("settings", "set", name, value, "--tenant", "acme")
+
+
+@pytest.fixture
+def acme(run, provider):
+    set_up_acme(run, provider.issuer)
     return provider
 
 
@@ -250,14 +256,7 @@ def test_a_tampered_state_or_another_browser_gets_nothing(acme, app, session):
 def test_the_providers_new_keys_are_fetched(run, app, session, tmp_path):
     provider = OpenIDProvider(tmp_path, [CLIENT], ACCOUNTS).start()
     try:
-        run("tenants", "add", "acme", "--sip-domain", "acme.example")
-        run("extensions", "add", "1001", "--name", "Alice Martin", "--secret", SECRET, "--username", "alice",
-            "--email", "alice.martin@acme.example", "--tenant", "acme")  # fmt: skip
-        run("settings", "set", "external_address", "pbx.acme.example", "--tenant", "acme")
-        run("settings", "set", "oidc_issuer", provider.issuer, "--tenant", "acme")
-        run("settings", "set", "oidc_client_id", "hotdesk", "--tenant", "acme")
-        run("settings", "set", "oidc_client_secret", CLIENT_SECRET, "--tenant", "acme")
-        run("settings", "set", "app_redirect_uris", APP_URI, "--tenant", "acme")
+        set_up_acme(run, provider.issuer)
         sso.forget_providers()
         client = app.test_client()
         assert code_of(at_provider(client, provider, "alice", start_app_sign_in(client)))  # JWKS cached: "first"
@@ -358,3 +357,32 @@ def test_the_portal_on_its_own_listener_gets_the_person_back(acme, run, database
     assert at_console.get("/portal/", base_url="http://localhost:8081").status_code == 200
     for app in (phones, console):
         app.extensions["hotdesk"].engine.dispose()
+
+
+def test_the_portal_in_a_real_browser(run, live_server, tmp_path):
+    """Chromium (Playwright): the portal's sign-in page, the provider's login form, back in the
+    portal signed in; the console's and portal's Content-Security-Policy and the SameSite cookie hold."""
+    from tests.test_console_browser import CHROMIUM, CHROMIUM_ARGS, WAIT
+
+    if CHROMIUM is None:
+        tools.missing("chromium")
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    client = CLIENT | {"redirect_uris": [live_server.url("/sso/callback")]}
+    provider = OpenIDProvider(tmp_path, [client], ACCOUNTS).start()
+    try:
+        set_up_acme(run, provider.issuer)
+        with playwright_api.sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            page = browser.new_page()
+            page.set_default_timeout(WAIT)
+            page.goto(live_server.url("/portal/sign-in"))
+            page.get_by_label("Single sign-on: your login or company domain").fill("alice@acme.example")
+            page.get_by_role("button", name="Continue with single sign-on").click()
+            page.get_by_role("link", name="Sign in with single sign-on").click()
+            page.get_by_label("Login").fill("alice")  # the provider's own page
+            page.get_by_role("button", name="Sign in").click()
+            playwright_api.expect(page).to_have_url(live_server.url("/portal/"))
+            playwright_api.expect(page.get_by_text("alice@acme.example").first).to_be_visible()
+            browser.close()
+    finally:
+        provider.stop()
