@@ -457,6 +457,8 @@ class SsoSignIn(Base):
     code_verifier: Mapped[str] = mapped_column(String(128))
     # The app's (one of app_redirect_uris); for the portal and the console, the address the browser began at.
     redirect_uri: Mapped[str | None] = mapped_column(String(1000))
+    # The app's own PKCE challenge (S256), when it sent one: the hotdesk code then needs its verifier.
+    app_code_challenge: Mapped[str | None] = mapped_column(String(128))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]  # of the state: the person has this long at the provider
     state_used_at: Mapped[datetime | None]

@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.requests_client import OAuth2Session
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.errors import InvalidKeyIdError, JoseError
@@ -265,6 +266,27 @@ class Begun:
     authorization_url: str
 
 
+_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")  # base64url of a SHA-256, unpadded (RFC 7636)
+
+
+def check_app_challenge(challenge: str | None, method: str | None) -> str | None:
+    """An app's own PKCE challenge, or None when it sent none; SsoRefused unless S256 and well formed."""
+    if not challenge and not method:
+        return None
+    if method != "S256" or not challenge or not _CHALLENGE.fullmatch(challenge):
+        raise SsoRefused("the app's code_challenge is not an S256 challenge")
+    return challenge
+
+
+def app_verifier_matches(sign_in: SsoSignIn, verifier: object) -> bool:
+    """Does the app's `code_verifier` answer the challenge it began with (True when it sent none)?"""
+    if sign_in.app_code_challenge is None:
+        return True
+    if not isinstance(verifier, str) or not 43 <= len(verifier) <= 128:
+        return False
+    return secrets.compare_digest(create_s256_code_challenge(verifier), sign_in.app_code_challenge)
+
+
 def begin(
     session: Session,
     tenant_id: int,
@@ -272,6 +294,7 @@ def begin(
     face: Face,
     callback_url: str,
     redirect_uri: str | None = None,
+    app_code_challenge: str | None = None,
     now: datetime | None = None,
 ) -> Begun:
     """A new sign-in at the tenant's provider: where to send the browser. ProviderUnavailable if
@@ -292,6 +315,7 @@ def begin(
             nonce=nonce,
             code_verifier=verifier,
             redirect_uri=redirect_uri,
+            app_code_challenge=app_code_challenge,
             created_at=now,
             expires_at=now + STATE_LIFETIME,
         )

@@ -10,6 +10,7 @@ from datetime import timedelta
 from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
+from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from click.testing import CliRunner
 from sqlalchemy import select, update
 
@@ -386,3 +387,24 @@ def test_the_portal_in_a_real_browser(run, live_server, tmp_path):
             browser.close()
     finally:
         provider.stop()
+
+
+def test_an_app_with_its_own_pkce_needs_its_verifier(acme, app, session):
+    """RFC 8252: another app registered for the same scheme may catch the redirect; the code alone
+    is then worthless, the verifier stays in the app that began."""
+    verifier = "a-verifier-only-the-app-that-began-knows-0123456789"
+    challenge = create_s256_code_challenge(verifier)
+    client = app.test_client()
+    start = client.get(
+        f"/sso/start?tenant=acme&redirect_uri={quote(APP_URI)}&code_challenge={challenge}&code_challenge_method=S256"
+    )
+    code = code_of(at_provider(client, acme, "alice", start))
+    assert client.post("/app/v1/sign-in/sso", json={"code": code}).status_code == 401
+    wrong = client.post("/app/v1/sign-in/sso", json={"code": code, "code_verifier": verifier.upper()})
+    assert wrong.status_code == 401
+    right = client.post("/app/v1/sign-in/sso", json={"code": code, "code_verifier": verifier})
+    assert right.status_code == 200 and right.get_json()["account"]["username"] == "1001"
+    assert failures(session) == ["app: the code_verifier does not answer the app's code_challenge"] * 2
+
+    plain = client.get(f"/sso/start?tenant=acme&redirect_uri={quote(APP_URI)}&code_challenge={verifier}")
+    assert plain.status_code == 400 and "Location" not in plain.headers

@@ -9,7 +9,9 @@
   exchange and the ID token's checks, the person found in the tenant, and a single-use hotdesk
   code: to `URI?code=CODE` for an app, to the portal's or the console's own landing page else.
 - `POST /app/v1/sign-in/sso {"code"}`: the app exchanges the hotdesk code for its account and its
-  own configuration URL, as a QR sign-in gives it.
+  own configuration URL, as a QR sign-in gives it. An app that began with its own PKCE challenge
+  (`&code_challenge=…&code_challenge_method=S256`, RFC 8252) must send `"code_verifier"` too: a
+  code another app on the phone caught at the redirect URI is worth nothing to it.
 
 Refusals are a page (an app's browser shows it) or, for the app API, a 4xx JSON error; each is in
 the tenant's history.
@@ -109,6 +111,7 @@ def start() -> Response:
     if provider is None or (face in FACE_BLUEPRINTS and FACE_BLUEPRINTS[face] not in current_app.blueprints):
         return _page(NOT_SET_UP, 404)
     redirect_uri = request.host_url.rstrip("/")  # the portal's or the console's own address
+    app_challenge = None
     if face is sso.Face.APP:
         redirect_uri = request.args.get("redirect_uri", "")
         if not sso.redirect_allowed(settings(), redirect_uri):
@@ -120,8 +123,14 @@ def start() -> Response:
                 "This app may not sign in here: its return address is not on the organisation's list.",
                 400,
             )
+        try:
+            app_challenge = sso.check_app_challenge(
+                request.args.get("code_challenge"), request.args.get("code_challenge_method")
+            )
+        except sso.SsoRefused as refused:
+            return _refused(tenant.id, face, str(refused), "This app's sign-in request is malformed.", 400)
     try:
-        begun = sso.begin(session, tenant.id, provider, face, _callback_url(), redirect_uri)
+        begun = sso.begin(session, tenant.id, provider, face, _callback_url(), redirect_uri, app_challenge)
     except sso.ProviderUnavailable as error:
         log.warning("single sign-on of tenant %s: %s", tenant.name, error)
         return _refused(tenant.id, face, str(error), "The sign-in service cannot be reached. Try again later.", 502)
@@ -228,8 +237,9 @@ def _json_error(error: str, status: int) -> Response:
 
 @bp.post("/app/v1/sign-in/sso")
 def app_sign_in() -> Response:
-    body = request.get_json(silent=True)
-    code = body.get("code") if isinstance(body, dict) else None
+    found = request.get_json(silent=True)
+    body: dict = found if isinstance(found, dict) else {}
+    code = body.get("code")
     if not isinstance(code, str) or not code:
         return _json_error("a JSON object with the code the sign-in returned is required", 400)
     session = db()
@@ -245,6 +255,9 @@ def app_sign_in() -> Response:
     except NoServer as error:
         log.warning("softphone account not served: %s", error)
         return _json_error("the server address for apps is not set up yet", 503)
+    if not sso.app_verifier_matches(sign_in, body.get("code_verifier")):
+        _failed(sign_in.tenant_id, sso.Face.APP, "the code_verifier does not answer the app's code_challenge")
+        return _json_error("invalid_code", 401)
     if not sso.use_code(session, sign_in, sso.Face.APP):
         _failed(sign_in.tenant_id, sso.Face.APP, "sign-in code used already or expired")
         return _json_error("invalid_code", 401)

@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("nonce", sa.String(length=64), nullable=False),
         sa.Column("code_verifier", sa.String(length=128), nullable=False),
         sa.Column("redirect_uri", sa.String(length=1000), nullable=True),
+        sa.Column("app_code_challenge", sa.String(length=128), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("state_used_at", sa.DateTime(timezone=True), nullable=True),
