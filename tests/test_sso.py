@@ -314,7 +314,9 @@ def test_a_tenant_manager_lands_in_the_console(acme, run, app, session):
 
 
 def test_discovery_offers_single_sign_on_only_where_configured(acme, run, app):
-    from hotdesk.web.sso import discover_method
+    from flask import url_for
+
+    from hotdesk.web.sso import LANDING, discover_method
 
     run("tenants", "add", "globex", "--sip-domain", "globex.example")
     with app.test_request_context("/app/v1/discover", base_url="https://hotdesk.example.com"):
@@ -327,6 +329,11 @@ def test_discovery_offers_single_sign_on_only_where_configured(acme, run, app):
             "start_url": "https://hotdesk.example.com/sso/start?tenant=acme",
         }
         assert discover_method(globex) is None
+        # Where the callback sends the portal's and console's people is where those faces take them.
+        assert LANDING == {
+            sso.Face.PORTAL: url_for("portal.sso_landing"),
+            sso.Face.CONSOLE: url_for("admin.sso_landing"),
+        }
 
 
 def test_the_settings_refuse_what_would_open_a_hole(run, acme):
