@@ -249,15 +249,24 @@ def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
 
 
-def _client(provider: Provider, callback_url: str) -> OAuth2Session:
+def _client(provider: Provider, callback_url: str, metadata: _Metadata) -> OAuth2Session:
     return OAuth2Session(
         provider.client_id,
         provider.client_secret or None,
         scope=SCOPE,
         redirect_uri=callback_url,
         code_challenge_method="S256",
-        token_endpoint_auth_method="client_secret_basic" if provider.client_secret else "none",
+        token_endpoint_auth_method=_auth_method(provider, metadata),
     )
+
+
+def _auth_method(provider: Provider, metadata: _Metadata) -> str:
+    """How hotdesk proves itself at the token endpoint: HTTP Basic (OpenID Connect's default) unless
+    the provider says it takes only the secret in the form; a public client (no secret) with PKCE alone."""
+    if not provider.client_secret:
+        return "none"
+    supported = metadata.document.get("token_endpoint_auth_methods_supported") or ["client_secret_basic"]
+    return "client_secret_post" if "client_secret_basic" not in supported else "client_secret_basic"
 
 
 @dataclass(frozen=True)
@@ -303,7 +312,7 @@ def begin(
     now = now or utcnow()
     session.execute(delete(SsoSignIn).where(SsoSignIn.created_at < now - KEPT))  # the history keeps the outcomes
     state, nonce, verifier = secrets.token_urlsafe(32), secrets.token_urlsafe(32), secrets.token_urlsafe(48)
-    with _client(provider, callback_url) as client:
+    with _client(provider, callback_url, metadata) as client:
         url, _ = client.create_authorization_url(
             metadata.document["authorization_endpoint"], state=state, nonce=nonce, code_verifier=verifier
         )
@@ -354,7 +363,7 @@ def identify(provider: Provider, sign_in: SsoSignIn, code: str, callback_url: st
     if not code or len(code) > 2048:
         raise SsoRefused("the provider sent no code")
     try:
-        with _client(provider, callback_url) as client:
+        with _client(provider, callback_url, metadata) as client:
             token = client.fetch_token(
                 metadata.document["token_endpoint"],
                 code=code,
@@ -384,7 +393,7 @@ def _from_userinfo(metadata: _Metadata, provider: Provider, token: dict, sub: st
     if not isinstance(endpoint, str):
         return None
     try:
-        with _client(provider, callback_url) as client:
+        with _client(provider, callback_url, metadata) as client:
             client.token = token
             answer = client.get(endpoint, timeout=HTTP_TIMEOUT)
             answer.raise_for_status()

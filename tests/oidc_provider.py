@@ -33,6 +33,7 @@ class OpenIDProvider:
     accounts: dict[str, dict[str, Any]]
     keys: list[dict[str, Any]] = field(default_factory=lambda: [new_key("first")])
     port: int = 0
+    client_auth_methods: list[str] | None = None  # what the token endpoint takes (None: the package's default)
     issuer: str = ""
     process: subprocess.Popen | None = None
 
@@ -45,7 +46,13 @@ class OpenIDProvider:
         config = self.workdir / "provider.json"
         config.write_text(
             json.dumps(
-                {"port": self.port, "keys": {"keys": self.keys}, "clients": self.clients, "accounts": self.accounts}
+                {
+                    "port": self.port,
+                    "keys": {"keys": self.keys},
+                    "clients": self.clients,
+                    "accounts": self.accounts,
+                    "clientAuthMethods": self.client_auth_methods,
+                }
             )
         )
         self.process = subprocess.Popen(

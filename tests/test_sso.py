@@ -271,6 +271,19 @@ def test_the_providers_new_keys_are_fetched(run, app, session, tmp_path):
         provider.stop()
 
 
+def test_a_provider_that_takes_the_secret_only_in_the_form(run, app, session, tmp_path):
+    client = CLIENT | {"token_endpoint_auth_method": "client_secret_post"}
+    provider = OpenIDProvider(tmp_path, [client], ACCOUNTS, client_auth_methods=["client_secret_post"]).start()
+    try:
+        set_up_acme(run, provider.issuer)
+        sso.forget_providers()
+        at_hotdesk = app.test_client()
+        code = code_of(at_provider(at_hotdesk, provider, "alice", start_app_sign_in(at_hotdesk)))
+        assert at_hotdesk.post("/app/v1/sign-in/sso", json={"code": code}).status_code == 200
+    finally:
+        provider.stop()
+
+
 def test_the_portal_lands_signed_in(acme, app, session):
     client = app.test_client()
     page = client.get("/portal/sign-in")
@@ -330,10 +343,10 @@ def test_discovery_offers_single_sign_on_only_where_configured(acme, run, app):
         }
         assert discover_method(globex) is None
         # Where the callback sends the portal's and console's people is where those faces take them.
-        assert LANDING == {
+        assert {
             sso.Face.PORTAL: url_for("portal.sso_landing"),
             sso.Face.CONSOLE: url_for("admin.sso_landing"),
-        }
+        } == LANDING
 
 
 def test_the_settings_refuse_what_would_open_a_hole(run, acme):

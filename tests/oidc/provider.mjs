@@ -4,7 +4,8 @@
 //   node provider.mjs CONFIG.json
 //
 // CONFIG: {"port": 0 or a port, "keys": {"keys": [private JWKs]} (the first signs),
-//          "clients": [oidc-provider client metadata], "accounts": {"<sub>": {claims}}}
+//          "clients": [oidc-provider client metadata], "accounts": {"<sub>": {claims}},
+//          "clientAuthMethods": [optional: what the token endpoint takes]}
 // Prints one line of JSON, {"issuer": "http://127.0.0.1:<port>"}, once it listens.
 //
 // Login is a plain HTML form (devInteractions off): GET /interaction/<uid> shows it, POST
@@ -67,6 +68,7 @@ server.listen(config.port || 0, '127.0.0.1', () => {
       profile: ['name', 'preferred_username', 'upn'],
     },
     features: { devInteractions: { enabled: false } },
+    ...(config.clientAuthMethods ? { clientAuthMethods: config.clientAuthMethods } : {}),
     pkce: { required: () => true },
     findAccount: async (ctx, sub) => {
       const claims = config.accounts[sub];
@@ -75,7 +77,14 @@ server.listen(config.port || 0, '127.0.0.1', () => {
     },
     interactions: { url: (ctx, interaction) => `/interaction/${interaction.uid}` },
   });
+  const basicRefused = config.clientAuthMethods && !config.clientAuthMethods.includes('client_secret_basic');
   provider.use(async (ctx, next) => {
+    if (basicRefused && ctx.path === '/token' && ctx.headers.authorization) {
+      // oidc-provider takes Basic for a client_secret_post client anyway; a stricter provider does not
+      ctx.status = 401;
+      ctx.body = { error: 'invalid_client', error_description: 'client_secret_post only' };
+      return;
+    }
     await next();
     if (tamper !== 'none' && ctx.path === '/token' && ctx.body && ctx.body.id_token) {
       ctx.body = { ...ctx.body, id_token: await forged(ctx.body.id_token) };
