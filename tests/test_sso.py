@@ -353,8 +353,9 @@ def test_the_settings_refuse_what_would_open_a_hole(run, acme):
     run("settings", "set", "app_redirect_uris", "http://evil.example/sso", "--tenant", "acme", code=1)
     run("settings", "set", "app_redirect_uris", "https://app.example.com/sso#x", "--tenant", "acme", code=1)
     run("settings", "set", "oidc_issuer", "http://login.example.com", "--tenant", "acme", code=1)
-    listed = run("settings", "list", "--tenant", "acme") if "list" in run("settings", "--help") else ""
-    assert CLIENT_SECRET not in listed
+    listed = run("settings", "list", "--tenant", "acme")
+    assert "oidc_client_secret" in listed and CLIENT_SECRET not in listed
+    assert run("settings", "get", "oidc_client_secret", "--tenant", "acme").strip() == CLIENT_SECRET
     assert run("settings", "get", "oidc_user_claim", "--tenant", "acme").strip() == "email"
 
 
