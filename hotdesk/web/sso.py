@@ -24,6 +24,7 @@ import re
 from urllib.parse import urlencode
 
 from flask import Blueprint, Response, current_app, jsonify, render_template, request, url_for
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from hotdesk import events, sso
@@ -235,13 +236,56 @@ def _json_error(error: str, status: int) -> Response:
     return response
 
 
-@bp.post("/app/v1/sign-in/sso")
+APP_SIGN_IN = "/app/v1/sign-in/sso"  # beside hotdesk.web.app_api's routes, in its OpenAPI document
+MAX_BODY = 4096
+
+
+@bp.errorhandler(429)
+def _too_many(error: HTTPException) -> Response:
+    """The rate limit (per address, as the app API's): JSON for an app, the page for a browser."""
+    if request.path == APP_SIGN_IN:
+        answer = _json_error("too many requests from this address", 429)
+    else:
+        answer = _page("Too many sign-ins from this address: wait a minute.", 429)
+    for name, value in error.get_response().headers.items():
+        if name.lower() == "retry-after" or name.lower().startswith("x-ratelimit-"):
+            answer.headers[name] = value
+    return answer
+
+
+def _app_body() -> dict[str, str] | str:
+    """The app's {"code", "code_verifier" (optional)}, or what is wrong with the body."""
+    raw = request.stream.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        return f"the body is larger than {MAX_BODY} bytes"
+    try:
+        body = current_app.json.loads(raw)
+    except (ValueError, RecursionError):
+        return "the body is not JSON (send a JSON object)"
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    fields = {}
+    for name in ("code", "code_verifier"):
+        value = body.get(name)
+        if value is None and name == "code_verifier":
+            continue
+        if not isinstance(value, str) or not value or len(value) > 256 or not _printable_ascii(value):
+            return f"{name}: a string of 1 to 256 printable ASCII characters is required"
+        fields[name] = value
+    return fields
+
+
+def _printable_ascii(value: str) -> bool:
+    """What a code and a PKCE verifier are made of (and no NUL or lone surrogate to trip a hash or the database)."""
+    return value.isascii() and value.isprintable()
+
+
+@bp.post(APP_SIGN_IN)
 def app_sign_in() -> Response:
-    found = request.get_json(silent=True)
-    body: dict = found if isinstance(found, dict) else {}
-    code = body.get("code")
-    if not isinstance(code, str) or not code:
-        return _json_error("a JSON object with the code the sign-in returned is required", 400)
+    body = _app_body()
+    if isinstance(body, str):
+        return _json_error(body, 400)
+    code = body["code"]
     session = db()
     sign_in = sso.sign_in_of_code(session, code)
     if sign_in is None or sign_in.face != sso.Face.APP.value or sign_in.user_id is None:
