@@ -350,6 +350,10 @@ class EventKind(enum.StrEnum):
     MAIL_SENT = "mail_sent"
     MAIL_FAILED = "mail_failed"  # an attempt failed (retried later), or the last one did (given up)
 
+    # Single sign-on (hotdesk.sso): detail names the face and the reason, never a token, code or nonce.
+    SSO_SIGNIN = "sso_signin"
+    SSO_FAILED = "sso_failed"
+
 
 class Admin(Base):
     """Someone who may sign in to the web console."""
@@ -474,3 +478,32 @@ class QueuedMail(Base):
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]  # given up
     last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class SsoSignIn(Base):
+    """One single sign-on at a tenant's OpenID provider (hotdesk.sso), from /sso/start to the face
+    it lands on. The state is single-use and stored only as its SHA-256; the nonce and the PKCE
+    verifier live here (server-side) for the few minutes the person spends at the provider. Once
+    the provider signed the person in, a single-use hotdesk code (SHA-256 only, two minutes) hands
+    them to the face: the app's redirect URI, the portal or the console."""
+
+    __tablename__ = "sso_sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    face: Mapped[str] = mapped_column(String(8))  # app, portal or console
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    # The app's (one of app_redirect_uris); for the portal and the console, the address the browser began at.
+    redirect_uri: Mapped[str | None] = mapped_column(String(1000))
+    # The app's own PKCE challenge (S256), when it sent one: the hotdesk code then needs its verifier.
+    app_code_challenge: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]  # of the state: the person has this long at the provider
+    state_used_at: Mapped[datetime | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_expires_at: Mapped[datetime | None]
+    code_used_at: Mapped[datetime | None]

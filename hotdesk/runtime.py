@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotdesk import brands, mail, published, softphone
+from hotdesk import brands, mail, published, softphone, sso
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder, notify_through_pbx
@@ -50,7 +50,9 @@ class Hotdesk:
 
 
 def settings_registry() -> Settings:
-    return Settings([*CORE_SETTINGS, *softphone.options.SETTINGS, *mail.options.SETTINGS, *brands.setting_specs()])
+    return Settings(
+        [*CORE_SETTINGS, *softphone.options.SETTINGS, *mail.options.SETTINGS, *sso.SETTINGS, *brands.setting_specs()]
+    )
 
 
 def notify_flavour(brand_key: str, settings: SettingValues) -> NotifyFlavour | None:

@@ -63,6 +63,7 @@ OWN_KINDS = (
     EventKind.LOCKOUT,
     EventKind.USER_SIGNIN,
     EventKind.USER_SIGNIN_FAILED,
+    EventKind.SSO_SIGNIN,
     EventKind.PASSWORD_CHANGED,
     EventKind.PIN_CHANGED,
     EventKind.APP_SIGNIN,

@@ -563,6 +563,15 @@ ROUTES: dict[tuple[str, str], Route] = {
     # the first link (globex's, if any) answers as one for no link at all.
     ("softphone.sign_in_link", "GET"): Route(lambda w, ids: w.phone.get("/app/qr/1." + "A" * 24)),
     ("softphone.app_config", "GET"): Route(lambda w, ids: w.phone.get("/app/config/" + "A" * 43)),
+    # Single sign-on (tests/test_sso.py): a tenant without it answers as one that does not exist;
+    # a state or code names no tenant, and a forged one answers alike whoever forged it.
+    ("sso.start", "GET"): Route(console_get("/sso/start?tenant={tenant}&redirect_uri=x")),
+    ("sso.callback", "GET"): Route(console_get("/sso/callback?state={number}&code={number}")),
+    ("sso.app_sign_in", "POST"): Route(
+        lambda w, ids: w.console.client.post("/app/v1/sign-in/sso", json={"code": ids["number"]})
+    ),
+    ("portal.sso_landing", "GET"): Route(console_get("/portal/sign-in/sso?code={number}")),
+    ("admin.sso_landing", "GET"): Route(console_get("/admin/sign-in/sso?code={number}")),
     # The app sign-in API: an app of acme's (acme's SIP domain, from acme's phone's address) naming
     # globex's server, globex's people by their full LOGIN and globex's secrets gets what it would
     # for names that exist nowhere (tests/test_app_api.py: the same username in two tenants).

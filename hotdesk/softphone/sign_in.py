@@ -86,8 +86,9 @@ def tenant_of_domain(session: Session, settings_for: Callable[[int], SettingValu
 def methods(tenant: Tenant, settings: SettingValues) -> list[dict[str, Any]]:
     """How the tenant's people sign an app in, in discovery's answer.
 
-    OIDC (interfaces.md section 7) adds {"type": "oidc", "start_url": URL} here once the tenant
-    has an issuer configured; a second factor changes sign-in's answer, not this list."""
+    OIDC (interfaces.md section 7), {"type": "oidc", "start_url": URL}, follows once the tenant
+    has single sign-on: hotdesk.web.sso.discover_method adds it, as its URL is this server's; a
+    second factor changes sign-in's answer, not this list."""
     return [{"type": "password"}]
 
 

@@ -18,11 +18,15 @@ log = logging.getLogger("hotdesk.web")
 
 
 def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
+    from hotdesk.web import sso  # the apps' single sign-on and the portal's and console's alike
+
     json_errors = []  # the faces that answer every HTTP error of theirs in JSON
     if "phones" in faces:
         from hotdesk.web import app_api, phoneapp, provision, ratelimit, softphone
 
-        ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp, softphone.bp], apps=[app_api.bp])
+        ratelimit.init_app(
+            app, per_device=[phoneapp.bp], per_address=[provision.bp, softphone.bp], apps=[app_api.bp, sso.bp]
+        )
         app.register_blueprint(provision.bp)
         app.register_blueprint(phoneapp.bp)
         app.register_blueprint(softphone.bp)
@@ -37,6 +41,7 @@ def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
         portal.init_app(app)  # a person's page: it rides the console's listener (README, "The user portal")
         app.register_blueprint(api.bp)
         json_errors.append(api.http_error)
+    app.register_blueprint(sso.bp)
     if json_errors:
 
         def http_error(error: HTTPException) -> Response | HTTPException:

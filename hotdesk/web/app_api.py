@@ -18,7 +18,7 @@ from hotdesk.models import User
 from hotdesk.softphone import links
 from hotdesk.softphone import sign_in as core
 from hotdesk.softphone.account import NoServer
-from hotdesk.web import act_for_tenant, app_openapi, carries_nul, client_ip, db, snapshot
+from hotdesk.web import act_for_tenant, app_openapi, carries_nul, client_ip, db, snapshot, sso
 from hotdesk.web.softphone import config_url
 
 PREFIX = "/app/v1"
@@ -130,7 +130,11 @@ def discover() -> Response:
     tenant = core.tenant_of_domain(db(), snapshot().settings_for, fields["sip_domain"])
     if tenant is None:
         return error_response(404, "no tenant has this SIP domain here")
-    return _answer({"tenant": tenant.name, "methods": core.methods(tenant, snapshot().settings_for(tenant.id))})
+    methods = core.methods(tenant, snapshot().settings_for(tenant.id))
+    single_sign_on = sso.discover_method(tenant)  # its start_url is this server's: the web face builds it
+    if single_sign_on is not None:
+        methods.append(single_sign_on)
+    return _answer({"tenant": tenant.name, "methods": methods})
 
 
 def _begin(fields: dict[str, str]) -> core.Attempt | Response:

@@ -94,6 +94,23 @@ def _operation(summary: str, description: str, body: dict, ok: dict, errors: tup
     return {"summary": summary, "description": description, "requestBody": _body(body), "responses": responses}
 
 
+def _sso_operation(account: dict) -> dict:
+    """Single sign-on's last step (hotdesk.web.sso; README, 'Single sign-on'): a code, an optional verifier."""
+    text = {"type": "string", "minLength": 1, "maxLength": 256}
+    operation = _operation(
+        "The account, for the code a single sign-on returned to the app's redirect URI",
+        "The code works once, for two minutes. An app that began with its own `code_challenge` (S256) sends"
+        " its `code_verifier` too. Each sign-in makes a new app of the person's, with its own `provisioning_url`.",
+        {"code": text | {"description": "the `code` of `URI?code=CODE`"}},
+        account,
+        (401, 503),
+    )
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    schema["properties"]["code_verifier"] = text | {"description": "the app's PKCE verifier, if it sent a challenge"}
+    operation["responses"]["401"]["description"] = "The code is unknown, used, expired, or its verifier is wrong"
+    return operation
+
+
 @cache
 def document() -> dict:
     account = {"type": "object", "properties": {"account": ACCOUNT}, "required": ["account"]}
@@ -137,6 +154,9 @@ def document() -> dict:
                     account,
                     (401, 403, 503),
                 )
+            },
+            "/app/v1/sign-in/sso": {
+                "post": _sso_operation(account),
             },
             "/app/v1/change-password": {
                 "post": _operation(

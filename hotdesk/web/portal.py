@@ -37,8 +37,9 @@ from flask.sessions import SecureCookieSessionInterface, SessionInterface, Sessi
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
-from hotdesk import people, self_service
+from hotdesk import people, self_service, sso
 from hotdesk.admin import phones
 from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind, User
@@ -47,6 +48,7 @@ from hotdesk.softphone.apps import SignInUrl
 from hotdesk.softphone.options import QR_ADDRESS, QR_TRANSPORT
 from hotdesk.softphone.qr import svg_element
 from hotdesk.web import act_for_tenant, app_base_url, carries_nul, client_ip, db, hotdesk, settings, snapshot
+from hotdesk.web import sso as sso_web
 from hotdesk.web.admin import browser_headers, csrf
 from hotdesk.web.known_browser import KnownBrowserCookie
 
@@ -59,7 +61,7 @@ bp = Blueprint(
     static_folder=str(resources.files("hotdesk") / "static" / "portal"),
     static_url_path="/static",
 )
-OPEN = ("portal.sign_in", "portal.static")  # reached without a session
+OPEN = ("portal.sign_in", "portal.sso_landing", "portal.static")  # reached without a session
 BEFORE_PASSWORD_CHANGE = ("portal.password", "portal.sign_out")  # all a generated password opens
 
 
@@ -114,7 +116,9 @@ def _guard() -> ResponseReturnValue | None:
         return redirect(url_for("portal.sign_in"))
     g.user = user
     act_for_tenant(user.tenant_id)
-    if user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
+    # A single sign-on proved the person without the password: the generated one waits for a password sign-in.
+    forced = user.must_change_password and not session.get("sso")
+    if forced and request.endpoint not in BEFORE_PASSWORD_CHANGE:
         return redirect(url_for("portal.password"))
     return None
 
@@ -137,10 +141,23 @@ def _http_error(error) -> tuple[str, int]:
 # signing in and out
 
 
+def _sign_in_page(status: int = 200, **values) -> tuple[str, int]:
+    """The sign-in page; with single sign-on where a tenant has it (`?tenant=` names the person's)."""
+    named = request.args.get("tenant", "")
+    tenant = sso.tenant_named(db(), named) if named else None
+    sso_start = None
+    if tenant is not None and sso.provider_of(snapshot().settings_for(tenant.id)) is not None:
+        sso_start = sso_web.start_url(tenant, sso.Face.PORTAL)
+    page = render_template(
+        "portal/sign_in.html", sso_start=sso_start, sso_named=named, sso_offered=sso_web.offered(), **values
+    )
+    return page, status
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     if request.method == "GET":
-        return render_template("portal/sign_in.html")
+        return _sign_in_page()
     login = request.form.get("login", "")
     browser = _known_browser()
     session_ = db()
@@ -153,18 +170,35 @@ def sign_in():
     except self_service.SignInRefused as refused:
         session_.rollback()
         status = 429 if refused.retry_after else 401
-        page = render_template("portal/sign_in.html", error=str(refused), login=login)
+        page, _ = _sign_in_page(error=str(refused), login=login)
         refusal = Response(page, status)
         if refused.retry_after:
             refusal.headers["Retry-After"] = str(int(refused.retry_after.total_seconds()) + 1)
         return refusal
+    return _signed_in(user, browser)
+
+
+def _signed_in(user: User, browser: self_service.KnownBrowser | None, *, by_sso: bool = False) -> BaseResponse:
     session.clear()  # no value from before the sign-in survives it
     session.permanent = True
     session["user_id"], session["epoch"] = user.id, user.session_epoch
-    response = redirect(url_for("portal.password" if user.must_change_password else "portal.home"))
+    if by_sso:
+        session["sso"] = True
+    forced = user.must_change_password and not by_sso
+    response = redirect(url_for("portal.password" if forced else "portal.home"))
     known = browser.browser if browser is not None and browser.user_id == user.id else secrets.token_urlsafe(12)
     _browsers.issue(response, {"user": user.id, "browser": known})
     return response
+
+
+@bp.get("/sign-in/sso")
+def sso_landing():
+    """Where a single sign-on lands (hotdesk.web.sso): its one-time code, from this browser."""
+    sign_in = sso_web.landing(sso.Face.PORTAL)
+    if sign_in is None or sign_in.user_id is None:
+        page, status = _sign_in_page(400, error="That single sign-on is over or was not begun here: sign in again.")
+        return sso_web.forget_state(Response(page, status))
+    return sso_web.forget_state(_signed_in(db().get_one(User, sign_in.user_id), _known_browser(), by_sso=True))
 
 
 # A browser the person signed in from: its sign-ins escape the account's and the address's
@@ -233,6 +267,9 @@ def _describe(event: Event) -> str:
             return f"Locked after failed logins: {event.detail}"
         case EventKind.USER_SIGNIN:
             return f"Signed in here from {event.ip or 'an unknown address'}"
+        case EventKind.SSO_SIGNIN:
+            where = "the phone app" if (event.detail or "").startswith("app:") else "here"
+            return f"Signed in {where} with single sign-on from {event.ip or 'an unknown address'}"
         case EventKind.USER_SIGNIN_FAILED:
             return f"Failed sign-in here from {event.ip or 'an unknown address'} (wrong password)"
         case EventKind.PASSWORD_CHANGED:
