@@ -74,19 +74,26 @@ def wait_until(condition: Callable[[], T], timeout: float, what: Callable[[], st
         time.sleep(0.05)
 
 
-def free_udp_and_tcp_port() -> int:
+def free_udp_and_tcp_port(host: str = "127.0.0.1") -> int:
     """A loopback port free for both UDP and TCP (kamailio listens on both)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if family == socket.AF_INET6:
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.bind((host, 0))
+        except OSError as error:
+            pytest.skip(f"no IPv6 loopback here ({error})")  # the machine's network, not a missing tool
     for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
+        with socket.socket(family, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
             port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            with socket.socket(family, socket.SOCK_DGRAM) as udp:
                 try:
-                    udp.bind(("127.0.0.1", port))
+                    udp.bind((host, port))
                 except OSError:
                     continue
                 return port
-    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+    raise RuntimeError(f"no port free for both UDP and TCP on {host}")
 
 
 # --- kamailio -------------------------------------------------------------------------------
@@ -97,8 +104,8 @@ log_stderror=yes
 children=1
 tcp_children=1
 auto_aliases=no
-listen=udp:127.0.0.1:{port}
-listen=tcp:127.0.0.1:{port}
+listen=udp:{listen_host}:{port}
+listen=tcp:{listen_host}:{port}
 {tls_listen}mpath="{modules}/"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -166,11 +173,15 @@ class Register:
 class Kamailio:
     """kamailio on 127.0.0.1 (UDP and TCP on one port), digest realm `realm` (default: the To domain)."""
 
-    def __init__(self, directory: Path, users: dict[str, str], realm: str | None = None, *, tls: bool = False):
+    def __init__(
+        self, directory: Path, users: dict[str, str], realm: str | None = None, *, tls: bool = False, host: str = ""
+    ):
+        """`host`: the loopback address it listens on, 127.0.0.1 or ::1."""
         require_kamailio()
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self.port = free_udp_and_tcp_port()
+        self.host = host or "127.0.0.1"
+        self.port = free_udp_and_tcp_port(self.host)
         self.control = directory / "ctl.sock"
         self.log_path = directory / "kamailio.log"
         self.tls_port = 0
@@ -183,6 +194,7 @@ class Kamailio:
         cfg.write_text(
             KAMAILIO_CFG.format(
                 port=self.port,
+                listen_host=f"[{self.host}]" if ":" in self.host else self.host,
                 modules=KAMAILIO_MODULES,
                 control=self.control,
                 realm=realm or "$td",
@@ -231,7 +243,7 @@ class Kamailio:
         if not self.control.exists():
             return False
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            with socket.create_connection((self.host, self.port), timeout=1):
                 pass
         except OSError:
             return False

@@ -226,3 +226,19 @@ def test_over_tls_the_app_registers_to_the_server_by_its_name(cli, alice, tls_re
 
     assert app.registered_identity() == f"sip:1001@{TLS_HOST}"
     assert [(r.result, r.transport) for r in tls_registrar.registers()] == [("ok", "tls")]
+
+
+@pytest.fixture
+def ipv6_registrar(tmp_path):
+    registrar = Kamailio(tmp_path / "ipv6-registrar", {"1001": SECRET}, host="::1")
+    yield registrar
+    registrar.stop()
+
+
+def test_the_app_registers_to_a_server_with_an_ipv6_address(cli, alice, ipv6_registrar, linphones):
+    cli("settings", "set", "external_address", f"[::1]:{ipv6_registrar.port}")
+
+    app = linphones(cli("users", "qr", alice))
+
+    assert app.registered_identity() == "sip:1001@[::1]"
+    assert [r.result for r in ipv6_registrar.registers()] == ["ok"]
