@@ -12,7 +12,8 @@ coreapi/xml2lpc.c): an entry is written only if the app does not have it yet, un
 overwrite="true"; nothing is ever removed; any answer but 200 with XML leaves the app with what it
 had (it keeps registering); redirects are not followed. So `lpconfig()` marks every entry, and an
 account is stopped by overwriting reg_sendregister with 0 and the secret with nothing
-(`STOP_SECTIONS`).
+(`STOP_SECTIONS`). REGISTER goes to reg_proxy whatever reg_route says. Over TLS (SIP, or HTTPS
+for the config-uri) the certificate must bear the server's name: an IP address never matches.
 """
 
 from __future__ import annotations
@@ -37,14 +38,7 @@ from tests import tools
 LINPHONEC = tools.which("linphonec")
 KAMAILIO = tools.which("kamailio")
 KAMCMD = tools.which("kamcmd")
-KAMAILIO_MODULES = next(
-    (
-        path
-        for path in (Path("/usr/lib/x86_64-linux-gnu/kamailio/modules"), *Path("/usr/lib").glob("*/kamailio/modules"))
-        if path.is_dir()
-    ),
-    None,
-)
+KAMAILIO_MODULES = next(iter(sorted(Path("/usr/lib").glob("*/kamailio/modules"))), None)  # Debian's multiarch dir
 SIP_DOMAIN = "sip.example.test"
 TLS_HOST = "localhost"  # the registrar's name over TLS: its certificate's
 T = TypeVar("T")
