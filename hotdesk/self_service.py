@@ -30,12 +30,24 @@ from sqlalchemy.orm import Session, joinedload
 from hotdesk import events, hotdesking, lockout, people, policy
 from hotdesk.db import serialize_logins, serialize_sign_ins
 from hotdesk.models import DEFAULT_TENANT_ID, AppDevice, Device, Event, EventKind, Mapping, Tenant, User, utcnow
-from hotdesk.settings import LOCKOUT_ATTEMPTS, LOCKOUT_MAX_MINUTES, LOCKOUT_MINUTES, PIN_LENGTH, SettingValues
+from hotdesk.settings import (
+    DIRECTORY_SOURCE,
+    LOCKOUT_ATTEMPTS,
+    LOCKOUT_MAX_MINUTES,
+    LOCKOUT_MINUTES,
+    PIN_LENGTH,
+    DirectorySource,
+    SettingValues,
+)
 from hotdesk.softphone import apps as softphone_apps
 from hotdesk.softphone import links
 
 WRONG = "Wrong login or password."
 ADDRESS_FACTOR = 4  # the per-address limit is this many accounts' worth: an office shares one address
+PBX_OWNS_PIN = (
+    "Your PIN is your voicemail PIN, which the phone system keeps: change it from the voicemail menu"
+    " (call your voicemail, then mailbox options). The new PIN works here at once."
+)
 RECENT = 30  # events on the "my recent logins" list
 # What the person sees of their own history: their desk-phone logins and their account.
 OWN_KINDS = (
@@ -277,7 +289,10 @@ def change_password(session: Session, user: User, current: str, new: str, ip: st
 
 def change_pin(session: Session, user: User, pin: str, ip: str | None, settings: SettingValues) -> None:
     """The person's voicemail and hot-desk PIN: the next login on a phone asks for this one. The
-    tenant's PIN policy (`pin_length`), and none anyone would try first (hotdesk.policy.weak_pin)."""
+    tenant's PIN policy (`pin_length`), and none anyone would try first (hotdesk.policy.weak_pin).
+    With directory_source asterisk the PIN is the PBX's (voicemail.conf): refused, not pretended."""
+    if settings[DIRECTORY_SOURCE] is DirectorySource.ASTERISK:
+        raise people.PeopleError(PBX_OWNS_PIN)
     extension = user.extension
     problem = policy.weak_pin(pin, extension.number, settings[PIN_LENGTH])
     if problem is not None:

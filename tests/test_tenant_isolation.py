@@ -353,6 +353,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("admin.devices_admit_waiting", "POST"): Route(console_post("/admin/devices/admit-waiting")),
     ("admin.extensions", "GET"): Route(console_get("/admin/extensions?q={number}")),
     ("admin.extensions_weak", "GET"): Route(console_get("/admin/extensions/weak")),
+    ("admin.extensions_sync_asterisk", "POST"): Route(
+        console_post("/admin/extensions/sync-asterisk", lambda ids: {"dry_run": "true"})
+    ),
     ("admin.secret_generate", "GET"): Route(console_get("/admin/secrets/generate"), same=False),  # random
     ("admin.extension_new", "GET"): Route(console_get("/admin/extensions/new")),
     ("admin.extension_new", "POST"): Route(
@@ -469,6 +472,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         api_call("post", "/devices/import?dry_run=true", data="mac\n{mac}\n", content_type="text/csv"), same=False
     ),
     ("api.devices_admit_waiting", "POST"): Route(api_call("post", "/devices/admit-waiting")),
+    ("api.sync_asterisk", "POST"): Route(api_call("post", "/sync/asterisk?dry_run=true")),
     ("api.devices_get", "GET"): Route(api_call("get", "/devices/{mac}")),
     ("api.devices_admit", "POST"): Route(api_call("post", "/devices/{mac}/admit")),
     ("api.devices_logout", "POST"): Route(api_call("post", "/devices/{mac}/logout")),

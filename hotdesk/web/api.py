@@ -25,6 +25,7 @@ from hotdesk.admin import (
     apps,
     history,
     lockouts,
+    pbx,
     phones,
     pins,
     users,
@@ -681,6 +682,29 @@ def devices_add() -> Response:
     response.status_code = 201
     response.headers["Location"] = url_for("api.devices_get", mac=device.mac, tenant=request.args.get("tenant"))
     return response
+
+
+@bp.post("/sync/asterisk")
+def sync_asterisk() -> Response:
+    """The tenant's extensions made what Asterisk's pjsip files define; ?dry_run=true only reports.
+    A line Asterisk would refuse: 422 naming file and line, nothing changed."""
+    dry_run = request.args.get("dry_run", "false")
+    if dry_run not in ("true", "false"):
+        raise BadRequest("dry_run: true or false")
+    session = db()
+    report = pbx.sync_asterisk(session, setting_values(), g.actor, tenant_id=tenant_id(), dry_run=dry_run == "true")
+    for device in report.logged_out:
+        phones.tell_reload(session, hotdesk().settings, hotdesk().notifier, device, reason="extension removed by sync")
+    return jsonify(
+        {
+            "dry_run": report.dry_run,
+            "changes": [{"extension": c.number, "action": c.action, "detail": c.detail} for c in report.changes],
+            "summary": report.summary(),
+            "unchanged": report.unchanged,
+            "weak_secrets": report.weak_secrets,
+            "accounts_opened": report.accounts_opened,
+        }
+    )
 
 
 @bp.post("/devices/import")

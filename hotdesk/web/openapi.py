@@ -241,6 +241,29 @@ SCHEMAS = {
             "description": "extensions whose PIN is outside pin_length or trivial to guess (imported all the same)",
         },
     ),
+    "SyncResult": _obj(
+        {
+            "dry_run": {"type": "boolean"},
+            "changes": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "extension": STRING,
+                        "action": {"type": "string", "enum": ["add", "change", "take over", "remove", "skip"]},
+                        "detail": {"type": "string", "description": "fields changed, or why skipped; never a secret"},
+                    }
+                ),
+            },
+            "summary": STRING,
+            "unchanged": {"type": "integer"},
+            "weak_secrets": {
+                "type": "array",
+                "items": STRING,
+                "description": "extensions whose secret breaks the secret policy: the PBX's, reported, not refused",
+            },
+            "accounts_opened": {"type": "integer"},
+        }
+    ),
     "DeviceImportResult": _import_result(
         {
             "mac": STRING,
@@ -677,6 +700,16 @@ def _document() -> dict:
                     (409, 415, 422),
                     body=_json(_ref("NewDevice")),
                 ),
+            },
+            "/sync/asterisk": {
+                "post": _operation(
+                    "Make the tenant's extensions what Asterisk's pjsip files (asterisk_config_dir) define: added,"
+                    " changed, removed; synced extensions are the PBX's and refused to edits. A line Asterisk"
+                    " would refuse: 422 naming file and line, nothing changed",
+                    {200: ("Synced, or with dry_run what would be", _json(_ref("SyncResult")))},
+                    (422,),
+                    params=(_query("dry_run", {"type": "string", "enum": ["true", "false"]}, "only report"),),
+                )
             },
             "/devices/import": {
                 "post": _operation(

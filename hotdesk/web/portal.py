@@ -42,7 +42,7 @@ from hotdesk import people, self_service
 from hotdesk.admin import phones
 from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind, User
-from hotdesk.settings import PIN_LENGTH, TIMEZONE, PinLength
+from hotdesk.settings import DIRECTORY_SOURCE, PIN_LENGTH, TIMEZONE, DirectorySource, PinLength
 from hotdesk.softphone.apps import SignInUrl
 from hotdesk.softphone.options import QR_ADDRESS, QR_TRANSPORT
 from hotdesk.softphone.qr import svg_element
@@ -209,6 +209,8 @@ def home():
         describe=_describe,
         failures=FAILURES,
         pin_rule=_pin_rule(settings()[PIN_LENGTH]),
+        # directory_source asterisk: the PIN is the PBX's, changed from the voicemail menu, not here.
+        pbx_owns_pin=self_service.PBX_OWNS_PIN if settings()[DIRECTORY_SOURCE] is DirectorySource.ASTERISK else None,
     )
 
 
