@@ -470,16 +470,18 @@ class StaticProvisioning:
     """An HTTP server on loopback answering fixed (status, body) per path, recording each request."""
 
     def __init__(self) -> None:
-        self.answers: dict[str, tuple[int, str]] = {}
+        self.answers: dict[str, tuple[int, str, dict[str, str]]] = {}
         self.fetches: list[Fetch] = []
         provisioning = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 provisioning.fetches.append(Fetch(self.command, self.path, dict(self.headers.items())))
-                status, body = provisioning.answers.get(self.path, (404, "not here\n"))
+                status, body, headers = provisioning.answers.get(self.path, (404, "not here\n", {}))
                 data = body.encode()
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/xml" if body.startswith("<?xml") else "text/plain")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -495,8 +497,8 @@ class StaticProvisioning:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def serve(self, path: str, body: str, status: int = 200) -> str:
-        self.answers[path] = (status, body)
+    def serve(self, path: str, body: str, status: int = 200, headers: dict[str, str] | None = None) -> str:
+        self.answers[path] = (status, body, headers or {})
         return self.url(path)
 
     def close(self) -> None:
