@@ -3,31 +3,16 @@ row: on PostgreSQL each is a round trip, and 10,000 rows were 20,000 of them (be
 "Softphone apps": 79 s, then 37 s for the issue's 10,000 users with generated passwords)."""
 
 import secrets
-from contextlib import contextmanager
 
 from click.testing import CliRunner
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from hotdesk.cli import main
 from hotdesk.models import Extension, User
+from tests.test_published_answers import statements
 
 ROWS = 1200
-
-
-@contextmanager
-def statements():
-    """Every SQL statement any engine of this process sends meanwhile (the CLI makes its own)."""
-    sent: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        sent.append(statement)
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        yield sent
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
 
 
 def test_importing_many_people_costs_statements_per_chunk_not_per_row(
@@ -42,7 +27,7 @@ def test_importing_many_people_costs_statements_per_chunk_not_per_row(
     rows[8] = "5008,Alice Martin,Str0ng-Secret-5008,alice2@example.com"  # the same name: alice.martin.2
     people.write_text("extension,name,secret,email\n" + "\n".join(rows) + "\n")
 
-    with statements() as sent:
+    with statements(Engine) as sent:  # every engine: the CLI makes its own
         result = CliRunner().invoke(
             main, ["extensions", "import", str(people), "--passwords-out", str(tmp_path / "pw.csv")]
         )
@@ -54,10 +39,7 @@ def test_importing_many_people_costs_statements_per_chunk_not_per_row(
     if engine.dialect.name == "postgresql":  # where inserts go out in batches (SQLite: each row, in process)
         assert len(sent) < 150, f"{len(sent)} statements for {ROWS} rows"
     assert session.scalar(select(func.count()).select_from(User)) == ROWS
-    made = dict(
-        session.execute(select(Extension.number, User.username).join(User, User.extension_id == Extension.id))
-        .tuples()
-        .all()
-    )
+    joined = select(Extension.number, User.username).join(User, User.extension_id == Extension.id)
+    made = dict(session.execute(joined).all())
     assert (made["5007"], made["5008"], made["5000"]) == ("alice.martin", "alice.martin.2", "person.0.bench")
     assert len((tmp_path / "pw.csv").read_text().splitlines()) == ROWS + 1
