@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import apps, seed, tenants
+from bench import apps, seed, tenants, voicemail
 from bench.measure import Measured, Target, cpu_seconds
 from bench.wrk import Run, wrk
 from hotdesk.published import PublishedFiles, signature
@@ -57,6 +57,13 @@ class Results:
 
 def main() -> None:
     args = arguments()
+    if args.voicemail_mailboxes:
+        table = voicemail.run(args.voicemail_mailboxes)
+        print(table)
+        if args.voicemail_mailboxes == voicemail.DEFAULT_MAILBOXES:
+            record(table, "bench-voicemail")
+            print("\nrecorded in bench/README.md")
+        return
     args.load_before = os.getloadavg()[0]  # other work on the machine skews every number: say how much there was
     work = Path(tempfile.mkdtemp(prefix="hotdesk-bench-"))
     # HOTDESK_PUBLISH_DIR on a tmpfs, as deploy/README.md recommends (the copies are a cache that
@@ -248,6 +255,13 @@ def arguments() -> argparse.Namespace:
         default=0,
         help="instead of the rest: what tenancy costs a fetch, with the devices spread over this many tenants"
         f" (the issue's case: {tenants.DEFAULTS['tenants']})",
+    )
+    parser.add_argument(
+        "--voicemail-mailboxes",
+        type=int,
+        default=0,
+        help="instead of the rest: what a PIN check costs with directory_source asterisk, against a voicemail.conf"
+        f" of this many mailboxes (the issue's case: {voicemail.DEFAULT_MAILBOXES})",
     )
     parser.add_argument(
         "--tenant-devices",

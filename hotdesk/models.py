@@ -106,6 +106,9 @@ class Address(enum.StrEnum):
     INTERNAL = "internal"
 
 
+SOURCE_ASTERISK = "asterisk"  # Extension.source: `hotdesk sync asterisk` manages it (hotdesk.pbx)
+
+
 class Extension(Base):
     """A user's SIP account. The same row will serve softphone logins (QR, email codes)."""
 
@@ -121,6 +124,7 @@ class Extension(Base):
     voicemail_pin: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
     max_login_minutes: Mapped[int | None]  # overrides the global maximum login time
+    source: Mapped[str | None] = mapped_column(String(16))  # None: hotdesk's own; SOURCE_ASTERISK: the PBX's
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -170,6 +174,10 @@ class Device(Base):
     shared_fetch_ip: Mapped[str | None] = mapped_column(String(45))
 
     mapping: Mapped[Mapping | None] = relationship(back_populates="device", uselist=False)
+
+    # Not stored: the extension a logout in this session just took off the phone, which it is still
+    # registered as until it reloads (a NOTIFY through the PBX goes to that endpoint).
+    registered_as = None  # type: str | None
 
     @property
     def addresses_while_waiting(self) -> list[str]:

@@ -17,8 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from hotdesk import brands, published, softphone
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
-from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder
+from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder, notify_through_pbx
 from hotdesk.notify import NotifyDispatcher
+from hotdesk.pbx import ami
 from hotdesk.setting_store import Settings
 from hotdesk.settings import CORE_SETTINGS, SettingValues
 from hotdesk.sightings import Sightings
@@ -41,6 +42,7 @@ class Hotdesk:
     def close(self) -> None:
         """Let queued NOTIFYs finish (their outcomes reach the history), write pending sightings, disconnect."""
         self.notifier.shutdown(wait=True)
+        ami.close_all()
         self.sightings.flush()
         self.engine.dispose()
 
@@ -80,7 +82,9 @@ def build(config: Config, *, notifier: NotifyDispatcher | None = None) -> Hotdes
         sessions=sessions,
         settings=registry,
         notifier=DeviceNotifier(
-            notifier if notifier is not None else NotifyDispatcher(on_outcome=notification_recorder(sessions)),
+            notifier
+            if notifier is not None
+            else NotifyDispatcher(on_outcome=notification_recorder(sessions), via_pbx=notify_through_pbx),
             notify_flavour,
         ),
         snapshots=SnapshotCache(registry),
