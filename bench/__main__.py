@@ -95,7 +95,7 @@ def main() -> None:
         shutil.rmtree(args.memory_dir)
     shutil.rmtree(work)
     if args.app_signins or args.import_users:
-        table = machine(args, apps.load_line(args)) + "\n\n" + table
+        table = machine(args, apps.load_line(args), servers=bool(args.app_signins)) + "\n\n" + table
         print(table)
         defaults = apps.SIGNIN_DEFAULTS if args.app_signins else apps.IMPORT_DEFAULTS
         if all(getattr(args, name) == value for name, value in defaults.items()):
@@ -617,8 +617,9 @@ def report(r: Results, args) -> str:
     return machine(args) + "\n\n" + "\n".join(measured) + "\n\n" + "\n".join(targets) + notes
 
 
-def machine(args, load: str | None = None) -> str:
-    """The run's machine and setup; `load`: how the load was made, when not wrk's fetch rounds."""
+def machine(args, load: str | None = None, servers: bool = True) -> str:
+    """The run's machine and setup; `load`: how the load was made, when not wrk's fetch rounds;
+    `servers`: whether gunicorn served it."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -641,8 +642,8 @@ def machine(args, load: str | None = None) -> str:
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB"
         f" · Linux {platform.release()} · Python {platform.python_version()} · {database}"
-        f" · gunicorn {args.workers} workers (deploy/gunicorn.conf.py, {pinning()})"
-        f" · {load} · load average before the run {args.load_before:.2f}"
+        + (f" · gunicorn {args.workers} workers (deploy/gunicorn.conf.py, {pinning()})" if servers else "")
+        + f" · {load} · load average before the run {args.load_before:.2f}"
     )
 
 

@@ -177,7 +177,7 @@ def test_a_weak_new_password_is_refused_and_changes_nothing(app, alice, session)
     assert phone.change(alice, CHOSEN).status_code == 200
 
 
-def test_guesses_lock_sign_in_with_retry_after_and_the_lock_lifts(app, alice, session):
+def test_guesses_lock_sign_in_with_retry_after_and_the_lock_lifts(app, alice, session, run):
     owner = App(app.test_client())
     assert owner.change(alice, CHOSEN).status_code == 200
     guesser = App(app.test_client(), ip="203.0.113.9")
@@ -190,6 +190,7 @@ def test_guesses_lock_sign_in_with_retry_after_and_the_lock_lifts(app, alice, se
     assert owner.sign_in(CHOSEN).status_code == 429  # the account's lock: from any app
     assert owner.change(CHOSEN, "another long passphrase").status_code == 429
     assert [e.detail for e in events(session, EventKind.APP_SIGNIN_FAILED)][-3:] == ["locked out"] * 3
+    assert "extension\t1001" in run("lockouts")  # admins see it with the other lockouts
 
     # The portal's count is the same account's: the app's failures lock it too, and the other way.
     assert Portal(app.test_client(), ip="203.0.113.10").sign_in("alice.martin", CHOSEN).status_code == 429

@@ -277,8 +277,7 @@ def import_csv(
     preview = preview_import(session, text, source, tenant_id=tenant_id)
     if not preview.ok:
         raise DirectoryError(preview.first_error())
-    for row in preview.rows:
-        directory.save(session, row.data, tenant_id)
+    directory.save_all(session, [row.data for row in preview.rows], tenant_id)
     added = sum(row.action == "add" for row in preview.rows)
     detail = f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated"
     record_change(session, actor, detail, tenant_id=tenant_id)

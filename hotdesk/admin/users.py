@@ -214,9 +214,7 @@ def open_imported_accounts(
         user = extension.user
         try:
             if user is None:
-                username = row.username or people.unique_username(
-                    people.username_from_name(extension.name), taken | {extension.number.lower()}
-                )
+                username = row.username or _unique_username(extension, taken)
                 taken.add(username)
                 made = people.account(extension, username, row.user_password)
                 session.add(made.user)
@@ -245,6 +243,19 @@ def open_imported_accounts(
     session.flush()
     mail_queue.enqueue_account_mails(session, opened_users, base_url=base_url)
     return generated
+
+
+def _unique_username(extension: Extension, taken: set[str]) -> str:
+    """A username made of the extension's name, in neither `taken` nor its number (`taken` is the
+    tenant's, thousands in an import: not copied for each row)."""
+    number = extension.number.lower()
+    number_was_taken = number in taken
+    taken.add(number)
+    try:
+        return people.unique_username(people.username_from_name(extension.name), taken)
+    finally:
+        if not number_was_taken:
+            taken.discard(number)
 
 
 def _username_owners(session: Session, tenant_id: int, usernames: list[str]) -> dict[str, str]:

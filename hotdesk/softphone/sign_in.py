@@ -162,6 +162,8 @@ def finish(session: Session, attempt: Attempt, password: str) -> User:
     if user.must_change_password:
         _refusal(session, attempt, CHANGE_REQUIRED)
         raise PasswordChangeRequired("change the generated password first (change-password)")
+    # A second factor (interfaces.md section 7, two_factor = email) goes here: the web face then
+    # answers 202 {"second_factor": "email", "challenge": ID} instead of the account.
     return user
 
 
