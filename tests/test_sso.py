@@ -124,7 +124,11 @@ def acme_id(session):
 
 def test_the_app_signs_in_and_receives_its_account(acme, app, session):
     client = app.test_client()
-    start = start_app_sign_in(client)
+    found = client.post("/app/v1/discover", json={"sip_domain": "acme.example", "server": "pbx.acme.example"})
+    assert found.status_code == 200
+    methods = found.get_json()["methods"]
+    assert methods == [{"type": "password"}, {"type": "oidc", "start_url": f"{HOTDESK}/sso/start?tenant=acme"}]
+    start = client.get(f"{methods[1]['start_url']}&redirect_uri={quote(APP_URI, safe='')}")
     query = parse_qs(urlsplit(start.headers["Location"]).query)
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"] and query["nonce"]
     assert query["redirect_uri"] == [f"{HOTDESK}/sso/callback"] and query["client_id"] == ["hotdesk"]
