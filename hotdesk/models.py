@@ -346,6 +346,10 @@ class EventKind(enum.StrEnum):
     APP_SIGNIN_FAILED = "app_signin_failed"
     APP_REVOKED = "app_revoked"
     QR_REFRESHED = "qr_refreshed"
+    # Mail (hotdesk.mail): detail names the mail, its recipient and the reason, never a token or password.
+    MAIL_SENT = "mail_sent"
+    MAIL_FAILED = "mail_failed"  # an attempt failed (retried later), or the last one did (given up)
+
     # Single sign-on (hotdesk.sso): detail names the face and the reason, never a token, code or nonce.
     SSO_SIGNIN = "sso_signin"
     SSO_FAILED = "sso_failed"
@@ -446,6 +450,34 @@ class AppDevice(Base):
     last_seen_at: Mapped[datetime | None]
     last_address: Mapped[str | None] = mapped_column(String(45))
     revoked_at: Mapped[datetime | None]
+
+
+class QueuedMail(Base):
+    """A mail to send (hotdesk.mail): what it is about, never what it says. The message, and any
+    secret it carries (a sign-in link), is made when it is sent, so the queue holds nothing to steal.
+    Due while `next_attempt_at` is set; a sender claims it (`claimed_until`) before sending, so two
+    senders never send one mail."""
+
+    __tablename__ = "mail_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A tenant's mails go with it (a test mail names no user whose removal would take it).
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, default=DEFAULT_TENANT_ID, server_default=text("1")
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # hotdesk.mail.MailKind
+    recipient: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Where the request that queued it came in, for links when phone_base_url is not set.
+    base_url: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)  # None: sent, or given up
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]  # given up
+    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class SsoSignIn(Base):

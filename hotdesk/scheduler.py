@@ -1,5 +1,6 @@
 """Timed logouts: `hotdesk auto-logout` once (cron), or `hotdesk scheduler` as a long-running process,
-which also runs `sync asterisk` for each tenant whose `asterisk_sync_minutes` is set.
+which also runs `sync asterisk` for each tenant whose `asterisk_sync_minutes` is set, and sends the
+mail queue (hotdesk.mail.sender), as each web process does.
 
 Several schedulers may run (one per host, for redundancy): a lease in the database lets exactly
 one of them work at a time, and the login lock makes a logout happen once even if two overlap.
@@ -115,6 +116,7 @@ def hold_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool
 def run_forever(running: Hotdesk, interval: float = 30.0) -> None:
     holder = f"{socket.gethostname()}:{os.getpid()}"
     log.info("scheduler %s checking every %ss", holder, interval)
+    running.mail.start()
     last_syncs: dict[int, float] = {}
     while True:
         with running.sessions() as session:

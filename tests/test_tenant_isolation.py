@@ -34,11 +34,13 @@ from hotdesk.models import (
     Event,
     Extension,
     Mapping,
+    QueuedMail,
     Setting,
     SignInLink,
     Template,
     TenantSetting,
     User,
+    utcnow,
 )
 from hotdesk.softphone import links
 from tests.phones import YealinkPhone
@@ -58,6 +60,7 @@ GLOBEX = {
     "admin": "gus-manager",
     "token": "globex-sync",
     "tenant": "globex",
+    "mail": "424242",  # globex's queued mail (its id is fixed in `world`)
 }
 # The same shapes, naming nothing anywhere.
 ABSENT = {
@@ -67,6 +70,7 @@ ABSENT = {
     "admin": "nobody-here",
     "token": "no-such-token",
     "tenant": "no-such-tenant",
+    "mail": "929292",
 }
 # What no answer to acme may carry, whatever it asked (besides what the request named itself).
 GLOBEX_SECRETS = [
@@ -129,6 +133,17 @@ def world(app, client, session):
     accounts.create_token(session, "globex-bot", "test", tenant_id=b)
     acme_token = accounts.create_token(session, "acme-sync", "test", scopes=accounts.SCOPES, tenant_id=acme.id).secret
     session.add(Device(mac=B_WAITING_MAC, brand="yealink", tenant_id=b, last_ip="10.9.0.3", admitted_at=None))
+    session.add(
+        QueuedMail(
+            id=int(GLOBEX["mail"]),
+            tenant_id=b,
+            kind="test",
+            recipient="bea@globex.example.com",
+            next_attempt_at=None,
+            failed_at=utcnow(),
+            last_error="pbx.globex.example: connection refused",
+        )
+    )
     bea = session.scalar(select(User).where(User.tenant_id == b, User.username == "bea.globex"))
     globex_app = links.add_device(session, bea, "Globex softphone", "10.9.0.4").device.id
     links.new_link(session, bea, app.config["SECRET_KEY"], registry.values(session, b))
@@ -429,6 +444,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("admin.template_default", "POST"): Route(console_post("/admin/templates/yealink/{template}/default")),
     ("admin.template_delete", "POST"): Route(console_post("/admin/templates/yealink/{template}/delete")),
+    ("admin.mail_view", "GET"): Route(console_get("/admin/mail")),
+    ("admin.mail_retry", "POST"): Route(console_post("/admin/mail/{mail}/retry")),
+    ("admin.mail_test", "POST"): Route(
+        console_post("/admin/mail/test", lambda ids: {"recipient": "m@mallory.example"})
+    ),
     ("admin.tenant_switch", "POST"): Route(console_post("/admin/tenant", lambda ids: {"tenant": ids["tenant"]})),
     ("admin.tenants", "GET"): Route(console_get("/admin/tenants")),
     ("admin.tenant_add", "POST"): Route(
@@ -485,6 +505,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.devices_login", "POST"): Route(api_call("post", "/devices/{mac}/login", json={"extension": "{number}"})),
     ("api.devices_unlock", "POST"): Route(api_call("post", "/devices/{mac}/unlock")),
     ("api.lockouts_list", "GET"): Route(api_call("get", "/lockouts")),
+    ("api.mail_list", "GET"): Route(api_call("get", "/mail")),
+    ("api.mail_retry", "POST"): Route(api_call("post", "/mail/{mail}/retry")),
+    ("api.mail_test", "POST"): Route(api_call("post", "/mail/test", json={"recipient": "m@mallory.example"})),
     ("api.settings_list", "GET"): Route(api_call("get", "/settings")),
     ("api.settings_get", "GET"): Route(
         lambda w, ids: [w.api("get", "/settings/external_address"), w.api("get", "/settings/admin_password")]

@@ -97,10 +97,12 @@ def create(
     *,
     tenant_id: int = DEFAULT_TENANT_ID,
     cell: str | None = None,
+    base_url: str | None = None,
 ) -> Extension:
     """Add an extension a person typed: its secret and PIN must meet the policy (`settings`, the
     tenant's values). With its user account (admin.users.open_account: `data.username`, else made
-    of the name; `data.user_password`, else generated, then readable as people.pending_password)."""
+    of the name; `data.user_password`, else generated, then readable as people.pending_password),
+    whose account mail is queued (`base_url`: where the request came in, for its links)."""
     data = directory.check(data)
     _check_pin_is_ours(settings, data.voicemail_pin is not None)
     exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == data.number)
@@ -112,7 +114,9 @@ def create(
     extension = directory.save(session, data, tenant_id)
     record_change(session, actor, f"extension {data.number} added", extension=data.number, tenant_id=tenant_id)
     session.flush()
-    users.open_account(session, extension, actor, username=data.username, password=data.user_password, cell=cell)
+    users.open_account(
+        session, extension, actor, username=data.username, password=data.user_password, cell=cell, base_url=base_url
+    )
     return extension
 
 
@@ -260,9 +264,16 @@ def preview_import(session: Session, text: str, source: str, *, tenant_id: int =
 
 
 def import_csv(
-    session: Session, text: str, source: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID
+    session: Session,
+    text: str,
+    source: str,
+    actor: str,
+    *,
+    tenant_id: int = DEFAULT_TENANT_ID,
+    base_url: str | None = None,
 ) -> ImportPreview:
-    """Import all rows or none: DirectoryError naming the first bad row if any row is bad."""
+    """Import all rows or none: DirectoryError naming the first bad row if any row is bad. New
+    accounts' mails are queued (`base_url`: where the request came in, for their links)."""
     preview = preview_import(session, text, source, tenant_id=tenant_id)
     if not preview.ok:
         raise DirectoryError(preview.first_error())
@@ -272,7 +283,9 @@ def import_csv(
     detail = f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated"
     record_change(session, actor, detail, tenant_id=tenant_id)
     session.flush()
-    generated = users.open_imported_accounts(session, [row.data for row in preview.rows], actor, source, tenant_id)
+    generated = users.open_imported_accounts(
+        session, [row.data for row in preview.rows], actor, source, tenant_id, base_url=base_url
+    )
     return replace(preview, passwords=generated)
 
 

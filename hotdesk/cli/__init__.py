@@ -7,6 +7,7 @@ from hotdesk.cli import (  # noqa: F401
     database,
     extensions,
     history,
+    mail,
     phones,
     settings,
     sync,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
@@ -25,6 +26,7 @@ from hotdesk.admin import (
     apps,
     history,
     lockouts,
+    mail,
     pbx,
     phones,
     pins,
@@ -411,6 +413,7 @@ def extensions_create() -> Response:
         setting_values(),
         cell=cell,
         tenant_id=tenant_id(),
+        base_url=app_base_url(),
     )
     response = jsonify(extension_json(extension))
     response.status_code = 201
@@ -553,7 +556,8 @@ def _import_answer(dry_run: bool, rows: list[dict], errors: list[str], **extra: 
 @bp.post("/extensions/import")
 def extensions_import() -> Response:
     """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
-    preview, dry_run = _csv_import(admin_extensions.preview_import, admin_extensions.import_csv)
+    run = partial(admin_extensions.import_csv, base_url=app_base_url())  # the new accounts' mails
+    preview, dry_run = _csv_import(admin_extensions.preview_import, run)
     rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
     warnings = admin_extensions.import_warnings(preview.rows, setting_values())
     extra: dict[str, Any] = {"weak_secrets": warnings.weak_secrets, "weak_pins": warnings.weak_pins}
@@ -790,6 +794,46 @@ def extensions_unlock(number: str) -> Response:
 def lockouts_list() -> Response:
     listing = lockouts.listing(db(), hotdesk().settings, tenant_id=tenant_id())
     return jsonify({"items": [lockout_json(lock) for lock in listing]})
+
+
+def mail_json(view: mail.MailView) -> dict:
+    return {
+        "id": view.id,
+        "kind": view.kind,
+        "recipient": view.recipient,
+        "extension": view.extension,
+        "state": view.state.value,
+        "attempts": view.attempts,
+        "created_at": _iso(view.created_at),
+        "next_attempt_at": _iso(view.next_attempt_at),
+        "sent_at": _iso(view.sent_at),
+        "failed_at": _iso(view.failed_at),
+        "last_error": view.last_error,
+    }
+
+
+@bp.get("/mail")
+def mail_list() -> Response:
+    limit = _limit()
+    if limit is not None and not 1 <= limit <= 1000:
+        raise BadRequest("limit: must be from 1 to 1000")
+    views = mail.mails(db(), tenant_id=tenant_id(), limit=limit or 100)
+    return jsonify({"items": [mail_json(view) for view in views]})
+
+
+@bp.post("/mail/<mail_id>/retry")
+def mail_retry(mail_id: str) -> Response:
+    if not re.fullmatch(r"[0-9]{1,9}", mail_id):
+        raise NotFound(f"no mail {mail_id[:40]!r}")
+    return jsonify(mail_json(mail.retry(db(), int(mail_id), g.actor, tenant_id=tenant_id())))
+
+
+@bp.post("/mail/test")
+def mail_test() -> Response:
+    view = mail.send_test(db(), _one_field("recipient"), g.actor, tenant_id=tenant_id())
+    response = jsonify(mail_json(view))
+    response.status_code = 202
+    return response
 
 
 @bp.get("/settings")

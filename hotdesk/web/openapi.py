@@ -399,6 +399,23 @@ SCHEMAS = {
         }
     ),
     "LockoutList": _list("Lockout"),
+    "Mail": _obj(
+        {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "enum": ["account", "test"]},
+            "recipient": STRING,
+            "extension": {"type": ["string", "null"], "description": "the account's, for an account mail"},
+            "state": {"type": "string", "enum": ["queued", "sent", "failed"], "description": "failed: given up"},
+            "attempts": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "next_attempt_at": TIME,
+            "sent_at": TIME,
+            "failed_at": TIME,
+            "last_error": {"type": ["string", "null"], "description": "the last failure's reason"},
+        }
+    ),
+    "MailList": _list("Mail"),
+    "TestMail": _obj({"recipient": {"type": "string", "minLength": 3, "maxLength": 254}}),
     "Setting": _obj(
         {
             "name": STRING,
@@ -792,6 +809,30 @@ def _document() -> dict:
                     {200: (ok, _json(_ref("LockoutList")))},
                     (),
                 )
+            },
+            "/mail": {
+                "get": _operation(
+                    "The tenant's mails (account mails, test mails), the newest first, and how each went",
+                    {200: (ok, _json(_ref("MailList")))},
+                    (),
+                    params=(_limit(1000),),
+                )
+            },
+            "/mail/{mail_id}/retry": {
+                "parameters": [_path("mail_id", {"type": "string", "pattern": "^[0-9]{1,9}$"})],
+                "post": _operation(
+                    "Send a mail that failed (or waits for its next attempt) again, within seconds",
+                    {200: (ok, _json(_ref("Mail")))},
+                    (404, 409),
+                ),
+            },
+            "/mail/test": {
+                "post": _operation(
+                    "Queue a test mail through the tenant's SMTP settings; its outcome shows in GET /mail",
+                    {202: ("Queued", _json(_ref("Mail")))},
+                    (400, 415, 422),
+                    body=_json(_ref("TestMail")),
+                ),
             },
             "/settings": {
                 "get": _operation("Runtime settings (secrets: value null)", {200: (ok, _json(_ref("SettingList")))}, ())
