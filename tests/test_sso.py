@@ -124,13 +124,18 @@ def acme_id(session):
 
 def test_the_app_signs_in_and_receives_its_account(acme, app, session):
     client = app.test_client()
-    start = start_app_sign_in(client)
+    found = client.post("/app/v1/discover", json={"sip_domain": "acme.example", "server": "pbx.acme.example"})
+    assert found.status_code == 200
+    methods = found.get_json()["methods"]
+    assert methods == [{"type": "password"}, {"type": "oidc", "start_url": f"{HOTDESK}/sso/start?tenant=acme"}]
+    start = client.get(f"{methods[1]['start_url']}&redirect_uri={quote(APP_URI, safe='')}")
     query = parse_qs(urlsplit(start.headers["Location"]).query)
     assert query["code_challenge_method"] == ["S256"] and query["code_challenge"] and query["nonce"]
     assert query["redirect_uri"] == [f"{HOTDESK}/sso/callback"] and query["client_id"] == ["hotdesk"]
 
     back = at_provider(client, acme, "alice", start)
     assert back.status_code == 302, failures(session)
+    assert client.get_cookie("hotdesk_sso") is None  # the state is done with: the browser forgets it
     code = code_of(back)
     answer = client.post("/app/v1/sign-in/sso", json={"code": code}, headers={"User-Agent": "Softphone/1.0"})
     assert answer.status_code == 200, answer.data
@@ -222,7 +227,8 @@ def test_replayed_callbacks_and_provider_codes_are_refused(acme, app, session):
     start = start_app_sign_in(client)
     back = acme.sign_in(start.headers["Location"], "alice", HOTDESK + "/")
     assert client.get(back.removeprefix(HOTDESK)).status_code == 302
-    # The same answer again: its state is used up.
+    # The same answer again, the state's cookie put back: its state is used up.
+    client.set_cookie("hotdesk_sso", parse_qs(urlsplit(back).query)["state"][0], domain="localhost")
     assert client.get(back.removeprefix(HOTDESK)).status_code == 400
     # The provider's code under a fresh state of this browser: the provider refuses it the second time.
     fresh = start_app_sign_in(client)

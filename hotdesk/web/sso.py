@@ -149,7 +149,7 @@ def start() -> Response:
 
 
 @bp.get(sso.CALLBACK_PATH)
-def callback() -> Response:
+def callback() -> BaseResponse:
     session = db()
     sign_in = sso.sign_in_of_state(session, request.args.get("state", ""))
     if sign_in is None:
@@ -207,7 +207,8 @@ def callback() -> Response:
         target = f"{sign_in.redirect_uri}?{urlencode({'code': code})}"
     else:
         target = f"{sign_in.redirect_uri}{LANDING[face]}?{urlencode({'code': code})}"
-    return Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
+    response = Response(status=302, headers={"Location": target, "Cache-Control": "no-store"})
+    return forget_state(response) if face is sso.Face.APP else response  # a landing checks it yet
 
 
 def landing(face: sso.Face) -> SsoSignIn | None:
