@@ -1,5 +1,6 @@
 """What a person does with their own account (the portal, /portal/): sign in, change the password
-and the PIN, see and end their desk-phone logins, read their own history.
+and the PIN, see and end their desk-phone logins, show and refresh their softphone QR code, choose
+its transport and address, see and revoke their signed-in apps, read their own history.
 
 Sign-ins are throttled as phone logins are (hotdesk.lockout's progressive Policy, the tenant's
 lockout_* settings), counted from the history, per account and per address. The per-account
@@ -28,7 +29,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import events, hotdesking, lockout, people, policy
 from hotdesk.db import serialize_logins, serialize_sign_ins
-from hotdesk.models import DEFAULT_TENANT_ID, Device, Event, EventKind, Mapping, Tenant, User, utcnow
+from hotdesk.models import DEFAULT_TENANT_ID, AppDevice, Device, Event, EventKind, Mapping, Tenant, User, utcnow
 from hotdesk.settings import (
     DIRECTORY_SOURCE,
     LOCKOUT_ATTEMPTS,
@@ -38,6 +39,8 @@ from hotdesk.settings import (
     DirectorySource,
     SettingValues,
 )
+from hotdesk.softphone import apps as softphone_apps
+from hotdesk.softphone import links
 
 WRONG = "Wrong login or password."
 ADDRESS_FACTOR = 4  # the per-address limit is this many accounts' worth: an office shares one address
@@ -56,6 +59,9 @@ OWN_KINDS = (
     EventKind.USER_SIGNIN_FAILED,
     EventKind.PASSWORD_CHANGED,
     EventKind.PIN_CHANGED,
+    EventKind.APP_SIGNIN,
+    EventKind.APP_REVOKED,
+    EventKind.QR_REFRESHED,
 )
 
 
@@ -66,7 +72,7 @@ class SignInRefused(people.PeopleError):
 
 
 class NotYours(people.PeopleError):
-    """A phone the person is not logged in on: answered as if it did not exist."""
+    """A phone the person is not logged in on, an app that is not theirs: answered as if it did not exist."""
 
 
 @dataclass(frozen=True)
@@ -369,3 +375,46 @@ def recent(session: Session, user: User, limit: int = RECENT) -> list[Event]:
             .limit(limit)
         )
     )
+
+
+# The person's softphone apps: the rules are hotdesk.softphone.apps, as for an admin.
+
+
+def my_sign_in_url(
+    session: Session,
+    settings: SettingValues,
+    key: str,
+    user: User,
+    base_url: str | None,
+    ip: str | None,
+    *,
+    refresh: bool = False,
+) -> softphone_apps.SignInUrl:
+    """The URL of the person's QR code (with `refresh` a new one: every earlier one stops working)."""
+    try:
+        return softphone_apps.sign_in_url(
+            session, settings, key, user, _actor(session, user), refresh=refresh, base_url=base_url, ip=ip
+        )
+    except softphone_apps.AppsError as error:
+        raise people.PeopleError(f"No QR code: {error}. Ask your administrator.") from None
+
+
+def set_my_qr_choices(session: Session, user: User, transport: str | None, address: str | None) -> None:
+    """The person's own transport and server address for their app ("": the tenant's setting)."""
+    try:
+        softphone_apps.set_qr_choices(session, user, transport=transport, address=address)
+    except softphone_apps.AppsError as error:
+        raise people.PeopleError(str(error)) from None
+
+
+def my_apps(session: Session, user: User) -> list[AppDevice]:
+    """The apps signed in to the person's account, revoked ones too (the oldest first)."""
+    return links.devices_of(session, user)
+
+
+def revoke_my_app(session: Session, user: User, app_id: int, ip: str | None) -> AppDevice:
+    """Take the account away from one of the person's own apps; NotYours for any other."""
+    try:
+        return softphone_apps.revoke_app(session, user, app_id, _actor(session, user), ip)
+    except softphone_apps.NoSuchApp:
+        raise NotYours("You have no such app.") from None

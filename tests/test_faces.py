@@ -63,13 +63,8 @@ ADMINS_AND_TOKENS = (
 SIGNING_IN = "how a face proves who is asking: the console's sign-in and session, the API's bearer token"
 DASHBOARD = "figures and lists of console pages; the CLI and API give the same facts through devices_page and listings"
 
-SOFTPHONE_FACES_PENDING = "issue 13 in progress: the console's and the API's softphone pages come next"
 # Operations some face lacks on purpose: the faces that lack them, and why.
 EXCEPTIONS = {
-    "apps.sign_in_url": ({"console", "api"}, SOFTPHONE_FACES_PENDING),
-    "apps.set_qr_choices": ({"console", "api"}, SOFTPHONE_FACES_PENDING),
-    "apps.apps": ({"console", "api"}, SOFTPHONE_FACES_PENDING),
-    "apps.revoke_app": ({"console", "api"}, SOFTPHONE_FACES_PENDING),
     "phones.hand_over": (
         {"console", "api"},
         "the operator's, across tenants: the console and API act for one tenant (hotdesk devices hand-over)",

@@ -29,14 +29,18 @@ from hotdesk.directory import ExtensionData
 from hotdesk.models import (
     Admin,
     ApiToken,
+    AppDevice,
     Device,
     Event,
     Extension,
     Mapping,
     Setting,
+    SignInLink,
     Template,
     TenantSetting,
+    User,
 )
+from hotdesk.softphone import links
 from tests.phones import YealinkPhone
 from tests.test_console import PASSWORD, Console
 
@@ -90,6 +94,7 @@ class World:
     api: Callable
     phone: YealinkPhone
     leaks: list[str]  # set up once globex's own secrets are known
+    globex_app: int  # the id of the softphone app signed in to globex's 2002
 
 
 @pytest.fixture
@@ -124,6 +129,9 @@ def world(app, client, session):
     accounts.create_token(session, "globex-bot", "test", tenant_id=b)
     acme_token = accounts.create_token(session, "acme-sync", "test", scopes=accounts.SCOPES, tenant_id=acme.id).secret
     session.add(Device(mac=B_WAITING_MAC, brand="yealink", tenant_id=b, last_ip="10.9.0.3", admitted_at=None))
+    bea = session.scalar(select(User).where(User.tenant_id == b, User.username == "bea.globex"))
+    globex_app = links.add_device(session, bea, "Globex softphone", "10.9.0.4").device.id
+    links.new_link(session, bea, app.config["SECRET_KEY"], registry.values(session, b))
     session.commit()
 
     credentials = (globex.provisioning_username, globex.provisioning_password)
@@ -145,7 +153,7 @@ def world(app, client, session):
         return getattr(client, method)(f"/api/v1{path}", headers=headers, **kwargs)
 
     leaks = [*GLOBEX_SECRETS, globex.provisioning_username, globex.provisioning_password, "77777777"]
-    return World(console, api, a_phone, leaks)
+    return World(console, api, a_phone, leaks, globex_app)
 
 
 def _credentials(registry, session, tenant_id):
@@ -193,6 +201,9 @@ def globex_state(session) -> list:
         rows(select(Admin).where(Admin.tenant_id == b), "name", "password_hash", "session_epoch"),
         rows(select(ApiToken).where(ApiToken.tenant_id == b), "name", "token_hash", "scopes"),
         rows(select(TenantSetting).where(TenantSetting.tenant_id == b), "name", "value"),
+        rows(select(User).where(User.tenant_id == b), "username", "qr_transport", "qr_address", "session_epoch"),
+        rows(select(AppDevice).where(AppDevice.tenant_id == b), "id", "revoked_at", "last_seen_at"),
+        rows(select(SignInLink).where(SignInLink.tenant_id == b), "id", "revoked_at", "used_at"),
         rows(select(Setting), "name", "value"),
         session.scalar(select(func.count()).select_from(Event).where(Event.tenant_id == b)),
     ]
@@ -358,6 +369,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("admin.extension_delete", "POST"): Route(console_post("/admin/extensions/{number}/delete")),
     ("admin.extension_user_password", "POST"): Route(console_post("/admin/extensions/{number}/user-password")),
+    ("admin.extension_qr_refresh", "POST"): Route(console_post("/admin/extensions/{number}/qr")),
+    ("admin.extension_qr_choices", "POST"): Route(
+        console_post("/admin/extensions/{number}/qr-choices", lambda ids: {"qr_transport": "tls"})
+    ),
+    ("admin.extension_app_revoke", "POST"): Route(
+        lambda w, ids: w.console.submit(f"/admin/extensions/{ids['number']}/apps/{w.globex_app}/revoke")
+    ),
     ("admin.extensions_export", "GET"): Route(console_get("/admin/extensions/export.csv")),
     ("admin.extensions_import", "GET"): Route(console_get("/admin/extensions/import")),
     ("admin.extensions_import", "POST"): Route(
@@ -424,6 +442,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.extensions_update", "PATCH"): Route(api_call("patch", "/extensions/{number}", json={"name": "Mallory"})),
     ("api.extensions_delete", "DELETE"): Route(api_call("delete", "/extensions/{number}")),
     ("api.extensions_unlock", "POST"): Route(api_call("post", "/extensions/{number}/unlock")),
+    ("api.extensions_qr", "GET"): Route(api_call("get", "/extensions/{number}/qr")),
+    ("api.extensions_qr_refresh", "POST"): Route(api_call("post", "/extensions/{number}/qr")),
+    ("api.extensions_apps", "GET"): Route(api_call("get", "/extensions/{number}/apps")),
+    ("api.extensions_app_revoke", "POST"): Route(
+        lambda w, ids: w.api("post", f"/extensions/{ids['number']}/apps/{w.globex_app}/revoke")
+    ),
     ("api.extensions_export", "GET"): Route(api_call("get", "/extensions/export")),
     ("api.extensions_import", "POST"): Route(
         api_call("post", "/extensions/import?dry_run=true", data=CSV_ROW, content_type="text/csv")
@@ -503,6 +527,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("portal.pin", "POST"): Route(console_post("/portal/pin", lambda ids: {"pin": "7193", "confirm": "7193"})),
     ("portal.log_out_there", "POST"): Route(console_post("/portal/phones/{mac}/logout")),
     ("portal.static", "GET"): Route(console_get("/portal/static/portal.css")),
+    ("portal.softphone", "GET"): Route(console_get("/portal/app")),
+    ("portal.qr_refresh", "POST"): Route(console_post("/portal/app/qr")),
+    ("portal.qr_choices", "POST"): Route(console_post("/portal/app/choices", lambda ids: {"qr_transport": "tls"})),
+    ("portal.app_revoke", "POST"): Route(lambda w, ids: w.console.submit(f"/portal/app/apps/{w.globex_app}/revoke")),
     # Softphone apps: a token is all a request names (tests/test_softphone.py); a forged one for
     # the first link (globex's, if any) answers as one for no link at all.
     ("softphone.sign_in_link", "GET"): Route(lambda w, ids: w.phone.get("/app/qr/1." + "A" * 24)),

@@ -9,6 +9,7 @@ pytest's summary ends with one list of what was skipped for it and the command t
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import re
@@ -24,12 +25,18 @@ PACKAGES = {  # tool -> Debian package
     "nginx": "nginx",  # deploy/ as shipped (tests/test_deploy.py)
     "openssl": "openssl",  # the deployment test's certificate
     "chromium": "chromium",  # the console in a browser, driven by Playwright (tests/test_console_browser.py)
+    "linphonec": "linphone-cli",  # the softphone app that scans the QR code (tests/softphone_real.py)
+    "kamailio": "kamailio",  # the SIP registrar the app registers to, kamcmd included (tests/softphone_real.py)
+    "kamailio-tls": "kamailio-tls-modules",  # the registrar over TLS
 }
+FILES = {"kamailio-tls": "/usr/lib/*/kamailio/modules/tls.so"}  # what is no command: a file the package installs
 _SKIPPED = re.compile(r"(\S+) is not installed \(Debian package (\S+)\)")
 
 
 def which(tool: str) -> str | None:
     """The tool's path; /usr/sbin too, which is not on a user's PATH (nginx)."""
+    if tool in FILES:
+        return next(iter(sorted(glob.glob(FILES[tool]))), None)
     return shutil.which(tool, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
 
 

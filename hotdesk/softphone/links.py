@@ -150,9 +150,13 @@ def add_device(
     return NewAppDevice(device, token)
 
 
+def could_be_device_token(token: str) -> bool:
+    return 0 < len(token) <= 64
+
+
 def device_by_token(session: Session, token: str) -> AppDevice | None:
     """The app this configuration-URL token belongs to (revoked ones too: they are told to stop)."""
-    if not token or len(token) > 64:
+    if not could_be_device_token(token):
         return None
     return session.scalar(select(AppDevice).where(AppDevice.token_hash == _hash(token)))
 

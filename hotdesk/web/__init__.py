@@ -80,6 +80,14 @@ def phone_base_url() -> str:
     return settings()[PHONE_BASE_URL] or request.host_url.rstrip("/")
 
 
+def app_base_url() -> str | None:
+    """Where softphone apps reach /app/: phone_base_url, else the address this request came to if
+    this listener serves /app/ too; None when neither is known (the console on a listener of its own)."""
+    if settings()[PHONE_BASE_URL]:
+        return settings()[PHONE_BASE_URL]
+    return request.host_url.rstrip("/") if "softphone" in current_app.blueprints else None
+
+
 def carries_nul() -> bool:
     """Does the request's path, query or form hold a NUL? No name or value may (PostgreSQL refuses
     them in text): the admin faces answer 400 before anything looks further."""

@@ -22,6 +22,7 @@ from hotdesk.admin import (
     NotAllowed,
     NotFound,
     accounts,
+    apps,
     history,
     lockouts,
     pbx,
@@ -37,7 +38,7 @@ from hotdesk.models import DEFAULT_TENANT_ID, ApiToken, Tenant
 from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
 from hotdesk.tenancy import TenantError
-from hotdesk.web import act_for_tenant, carries_nul, db, hotdesk, openapi, tenant_id
+from hotdesk.web import act_for_tenant, app_base_url, carries_nul, db, hotdesk, openapi, tenant_id
 from hotdesk.web import settings as setting_values
 
 T = TypeVar("T", bound=ImportCheck)
@@ -264,6 +265,8 @@ def extension_json(extension) -> dict:
         "username": extension.user.username if extension.user else None,
         "cell": extension.user.cell if extension.user else None,
         "must_change_password": extension.user.must_change_password if extension.user else None,
+        "qr_transport": extension.user.qr_transport if extension.user else None,
+        "qr_address": extension.user.qr_address if extension.user else None,
         "pins": [
             {"brand": pin.brand, "template": pin.template.name} for pin in sorted(extension.pins, key=lambda p: p.brand)
         ],
@@ -278,6 +281,17 @@ def user_password_json(user, generated: str | None = None) -> dict:
         "login": users.login_of(db(), user),
         "user_password": generated or people.pending_password(user),
         "must_change_password": user.must_change_password,
+    }
+
+
+def app_json(app) -> dict:
+    return {
+        "id": app.id,
+        "label": app.label,
+        "signed_in_at": _iso(app.created_at),
+        "last_seen_at": _iso(app.last_seen_at),
+        "last_address": app.last_address,
+        "revoked_at": _iso(app.revoked_at),
     }
 
 
@@ -378,6 +392,7 @@ def extensions_list() -> Response:
 
 
 ACCOUNT_FIELDS = ("username", "cell")
+QR_CHOICES = ("qr_transport", "qr_address")
 
 
 @bp.post("/extensions")
@@ -413,15 +428,71 @@ def extensions_get(number: str) -> Response:
 @bp.patch("/extensions/<number>")
 def extensions_update(number: str) -> Response:
     data = _body(
-        (*admin_extensions.EDITABLE, *ACCOUNT_FIELDS),
-        nullable=("voicemail_pin", "email", "auth_name", "template", "cell"),
+        (*admin_extensions.EDITABLE, *ACCOUNT_FIELDS, *QR_CHOICES),
+        nullable=("voicemail_pin", "email", "auth_name", "template", "cell", *QR_CHOICES),
     )
     account = {name: data.pop(name) for name in ACCOUNT_FIELDS if name in data}
+    choices = {name: data.pop(name) for name in QR_CHOICES if name in data}
     extension = admin_extensions.update(db(), number, data, g.actor, setting_values(), tenant_id=tenant_id())
     if account:  # an extension without an account (older than accounts) gets one here
         cell = (account["cell"] or "") if "cell" in account else None  # null or "": no cell
         users.change(db(), extension, g.actor, username=account.get("username"), cell=cell)
+    if choices:  # null or "": the tenant's setting; a field left out keeps the user's
+        user = users.of_extension(extension)
+        apps.set_qr_choices(
+            db(),
+            user,
+            g.actor,
+            transport=choices.get("qr_transport", user.qr_transport),
+            address=choices.get("qr_address", user.qr_address),
+        )
     return jsonify(extension_json(extension))
+
+
+def _user_of(number: str):
+    return users.of_extension(admin_extensions.get(db(), number, tenant_id=tenant_id()))
+
+
+def _sign_in_url(number: str, refresh: bool) -> Response:
+    made = apps.sign_in_url(
+        db(),
+        hotdesk().settings,
+        hotdesk().config.secret_key,
+        _user_of(number),
+        g.actor,
+        refresh=refresh,
+        base_url=app_base_url(),
+    )
+    response = jsonify({"url": made.url, "expires_at": _iso(made.expires_at)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/extensions/<number>/qr")
+def extensions_qr(number: str) -> Response:
+    """The URL the user's QR code holds (single use, expiring): the current one, made if none is
+    usable. It signs an app in as the extension: the secrets scope (openapi.SECRET_OPERATIONS)."""
+    return _sign_in_url(number, refresh=False)
+
+
+@bp.post("/extensions/<number>/qr")
+def extensions_qr_refresh(number: str) -> Response:
+    """A new QR URL: every earlier one stops working at once."""
+    return _sign_in_url(number, refresh=True)
+
+
+@bp.get("/extensions/<number>/apps")
+def extensions_apps(number: str) -> Response:
+    return jsonify({"items": [app_json(app) for app in apps.apps(db(), _user_of(number))]})
+
+
+@bp.post("/extensions/<number>/apps/<app_id>/revoke")
+def extensions_app_revoke(number: str, app_id: str) -> Response:
+    """At its next start the app is given a configuration without the account, and stops registering."""
+    user = _user_of(number)
+    if not re.fullmatch(r"[0-9]{1,10}", app_id):
+        raise NotFound(f"{user.username} has no app {app_id[:32]!r}")
+    return jsonify(app_json(apps.revoke_app(db(), user, int(app_id), g.actor)))
 
 
 @bp.get("/extensions/<number>/user-password")

@@ -32,8 +32,12 @@ def _document(sections: dict[str, dict[str, str]]) -> bytes:
 
 def account_config(account: Account, config_uri: str) -> bytes:
     """The account, and where the app fetches it again at its next start."""
-    server = f"<sip:{account.server}:{account.port};transport={account.transport.value}>"
-    route = f"<sip:{account.outbound_proxy};transport={account.transport.value};lr>" if account.outbound_proxy else ""
+    # Linphone sends its REGISTER to reg_proxy, whatever reg_route says (linphonec 5.1.65: the route
+    # set is replaced by reg_proxy for REGISTER), so an outbound proxy goes in reg_proxy; reg_route
+    # sends its other requests (calls, messages) there too. The SIP domain stays in reg_identity.
+    transport = account.transport.value
+    server = f"<sip:{account.outbound_proxy or f'{account.server}:{account.port}'};transport={transport}>"
+    route = f"<sip:{account.outbound_proxy};transport={transport};lr>" if account.outbound_proxy else ""
     quoted = account.display_name.replace("\\", "\\\\").replace('"', '\\"')
     identity = f'"{quoted}" <{account.identity}>' if account.display_name else f"<{account.identity}>"
     return _document(

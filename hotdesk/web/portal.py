@@ -1,6 +1,7 @@
 """/portal/: the user portal. A person signs in with their LOGIN and account password, changes a
 generated password first, sees the desk phones they are logged in on and logs out there, changes
-their PIN, reads their own recent logins. Server-rendered, no script; the rules are in
+their PIN, shows (and by a click refreshes) their softphone QR code, chooses its transport and
+address, revokes their signed-in apps, reads their own recent logins. Server-rendered, no script; the rules are in
 hotdesk.self_service and hotdesk.people.
 
 Its own session cookie (`hotdesk_portal`, path /portal, HttpOnly, SameSite=Lax, Secure on
@@ -13,6 +14,7 @@ on every form (Flask-WTF, as the console).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
 
@@ -34,13 +36,17 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface, SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 
 from hotdesk import people, self_service
 from hotdesk.admin import phones
 from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind, User
 from hotdesk.settings import DIRECTORY_SOURCE, PIN_LENGTH, TIMEZONE, DirectorySource, PinLength
-from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, settings, snapshot
+from hotdesk.softphone.apps import SignInUrl
+from hotdesk.softphone.options import QR_ADDRESS, QR_TRANSPORT
+from hotdesk.softphone.qr import svg_element
+from hotdesk.web import act_for_tenant, app_base_url, carries_nul, client_ip, db, hotdesk, settings, snapshot
 from hotdesk.web.admin import browser_headers, csrf
 from hotdesk.web.known_browser import KnownBrowserCookie
 
@@ -185,21 +191,20 @@ def sign_out():
 # the person's page
 
 
+def _when(moment: datetime) -> str:
+    return moment.astimezone(settings()[TIMEZONE]).strftime("%a %d %b %Y, %H:%M")
+
+
 @bp.get("/")
 def home():
     session_ = db()
-    zone = settings()[TIMEZONE]
-
-    def when(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
-
     return render_template(
         "portal/home.html",
         phones=self_service.desk_phones(session_, g.user),
         recent=self_service.recent(session_, g.user),
         login=self_service.login_of(session_, g.user),
-        when=when,
-        zone=str(zone),
+        when=_when,
+        zone=str(settings()[TIMEZONE]),
         phone_name=lambda phone: _phone_name(phone.brand, phone.model),
         describe=_describe,
         failures=FAILURES,
@@ -234,6 +239,12 @@ def _describe(event: Event) -> str:
             return "Password changed" + (f" from {event.ip}" if event.ip else "")
         case EventKind.PIN_CHANGED:
             return "PIN changed" + (f" from {event.ip}" if event.ip else "")
+        case EventKind.APP_SIGNIN:
+            return f"An app signed in with your QR code from {event.ip or 'an unknown address'}"
+        case EventKind.APP_REVOKED:
+            return "An app revoked" + by
+        case EventKind.QR_REFRESHED:
+            return "QR code refreshed" + by
     return event.kind
 
 
@@ -294,9 +305,76 @@ def log_out_there(mac: str):
     return redirect(url_for("portal.home"))
 
 
-def _back_with_nothing_changed():
+# the person's softphone app
+
+
+@bp.get("/app")
+def softphone():
+    session_ = db()
+    made: SignInUrl | None = None
+    problem = None
+    try:
+        made = self_service.my_sign_in_url(
+            session_, settings(), hotdesk().config.secret_key, g.user, app_base_url(), client_ip()
+        )
+    except people.PeopleError as refused:
+        problem = str(refused)
+    return render_template(
+        "portal/softphone.html",
+        qr=made,
+        qr_svg=Markup(svg_element(made.url)) if made else None,
+        problem=problem,
+        apps=self_service.my_apps(session_, g.user),
+        default_transport=settings()[QR_TRANSPORT].value,
+        default_address=settings()[QR_ADDRESS].value,
+        when=_when,
+        zone=str(settings()[TIMEZONE]),
+    )
+
+
+@bp.post("/app/qr")
+def qr_refresh():
+    return _on_the_app_page(
+        lambda: self_service.my_sign_in_url(
+            db(), settings(), hotdesk().config.secret_key, g.user, app_base_url(), client_ip(), refresh=True
+        ),
+        "New QR code: the earlier one no longer signs an app in.",
+    )
+
+
+@bp.post("/app/choices")
+def qr_choices():
+    form = request.form
+    return _on_the_app_page(
+        lambda: self_service.set_my_qr_choices(db(), g.user, form.get("qr_transport", ""), form.get("qr_address", "")),
+        "Saved: your apps get it at their next start, your QR code when it is scanned.",
+    )
+
+
+def _on_the_app_page(change: Callable[[], object], done: str):
+    """Make the change and say `done`, or say why not, nothing changed; back to the app page either way."""
+    try:
+        change()
+    except people.PeopleError as refused:
+        flash(str(refused), "error")
+        return _back_with_nothing_changed("portal.softphone")
+    flash(done, "info")
+    return redirect(url_for("portal.softphone"))
+
+
+@bp.post("/app/apps/<int:app_id>/revoke")
+def app_revoke(app_id: int):
+    try:
+        app = self_service.revoke_my_app(db(), g.user, app_id, client_ip())
+    except self_service.NotYours as refused:
+        abort(404, str(refused))
+    flash(f"App revoked ({app.label}): it stops registering at its next start.", "info")
+    return redirect(url_for("portal.softphone"))
+
+
+def _back_with_nothing_changed(endpoint: str = "portal.home"):
     db().rollback()  # the answer is a redirect, which would commit: the refusal changes nothing
-    return redirect(url_for("portal.home"))
+    return redirect(url_for(endpoint))
 
 
 def _phone_name(brand: str, model: str | None) -> str:

@@ -6,7 +6,8 @@
   an "Open in Linphone" link, and leaves the link unused. A used, expired, replaced or unknown
   link is answered 404 alike.
 - `/app/config/<token>`: the app's own configuration URL (its `config-uri`), fetched at each start:
-  the account as it is now, or, once the app is revoked, a configuration that takes it away.
+  the account as it is now, or, once the app is revoked (or deleted with its user or extension: a
+  token that names no app), a configuration that takes it away.
 """
 
 from __future__ import annotations
@@ -113,11 +114,14 @@ def sign_in_link(token: str) -> Response:
 def app_config(token: str) -> Response:
     session = db()
     device: AppDevice | None = links.device_by_token(session, token)
-    if device is None:
+    if device is None and not links.could_be_device_token(token):
         return _not_found()
-    act_for_tenant(device.tenant_id)
+    if device is not None:
+        act_for_tenant(device.tenant_id)
     url = config_url(token)
-    if device.revoked_at is not None:
+    # Revoked, or gone with its user or extension: told to stop. Answered an error, Linphone would
+    # keep registering with the account it cached (tests/test_linphone.py).
+    if device is None or device.revoked_at is not None:
         if _asks_for("application/json"):
             return Response('{"error": "revoked"}\n', 410, content_type="application/json")
         return Response(

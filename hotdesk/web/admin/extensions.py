@@ -19,6 +19,7 @@ from hotdesk.directory import ExtensionData
 from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy
 from hotdesk.web import db, tenant_id
 from hotdesk.web import settings as setting_values
+from hotdesk.web.admin.apps import softphone_panel
 from hotdesk.web.admin.base import (
     REFUSED,
     bp,
@@ -55,6 +56,7 @@ def _extension_form(extension, form, error: str | None = None, status: int = 200
         strong_secrets=values[SECRET_POLICY] is SecretPolicy.STRONG,
         pin_length=values[PIN_LENGTH],
         specials=" ".join(policy.SPECIALS),
+        softphone=softphone_panel(user) if user else None,
     ), status
 
 
