@@ -12,6 +12,12 @@ account, under a keyed hash of what was typed (someone typing their password int
 field must not find it in the history): the answers and their timing do not tell which LOGINs
 exist.
 
+Softphone apps sign in with the same password through the app API (hotdesk.softphone.sign_in):
+its attempts are written as APP_SIGNIN / APP_SIGNIN_FAILED and counted with the portal's from
+unknown browsers (an app carries no cookie), so the two faces give a guesser one budget, not two.
+A failure counts when its detail is None (or a known browser's): an outcome written with another
+detail (locked out, a password change required) checked no password wrongly.
+
 Every sign-in, failed sign-in, password change and PIN change is an event of the person's tenant
 and extension; no password or PIN is in it. Functions flush; the caller commits.
 """
@@ -24,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import events, hotdesking, lockout, people, policy
@@ -83,12 +89,26 @@ class KnownBrowser:
     browser: str
 
 
+@dataclass(frozen=True)
+class Face:
+    """Where a person signs in with their account password: the kinds its history rows are."""
+
+    signed_in: EventKind
+    failed: EventKind
+
+
+PORTAL = Face(EventKind.USER_SIGNIN, EventKind.USER_SIGNIN_FAILED)
+APP = Face(EventKind.APP_SIGNIN, EventKind.APP_SIGNIN_FAILED)
+FACES = (PORTAL, APP)
+
+
 @dataclass
 class Attempt:
     """A sign-in written down as a failure before its password is checked (see begin_sign_in)."""
 
     event: Event
     user: User | None
+    face: Face = PORTAL
 
 
 def begin_sign_in(
@@ -98,6 +118,7 @@ def begin_sign_in(
     ip: str | None,
     browser: KnownBrowser | None,
     key: bytes,
+    face: Face = PORTAL,
 ) -> Attempt:
     """Refuse the attempt if a lock holds (SignInRefused with retry_after); else write it down as a
     failure. The caller commits at once, which releases the sign-in lock, and then calls
@@ -126,7 +147,7 @@ def begin_sign_in(
         raise SignInRefused(f"Too many failed sign-ins. Try again in {minutes} minute(s).", wait)
     event = events.record(
         session,
-        EventKind.USER_SIGNIN_FAILED,
+        face.failed,
         extension=user.extension.number if user is not None else None,
         ip=ip,
         actor=_actor(session, user) if user is not None else account.actor,
@@ -134,7 +155,23 @@ def begin_sign_in(
         tenant_id=tenant_id,
     )
     session.flush()
-    return Attempt(event, user)
+    return Attempt(event, user, face)
+
+
+def record_refusal(session: Session, face: Face, login: str, ip: str | None, key: bytes, detail: str) -> None:
+    """A sign-in refused before any password was checked (`detail` says why: never counted as a failure)."""
+    login = "".join(ch for ch in login if ch.isprintable()).strip()[:400]
+    user = people.find(session, login) if login else None
+    events.record(
+        session,
+        face.failed,
+        extension=user.extension.number if user is not None else None,
+        ip=ip,
+        actor=_actor(session, user) if user is not None else _account(None, login, key).actor,
+        detail=detail,
+        tenant_id=user.tenant_id if user is not None else _tenant_named(session, login),
+    )
+    session.flush()
 
 
 def _tenant_named(session: Session, login: str) -> int:
@@ -149,7 +186,7 @@ def finish_sign_in(session: Session, attempt: Attempt, password: str) -> User:
     user = attempt.user
     if not people.verify(user, password) or user is None:
         raise SignInRefused(WRONG)
-    attempt.event.kind = EventKind.USER_SIGNIN.value
+    attempt.event.kind = attempt.face.signed_in.value
     session.flush()
     return user
 
@@ -187,7 +224,7 @@ def _of_extension(tenant_id: int, number: str) -> _Account:
 
 
 def _browser_detail(browser: str | None) -> str | None:
-    return f"known browser {browser}" if browser else None
+    return f"{_KNOWN_BROWSER}{browser}" if browser else None
 
 
 def _actor(session: Session, user: User) -> str:
@@ -200,14 +237,19 @@ def login_of(session: Session, user: User) -> str:
     return people.login_of(user, tenant.sip_domain if tenant is not None else None)
 
 
-_SIGN_IN_KINDS = (EventKind.USER_SIGNIN.value, EventKind.USER_SIGNIN_FAILED.value, EventKind.UNLOCK.value)
+_SIGNED_IN = tuple(face.signed_in.value for face in FACES)
+_FAILED = tuple(face.failed.value for face in FACES)
+_SIGN_IN_KINDS = (*_SIGNED_IN, *_FAILED, EventKind.UNLOCK.value)
+_KNOWN_BROWSER = "known browser "
 
 
 def _account_failures(
     session: Session, account: _Account, detail: str | None, now: datetime, policy: lockout.Policy
 ) -> list[datetime]:
     """The account's failed sign-ins from this browser (a known one's own, else every unknown
-    browser's), newest first, since the latest sign-in from there or an admin's unlock."""
+    browser's and app's), newest first, since the latest sign-in from there or an admin's unlock.
+    A row with another detail (an app signed in by a QR code, a refusal that checked no password)
+    neither counts nor resets."""
     rows = session.execute(
         select(Event.at, Event.kind, Event.detail)
         .where(account.where, Event.kind.in_(_SIGN_IN_KINDS), Event.at > now - policy.memory)
@@ -220,7 +262,7 @@ def _account_failures(
             break
         if from_browser != detail:
             continue  # another browser's count
-        if kind == EventKind.USER_SIGNIN.value:
+        if kind in _SIGNED_IN:
             break
         failures.append(at)
     return failures
@@ -234,14 +276,19 @@ def _address_failures(session: Session, ip: str | None, now: datetime, policy: l
     return list(
         session.scalars(
             select(Event.at)
-            .where(Event.ip == ip, Event.kind == EventKind.USER_SIGNIN_FAILED.value, Event.at > now - policy.memory)
+            .where(
+                Event.ip == ip,
+                Event.kind.in_(_FAILED),
+                or_(Event.detail.is_(None), Event.detail.startswith(_KNOWN_BROWSER, autoescape=True)),
+                Event.at > now - policy.memory,
+            )
             .order_by(Event.at.desc(), Event.id.desc())
             .limit(lockout.MOST_FAILURES_READ)
         )
     )
 
 
-UNKNOWN_BROWSERS = "portal sign-in, from browsers it has not signed in from"
+UNKNOWN_BROWSERS = "portal sign-in, from browsers it has not signed in from (and app sign-in)"
 
 
 def sign_in_locks(
@@ -254,7 +301,7 @@ def sign_in_locks(
         select(Event.extension)
         .where(
             Event.tenant_id == tenant_id,
-            Event.kind == EventKind.USER_SIGNIN_FAILED.value,
+            Event.kind.in_(_FAILED),
             Event.extension.is_not(None),
             Event.detail.is_(None),
             Event.at > now - policy.memory,

@@ -224,6 +224,11 @@ class Route:
     same: bool = True
 
 
+def app_post(path: str, body: Callable[[dict], dict]) -> Call:
+    """A softphone app's request, from acme's phone's address."""
+    return lambda w, ids: w.phone.client.post(path, json=body(ids), environ_base={"REMOTE_ADDR": w.phone.ip})
+
+
 def console_get(path: str) -> Call:
     return lambda w, ids: w.console.get(path.format(**ids))
 
@@ -535,6 +540,36 @@ ROUTES: dict[tuple[str, str], Route] = {
     # the first link (globex's, if any) answers as one for no link at all.
     ("softphone.sign_in_link", "GET"): Route(lambda w, ids: w.phone.get("/app/qr/1." + "A" * 24)),
     ("softphone.app_config", "GET"): Route(lambda w, ids: w.phone.get("/app/config/" + "A" * 43)),
+    # The app sign-in API: an app of acme's (acme's SIP domain, from acme's phone's address) naming
+    # globex's server, globex's people by their full LOGIN and globex's secrets gets what it would
+    # for names that exist nowhere (tests/test_app_api.py: the same username in two tenants).
+    ("app_api.openapi_document", "GET"): Route(lambda w, ids: w.phone.get("/app/v1/openapi.json")),
+    ("app_api.discover", "POST"): Route(
+        app_post(
+            "/app/v1/discover", lambda ids: {"sip_domain": "acme.example.com", "server": f"pbx.{ids['tenant']}.example"}
+        )
+    ),
+    ("app_api.sign_in", "POST"): Route(
+        app_post(
+            "/app/v1/sign-in",
+            lambda ids: {
+                "sip_domain": "acme.example.com",
+                "username": f"gus.globex@{ids['tenant']}.example.com",
+                "password": "Globex-Secret-1",
+            },
+        )
+    ),
+    ("app_api.change_password", "POST"): Route(
+        app_post(
+            "/app/v1/change-password",
+            lambda ids: {
+                "sip_domain": "acme.example.com",
+                "username": ids["number"],
+                "password": "Globex-Secret-2",
+                "new_password": "a new password for it",
+            },
+        )
+    ),
 }
 
 # Run last: the phone's failed logins write acme's history about the numbers asked for, which

@@ -172,7 +172,7 @@ def check_import_rows(
                     raise PeopleError(f"username: {username!r} is taken in this tenant (extension {owners[username]})")
                 seen[username] = line
             if data.user_password is not None:
-                people.check_password_for(data.user_password, data.secret, data.voicemail_pin)
+                people.check_password_for(data.user_password, data.secret, data.voicemail_pin, data.username)
         except PeopleError as error:
             message = str(error).replace("password:", "user_password:", 1)  # the column's name
             errors.append(DirectoryError(f"{source}, line {line}: {message}", line))

@@ -159,10 +159,10 @@ def _refused(error: ValueError) -> Response:
     return error_response(422, str(error))
 
 
-def http_error(error: HTTPException) -> Response | HTTPException:
-    """App-wide: under /api/ every HTTP error (unknown path, wrong method, ...) answers in JSON."""
+def http_error(error: HTTPException) -> Response | None:
+    """App-wide: under /api/ every HTTP error (unknown path, wrong method, ...) answers in JSON; None elsewhere."""
     if not request.path.startswith(PREFIX):
-        return error
+        return None
     response = error_response(error.code or 500, error.description or error.name)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
