@@ -247,7 +247,7 @@ def test_as_a_freepbx_admin_tries_it(client, session, peer, database_url, tmp_pa
     assert broken.exit_code == 1
     assert (
         broken.output
-        == "Error: pjsip.endpoint.conf:46: a [section] line without its closing ']' or with text after it\n"
+        == "Error: pjsip.endpoint.conf:47: a [section] line without its closing ']' or with text after it\n"
     )
     session.expire_all()
     assert sorted(session.scalars(select(Extension.number))) == ["1001", "1002", "1003", "2001"]

@@ -62,10 +62,10 @@ def test_sync_imports_every_phone_endpoint_with_its_secret_and_name(run, session
     assert dry.exit_code == 0, dry.output
     assert dry.stdout.splitlines() == [
         "skip\t1004\tauth 1004-auth has no password a phone could use (md5)",
+        "add\t2001",  # pjsip.endpoint_custom.conf: FreePBX includes it first in pjsip.endpoint.conf
         "add\t1001",
         "add\t1002",
         "add\t1003",
-        "add\t2001",
         "dry run: 4 would be added, 0 would be changed, 0 would be removed, 0 unchanged, 1 skipped",
     ]
     assert extensions(session) == {}
@@ -127,12 +127,12 @@ def test_changes_and_removals_in_the_files_are_synced(run, session, etc_asterisk
         (
             "pjsip.endpoint.conf",
             lambda t: t.replace("allow=ulaw,alaw\n", "allow ulaw,alaw\n", 1),
-            "pjsip.endpoint.conf:62: no '=' in the line (key = value expected)",
+            "pjsip.endpoint.conf:63: no '=' in the line (key = value expected)",
         ),
         (
             "pjsip.auth.conf",
             lambda t: t.replace("[1002-auth]", "[1002-auth"),
-            "pjsip.auth.conf:14: a [section] line without its closing ']' or with text after it",
+            "pjsip.auth.conf:15: a [section] line without its closing ']' or with text after it",
         ),
         (
             "pjsip.endpoint_custom.conf",
@@ -142,17 +142,17 @@ def test_changes_and_removals_in_the_files_are_synced(run, session, etc_asterisk
         (
             "pjsip.endpoint.conf",
             lambda t: t.replace("auth=1002-auth", "auth=1002-auht"),
-            "pjsip.endpoint.conf:46: endpoint 1002: auth=1002-auht names no type=auth section",
+            "pjsip.endpoint.conf:47: endpoint 1002: auth=1002-auht names no type=auth section",
         ),
         (
             "pjsip.conf",
             lambda t: t.replace("#include pjsip.aor.conf", "#include pjsip.aors.conf"),
-            "pjsip.conf:14: #include of 'pjsip.aors.conf', which does not exist (#tryinclude may be missing)",
+            "pjsip.conf:13: #include of 'pjsip.aors.conf', which does not exist (#tryinclude may be missing)",
         ),
         (
             "pjsip.auth.conf",
             lambda t: t[:-5],
-            "pjsip.auth.conf:36: the last line is cut short or the file is empty (being written?)",
+            "pjsip.auth.conf:37: the last line is cut short or the file is empty (being written?)",
         ),
     ],
 )
@@ -219,10 +219,10 @@ def test_the_api_syncs_and_previews(client, session, etc_asterisk, notifier):
     assert dry.status_code == 200 and dry.json["dry_run"] is True
     assert [(c["extension"], c["action"]) for c in dry.json["changes"]] == [
         ("1004", "skip"),
+        ("2001", "add"),
         ("1001", "add"),
         ("1002", "add"),
         ("1003", "add"),
-        ("2001", "add"),
     ]
     assert extensions(session) == {}
     done = client.post("/api/v1/sync/asterisk", headers=headers)
@@ -301,7 +301,7 @@ def test_the_scheduler_syncs_each_tenant_when_due(database_url, session, etc_ast
 
         auth.write_text(auth.read_text().replace("[1002-auth]", "[1002-auth"))
         assert scheduler.sync_from_asterisk(running, last_runs, now=1000.0 + 30 * 60) == 1
-        assert "sync asterisk for tenant default: pjsip.auth.conf:14:" in caplog.text
+        assert "sync asterisk for tenant default: pjsip.auth.conf:15:" in caplog.text
         assert extensions(session)["1003"][1] == "Carol-New-Secret-7"
     finally:
         running.close()

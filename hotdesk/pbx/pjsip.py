@@ -3,8 +3,9 @@ section each names (`type=auth`: username, password) and the name in its `caller
 
 Read from pjsip.conf and whatever it includes (FreePBX: pjsip.endpoint.conf, pjsip.auth.conf,
 pjsip.aor.conf, the *_custom.conf and *_custom_post.conf files), templates and inheritance as
-hotdesk.pbx.config reads them. An endpoint without `auth=` (a trunk, or one authenticated by
-address) is no desk phone's line and is passed over; one whose password hotdesk cannot have (an
+hotdesk.pbx.config reads them. An endpoint without `auth=` (one authenticated by address), or a
+trunk (it has an `outbound_auth=`, or an identify or registration names it), is no desk phone's
+line and is passed over; one whose password hotdesk cannot have (an
 md5 auth) is skipped with the reason.
 """
 
@@ -51,6 +52,12 @@ def read(directory: str) -> Endpoints:
     for section in sections:
         if (section.get("type") or "").strip().lower() == "auth":
             auths.setdefault(section.name, section)
+    # A trunk: it authenticates to a provider, or is matched by address or registers there.
+    trunks = {
+        (section.get("endpoint") or "").strip()
+        for section in sections
+        if (section.get("type") or "").strip().lower() in ("identify", "registration")
+    }
     endpoints: list[Endpoint] = []
     skipped: list[Skipped] = []
     seen: set[str] = set()
@@ -58,6 +65,8 @@ def read(directory: str) -> Endpoints:
         if (section.get("type") or "").strip().lower() != "endpoint" or section.name in seen:
             continue
         seen.add(section.name)
+        if section.get("outbound_auth") or section.name in trunks:
+            continue
         auth_names = [name.strip() for name in (section.get("auth") or "").split(",") if name.strip()]
         if not auth_names:
             continue  # a trunk, or identified by address: not a desk phone's line
