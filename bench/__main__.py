@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import operations, seed, tenants
+from bench import apps, operations, seed, tenants, voicemail
 from bench.measure import Measured, Target, cpu_seconds
 from bench.wrk import Run, wrk
 from hotdesk.published import PublishedFiles, signature
@@ -57,6 +57,13 @@ class Results:
 
 def main() -> None:
     args = arguments()
+    if args.voicemail_mailboxes:
+        table = voicemail.run(args.voicemail_mailboxes)
+        print(table)
+        if args.voicemail_mailboxes == voicemail.DEFAULT_MAILBOXES:
+            record(table, "bench-voicemail")
+            print("\nrecorded in bench/README.md")
+        return
     args.load_before = os.getloadavg()[0]  # other work on the machine skews every number: say how much there was
     work = Path(tempfile.mkdtemp(prefix="hotdesk-bench-"))
     # HOTDESK_PUBLISH_DIR on a tmpfs, as deploy/README.md recommends (the copies are a cache that
@@ -67,14 +74,18 @@ def main() -> None:
     results = Results()
     servers: list[Process] = []
     tenancy: str | None = None  # the tenants mode's table
-    only: tuple[str, str] | None = None  # (marker in bench/README.md, table) of a mode that measures one thing
+    marker, table = "", ""  # an apps mode's README marker and table
     try:
         if args.tenants:
             tenancy = tenants.run(args, work, servers)
+        elif args.app_signins:
+            marker, table = "bench-app-signins", apps.run_signins(args, work, servers)
+        elif args.import_users:
+            marker, table = "bench-import", apps.run_import(args, work)
         elif args.metrics:
-            only = ("bench-metrics", operations.metrics_cost(args, work, servers))
+            marker, table = "bench-metrics", operations.metrics_cost(args, work, servers)
         elif args.occupancy:
-            only = ("bench-occupancy", operations.occupancy_time(args, work))
+            marker, table = "bench-occupancy", operations.occupancy_time(args, work)
         else:
             run(args, work, results, servers)
     except BaseException:
@@ -87,11 +98,18 @@ def main() -> None:
             check_log(server)
         shutil.rmtree(args.memory_dir)
     shutil.rmtree(work)
-    if only is not None:
-        marker, table = only
+    if args.metrics or args.occupancy:
         table = machine(args) + "\n\n" + table
         print(table)
         if all(getattr(args, name) == value for name, value in operations.DEFAULTS.items()):
+            record(table, marker)
+            print("\nrecorded in bench/README.md")
+        return
+    if args.app_signins or args.import_users:
+        table = machine(args, apps.load_line(args), servers=bool(args.app_signins)) + "\n\n" + table
+        print(table)
+        defaults = apps.SIGNIN_DEFAULTS if args.app_signins else apps.IMPORT_DEFAULTS
+        if all(getattr(args, name) == value for name, value in defaults.items()):
             record(table, marker)
             print("\nrecorded in bench/README.md")
         return
@@ -250,6 +268,13 @@ def arguments() -> argparse.Namespace:
         f" (the issue's case: {tenants.DEFAULTS['tenants']})",
     )
     parser.add_argument(
+        "--voicemail-mailboxes",
+        type=int,
+        default=0,
+        help="instead of the rest: what a PIN check costs with directory_source asterisk, against a voicemail.conf"
+        f" of this many mailboxes (the issue's case: {voicemail.DEFAULT_MAILBOXES})",
+    )
+    parser.add_argument(
         "--tenant-devices",
         type=int,
         default=tenants.DEFAULTS["tenant_devices"],
@@ -269,6 +294,22 @@ def arguments() -> argparse.Namespace:
         help="instead of the rest: the occupancy report over a year of history (--occupancy-phones phones)",
     )
     parser.add_argument("--occupancy-phones", type=int, default=operations.DEFAULTS["occupancy_phones"])
+    parser.add_argument(
+        "--app-signins",
+        type=int,
+        default=0,
+        metavar="APPS",
+        help="instead of the rest: this many apps signing in at once through /app/v1/sign-in"
+        f" (the issue's case: {apps.SIGNIN_DEFAULTS['app_signins']})",
+    )
+    parser.add_argument(
+        "--import-users",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the rest: one `hotdesk extensions import` of N new users with generated passwords"
+        f" (the issue's case: {apps.IMPORT_DEFAULTS['import_users']:,})",
+    )
     parser.add_argument(
         "--database-url",
         default=os.environ.get("BENCH_DATABASE_URL"),
@@ -601,7 +642,9 @@ def report(r: Results, args) -> str:
     return machine(args) + "\n\n" + "\n".join(measured) + "\n\n" + "\n".join(targets) + notes
 
 
-def machine(args) -> str:
+def machine(args, load: str | None = None, servers: bool = True) -> str:
+    """The run's machine and setup; `load`: how the load was made, when not wrk's fetch rounds;
+    `servers`: whether gunicorn served it."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -617,13 +660,15 @@ def machine(args) -> str:
         else "-"
     )
     database = "PostgreSQL" if args.database_url and args.database_url.startswith("postgresql") else "SQLite (WAL)"
+    load = load or (
+        f"nginx {nginx} · wrk, {args.connections} keep-alive connections; req/s and latencies are medians of"
+        f" {args.rounds} interleaved {args.seconds:g} s runs"
+    )
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB"
         f" · Linux {platform.release()} · Python {platform.python_version()} · {database}"
-        f" · gunicorn {args.workers} workers (deploy/gunicorn.conf.py, {pinning()})"
-        f" · nginx {nginx} · wrk, {args.connections} keep-alive connections; req/s and latencies are medians of"
-        f" {args.rounds} interleaved {args.seconds:g} s runs"
-        f" · load average before the run {args.load_before:.2f}"
+        + (f" · gunicorn {args.workers} workers (deploy/gunicorn.conf.py, {pinning()})" if servers else "")
+        + f" · {load} · load average before the run {args.load_before:.2f}"
     )
 
 

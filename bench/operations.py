@@ -170,7 +170,7 @@ def occupancy_time(args, work: Path) -> str:
         one_day = time.perf_counter() - began
     engine.dispose()
 
-    year_wall, year_cpu, year = timings["a year"]
+    year_wall, _, year = timings["a year"]
     lines = [
         row("measurement", "seconds (wall)", "CPU seconds", "what it read"),
         "|---|--:|--:|---|",

@@ -33,6 +33,9 @@ class Config:
     publish_dir: Path | None = None  # the nginx fast path's files (hotdesk.published); None: off
     metrics: bool = True  # HOTDESK_METRICS=off: no Prometheus counting, no /metrics (bench/ compares)
     log_format: str = "text"  # HOTDESK_LOG_FORMAT: text or json
+    # The web app sends the mail queue from a thread of its own (hotdesk.mail.sender). On when read
+    # from the environment (wsgi.py, `make run`); a test that builds its Config starts the sender itself.
+    send_mail: bool = False
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict = os.environ) -> Config:
@@ -50,6 +53,7 @@ class Config:
             trusted_proxies=int(proxies),
             instance_path=instance,
             publish_dir=Path(environ["HOTDESK_PUBLISH_DIR"]) if environ.get("HOTDESK_PUBLISH_DIR") else None,
+            send_mail=True,
             metrics=environ.get("HOTDESK_METRICS", "on").lower() not in ("off", "0", "no", "false"),
             log_format=log_format,
         )

@@ -106,18 +106,42 @@ def templates_named(session: Session, reference: str, tenant_id: int = DEFAULT_T
 
 def save(session: Session, data: ExtensionData, tenant_id: int = DEFAULT_TENANT_ID) -> Extension:
     """Add or update one of the tenant's extensions (not committed). `data` must have passed check()."""
-    extension = session.scalar(
-        select(Extension).where(Extension.tenant_id == tenant_id, Extension.number == data.number)
-    )
-    if extension is None:
-        extension = Extension(tenant_id=tenant_id, number=data.number)
-        session.add(extension)
-    extension.name, extension.secret = data.name, data.secret
-    extension.voicemail_pin, extension.email, extension.auth_name = data.voicemail_pin, data.email, data.auth_name
-    if data.template:
-        for template in templates_named(session, data.template, tenant_id):
-            pin_template(session, extension, template)
+    [extension] = save_all(session, [data], tenant_id)
     return extension
+
+
+IN_CHUNK = 500  # numbers per IN (...): under every database's bound-parameter limit
+
+
+def save_all(session: Session, rows: list[ExtensionData], tenant_id: int = DEFAULT_TENANT_ID) -> list[Extension]:
+    """save() for many rows: the existing extensions read a chunk at a time and the new ones
+    inserted together, not a query and an INSERT a row (10,000 rows of an import were 20,000
+    round trips to PostgreSQL). Rows must name distinct numbers."""
+    existing: dict[str, Extension] = {}
+    numbers = [data.number for data in rows]
+    for start in range(0, len(numbers), IN_CHUNK):
+        chunk = numbers[start : start + IN_CHUNK]
+        query = select(Extension).where(Extension.tenant_id == tenant_id, Extension.number.in_(chunk))
+        existing.update((extension.number, extension) for extension in session.scalars(query))
+    templates: dict[str, list[Template]] = {}
+    saved = []
+    with session.no_autoflush:  # the new ones go out in one flush, below
+        for data in rows:
+            extension = existing.get(data.number)
+            if extension is None:
+                extension = Extension(tenant_id=tenant_id, number=data.number)
+                session.add(extension)
+            extension.name, extension.secret = data.name, data.secret
+            extension.voicemail_pin, extension.email = data.voicemail_pin, data.email
+            extension.auth_name = data.auth_name
+            if data.template:
+                if data.template not in templates:
+                    templates[data.template] = templates_named(session, data.template, tenant_id)
+                for template in templates[data.template]:
+                    pin_template(session, extension, template)
+            saved.append(extension)
+    session.flush()
+    return saved
 
 
 def pin_template(session: Session, extension: Extension, template: Template) -> None:

@@ -12,7 +12,8 @@ coreapi/xml2lpc.c): an entry is written only if the app does not have it yet, un
 overwrite="true"; nothing is ever removed; any answer but 200 with XML leaves the app with what it
 had (it keeps registering); redirects are not followed. So `lpconfig()` marks every entry, and an
 account is stopped by overwriting reg_sendregister with 0 and the secret with nothing
-(`STOP_SECTIONS`).
+(`STOP_SECTIONS`). REGISTER goes to reg_proxy whatever reg_route says. Over TLS (SIP, or HTTPS
+for the config-uri) the certificate must bear the server's name: an IP address never matches.
 """
 
 from __future__ import annotations
@@ -37,14 +38,7 @@ from tests import tools
 LINPHONEC = tools.which("linphonec")
 KAMAILIO = tools.which("kamailio")
 KAMCMD = tools.which("kamcmd")
-KAMAILIO_MODULES = next(
-    (
-        path
-        for path in (Path("/usr/lib/x86_64-linux-gnu/kamailio/modules"), *Path("/usr/lib").glob("*/kamailio/modules"))
-        if path.is_dir()
-    ),
-    None,
-)
+KAMAILIO_MODULES = next(iter(sorted(Path("/usr/lib").glob("*/kamailio/modules"))), None)  # Debian's multiarch dir
 SIP_DOMAIN = "sip.example.test"
 TLS_HOST = "localhost"  # the registrar's name over TLS: its certificate's
 T = TypeVar("T")
@@ -74,19 +68,26 @@ def wait_until(condition: Callable[[], T], timeout: float, what: Callable[[], st
         time.sleep(0.05)
 
 
-def free_udp_and_tcp_port() -> int:
+def free_udp_and_tcp_port(host: str = "127.0.0.1") -> int:
     """A loopback port free for both UDP and TCP (kamailio listens on both)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if family == socket.AF_INET6:
+        try:
+            with socket.socket(family, socket.SOCK_DGRAM) as probe:
+                probe.bind((host, 0))
+        except OSError as error:
+            pytest.skip(f"no IPv6 loopback here ({error})")  # the machine's network, not a missing tool
     for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-            tcp.bind(("127.0.0.1", 0))
+        with socket.socket(family, socket.SOCK_STREAM) as tcp:
+            tcp.bind((host, 0))
             port = tcp.getsockname()[1]
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            with socket.socket(family, socket.SOCK_DGRAM) as udp:
                 try:
-                    udp.bind(("127.0.0.1", port))
+                    udp.bind((host, port))
                 except OSError:
                     continue
                 return port
-    raise RuntimeError("no port free for both UDP and TCP on 127.0.0.1")
+    raise RuntimeError(f"no port free for both UDP and TCP on {host}")
 
 
 # --- kamailio -------------------------------------------------------------------------------
@@ -97,8 +98,8 @@ log_stderror=yes
 children=1
 tcp_children=1
 auto_aliases=no
-listen=udp:127.0.0.1:{port}
-listen=tcp:127.0.0.1:{port}
+listen=udp:{listen_host}:{port}
+listen=tcp:{listen_host}:{port}
 {tls_listen}mpath="{modules}/"
 loadmodule "tm.so"
 loadmodule "sl.so"
@@ -166,11 +167,15 @@ class Register:
 class Kamailio:
     """kamailio on 127.0.0.1 (UDP and TCP on one port), digest realm `realm` (default: the To domain)."""
 
-    def __init__(self, directory: Path, users: dict[str, str], realm: str | None = None, *, tls: bool = False):
+    def __init__(
+        self, directory: Path, users: dict[str, str], realm: str | None = None, *, tls: bool = False, host: str = ""
+    ):
+        """`host`: the loopback address it listens on, 127.0.0.1 or ::1."""
         require_kamailio()
         directory.mkdir(parents=True, exist_ok=True)
         self.directory = directory
-        self.port = free_udp_and_tcp_port()
+        self.host = host or "127.0.0.1"
+        self.port = free_udp_and_tcp_port(self.host)
         self.control = directory / "ctl.sock"
         self.log_path = directory / "kamailio.log"
         self.tls_port = 0
@@ -183,6 +188,7 @@ class Kamailio:
         cfg.write_text(
             KAMAILIO_CFG.format(
                 port=self.port,
+                listen_host=f"[{self.host}]" if ":" in self.host else self.host,
                 modules=KAMAILIO_MODULES,
                 control=self.control,
                 realm=realm or "$td",
@@ -231,7 +237,7 @@ class Kamailio:
         if not self.control.exists():
             return False
         try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+            with socket.create_connection((self.host, self.port), timeout=1):
                 pass
         except OSError:
             return False
@@ -464,16 +470,18 @@ class StaticProvisioning:
     """An HTTP server on loopback answering fixed (status, body) per path, recording each request."""
 
     def __init__(self) -> None:
-        self.answers: dict[str, tuple[int, str]] = {}
+        self.answers: dict[str, tuple[int, str, dict[str, str]]] = {}
         self.fetches: list[Fetch] = []
         provisioning = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 provisioning.fetches.append(Fetch(self.command, self.path, dict(self.headers.items())))
-                status, body = provisioning.answers.get(self.path, (404, "not here\n"))
+                status, body, headers = provisioning.answers.get(self.path, (404, "not here\n", {}))
                 data = body.encode()
                 self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/xml" if body.startswith("<?xml") else "text/plain")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -489,8 +497,8 @@ class StaticProvisioning:
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
 
-    def serve(self, path: str, body: str, status: int = 200) -> str:
-        self.answers[path] = (status, body)
+    def serve(self, path: str, body: str, status: int = 200, headers: dict[str, str] | None = None) -> str:
+        self.answers[path] = (status, body, headers or {})
         return self.url(path)
 
     def close(self) -> None:

@@ -64,13 +64,8 @@ ADMINS_AND_TOKENS = (
 SIGNING_IN = "how a face proves who is asking: the console's sign-in and session, the API's bearer token"
 DASHBOARD = "figures and lists of console pages; the CLI and API give the same facts through devices_page and listings"
 
-SOFTPHONE_FACES_PENDING = "issue 13 in progress: the console's and the API's softphone pages come next"
 # Operations some face lacks on purpose: the faces that lack them, and why.
 EXCEPTIONS = {
-    "apps.sign_in_url": ({"console", "api"}, SOFTPHONE_FACES_PENDING),
-    "apps.set_qr_choices": ({"console", "api"}, SOFTPHONE_FACES_PENDING),
-    "apps.apps": ({"console", "api"}, SOFTPHONE_FACES_PENDING),
-    "apps.revoke_app": ({"console", "api"}, SOFTPHONE_FACES_PENDING),
     "phones.hand_over": (
         {"console", "api"},
         "the operator's, across tenants: the console and API act for one tenant (hotdesk devices hand-over)",
@@ -374,7 +369,14 @@ def test_show_commands_and_searches(run, session, pins, client):
     phone = YealinkPhone(client, "001565000051")
     phone.boot()
     shown = run("extensions", "show", "2001")
-    assert shown.stdout.splitlines() == ["extension\t2001", "name\tA", "auth_name\t", "email\t", "voicemail_pin\tset"]
+    assert shown.stdout.splitlines() == [
+        "extension\t2001",
+        "name\tA",
+        "auth_name\t",
+        "email\t",
+        "voicemail_pin\tset",
+        "source\thotdesk",
+    ]
     assert "1111" not in shown.stdout and "secret" not in shown.stdout
     assert run("extensions", "show", "9999").stderr == "Error: no extension 9999\n"
     assert [line.split("\t")[0] for line in run("extensions", "list", "--search", "200").stdout.splitlines()] == [

@@ -16,6 +16,7 @@ from PIL import Image
 from hotdesk.cli import main
 from tests.live_servers import Gunicorn
 from tests.softphone_real import TLS_HOST, Kamailio
+from tests.test_mail import inbox, qr_url_of  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -226,3 +227,43 @@ def test_over_tls_the_app_registers_to_the_server_by_its_name(cli, alice, tls_re
 
     assert app.registered_identity() == f"sip:1001@{TLS_HOST}"
     assert [(r.result, r.transport) for r in tls_registrar.registers()] == [("ok", "tls")]
+
+
+@pytest.fixture
+def ipv6_registrar(tmp_path):
+    registrar = Kamailio(tmp_path / "ipv6-registrar", {"1001": SECRET}, host="::1")
+    yield registrar
+    registrar.stop()
+
+
+def test_the_app_registers_to_a_server_with_an_ipv6_address(cli, alice, ipv6_registrar, linphones):
+    cli("settings", "set", "external_address", f"[::1]:{ipv6_registrar.port}")
+
+    app = linphones(cli("users", "qr", alice))
+
+    assert app.registered_identity() == "sip:1001@[::1]"
+    assert [r.result for r in ipv6_registrar.registers()] == ["ok"]
+
+
+def test_the_account_mail_s_qr_code_signs_linphone_in_once(cli, registrar, server, linphones, inbox):
+    """The issue as it is judged: a user is made with an e-mail address; a real SMTP server gets the
+    mail from the running server; its QR code, read from the image and scanned by Linphone, signs
+    the app in and it registers; the same code a second time gives nothing; no secret in the mail."""
+    for name, value in [
+        ("smtp_host", "127.0.0.1"),
+        ("smtp_port", inbox.port),
+        ("smtp_security", "none"),
+        ("smtp_from", "Hotdesk <hotdesk@example.com>"),
+        ("external_address", f"127.0.0.1:{registrar.port}"),
+        ("phone_base_url", server.url),
+    ]:
+        cli("settings", "set", name, value)
+    cli("extensions", "add", "1001", "--name", "Alice Martin", "--secret", SECRET, "--email", "alice@example.org")
+
+    [mail] = inbox.wait_for(1)
+    url = qr_url_of(mail)
+
+    assert SECRET.encode() not in inbox.raw[0]
+    assert linphones(url).registered_identity() == IDENTITY
+    assert linphones(url).registered_identity() is None
+    assert [r.result for r in registrar.registers()] == ["ok"]

@@ -94,6 +94,14 @@ def test_without_an_answer_the_app_has_no_account(registrar, provisioning, linph
     assert registrar.registers() == []
 
 
+def test_the_app_follows_no_redirect(registrar, provisioning, linphones):
+    target = provisioning.serve("/account", lpconfig(account_sections(registrar, "alice", "alice-secret-1")))
+    url = provisioning.serve("/moved", "moved\n", status=302, headers={"Location": target})
+
+    assert linphones(url).registered_identity() is None
+    assert [f.path for f in provisioning.fetches] == ["/moved"]
+
+
 def test_the_stop_xml_stops_a_registered_app_and_wipes_its_secret(registrar, provisioning, linphones):
     url = provisioning.serve("/device", lpconfig(account_sections(registrar, "alice", "alice-secret-1")))
     app = linphones(url)

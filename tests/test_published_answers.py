@@ -9,6 +9,7 @@ import stat
 from contextlib import contextmanager
 
 import pytest
+from flask import Flask
 from sqlalchemy import event, select, update
 from werkzeug.datastructures import WWWAuthenticate
 
@@ -30,9 +31,9 @@ def app(publishing_app):
 
 @contextmanager
 def statements(app):
-    """The SQL statements the app sends meanwhile."""
+    """The SQL statements the app (or an Engine, or the Engine class: every engine) sends meanwhile."""
     sent: list[str] = []
-    engine = app.extensions["hotdesk"].engine
+    engine = app.extensions["hotdesk"].engine if isinstance(app, Flask) else app
 
     def count(_conn, _cursor, statement, *_args):
         sent.append(statement)

@@ -37,10 +37,20 @@ class Account:
 
     @property
     def identity(self) -> str:
-        return f"sip:{self.username}@{self.sip_domain}"
+        return f"sip:{self.username}@{uri_host(self.sip_domain)}"
+
+    @property
+    def server_address(self) -> str:
+        """host:port as a SIP URI writes it."""
+        return f"{uri_host(self.server)}:{self.port}"
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self) | {"transport": self.transport.value, "identity": self.identity}
+
+
+def uri_host(host: str) -> str:
+    """A host as a URI writes it: an IPv6 address in brackets (sip:1001@[2001:db8::1])."""
+    return f"[{host}]" if ":" in host else host
 
 
 def account_of(user: User, tenant: Tenant, settings: SettingValues, provisioning_url: str = "") -> Account:

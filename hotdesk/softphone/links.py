@@ -4,6 +4,8 @@ A link's token is `<id>.<HMAC of the link's random salt under the instance secre
 database holds no token, yet the current QR can be shown again (interfaces.md: `users qr` without
 --refresh shows the current one). A link works once, until it expires, and until a refresh revokes
 it; using it is one conditional UPDATE, so two apps racing for one QR cannot both get the account.
+A user may hold two at once: the QR shown on a screen and the one of their account mail (which
+lives longer); a refresh kills both, a new mail only the earlier mail's.
 
 An app that used a link (or signed in through the app API) becomes an `AppDevice` with its own
 random token, of which only the SHA-256 is stored: its configuration URL, fetched at each start.
@@ -69,13 +71,18 @@ def new_link(
     kind: LinkKind = LinkKind.QR,
     now: datetime | None = None,
 ) -> Link:
-    """A new link for the user; every earlier one stops working (a refresh)."""
+    """A new link for the user. A QR link is a refresh: every earlier link stops working, a mailed
+    one too. A MAIL link replaces only the earlier mailed one: the account mail must not kill the QR
+    code a manager is showing the person (nor a shown QR the mail)."""
     now = now or utcnow()
-    session.execute(
-        update(SignInLink)
-        .where(SignInLink.user_id == user.id, SignInLink.used_at.is_(None), SignInLink.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    replaced = [SignInLink.user_id == user.id, SignInLink.used_at.is_(None), SignInLink.revoked_at.is_(None)]
+    if kind is LinkKind.MAIL:
+        replaced.append(SignInLink.kind == LinkKind.MAIL.value)
+    session.execute(update(SignInLink).where(*replaced).values(revoked_at=now))
+    return _add_link(session, user, key, settings, kind, now)
+
+
+def _add_link(session: Session, user: User, key: str, settings: SettingValues, kind: LinkKind, now: datetime) -> Link:
     link = SignInLink(
         tenant_id=user.tenant_id,
         user_id=user.id,
@@ -90,14 +97,18 @@ def new_link(
 
 
 def current_link(session: Session, user: User, key: str, settings: SettingValues, now: datetime | None = None) -> Link:
-    """The user's usable link (the QR on a screen stays the same until used, expired or refreshed), else a new one."""
+    """The user's usable QR link (the QR on a screen stays the same until used, expired or refreshed),
+    else a new one, beside a mailed link still unused (the mail's link is never shown on a screen)."""
     now = now or utcnow()
     link = session.scalar(
-        select(SignInLink).where(SignInLink.user_id == user.id, *_usable(now)).order_by(SignInLink.id.desc()).limit(1)
+        select(SignInLink)
+        .where(SignInLink.user_id == user.id, SignInLink.kind == LinkKind.QR.value, *_usable(now))
+        .order_by(SignInLink.id.desc())
+        .limit(1)
     )
     if link is None:
-        return new_link(session, user, key, settings, LinkKind.QR, now)
-    return Link(_token(key, link), LinkKind(link.kind), link.expires_at)
+        return _add_link(session, user, key, settings, LinkKind.QR, now)
+    return Link(_token(key, link), LinkKind.QR, link.expires_at)
 
 
 def find_link(session: Session, key: str, token: str, now: datetime | None = None) -> SignInLink | None:

@@ -36,7 +36,7 @@ def account_config(account: Account, config_uri: str) -> bytes:
     # set is replaced by reg_proxy for REGISTER), so an outbound proxy goes in reg_proxy; reg_route
     # sends its other requests (calls, messages) there too. The SIP domain stays in reg_identity.
     transport = account.transport.value
-    server = f"<sip:{account.outbound_proxy or f'{account.server}:{account.port}'};transport={transport}>"
+    server = f"<sip:{account.outbound_proxy or account.server_address};transport={transport}>"
     route = f"<sip:{account.outbound_proxy};transport={transport};lr>" if account.outbound_proxy else ""
     quoted = account.display_name.replace("\\", "\\\\").replace('"', '\\"')
     identity = f'"{quoted}" <{account.identity}>' if account.display_name else f"<{account.identity}>"

@@ -35,7 +35,7 @@ def _asks_for(mimetype: str) -> bool:
     return any(value == mimetype and quality > 0 for value, quality in request.accept_mimetypes)
 
 
-def _label() -> str:
+def app_label() -> str:
     agent = "".join(ch for ch in request.user_agent.string if ch.isprintable())
     return agent[: links.LABEL_LENGTH] or "app"
 
@@ -95,7 +95,7 @@ def sign_in_link(token: str) -> Response:
         return _no_server(error)
     if not links.use_link(session, link):
         return _not_found()
-    app = links.add_device(session, user, _label(), client_ip())
+    app = links.add_device(session, user, app_label(), client_ip())
     events.record(
         session,
         EventKind.APP_SIGNIN,
@@ -127,7 +127,7 @@ def app_config(token: str) -> Response:
         return Response(
             lpconfig.stop_config(url), content_type=lpconfig.CONTENT_TYPE, headers={"Cache-Control": "no-store"}
         )
-    links.seen(device, client_ip(), _label())
+    links.seen(device, client_ip(), app_label())
     try:
         response = _answer(_account(session.get_one(User, device.user_id), url))
     except NoServer as error:

@@ -1,7 +1,7 @@
 """occupancy summaries (admin.occupancy) and the index /metrics counts recently seen phones by
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0016 (main's head when written; the lead renumbers)
 Create Date: 2026-12-06 17:50:00.000000
 
 The summaries are filled from the history when occupancy is first asked for; nothing to migrate.
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

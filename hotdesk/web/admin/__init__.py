@@ -3,9 +3,11 @@ the blueprint."""
 
 from hotdesk.web.admin import (  # noqa: F401
     access,
+    apps,
     dashboard,
     extensions,
     history,
+    mail,
     occupancy,
     phones,
     settings,
