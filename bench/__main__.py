@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import apps, seed, tenants, voicemail
+from bench import apps, operations, seed, tenants, voicemail
 from bench.measure import Measured, Target, cpu_seconds
 from bench.wrk import Run, wrk
 from hotdesk.published import PublishedFiles, signature
@@ -82,6 +82,10 @@ def main() -> None:
             marker, table = "bench-app-signins", apps.run_signins(args, work, servers)
         elif args.import_users:
             marker, table = "bench-import", apps.run_import(args, work)
+        elif args.metrics:
+            marker, table = "bench-metrics", operations.metrics_cost(args, work, servers)
+        elif args.occupancy:
+            marker, table = "bench-occupancy", operations.occupancy_time(args, work)
         else:
             run(args, work, results, servers)
     except BaseException:
@@ -94,6 +98,13 @@ def main() -> None:
             check_log(server)
         shutil.rmtree(args.memory_dir)
     shutil.rmtree(work)
+    if args.metrics or args.occupancy:
+        table = machine(args) + "\n\n" + table
+        print(table)
+        if all(getattr(args, name) == value for name, value in operations.DEFAULTS.items()):
+            record(table, marker)
+            print("\nrecorded in bench/README.md")
+        return
     if args.app_signins or args.import_users:
         table = machine(args, apps.load_line(args), servers=bool(args.app_signins)) + "\n\n" + table
         print(table)
@@ -269,6 +280,20 @@ def arguments() -> argparse.Namespace:
         default=tenants.DEFAULTS["tenant_devices"],
         help="devices (each logged in) in the tenants mode's two databases",
     )
+    parser.add_argument(
+        "--metrics",
+        action="store_true",
+        help="instead of the rest: what Prometheus metrics cost a config fetch (metrics on and off)",
+    )
+    parser.add_argument(
+        "--ops-devices", type=int, default=operations.DEFAULTS["ops_devices"], help="devices of the --metrics mode"
+    )
+    parser.add_argument(
+        "--occupancy",
+        action="store_true",
+        help="instead of the rest: the occupancy report over a year of history (--occupancy-phones phones)",
+    )
+    parser.add_argument("--occupancy-phones", type=int, default=operations.DEFAULTS["occupancy_phones"])
     parser.add_argument(
         "--app-signins",
         type=int,

@@ -9,6 +9,8 @@ are serving (up to graceful_timeout) and exit, so no phone sees a refused connec
 
 import gc
 import os
+import re
+from pathlib import Path
 
 bind = os.environ.get("HOTDESK_BIND", "127.0.0.1:8000")
 # Rendering a file is CPU work in Python: more processes than CPUs only adds memory and switching.
@@ -41,6 +43,45 @@ loglevel = "info"
 # Proxy headers are trusted in one place, the app's ProxyFix (HOTDESK_TRUSTED_PROXIES); gunicorn
 # would otherwise read X-Forwarded-Proto from any local peer by itself.
 secure_scheme_headers = {}
+
+
+# Prometheus (hotdesk/metrics.py): each worker writes its counts to files here and /metrics adds them
+# up. Set before any worker imports prometheus_client, which reads it once. Both listeners of
+# `make run` (HOTDESK_ADMIN_BIND) share it, so the admin one's /metrics counts the phones' fetches.
+# Best on a tmpfs (/run/hotdesk/metrics, say); by default beside the database in the instance directory.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    from hotdesk.config import default_instance_path
+
+    instance = Path(os.environ.get("HOTDESK_INSTANCE_PATH") or default_instance_path())
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(instance / "metrics")
+_METRICS_FILE = re.compile(r"[a-z_]+_(\d+)\.db")
+
+
+def on_starting(server):
+    """Counts of processes that are gone are dropped (a counter reset, which Prometheus expects
+    of a restart); those of live ones — the other listener's workers — are kept."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for path in directory.iterdir():
+        match = _METRICS_FILE.fullmatch(path.name)
+        if match and not _alive(int(match.group(1))):
+            path.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its gauges go; its counts stay in the sums
 
 
 def post_worker_init(worker):

@@ -9,6 +9,7 @@ import logging
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from hotdesk import logs
 from hotdesk.config import Config
 from hotdesk.notify import NotifyDispatcher
 from hotdesk.runtime import build
@@ -16,14 +17,17 @@ from hotdesk.runtime import build
 __all__ = ["FACES", "create_app"]
 
 
-def _log_to_stderr() -> None:
-    """hotdesk's own log lines (failed logins for fail2ban, NOTIFY outcomes) on stderr, with time."""
+def _log_to_stderr(log_format: str) -> None:
+    """hotdesk's own log lines (failed logins for fail2ban, NOTIFY outcomes) on stderr, with time:
+    text, or JSON (HOTDESK_LOG_FORMAT); no query string or secret path in either (hotdesk.logs)."""
     logger = logging.getLogger("hotdesk")
     if not logger.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.addFilter(logs.Scrub())
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
+    for each in logger.handlers:
+        each.setFormatter(logs.formatter(log_format))
 
 
 FACES = ("phones", "admin")
@@ -38,7 +42,7 @@ def create_app(
     if not faces or set(faces) - set(FACES):
         raise ValueError(f"faces: choose from {', '.join(FACES)}, not {faces!r}")
     config = config or Config.from_env()
-    _log_to_stderr()
+    _log_to_stderr(config.log_format)
     # No app-wide /static/: the package's static/ holds the console's assets, which its blueprint serves.
     app = Flask("hotdesk", instance_path=str(config.instance_path), static_folder=None)
     app.config["SECRET_KEY"] = config.secret_key
@@ -62,11 +66,20 @@ def create_app(
 
         answers = PublishedAnswers(app.wsgi_app, files, running.sightings, nonces)
         app.wsgi_app = answers  # type: ignore[method-assign]
+    if config.metrics:
+        from hotdesk import metrics
+        from hotdesk.web.operations import ProvisioningMetrics
+
+        metrics.attach(running.sessions)
+        if "phones" in faces:
+            app.wsgi_app = ProvisioningMetrics(app.wsgi_app)  # type: ignore[method-assign]
     if config.trusted_proxies:
         n = config.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
 
     from hotdesk import web
+    from hotdesk.web.operations import RequestIds
 
+    app.wsgi_app = RequestIds(app.wsgi_app, log_requests=config.log_format == "json")  # type: ignore[method-assign]
     web.init_app(app, faces)
     return app

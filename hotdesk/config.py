@@ -31,6 +31,8 @@ class Config:
     trusted_proxies: int
     instance_path: Path
     publish_dir: Path | None = None  # the nginx fast path's files (hotdesk.published); None: off
+    metrics: bool = True  # HOTDESK_METRICS=off: no Prometheus counting, no /metrics (bench/ compares)
+    log_format: str = "text"  # HOTDESK_LOG_FORMAT: text or json
     # The web app sends the mail queue from a thread of its own (hotdesk.mail.sender). On when read
     # from the environment (wsgi.py, `make run`); a test that builds its Config starts the sender itself.
     send_mail: bool = False
@@ -39,6 +41,9 @@ class Config:
     def from_env(cls, environ: os._Environ | dict = os.environ) -> Config:
         instance = Path(environ.get("HOTDESK_INSTANCE_PATH") or default_instance_path())
         database_url = environ.get("HOTDESK_DATABASE_URL") or f"sqlite:///{instance / 'hotdesk.db'}"
+        log_format = environ.get("HOTDESK_LOG_FORMAT", "text").lower() or "text"
+        if log_format not in ("text", "json"):
+            raise ValueError(f"HOTDESK_LOG_FORMAT must be text or json, not {log_format!r}")
         proxies = environ.get("HOTDESK_TRUSTED_PROXIES", "0")
         if not proxies.isdigit():
             raise ValueError(f"HOTDESK_TRUSTED_PROXIES must be a whole number, not {proxies!r}")
@@ -49,6 +54,8 @@ class Config:
             instance_path=instance,
             publish_dir=Path(environ["HOTDESK_PUBLISH_DIR"]) if environ.get("HOTDESK_PUBLISH_DIR") else None,
             send_mail=True,
+            metrics=environ.get("HOTDESK_METRICS", "on").lower() not in ("off", "0", "no", "false"),
+            log_format=log_format,
         )
 
 

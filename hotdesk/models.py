@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -150,7 +150,7 @@ class Device(Base):
     model: Mapped[str | None] = mapped_column(String(64))
     firmware: Mapped[str | None] = mapped_column(String(64))
     last_ip: Mapped[str | None] = mapped_column(String(45))
-    last_seen: Mapped[datetime | None]
+    last_seen: Mapped[datetime | None] = mapped_column(index=True)  # /metrics counts the phones seen lately
     # Issued on the first authenticated fetch and written into the device's own config; from then
     # on only these open files that carry secrets. Stored as given: the config must carry them.
     provisioning_username: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -507,3 +507,72 @@ class SsoSignIn(Base):
     code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     code_expires_at: Mapped[datetime | None]
     code_used_at: Mapped[datetime | None]
+
+
+# Occupancy (hotdesk.admin.occupancy): the history's logins and logouts summed up as they are read,
+# so a report over a year reads a few rows per day and per phone, not every event. Keyed by
+# tenant without a foreign key, like the history they come from (they outlive a tenant).
+
+
+class OccupancyOpen(Base):
+    """A login the summaries have read and no logout yet: a session still going on."""
+
+    __tablename__ = "occupancy_open"
+
+    mac: Mapped[str] = mapped_column(String(12), primary_key=True)
+    tenant_id: Mapped[int] = mapped_column(Integer)
+    extension: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime]
+
+
+class OccupancyHour(Base):
+    """One hour (UTC) of a tenant's phones: phone-seconds logged in, logins, most at once at a login."""
+
+    __tablename__ = "occupancy_hours"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+    logins: Mapped[int] = mapped_column(Integer, default=0)
+    peak: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OccupancyDay(Base):
+    """One day (the tenant's time zone) of sessions that ended on it: how many, how long, on how
+    many phones and for how many extensions."""
+
+    __tablename__ = "occupancy_days"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    phones: Mapped[int] = mapped_column(Integer, default=0)
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class OccupancyTotal(Base):
+    """A phone's or an extension's sessions and seconds from the start of the history through `day`
+    (a row for each day it had a session end): a range's total is two lookups, not a scan."""
+
+    __tablename__ = "occupancy_totals"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(9), primary_key=True)  # phone (key: MAC) or extension
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    sessions: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[int] = mapped_column(BigInteger)
+
+
+class OccupancyKey(Base):
+    """Every phone and extension with a session, with its latest totals (OccupancyTotal's last row)."""
+
+    __tablename__ = "occupancy_keys"
+
+    tenant_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(9), primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    last_day: Mapped[date]
+    sessions: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[int] = mapped_column(BigInteger)

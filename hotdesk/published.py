@@ -90,6 +90,7 @@ class Reader:
     ha1: str  # MD5(user:realm:password), as HTTP Digest has it: checks Basic and Digest alike
     sig: str
     user_agent: str  # what the copies were rendered for; another one (new firmware) renders again
+    user: bool = False  # rendered with a user logged in (any change of that withdraws the copies)
 
 
 class PublishedFiles:

@@ -25,7 +25,7 @@ string out of what gunicorn logs (and out of the access log, should anyone turn 
 
 from __future__ import annotations
 
-import logging
+import os
 import re
 import selectors
 import time
@@ -35,6 +35,8 @@ from functools import partial
 
 from gunicorn.glogging import Logger
 from gunicorn.workers.gthread import ThreadWorker
+
+from hotdesk.logs import Scrub, formatter
 
 REQUEST_READ_TIMEOUT = 10.0  # seconds from the first wait for a request to its last byte
 MAX_HEAD = 64 * 1024  # request line and headers; gunicorn's own limits are tighter by default
@@ -128,33 +130,18 @@ class RequestFirstWorker(ThreadWorker):
             conn.close()
 
 
-_QUERY = re.compile(r"\?[^\s'\"]*")
-
-
-def without_queries(text: str) -> str:
-    """`GET /phone/t/login?password=1234 HTTP/1.1` -> `GET /phone/t/login?… HTTP/1.1`."""
-    return _QUERY.sub("?…", text)
-
-
-class _QueryFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if "?" in message:
-            record.msg, record.args = without_queries(message), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = logging.Formatter().formatException(record.exc_info)
-        if record.exc_text and "?" in record.exc_text:
-            record.exc_text = without_queries(record.exc_text)
-        return True
-
-
-_query_filter = _QueryFilter()
-
-
 class QueryFreeLogger(Logger):
-    """gunicorn's logger, with every query string cut out of its error and access logs."""
+    """gunicorn's logger, with every query string and secret path cut out of its error and access
+    logs (hotdesk.logs), and one JSON object a line when HOTDESK_LOG_FORMAT=json."""
 
     def setup(self, cfg):
         super().setup(cfg)
+        json_lines = os.environ.get("HOTDESK_LOG_FORMAT", "").lower() == "json"
         for log in (self.error_log, self.access_log):
-            log.addFilter(_query_filter)  # once: addFilter skips a filter already there
+            log.addFilter(_scrub)  # once: addFilter skips a filter already there
+            if json_lines:
+                for handler in log.handlers:
+                    handler.setFormatter(formatter("json"))
+
+
+_scrub = Scrub()

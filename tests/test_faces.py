@@ -54,6 +54,7 @@ BUILDING_BLOCKS = {
     "users.open_account": "what extensions.create opens with the extension",
     "users.check_import_rows": "what extensions.preview_import checks of the username and user_password columns",
     "users.open_imported_accounts": "what extensions.import_csv opens",
+    "occupancy.catch_up": "what occupancy.report sums up first",
 }
 
 ADMINS_AND_TOKENS = (
@@ -96,6 +97,7 @@ EXCEPTIONS = {
         {"console", "api"},
         "the extensions list carries each account's username and must-change flag (Extensions, GET /extensions)",
     ),
+    "occupancy.to_csv": ({"api"}, "the API answers the same report as JSON (GET /occupancy)"),
     "phones.tenant_of": (
         {"console", "api"},
         "the command line (the operator's) finds a phone in any tenant; the console and API act for one",

@@ -133,12 +133,13 @@ def test_a_malformed_request_line_leaves_no_query_string_in_the_log(server):
     logged = len(server.log())
     with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
         # No HTTP version: gunicorn quotes the whole line in its error log.
-        sock.sendall(b"GET /phone/token/login?extension=1001&password=918273\r\nHost: x\r\n\r\n")
+        sock.sendall(b"GET /phone/Secret-Token-77/login?extension=1001&password=918273\r\nHost: x\r\n\r\n")
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 400")
     deadline = time.monotonic() + 5
     while "Invalid request" not in server.log()[logged:] and time.monotonic() < deadline:
         time.sleep(0.05)
     log = server.log()[logged:]
-    assert "Invalid request" in log and "/phone/token/login" in log, log  # gunicorn did log the request line
+    assert "Invalid request" in log and "/phone/…/login" in log, log  # gunicorn did log the request line
     assert "918273" not in log and "password=" not in log, log
+    assert "Secret-Token-77" not in log, log  # the phone's app token opens its login screen: a secret too

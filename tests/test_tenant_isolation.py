@@ -403,6 +403,8 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("admin.history_view", "GET"): Route(console_get("/admin/history?extension={number}&mac={mac}")),
     ("admin.history_export", "GET"): Route(console_get("/admin/history/export.csv?extension={number}")),
+    ("admin.occupancy_view", "GET"): Route(console_get("/admin/occupancy")),
+    ("admin.occupancy_export", "GET"): Route(console_get("/admin/occupancy/export.csv")),
     ("admin.unlock", "POST"): Route(
         lambda w, ids: [
             w.console.submit("/admin/lockouts/unlock", {"extension": ids["number"]}),
@@ -518,6 +520,7 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.settings_delete", "DELETE"): Route(api_call("delete", "/settings/external_address")),
     ("api.history_list", "GET"): Route(api_call("get", "/history?extension={number}")),
     ("api.history_export", "GET"): Route(api_call("get", "/history/export?mac={mac}")),
+    ("api.occupancy_report", "GET"): Route(api_call("get", "/occupancy")),
     ("api.tenants_list", "GET"): Route(api_call("get", "/tenants")),
     ("api.tenants_create", "POST"): Route(
         api_call("post", "/tenants", json={"name": "{tenant}", "sip_domain": "mallory.example.com"})
@@ -602,6 +605,10 @@ ROUTES: dict[tuple[str, str], Route] = {
             },
         )
     ),
+    # Operations: the installation's, no tenant's objects (counts move between the sweeps).
+    ("health.healthz", "GET"): Route(console_get("/healthz")),
+    ("health.readyz", "GET"): Route(console_get("/readyz")),
+    ("metrics.scrape", "GET"): Route(console_get("/metrics"), same=False),
 }
 
 # Run last: the phone's failed logins write acme's history about the numbers asked for, which

@@ -4,10 +4,12 @@ One module per group of commands; importing them registers their commands on `ma
 
 from hotdesk.cli import (  # noqa: F401
     accounts,
+    backup,
     database,
     extensions,
     history,
     mail,
+    occupancy,
     phones,
     settings,
     sync,

@@ -18,7 +18,11 @@ log = logging.getLogger("hotdesk.web")
 
 
 def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
-    from hotdesk.web import sso  # the apps' single sign-on and the portal's and console's alike
+    from hotdesk.web import operations, sso  # sso: the apps' single sign-on and the portal's and console's alike
+
+    app.register_blueprint(operations.health_bp)  # on every listener: the load balancer's check
+    if "admin" in faces and hotdesk_of(app).config.metrics:
+        app.register_blueprint(operations.metrics_bp)
 
     json_errors = []  # the faces that answer every HTTP error of theirs in JSON
     if "phones" in faces:
@@ -55,6 +59,10 @@ def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
 
 def hotdesk():
     return current_app.extensions["hotdesk"]
+
+
+def hotdesk_of(app: Flask):
+    return app.extensions["hotdesk"]
 
 
 def db() -> Session:

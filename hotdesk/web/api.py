@@ -27,6 +27,7 @@ from hotdesk.admin import (
     history,
     lockouts,
     mail,
+    occupancy,
     pbx,
     phones,
     pins,
@@ -900,6 +901,45 @@ def history_list() -> Response:
 @bp.get("/history/export")
 def history_export() -> Response:
     return _csv(history.export_csv(db(), _history_filters(), tenant_id=tenant_id()), "history.csv")
+
+
+@bp.get("/occupancy")
+def occupancy_report() -> Response:
+    found = occupancy.report(
+        db(),
+        hotdesk().settings,
+        since=request.args.get("since"),
+        until=request.args.get("until"),
+        tenant_id=tenant_id(),
+    )
+    return jsonify(
+        {
+            "since": found.range.since.isoformat(),
+            "until": found.range.until.isoformat(),
+            "timezone": found.timezone,
+            "sessions": found.sessions,
+            "average_session_seconds": found.average_seconds,
+            "peak": found.peak,
+            "ongoing": found.ongoing,
+            "days": [
+                {
+                    "day": d.day.isoformat(),
+                    "phones": d.phones,
+                    "peak": d.peak,
+                    "sessions": d.sessions,
+                    "seconds": d.seconds,
+                }
+                for d in found.days
+            ],
+            "hours": [{"hour": h.hour, "average": h.average, "peak": h.peak} for h in found.hours],
+            "phones": [_use_json(use) for use in found.phones],
+            "extensions": [_use_json(use) for use in found.extensions],
+        }
+    )
+
+
+def _use_json(use: occupancy.Use) -> dict:
+    return {"key": use.key, "sessions": use.sessions, "seconds": use.seconds}
 
 
 # tenants: system tokens only

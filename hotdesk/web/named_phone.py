@@ -70,7 +70,14 @@ def named_phone() -> NamedPhone:
     """The phone this Flask request is about (worked out once per request)."""
     if "named_phone" not in g:
         g.named_phone = _named_phone()
+        request.environ.setdefault(_ENVIRON_KEY, ((request.view_args or {}).get("filename"), g.named_phone))
     return g.named_phone
+
+
+def peek(environ: MutableMapping[str, Any]) -> NamedPhone | None:
+    """The phone a finished request was about, if anything asked (the provisioning metrics' brand)."""
+    remembered = environ.get(_ENVIRON_KEY)
+    return remembered[1] if remembered is not None else None
 
 
 def _named_phone() -> NamedPhone:

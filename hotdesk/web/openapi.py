@@ -435,6 +435,40 @@ SCHEMAS = {
         }
     ),
     "EventPage": _page("Event"),
+    "Occupancy": _obj(
+        {
+            "since": {"type": "string", "format": "date"},
+            "until": {"type": "string", "format": "date"},
+            "timezone": STRING,
+            "sessions": {"type": "integer"},
+            "average_session_seconds": {"type": "integer"},
+            "peak": {"type": "integer", "description": "most phones logged in at once"},
+            "ongoing": {"type": "integer", "description": "sessions still going on, counted as if they ended now"},
+            "days": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "day": {"type": "string", "format": "date"},
+                        **{key: {"type": "integer"} for key in ("phones", "peak", "sessions", "seconds")},
+                    }
+                ),
+            },
+            "hours": {
+                "type": "array",
+                "items": _obj(
+                    {"hour": {"type": "integer"}, "average": {"type": "number"}, "peak": {"type": "integer"}}
+                ),
+            },
+            **{
+                name: {
+                    "type": "array",
+                    "items": _obj({"key": STRING, **{key: {"type": "integer"} for key in ("sessions", "seconds")}}),
+                }
+                for name in ("phones", "extensions")
+            },
+        },
+        description="Days in the tenant's time zone; a session counts on the day it ended; phones most used first",
+    ),
     "Tenant": _obj(
         {"name": STRING, "sip_domain": NULLABLE, "extensions": {"type": "integer"}},
         description="An organisation on this server (system tokens only)",
@@ -865,6 +899,23 @@ def _document() -> dict:
                         *HISTORY_FILTERS,
                         _query("before", {"type": "string", "pattern": "^[0-9]+$"}),
                         _limit(MAX_PAGE_SIZE),
+                    ),
+                )
+            },
+            "/occupancy": {
+                "get": _operation(
+                    "How the desks were used: per day, per hour of the day, per phone, per extension",
+                    {200: (ok, _json(_ref("Occupancy")))},
+                    (422,),
+                    params=(
+                        _query(
+                            "since", {"type": "string", "format": "date"}, "YYYY-MM-DD (default: 6 days before until)"
+                        ),
+                        _query(
+                            "until",
+                            {"type": "string", "format": "date"},
+                            "YYYY-MM-DD, through that day (default: today)",
+                        ),
                     ),
                 )
             },

@@ -25,6 +25,7 @@ from hotdesk.web import act_for_tenant, client_ip, db, hotdesk, http_auth, ratel
 from hotdesk.web import settings as web_settings
 from hotdesk.web.device_files import base_context, device_context, fast_path
 from hotdesk.web.named_phone import named_phone
+from hotdesk.web.operations import FILE_KIND
 
 bp = Blueprint("provision", __name__, url_prefix="/provision")
 log = logging.getLogger("hotdesk.provision")
@@ -110,6 +111,7 @@ def _answer(filename: str, by_device: Device | None) -> Response:
         return _not_found()
 
     if requested.kind is FileKind.COMMON:
+        request.environ[FILE_KIND] = "common"
         render = partial(_common_file, brand, requested.part)
     else:
         mac = phone.mac
@@ -158,6 +160,7 @@ def _own_file(brand, part: str | None, device: Device) -> bytes:
 def _line(device: Device, config: hotdesking.DeviceConfig, proof: Proof) -> hotdesking.Line | None:
     """The one place a device file is given its user's line (the SIP secret): when the request
     proves it is the device (hotdesk.trust)."""
+    request.environ[FILE_KIND] = "user" if proof.may_read_line and config.line is not None else "guest"
     if proof.may_read_line:
         return config.line
     if config.line is not None:
@@ -319,6 +322,7 @@ def _published(device: Device, filename: str, render, user_agent: str) -> bytes 
                     ha1=http_auth.ha1(username, password),
                     sig=published.signature(files.secret_key, mac, password),
                     user_agent=user_agent,
+                    user=device.mapping is not None,
                 ),
             )
             return body

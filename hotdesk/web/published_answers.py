@@ -23,11 +23,12 @@ import re
 
 from werkzeug.wrappers import Request
 
-from hotdesk.brands import BRANDS
+from hotdesk.brands import BRANDS, FileKind
 from hotdesk.published import PublishedFiles, Reader
 from hotdesk.sightings import Sightings
 from hotdesk.web import http_auth
 from hotdesk.web.named_phone import named_by, remember
+from hotdesk.web.operations import ANSWERED_FROM, FILE_KIND
 
 PROVISION, FAST = "/provision/", "/fast/"
 _FAST_PATH = re.compile(r"/fast/([0-9a-f]{12})/([0-9a-f]{32})/([^/]+)")
@@ -51,6 +52,7 @@ class PublishedAnswers:
                     environ = environ | {"PATH_INFO": "/provision" + path}
             if answer is not None:
                 body, content_type = answer
+                environ[ANSWERED_FROM] = "copy"
                 start_response(
                     "200 OK",
                     [("Content-Type", content_type), ("Content-Length", str(len(body))), ("Cache-Control", "no-store")],
@@ -75,7 +77,7 @@ class PublishedAnswers:
         # copy; anything else goes on to the blueprint, which counts failures (web/ratelimit.py).
         if not http_auth.proves(request, reader.username, reader.ha1, self.nonces):
             return None
-        return self._copy(mac, reader, filename, request.remote_addr)
+        return self._copy(environ, mac, reader, filename, phone.requested.kind, request.remote_addr)
 
     def _by_path(self, environ, path: str) -> tuple[bytes, str] | None:
         match = _FAST_PATH.fullmatch(path)
@@ -85,12 +87,18 @@ class PublishedAnswers:
         reader = self.files.reader(mac)
         if reader is None or reader.sig != sig:
             return None
-        return self._copy(mac, reader, filename, environ.get("REMOTE_ADDR"))
+        return self._copy(environ, mac, reader, filename, None, environ.get("REMOTE_ADDR"))
 
-    def _copy(self, mac: str, reader: Reader, filename: str, ip: str | None) -> tuple[bytes, str] | None:
+    def _copy(
+        self, environ, mac: str, reader: Reader, filename: str, kind: FileKind | None, ip: str | None
+    ) -> tuple[bytes, str] | None:
         body = self.files.read(mac, reader.sig, filename)
         brand = BRANDS.get(reader.brand)
         if body is None or brand is None:
             return None
         self.sightings.saw(reader.device_id, mac, ip)
+        if kind is None:
+            requested = brand.requested_file(filename)
+            kind = requested.kind if requested is not None else FileKind.DEVICE
+        environ[FILE_KIND] = "common" if kind is FileKind.COMMON else "user" if reader.user else "guest"
         return body, brand.config_content_type

@@ -8,6 +8,7 @@ from hotdesk.web.admin import (  # noqa: F401
     extensions,
     history,
     mail,
+    occupancy,
     phones,
     settings,
     signin,
