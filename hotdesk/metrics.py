@@ -104,6 +104,10 @@ def count(recorded: Event) -> None:
         LOCKOUTS.labels("extension" if recorded.extension else "phone").inc()
     elif kind == EventKind.NOTIFY:
         NOTIFYS.labels("failed" if "not delivered" in detail else "delivered").inc()
+    elif kind == EventKind.MAIL_SENT:
+        MAILS.labels("sent").inc()
+    elif kind == EventKind.MAIL_FAILED:  # each failed attempt (hotdesk.mail.queue.failed)
+        MAILS.labels("failed").inc()
 
 
 def _logout_reason(actor: str | None, detail: str) -> str:

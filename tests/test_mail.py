@@ -517,3 +517,18 @@ def test_a_tenants_own_server_never_gets_the_installations_smtp_password(run, in
     assert_no_secret(inbox.raw[0], SMTP_PASSWORD)
     [sent] = session.scalars(select(Event).where(Event.kind == EventKind.MAIL_SENT.value))
     assert sent.tenant_id == session.scalar(select(Tenant.id).where(Tenant.name == "acme"))
+
+
+def test_sent_and_failed_mails_are_counted_for_metrics(run, smtp, app, session):
+    from hotdesk import metrics
+
+    sent, failed = (metrics.MAILS.labels(outcome)._value.get() for outcome in ("sent", "failed"))
+    run("settings", "set", "smtp_port", free_port())
+    add_alice(run)
+    app.extensions["hotdesk"].mail.send_due()
+    run("settings", "set", "smtp_port", smtp.port)
+    session.execute(update(QueuedMail).values(next_attempt_at=utcnow()))
+    session.commit()
+    app.extensions["hotdesk"].mail.send_due()
+    assert metrics.MAILS.labels("sent")._value.get() == sent + 1
+    assert metrics.MAILS.labels("failed")._value.get() == failed + 1
