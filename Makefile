@@ -34,8 +34,9 @@ lint: $(VENV)/.installed-lint
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-# sipp, nginx, openssl, Chromium (tests/tools.py): apt-get installs what is missing when root or
-# sudo without a password allows, never prompting; else the tests needing them skip, listed at the end.
+# sipp, nginx, openssl, Chromium, linphonec, kamailio (tests/tools.py): apt-get installs what is
+# missing when root or sudo without a password allows, never prompting; else the tests needing them
+# skip, listed at the end.
 # TEST_DEPS=no: leave the machine alone.
 TEST_DEPS ?= yes
 test-deps:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import seed, tenants
+from bench import apps, seed, tenants, voicemail
 from bench.measure import Measured, Target, cpu_seconds
 from bench.wrk import Run, wrk
 from hotdesk.published import PublishedFiles, signature
@@ -57,6 +57,13 @@ class Results:
 
 def main() -> None:
     args = arguments()
+    if args.voicemail_mailboxes:
+        table = voicemail.run(args.voicemail_mailboxes)
+        print(table)
+        if args.voicemail_mailboxes == voicemail.DEFAULT_MAILBOXES:
+            record(table, "bench-voicemail")
+            print("\nrecorded in bench/README.md")
+        return
     args.load_before = os.getloadavg()[0]  # other work on the machine skews every number: say how much there was
     work = Path(tempfile.mkdtemp(prefix="hotdesk-bench-"))
     # HOTDESK_PUBLISH_DIR on a tmpfs, as deploy/README.md recommends (the copies are a cache that
@@ -67,11 +74,16 @@ def main() -> None:
     results = Results()
     servers: list[Process] = []
     tenancy: str | None = None  # the tenants mode's table
+    marker, table = "", ""  # an apps mode's README marker and table
     try:
         if args.tenants:
             tenancy = tenants.run(args, work, servers)
         elif args.only == "login":
             print(login_only(args, work, servers))
+        elif args.app_signins:
+            marker, table = "bench-app-signins", apps.run_signins(args, work, servers)
+        elif args.import_users:
+            marker, table = "bench-import", apps.run_import(args, work)
         else:
             run(args, work, results, servers)
     except BaseException:
@@ -85,6 +97,14 @@ def main() -> None:
         shutil.rmtree(args.memory_dir)
     shutil.rmtree(work)
     if args.only == "login":
+        return
+    if args.app_signins or args.import_users:
+        table = machine(args, apps.load_line(args)) + "\n\n" + table
+        print(table)
+        defaults = apps.SIGNIN_DEFAULTS if args.app_signins else apps.IMPORT_DEFAULTS
+        if all(getattr(args, name) == value for name, value in defaults.items()):
+            record(table, marker)
+            print("\nrecorded in bench/README.md")
         return
     if tenancy is not None:
         table = machine(args) + "\n\n" + tenancy
@@ -273,15 +293,38 @@ def arguments() -> argparse.Namespace:
         f" (the issue's case: {tenants.DEFAULTS['tenants']})",
     )
     parser.add_argument(
+        "--voicemail-mailboxes",
+        type=int,
+        default=0,
+        help="instead of the rest: what a PIN check costs with directory_source asterisk, against a voicemail.conf"
+        f" of this many mailboxes (the issue's case: {voicemail.DEFAULT_MAILBOXES})",
+    )
+    parser.add_argument(
         "--tenant-devices",
         type=int,
         default=tenants.DEFAULTS["tenant_devices"],
         help="devices (each logged in) in the tenants mode's two databases",
     )
     parser.add_argument(
+        "--app-signins",
+        type=int,
+        default=0,
+        metavar="APPS",
+        help="instead of the rest: this many apps signing in at once through /app/v1/sign-in"
+        f" (the issue's case: {apps.SIGNIN_DEFAULTS['app_signins']})",
+    )
+    parser.add_argument(
+        "--import-users",
+        type=int,
+        default=0,
+        metavar="N",
+        help="instead of the rest: one `hotdesk extensions import` of N new users with generated passwords"
+        f" (the issue's case: {apps.IMPORT_DEFAULTS['import_users']:,})",
+    )
+    parser.add_argument(
         "--only",
         choices=["login"],
-        help="login: only the two login storms, against one as-deployed server of --phones devices"
+        help="login: instead of the rest, only the two login storms, against one as-deployed server of --phones devices"
         " (a minute, to compare changes; bench/README.md left as it is)",
     )
     parser.add_argument(
@@ -616,7 +659,8 @@ def report(r: Results, args) -> str:
     return machine(args) + "\n\n" + "\n".join(measured) + "\n\n" + "\n".join(targets) + notes
 
 
-def machine(args) -> str:
+def machine(args, load: str | None = None) -> str:
+    """The run's machine and setup; `load`: how the load was made, when not wrk's fetch rounds."""
     cpu = next(
         (
             line.split(":", 1)[1].strip()
@@ -632,13 +676,15 @@ def machine(args) -> str:
         else "-"
     )
     database = "PostgreSQL" if args.database_url and args.database_url.startswith("postgresql") else "SQLite (WAL)"
+    load = load or (
+        f"nginx {nginx} · wrk, {args.connections} keep-alive connections; req/s and latencies are medians of"
+        f" {args.rounds} interleaved {args.seconds:g} s runs"
+    )
     return (
         f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC · {cpu}, {os.cpu_count()} CPUs, {memory:.0f} GiB"
         f" · Linux {platform.release()} · Python {platform.python_version()} · {database}"
         f" · gunicorn {args.workers} workers (deploy/gunicorn.conf.py, {pinning()})"
-        f" · nginx {nginx} · wrk, {args.connections} keep-alive connections; req/s and latencies are medians of"
-        f" {args.rounds} interleaved {args.seconds:g} s runs"
-        f" · load average before the run {args.load_before:.2f}"
+        f" · {load} · load average before the run {args.load_before:.2f}"
     )
 
 

@@ -47,6 +47,10 @@ def create_app(
     # (only a change deletes them; `hotdesk published retire` all of them, see deploy/README.md).
     files = running.published
     app.extensions["hotdesk"] = running
+    if config.send_mail:
+        # In each worker (the app is made after the fork): a thread that sends queued mail within
+        # seconds, whichever process queued it; the queue's claims keep workers from sending one twice.
+        running.mail.start()
     # The phone faces' Digest nonces and this host's nonce-count marks (hotdesk.web.http_auth).
     from hotdesk.web.http_auth import DigestNonces, NonceCounts
 

@@ -31,6 +31,9 @@ class Config:
     trusted_proxies: int
     instance_path: Path
     publish_dir: Path | None = None  # the nginx fast path's files (hotdesk.published); None: off
+    # The web app sends the mail queue from a thread of its own (hotdesk.mail.sender). On when read
+    # from the environment (wsgi.py, `make run`); a test that builds its Config starts the sender itself.
+    send_mail: bool = False
 
     @classmethod
     def from_env(cls, environ: os._Environ | dict = os.environ) -> Config:
@@ -45,6 +48,7 @@ class Config:
             trusted_proxies=int(proxies),
             instance_path=instance,
             publish_dir=Path(environ["HOTDESK_PUBLISH_DIR"]) if environ.get("HOTDESK_PUBLISH_DIR") else None,
+            send_mail=True,
         )
 
 

@@ -32,10 +32,13 @@ from hotdesk.models import (
     TemplatePin,
     utcnow,
 )
+from hotdesk.pbx import voicemail
 from hotdesk.settings import (
     ADMIN_PASSWORD,
+    ASTERISK_CONFIG_DIR,
     DAILY_LOGOUT_TIME,
     DEVICE_ADMISSION,
+    DIRECTORY_SOURCE,
     EXTERNAL_ADDRESS,
     GUEST_LINE_ADDRESS,
     GUEST_LINE_DISPLAY_NAME,
@@ -46,6 +49,8 @@ from hotdesk.settings import (
     MULTIPLE_LOGIN,
     TIMEZONE,
     USER_PASSWORD,
+    VOICEMAIL_CONTEXT,
+    DirectorySource,
     MultipleLogin,
     SettingSpec,
     SettingValues,
@@ -70,6 +75,7 @@ class LoginFailure(enum.StrEnum):
     ADDRESS_NOT_CONFIGURED = "address_not_configured"
     LOCKED_OUT = "locked_out"
     NOT_ADMITTED = "not_admitted"  # device_admission: the phone waits for an admin to admit it
+    PINS_UNAVAILABLE = "pins_unavailable"  # directory_source asterisk: voicemail.conf never read whole
 
 
 @dataclass(frozen=True)
@@ -278,9 +284,27 @@ _MADE_KNOWN_FROM = (
 
 
 def verify_password(extension: Extension, password: str, settings: SettingValues) -> bool:
-    """Voicemail PIN; the global user password only without one; the admin password always."""
-    candidates = [settings[ADMIN_PASSWORD]]
-    candidates.append(extension.voicemail_pin or settings[USER_PASSWORD])
+    """Voicemail PIN; the global user password only without one; the admin password always.
+
+    With directory_source asterisk the PIN is voicemail.conf's, as it is now (hotdesk.pbx.voicemail);
+    voicemail.Unavailable if that file was never read whole (the admin password still works)."""
+    try:
+        pin = voicemail_pin(extension, settings)
+    except voicemail.Unavailable:
+        if _matches([settings[ADMIN_PASSWORD]], password):
+            return True
+        raise
+    return _matches([settings[ADMIN_PASSWORD], pin or settings[USER_PASSWORD]], password)
+
+
+def voicemail_pin(extension: Extension, settings: SettingValues) -> str | None:
+    """The extension's voicemail PIN from where the tenant's PINs live (directory_source)."""
+    if settings[DIRECTORY_SOURCE] is DirectorySource.ASTERISK:
+        return voicemail.PINS.pin(settings[ASTERISK_CONFIG_DIR], settings[VOICEMAIL_CONTEXT], extension.number)
+    return extension.voicemail_pin
+
+
+def _matches(candidates: list[str], password: str) -> bool:
     # Compare against every candidate so the time taken does not tell which one matched.
     matches = [bool(c) and hmac.compare_digest(c.encode(), password.encode()) for c in candidates]
     return any(matches)
@@ -332,7 +356,13 @@ def login(
             # Recorded, but counted against nothing: only attempts that tested a PIN count.
             _record_failure(session, LoginFailure.LOCKED_OUT, number, device, address, ip, detail=verdict.detail)
             return Refused(LoginFailure.LOCKED_OUT, retry_after=verdict.locked.remaining(now))
-        if extension is None or not verify_password(extension, password, settings):
+        try:
+            verified = extension is not None and verify_password(extension, password, settings)
+        except voicemail.Unavailable:
+            # Not a guess: nothing counts against the extension, and nobody gets in on a PIN unchecked.
+            _record_failure(session, LoginFailure.PINS_UNAVAILABLE, number, device, address, ip)
+            return Refused(LoginFailure.PINS_UNAVAILABLE)
+        if extension is None or not verified:
             failure = LoginFailure.UNKNOWN_EXTENSION if extension is None else LoginFailure.WRONG_PASSWORD
             _record_failure(session, failure, number, device, address, ip, locks=(settings, verdict, extension, now))
             return Refused(failure)
@@ -551,6 +581,7 @@ def _end_mapping(
         actor=actor[:64] if actor else None,  # "api:" and a token name of up to 64
         detail=detail,
     )
+    mapping.device.registered_as = mapping.extension.number
     mapping.device.mapping = None
     session.delete(mapping)
 
@@ -607,7 +638,7 @@ def device_config(session: Session, device: Device, snapshot: Snapshot) -> Devic
         return DeviceConfig(template=template, line=None)
     extension = mapping.extension
     # An address emptied after the login leaves the line without a registrar, not the user without a line.
-    host, port = snapshot.settings_for(device.tenant_id)[SERVER_ADDRESS[mapping.address]] or ("", 5060)
+    host, port, _ = snapshot.settings_for(device.tenant_id)[SERVER_ADDRESS[mapping.address]] or ("", 5060, False)
     line = Line(
         number=extension.number,
         username=extension.number,
@@ -627,7 +658,7 @@ def guest_line(settings: SettingValues) -> Line | None:
     address = settings[GUEST_LINE_ADDRESS] or settings[INTERNAL_ADDRESS]
     if not username or address is None:
         return None
-    host, port = address
+    host, port, _ = address
     return Line(
         number=username,
         username=username,

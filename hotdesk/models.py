@@ -106,6 +106,9 @@ class Address(enum.StrEnum):
     INTERNAL = "internal"
 
 
+SOURCE_ASTERISK = "asterisk"  # Extension.source: `hotdesk sync asterisk` manages it (hotdesk.pbx)
+
+
 class Extension(Base):
     """A user's SIP account. The same row will serve softphone logins (QR, email codes)."""
 
@@ -121,6 +124,7 @@ class Extension(Base):
     voicemail_pin: Mapped[str | None] = mapped_column(String(32))
     email: Mapped[str | None] = mapped_column(String(254))
     max_login_minutes: Mapped[int | None]  # overrides the global maximum login time
+    source: Mapped[str | None] = mapped_column(String(16))  # None: hotdesk's own; SOURCE_ASTERISK: the PBX's
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -170,6 +174,10 @@ class Device(Base):
     shared_fetch_ip: Mapped[str | None] = mapped_column(String(45))
 
     mapping: Mapped[Mapping | None] = relationship(back_populates="device", uselist=False)
+
+    # Not stored: the extension a logout in this session just took off the phone, which it is still
+    # registered as until it reloads (a NOTIFY through the PBX goes to that endpoint).
+    registered_as = None  # type: str | None
 
     @property
     def addresses_while_waiting(self) -> list[str]:
@@ -333,6 +341,18 @@ class EventKind(enum.StrEnum):
     USER_SIGNIN_FAILED = "user_signin_failed"
     PASSWORD_CHANGED = "password_changed"
     PIN_CHANGED = "pin_changed"
+    # Softphone apps (hotdesk.softphone): detail names the app and how it signed in, never a token.
+    APP_SIGNIN = "app_signin"
+    APP_SIGNIN_FAILED = "app_signin_failed"
+    APP_REVOKED = "app_revoked"
+    QR_REFRESHED = "qr_refreshed"
+    # Mail (hotdesk.mail): detail names the mail, its recipient and the reason, never a token or password.
+    MAIL_SENT = "mail_sent"
+    MAIL_FAILED = "mail_failed"  # an attempt failed (retried later), or the last one did (given up)
+
+    # Single sign-on (hotdesk.sso): detail names the face and the reason, never a token, code or nonce.
+    SSO_SIGNIN = "sso_signin"
+    SSO_FAILED = "sso_failed"
 
 
 class Admin(Base):
@@ -386,5 +406,104 @@ class User(Base):
     session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     password_changed_at: Mapped[datetime | None]
+    # The person's own choices for the softphone account their QR code gives (None: the tenant's
+    # settings qr_transport and qr_address).
+    qr_transport: Mapped[str | None] = mapped_column(String(8))
+    qr_address: Mapped[str | None] = mapped_column(String(8))
 
     extension: Mapped[Extension] = relationship(back_populates="user")
+
+
+class SignInLink(Base):
+    """A single-use, expiring URL that signs a softphone app in: what a QR code holds (hotdesk.softphone).
+
+    The database holds no token: the URL's token is an HMAC of `salt` under the instance's secret
+    key, computed again to show the current QR and to check a fetch. A refresh revokes every link
+    the user had; a fetch by an app uses its link up."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(8))  # "qr" (shown on a screen) or "mail" (lives longer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class AppDevice(Base):
+    """A softphone app signed in to a user's account (by a QR link or the app sign-in API). It
+    holds its own token in the configuration URL it was given, and fetches its account there at each
+    start; revoked, it is answered a configuration that removes the account."""
+
+    __tablename__ = "app_devices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)  # SHA-256 of the random token
+    label: Mapped[str] = mapped_column(String(128))  # the app's User-Agent, for people to tell their apps apart
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime | None]
+    last_address: Mapped[str | None] = mapped_column(String(45))
+    revoked_at: Mapped[datetime | None]
+
+
+class QueuedMail(Base):
+    """A mail to send (hotdesk.mail): what it is about, never what it says. The message, and any
+    secret it carries (a sign-in link), is made when it is sent, so the queue holds nothing to steal.
+    Due while `next_attempt_at` is set; a sender claims it (`claimed_until`) before sending, so two
+    senders never send one mail."""
+
+    __tablename__ = "mail_queue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A tenant's mails go with it (a test mail names no user whose removal would take it).
+    tenant_id: Mapped[int] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), index=True, default=DEFAULT_TENANT_ID, server_default=text("1")
+    )
+    kind: Mapped[str] = mapped_column(String(16))  # hotdesk.mail.MailKind
+    recipient: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # Where the request that queued it came in, for links when phone_base_url is not set.
+    base_url: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(index=True)  # None: sent, or given up
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    failed_at: Mapped[datetime | None]  # given up
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class SsoSignIn(Base):
+    """One single sign-on at a tenant's OpenID provider (hotdesk.sso), from /sso/start to the face
+    it lands on. The state is single-use and stored only as its SHA-256; the nonce and the PKCE
+    verifier live here (server-side) for the few minutes the person spends at the provider. Once
+    the provider signed the person in, a single-use hotdesk code (SHA-256 only, two minutes) hands
+    them to the face: the app's redirect URI, the portal or the console."""
+
+    __tablename__ = "sso_sign_ins"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    face: Mapped[str] = mapped_column(String(8))  # app, portal or console
+    state_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    nonce: Mapped[str] = mapped_column(String(64))
+    code_verifier: Mapped[str] = mapped_column(String(128))
+    # The app's (one of app_redirect_uris); for the portal and the console, the address the browser began at.
+    redirect_uri: Mapped[str | None] = mapped_column(String(1000))
+    # The app's own PKCE challenge (S256), when it sent one: the hotdesk code then needs its verifier.
+    app_code_challenge: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]  # of the state: the person has this long at the provider
+    state_used_at: Mapped[datetime | None]
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    code_expires_at: Mapped[datetime | None]
+    code_used_at: Mapped[datetime | None]

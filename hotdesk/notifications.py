@@ -10,8 +10,19 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from hotdesk.db import after_commit
 from hotdesk.models import Device, Event, EventKind
-from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest
-from hotdesk.settings import PHONE_SIP_PORT, SettingValues
+from hotdesk.notify import NotifyDispatcher, NotifyOutcome, NotifyRequest, PbxRoute
+from hotdesk.pbx import ami
+from hotdesk.settings import (
+    AMI_HOST,
+    AMI_PORT,
+    AMI_SECRET,
+    AMI_USERNAME,
+    NOTIFY_FALLBACK,
+    NOTIFY_VIA,
+    PHONE_SIP_PORT,
+    NotifyVia,
+    SettingValues,
+)
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,24 @@ def reload_device(
             brand=device.brand,
             body=flavour.body,
             content_type=flavour.content_type,
+            pbx=pbx_route(settings, device, host),
         )
+    )
+
+
+def pbx_route(settings: SettingValues, device: Device, host: str) -> PbxRoute | None:
+    """notify_via ami: how Asterisk reaches the phone. A phone just logged out is still registered
+    as the extension that left it: that endpoint (its registered contact, through any NAT); any
+    other (a guest phone just logged in, not registered as its new user yet) at its address."""
+    if settings[NOTIFY_VIA] is not NotifyVia.AMI:
+        return None
+    registered = device.registered_as if device.mapping is None else None
+    address = f"[{host}]" if ":" in host else host
+    return PbxRoute(
+        ami.AmiServer(settings[AMI_HOST], settings[AMI_PORT], settings[AMI_USERNAME], settings[AMI_SECRET]),
+        endpoint=registered,
+        uri=f"sip:{address}:{settings[PHONE_SIP_PORT]}",
+        fallback=settings[NOTIFY_FALLBACK],
     )
 
 
@@ -122,3 +150,25 @@ def _copy(done: Future, outcome: Future) -> None:
         outcome.set_exception(error)
     else:
         outcome.set_result(done.result())
+
+
+def notify_through_pbx(request: NotifyRequest) -> NotifyOutcome:
+    """A reload NOTIFY asked of Asterisk (NotifyDispatcher's `via_pbx`): the outcome says what the
+    PBX answered, or why it could not be asked, for the history."""
+    route = request.pbx
+    assert route is not None
+    target = f"endpoint {route.endpoint}" if route.endpoint else f"to {route.uri}"
+    try:
+        answer = ami.pjsip_notify(
+            route.server,
+            endpoint=route.endpoint,
+            uri=route.uri,
+            event=request.event,
+            body=request.body,
+            content_type=request.content_type,
+        )
+    except (ami.AmiError, ValueError) as error:
+        return NotifyOutcome(False, None, 0, f"the PBX could not be asked (AMI): {error}")
+    if answer.success:
+        return NotifyOutcome(True, None, 1, f"sent by the PBX (AMI PJSIPNotify, {target}): {answer.message}")
+    return NotifyOutcome(False, None, 1, f"the PBX refused (AMI PJSIPNotify, {target}): {answer.message}")

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from hotdesk.pbx.ami import AmiServer
+
 log = logging.getLogger("hotdesk.notify")
 
 # RFC 3261 token characters; Event is event-type *(;param[=value]) built from tokens.
@@ -39,6 +41,16 @@ class NotifyOutcome:
 
 
 @dataclass(frozen=True)
+class PbxRoute:
+    """notify_via ami: the NOTIFY is asked of Asterisk's Manager Interface (hotdesk.pbx.ami)."""
+
+    server: AmiServer
+    endpoint: str | None = None  # the endpoint the phone is registered as, when known
+    uri: str = ""  # else the phone's address, sip:host:port
+    fallback: bool = True  # refused or unreachable: hotdesk sends it itself
+
+
+@dataclass(frozen=True)
 class NotifyRequest:
     host: str
     port: int
@@ -47,6 +59,7 @@ class NotifyRequest:
     reason: str = ""  # free text for the caller's own logs (not logged here)
     body: str = ""  # some brands' reload events carry one (e.g. "action=restart"); most want none
     content_type: str | None = None  # the body's media type, required with a body
+    pbx: PbxRoute | None = None  # send it through the PBX (notify_via ami)
 
 
 def _check(value: object, pattern: re.Pattern[str], what: str) -> str:
@@ -277,19 +290,30 @@ class NotifyDispatcher:
         max_workers: int = 4,
         on_outcome: Callable[[NotifyRequest, NotifyOutcome], None] | None = None,
         sender: Callable[..., NotifyOutcome] = send_notify,
+        via_pbx: Callable[[NotifyRequest], NotifyOutcome] | None = None,
     ) -> None:
         self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="hotdesk-notify")
         self._on_outcome = on_outcome
         self._sender = sender
+        self._via_pbx = via_pbx  # a request with `pbx` goes through it first (hotdesk.notifications.notify_through_pbx)
 
     def submit(self, request: NotifyRequest) -> Future[NotifyOutcome]:
         return self._executor.submit(self._run, request)
 
     def _run(self, request: NotifyRequest) -> NotifyOutcome:
         try:
-            # Only a request with a body passes one, so simple senders (tests, wrappers) keep working.
-            extra = {"body": request.body, "content_type": request.content_type} if request.body else {}
-            outcome = self._sender(request.host, request.port, request.event, user=request.user, **extra)
+            if request.pbx is not None and self._via_pbx is not None:
+                outcome = self._via_pbx(request)
+                if not outcome.delivered and request.pbx.fallback:
+                    direct = self._send_direct(request)
+                    outcome = NotifyOutcome(
+                        direct.delivered,
+                        direct.status,
+                        outcome.attempts + direct.attempts,
+                        f"{outcome.detail}; sent by hotdesk instead: {direct.detail}",
+                    )
+            else:
+                outcome = self._send_direct(request)
         except Exception as exc:  # bad input or a broken sender: report it like any failure
             log.exception("NOTIFY %r:%r event=%r failed", request.host, request.port, request.event)
             outcome = NotifyOutcome(False, None, 0, f"error: {exc}")
@@ -299,6 +323,11 @@ class NotifyDispatcher:
             except Exception:
                 log.exception("on_outcome callback failed for NOTIFY to %r:%r", request.host, request.port)
         return outcome
+
+    def _send_direct(self, request: NotifyRequest) -> NotifyOutcome:
+        # Only a request with a body passes one, so simple senders (tests, wrappers) keep working.
+        extra = {"body": request.body, "content_type": request.content_type} if request.body else {}
+        return self._sender(request.host, request.port, request.event, user=request.user, **extra)
 
     def shutdown(self, wait: bool = True) -> None:
         self._executor.shutdown(wait=wait)

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotdesk import brands, published
+from hotdesk import brands, mail, published, softphone, sso
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
-from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder
+from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder, notify_through_pbx
 from hotdesk.notify import NotifyDispatcher
+from hotdesk.pbx import ami
 from hotdesk.setting_store import Settings
 from hotdesk.settings import CORE_SETTINGS, SettingValues
 from hotdesk.sightings import Sightings
@@ -37,16 +38,21 @@ class Hotdesk:
     snapshots: SnapshotCache
     sightings: Sightings  # last-seen updates, written in batches
     published: published.PublishedFiles | None  # the nginx fast path, when HOTDESK_PUBLISH_DIR is set
+    mail: mail.sender.MailSender  # sends the mail queue; started by the web app and the scheduler
 
     def close(self) -> None:
         """Let queued NOTIFYs finish (their outcomes reach the history), write pending sightings, disconnect."""
+        self.mail.stop()
         self.notifier.shutdown(wait=True)
+        ami.close_all()
         self.sightings.flush()
         self.engine.dispose()
 
 
 def settings_registry() -> Settings:
-    return Settings([*CORE_SETTINGS, *brands.setting_specs()])
+    return Settings(
+        [*CORE_SETTINGS, *softphone.options.SETTINGS, *mail.options.SETTINGS, *sso.SETTINGS, *brands.setting_specs()]
+    )
 
 
 def notify_flavour(brand_key: str, settings: SettingValues) -> NotifyFlavour | None:
@@ -69,8 +75,8 @@ def stock_templates() -> list[tuple[str, str, str]]:
 
 def build(config: Config, *, notifier: NotifyDispatcher | None = None) -> Hotdesk:
     """Engine and sessions (the snapshot counter's hooks come with every session factory, the fast
-    path's are attached here), settings, the snapshot cache, sightings, and the NOTIFY sender whose
-    outcomes go to the history. `notifier`: a stand-in, for tests."""
+    path's are attached here), settings, the snapshot cache, sightings, the NOTIFY sender whose
+    outcomes go to the history, and the mail sender (not started). `notifier`: a stand-in, for tests."""
     engine = make_engine(config.database_url)
     sessions = make_session_factory(engine)
     registry = settings_registry()
@@ -80,10 +86,13 @@ def build(config: Config, *, notifier: NotifyDispatcher | None = None) -> Hotdes
         sessions=sessions,
         settings=registry,
         notifier=DeviceNotifier(
-            notifier if notifier is not None else NotifyDispatcher(on_outcome=notification_recorder(sessions)),
+            notifier
+            if notifier is not None
+            else NotifyDispatcher(on_outcome=notification_recorder(sessions), via_pbx=notify_through_pbx),
             notify_flavour,
         ),
         snapshots=SnapshotCache(registry),
         sightings=Sightings(sessions),
         published=published.attach(sessions, config),
+        mail=mail.sender.MailSender(sessions, registry, config.secret_key),
     )

@@ -1,4 +1,6 @@
-"""Timed logouts: `hotdesk auto-logout` once (cron), or `hotdesk scheduler` as a long-running process.
+"""Timed logouts: `hotdesk auto-logout` once (cron), or `hotdesk scheduler` as a long-running process,
+which also runs `sync asterisk` for each tenant whose `asterisk_sync_minutes` is set, and sends the
+mail queue (hotdesk.mail.sender), as each web process does.
 
 Several schedulers may run (one per host, for redundancy): a lease in the database lets exactly
 one of them work at a time, and the login lock makes a logout happen once even if two overlap.
@@ -17,12 +19,13 @@ from sqlalchemy import CursorResult, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotdesk import hotdesking
+from hotdesk import hotdesking, tenancy
+from hotdesk.admin import AdminError, NotAllowed, pbx, phones
 from hotdesk.models import Lease, utcnow
 from hotdesk.notifications import DeviceNotifier, reload_device
 from hotdesk.runtime import Hotdesk
 from hotdesk.setting_store import Settings
-from hotdesk.settings import SettingValues
+from hotdesk.settings import ASTERISK_SYNC_MINUTES, SettingValues
 
 log = logging.getLogger("hotdesk.scheduler")
 LEASE = "auto-logout"
@@ -47,6 +50,43 @@ def auto_logout(sessions: sessionmaker[Session], registry: Settings, notifier: D
     if devices:
         log.info("automatic logout of %d phone(s)", len(devices))
     return len(devices)
+
+
+SYNC_ACTOR = "scheduler"
+
+
+def sync_from_asterisk(running: Hotdesk, last_runs: dict[int, float], now: float | None = None) -> int:
+    """`sync asterisk` for every tenant whose asterisk_sync_minutes have passed since its last run
+    (`last_runs`: tenant id -> monotonic time, kept by the caller). A tenant's sync is its own
+    transaction; one that is refused (a broken line) is logged and changes nothing. How many ran."""
+    now = time.monotonic() if now is None else now
+    with running.sessions() as session:
+        due = []
+        for tenant in tenancy.listing(session):
+            values = running.settings.values(session, tenant.id)
+            minutes = values[ASTERISK_SYNC_MINUTES]
+            last = last_runs.get(tenant.id)
+            if minutes and (last is None or now - last >= minutes * 60):
+                due.append((tenant.id, tenant.name, values))
+    for tenant_id, name, values in due:
+        last_runs[tenant_id] = now
+        with running.sessions() as session:
+            try:
+                report = pbx.sync_asterisk(session, values, SYNC_ACTOR, tenant_id=tenant_id)
+            except NotAllowed:
+                session.rollback()
+                continue  # a tenant without a PBX of its own, inheriting the installation's minutes
+            except AdminError as error:
+                session.rollback()
+                log.warning("sync asterisk for tenant %s: %s; nothing changed", name, error)
+                continue
+            for device in report.logged_out:
+                phones.tell_reload(
+                    session, running.settings, running.notifier, device, reason="extension removed by sync"
+                )
+            session.commit()
+            log.info("sync asterisk for tenant %s: %s", name, report.summary())
+    return len(due)
 
 
 def hold_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool:
@@ -76,9 +116,12 @@ def hold_lease(session: Session, name: str, holder: str, ttl: timedelta) -> bool
 def run_forever(running: Hotdesk, interval: float = 30.0) -> None:
     holder = f"{socket.gethostname()}:{os.getpid()}"
     log.info("scheduler %s checking every %ss", holder, interval)
+    running.mail.start()
+    last_syncs: dict[int, float] = {}
     while True:
         with running.sessions() as session:
             mine = hold_lease(session, LEASE, holder, timedelta(seconds=interval * 3))
         if mine:
             auto_logout(running.sessions, running.settings, running.notifier)
+            sync_from_asterisk(running, last_syncs)
         time.sleep(interval)

@@ -1,5 +1,6 @@
 """What a person does with their own account (the portal, /portal/): sign in, change the password
-and the PIN, see and end their desk-phone logins, read their own history.
+and the PIN, see and end their desk-phone logins, show and refresh their softphone QR code, choose
+its transport and address, see and revoke their signed-in apps, read their own history.
 
 Sign-ins are throttled as phone logins are (hotdesk.lockout's progressive Policy, the tenant's
 lockout_* settings), counted from the history, per account and per address. The per-account
@@ -10,6 +11,12 @@ from other browsers nor the address's count refuses it. An unknown LOGIN is coun
 account, under a keyed hash of what was typed (someone typing their password into the LOGIN
 field must not find it in the history): the answers and their timing do not tell which LOGINs
 exist.
+
+Softphone apps sign in with the same password through the app API (hotdesk.softphone.sign_in):
+its attempts are written as APP_SIGNIN / APP_SIGNIN_FAILED and counted with the portal's from
+unknown browsers (an app carries no cookie), so the two faces give a guesser one budget, not two.
+A failure counts when its detail is None (or a known browser's): an outcome written with another
+detail (locked out, a password change required) checked no password wrongly.
 
 Every sign-in, failed sign-in, password change and PIN change is an event of the person's tenant
 and extension; no password or PIN is in it. Functions flush; the caller commits.
@@ -23,16 +30,30 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import events, hotdesking, lockout, people, policy
 from hotdesk.db import serialize_logins, serialize_sign_ins
-from hotdesk.models import DEFAULT_TENANT_ID, Device, Event, EventKind, Mapping, Tenant, User, utcnow
-from hotdesk.settings import LOCKOUT_ATTEMPTS, LOCKOUT_MAX_MINUTES, LOCKOUT_MINUTES, PIN_LENGTH, SettingValues
+from hotdesk.models import DEFAULT_TENANT_ID, AppDevice, Device, Event, EventKind, Mapping, Tenant, User, utcnow
+from hotdesk.settings import (
+    DIRECTORY_SOURCE,
+    LOCKOUT_ATTEMPTS,
+    LOCKOUT_MAX_MINUTES,
+    LOCKOUT_MINUTES,
+    PIN_LENGTH,
+    DirectorySource,
+    SettingValues,
+)
+from hotdesk.softphone import apps as softphone_apps
+from hotdesk.softphone import links
 
 WRONG = "Wrong login or password."
 ADDRESS_FACTOR = 4  # the per-address limit is this many accounts' worth: an office shares one address
+PBX_OWNS_PIN = (
+    "Your PIN is your voicemail PIN, which the phone system keeps: change it from the voicemail menu"
+    " (call your voicemail, then mailbox options). The new PIN works here at once."
+)
 RECENT = 30  # events on the "my recent logins" list
 # What the person sees of their own history: their desk-phone logins and their account.
 OWN_KINDS = (
@@ -42,8 +63,12 @@ OWN_KINDS = (
     EventKind.LOCKOUT,
     EventKind.USER_SIGNIN,
     EventKind.USER_SIGNIN_FAILED,
+    EventKind.SSO_SIGNIN,
     EventKind.PASSWORD_CHANGED,
     EventKind.PIN_CHANGED,
+    EventKind.APP_SIGNIN,
+    EventKind.APP_REVOKED,
+    EventKind.QR_REFRESHED,
 )
 
 
@@ -54,7 +79,7 @@ class SignInRefused(people.PeopleError):
 
 
 class NotYours(people.PeopleError):
-    """A phone the person is not logged in on: answered as if it did not exist."""
+    """A phone the person is not logged in on, an app that is not theirs: answered as if it did not exist."""
 
 
 @dataclass(frozen=True)
@@ -65,12 +90,26 @@ class KnownBrowser:
     browser: str
 
 
+@dataclass(frozen=True)
+class Face:
+    """Where a person signs in with their account password: the kinds its history rows are."""
+
+    signed_in: EventKind
+    failed: EventKind
+
+
+PORTAL = Face(EventKind.USER_SIGNIN, EventKind.USER_SIGNIN_FAILED)
+APP = Face(EventKind.APP_SIGNIN, EventKind.APP_SIGNIN_FAILED)
+FACES = (PORTAL, APP)
+
+
 @dataclass
 class Attempt:
     """A sign-in written down as a failure before its password is checked (see begin_sign_in)."""
 
     event: Event
     user: User | None
+    face: Face = PORTAL
 
 
 def begin_sign_in(
@@ -80,6 +119,7 @@ def begin_sign_in(
     ip: str | None,
     browser: KnownBrowser | None,
     key: bytes,
+    face: Face = PORTAL,
 ) -> Attempt:
     """Refuse the attempt if a lock holds (SignInRefused with retry_after); else write it down as a
     failure. The caller commits at once, which releases the sign-in lock, and then calls
@@ -108,7 +148,7 @@ def begin_sign_in(
         raise SignInRefused(f"Too many failed sign-ins. Try again in {minutes} minute(s).", wait)
     event = events.record(
         session,
-        EventKind.USER_SIGNIN_FAILED,
+        face.failed,
         extension=user.extension.number if user is not None else None,
         ip=ip,
         actor=_actor(session, user) if user is not None else account.actor,
@@ -116,7 +156,23 @@ def begin_sign_in(
         tenant_id=tenant_id,
     )
     session.flush()
-    return Attempt(event, user)
+    return Attempt(event, user, face)
+
+
+def record_refusal(session: Session, face: Face, login: str, ip: str | None, key: bytes, detail: str) -> None:
+    """A sign-in refused before any password was checked (`detail` says why: never counted as a failure)."""
+    login = "".join(ch for ch in login if ch.isprintable()).strip()[:400]
+    user = people.find(session, login) if login else None
+    events.record(
+        session,
+        face.failed,
+        extension=user.extension.number if user is not None else None,
+        ip=ip,
+        actor=_actor(session, user) if user is not None else _account(None, login, key).actor,
+        detail=detail,
+        tenant_id=user.tenant_id if user is not None else _tenant_named(session, login),
+    )
+    session.flush()
 
 
 def _tenant_named(session: Session, login: str) -> int:
@@ -131,7 +187,7 @@ def finish_sign_in(session: Session, attempt: Attempt, password: str) -> User:
     user = attempt.user
     if not people.verify(user, password) or user is None:
         raise SignInRefused(WRONG)
-    attempt.event.kind = EventKind.USER_SIGNIN.value
+    attempt.event.kind = attempt.face.signed_in.value
     session.flush()
     return user
 
@@ -169,7 +225,7 @@ def _of_extension(tenant_id: int, number: str) -> _Account:
 
 
 def _browser_detail(browser: str | None) -> str | None:
-    return f"known browser {browser}" if browser else None
+    return f"{_KNOWN_BROWSER}{browser}" if browser else None
 
 
 def _actor(session: Session, user: User) -> str:
@@ -182,14 +238,19 @@ def login_of(session: Session, user: User) -> str:
     return people.login_of(user, tenant.sip_domain if tenant is not None else None)
 
 
-_SIGN_IN_KINDS = (EventKind.USER_SIGNIN.value, EventKind.USER_SIGNIN_FAILED.value, EventKind.UNLOCK.value)
+_SIGNED_IN = tuple(face.signed_in.value for face in FACES)
+_FAILED = tuple(face.failed.value for face in FACES)
+_SIGN_IN_KINDS = (*_SIGNED_IN, *_FAILED, EventKind.UNLOCK.value)
+_KNOWN_BROWSER = "known browser "
 
 
 def _account_failures(
     session: Session, account: _Account, detail: str | None, now: datetime, policy: lockout.Policy
 ) -> list[datetime]:
     """The account's failed sign-ins from this browser (a known one's own, else every unknown
-    browser's), newest first, since the latest sign-in from there or an admin's unlock."""
+    browser's and app's), newest first, since the latest sign-in from there or an admin's unlock.
+    A row with another detail (an app signed in by a QR code, a refusal that checked no password)
+    neither counts nor resets."""
     rows = session.execute(
         select(Event.at, Event.kind, Event.detail)
         .where(account.where, Event.kind.in_(_SIGN_IN_KINDS), Event.at > now - policy.memory)
@@ -202,7 +263,7 @@ def _account_failures(
             break
         if from_browser != detail:
             continue  # another browser's count
-        if kind == EventKind.USER_SIGNIN.value:
+        if kind in _SIGNED_IN:
             break
         failures.append(at)
     return failures
@@ -216,14 +277,19 @@ def _address_failures(session: Session, ip: str | None, now: datetime, policy: l
     return list(
         session.scalars(
             select(Event.at)
-            .where(Event.ip == ip, Event.kind == EventKind.USER_SIGNIN_FAILED.value, Event.at > now - policy.memory)
+            .where(
+                Event.ip == ip,
+                Event.kind.in_(_FAILED),
+                or_(Event.detail.is_(None), Event.detail.startswith(_KNOWN_BROWSER, autoescape=True)),
+                Event.at > now - policy.memory,
+            )
             .order_by(Event.at.desc(), Event.id.desc())
             .limit(lockout.MOST_FAILURES_READ)
         )
     )
 
 
-UNKNOWN_BROWSERS = "portal sign-in, from browsers it has not signed in from"
+UNKNOWN_BROWSERS = "portal sign-in, from browsers it has not signed in from (and app sign-in)"
 
 
 def sign_in_locks(
@@ -236,7 +302,7 @@ def sign_in_locks(
         select(Event.extension)
         .where(
             Event.tenant_id == tenant_id,
-            Event.kind == EventKind.USER_SIGNIN_FAILED.value,
+            Event.kind.in_(_FAILED),
             Event.extension.is_not(None),
             Event.detail.is_(None),
             Event.at > now - policy.memory,
@@ -271,7 +337,10 @@ def change_password(session: Session, user: User, current: str, new: str, ip: st
 
 def change_pin(session: Session, user: User, pin: str, ip: str | None, settings: SettingValues) -> None:
     """The person's voicemail and hot-desk PIN: the next login on a phone asks for this one. The
-    tenant's PIN policy (`pin_length`), and none anyone would try first (hotdesk.policy.weak_pin)."""
+    tenant's PIN policy (`pin_length`), and none anyone would try first (hotdesk.policy.weak_pin).
+    With directory_source asterisk the PIN is the PBX's (voicemail.conf): refused, not pretended."""
+    if settings[DIRECTORY_SOURCE] is DirectorySource.ASTERISK:
+        raise people.PeopleError(PBX_OWNS_PIN)
     extension = user.extension
     problem = policy.weak_pin(pin, extension.number, settings[PIN_LENGTH])
     if problem is not None:
@@ -354,3 +423,46 @@ def recent(session: Session, user: User, limit: int = RECENT) -> list[Event]:
             .limit(limit)
         )
     )
+
+
+# The person's softphone apps: the rules are hotdesk.softphone.apps, as for an admin.
+
+
+def my_sign_in_url(
+    session: Session,
+    settings: SettingValues,
+    key: str,
+    user: User,
+    base_url: str | None,
+    ip: str | None,
+    *,
+    refresh: bool = False,
+) -> softphone_apps.SignInUrl:
+    """The URL of the person's QR code (with `refresh` a new one: every earlier one stops working)."""
+    try:
+        return softphone_apps.sign_in_url(
+            session, settings, key, user, _actor(session, user), refresh=refresh, base_url=base_url, ip=ip
+        )
+    except softphone_apps.AppsError as error:
+        raise people.PeopleError(f"No QR code: {error}. Ask your administrator.") from None
+
+
+def set_my_qr_choices(session: Session, user: User, transport: str | None, address: str | None) -> None:
+    """The person's own transport and server address for their app ("": the tenant's setting)."""
+    try:
+        softphone_apps.set_qr_choices(session, user, transport=transport, address=address)
+    except softphone_apps.AppsError as error:
+        raise people.PeopleError(str(error)) from None
+
+
+def my_apps(session: Session, user: User) -> list[AppDevice]:
+    """The apps signed in to the person's account, revoked ones too (the oldest first)."""
+    return links.devices_of(session, user)
+
+
+def revoke_my_app(session: Session, user: User, app_id: int, ip: str | None) -> AppDevice:
+    """Take the account away from one of the person's own apps; NotYours for any other."""
+    try:
+        return softphone_apps.revoke_app(session, user, app_id, _actor(session, user), ip)
+    except softphone_apps.NoSuchApp:
+        raise NotYours("You have no such app.") from None

@@ -61,6 +61,20 @@ class SecretPolicy(enum.StrEnum):
     ANY = "any"  # any secret the SIP account takes
 
 
+class DirectorySource(enum.StrEnum):
+    """The setting `directory_source`: who owns the voicemail PINs (hotdesk.pbx)."""
+
+    HOTDESK = "hotdesk"  # hotdesk's database (CSV import, console, API, CLI, portal)
+    ASTERISK = "asterisk"  # voicemail.conf under asterisk_config_dir, read live
+
+
+class NotifyVia(enum.StrEnum):
+    """The setting `notify_via`: who sends a phone its reload NOTIFY."""
+
+    UDP = "udp"  # hotdesk, straight to the phone
+    AMI = "ami"  # Asterisk, asked over its Manager Interface (PJSIPNotify)
+
+
 class PinLength(NamedTuple):
     """The setting `pin_length`: how many digits a PIN typed by a person has, inclusive."""
 
@@ -74,6 +88,7 @@ class PinLength(NamedTuple):
 class SipAddress(NamedTuple):
     host: str
     port: int
+    port_written: bool = False  # the address named its port (else `port` is the default)
 
 
 _HOST = re.compile(r"^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?)(?::(\d{1,5}))?$")
@@ -94,15 +109,15 @@ def parse_address(value: str, default_port: int = 5060) -> SipAddress | None:
     """'pbx.example.com:5080' -> ('pbx.example.com', 5080); '[2001:db8::1]' -> ('2001:db8::1', 5060); '' -> None."""
     if not value:
         return None
-    host, port = value, default_port
+    host, port, written = value, default_port, False
     if value.startswith("["):
         host, _, rest = value[1:].partition("]")
         if rest.startswith(":"):
-            port = int(rest[1:])
+            port, written = int(rest[1:]), True
     elif value.count(":") == 1:
         host, port_text = value.split(":")
-        port = int(port_text)
-    return SipAddress(host, port)
+        port, written = int(port_text), True
+    return SipAddress(host, port, written)
 
 
 def check_port(value: str) -> str:
@@ -110,6 +125,29 @@ def check_port(value: str) -> str:
     if not re.fullmatch(r"[0-9]{1,5}", value) or not 0 < int(value) < 65536:
         raise SettingError(f"{value!r} is not a port number (1-65535)")
     return str(int(value))
+
+
+def check_host(value: str) -> str:
+    """A host name or IP address without a port; empty means "not configured"."""
+    value = value.strip()
+    match = _HOST.match(value)
+    if value and (match is None or match.group(1) or value.startswith("[")):
+        raise SettingError(f"{value!r} is not a host name or IP address (the port is a setting of its own)")
+    return value
+
+
+def check_config_dir(value: str) -> str:
+    value = value.strip().rstrip("/") or "/"
+    if not value.startswith("/") or len(value) > 400 or not value.isprintable():
+        raise SettingError(f"{value!r} is not an absolute directory path, such as /etc/asterisk")
+    return value
+
+
+def check_voicemail_context(value: str) -> str:
+    value = value.strip()
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,80}", value) or value.lower() in ("general", "zonemessages"):
+        raise SettingError(f"{value!r} is not a voicemail context of voicemail.conf, such as default")
+    return value
 
 
 def check_password(value: str) -> str:
@@ -441,6 +479,57 @@ ANONYMOUS_REQUESTS_PER_MINUTE = SettingSpec(
     parse=int,
 )
 
+DIRECTORY_SOURCE = SettingSpec(
+    "directory_source",
+    "where voicemail PINs live: hotdesk (its database) or asterisk (voicemail.conf under asterisk_config_dir,"
+    " read live: a PIN changed from the voicemail menu works at the next login); see README, FreePBX",
+    lambda: "hotdesk",
+    check_choice(DirectorySource),
+    parse=DirectorySource,
+)
+ASTERISK_CONFIG_DIR = SettingSpec(
+    "asterisk_config_dir",
+    "Asterisk's configuration directory (voicemail.conf, pjsip.conf and what they include), readable by hotdesk",
+    lambda: "/etc/asterisk",
+    check_config_dir,
+    parse=str,
+)
+VOICEMAIL_CONTEXT = SettingSpec(
+    "voicemail_context",
+    "the voicemail.conf context holding the tenant's mailboxes (FreePBX: default)",
+    lambda: "default",
+    check_voicemail_context,
+    parse=str,
+)
+ASTERISK_SYNC_MINUTES = SettingSpec(
+    "asterisk_sync_minutes",
+    "`hotdesk scheduler` runs `hotdesk sync asterisk` for the tenant this often (0 = never)",
+    lambda: "0",
+    check_count,
+    parse=int,
+)
+NOTIFY_VIA = SettingSpec(
+    "notify_via",
+    "who sends a phone its reload NOTIFY: udp (hotdesk itself) or ami (Asterisk, over the Manager Interface:"
+    " ami_host, ami_port, ami_username, ami_secret)",
+    lambda: "udp",
+    check_choice(NotifyVia),
+    parse=NotifyVia,
+)
+AMI_HOST = SettingSpec("ami_host", "host of Asterisk's Manager Interface", lambda: "127.0.0.1", check_host, parse=str)
+AMI_PORT = SettingSpec("ami_port", "TCP port of Asterisk's Manager Interface", lambda: "5038", check_port, parse=int)
+AMI_USERNAME = SettingSpec(
+    "ami_username", "AMI user (manager_custom.conf, write = system)", check=check_optional_username, parse=str
+)
+AMI_SECRET = SettingSpec("ami_secret", "the AMI user's secret", check=check_optional_secret, secret=True, parse=str)
+NOTIFY_FALLBACK = SettingSpec(
+    "notify_fallback",
+    "with notify_via ami: when Asterisk refuses or cannot be reached, hotdesk sends the NOTIFY itself",
+    lambda: "true",
+    check_bool,
+    parse=parse_bool,
+)
+
 CORE_SETTINGS: tuple[SettingSpec[Any], ...] = (
     EXTERNAL_ADDRESS,
     INTERNAL_ADDRESS,
@@ -468,6 +557,16 @@ CORE_SETTINGS: tuple[SettingSpec[Any], ...] = (
     ANONYMOUS_REQUESTS_PER_MINUTE,
     SECRET_POLICY,
     PIN_LENGTH,
+    DIRECTORY_SOURCE,
+    ASTERISK_CONFIG_DIR,
+    VOICEMAIL_CONTEXT,
+    ASTERISK_SYNC_MINUTES,
+    NOTIFY_VIA,
+    AMI_HOST,
+    AMI_PORT,
+    AMI_USERNAME,
+    AMI_SECRET,
+    NOTIFY_FALLBACK,
 )
 
 

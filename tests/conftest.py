@@ -11,6 +11,7 @@ from hotdesk.runtime import stock_templates
 from tests import tools
 from tests.phones import RecordingNotifier
 from tests.sipp import sipp_uas  # noqa: F401 (a fixture for every test module)
+from tests.softphone_real import linphones  # noqa: F401 (likewise)
 
 PROVISIONING = ("phones", "prov-Secret-1")
 PROVISIONING_PATH = "default-tenant-provisioning-path-1"  # the default tenant's, for phones without credentials

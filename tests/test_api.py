@@ -84,6 +84,8 @@ def test_extensions_crud_never_shows_secrets(api, session):
         "username": "alice",
         "cell": None,
         "must_change_password": True,
+        "qr_transport": None,
+        "qr_address": None,
     }
     assert_json_error(api.post("/extensions", json={"number": "1001", "name": "Again", "secret": "s"}), 409)
 

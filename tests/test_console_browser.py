@@ -5,14 +5,20 @@ template and makes it the default, watches the live table change when a phone lo
 forces the phone out. The phone is driven through the test client on the same database.
 """
 
+import io
+
 import pytest
+import requests
+import zxingcpp
+from lxml import etree
+from PIL import Image
 from sqlalchemy import select
 
 from hotdesk import people, policy, settings_registry
 from hotdesk.admin import accounts
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.directory import ExtensionData
-from hotdesk.models import Event, Extension, Mapping, Setting, Template, Tenant, User
+from hotdesk.models import AppDevice, Event, Extension, Mapping, Setting, Template, Tenant, User
 from tests import tools
 from tests.phones import YealinkPhone
 
@@ -292,3 +298,100 @@ def test_the_manager_sees_the_generated_user_password_until_the_person_changes_i
     expect(page.locator("#user-account")).to_contain_text("chosen by the user")
     expect(pending).to_have_count(0)
     assert second not in page.content()
+
+
+# Softphone apps: what Linphone sends when it fetches a URL (tests/test_softphone.py)
+LINPHONE = {"User-Agent": "Linphone-Desktop/5.1.65 (Debian) LinphoneSDK/5.1.65", "Accept": "*/*"}
+LPCONFIG = {"lp": "http://www.linphone.org/xsds/lpconfig.xsd"}
+
+
+def answers_checked(page, *secrets: str) -> list[str]:
+    """Every answer the browser gets passes here first, and none may carry one of `secrets`: the
+    URLs checked, to show the net caught something."""
+    checked = []
+
+    def check(route):
+        response = route.fetch(max_redirects=0)
+        body = response.body()
+        assert not any(secret.encode() in body for secret in secrets), route.request.url
+        checked.append(route.request.url)
+        route.fulfill(response=response)
+
+    page.route("**/*", check)
+    return checked
+
+
+def linphone_config(url: str) -> dict[str, dict[str, str]]:
+    """What an app fetching `url` over HTTP is given: its lpconfig sections, or {} for a 404."""
+    answer = requests.get(url, headers=LINPHONE, timeout=30)
+    if answer.status_code == 404:
+        return {}
+    assert answer.status_code == 200, answer.text
+    root = etree.fromstring(answer.content)
+    return {
+        section.get("name"): {entry.get("name"): entry.text or "" for entry in section.findall("lp:entry", LPCONFIG)}
+        for section in root.findall("lp:section", LPCONFIG)
+    }
+
+
+def qr_shown(page) -> tuple[str, str]:
+    """The QR code on the page, read from its image as a camera would, and the URL written beside it."""
+    [code] = zxingcpp.read_barcodes(Image.open(io.BytesIO(page.locator("#qr-refresh svg").screenshot())))
+    return code.text, page.locator("#qr-url").get_attribute("href") or ""
+
+
+def revoke_and_stop(page, config_uri: str, session) -> None:
+    """The app's row (or card) Revoke button pressed: its configuration URL now stops it."""
+    page.get_by_role("button", name="Revoke").click()
+    playwright_api.expect(page.get_by_role("status")).to_contain_text("revoked")
+    playwright_api.expect(page.get_by_role("button", name="Revoke")).to_have_count(0)
+    stop = linphone_config(config_uri)
+    assert stop["proxy_0"]["reg_sendregister"] == "0" and stop["auth_info_0"]["passwd"] == ""
+    session.expire_all()
+    assert session.scalar(select(AppDevice.revoked_at)) is not None
+
+
+def test_admin_clicks_the_qr_code_to_refresh_it_and_revokes_the_app(live_server, browser_page, session):
+    """The seeds' "To refresh the QR code, click on it", on the extension's page: the image changes,
+    the old code gives an app nothing, the new one the account; the app is then revoked. No answer
+    the browser gets carries the SIP secret."""
+    registry = settings_registry()
+    registry.set(session, "external_address", "pbx.example.com")
+    secret = "Alice-SIP-secret-4f1"
+    admin_extensions.create(
+        session, ExtensionData("1001", "Alice Martin", secret, username="alice"), "test", registry.values(session, 1)
+    )
+    accounts.add_admin(session, "ann", "correct horse battery", "test")
+    session.commit()
+    expect = playwright_api.expect
+    page = browser_page
+    checked = answers_checked(page, secret)
+
+    page.goto(live_server.url("/admin/extensions/1001"))
+    page.get_by_label("Name").fill("ann")
+    page.get_by_label("Password").fill("correct horse battery")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Softphone app")).to_be_visible()
+    old, written = qr_shown(page)
+    assert old == written and old.startswith(live_server.url("/app/qr/"))
+    expect(page.locator("#softphone")).to_contain_text("stops working at")
+
+    page.get_by_role("button", name="Refresh the QR code").click()
+    expect(page.get_by_role("status")).to_contain_text("New QR code for alice")
+    new, written = qr_shown(page)
+    assert new == written and new != old
+    assert linphone_config(old) == {}  # dead at once
+    account = linphone_config(new)
+    assert (
+        account["auth_info_0"]["passwd"] == secret and "sip:1001@pbx.example.com" in account["proxy_0"]["reg_identity"]
+    )
+    assert linphone_config(new) == {}  # used
+
+    page.reload()
+    row = page.locator("#apps tr[data-app]")
+    expect(row).to_contain_text("Linphone-Desktop/5.1.65")
+    expect(row).to_contain_text("active")
+    page.once("dialog", lambda dialog: dialog.accept())
+    revoke_and_stop(page, account["misc"]["config-uri"], session)
+    expect(row).to_contain_text("revoked")
+    assert any("/admin/extensions/1001" in url for url in checked)

@@ -367,7 +367,14 @@ def test_show_commands_and_searches(run, session, pins, client):
     phone = YealinkPhone(client, "001565000051")
     phone.boot()
     shown = run("extensions", "show", "2001")
-    assert shown.stdout.splitlines() == ["extension\t2001", "name\tA", "auth_name\t", "email\t", "voicemail_pin\tset"]
+    assert shown.stdout.splitlines() == [
+        "extension\t2001",
+        "name\tA",
+        "auth_name\t",
+        "email\t",
+        "voicemail_pin\tset",
+        "source\thotdesk",
+    ]
     assert "1111" not in shown.stdout and "secret" not in shown.stdout
     assert run("extensions", "show", "9999").stderr == "Error: no extension 9999\n"
     assert [line.split("\t")[0] for line in run("extensions", "list", "--search", "200").stdout.splitlines()] == [

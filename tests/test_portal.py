@@ -621,7 +621,7 @@ def test_admins_see_a_locked_portal_sign_in_and_lift_it(app, client, alice, sess
     console = Console(client)
     console.sign_in("ann", "correct horse battery")
     [locked] = rows(console.get("/admin/devices"), "lockouts")
-    assert locked[:2] == ["extension 1001", "portal sign-in, from browsers it has not signed in from"]
+    assert locked[:2] == ["extension 1001", "portal sign-in, from browsers it has not signed in from (and app sign-in)"]
     assert locked[3] == "5"
     assert console.submit("/admin/lockouts/unlock", {"extension": "1001"}).status_code == 302
     assert rows(console.get("/admin/devices"), "lockouts") == [["Nobody is locked out."]]

@@ -8,11 +8,19 @@ through the test client on the same database.
 import pytest
 from sqlalchemy import select
 
-from hotdesk import people
+from hotdesk import people, settings_registry
 from hotdesk.models import Event, Extension, Mapping, User
 from tests import tools
 from tests.phones import YealinkPhone
-from tests.test_console_browser import CHROMIUM, CHROMIUM_ARGS, WAIT
+from tests.test_console_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    WAIT,
+    answers_checked,
+    linphone_config,
+    qr_shown,
+    revoke_and_stop,
+)
 
 MAC = "001565aabb01"
 PHONE_SIZED = {"width": 390, "height": 844}
@@ -97,3 +105,49 @@ def test_a_person_signs_in_changes_the_password_and_logs_out_of_their_desk_phone
     page.reload()
     expect(recent).to_contain_text(f"Logged out of the Yealink T46S ({MAC}) by alice")
     expect(recent).to_contain_text("Password changed")
+
+
+def test_a_person_taps_their_qr_code_to_refresh_it_and_revokes_their_app(
+    live_server, phone_sized_page, session, extensions
+):
+    """My softphone app: tapping the QR makes a new one (the old one dead for an app at once), the
+    app signed in with it is listed and revoked. No answer the browser gets carries the SIP secret."""
+    registry = settings_registry()
+    registry.set(session, "external_address", "pbx.example.com")
+    extension = session.scalar(select(Extension).where(Extension.number == "1001"))
+    people.set_password(
+        session, people.create(session, extension, "alice").user, "my own long passphrase", temporary=False
+    )
+    session.commit()
+    expect = playwright_api.expect
+    page = phone_sized_page
+    checked = answers_checked(page, extension.secret)
+
+    page.goto(live_server.url("/portal/"))
+    page.get_by_label("Login").fill("alice")
+    page.get_by_label("Password").fill("my own long passphrase")
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="My softphone app").click()
+    expect(page.get_by_role("heading", name="My QR code")).to_be_visible()
+    assert fits_the_screen(page)
+    old, written = qr_shown(page)
+    assert old == written
+    expect(page.get_by_role("link", name="Open in Linphone")).to_have_attribute("href", f"linphone-config:{old}")
+
+    page.get_by_role("button", name="Refresh the QR code").tap()
+    expect(page.get_by_role("status")).to_contain_text("New QR code")
+    new, written = qr_shown(page)
+    assert new == written and new != old
+    assert linphone_config(old) == {}
+    account = linphone_config(new)
+    assert account["auth_info_0"]["passwd"] == extension.secret
+
+    page.reload()
+    card = page.locator("article[data-app]")
+    expect(card).to_contain_text("Linphone-Desktop/5.1.65")
+    assert fits_the_screen(page)
+    revoke_and_stop(page, account["misc"]["config-uri"], session)
+    expect(card).to_contain_text("revoked")
+    page.get_by_role("link", name="Back to my phones").click()
+    expect(page.locator("#recent")).to_contain_text("An app revoked by alice")
+    assert any(url.endswith("/portal/app") for url in checked)

@@ -29,14 +29,20 @@ from hotdesk.directory import ExtensionData
 from hotdesk.models import (
     Admin,
     ApiToken,
+    AppDevice,
     Device,
     Event,
     Extension,
     Mapping,
+    QueuedMail,
     Setting,
+    SignInLink,
     Template,
     TenantSetting,
+    User,
+    utcnow,
 )
+from hotdesk.softphone import links
 from tests.phones import YealinkPhone
 from tests.test_console import PASSWORD, Console
 
@@ -54,6 +60,7 @@ GLOBEX = {
     "admin": "gus-manager",
     "token": "globex-sync",
     "tenant": "globex",
+    "mail": "424242",  # globex's queued mail (its id is fixed in `world`)
 }
 # The same shapes, naming nothing anywhere.
 ABSENT = {
@@ -63,6 +70,7 @@ ABSENT = {
     "admin": "nobody-here",
     "token": "no-such-token",
     "tenant": "no-such-tenant",
+    "mail": "929292",
 }
 # What no answer to acme may carry, whatever it asked (besides what the request named itself).
 GLOBEX_SECRETS = [
@@ -90,6 +98,7 @@ class World:
     api: Callable
     phone: YealinkPhone
     leaks: list[str]  # set up once globex's own secrets are known
+    globex_app: int  # the id of the softphone app signed in to globex's 2002
 
 
 @pytest.fixture
@@ -124,6 +133,20 @@ def world(app, client, session):
     accounts.create_token(session, "globex-bot", "test", tenant_id=b)
     acme_token = accounts.create_token(session, "acme-sync", "test", scopes=accounts.SCOPES, tenant_id=acme.id).secret
     session.add(Device(mac=B_WAITING_MAC, brand="yealink", tenant_id=b, last_ip="10.9.0.3", admitted_at=None))
+    session.add(
+        QueuedMail(
+            id=int(GLOBEX["mail"]),
+            tenant_id=b,
+            kind="test",
+            recipient="bea@globex.example.com",
+            next_attempt_at=None,
+            failed_at=utcnow(),
+            last_error="pbx.globex.example: connection refused",
+        )
+    )
+    bea = session.scalar(select(User).where(User.tenant_id == b, User.username == "bea.globex"))
+    globex_app = links.add_device(session, bea, "Globex softphone", "10.9.0.4").device.id
+    links.new_link(session, bea, app.config["SECRET_KEY"], registry.values(session, b))
     session.commit()
 
     credentials = (globex.provisioning_username, globex.provisioning_password)
@@ -145,7 +168,7 @@ def world(app, client, session):
         return getattr(client, method)(f"/api/v1{path}", headers=headers, **kwargs)
 
     leaks = [*GLOBEX_SECRETS, globex.provisioning_username, globex.provisioning_password, "77777777"]
-    return World(console, api, a_phone, leaks)
+    return World(console, api, a_phone, leaks, globex_app)
 
 
 def _credentials(registry, session, tenant_id):
@@ -193,6 +216,9 @@ def globex_state(session) -> list:
         rows(select(Admin).where(Admin.tenant_id == b), "name", "password_hash", "session_epoch"),
         rows(select(ApiToken).where(ApiToken.tenant_id == b), "name", "token_hash", "scopes"),
         rows(select(TenantSetting).where(TenantSetting.tenant_id == b), "name", "value"),
+        rows(select(User).where(User.tenant_id == b), "username", "qr_transport", "qr_address", "session_epoch"),
+        rows(select(AppDevice).where(AppDevice.tenant_id == b), "id", "revoked_at", "last_seen_at"),
+        rows(select(SignInLink).where(SignInLink.tenant_id == b), "id", "revoked_at", "used_at"),
         rows(select(Setting), "name", "value"),
         session.scalar(select(func.count()).select_from(Event).where(Event.tenant_id == b)),
     ]
@@ -211,6 +237,11 @@ Call = Callable[[World, dict], object]
 class Route:
     call: Call
     same: bool = True
+
+
+def app_post(path: str, body: Callable[[dict], dict]) -> Call:
+    """A softphone app's request, from acme's phone's address."""
+    return lambda w, ids: w.phone.client.post(path, json=body(ids), environ_base={"REMOTE_ADDR": w.phone.ip})
 
 
 def console_get(path: str) -> Call:
@@ -342,6 +373,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("admin.devices_admit_waiting", "POST"): Route(console_post("/admin/devices/admit-waiting")),
     ("admin.extensions", "GET"): Route(console_get("/admin/extensions?q={number}")),
     ("admin.extensions_weak", "GET"): Route(console_get("/admin/extensions/weak")),
+    ("admin.extensions_sync_asterisk", "POST"): Route(
+        console_post("/admin/extensions/sync-asterisk", lambda ids: {"dry_run": "true"})
+    ),
     ("admin.secret_generate", "GET"): Route(console_get("/admin/secrets/generate"), same=False),  # random
     ("admin.extension_new", "GET"): Route(console_get("/admin/extensions/new")),
     ("admin.extension_new", "POST"): Route(
@@ -355,6 +389,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("admin.extension_delete", "POST"): Route(console_post("/admin/extensions/{number}/delete")),
     ("admin.extension_user_password", "POST"): Route(console_post("/admin/extensions/{number}/user-password")),
+    ("admin.extension_qr_refresh", "POST"): Route(console_post("/admin/extensions/{number}/qr")),
+    ("admin.extension_qr_choices", "POST"): Route(
+        console_post("/admin/extensions/{number}/qr-choices", lambda ids: {"qr_transport": "tls"})
+    ),
+    ("admin.extension_app_revoke", "POST"): Route(
+        lambda w, ids: w.console.submit(f"/admin/extensions/{ids['number']}/apps/{w.globex_app}/revoke")
+    ),
     ("admin.extensions_export", "GET"): Route(console_get("/admin/extensions/export.csv")),
     ("admin.extensions_import", "GET"): Route(console_get("/admin/extensions/import")),
     ("admin.extensions_import", "POST"): Route(
@@ -403,6 +444,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ),
     ("admin.template_default", "POST"): Route(console_post("/admin/templates/yealink/{template}/default")),
     ("admin.template_delete", "POST"): Route(console_post("/admin/templates/yealink/{template}/delete")),
+    ("admin.mail_view", "GET"): Route(console_get("/admin/mail")),
+    ("admin.mail_retry", "POST"): Route(console_post("/admin/mail/{mail}/retry")),
+    ("admin.mail_test", "POST"): Route(
+        console_post("/admin/mail/test", lambda ids: {"recipient": "m@mallory.example"})
+    ),
     ("admin.tenant_switch", "POST"): Route(console_post("/admin/tenant", lambda ids: {"tenant": ids["tenant"]})),
     ("admin.tenants", "GET"): Route(console_get("/admin/tenants")),
     ("admin.tenant_add", "POST"): Route(
@@ -421,6 +467,12 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.extensions_update", "PATCH"): Route(api_call("patch", "/extensions/{number}", json={"name": "Mallory"})),
     ("api.extensions_delete", "DELETE"): Route(api_call("delete", "/extensions/{number}")),
     ("api.extensions_unlock", "POST"): Route(api_call("post", "/extensions/{number}/unlock")),
+    ("api.extensions_qr", "GET"): Route(api_call("get", "/extensions/{number}/qr")),
+    ("api.extensions_qr_refresh", "POST"): Route(api_call("post", "/extensions/{number}/qr")),
+    ("api.extensions_apps", "GET"): Route(api_call("get", "/extensions/{number}/apps")),
+    ("api.extensions_app_revoke", "POST"): Route(
+        lambda w, ids: w.api("post", f"/extensions/{ids['number']}/apps/{w.globex_app}/revoke")
+    ),
     ("api.extensions_export", "GET"): Route(api_call("get", "/extensions/export")),
     ("api.extensions_import", "POST"): Route(
         api_call("post", "/extensions/import?dry_run=true", data=CSV_ROW, content_type="text/csv")
@@ -445,6 +497,7 @@ ROUTES: dict[tuple[str, str], Route] = {
         api_call("post", "/devices/import?dry_run=true", data="mac\n{mac}\n", content_type="text/csv"), same=False
     ),
     ("api.devices_admit_waiting", "POST"): Route(api_call("post", "/devices/admit-waiting")),
+    ("api.sync_asterisk", "POST"): Route(api_call("post", "/sync/asterisk?dry_run=true")),
     ("api.devices_get", "GET"): Route(api_call("get", "/devices/{mac}")),
     ("api.devices_admit", "POST"): Route(api_call("post", "/devices/{mac}/admit")),
     ("api.devices_logout", "POST"): Route(api_call("post", "/devices/{mac}/logout")),
@@ -452,6 +505,9 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("api.devices_login", "POST"): Route(api_call("post", "/devices/{mac}/login", json={"extension": "{number}"})),
     ("api.devices_unlock", "POST"): Route(api_call("post", "/devices/{mac}/unlock")),
     ("api.lockouts_list", "GET"): Route(api_call("get", "/lockouts")),
+    ("api.mail_list", "GET"): Route(api_call("get", "/mail")),
+    ("api.mail_retry", "POST"): Route(api_call("post", "/mail/{mail}/retry")),
+    ("api.mail_test", "POST"): Route(api_call("post", "/mail/test", json={"recipient": "m@mallory.example"})),
     ("api.settings_list", "GET"): Route(api_call("get", "/settings")),
     ("api.settings_get", "GET"): Route(
         lambda w, ids: [w.api("get", "/settings/external_address"), w.api("get", "/settings/admin_password")]
@@ -499,6 +555,53 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("portal.pin", "POST"): Route(console_post("/portal/pin", lambda ids: {"pin": "7193", "confirm": "7193"})),
     ("portal.log_out_there", "POST"): Route(console_post("/portal/phones/{mac}/logout")),
     ("portal.static", "GET"): Route(console_get("/portal/static/portal.css")),
+    ("portal.softphone", "GET"): Route(console_get("/portal/app")),
+    ("portal.qr_refresh", "POST"): Route(console_post("/portal/app/qr")),
+    ("portal.qr_choices", "POST"): Route(console_post("/portal/app/choices", lambda ids: {"qr_transport": "tls"})),
+    ("portal.app_revoke", "POST"): Route(lambda w, ids: w.console.submit(f"/portal/app/apps/{w.globex_app}/revoke")),
+    # Softphone apps: a token is all a request names (tests/test_softphone.py); a forged one for
+    # the first link (globex's, if any) answers as one for no link at all.
+    ("softphone.sign_in_link", "GET"): Route(lambda w, ids: w.phone.get("/app/qr/1." + "A" * 24)),
+    ("softphone.app_config", "GET"): Route(lambda w, ids: w.phone.get("/app/config/" + "A" * 43)),
+    # Single sign-on (tests/test_sso.py): a tenant without it answers as one that does not exist;
+    # a state or code names no tenant, and a forged one answers alike whoever forged it.
+    ("sso.start", "GET"): Route(console_get("/sso/start?tenant={tenant}&redirect_uri=x")),
+    ("sso.callback", "GET"): Route(console_get("/sso/callback?state={number}&code={number}")),
+    ("sso.app_sign_in", "POST"): Route(
+        lambda w, ids: w.console.client.post("/app/v1/sign-in/sso", json={"code": ids["number"]})
+    ),
+    ("portal.sso_landing", "GET"): Route(console_get("/portal/sign-in/sso?code={number}")),
+    ("admin.sso_landing", "GET"): Route(console_get("/admin/sign-in/sso?code={number}")),
+    # The app sign-in API: an app of acme's (acme's SIP domain, from acme's phone's address) naming
+    # globex's server, globex's people by their full LOGIN and globex's secrets gets what it would
+    # for names that exist nowhere (tests/test_app_api.py: the same username in two tenants).
+    ("app_api.openapi_document", "GET"): Route(lambda w, ids: w.phone.get("/app/v1/openapi.json")),
+    ("app_api.discover", "POST"): Route(
+        app_post(
+            "/app/v1/discover", lambda ids: {"sip_domain": "acme.example.com", "server": f"pbx.{ids['tenant']}.example"}
+        )
+    ),
+    ("app_api.sign_in", "POST"): Route(
+        app_post(
+            "/app/v1/sign-in",
+            lambda ids: {
+                "sip_domain": "acme.example.com",
+                "username": f"gus.globex@{ids['tenant']}.example.com",
+                "password": "Globex-Secret-1",
+            },
+        )
+    ),
+    ("app_api.change_password", "POST"): Route(
+        app_post(
+            "/app/v1/change-password",
+            lambda ids: {
+                "sip_domain": "acme.example.com",
+                "username": ids["number"],
+                "password": "Globex-Secret-2",
+                "new_password": "a new password for it",
+            },
+        )
+    ),
 }
 
 # Run last: the phone's failed logins write acme's history about the numbers asked for, which

@@ -9,6 +9,7 @@ pytest's summary ends with one list of what was skipped for it and the command t
 
 from __future__ import annotations
 
+import glob
 import importlib.util
 import os
 import re
@@ -24,12 +25,22 @@ PACKAGES = {  # tool -> Debian package
     "nginx": "nginx",  # deploy/ as shipped (tests/test_deploy.py)
     "openssl": "openssl",  # the deployment test's certificate
     "chromium": "chromium",  # the console in a browser, driven by Playwright (tests/test_console_browser.py)
+    "linphonec": "linphone-cli",  # the softphone app that scans the QR code (tests/softphone_real.py)
+    "kamailio": "kamailio",  # the SIP registrar the app registers to, kamcmd included (tests/softphone_real.py)
+    "kamailio-tls": "kamailio-tls-modules",  # the registrar over TLS
+    "node": "nodejs",  # the OpenID provider of the single sign-on tests (tests/oidc/, tests/test_sso.py)
+    "npm": "npm",  # installs that provider (`npm ci` in tests/oidc)
 }
+FILES = {"kamailio-tls": "/usr/lib/*/kamailio/modules/tls.so"}  # what is no command: a file the package installs
+OIDC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "oidc")
+OIDC_PROVIDER = "oidc-provider"  # what a skip names when tests/oidc/node_modules is missing
 _SKIPPED = re.compile(r"(\S+) is not installed \(Debian package (\S+)\)")
 
 
 def which(tool: str) -> str | None:
     """The tool's path; /usr/sbin too, which is not on a user's PATH (nginx)."""
+    if tool in FILES:
+        return next(iter(sorted(glob.glob(FILES[tool]))), None)
     return shutil.which(tool, path=f"{os.environ.get('PATH', '')}:/usr/sbin:/sbin")
 
 
@@ -37,10 +48,36 @@ def missing(tool: str) -> NoReturn:
     """Skip the test that needs `tool` (fail it under CI), in the words the summary counts."""
     import pytest
 
-    reason = f"{tool} is not installed (Debian package {PACKAGES[tool]})"
+    if tool == OIDC_PROVIDER:
+        reason = f"{tool} is not installed (npm ci in tests/oidc: `make test-deps`)"
+    else:
+        reason = f"{tool} is not installed (Debian package {PACKAGES[tool]})"
     if os.environ.get("CI"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def node_packages_installed() -> bool:
+    """Is tests/oidc/node_modules what tests/oidc/package-lock.json says (as `npm ci` left it)?"""
+    installed = os.path.join(OIDC_DIR, "node_modules", ".package-lock.json")
+    lock = os.path.join(OIDC_DIR, "package-lock.json")
+    return os.path.exists(installed) and os.path.getmtime(installed) >= os.path.getmtime(lock)
+
+
+def install_node_packages() -> None:
+    """`npm ci` in tests/oidc (the OpenID provider the SSO tests start), unless it is installed already."""
+    npm = which("npm")
+    if node_packages_installed():
+        return
+    if npm is None:
+        print("test-deps: no npm: the single sign-on tests will skip.", file=sys.stderr)
+        return
+    print("test-deps: npm ci in tests/oidc", file=sys.stderr)
+    done = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=OIDC_DIR, check=False, stdin=subprocess.DEVNULL
+    )
+    if done.returncode != 0:
+        print("test-deps: npm ci failed in tests/oidc: the single sign-on tests will skip.", file=sys.stderr)
 
 
 def install_command(packages: Iterable[str]) -> str:
@@ -78,9 +115,15 @@ def _succeeds(command: list[str]) -> bool:
 
 def install() -> int:
     """Install what the suite needs and is missing, if allowed; always 0: the tests say the rest."""
+    _install_debian_packages()
+    install_node_packages()
+    return 0
+
+
+def _install_debian_packages() -> None:
     packages = missing_packages()
     if not packages:
-        return 0
+        return
     root = _as_root()
     apt_get = shutil.which("apt-get")
     if root is None or apt_get is None:
@@ -90,7 +133,7 @@ def install() -> int:
             f"test-deps: install them with: {install_command(packages)}",
             file=sys.stderr,
         )
-        return 0
+        return
     print(f"test-deps: installing {', '.join(packages)}", file=sys.stderr)
     if not (
         _succeeds([*root, apt_get, "update", "-qq"])
@@ -100,7 +143,6 @@ def install() -> int:
             f"test-deps: apt-get could not install {', '.join(packages)}; the tests needing them will skip.",
             file=sys.stderr,
         )
-    return 0
 
 
 if __name__ == "__main__":

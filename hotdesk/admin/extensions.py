@@ -15,10 +15,21 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from hotdesk import directory, hotdesking, policy
-from hotdesk.admin import Conflict, ImportCheck, NotFound, Page, in_chunks, page_size, paged, record_change, users
+from hotdesk.admin import (
+    Conflict,
+    ImportCheck,
+    NotAllowed,
+    NotFound,
+    Page,
+    in_chunks,
+    page_size,
+    paged,
+    record_change,
+    users,
+)
 from hotdesk.directory import DirectoryError, ExtensionData
-from hotdesk.models import DEFAULT_TENANT_ID, Extension, Mapping, TemplatePin
-from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy, SettingValues
+from hotdesk.models import DEFAULT_TENANT_ID, SOURCE_ASTERISK, Extension, Mapping, TemplatePin
+from hotdesk.settings import DIRECTORY_SOURCE, PIN_LENGTH, SECRET_POLICY, DirectorySource, SecretPolicy, SettingValues
 
 # A backup: the user account's username, never its password (nor the hash).
 EXPORT_COLUMNS = (*directory.REQUIRED_COLUMNS, *(c for c in directory.OPTIONAL_COLUMNS if c != "user_password"))
@@ -86,11 +97,14 @@ def create(
     *,
     tenant_id: int = DEFAULT_TENANT_ID,
     cell: str | None = None,
+    base_url: str | None = None,
 ) -> Extension:
     """Add an extension a person typed: its secret and PIN must meet the policy (`settings`, the
     tenant's values). With its user account (admin.users.open_account: `data.username`, else made
-    of the name; `data.user_password`, else generated, then readable as people.pending_password)."""
+    of the name; `data.user_password`, else generated, then readable as people.pending_password),
+    whose account mail is queued (`base_url`: where the request came in, for its links)."""
     data = directory.check(data)
+    _check_pin_is_ours(settings, data.voicemail_pin is not None)
     exists = select(Extension.id).where(Extension.tenant_id == tenant_id, Extension.number == data.number)
     if session.scalar(exists) is not None:
         raise Conflict(f"extension {data.number} already exists")
@@ -100,7 +114,9 @@ def create(
     extension = directory.save(session, data, tenant_id)
     record_change(session, actor, f"extension {data.number} added", extension=data.number, tenant_id=tenant_id)
     session.flush()
-    users.open_account(session, extension, actor, username=data.username, password=data.user_password, cell=cell)
+    users.open_account(
+        session, extension, actor, username=data.username, password=data.user_password, cell=cell, base_url=base_url
+    )
     return extension
 
 
@@ -120,8 +136,10 @@ def update(
     if unknown:
         raise DirectoryError(f"{min(unknown)}: not a field of an extension (fields: {', '.join(EDITABLE)})")
     extension = get(session, number, tenant_id=tenant_id)
+    _check_not_synced(extension)
     before = data_of(extension)
     data = directory.check(_changed(before, changes))
+    _check_pin_is_ours(settings, data.voicemail_pin != before.voicemail_pin)
     directory.check_typed(
         data,
         settings,
@@ -143,6 +161,26 @@ def update(
         record_change(session, actor, detail, extension=number, tenant_id=tenant_id)
     session.flush()
     return extension
+
+
+PBX_OWNS_PINS = (
+    "voicemail_pin: the PBX owns the PINs (directory_source is asterisk): change it in voicemail.conf,"
+    " or from the voicemail menu"
+)
+
+
+def _check_pin_is_ours(settings: SettingValues, pin_given: bool) -> None:
+    if pin_given and settings[DIRECTORY_SOURCE] is DirectorySource.ASTERISK:
+        raise DirectoryError(PBX_OWNS_PINS)
+
+
+def _check_not_synced(extension: Extension) -> None:
+    """NotAllowed for an extension `hotdesk sync asterisk` manages: the PBX owns it."""
+    if extension.source == SOURCE_ASTERISK:
+        raise NotAllowed(
+            f"extension {extension.number} is synced from the PBX (Asterisk): change it there, and"
+            " `hotdesk sync asterisk` brings the change"
+        )
 
 
 def _changed(before: ExtensionData, changes: dict[str, str | None]) -> ExtensionData:
@@ -167,6 +205,7 @@ def _changed(before: ExtensionData, changes: dict[str, str | None]) -> Extension
 def delete(session: Session, number: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID) -> list:
     """Delete an extension. Returns the devices it was logged into (logged out here): tell them."""
     extension = get(session, number, tenant_id=tenant_id)
+    _check_not_synced(extension)
     devices = [m.device for m in session.scalars(select(Mapping).where(Mapping.extension_id == extension.id))]
     for device in devices:
         hotdesking.logout(session, device, actor=actor)
@@ -203,15 +242,21 @@ def preview_import(session: Session, text: str, source: str, *, tenant_id: int =
     errors += users.check_import_rows(session, checked, source, tenant_id)
     errors = sorted(shape_errors + errors, key=lambda error: error.line or 0)
     numbers = [data.number for _, data in checked]
-    existing: set[str] = set()
+    existing: dict[str, str | None] = {}
     for start in range(0, len(numbers), 500):  # stay under every database's bound-parameter limit
-        existing.update(
-            session.scalars(
-                select(Extension.number).where(
-                    Extension.tenant_id == tenant_id, Extension.number.in_(numbers[start : start + 500])
-                )
+        owners = session.execute(
+            select(Extension.number, Extension.source).where(
+                Extension.tenant_id == tenant_id, Extension.number.in_(numbers[start : start + 500])
             )
         )
+        existing.update((number, owner) for number, owner in owners)
+    synced = [(line, data.number) for line, data in checked if existing.get(data.number) == SOURCE_ASTERISK]
+    if synced:
+        errors += [
+            DirectoryError(f"{source}, line {line}: extension {number} is synced from the PBX: change it there", line)
+            for line, number in synced
+        ]
+        errors = sorted(errors, key=lambda error: error.line or 0)
     return ImportPreview(
         [ImportRow(line, data, "update" if data.number in existing else "add") for line, data in checked],
         [str(error) for error in errors],
@@ -219,9 +264,16 @@ def preview_import(session: Session, text: str, source: str, *, tenant_id: int =
 
 
 def import_csv(
-    session: Session, text: str, source: str, actor: str, *, tenant_id: int = DEFAULT_TENANT_ID
+    session: Session,
+    text: str,
+    source: str,
+    actor: str,
+    *,
+    tenant_id: int = DEFAULT_TENANT_ID,
+    base_url: str | None = None,
 ) -> ImportPreview:
-    """Import all rows or none: DirectoryError naming the first bad row if any row is bad."""
+    """Import all rows or none: DirectoryError naming the first bad row if any row is bad. New
+    accounts' mails are queued (`base_url`: where the request came in, for their links)."""
     preview = preview_import(session, text, source, tenant_id=tenant_id)
     if not preview.ok:
         raise DirectoryError(preview.first_error())
@@ -231,7 +283,9 @@ def import_csv(
     detail = f"extensions imported from {source[:200]}: {added} added, {len(preview.rows) - added} updated"
     record_change(session, actor, detail, tenant_id=tenant_id)
     session.flush()
-    generated = users.open_imported_accounts(session, [row.data for row in preview.rows], actor, source, tenant_id)
+    generated = users.open_imported_accounts(
+        session, [row.data for row in preview.rows], actor, source, tenant_id, base_url=base_url
+    )
     return replace(preview, passwords=generated)
 
 

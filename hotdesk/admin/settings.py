@@ -22,6 +22,10 @@ from hotdesk.settings import PROVISIONING_PASSWORD, PROVISIONING_USERNAME, Setti
 #   other tenant's (a clash would name the other tenant), and renaming it strands the tenant's
 #   phones; the provisioning password a manager may rotate.
 # - secret_policy: weak SIP secrets on a hosted PBX are the operator's toll-fraud bill.
+# - smtp_ca_file: a path on the server, which the mail senders read: the server's files are not a tenant's.
+# - directory_source, asterisk_config_dir, voicemail_context, the AMI's: which files of the server
+#   are read, and which host it connects to, with whose PINs: a tenant pointing them elsewhere
+#   would read the server's files or another tenant's mailboxes, or make it connect anywhere.
 SYSTEM_ONLY = frozenset(
     {
         "device_admission",
@@ -31,6 +35,15 @@ SYSTEM_ONLY = frozenset(
         "phone_base_url",
         PROVISIONING_USERNAME.name,
         "secret_policy",
+        "directory_source",
+        "asterisk_config_dir",
+        "voicemail_context",
+        "notify_via",
+        "ami_host",
+        "ami_port",
+        "ami_username",
+        "ami_secret",
+        "smtp_ca_file",
     }
 )
 

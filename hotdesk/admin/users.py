@@ -4,6 +4,10 @@ the extension, renamed, given a cell number, a password set or generated.
 Every change is an `admin` event of the account's tenant, naming the username and never a
 password. A generated password is the face's to show once; the tenant's manager may read it
 again (people.pending_password) until the person changes it.
+
+An account opened for an extension with an e-mail address queues its account mail (hotdesk.mail)
+when the tenant's smtp_host is set, in the same transaction: it goes out later, from a sender, and
+how that goes never touches the account.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from hotdesk import people
 from hotdesk.admin import AdminError, NotFound, record_change
 from hotdesk.directory import DirectoryError, ExtensionData
+from hotdesk.mail import queue as mail_queue
 from hotdesk.models import DEFAULT_TENANT_ID, Extension, Tenant, User
 from hotdesk.people import NewPassword, PeopleError
 
@@ -38,9 +43,11 @@ def open_account(
     username: str | None = None,
     password: str | None = None,
     cell: str | None = None,
+    base_url: str | None = None,
 ) -> NewPassword:
     """The extension's user account: `username` (default: made of the name), `password` (default:
-    generated; either way the person changes it at the first sign-in)."""
+    generated; either way the person changes it at the first sign-in); its account mail queued.
+    `base_url`: where the request came in (the mail's links use it if phone_base_url is not set)."""
     try:
         cell = people.check_cell(cell)
         if username is None:
@@ -58,6 +65,7 @@ def open_account(
         tenant_id=extension.tenant_id,
     )
     session.flush()
+    mail_queue.enqueue_account_mails(session, [made.user], base_url=base_url)
     return made
 
 
@@ -172,7 +180,7 @@ def check_import_rows(
                     raise PeopleError(f"username: {username!r} is taken in this tenant (extension {owners[username]})")
                 seen[username] = line
             if data.user_password is not None:
-                people.check_password_for(data.user_password, data.secret, data.voicemail_pin)
+                people.check_password_for(data.user_password, data.secret, data.voicemail_pin, data.username)
         except PeopleError as error:
             message = str(error).replace("password:", "user_password:", 1)  # the column's name
             errors.append(DirectoryError(f"{source}, line {line}: {message}", line))
@@ -180,11 +188,17 @@ def check_import_rows(
 
 
 def open_imported_accounts(
-    session: Session, rows: Iterable[ExtensionData], actor: str, source: str, tenant_id: int
+    session: Session,
+    rows: Iterable[ExtensionData],
+    actor: str,
+    source: str,
+    tenant_id: int,
+    *,
+    base_url: str | None = None,
 ) -> list[Generated]:
-    """After an import is saved: accounts for its extensions that have none, renames, and the
-    passwords the file gives. Returns the generated passwords, to hand over once. One history
-    event for the file, naming how many accounts it opened and changed."""
+    """After an import is saved: accounts for its extensions that have none (their account mails
+    queued), renames, and the passwords the file gives. Returns the generated passwords, to hand
+    over once. One history event for the file, naming how many accounts it opened and changed."""
     rows = list(rows)
     query = select(Extension).where(Extension.tenant_id == tenant_id).options(selectinload(Extension.user))
     if len(rows) <= 500:  # else the whole tenant: fewer bound parameters than every database allows
@@ -193,7 +207,8 @@ def open_imported_accounts(
     taken = set(session.scalars(select(User.username).where(User.tenant_id == tenant_id)))
     taken |= {people.check_username(row.username) for row in rows if row.username}  # checked before
     generated: list[Generated] = []
-    opened = changed = 0
+    opened_users: list[User] = []
+    changed = 0
     for row in rows:
         extension = extensions[row.number]
         user = extension.user
@@ -205,7 +220,7 @@ def open_imported_accounts(
                 taken.add(username)
                 made = people.account(extension, username, row.user_password)
                 session.add(made.user)
-                opened += 1
+                opened_users.append(made.user)
                 if made.password is not None:
                     generated.append(Generated(extension.number, made.user.username, made.password))
                 continue
@@ -218,6 +233,7 @@ def open_imported_accounts(
                 changed += 1
         except PeopleError as error:  # check_import_rows let it through: a race with another change
             raise DirectoryError(f"{source}: extension {row.number}: {error}") from None
+    opened = len(opened_users)
     if opened or changed:
         record_change(
             session,
@@ -227,6 +243,7 @@ def open_imported_accounts(
             tenant_id=tenant_id,
         )
     session.flush()
+    mail_queue.enqueue_account_mails(session, opened_users, base_url=base_url)
     return generated
 
 

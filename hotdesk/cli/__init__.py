@@ -2,7 +2,19 @@
 
 One module per group of commands; importing them registers their commands on `main`."""
 
-from hotdesk.cli import accounts, database, extensions, history, phones, settings, templates, tenants, users  # noqa: F401
+from hotdesk.cli import (  # noqa: F401
+    accounts,
+    database,
+    extensions,
+    history,
+    mail,
+    phones,
+    settings,
+    sync,
+    templates,
+    tenants,
+    users,
+)
 from hotdesk.cli.base import main
 
 __all__ = ["main"]

@@ -256,6 +256,7 @@ def extensions_show(ctx: Context, session: Session, number: str, tenant_name: st
     ext = admin_extensions.get(session, number.strip(), tenant_id=tenant_id_of(session, tenant_name))
     click.echo(f"extension\t{ext.number}\nname\t{ext.name}\nauth_name\t{ext.auth_name or ''}\nemail\t{ext.email or ''}")
     click.echo(f"voicemail_pin\t{'set' if ext.voicemail_pin else 'none'}")
+    click.echo(f"source\t{'the PBX (sync asterisk)' if ext.source else 'hotdesk'}")
     for pin in sorted(ext.pins, key=lambda p: p.brand):
         click.echo(f"pinned\t{pin.brand}/{pin.template.name}")
 

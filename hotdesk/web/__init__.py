@@ -18,12 +18,20 @@ log = logging.getLogger("hotdesk.web")
 
 
 def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
-    if "phones" in faces:
-        from hotdesk.web import phoneapp, provision, ratelimit
+    from hotdesk.web import sso  # the apps' single sign-on and the portal's and console's alike
 
-        ratelimit.init_app(app, per_device=[phoneapp.bp], per_address=[provision.bp])
+    json_errors = []  # the faces that answer every HTTP error of theirs in JSON
+    if "phones" in faces:
+        from hotdesk.web import app_api, phoneapp, provision, ratelimit, softphone
+
+        ratelimit.init_app(
+            app, per_device=[phoneapp.bp], per_address=[provision.bp, softphone.bp], apps=[app_api.bp, sso.bp]
+        )
         app.register_blueprint(provision.bp)
         app.register_blueprint(phoneapp.bp)
+        app.register_blueprint(softphone.bp)
+        app.register_blueprint(app_api.bp)
+        json_errors.append(app_api.http_error)
         app.register_error_handler(429, phoneapp.too_many_requests)
         app.register_error_handler(RenderBudgetExceeded, _over_budget)
     if "admin" in faces:
@@ -32,7 +40,15 @@ def init_app(app: Flask, faces: tuple[str, ...] = ("phones", "admin")) -> None:
         admin.init_app(app)
         portal.init_app(app)  # a person's page: it rides the console's listener (README, "The user portal")
         app.register_blueprint(api.bp)
-        app.register_error_handler(HTTPException, api.http_error)
+        json_errors.append(api.http_error)
+    app.register_blueprint(sso.bp)
+    if json_errors:
+
+        def http_error(error: HTTPException) -> Response | HTTPException:
+            """Errors no view saw (an unknown path, a wrong method): in JSON under a JSON face's prefix."""
+            return next((answer for face in json_errors if (answer := face(error)) is not None), error)
+
+        app.register_error_handler(HTTPException, http_error)
     app.after_request(_end_transaction)
     app.teardown_request(_close_session)
 
@@ -77,6 +93,14 @@ def act_for_tenant(tenant: int) -> None:
 def phone_base_url() -> str:
     """Where phones reach hotdesk: the phone_base_url setting, else the address this request came to."""
     return settings()[PHONE_BASE_URL] or request.host_url.rstrip("/")
+
+
+def app_base_url() -> str | None:
+    """Where softphone apps reach /app/: phone_base_url, else the address this request came to if
+    this listener serves /app/ too; None when neither is known (the console on a listener of its own)."""
+    if settings()[PHONE_BASE_URL]:
+        return settings()[PHONE_BASE_URL]
+    return request.host_url.rstrip("/") if "softphone" in current_app.blueprints else None
 
 
 def carries_nul() -> bool:

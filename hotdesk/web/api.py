@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from flask import Blueprint, Response, g, jsonify, request, stream_with_context, url_for
@@ -22,8 +23,11 @@ from hotdesk.admin import (
     NotAllowed,
     NotFound,
     accounts,
+    apps,
     history,
     lockouts,
+    mail,
+    pbx,
     phones,
     pins,
     users,
@@ -36,7 +40,7 @@ from hotdesk.models import DEFAULT_TENANT_ID, ApiToken, Tenant
 from hotdesk.settings import SettingError, SettingSpec
 from hotdesk.templates import TemplateError
 from hotdesk.tenancy import TenantError
-from hotdesk.web import act_for_tenant, carries_nul, db, hotdesk, openapi, tenant_id
+from hotdesk.web import act_for_tenant, app_base_url, carries_nul, db, hotdesk, openapi, tenant_id
 from hotdesk.web import settings as setting_values
 
 T = TypeVar("T", bound=ImportCheck)
@@ -157,10 +161,10 @@ def _refused(error: ValueError) -> Response:
     return error_response(422, str(error))
 
 
-def http_error(error: HTTPException) -> Response | HTTPException:
-    """App-wide: under /api/ every HTTP error (unknown path, wrong method, ...) answers in JSON."""
+def http_error(error: HTTPException) -> Response | None:
+    """App-wide: under /api/ every HTTP error (unknown path, wrong method, ...) answers in JSON; None elsewhere."""
     if not request.path.startswith(PREFIX):
-        return error
+        return None
     response = error_response(error.code or 500, error.description or error.name)
     if isinstance(error, MethodNotAllowed) and error.valid_methods:
         response.headers["Allow"] = ", ".join(error.valid_methods)
@@ -263,6 +267,8 @@ def extension_json(extension) -> dict:
         "username": extension.user.username if extension.user else None,
         "cell": extension.user.cell if extension.user else None,
         "must_change_password": extension.user.must_change_password if extension.user else None,
+        "qr_transport": extension.user.qr_transport if extension.user else None,
+        "qr_address": extension.user.qr_address if extension.user else None,
         "pins": [
             {"brand": pin.brand, "template": pin.template.name} for pin in sorted(extension.pins, key=lambda p: p.brand)
         ],
@@ -277,6 +283,17 @@ def user_password_json(user, generated: str | None = None) -> dict:
         "login": users.login_of(db(), user),
         "user_password": generated or people.pending_password(user),
         "must_change_password": user.must_change_password,
+    }
+
+
+def app_json(app) -> dict:
+    return {
+        "id": app.id,
+        "label": app.label,
+        "signed_in_at": _iso(app.created_at),
+        "last_seen_at": _iso(app.last_seen_at),
+        "last_address": app.last_address,
+        "revoked_at": _iso(app.revoked_at),
     }
 
 
@@ -377,6 +394,7 @@ def extensions_list() -> Response:
 
 
 ACCOUNT_FIELDS = ("username", "cell")
+QR_CHOICES = ("qr_transport", "qr_address")
 
 
 @bp.post("/extensions")
@@ -395,6 +413,7 @@ def extensions_create() -> Response:
         setting_values(),
         cell=cell,
         tenant_id=tenant_id(),
+        base_url=app_base_url(),
     )
     response = jsonify(extension_json(extension))
     response.status_code = 201
@@ -412,15 +431,71 @@ def extensions_get(number: str) -> Response:
 @bp.patch("/extensions/<number>")
 def extensions_update(number: str) -> Response:
     data = _body(
-        (*admin_extensions.EDITABLE, *ACCOUNT_FIELDS),
-        nullable=("voicemail_pin", "email", "auth_name", "template", "cell"),
+        (*admin_extensions.EDITABLE, *ACCOUNT_FIELDS, *QR_CHOICES),
+        nullable=("voicemail_pin", "email", "auth_name", "template", "cell", *QR_CHOICES),
     )
     account = {name: data.pop(name) for name in ACCOUNT_FIELDS if name in data}
+    choices = {name: data.pop(name) for name in QR_CHOICES if name in data}
     extension = admin_extensions.update(db(), number, data, g.actor, setting_values(), tenant_id=tenant_id())
     if account:  # an extension without an account (older than accounts) gets one here
         cell = (account["cell"] or "") if "cell" in account else None  # null or "": no cell
         users.change(db(), extension, g.actor, username=account.get("username"), cell=cell)
+    if choices:  # null or "": the tenant's setting; a field left out keeps the user's
+        user = users.of_extension(extension)
+        apps.set_qr_choices(
+            db(),
+            user,
+            g.actor,
+            transport=choices.get("qr_transport", user.qr_transport),
+            address=choices.get("qr_address", user.qr_address),
+        )
     return jsonify(extension_json(extension))
+
+
+def _user_of(number: str):
+    return users.of_extension(admin_extensions.get(db(), number, tenant_id=tenant_id()))
+
+
+def _sign_in_url(number: str, refresh: bool) -> Response:
+    made = apps.sign_in_url(
+        db(),
+        hotdesk().settings,
+        hotdesk().config.secret_key,
+        _user_of(number),
+        g.actor,
+        refresh=refresh,
+        base_url=app_base_url(),
+    )
+    response = jsonify({"url": made.url, "expires_at": _iso(made.expires_at)})
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/extensions/<number>/qr")
+def extensions_qr(number: str) -> Response:
+    """The URL the user's QR code holds (single use, expiring): the current one, made if none is
+    usable. It signs an app in as the extension: the secrets scope (openapi.SECRET_OPERATIONS)."""
+    return _sign_in_url(number, refresh=False)
+
+
+@bp.post("/extensions/<number>/qr")
+def extensions_qr_refresh(number: str) -> Response:
+    """A new QR URL: every earlier one stops working at once."""
+    return _sign_in_url(number, refresh=True)
+
+
+@bp.get("/extensions/<number>/apps")
+def extensions_apps(number: str) -> Response:
+    return jsonify({"items": [app_json(app) for app in apps.apps(db(), _user_of(number))]})
+
+
+@bp.post("/extensions/<number>/apps/<app_id>/revoke")
+def extensions_app_revoke(number: str, app_id: str) -> Response:
+    """At its next start the app is given a configuration without the account, and stops registering."""
+    user = _user_of(number)
+    if not re.fullmatch(r"[0-9]{1,10}", app_id):
+        raise NotFound(f"{user.username} has no app {app_id[:32]!r}")
+    return jsonify(app_json(apps.revoke_app(db(), user, int(app_id), g.actor)))
 
 
 @bp.get("/extensions/<number>/user-password")
@@ -481,7 +556,8 @@ def _import_answer(dry_run: bool, rows: list[dict], errors: list[str], **extra: 
 @bp.post("/extensions/import")
 def extensions_import() -> Response:
     """CSV body, all or nothing; ?dry_run=true only reports what would happen."""
-    preview, dry_run = _csv_import(admin_extensions.preview_import, admin_extensions.import_csv)
+    run = partial(admin_extensions.import_csv, base_url=app_base_url())  # the new accounts' mails
+    preview, dry_run = _csv_import(admin_extensions.preview_import, run)
     rows = [{"line": row.line, "extension": row.data.number, "action": row.action} for row in preview.rows]
     warnings = admin_extensions.import_warnings(preview.rows, setting_values())
     extra: dict[str, Any] = {"weak_secrets": warnings.weak_secrets, "weak_pins": warnings.weak_pins}
@@ -612,6 +688,29 @@ def devices_add() -> Response:
     return response
 
 
+@bp.post("/sync/asterisk")
+def sync_asterisk() -> Response:
+    """The tenant's extensions made what Asterisk's pjsip files define; ?dry_run=true only reports.
+    A line Asterisk would refuse: 422 naming file and line, nothing changed."""
+    dry_run = request.args.get("dry_run", "false")
+    if dry_run not in ("true", "false"):
+        raise BadRequest("dry_run: true or false")
+    session = db()
+    report = pbx.sync_asterisk(session, setting_values(), g.actor, tenant_id=tenant_id(), dry_run=dry_run == "true")
+    for device in report.logged_out:
+        phones.tell_reload(session, hotdesk().settings, hotdesk().notifier, device, reason="extension removed by sync")
+    return jsonify(
+        {
+            "dry_run": report.dry_run,
+            "changes": [{"extension": c.number, "action": c.action, "detail": c.detail} for c in report.changes],
+            "summary": report.summary(),
+            "unchanged": report.unchanged,
+            "weak_secrets": report.weak_secrets,
+            "accounts_opened": report.accounts_opened,
+        }
+    )
+
+
 @bp.post("/devices/import")
 def devices_import() -> Response:
     """CSV body (mac[,address]), all or nothing; ?dry_run=true only reports what would happen."""
@@ -695,6 +794,46 @@ def extensions_unlock(number: str) -> Response:
 def lockouts_list() -> Response:
     listing = lockouts.listing(db(), hotdesk().settings, tenant_id=tenant_id())
     return jsonify({"items": [lockout_json(lock) for lock in listing]})
+
+
+def mail_json(view: mail.MailView) -> dict:
+    return {
+        "id": view.id,
+        "kind": view.kind,
+        "recipient": view.recipient,
+        "extension": view.extension,
+        "state": view.state.value,
+        "attempts": view.attempts,
+        "created_at": _iso(view.created_at),
+        "next_attempt_at": _iso(view.next_attempt_at),
+        "sent_at": _iso(view.sent_at),
+        "failed_at": _iso(view.failed_at),
+        "last_error": view.last_error,
+    }
+
+
+@bp.get("/mail")
+def mail_list() -> Response:
+    limit = _limit()
+    if limit is not None and not 1 <= limit <= 1000:
+        raise BadRequest("limit: must be from 1 to 1000")
+    views = mail.mails(db(), tenant_id=tenant_id(), limit=limit or 100)
+    return jsonify({"items": [mail_json(view) for view in views]})
+
+
+@bp.post("/mail/<mail_id>/retry")
+def mail_retry(mail_id: str) -> Response:
+    if not re.fullmatch(r"[0-9]{1,9}", mail_id):
+        raise NotFound(f"no mail {mail_id[:40]!r}")
+    return jsonify(mail_json(mail.retry(db(), int(mail_id), g.actor, tenant_id=tenant_id())))
+
+
+@bp.post("/mail/test")
+def mail_test() -> Response:
+    view = mail.send_test(db(), _one_field("recipient"), g.actor, tenant_id=tenant_id())
+    response = jsonify(mail_json(view))
+    response.status_code = 202
+    return response
 
 
 @bp.get("/settings")

@@ -36,6 +36,16 @@ SECRET = {
     " lower-case letter, a digit and one of ! % * _ -, and no other characters; else 422 naming every rule broken"
     " (GET /secrets/generate makes one)",
 }
+QR_TRANSPORT = {
+    "type": ["string", "null"],
+    "enum": ["udp", "tcp", "tls", "", None],
+    "description": "the transport the user's softphone app is given (null or empty: the tenant's qr_transport)",
+}
+QR_ADDRESS = {
+    "type": ["string", "null"],
+    "enum": ["external", "internal", "", None],
+    "description": "which server address the user's softphone app is given (null or empty: the tenant's qr_address)",
+}
 PIN = {
     "type": ["string", "null"],
     "pattern": "^[0-9]*$",
@@ -160,6 +170,8 @@ SCHEMAS = {
                 "type": ["boolean", "null"],
                 "description": "the user must change the account password at the next sign-in",
             },
+            "qr_transport": QR_TRANSPORT,
+            "qr_address": QR_ADDRESS,
         },
         description="Never carries the SIP secret, the voicemail PIN or an account password",
     ),
@@ -209,6 +221,8 @@ SCHEMAS = {
             "template": {"type": ["string", "null"]},
             "username": USERNAME | {"description": "renames the user account, or opens one for an extension without"},
             "cell": CELL,
+            "qr_transport": QR_TRANSPORT,
+            "qr_address": QR_ADDRESS,
         },
         required=(),
         description="Fields left out keep their value; null or empty clears an optional field",
@@ -227,6 +241,29 @@ SCHEMAS = {
             "description": "extensions whose PIN is outside pin_length or trivial to guess (imported all the same)",
         },
     ),
+    "SyncResult": _obj(
+        {
+            "dry_run": {"type": "boolean"},
+            "changes": {
+                "type": "array",
+                "items": _obj(
+                    {
+                        "extension": STRING,
+                        "action": {"type": "string", "enum": ["add", "change", "take over", "remove", "skip"]},
+                        "detail": {"type": "string", "description": "fields changed, or why skipped; never a secret"},
+                    }
+                ),
+            },
+            "summary": STRING,
+            "unchanged": {"type": "integer"},
+            "weak_secrets": {
+                "type": "array",
+                "items": STRING,
+                "description": "extensions whose secret breaks the secret policy: the PBX's, reported, not refused",
+            },
+            "accounts_opened": {"type": "integer"},
+        }
+    ),
     "DeviceImportResult": _import_result(
         {
             "mac": STRING,
@@ -238,6 +275,28 @@ SCHEMAS = {
             },
         }
     ),
+    "SignInUrl": _obj(
+        {
+            "url": {
+                "type": "string",
+                "description": "what the user's QR code holds: an app that fetches it is signed in, once",
+            },
+            "expires_at": {"type": "string", "format": "date-time"},
+        },
+        description="No password in it; used once, or replaced by a refresh, it answers 404",
+    ),
+    "App": _obj(
+        {
+            "id": {"type": "integer"},
+            "label": {"type": "string", "description": "the app's name, as it told it (its User-Agent)"},
+            "signed_in_at": {"type": "string", "format": "date-time"},
+            "last_seen_at": TIME,
+            "last_address": NULLABLE,
+            "revoked_at": TIME,
+        },
+        description="A softphone app signed in to the user's account; revoked: it stops at its next start",
+    ),
+    "AppList": _list("App"),
     "Weak": _obj({"extension": STRING, "reason": {"type": "string", "description": "the rules it breaks, in words"}}),
     "WeakList": _list("Weak"),
     "GeneratedSecret": _obj({"secret": {"type": "string", "pattern": "^[A-Za-z0-9!%*_-]{16}$"}}),
@@ -340,6 +399,23 @@ SCHEMAS = {
         }
     ),
     "LockoutList": _list("Lockout"),
+    "Mail": _obj(
+        {
+            "id": {"type": "integer"},
+            "kind": {"type": "string", "enum": ["account", "test"]},
+            "recipient": STRING,
+            "extension": {"type": ["string", "null"], "description": "the account's, for an account mail"},
+            "state": {"type": "string", "enum": ["queued", "sent", "failed"], "description": "failed: given up"},
+            "attempts": {"type": "integer"},
+            "created_at": {"type": "string", "format": "date-time"},
+            "next_attempt_at": TIME,
+            "sent_at": TIME,
+            "failed_at": TIME,
+            "last_error": {"type": ["string", "null"], "description": "the last failure's reason"},
+        }
+    ),
+    "MailList": _list("Mail"),
+    "TestMail": _obj({"recipient": {"type": "string", "minLength": 3, "maxLength": 254}}),
     "Setting": _obj(
         {
             "name": STRING,
@@ -396,6 +472,9 @@ SECRET_OPERATIONS = {
     ("/tenants", "post"),
     ("/extensions/{number}/user-password", "get"),
     ("/extensions/{number}/user-password", "post"),
+    # A sign-in URL is worth the SIP secret until it is used or expires.
+    ("/extensions/{number}/qr", "get"),
+    ("/extensions/{number}/qr", "post"),
 }
 
 # Every operation acts for one tenant (hotdesk.web.api._tenant_of): a tenant token's own; a system
@@ -493,6 +572,36 @@ def _document() -> dict:
                     (404, 415, 422),
                     body=_json(_ref("NewUserPassword")),
                     body_required=False,
+                ),
+            },
+            "/extensions/{number}/qr": {
+                "parameters": [NUMBER],
+                "get": _operation(
+                    "The URL the user's softphone QR code holds (single use, expiring: qr_token_minutes); made if"
+                    " none is usable",
+                    {200: (ok, _json(_ref("SignInUrl")))},
+                    (404, 422),
+                ),
+                "post": _operation(
+                    "Refresh the user's QR code: a new URL, every earlier one dead at once",
+                    {200: (ok, _json(_ref("SignInUrl")))},
+                    (404, 422),
+                ),
+            },
+            "/extensions/{number}/apps": {
+                "parameters": [NUMBER],
+                "get": _operation(
+                    "The softphone apps signed in to the user's account, revoked ones too, the oldest first",
+                    {200: (ok, _json(_ref("AppList")))},
+                    (404,),
+                ),
+            },
+            "/extensions/{number}/apps/{app_id}/revoke": {
+                "parameters": [NUMBER, _path("app_id", {"type": "integer", "minimum": 1})],
+                "post": _operation(
+                    "Revoke an app: at its next start it is given a configuration without the account",
+                    {200: (ok, _json(_ref("App")))},
+                    (404,),
                 ),
             },
             "/extensions/import": {
@@ -609,6 +718,16 @@ def _document() -> dict:
                     body=_json(_ref("NewDevice")),
                 ),
             },
+            "/sync/asterisk": {
+                "post": _operation(
+                    "Make the tenant's extensions what Asterisk's pjsip files (asterisk_config_dir) define: added,"
+                    " changed, removed; synced extensions are the PBX's and refused to edits. A line Asterisk"
+                    " would refuse: 422 naming file and line, nothing changed",
+                    {200: ("Synced, or with dry_run what would be", _json(_ref("SyncResult")))},
+                    (422,),
+                    params=(_query("dry_run", {"type": "string", "enum": ["true", "false"]}, "only report"),),
+                )
+            },
             "/devices/import": {
                 "post": _operation(
                     "Import a CSV of MACs (mac[,address], optional header line), all or nothing: new ones are added,"
@@ -690,6 +809,30 @@ def _document() -> dict:
                     {200: (ok, _json(_ref("LockoutList")))},
                     (),
                 )
+            },
+            "/mail": {
+                "get": _operation(
+                    "The tenant's mails (account mails, test mails), the newest first, and how each went",
+                    {200: (ok, _json(_ref("MailList")))},
+                    (),
+                    params=(_limit(1000),),
+                )
+            },
+            "/mail/{mail_id}/retry": {
+                "parameters": [_path("mail_id", {"type": "string", "pattern": "^[0-9]{1,9}$"})],
+                "post": _operation(
+                    "Send a mail that failed (or waits for its next attempt) again, within seconds",
+                    {200: (ok, _json(_ref("Mail")))},
+                    (404, 409),
+                ),
+            },
+            "/mail/test": {
+                "post": _operation(
+                    "Queue a test mail through the tenant's SMTP settings; its outcome shows in GET /mail",
+                    {202: ("Queued", _json(_ref("Mail")))},
+                    (400, 415, 422),
+                    body=_json(_ref("TestMail")),
+                ),
             },
             "/settings": {
                 "get": _operation("Runtime settings (secrets: value null)", {200: (ok, _json(_ref("SettingList")))}, ())

@@ -38,6 +38,7 @@ FAILURE_TEXT = {
     LoginFailure.ADDRESS_NOT_CONFIGURED: "The {address} server address is not set up yet. Ask your administrator.",
     LoginFailure.LOCKED_OUT: "Too many failed logins. Try again in {minutes} minute(s).",
     LoginFailure.NOT_ADMITTED: "This phone is not admitted yet. Ask your administrator to admit it on the Phones page.",
+    LoginFailure.PINS_UNAVAILABLE: "PINs cannot be checked now (the PBX's voicemail file). Ask your administrator.",
 }
 EXPIRED_TEXT = "This screen has expired. Please start again."
 NOT_OWN_TEXT = "This key is not this phone's own: restart the phone to renew its keys."

@@ -1,6 +1,7 @@
 """/portal/: the user portal. A person signs in with their LOGIN and account password, changes a
 generated password first, sees the desk phones they are logged in on and logs out there, changes
-their PIN, reads their own recent logins. Server-rendered, no script; the rules are in
+their PIN, shows (and by a click refreshes) their softphone QR code, chooses its transport and
+address, revokes their signed-in apps, reads their own recent logins. Server-rendered, no script; the rules are in
 hotdesk.self_service and hotdesk.people.
 
 Its own session cookie (`hotdesk_portal`, path /portal, HttpOnly, SameSite=Lax, Secure on
@@ -13,6 +14,7 @@ on every form (Flask-WTF, as the console).
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import datetime
 from importlib import resources
 
@@ -34,13 +36,19 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface, SessionInterface, SessionMixin
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from werkzeug.wrappers import Response as BaseResponse
 
-from hotdesk import people, self_service
+from hotdesk import people, self_service, sso
 from hotdesk.admin import phones
 from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind, User
-from hotdesk.settings import PIN_LENGTH, TIMEZONE, PinLength
-from hotdesk.web import act_for_tenant, carries_nul, client_ip, db, hotdesk, settings, snapshot
+from hotdesk.settings import DIRECTORY_SOURCE, PIN_LENGTH, TIMEZONE, DirectorySource, PinLength
+from hotdesk.softphone.apps import SignInUrl
+from hotdesk.softphone.options import QR_ADDRESS, QR_TRANSPORT
+from hotdesk.softphone.qr import svg_element
+from hotdesk.web import act_for_tenant, app_base_url, carries_nul, client_ip, db, hotdesk, settings, snapshot
+from hotdesk.web import sso as sso_web
 from hotdesk.web.admin import browser_headers, csrf
 from hotdesk.web.known_browser import KnownBrowserCookie
 
@@ -53,7 +61,7 @@ bp = Blueprint(
     static_folder=str(resources.files("hotdesk") / "static" / "portal"),
     static_url_path="/static",
 )
-OPEN = ("portal.sign_in", "portal.static")  # reached without a session
+OPEN = ("portal.sign_in", "portal.sso_landing", "portal.static")  # reached without a session
 BEFORE_PASSWORD_CHANGE = ("portal.password", "portal.sign_out")  # all a generated password opens
 
 
@@ -108,7 +116,9 @@ def _guard() -> ResponseReturnValue | None:
         return redirect(url_for("portal.sign_in"))
     g.user = user
     act_for_tenant(user.tenant_id)
-    if user.must_change_password and request.endpoint not in BEFORE_PASSWORD_CHANGE:
+    # A single sign-on proved the person without the password: the generated one waits for a password sign-in.
+    forced = user.must_change_password and not session.get("sso")
+    if forced and request.endpoint not in BEFORE_PASSWORD_CHANGE:
         return redirect(url_for("portal.password"))
     return None
 
@@ -131,10 +141,23 @@ def _http_error(error) -> tuple[str, int]:
 # signing in and out
 
 
+def _sign_in_page(status: int = 200, **values) -> tuple[str, int]:
+    """The sign-in page; with single sign-on where a tenant has it (`?tenant=` names the person's)."""
+    named = request.args.get("tenant", "")
+    tenant = sso.tenant_named(db(), named) if named else None
+    sso_start = None
+    if tenant is not None and sso.provider_of(snapshot().settings_for(tenant.id)) is not None:
+        sso_start = sso_web.start_url(tenant, sso.Face.PORTAL)
+    page = render_template(
+        "portal/sign_in.html", sso_start=sso_start, sso_named=named, sso_offered=sso_web.offered(), **values
+    )
+    return page, status
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     if request.method == "GET":
-        return render_template("portal/sign_in.html")
+        return _sign_in_page()
     login = request.form.get("login", "")
     browser = _known_browser()
     session_ = db()
@@ -147,18 +170,35 @@ def sign_in():
     except self_service.SignInRefused as refused:
         session_.rollback()
         status = 429 if refused.retry_after else 401
-        page = render_template("portal/sign_in.html", error=str(refused), login=login)
+        page, _ = _sign_in_page(error=str(refused), login=login)
         refusal = Response(page, status)
         if refused.retry_after:
             refusal.headers["Retry-After"] = str(int(refused.retry_after.total_seconds()) + 1)
         return refusal
+    return _signed_in(user, browser)
+
+
+def _signed_in(user: User, browser: self_service.KnownBrowser | None, *, by_sso: bool = False) -> BaseResponse:
     session.clear()  # no value from before the sign-in survives it
     session.permanent = True
     session["user_id"], session["epoch"] = user.id, user.session_epoch
-    response = redirect(url_for("portal.password" if user.must_change_password else "portal.home"))
+    if by_sso:
+        session["sso"] = True
+    forced = user.must_change_password and not by_sso
+    response = redirect(url_for("portal.password" if forced else "portal.home"))
     known = browser.browser if browser is not None and browser.user_id == user.id else secrets.token_urlsafe(12)
     _browsers.issue(response, {"user": user.id, "browser": known})
     return response
+
+
+@bp.get("/sign-in/sso")
+def sso_landing():
+    """Where a single sign-on lands (hotdesk.web.sso): its one-time code, from this browser."""
+    sign_in = sso_web.landing(sso.Face.PORTAL)
+    if sign_in is None or sign_in.user_id is None:
+        page, status = _sign_in_page(400, error="That single sign-on is over or was not begun here: sign in again.")
+        return sso_web.forget_state(Response(page, status))
+    return sso_web.forget_state(_signed_in(db().get_one(User, sign_in.user_id), _known_browser(), by_sso=True))
 
 
 # A browser the person signed in from: its sign-ins escape the account's and the address's
@@ -185,25 +225,26 @@ def sign_out():
 # the person's page
 
 
+def _when(moment: datetime) -> str:
+    return moment.astimezone(settings()[TIMEZONE]).strftime("%a %d %b %Y, %H:%M")
+
+
 @bp.get("/")
 def home():
     session_ = db()
-    zone = settings()[TIMEZONE]
-
-    def when(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%a %d %b %Y, %H:%M")
-
     return render_template(
         "portal/home.html",
         phones=self_service.desk_phones(session_, g.user),
         recent=self_service.recent(session_, g.user),
         login=self_service.login_of(session_, g.user),
-        when=when,
-        zone=str(zone),
+        when=_when,
+        zone=str(settings()[TIMEZONE]),
         phone_name=lambda phone: _phone_name(phone.brand, phone.model),
         describe=_describe,
         failures=FAILURES,
         pin_rule=_pin_rule(settings()[PIN_LENGTH]),
+        # directory_source asterisk: the PIN is the PBX's, changed from the voicemail menu, not here.
+        pbx_owns_pin=self_service.PBX_OWNS_PIN if settings()[DIRECTORY_SOURCE] is DirectorySource.ASTERISK else None,
     )
 
 
@@ -226,12 +267,21 @@ def _describe(event: Event) -> str:
             return f"Locked after failed logins: {event.detail}"
         case EventKind.USER_SIGNIN:
             return f"Signed in here from {event.ip or 'an unknown address'}"
+        case EventKind.SSO_SIGNIN:
+            where = "the phone app" if (event.detail or "").startswith("app:") else "here"
+            return f"Signed in {where} with single sign-on from {event.ip or 'an unknown address'}"
         case EventKind.USER_SIGNIN_FAILED:
             return f"Failed sign-in here from {event.ip or 'an unknown address'} (wrong password)"
         case EventKind.PASSWORD_CHANGED:
             return "Password changed" + (f" from {event.ip}" if event.ip else "")
         case EventKind.PIN_CHANGED:
             return "PIN changed" + (f" from {event.ip}" if event.ip else "")
+        case EventKind.APP_SIGNIN:
+            return f"An app signed in with your QR code from {event.ip or 'an unknown address'}"
+        case EventKind.APP_REVOKED:
+            return "An app revoked" + by
+        case EventKind.QR_REFRESHED:
+            return "QR code refreshed" + by
     return event.kind
 
 
@@ -292,9 +342,76 @@ def log_out_there(mac: str):
     return redirect(url_for("portal.home"))
 
 
-def _back_with_nothing_changed():
+# the person's softphone app
+
+
+@bp.get("/app")
+def softphone():
+    session_ = db()
+    made: SignInUrl | None = None
+    problem = None
+    try:
+        made = self_service.my_sign_in_url(
+            session_, settings(), hotdesk().config.secret_key, g.user, app_base_url(), client_ip()
+        )
+    except people.PeopleError as refused:
+        problem = str(refused)
+    return render_template(
+        "portal/softphone.html",
+        qr=made,
+        qr_svg=Markup(svg_element(made.url)) if made else None,
+        problem=problem,
+        apps=self_service.my_apps(session_, g.user),
+        default_transport=settings()[QR_TRANSPORT].value,
+        default_address=settings()[QR_ADDRESS].value,
+        when=_when,
+        zone=str(settings()[TIMEZONE]),
+    )
+
+
+@bp.post("/app/qr")
+def qr_refresh():
+    return _on_the_app_page(
+        lambda: self_service.my_sign_in_url(
+            db(), settings(), hotdesk().config.secret_key, g.user, app_base_url(), client_ip(), refresh=True
+        ),
+        "New QR code: the earlier one no longer signs an app in.",
+    )
+
+
+@bp.post("/app/choices")
+def qr_choices():
+    form = request.form
+    return _on_the_app_page(
+        lambda: self_service.set_my_qr_choices(db(), g.user, form.get("qr_transport", ""), form.get("qr_address", "")),
+        "Saved: your apps get it at their next start, your QR code when it is scanned.",
+    )
+
+
+def _on_the_app_page(change: Callable[[], object], done: str):
+    """Make the change and say `done`, or say why not, nothing changed; back to the app page either way."""
+    try:
+        change()
+    except people.PeopleError as refused:
+        flash(str(refused), "error")
+        return _back_with_nothing_changed("portal.softphone")
+    flash(done, "info")
+    return redirect(url_for("portal.softphone"))
+
+
+@bp.post("/app/apps/<int:app_id>/revoke")
+def app_revoke(app_id: int):
+    try:
+        app = self_service.revoke_my_app(db(), g.user, app_id, client_ip())
+    except self_service.NotYours as refused:
+        abort(404, str(refused))
+    flash(f"App revoked ({app.label}): it stops registering at its next start.", "info")
+    return redirect(url_for("portal.softphone"))
+
+
+def _back_with_nothing_changed(endpoint: str = "portal.home"):
     db().rollback()  # the answer is a redirect, which would commit: the refusal changes nothing
-    return redirect(url_for("portal.home"))
+    return redirect(url_for(endpoint))
 
 
 def _phone_name(brand: str, model: str | None) -> str:

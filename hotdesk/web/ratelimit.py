@@ -36,9 +36,11 @@ from hotdesk.web.links import read_device_token
 from hotdesk.web.named_phone import named_phone
 
 
-def init_app(app: Flask, *, per_device, per_address) -> None:
+def init_app(app: Flask, *, per_device, per_address, apps=()) -> None:
     """Limit the `per_device` blueprints per phone, and the `per_address` ones only for requests
-    that name no phone (an authenticated phone fetching its files is cheap and is not held back)."""
+    that name no phone (an authenticated phone fetching its files is cheap and is not held back).
+    The `apps` blueprints (softphone apps signing in) always per address, at the anonymous rate:
+    no phone is ever what they are about, whatever a User-Agent says."""
     limiter = Limiter(
         key_func=_key,
         storage_uri=os.environ.get("HOTDESK_RATELIMIT_STORAGE_URI", "memory://"),
@@ -54,6 +56,8 @@ def init_app(app: Flask, *, per_device, per_address) -> None:
         limiter.limit(_limit, key_func=_key, exempt_when=_unlimited)(blueprint)
     for blueprint in per_address:
         limiter.limit(_limit, key_func=_key, exempt_when=_unlimited)(blueprint)
+    for blueprint in apps:
+        limiter.limit(_anonymous_limit, key_func=_app_key, exempt_when=_anonymous_unlimited)(blueprint)
     names_phone = {blueprint.name for blueprint in per_address}
 
     @limiter.request_filter
@@ -129,6 +133,18 @@ def _key() -> str:
         # An office behind one NAT address is unaffected: each phone has its own MAC.
         return f"device:{mac}:{client_ip()}"
     return f"device:{mac}"
+
+
+def _app_key() -> str:
+    return f"app:{client_ip()}"
+
+
+def _anonymous_limit() -> str:
+    return f"{max(settings()[ANONYMOUS_REQUESTS_PER_MINUTE], 1)}/minute"
+
+
+def _anonymous_unlimited() -> bool:
+    return settings()[ANONYMOUS_REQUESTS_PER_MINUTE] == 0
 
 
 def _per_minute() -> int:

@@ -96,7 +96,7 @@ def _guard() -> ResponseReturnValue | None:
         abort(400, "NUL characters are not allowed.")
     if request.method == "POST":
         csrf.protect()
-    if request.endpoint in ("admin.sign_in", "admin.static"):
+    if request.endpoint in ("admin.sign_in", "admin.sso_landing", "admin.static"):
         return None
     admin = db().get(Admin, session["admin_id"]) if "admin_id" in session else None
     if admin is None or session.get("key") != accounts.session_key(admin):

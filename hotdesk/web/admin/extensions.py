@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import (
     abort,
     flash,
@@ -13,12 +15,13 @@ from flask import (
 )
 
 from hotdesk import people, policy
-from hotdesk.admin import NotFound, users
+from hotdesk.admin import NotFound, pbx, users
 from hotdesk.admin import extensions as admin_extensions
 from hotdesk.directory import ExtensionData
 from hotdesk.settings import PIN_LENGTH, SECRET_POLICY, SecretPolicy
-from hotdesk.web import db, tenant_id
+from hotdesk.web import app_base_url, db, tenant_id
 from hotdesk.web import settings as setting_values
+from hotdesk.web.admin.apps import softphone_panel
 from hotdesk.web.admin.base import (
     REFUSED,
     bp,
@@ -55,6 +58,7 @@ def _extension_form(extension, form, error: str | None = None, status: int = 200
         strong_secrets=values[SECRET_POLICY] is SecretPolicy.STRONG,
         pin_length=values[PIN_LENGTH],
         specials=" ".join(policy.SPECIALS),
+        softphone=softphone_panel(user) if user else None,
     ), status
 
 
@@ -79,7 +83,9 @@ def extension_new():
     )
     try:
         cell = form.get("cell", "").strip() or None
-        extension = admin_extensions.create(db(), data, g.actor, setting_values(), cell=cell, tenant_id=tenant_id())
+        extension = admin_extensions.create(
+            db(), data, g.actor, setting_values(), cell=cell, tenant_id=tenant_id(), base_url=app_base_url()
+        )
     except REFUSED as error:
         return _extension_form(None, form, str(error), 422)
     flash(f"Extension {data.number} added, with the user account {users.of_extension(extension).username}.", "info")
@@ -161,7 +167,8 @@ def extensions_import():
         warnings = admin_extensions.import_warnings(preview.rows, setting_values())
         return {"warning": _import_warning(warnings) if warnings else None}
 
-    return csv_import("admin/import.html", admin_extensions.preview_import, admin_extensions.import_csv, done, warning)
+    run = partial(admin_extensions.import_csv, base_url=app_base_url())  # the new accounts' mails
+    return csv_import("admin/import.html", admin_extensions.preview_import, run, done, warning)
 
 
 def _import_warning(warnings: admin_extensions.ImportWarnings) -> str:
@@ -174,6 +181,16 @@ def _import_warning(warnings: admin_extensions.ImportWarnings) -> str:
         f"Imported as they are, from the PBX they come from: {' and '.join(parts)}."
         " Weak secrets and PINs lists them; change them when you can."
     )
+
+
+@bp.post("/extensions/sync-asterisk")
+@refusals_flashed
+def extensions_sync_asterisk():
+    """The Extensions page's buttons: preview (dry run) or run `sync asterisk` for this tenant."""
+    dry_run = request.form.get("dry_run") == "true"
+    report = pbx.sync_asterisk(db(), setting_values(), g.actor, tenant_id=tenant_id(), dry_run=dry_run)
+    tell_notified(report.logged_out, "extension removed by sync")
+    return render_template("admin/sync.html", report=report)
 
 
 @bp.get("/extensions/weak")

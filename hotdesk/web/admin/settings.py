@@ -16,6 +16,7 @@ from hotdesk.admin import AdminError, NotFound
 from hotdesk.admin import settings as admin_settings
 from hotdesk.models import DEFAULT_TENANT_ID
 from hotdesk.settings import SettingError
+from hotdesk.softphone.apps import account_change_note
 from hotdesk.web import db, hotdesk, tenant_id
 from hotdesk.web.admin.base import (
     bp,
@@ -52,7 +53,14 @@ def settings():
     for name, value in wanted.items():
         admin_settings.change(session_, registry, name, value, g.actor, tenant_id=tenant_id(), manager=is_manager())
     flash(f"{len(wanted)} setting(s) changed." if wanted else "Nothing changed.", "info")
+    _tell_about_apps(set(wanted))
     return redirect(url_for("admin.settings"))
+
+
+def _tell_about_apps(changed: set[str]) -> None:
+    note = account_change_note(changed)
+    if note is not None:
+        flash(note, "info")
 
 
 @bp.post("/settings/<name>/unset")
@@ -61,6 +69,7 @@ def setting_unset(name: str):
     """The tenant takes the installation's value of `name` again."""
     admin_settings.unset(db(), hotdesk().settings, name, g.actor, tenant_id=tenant_id(), manager=is_manager())
     flash(f"{name}: the installation's value again.", "info")
+    _tell_about_apps({name})
     return redirect(url_for("admin.settings"))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 
 from flask import (
+    Response,
     flash,
     g,
     redirect,
@@ -13,9 +14,13 @@ from flask import (
     session,
     url_for,
 )
+from werkzeug.wrappers import Response as BaseResponse
 
+from hotdesk import sso
 from hotdesk.admin import accounts
-from hotdesk.web import client_ip, db
+from hotdesk.models import Admin
+from hotdesk.web import client_ip, db, snapshot
+from hotdesk.web import sso as sso_web
 from hotdesk.web.admin.base import (
     bp,
     local_url,
@@ -23,18 +28,51 @@ from hotdesk.web.admin.base import (
 from hotdesk.web.known_browser import KnownBrowserCookie
 
 
+def _sign_in_page(next_url: str, **values) -> str:
+    """The sign-in page; with single sign-on for tenant managers where a tenant has it (`?tenant=`)."""
+    named = request.args.get("tenant", "")
+    tenant = sso.tenant_named(db(), named) if named else None
+    sso_start = None
+    if tenant is not None and sso.provider_of(snapshot().settings_for(tenant.id)) is not None:
+        sso_start = sso_web.start_url(tenant, sso.Face.CONSOLE)
+    return render_template(
+        "admin/sign_in.html",
+        next=next_url,
+        no_admins=not accounts.any_admin(db()),
+        sso_start=sso_start,
+        sso_named=named,
+        sso_offered=sso_web.offered(),
+        **values,
+    )
+
+
 @bp.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
     next_url = request.values.get("next") or ""
     if request.method == "GET":
-        return render_template("admin/sign_in.html", next=next_url, no_admins=not accounts.any_admin(db()))
+        return _sign_in_page(next_url)
     name = request.form.get("name", "")
     browser = _known_browser(name)
     try:
         admin = accounts.sign_in(db(), name, request.form.get("password", ""), client_ip(), browser)
     except accounts.SignInRefused as refused:
         status = 429 if refused.retry_after else 401
-        return render_template("admin/sign_in.html", next=next_url, error=str(refused), name=name), status
+        return _sign_in_page(next_url, error=str(refused), name=name), status
+    return _signed_in(admin, browser, next_url)
+
+
+@bp.get("/sign-in/sso")
+def sso_landing():
+    """Where a tenant manager's single sign-on lands (hotdesk.web.sso): its one-time code, from this browser."""
+    sign_in = sso_web.landing(sso.Face.CONSOLE)
+    if sign_in is None or sign_in.admin_id is None:
+        page = _sign_in_page("", error="That single sign-on is over or was not begun here: sign in again.")
+        return sso_web.forget_state(Response(page, 400))
+    admin = db().get_one(Admin, sign_in.admin_id)
+    return sso_web.forget_state(_signed_in(admin, _known_browser(admin.name), ""))
+
+
+def _signed_in(admin: Admin, browser: str | None, next_url: str) -> BaseResponse:
     session.clear()  # no value from before the sign-in survives it
     session.permanent = True
     session["admin_id"], session["key"] = admin.id, accounts.session_key(admin)
