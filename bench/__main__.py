@@ -246,7 +246,7 @@ def login_only(args, work: Path, servers: list[Process]) -> str:
     paced = login_storm(target, population, args, work, sip_port, batch=1, think=args.think)
     say(f"paced login storm, p99 of each request in flow order (ms): {paced['step_p99_ms']}")
     say(f"paced login storm, the slowest flows (s into the run, each answer in ms): {paced['slowest'][:4]}")
-    lines = [machine(args)]
+    lines = [machine(args, f"bench/login_storm.py, {args.login_concurrency} phones at a time")]
     for name, storm in (("no pause", closed), ("people at desks", paced)):
         lines.append(
             f"{name}: {storm['flows'] / storm['seconds']:.1f} flows/s, flow p50 {storm['flow_p50_ms']:.0f} ms,"
