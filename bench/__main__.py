@@ -78,6 +78,8 @@ def main() -> None:
     try:
         if args.tenants:
             tenancy = tenants.run(args, work, servers)
+        elif args.only == "login":
+            print(login_only(args, work, servers))
         elif args.app_signins:
             marker, table = "bench-app-signins", apps.run_signins(args, work, servers)
         elif args.import_users:
@@ -104,6 +106,8 @@ def main() -> None:
         if all(getattr(args, name) == value for name, value in operations.DEFAULTS.items()):
             record(table, marker)
             print("\nrecorded in bench/README.md")
+        return
+    if args.only == "login":
         return
     if args.app_signins or args.import_users:
         table = machine(args, apps.load_line(args), servers=bool(args.app_signins)) + "\n\n" + table
@@ -232,6 +236,38 @@ def run(args, work: Path, results: Results, servers: list[Process]) -> None:
     say(f"paced login storm, the slowest flows (s into the run, each answer in ms): {results.paced['slowest'][:4]}")
 
 
+def login_only(args, work: Path, servers: list[Process]) -> str:
+    """The login storms alone (`--only login`), on a database of `--phones` devices served as deployed."""
+    sip_port = free_port(socket.SOCK_DGRAM)
+    url = database_url(args, args.phones, work)
+    say(f"seeding {args.phones:,} devices and extensions")
+    population = seed.seed(url, args.phones, guests=2 * args.login_phones, sip_port=sip_port)
+    env = {
+        "HOTDESK_DATABASE_URL": url,
+        "HOTDESK_SECRET_KEY": SECRET_KEY,
+        "HOTDESK_INSTANCE_PATH": str(work),
+        "HOTDESK_PUBLISH_DIR": str(args.memory_dir / "published"),
+    }
+    servers.append(server := Gunicorn("wsgi:app", work / "hotdesk.log", env, workers=args.workers))
+    target = Target(server.url, work / "unused", server)
+    one_config(server.url, population.users[0])  # the workers loaded
+    say(f"login storm: {args.login_phones} phones, {args.login_concurrency} at a time, no pause")
+    closed = login_storm(target, population, args, work, sip_port, batch=0, think=0.0)
+    say(f"login storm: {args.login_phones} more phones, {args.think} s to type and to restart")
+    paced = login_storm(target, population, args, work, sip_port, batch=1, think=args.think)
+    say(f"paced login storm, p99 of each request in flow order (ms): {paced['step_p99_ms']}")
+    say(f"paced login storm, the slowest flows (s into the run, each answer in ms): {paced['slowest'][:4]}")
+    lines = [machine(args, f"bench/login_storm.py, {args.login_concurrency} phones at a time")]
+    for name, storm in (("no pause", closed), ("people at desks", paced)):
+        lines.append(
+            f"{name}: {storm['flows'] / storm['seconds']:.1f} flows/s, flow p50 {storm['flow_p50_ms']:.0f} ms,"
+            f" p99 {storm['flow_p99_ms']:.0f} ms, {storm['errors']} errors,"
+            f" {storm['notifies']} of {storm['flows']} NOTIFYs answered,"
+            f" server CPU per flow {storm['cpu_ms'] * storm['requests'] / max(storm['ok'], 1):.1f} ms"
+        )
+    return "\n".join(lines)
+
+
 def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -309,6 +345,12 @@ def arguments() -> argparse.Namespace:
         metavar="N",
         help="instead of the rest: one `hotdesk extensions import` of N new users with generated passwords"
         f" (the issue's case: {apps.IMPORT_DEFAULTS['import_users']:,})",
+    )
+    parser.add_argument(
+        "--only",
+        choices=["login"],
+        help="login: instead of the rest, only the two login storms, against one as-deployed server of --phones devices"
+        " (a minute, to compare changes; bench/README.md left as it is)",
     )
     parser.add_argument(
         "--database-url",

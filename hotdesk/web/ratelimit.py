@@ -44,7 +44,12 @@ def init_app(app: Flask, *, per_device, per_address, apps=()) -> None:
     limiter = Limiter(
         key_func=_key,
         storage_uri=os.environ.get("HOTDESK_RATELIMIT_STORAGE_URI", "memory://"),
-        strategy="moving-window",
+        # A counter per phone for this minute and the last, the last weighted by how much of it is
+        # still in the past 60 s. Not "moving-window": its in-memory storage keeps every request's
+        # time and, 10 ms after each counted request, walks every phone's list (in the login storm
+        # of bench/, 2.3 ms of CPU per login with 1,000 phones counted, runs of up to 63 ms holding
+        # the interpreter lock); this one walks only the counters' expiry times (0.3 ms, at most 1.2).
+        strategy="sliding-window-counter",
         headers_enabled=True,
     )
     for blueprint in per_device:
