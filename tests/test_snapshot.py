@@ -41,8 +41,8 @@ def test_a_setting_changed_elsewhere_is_seen_on_the_next_read(cache, engine, els
     settings_registry().set(elsewhere, "external_address", "sbc.example.org:5061")
     elsewhere.commit()
     after = fresh(cache, engine)
-    assert before.settings[EXTERNAL_ADDRESS] != ("sbc.example.org", 5061)
-    assert after.settings[EXTERNAL_ADDRESS] == ("sbc.example.org", 5061)
+    assert before.settings[EXTERNAL_ADDRESS][:2] != ("sbc.example.org", 5061)
+    assert after.settings[EXTERNAL_ADDRESS][:2] == ("sbc.example.org", 5061)
 
 
 def test_an_uncommitted_change_does_not_leak_into_the_cache(cache, engine, elsewhere):
