@@ -1,9 +1,11 @@
 import os
 
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import text
 
 from hotdesk import create_app, schema, settings_registry
+from hotdesk.cli import main
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.models import Base, Extension
@@ -67,6 +69,22 @@ def engine(database_url):
 def session(engine):
     with make_session_factory(engine)() as session:
         yield session
+
+
+@pytest.fixture
+def run(database_url, engine, tmp_path, monkeypatch):
+    """The `hotdesk` command on the test database, as the `app` fixture's instance: same secret key,
+    so a URL the command signs (a QR code's) is one the app accepts. Fails unless it exits with `code`."""
+    monkeypatch.setenv("HOTDESK_DATABASE_URL", database_url)
+    monkeypatch.setenv("HOTDESK_INSTANCE_PATH", str(tmp_path / "cli-instance"))
+    monkeypatch.setenv("HOTDESK_SECRET_KEY", "test-secret-key")
+
+    def run(*args, code=0, stdin=None):
+        result = CliRunner().invoke(main, [str(a) for a in args], input=stdin, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
 
 
 @pytest.fixture

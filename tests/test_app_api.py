@@ -9,13 +9,11 @@ from datetime import timedelta
 
 import pytest
 import schemathesis
-from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from sqlalchemy import select
 
 from hotdesk import lockout
-from hotdesk.cli import main
 from hotdesk.models import Event, EventKind
 from hotdesk.web import app_openapi
 from tests.test_api_schema import CHECKS
@@ -29,20 +27,6 @@ CHOSEN = "My-own-long-passphrase-7"
 SCHEMA_CHECKS = [check for check in CHECKS if check.__name__ != "ignored_auth"]  # no auth: nothing to ignore
 APP = {"User-Agent": "Linphone-Android/5.2.5 (Pixel 7) LinphoneSDK/5.2.5"}
 HOME = "198.51.100.7"
-
-
-@pytest.fixture
-def run(database_url, engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOTDESK_DATABASE_URL", database_url)
-    monkeypatch.setenv("HOTDESK_INSTANCE_PATH", str(tmp_path / "cli-instance"))
-    monkeypatch.setenv("HOTDESK_SECRET_KEY", "test-secret-key")
-
-    def run(*args, code=0):
-        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return run
 
 
 def generated_password(output: str) -> str:

@@ -21,12 +21,10 @@ import pytest
 import zxingcpp
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from click.testing import CliRunner
 from PIL import Image
 from sqlalchemy import select, update
 
 from hotdesk.admin import accounts
-from hotdesk.cli import main
 from hotdesk.mail import queue
 from hotdesk.mail.sender import MailSender
 from hotdesk.models import Event, EventKind, QueuedMail, SignInLink, Tenant, User, utcnow
@@ -77,20 +75,6 @@ def inbox():
     received.port = controller.port
     yield received
     controller.stop()
-
-
-@pytest.fixture
-def run(database_url, engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOTDESK_DATABASE_URL", database_url)
-    monkeypatch.setenv("HOTDESK_INSTANCE_PATH", str(tmp_path / "cli-instance"))
-    monkeypatch.setenv("HOTDESK_SECRET_KEY", "test-secret-key")  # the app's (tests/conftest.py)
-
-    def run(*args, code=0):
-        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return run
 
 
 @pytest.fixture

@@ -7,12 +7,10 @@ from datetime import timedelta
 
 import pytest
 import zxingcpp
-from click.testing import CliRunner
 from lxml import etree
 from PIL import Image
 from sqlalchemy import select, update
 
-from hotdesk.cli import main
 from hotdesk.models import AppDevice, Event, EventKind, SignInLink, utcnow
 from hotdesk.softphone.links import LINK_PATH
 
@@ -20,20 +18,6 @@ SECRET = "Str0ng-Secret-1001"
 NS = {"lp": "http://www.linphone.org/xsds/lpconfig.xsd"}
 LINPHONE = {"User-Agent": "Linphone-Desktop/5.1.65 (Debian) LinphoneSDK/5.1.65", "Accept": "*/*"}
 BROWSER = {"User-Agent": "Mozilla/5.0", "Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-
-
-@pytest.fixture
-def run(database_url, engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOTDESK_DATABASE_URL", database_url)
-    monkeypatch.setenv("HOTDESK_INSTANCE_PATH", str(tmp_path / "cli-instance"))
-    monkeypatch.setenv("HOTDESK_SECRET_KEY", "test-secret-key")  # the app's (tests/conftest.py)
-
-    def run(*args, code=0):
-        result = CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return run
 
 
 @pytest.fixture

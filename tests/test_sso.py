@@ -11,12 +11,10 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from hotdesk import sso
 from hotdesk.app import create_app
-from hotdesk.cli import main
 from hotdesk.config import Config
 from hotdesk.models import Event, EventKind, SsoSignIn, Tenant, utcnow
 from tests import tools
@@ -53,20 +51,6 @@ def provider(provider_process):
     provider_process.tamper("none")
     yield provider_process
     provider_process.tamper("none")
-
-
-@pytest.fixture
-def run(database_url, engine, tmp_path, monkeypatch):
-    monkeypatch.setenv("HOTDESK_DATABASE_URL", database_url)
-    monkeypatch.setenv("HOTDESK_INSTANCE_PATH", str(tmp_path / "cli-instance"))
-    monkeypatch.setenv("HOTDESK_SECRET_KEY", "test-secret-key")  # the app's (tests/conftest.py)
-
-    def run(*args, code=0, stdin=None):
-        result = CliRunner().invoke(main, [str(a) for a in args], input=stdin, catch_exceptions=False)
-        assert result.exit_code == code, result.output
-        return result.output
-
-    return run
 
 
 def set_up_acme(run, issuer: str) -> None:
