@@ -354,6 +354,10 @@ class EventKind(enum.StrEnum):
     SSO_SIGNIN = "sso_signin"
     SSO_FAILED = "sso_failed"
 
+    # E-mailed access codes (hotdesk.access_codes): detail names the face, never the code or challenge.
+    ACCESS_CODE_SENT = "access_code_sent"  # the password (or PIN) was right; a code is on its way
+    ACCESS_CODE_RESENT = "access_code_resent"
+
 
 class Admin(Base):
     """Someone who may sign in to the web console."""
@@ -368,6 +372,9 @@ class Admin(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # In every console session cookie; signing out moves it on, so no copy of a cookie outlives it.
     session_epoch: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    # Where the console's access code goes (hotdesk.access_codes) when `two_factor` is on.
+    email: Mapped[str | None] = mapped_column(String(254))
+    two_factor: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 
 class ApiToken(Base):
@@ -478,6 +485,8 @@ class QueuedMail(Base):
     sent_at: Mapped[datetime | None]
     failed_at: Mapped[datetime | None]  # given up
     last_error: Mapped[str | None] = mapped_column(String(500))
+    # An access code mail's sign-in (hotdesk.access_codes): the code is made when the mail is.
+    access_code_id: Mapped[int | None] = mapped_column(ForeignKey("access_codes.id", ondelete="CASCADE"), index=True)
 
 
 class SsoSignIn(Base):
@@ -576,3 +585,36 @@ class OccupancyKey(Base):
     last_day: Mapped[date]
     sessions: Mapped[int] = mapped_column(Integer)
     seconds: Mapped[int] = mapped_column(BigInteger)
+
+
+class AccessCode(Base):
+    """A sign-in waiting for the code e-mailed to its person (hotdesk.access_codes): the second factor.
+
+    The face holds the challenge, an opaque token stored here only as its SHA-256. The code is made
+    when its mail is composed and kept only as an HMAC under the instance's secret key; a resend
+    queues a new mail whose code replaces the one before. Single-use, expiring, closed after
+    MOST_WRONG_CODES wrong codes."""
+
+    __tablename__ = "access_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    tenant_id: Mapped[int] = _tenant_column()
+    challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    face: Mapped[str] = mapped_column(String(8))  # portal, app, console or phone
+    # Who signs in: a person (portal, app), an extension at a desk phone, or a console admin.
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    extension_id: Mapped[int | None] = mapped_column(ForeignKey("extensions.id", ondelete="CASCADE"), index=True)
+    admin_id: Mapped[int | None] = mapped_column(ForeignKey("admins.id", ondelete="CASCADE"), index=True)
+    # The desk phone (and the address) the login came from: only it may complete the login.
+    mac: Mapped[str | None] = mapped_column(String(12))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    # What the face needs to finish: the server address a desk phone logs in to, the app's label.
+    context: Mapped[str | None] = mapped_column(String(255))
+    code_hash: Mapped[str | None] = mapped_column(String(64))  # None until the mail is composed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    last_sent_at: Mapped[datetime | None]  # when the latest code was asked for (a resend waits after it)
+    resends: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    wrong_codes: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+    closed_at: Mapped[datetime | None]
+    closed_as: Mapped[str | None] = mapped_column(String(16))  # used, replaced, too many wrong codes

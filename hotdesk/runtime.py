@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotdesk import brands, mail, published, softphone, sso
+from hotdesk import access_codes, brands, mail, published, softphone, sso
 from hotdesk.config import Config
 from hotdesk.db import make_engine, make_session_factory
 from hotdesk.notifications import DeviceNotifier, NotifyFlavour, notification_recorder, notify_through_pbx
@@ -51,7 +51,14 @@ class Hotdesk:
 
 def settings_registry() -> Settings:
     return Settings(
-        [*CORE_SETTINGS, *softphone.options.SETTINGS, *mail.options.SETTINGS, *sso.SETTINGS, *brands.setting_specs()]
+        [
+            *CORE_SETTINGS,
+            *softphone.options.SETTINGS,
+            *mail.options.SETTINGS,
+            *sso.SETTINGS,
+            *access_codes.SETTINGS,
+            *brands.setting_specs(),
+        ]
     )
 
 

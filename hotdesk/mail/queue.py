@@ -35,6 +35,7 @@ _SMTP_HOST = Settings([SMTP_HOST])  # read alone where a mail is queued: the adm
 class MailKind(enum.StrEnum):
     ACCOUNT = "account"  # a new account's information and QR code (hotdesk.mail.account)
     TEST = "test"  # `hotdesk mail send-test`: is the SMTP setting right?
+    ACCESS_CODE = "access_code"  # a sign-in's second factor (hotdesk.access_codes, hotdesk.mail.access_code)
 
 
 class State(enum.StrEnum):
