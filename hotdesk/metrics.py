@@ -150,7 +150,7 @@ class FetchCounts:
     write a second about 70 µs. Through the whole app the metrics cost a fetch 9.4 µs of CPU before,
     4.5 µs now. What it costs a scrape: another worker's last second may be missing from it, and
     shows in the next — nothing to Prometheus, which scrapes every 15 s or so and reads rates over
-    minutes. A worker killed outright (SIGKILL, gunicorn's timeout) loses its last second.
+    minutes. A worker killed outright (SIGKILL) loses its last second.
     """
 
     INTERVAL = 1.0  # seconds between writes
