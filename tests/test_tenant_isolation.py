@@ -351,6 +351,16 @@ ROUTES: dict[tuple[str, str], Route] = {
         console_post("/admin/access/admins/{admin}/password", lambda ids: {"password": STRONG})
     ),
     ("admin.admin_remove", "POST"): Route(console_post("/admin/access/admins/{admin}/remove")),
+    ("admin.admin_sign_in", "POST"): Route(
+        console_post(
+            "/admin/access/admins/{admin}/sign-in", lambda ids: {"email": "gus@globex.example", "two_factor": "on"}
+        )
+    ),
+    # The access code step: the challenge is the session's (a signed-in manager's holds none), or
+    # the app's JSON; a guessed one names no sign-in of any tenant.
+    ("admin.access_code", "GET"): Route(console_get("/admin/sign-in/code")),
+    ("admin.access_code", "POST"): Route(console_post("/admin/sign-in/code", lambda ids: {"code": ids["number"]})),
+    ("admin.resend_code", "POST"): Route(console_post("/admin/sign-in/resend")),
     ("admin.token_create", "POST"): Route(
         console_post(
             "/admin/access/tokens", lambda ids: {"name": ids["token"], "scope": "read", "tenant": ids["tenant"]}
@@ -552,6 +562,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         same=False,  # the failures count against the address: the second sweep may meet the limit
     ),
     ("portal.sign_out", "POST"): Route(console_post("/portal/sign-out")),
+    ("portal.access_code", "GET"): Route(console_get("/portal/sign-in/code")),
+    ("portal.access_code", "POST"): Route(console_post("/portal/sign-in/code", lambda ids: {"code": ids["number"]})),
+    ("portal.resend_code", "POST"): Route(console_post("/portal/sign-in/resend")),
     ("portal.home", "GET"): Route(console_get("/portal/")),
     ("portal.password", "GET"): Route(console_get("/portal/password")),
     ("portal.password", "POST"): Route(console_post("/portal/password")),
@@ -593,6 +606,12 @@ ROUTES: dict[tuple[str, str], Route] = {
                 "password": "Globex-Secret-1",
             },
         )
+    ),
+    ("app_api.sign_in_code", "POST"): Route(
+        app_post("/app/v1/sign-in/code", lambda ids: {"challenge": ids["number"], "code": ids["number"]})
+    ),
+    ("app_api.sign_in_resend", "POST"): Route(
+        app_post("/app/v1/sign-in/resend", lambda ids: {"challenge": ids["number"]})
     ),
     ("app_api.change_password", "POST"): Route(
         app_post(
