@@ -535,6 +535,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("phoneapp.logout", "GET"): Route(phone_logout),
     ("phoneapp.configuration", "GET"): Route(phone_path("configuration/expired-state/1")),
     ("phoneapp.reloaded", "GET"): Route(phone_path("reloaded")),
+    # A challenge is one phone's at one address, whatever tenant: a made-up one opens nothing.
+    ("phoneapp.code_form", "GET"): Route(phone_path("login/external/access-code/no-such-challenge")),
+    ("phoneapp.code_submit", "GET"): Route(phone_path("login/external/access-code/no-such-challenge/submit?code=1")),
+    ("phoneapp.code_resend", "GET"): Route(phone_path("login/external/access-code/no-such-challenge/resend")),
     ("provision.provisioning_file", "GET"): Route(
         lambda w, ids: [
             provision("/provision/{mac}.cfg")(w, ids),
