@@ -33,9 +33,20 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from hotdesk import events, hotdesking, lockout, people, policy
+from hotdesk import access_codes, events, hotdesking, lockout, people, policy
 from hotdesk.db import serialize_logins, serialize_sign_ins
-from hotdesk.models import DEFAULT_TENANT_ID, AppDevice, Device, Event, EventKind, Mapping, Tenant, User, utcnow
+from hotdesk.models import (
+    DEFAULT_TENANT_ID,
+    AccessCode,
+    AppDevice,
+    Device,
+    Event,
+    EventKind,
+    Mapping,
+    Tenant,
+    User,
+    utcnow,
+)
 from hotdesk.settings import (
     DIRECTORY_SOURCE,
     LOCKOUT_ATTEMPTS,
@@ -69,6 +80,8 @@ OWN_KINDS = (
     EventKind.APP_SIGNIN,
     EventKind.APP_REVOKED,
     EventKind.QR_REFRESHED,
+    EventKind.ACCESS_CODE_SENT,
+    EventKind.ACCESS_CODE_RESENT,
 )
 
 
@@ -92,14 +105,16 @@ class KnownBrowser:
 
 @dataclass(frozen=True)
 class Face:
-    """Where a person signs in with their account password: the kinds its history rows are."""
+    """Where a person signs in with their account password: the kinds its history rows are, and
+    its name for the second factor."""
 
     signed_in: EventKind
     failed: EventKind
+    second: access_codes.Face
 
 
-PORTAL = Face(EventKind.USER_SIGNIN, EventKind.USER_SIGNIN_FAILED)
-APP = Face(EventKind.APP_SIGNIN, EventKind.APP_SIGNIN_FAILED)
+PORTAL = Face(EventKind.USER_SIGNIN, EventKind.USER_SIGNIN_FAILED, access_codes.Face.PORTAL)
+APP = Face(EventKind.APP_SIGNIN, EventKind.APP_SIGNIN_FAILED, access_codes.Face.APP)
 FACES = (PORTAL, APP)
 
 
@@ -128,8 +143,22 @@ def begin_sign_in(
     counted under (the app's secret key)."""
     login = "".join(ch for ch in login if ch.isprintable()).strip()[:400]
     serialize_sign_ins(session, of_people=True)
-    now = utcnow()
     user = people.find(session, login) if login else None
+    return _admit(session, settings_for, user, login, ip, browser, key, face)
+
+
+def _admit(
+    session: Session,
+    settings_for: Callable[[int], SettingValues],
+    user: User | None,
+    login: str,
+    ip: str | None,
+    browser: KnownBrowser | None,
+    key: bytes,
+    face: Face,
+) -> Attempt:
+    """begin_sign_in's rule, under the sign-in lock: refused while a lock holds, else written down as a failure."""
+    now = utcnow()
     # An unknown LOGIN is judged by the policy of the tenant its domain names, as a known one would be.
     tenant_id = user.tenant_id if user is not None else _tenant_named(session, login)
     known = browser.browser if browser is not None and user is not None and browser.user_id == user.id else None
@@ -190,6 +219,100 @@ def finish_sign_in(session: Session, attempt: Attempt, password: str) -> User:
     attempt.event.kind = attempt.face.signed_in.value
     session.flush()
     return user
+
+
+# The second factor (hotdesk.access_codes; two_factor = email). The right password is written down
+# as ACCESS_CODE_SENT: not a sign-in, which would reset the account's failure count, nor a failure.
+# A code is checked as a password is, under the account's lock and written down first as a counted
+# failure: five wrong codes lock the account as five wrong passwords do, for password and code alike.
+
+NO_ADDRESS = "no address for an access code"
+SIGN_IN_OVER = "access code for a sign-in that is over"
+LOCKED_OUT = "locked out"
+
+
+def send_code(
+    session: Session,
+    attempt: Attempt,
+    settings: SettingValues,
+    *,
+    ip: str | None,
+    context: str | None = None,
+    base_url: str | None = None,
+) -> access_codes.Challenge:
+    """After the right password: a code on its way to the person, the attempt written down as
+    ACCESS_CODE_SENT. NoAddress (nowhere to send it) is written as a refusal that counts for nothing."""
+    user = attempt.user
+    if user is None:  # finish_sign_in returned no one: never comes
+        raise SignInRefused(WRONG)
+    try:
+        challenge = access_codes.start(
+            session,
+            access_codes.Who.person(user),
+            attempt.face.second,
+            settings,
+            ip=ip,
+            context=context,
+            base_url=base_url,
+        )
+    except access_codes.NoAddress:
+        _outcome(session, attempt, attempt.face.failed, NO_ADDRESS)
+        raise
+    _outcome(session, attempt, EventKind.ACCESS_CODE_SENT, attempt.face.second.value)
+    return challenge
+
+
+def sign_in_with_code(
+    session: Session,
+    settings_for: Callable[[int], SettingValues],
+    key: bytes,
+    token: str,
+    code: str,
+    ip: str | None,
+    browser: KnownBrowser | None,
+    face: Face = PORTAL,
+) -> tuple[Attempt, AccessCode]:
+    """The attempt (its person: `user`) and the closed challenge, once `code` is its latest code:
+    the attempt is a sign-in now. NoChallenge or WrongCode (hotdesk.access_codes), or SignInRefused while the account is
+    locked. The caller commits whatever the outcome (a wrong code is a counted failure)."""
+    serialize_sign_ins(session, of_people=True)
+    row = access_codes.find(session, token)
+    user = session.get(User, row.user_id) if row is not None and row.user_id is not None else None
+    if row is None or user is None or row.face != face.second.value:
+        raise access_codes.NoChallenge()
+    login = login_of(session, user)
+    try:
+        attempt = _admit(session, settings_for, user, login, ip, browser, key, face)
+    except SignInRefused:
+        record_refusal(session, face, login, ip, key, LOCKED_OUT)
+        raise
+    try:
+        used = access_codes.check(session, token, code, key, ip=ip)
+    except access_codes.NoChallenge:  # used or closed by a racing request just now
+        _outcome(session, attempt, face.failed, SIGN_IN_OVER)
+        raise
+    _outcome(session, attempt, face.signed_in, attempt.event.detail)
+    return attempt, used
+
+
+def resend_code(
+    session: Session, settings_for: Callable[[int], SettingValues], token: str, ip: str | None, face: Face = PORTAL
+) -> access_codes.Challenge:
+    """A new code for the challenge (the one before stops working), in the history as ACCESS_CODE_RESENT.
+    NoChallenge, or ResendRefused (too soon, or too many)."""
+    row = access_codes.find(session, token)
+    user = session.get(User, row.user_id) if row is not None and row.user_id is not None else None
+    if row is None or user is None or row.face != face.second.value:
+        raise access_codes.NoChallenge()
+    _row, challenge = access_codes.resend(session, token, settings_for(row.tenant_id))
+    _record(session, user, EventKind.ACCESS_CODE_RESENT, ip, face.second.value)
+    session.flush()
+    return challenge
+
+
+def _outcome(session: Session, attempt: Attempt, kind: EventKind, detail: str | None) -> None:
+    attempt.event.kind, attempt.event.detail = kind.value, detail
+    session.flush()
 
 
 def _policy(settings: SettingValues) -> lockout.Policy:
