@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotdesk.mail import queue, smtp
+from hotdesk.mail import password, queue, smtp
 from hotdesk.mail.account import Composed, NotComposed, compose, compose_test
 from hotdesk.mail.queue import MailKind
 from hotdesk.models import DEFAULT_TENANT_ID, QueuedMail
@@ -33,6 +33,7 @@ Composer = Callable[[Session, QueuedMail, SettingValues, str], Composed]
 # Each kind's composer: makes the message (and any secret in it) when the mail is sent.
 COMPOSERS: dict[MailKind, Composer] = {
     MailKind.ACCOUNT: compose,
+    MailKind.PASSWORD: password.compose,
     MailKind.TEST: lambda session, mail, settings, key: compose_test(settings, mail.recipient),
 }
 
