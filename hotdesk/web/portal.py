@@ -61,7 +61,8 @@ bp = Blueprint(
     static_folder=str(resources.files("hotdesk") / "static" / "portal"),
     static_url_path="/static",
 )
-OPEN = ("portal.sign_in", "portal.sso_landing", "portal.static")  # reached without a session
+# Reached without a session (the last two: a person without their password, hotdesk.web.portal_password).
+OPEN = ("portal.sign_in", "portal.sso_landing", "portal.static", "portal.password_link", "portal.forgot_password")
 BEFORE_PASSWORD_CHANGE = ("portal.password", "portal.sign_out")  # all a generated password opens
 
 
@@ -276,6 +277,8 @@ def _describe(event: Event) -> str:
             return "Password changed" + (f" from {event.ip}" if event.ip else "")
         case EventKind.PIN_CHANGED:
             return "PIN changed" + (f" from {event.ip}" if event.ip else "")
+        case EventKind.PASSWORD_LINK_REQUESTED:
+            return f"A link to choose a new password asked for from {event.ip or 'an unknown address'}"
         case EventKind.APP_SIGNIN:
             return f"An app signed in with your QR code from {event.ip or 'an unknown address'}"
         case EventKind.APP_REVOKED:
@@ -417,3 +420,6 @@ def _back_with_nothing_changed(endpoint: str = "portal.home"):
 def _phone_name(brand: str, model: str | None) -> str:
     label = BRANDS[brand].label if brand in BRANDS else brand
     return " ".join(part for part in (label, model) if part) or "phone"
+
+
+from hotdesk.web import portal_password  # noqa: E402, F401 (its routes, on bp: reached without a session)
