@@ -272,7 +272,9 @@ def test_forgot_mails_a_link_and_answers_alike_whatever_the_login(run, smtp, app
     # The person sees it in their own history.
     own = Portal(app.test_client())
     assert redirected_to(own.sign_in("alice", NEW_PASSWORD), "/portal/")
-    assert "A link to choose a new password asked for from 192.0.2.7" in text(own.get("/portal/"))
+    history = text(own.get("/portal/"))
+    assert "A link to choose a new password asked for from 192.0.2.7" in history
+    assert "Password changed with a mailed link from 192.0.2.7" in history
 
 
 def test_forgot_is_throttled_per_account_and_per_address_alike_for_unknown_logins(run, smtp, app, session):

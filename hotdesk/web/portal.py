@@ -274,7 +274,8 @@ def _describe(event: Event) -> str:
         case EventKind.USER_SIGNIN_FAILED:
             return f"Failed sign-in here from {event.ip or 'an unknown address'} (wrong password)"
         case EventKind.PASSWORD_CHANGED:
-            return "Password changed" + (f" from {event.ip}" if event.ip else "")
+            how = f" {event.detail}" if event.detail == self_service.BY_LINK else ""
+            return f"Password changed{how}" + (f" from {event.ip}" if event.ip else "")
         case EventKind.PIN_CHANGED:
             return "PIN changed" + (f" from {event.ip}" if event.ip else "")
         case EventKind.PASSWORD_LINK_REQUESTED:
