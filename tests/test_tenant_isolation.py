@@ -564,10 +564,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("portal.app_revoke", "POST"): Route(lambda w, ids: w.console.submit(f"/portal/app/apps/{w.globex_app}/revoke")),
     # A password link names a user by id, under an HMAC (tests/test_password_links.py): a forged one
     # answers alike whatever id it names; "Forgot your password?" answers alike whatever the LOGIN.
-    ("portal.password_link", "GET"): Route(console_get("/portal/password/{number}.7fffffff." + "A" * 24)),
+    ("portal.password_link", "GET"): Route(console_get("/portal/password/{number}.7fffffff.AAAAAAAA." + "A" * 24)),
     ("portal.password_link", "POST"): Route(
         console_post(
-            "/portal/password/{number}.7fffffff." + "A" * 24, lambda ids: {"new": "x" * 12, "confirm": "x" * 12}
+            "/portal/password/{number}.7fffffff.AAAAAAAA." + "A" * 24,
+            lambda ids: {"new": "x" * 12, "confirm": "x" * 12},
         )
     ),
     ("portal.forgot_password", "GET"): Route(console_get("/portal/forgot")),

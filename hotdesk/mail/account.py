@@ -122,7 +122,7 @@ def _manual(user: User, account: Account) -> list[tuple[str, str]]:
     return rows
 
 
-FORGOT_NOTE = 'If it has run out, ask for a new one: "Forgot your password?" on the portal\'s sign-in page.'
+FORGOT_NOTE = 'If it has run out, ask for a new one:\n"Forgot your password?" on the portal\'s sign-in page.'
 
 
 def _expiry(moment: datetime) -> str:
