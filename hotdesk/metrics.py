@@ -52,7 +52,15 @@ FETCH_SECONDS = Histogram(
 SEEN_WITHIN = timedelta(hours=1)
 
 _FAILURES = frozenset(
-    {"missing_fields", "unknown_extension", "wrong_password", "address_not_configured", "not_admitted"}
+    {
+        "missing_fields",
+        "unknown_extension",
+        "wrong_password",
+        "address_not_configured",
+        "not_admitted",
+        "wrong_access_code",
+        "access_code_unavailable",
+    }
 )
 
 

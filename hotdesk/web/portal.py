@@ -62,8 +62,17 @@ bp = Blueprint(
     static_folder=str(resources.files("hotdesk") / "static" / "portal"),
     static_url_path="/static",
 )
-# Reached without a session (the access code's with the challenge a right password left in it).
-OPEN = ("portal.sign_in", "portal.sso_landing", "portal.static", "portal.access_code", "portal.resend_code")
+# Reached without a session: the access code's (with the challenge a right password left in it),
+# and a person's without their password (hotdesk.web.portal_password).
+OPEN = (
+    "portal.sign_in",
+    "portal.sso_landing",
+    "portal.static",
+    "portal.access_code",
+    "portal.resend_code",
+    "portal.password_link",
+    "portal.forgot_password",
+)
 BEFORE_PASSWORD_CHANGE = ("portal.password", "portal.sign_out")  # all a generated password opens
 
 
@@ -349,9 +358,12 @@ def _describe(event: Event) -> str:
             again = "A new access code" if event.kind == EventKind.ACCESS_CODE_RESENT else "An access code"
             return f"{again} was mailed to you for a sign-in {where} from {event.ip or 'an unknown address'}"
         case EventKind.PASSWORD_CHANGED:
-            return "Password changed" + (f" from {event.ip}" if event.ip else "")
+            how = f" {event.detail}" if event.detail == self_service.BY_LINK else ""
+            return f"Password changed{how}" + (f" from {event.ip}" if event.ip else "")
         case EventKind.PIN_CHANGED:
             return "PIN changed" + (f" from {event.ip}" if event.ip else "")
+        case EventKind.PASSWORD_LINK_REQUESTED:
+            return f"A link to choose a new password asked for from {event.ip or 'an unknown address'}"
         case EventKind.APP_SIGNIN:
             return f"An app signed in with your QR code from {event.ip or 'an unknown address'}"
         case EventKind.APP_REVOKED:
@@ -493,3 +505,6 @@ def _back_with_nothing_changed(endpoint: str = "portal.home"):
 def _phone_name(brand: str, model: str | None) -> str:
     label = BRANDS[brand].label if brand in BRANDS else brand
     return " ".join(part for part in (label, model) if part) or "phone"
+
+
+from hotdesk.web import portal_password  # noqa: E402, F401 (its routes, on bp: reached without a session)
