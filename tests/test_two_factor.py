@@ -204,6 +204,18 @@ def test_no_email_address_is_a_clear_refusal_and_no_sign_in(app, alice, smtp, se
     assert redirected_to(portal.get("/portal/"), "/portal/sign-in")
 
 
+def test_the_code_routes_are_limited_per_address_as_every_app_request(app, alice, run):
+    run("settings", "set", "anonymous_requests_per_minute", "3")
+    phone = App(app.test_client(), ip="203.0.113.77")
+    for path, body in (
+        ("sign-in/code", {"challenge": "guess", "code": "123456"}),
+        ("sign-in/resend", {"challenge": "x"}),
+    ):
+        answers = [phone.post(path, body) for _ in range(4)]
+        assert [a.status_code for a in answers] == [401, 401, 401, 429]
+        assert answers[-1].is_json and int(answers[-1].headers["Retry-After"]) > 0
+
+
 @pytest.mark.parametrize(
     "body",
     [{}, {"challenge": "x"}, {"challenge": 7, "code": "1"}, {"challenge": "x", "code": "1" * 300}],

@@ -16,6 +16,12 @@ are not failures. The phone's own key is per address too: an outsider who fails 
 throttles himself, not the phone (whose own address has not failed). Each failure is logged in a
 fixed format for fail2ban (deploy/fail2ban/filter.d/hotdesk.conf).
 
+The softphone apps' sign-in (/app/v1/, hotdesk.web.app_api) is limited per address at the
+anonymous rate, each route on its own: the access code's /sign-in/code and /sign-in/resend too. What
+a guesser can do with the requests the limit leaves is bounded elsewhere: five wrong codes end a
+challenge and lock the account (hotdesk.self_service), and a resend waits 30 seconds, five per
+challenge (hotdesk.access_codes).
+
 Counters live in each worker's memory unless HOTDESK_RATELIMIT_STORAGE_URI points at a shared
 store (e.g. memcached://host:11211 or redis://host:6379, as Flask-Limiter supports).
 """
