@@ -185,6 +185,21 @@ def test_a_code_of_another_persons_sign_in_or_an_expired_one_gets_nothing(app, a
     assert history(session, EventKind.APP_SIGNIN) == []
 
 
+def test_the_apps_first_password_change_gives_the_account_only_for_the_code(app, run, smtp, sender, session):
+    generated = add_alice(run)
+    run("settings", "set", "two_factor", "email")
+    phone = App(app.test_client())
+    refused = phone.sign_in(generated, username="alice", domain=APP_HOST)
+    assert refused.status_code == 403 and refused.get_json() == {"error": "password_change_required"}
+    changed = phone.change(generated, CHOSEN, username="alice", domain=APP_HOST)
+    assert changed.status_code == 202 and "account" not in changed.get_json()
+    assert "Str0ng-Secret-1001" not in changed.get_data(as_text=True)
+    code = next_code(smtp, 2)
+    done = phone.post("sign-in/code", {"challenge": changed.get_json()["challenge"], "code": code})
+    assert done.status_code == 200 and done.get_json()["account"]["password"] == "Str0ng-Secret-1001"
+    assert phone.sign_in(CHOSEN, username="alice", domain=APP_HOST).status_code == 202  # the new password
+
+
 def test_with_two_factor_off_the_password_alone_gives_the_account(app, alice, smtp, session, run):
     run("settings", "set", "two_factor", "off")
     answer = App(app.test_client()).sign_in(CHOSEN, username="alice", domain=APP_HOST)
@@ -346,6 +361,13 @@ def test_an_admin_with_two_factor_needs_the_code_from_the_mailbox(app, client, r
         ("admin_signin", None, "bea"),
     ]
     assert_nothing_kept(session, caplog, code)
+
+    # No mail server: a clear refusal, no sign-in (fail closed).
+    run("settings", "set", "smtp_host", "")
+    no_mail = Console(app.test_client()).sign_in("bea", ADMIN_PASSWORD)
+    assert no_mail.status_code == 401 and "cannot send mail" in text(no_mail)
+    assert history(session)[-1].detail == "no address for an access code"
+    run("settings", "set", "smtp_host", "127.0.0.1")
 
     # Turned off from the command line: the password alone again; on again needs an address.
     assert run("admins", "set", "bea", "--no-two-factor").strip() == "admin bea signs in with the password alone"
