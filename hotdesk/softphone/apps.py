@@ -7,10 +7,9 @@ commits."""
 from __future__ import annotations
 
 import ipaddress
-from urllib.parse import urlsplit
-
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
