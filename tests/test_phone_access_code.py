@@ -295,3 +295,10 @@ def test_under_deny_the_override_asks_for_the_pin_then_the_code(two_factor, send
     assert [m.device.mac for m in session.scalars(select(Mapping))] == [OTHER_MAC]
     [*_, login] = history(session, EventKind.LOGIN)
     assert login.mac == OTHER_MAC and login.detail == "override"
+
+
+def test_every_refusal_has_its_words_on_the_phone():
+    from hotdesk.hotdesking import LoginFailure
+    from hotdesk.web.phoneapp import FAILURE_TEXT
+
+    assert set(FAILURE_TEXT) == set(LoginFailure)
