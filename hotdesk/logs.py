@@ -5,7 +5,8 @@ Phone-app GETs carry the PIN in their query string (the phones' only way to subm
 paths are secrets themselves: a phone's app token (`/phone/<token>/`), its fast path
 (`/fast/<mac>/<signature>/`), a tenant's provisioning path (`/provision/t/<path>/`), a softphone's
 configuration token (`/app/config/<token>`, `/app/qr/<token>`), a desk phone's access-code challenge
-(`/phone/<token>/login/<address>/access-code/<challenge>`). `scrubbed` cuts all of them out of
+(`/phone/<token>/login/<address>/access-code/<challenge>`), a password link
+(`/portal/password/<token>`). `scrubbed` cuts all of them out of
 whatever is logged, by hotdesk or by gunicorn (hotdesk.serving).
 """
 
@@ -20,7 +21,7 @@ from datetime import UTC, datetime
 
 _QUERY = re.compile(r"\?[^\s'\"]*")
 _PATH_SECRETS = re.compile(
-    r"(/phone/|/fast/[0-9a-fA-F]{12}/|/provision/t/|/app/config/|/app/qr/|/access-code/)[^/\s'\"?]+"
+    r"(/phone/|/fast/[0-9a-fA-F]{12}/|/provision/t/|/app/config/|/app/qr/|/access-code/|/portal/password/)[^/\s'\"?]+"
 )
 
 request_id: ContextVar[str | None] = ContextVar("hotdesk_request_id", default=None)

@@ -306,6 +306,27 @@ def test_an_access_code_login_leaves_neither_code_nor_challenge_in_any_log(deplo
     assert challenge not in logged and code not in logged and "code=" not in logged
 
 
+def test_no_secret_path_segment_in_the_access_log(deployment):
+    """A phone's app token, a softphone's link or configuration token, a link to choose a password:
+    each a secret in a path, each cut out of nginx's log line as out of hotdesk's."""
+    client = LiveClient(deployment.https_url, ssl_context=deployment.tls)
+    cut = {
+        "/phone/Phone-Token-4711/login": "/phone/…",  # the phone app's own log format (nginx/hotdesk.conf)
+        "/app/qr/1.QrToken0815": "/app/qr/...",
+        "/app/config/Config-Token-0915": "/app/config/...",
+        "/portal/password/1.7fffffff.nonce.Password-Link-1234": "/portal/password/...",
+    }
+    for path in cut:
+        client.get(path)
+    client.close()
+    deadline = time.monotonic() + 5
+    while not all(f"GET {logged} " in deployment.logged() for logged in cut.values()):
+        assert time.monotonic() < deadline, deployment.logged()[-2000:]
+        time.sleep(0.05)
+    for token in ("Phone-Token-4711", "QrToken0815", "Config-Token-0915", "Password-Link-1234"):
+        assert token not in deployment.logged(), token
+
+
 def test_reload_replaces_workers_without_failing_a_request(deployment, engine):
     phone = YealinkPhone(LiveClient(deployment.http_url), "001565d0e1f3")
     phone.boot()

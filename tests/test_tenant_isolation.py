@@ -566,6 +566,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("portal.qr_refresh", "POST"): Route(console_post("/portal/app/qr")),
     ("portal.qr_choices", "POST"): Route(console_post("/portal/app/choices", lambda ids: {"qr_transport": "tls"})),
     ("portal.app_revoke", "POST"): Route(lambda w, ids: w.console.submit(f"/portal/app/apps/{w.globex_app}/revoke")),
+    # A password link names a user by id, under an HMAC (tests/test_password_links.py): a forged one
+    # answers alike whatever id it names; "Forgot your password?" answers alike whatever the LOGIN.
+    ("portal.password_link", "GET"): Route(console_get("/portal/password/{number}.7fffffff.AAAAAAAA." + "A" * 24)),
+    ("portal.password_link", "POST"): Route(
+        console_post(
+            "/portal/password/{number}.7fffffff.AAAAAAAA." + "A" * 24,
+            lambda ids: {"new": "x" * 12, "confirm": "x" * 12},
+        )
+    ),
+    ("portal.forgot_password", "GET"): Route(console_get("/portal/forgot")),
+    ("portal.forgot_password", "POST"): Route(
+        console_post("/portal/forgot", lambda ids: {"login": f"{ids['admin']}@{ids['tenant']}.example.com"})
+    ),
     # Softphone apps: a token is all a request names (tests/test_softphone.py); a forged one for
     # the first link (globex's, if any) answers as one for no link at all.
     ("softphone.sign_in_link", "GET"): Route(lambda w, ids: w.phone.get("/app/qr/1." + "A" * 24)),
