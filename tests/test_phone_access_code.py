@@ -29,7 +29,7 @@ WITH_APP = sorted(name for name, emulator in EMULATORS.items() if getattr(emulat
 _FILTER = configparser.ConfigParser(interpolation=None)
 _FILTER.read(Path(__file__).parent.parent / "deploy" / "fail2ban" / "filter.d" / "hotdesk.conf")
 FAIL2BAN = {name: _FILTER["Definition"][name].strip().splitlines()[0] for name in ("failregex", "ignoreregex")}
-WITH_RESEND = {"yealink", "aastra", "cisco_spa", "cisco_sip", "grandstream", "polycom"}
+WITH_RESEND = {"yealink", "aastra", "cisco_spa", "cisco_sip", "grandstream", "polycom", "snom"}
 
 
 @pytest.fixture
