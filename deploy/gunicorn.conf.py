@@ -81,7 +81,9 @@ def _alive(pid: int) -> bool:
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)  # its gauges go; its counts stay in the sums
+    # Its gauges go; its counts stay in the sums (its last second's fetches it wrote as it exited:
+    # hotdesk.metrics.FetchCounts; a worker killed outright loses them).
+    multiprocess.mark_process_dead(worker.pid)
 
 
 def post_worker_init(worker):

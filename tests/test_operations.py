@@ -8,16 +8,21 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from hotdesk import create_app, settings_registry, tenancy
+from hotdesk import create_app, metrics, settings_registry, tenancy
 from hotdesk.admin import accounts
 from hotdesk.config import Config
 from hotdesk.db import make_session_factory
@@ -233,9 +238,11 @@ def test_counters_add_up_over_two_gunicorn_workers(engine, database_url, tmp_pat
 
         scrape = LiveClient(server.url)
         deadline = 30
-        for _ in range(deadline * 10):  # the NOTIFYs' outcomes reach the history in the background
+        for _ in range(deadline * 10):
+            # The NOTIFYs' outcomes reach the history in the background; a worker writes its fetches'
+            # counts every second (hotdesk.metrics.FetchCounts).
             found = samples(scrape.get("/metrics").data)
-            if total(found, "hotdesk_notify_total") >= phones:
+            if total(found, "hotdesk_notify_total") >= phones and served_by_phones(found) >= fetched:
                 break
             time.sleep(0.1)
         scrape.close()
@@ -245,10 +252,7 @@ def test_counters_add_up_over_two_gunicorn_workers(engine, database_url, tmp_pat
         assert total(found, "hotdesk_notify_total", outcome="delivered") == phones
         assert total(found, "hotdesk_logged_in_phones") == phones
         assert total(found, "hotdesk_phones_seen_last_hour") == phones
-        served = total(found, "hotdesk_provisioning_requests_total", brand="yealink", outcome="rendered") + total(
-            found, "hotdesk_provisioning_requests_total", brand="yealink", outcome="copy"
-        )
-        assert served == fetched >= 4 * phones
+        assert served_by_phones(found) == fetched >= 4 * phones
         assert (
             total(found, "hotdesk_provisioning_requests_total", kind="user") == phones
         )  # the device file after the login
@@ -262,6 +266,100 @@ def test_counters_add_up_over_two_gunicorn_workers(engine, database_url, tmp_pat
     finally:
         server.stop()
         responder.close(settle=0)
+
+
+def served_by_phones(found: dict) -> float:
+    return sum(
+        total(found, "hotdesk_provisioning_requests_total", brand="yealink", outcome=outcome)
+        for outcome in ("rendered", "copy")
+    )
+
+
+@pytest.mark.slow
+def test_a_worker_that_exits_leaves_every_fetch_it_counted(engine, database_url, tmp_path):
+    env = {
+        "HOTDESK_DATABASE_URL": database_url,
+        "HOTDESK_INSTANCE_PATH": str(tmp_path / "instance"),
+        "HOTDESK_SECRET_KEY": "metrics-test-key",
+    }
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    server = Gunicorn("wsgi:app", tmp_path / "gunicorn.log", env, workers=1)
+    try:
+        [worker] = server.wait_for_workers()
+        client = CountingClient(server.url)
+        for n in range(3):
+            YealinkPhone(client, f"0015650d{n:04x}").boot()
+        client.close()
+        os.kill(worker, signal.SIGTERM)  # what a HUP, a max_requests restart or a stop does to it
+        deadline = time.monotonic() + 30
+        while server.children() in ([], [worker]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        scrape = LiveClient(server.url)
+        found = samples(scrape.get("/metrics").data)  # the new worker's scrape, at once
+        scrape.close()
+        assert served_by_phones(found) == client.files_fetched >= 6
+        assert total(found, "hotdesk_provisioning_fetch_seconds_count") == total(
+            found, "hotdesk_provisioning_requests_total"
+        )
+    finally:
+        server.stop()
+
+
+def test_the_fetch_histogram_puts_each_fetch_in_its_bucket(client):
+    def histogram() -> dict:
+        found = samples(client.get("/metrics").data)
+        return {key: value for key, value in found.items() if ("answer", "refused") in key[1]}
+
+    before = histogram()
+    for seconds in (0.0004, 0.001, 0.003, 0.7, 4.0):
+        metrics.FETCHES.count("yealink", "none", "404", seconds)
+    after = histogram()  # the scrape writes its own process's counts first: no second's wait here
+
+    def added(name: str, **labels: str) -> float:
+        key = (name, tuple(sorted({"answer": "refused", **labels}.items())))
+        return after[key] - before.get(key, 0)
+
+    bucket = "hotdesk_provisioning_fetch_seconds_bucket"
+    assert [added(bucket, le=le) for le in ("0.001", "0.0025", "0.005", "0.5", "1.0", "2.5", "+Inf")] == [
+        2,
+        2,
+        3,
+        3,
+        4,
+        4,
+        5,
+    ]
+    assert added("hotdesk_provisioning_fetch_seconds_count") == 5
+    assert added("hotdesk_provisioning_fetch_seconds_sum") == pytest.approx(4.7044)
+    # Stored as two counters, shown as the histogram only.
+    assert not any("fetches_in_bucket" in name or "summed" in name for name, _ in samples(client.get("/metrics").data))
+
+
+COUNTING_PROCESS = """
+import os, sys
+from hotdesk import metrics
+for _ in range(5):
+    metrics.FETCHES.count("yealink", "user", "copy", 0.0003)
+metrics.FETCHES.write_every_second()
+child = os.fork()
+if child == 0:  # a worker forked after its parent counted: only its own fetches are its to write
+    for _ in range(2):
+        metrics.FETCHES.count("yealink", "user", "copy", 0.0003)
+    sys.exit(0)  # before its first second: the counts are written at exit
+os.waitpid(child, 0)
+"""
+
+
+def test_each_process_writes_its_own_counts_once_at_exit(tmp_path):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    subprocess.run([sys.executable, "-c", COUNTING_PROCESS], env=env, cwd=ROOT, check=True, timeout=60)
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=str(directory))
+    found = samples(generate_latest(registry))
+    assert total(found, "hotdesk_provisioning_requests_total", outcome="copy") == 7
+    assert len(list(directory.glob("counter_*.db"))) == 2
 
 
 # The Grafana dashboard.

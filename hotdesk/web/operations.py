@@ -9,7 +9,6 @@ import logging
 import time
 
 from flask import Blueprint, Response, jsonify, request
-from prometheus_client import Counter
 
 from hotdesk import health, logs, metrics
 from hotdesk.admin import accounts
@@ -86,9 +85,7 @@ class ProvisioningMetrics:
 
     def __init__(self, app):
         self.app = app
-        # The labelled series, looked up once each: labels() validates and locks on every call.
-        self.counted: dict[tuple[str, str, str], Counter] = {}
-        self.timed = {answer: metrics.FETCH_SECONDS.labels(answer) for answer in ("copy", "rendered", "refused")}
+        metrics.FETCHES.write_every_second()
 
     def __call__(self, environ, start_response):
         if not environ.get("PATH_INFO", "").startswith(self.PATHS):
@@ -105,12 +102,7 @@ class ProvisioningMetrics:
         outcome = environ.get(ANSWERED_FROM, "rendered") if code == "200" else code
         phone = peek(environ)
         brand = phone.brand.key if phone is not None and phone.brand is not None else "unknown"
-        labels = (brand, environ.get(FILE_KIND, "none"), outcome)
-        counter = self.counted.get(labels)
-        if counter is None:
-            counter = self.counted[labels] = metrics.PROVISIONING.labels(*labels)
-        counter.inc()
-        self.timed.get(outcome, self.timed["refused"]).observe(time.perf_counter() - started)
+        metrics.FETCHES.count(brand, environ.get(FILE_KIND, "none"), outcome, time.perf_counter() - started)
         return answer
 
 
