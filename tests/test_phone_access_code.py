@@ -302,3 +302,17 @@ def test_every_refusal_has_its_words_on_the_phone():
     from hotdesk.web.phoneapp import FAILURE_TEXT
 
     assert set(FAILURE_TEXT) == set(LoginFailure)
+
+
+def test_an_address_emptied_while_the_code_travels_refuses_without_using_the_code_up(
+    two_factor, sender, run, client, session
+):
+    phone = EMULATORS["yealink"](client, MAC)
+    screen = code_screen(phone)
+    code = code_in(two_factor.wait_for(1)[-1])
+    run("settings", "set", "external_address", "")
+    answer = phone.submit(screen, code=code)
+    assert "not set up yet" in phone.text(answer)
+    run("settings", "set", "external_address", "pbx.example.com")
+    answer = phone.submit(screen, code=code)
+    assert "Alice Martin" in phone.text(answer)
