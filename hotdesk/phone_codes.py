@@ -120,6 +120,11 @@ def login_with_code(
     if pending is None:
         return Refused(LoginFailure.ACCESS_CODE_EXPIRED)
     extension, address = pending.extension, pending.address
+    # What an admin changed while the code was on its way refuses before the code is used up.
+    if not trust.may_log_in(device, settings[DEVICE_ADMISSION]):
+        return Refused(LoginFailure.NOT_ADMITTED)
+    if settings[SERVER_ADDRESS[address]] is None:
+        return Refused(LoginFailure.ADDRESS_NOT_CONFIGURED)
     verdict = lockout.check(session, settings, extension.number, device.mac, ip, now, tenant_id=device.tenant_id)
     if verdict.locked:
         record_failure(session, LoginFailure.LOCKED_OUT, extension.number, device, address, ip, detail=verdict.detail)
@@ -134,10 +139,6 @@ def login_with_code(
         return Refused(failure, attempts_left=wrong.remaining)
     except access_codes.NoChallenge:  # a racing request used it first
         return Refused(LoginFailure.ACCESS_CODE_EXPIRED)
-    if not trust.may_log_in(device, settings[DEVICE_ADMISSION]):
-        return Refused(LoginFailure.NOT_ADMITTED)
-    if settings[SERVER_ADDRESS[address]] is None:
-        return Refused(LoginFailure.ADDRESS_NOT_CONFIGURED)
     others = hotdesking.others_logged_in(session, extension, device)
     if others and settings[MULTIPLE_LOGIN] is MultipleLogin.DENY and not pending.override:
         return LoggedInElsewhere(extension, others[0].device)  # logged in elsewhere while the code was on its way

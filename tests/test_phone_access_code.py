@@ -29,7 +29,7 @@ WITH_APP = sorted(name for name, emulator in EMULATORS.items() if getattr(emulat
 _FILTER = configparser.ConfigParser(interpolation=None)
 _FILTER.read(Path(__file__).parent.parent / "deploy" / "fail2ban" / "filter.d" / "hotdesk.conf")
 FAIL2BAN = {name: _FILTER["Definition"][name].strip().splitlines()[0] for name in ("failregex", "ignoreregex")}
-WITH_RESEND = {"yealink", "aastra", "cisco_spa", "cisco_sip", "grandstream", "polycom"}
+WITH_RESEND = {"yealink", "aastra", "cisco_spa", "cisco_sip", "grandstream", "polycom", "snom"}
 
 
 @pytest.fixture
@@ -295,3 +295,24 @@ def test_under_deny_the_override_asks_for_the_pin_then_the_code(two_factor, send
     assert [m.device.mac for m in session.scalars(select(Mapping))] == [OTHER_MAC]
     [*_, login] = history(session, EventKind.LOGIN)
     assert login.mac == OTHER_MAC and login.detail == "override"
+
+
+def test_every_refusal_has_its_words_on_the_phone():
+    from hotdesk.hotdesking import LoginFailure
+    from hotdesk.web.phoneapp import FAILURE_TEXT
+
+    assert set(FAILURE_TEXT) == set(LoginFailure)
+
+
+def test_an_address_emptied_while_the_code_travels_refuses_without_using_the_code_up(
+    two_factor, sender, run, client, session
+):
+    phone = EMULATORS["yealink"](client, MAC)
+    screen = code_screen(phone)
+    code = code_in(two_factor.wait_for(1)[-1])
+    run("settings", "set", "external_address", "")
+    answer = phone.submit(screen, code=code)
+    assert "not set up yet" in phone.text(answer)
+    run("settings", "set", "external_address", "pbx.example.com")
+    answer = phone.submit(screen, code=code)
+    assert "Alice Martin" in phone.text(answer)

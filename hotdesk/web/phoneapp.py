@@ -43,6 +43,8 @@ FAILURE_TEXT = {
         "Extension {number} needs an access code by e-mail, and none can be sent to it: ask your administrator."
     ),
     LoginFailure.ACCESS_CODE_EXPIRED: "This access code has expired or was used. Please log in again.",
+    LoginFailure.ACCESS_CODE_NOT_RESENT: "No new code can be sent now. Please log in again.",
+    LoginFailure.WRONG_ACCESS_CODE: "Wrong access code, and no attempts left: log in again.",
 }
 EXPIRED_TEXT = "This screen has expired. Please start again."
 NOT_OWN_TEXT = "This key is not this phone's own: restart the phone to renew its keys."
@@ -134,9 +136,6 @@ def _login_answer(
             text = f"Wrong access code. {left} attempt(s) left."
             retry = app_url("phoneapp.code_form", token, address=chosen.value, challenge=challenge)
             return _answer(brand, Message("Login failed", text, error=True, back_url=retry))
-        case Refused(LoginFailure.WRONG_ACCESS_CODE):
-            text = "Wrong access code, and no attempts left: log in again."
-            return _answer(brand, Message("Login failed", text, error=True, back_url=login_url(token, chosen)))
         case LoggedInElsewhere(extension, where):
             choice = Menu(
                 title=f"{extension.number} is logged in at {where.model or where.brand} {where.mac}",
