@@ -10,9 +10,10 @@ import enum
 import hmac
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
 from sqlalchemy import bindparam, false, func, or_, select
 from sqlalchemy.orm import Session, joinedload
@@ -59,6 +60,9 @@ from hotdesk.settings import (
 from hotdesk.sightings import LAST_SEEN_PRECISION, Sighting, Sightings
 from hotdesk.snapshot import CachedTemplate, Snapshot
 
+if TYPE_CHECKING:  # hotdesk.phone_codes makes these; access_codes imports (through mail) this module
+    from hotdesk.access_codes import Challenge
+
 SERVER_ADDRESS: dict[Address, SettingSpec[SipAddress | None]] = {
     Address.EXTERNAL: EXTERNAL_ADDRESS,
     Address.INTERNAL: INTERNAL_ADDRESS,
@@ -76,6 +80,11 @@ class LoginFailure(enum.StrEnum):
     LOCKED_OUT = "locked_out"
     NOT_ADMITTED = "not_admitted"  # device_admission: the phone waits for an admin to admit it
     PINS_UNAVAILABLE = "pins_unavailable"  # directory_source asterisk: voicemail.conf never read whole
+    # phone_two_factor (login_with_code): a wrong code counts as a wrong PIN does (lockout.COUNTED)
+    WRONG_ACCESS_CODE = "wrong_access_code"
+    ACCESS_CODE_UNAVAILABLE = "access_code_unavailable"  # no e-mail address or no mail server: no login
+    ACCESS_CODE_EXPIRED = "access_code_expired"  # used, expired, replaced, or not this phone's: start again
+    ACCESS_CODE_NOT_RESENT = "access_code_not_resent"  # too soon after the last code, or too many codes
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,17 @@ class LoggedIn:
 @dataclass(frozen=True)
 class Refused:
     failure: LoginFailure
-    retry_after: timedelta | None = None  # LOCKED_OUT: for how long
+    retry_after: timedelta | None = None  # LOCKED_OUT, ACCESS_CODE_NOT_RESENT: for how long
+    attempts_left: int | None = None  # WRONG_ACCESS_CODE: codes this login may still try
+
+
+@dataclass(frozen=True)
+class CodeSent:
+    """phone_two_factor: the PIN was right, and a code is on its way to the extension's e-mail;
+    `phone_codes.login_with_code` with `challenge.token` and that code completes the login."""
+
+    extension: Extension
+    challenge: Challenge
 
 
 @dataclass(frozen=True)
@@ -99,7 +118,11 @@ class LoggedInElsewhere:
     elsewhere: Device
 
 
-LoginResult: TypeAlias = LoggedIn | Refused | LoggedInElsewhere
+LoginResult: TypeAlias = LoggedIn | Refused | LoggedInElsewhere | CodeSent
+
+# What a right PIN leads to instead of the login, when a second factor is asked for (hotdesk.phone_codes):
+# (session, settings, device, extension, address, ip, override) -> its result.
+SecondFactor: TypeAlias = Callable[[Session, SettingValues, Device, Extension, Address, str | None, bool], LoginResult]
 
 
 @dataclass(frozen=True)
@@ -322,6 +345,7 @@ def login(
     override: bool = False,
     snapshot: Snapshot | None = None,
     by_admin: str | None = None,
+    second_factor: SecondFactor | None = None,
 ) -> LoginResult:
     """Log `number` into `device`. On failure nothing changes but the failure is recorded.
 
@@ -332,10 +356,11 @@ def login(
     `snapshot`: the cached templates, if the caller has them (fewer statements under the lock).
     `by_admin`: the admin making this login (no password asked, no lockout applies, nothing counted);
     `ip` is then the address the device is known at, which stands in for a phone's own request.
+    `second_factor`: what a right PIN leads to instead of the login (an admin's login asks for none).
     """
     # Keypads type printable characters; anything else (NUL included, which PostgreSQL refuses
     # in text) cannot be part of an extension or password.
-    number, password = _printable(number).strip(), _printable(password).strip()
+    number, password = printable(number).strip(), printable(password).strip()
     if not number or (not password and by_admin is None):
         return Refused(LoginFailure.MISSING_FIELDS)
     if not trust.may_log_in(device, settings[DEVICE_ADMISSION]):
@@ -354,26 +379,50 @@ def login(
         verdict = lockout.check(session, settings, number, device.mac, ip, now, tenant_id=device.tenant_id)
         if verdict.locked:
             # Recorded, but counted against nothing: only attempts that tested a PIN count.
-            _record_failure(session, LoginFailure.LOCKED_OUT, number, device, address, ip, detail=verdict.detail)
+            record_failure(session, LoginFailure.LOCKED_OUT, number, device, address, ip, detail=verdict.detail)
             return Refused(LoginFailure.LOCKED_OUT, retry_after=verdict.locked.remaining(now))
         try:
             verified = extension is not None and verify_password(extension, password, settings)
         except voicemail.Unavailable:
             # Not a guess: nothing counts against the extension, and nobody gets in on a PIN unchecked.
-            _record_failure(session, LoginFailure.PINS_UNAVAILABLE, number, device, address, ip)
+            record_failure(session, LoginFailure.PINS_UNAVAILABLE, number, device, address, ip)
             return Refused(LoginFailure.PINS_UNAVAILABLE)
         if extension is None or not verified:
             failure = LoginFailure.UNKNOWN_EXTENSION if extension is None else LoginFailure.WRONG_PASSWORD
-            _record_failure(session, failure, number, device, address, ip, locks=(settings, verdict, extension, now))
+            record_failure(session, failure, number, device, address, ip, locks=(settings, verdict, extension, now))
             return Refused(failure)
 
-    others = [
-        m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id
-    ]
+    others = others_logged_in(session, extension, device)
     policy = settings[MULTIPLE_LOGIN]
     if others and policy is MultipleLogin.DENY and not override:
         return LoggedInElsewhere(extension, others[0].device)
+    if second_factor is not None and by_admin is None:
+        # Not a login yet (a LOGIN would reset the extension's failure count): the second factor completes it.
+        return second_factor(session, settings, device, extension, address, ip, override)
+    return complete_login(session, settings, device, extension, address, ip, others, override, snapshot, by_admin)
 
+
+def others_logged_in(session: Session, extension: Extension, device: Device) -> list[Mapping]:
+    """The extension's logins on phones other than `device`."""
+    return [m for m in session.scalars(_MAPPINGS_OF_EXTENSION, {"extension": extension.id}) if m.device_id != device.id]
+
+
+def complete_login(
+    session: Session,
+    settings: SettingValues,
+    device: Device,
+    extension: Extension,
+    address: Address,
+    ip: str | None,
+    others: list[Mapping],
+    override: bool,
+    snapshot: Snapshot | None,
+    by_admin: str | None,
+) -> LoggedIn:
+    """The login itself, once whatever proves it (PIN, access code, an admin) has: the mapping, the
+    phones it displaces, the LOGIN in the history."""
+    now = utcnow()
+    policy = settings[MULTIPLE_LOGIN]
     logged_out: list[Device] = []
     if device.mapping is not None:
         _end_mapping(
@@ -423,7 +472,7 @@ _EXTENSION_BY_NUMBER = select(Extension).where(
 _MAPPINGS_OF_EXTENSION = select(Mapping).where(Mapping.extension_id == bindparam("extension"))
 
 
-def _record_failure(
+def record_failure(
     session: Session,
     failure: LoginFailure,
     number: str,
@@ -486,7 +535,7 @@ def _minutes(lock: lockout.Lock, now: datetime) -> int:
     return -(-int(lock.remaining(now).total_seconds()) // 60)
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable())
 
 

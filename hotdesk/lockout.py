@@ -33,9 +33,10 @@ from hotdesk.settings import LOCKOUT_ATTEMPTS, LOCKOUT_MAX_MINUTES, LOCKOUT_MINU
 
 log = logging.getLogger("hotdesk.lockout")
 
-# The `detail` of failures that tested a PIN; only these count. Refusals because of a lock are
-# recorded with PHONE_LOCKED or EXTENSION_LOCKED (and, before these existed, "locked_out").
-COUNTED = ("wrong_password", "unknown_extension")
+# The `detail` of failures that tested a PIN, or the access code after it (phone_two_factor); only
+# these count. Refusals because of a lock are recorded with PHONE_LOCKED or EXTENSION_LOCKED (and,
+# before these existed, "locked_out").
+COUNTED = ("wrong_password", "unknown_extension", "wrong_access_code")
 PHONE_LOCKED = "phone_locked"
 EXTENSION_LOCKED = "extension_locked"
 

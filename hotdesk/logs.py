@@ -4,7 +4,9 @@ the id of the request it was written for; never a query string or a secret in a 
 Phone-app GETs carry the PIN in their query string (the phones' only way to submit), and some
 paths are secrets themselves: a phone's app token (`/phone/<token>/`), its fast path
 (`/fast/<mac>/<signature>/`), a tenant's provisioning path (`/provision/t/<path>/`), a softphone's
-configuration token (`/app/config/<token>`, `/app/qr/<token>`). `scrubbed` cuts all of them out of
+configuration token (`/app/config/<token>`, `/app/qr/<token>`), a desk phone's access-code challenge
+(`/phone/<token>/login/<address>/access-code/<challenge>`), a password link
+(`/portal/password/<token>`). `scrubbed` cuts all of them out of
 whatever is logged, by hotdesk or by gunicorn (hotdesk.serving).
 """
 
@@ -18,7 +20,9 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _QUERY = re.compile(r"\?[^\s'\"]*")
-_PATH_SECRETS = re.compile(r"(/phone/|/fast/[0-9a-fA-F]{12}/|/provision/t/|/app/config/|/app/qr/)[^/\s'\"?]+")
+_PATH_SECRETS = re.compile(
+    r"(/phone/|/fast/[0-9a-fA-F]{12}/|/provision/t/|/app/config/|/app/qr/|/access-code/|/portal/password/)[^/\s'\"?]+"
+)
 
 request_id: ContextVar[str | None] = ContextVar("hotdesk_request_id", default=None)
 _GIVEN_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")

@@ -65,7 +65,15 @@ _BOUNDS = [floatToGoString(bound) for bound in FETCH_BUCKETS]
 SEEN_WITHIN = timedelta(hours=1)
 
 _FAILURES = frozenset(
-    {"missing_fields", "unknown_extension", "wrong_password", "address_not_configured", "not_admitted"}
+    {
+        "missing_fields",
+        "unknown_extension",
+        "wrong_password",
+        "address_not_configured",
+        "not_admitted",
+        "wrong_access_code",
+        "access_code_unavailable",
+    }
 )
 
 

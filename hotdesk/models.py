@@ -341,6 +341,9 @@ class EventKind(enum.StrEnum):
     USER_SIGNIN_FAILED = "user_signin_failed"
     PASSWORD_CHANGED = "password_changed"
     PIN_CHANGED = "pin_changed"
+    # The portal's "Forgot your password?" (detail: mailed or why not) and a refused password link.
+    PASSWORD_LINK_REQUESTED = "password_link_requested"
+    PASSWORD_LINK_REFUSED = "password_link_refused"
     # Softphone apps (hotdesk.softphone): detail names the app and how it signed in, never a token.
     APP_SIGNIN = "app_signin"
     APP_SIGNIN_FAILED = "app_signin_failed"

@@ -192,6 +192,13 @@ def change_own_password(session: Session, user: User, current: str, new: str) ->
         raise PeopleError("the current password is not right")
     if new == current:
         raise PeopleError("password: the new password must differ from the current one")
+    choose_own_password(session, user, new)
+
+
+def choose_own_password(session: Session, user: User, new: str) -> None:
+    """The person's own password from now on (people's rules: never the SIP secret, the PIN or the
+    username): the generated one forgotten, every session of the old password ended. The caller
+    made sure it is the person (their current password, or a link mailed to them)."""
     user.password_hash = _hasher.hash(check_password(new, user.extension, user.username))
     user.must_change_password = False
     user.initial_password = None

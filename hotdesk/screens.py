@@ -39,6 +39,23 @@ class Form:
 
 
 @dataclass(frozen=True)
+class CodeForm:
+    """A code the person was sent elsewhere (the e-mailed access code after the PIN), typed as the
+    PIN is: a brand renders it as its input screen, plus a "Resend" key where its dialect has one
+    for a URL (elsewhere the person starts the login again)."""
+
+    title: str
+    url: str  # submitted with GET, the field appended as a query parameter
+    field: Field
+    resend_url: str | None = None
+    template = "code"
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        return (self.field,)
+
+
+@dataclass(frozen=True)
 class Message:
     title: str
     text: str
@@ -67,4 +84,4 @@ class Configuration:
     template = "configuration"
 
 
-Screen = Menu | Form | Message | Reload | Configuration
+Screen = Menu | Form | CodeForm | Message | Reload | Configuration

@@ -18,8 +18,15 @@ unknown browsers (an app carries no cookie), so the two faces give a guesser one
 A failure counts when its detail is None (or a known browser's): an outcome written with another
 detail (locked out, a password change required) checked no password wrongly.
 
-Every sign-in, failed sign-in, password change and PIN change is an event of the person's tenant
-and extension; no password or PIN is in it. Functions flush; the caller commits.
+A person who forgot their password asks for a link to choose another (hotdesk.password_links,
+mailed by hotdesk.mail.password): by LOGIN, with the same answer whether it names an account with
+an e-mail address or not, and throttled per account and per address from the history as sign-ins
+are (an unknown LOGIN counted under its keyed hash, so that the throttle does not tell either).
+A refused link counts against its address as a failed sign-in does: links are not to be guessed.
+
+Every sign-in, failed sign-in, password change, PIN change and password link asked for is an
+event of the person's tenant and extension; no password, PIN or link is in it. Functions flush;
+the caller commits.
 """
 
 from __future__ import annotations
@@ -29,18 +36,32 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NoReturn
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.orm import Session, joinedload
 
-from hotdesk import events, hotdesking, lockout, people, policy
+from hotdesk import access_codes, events, hotdesking, lockout, password_links, people, policy
 from hotdesk.db import serialize_logins, serialize_sign_ins
-from hotdesk.models import DEFAULT_TENANT_ID, AppDevice, Device, Event, EventKind, Mapping, Tenant, User, utcnow
+from hotdesk.mail import queue as mail_queue
+from hotdesk.models import (
+    DEFAULT_TENANT_ID,
+    AccessCode,
+    AppDevice,
+    Device,
+    Event,
+    EventKind,
+    Mapping,
+    Tenant,
+    User,
+    utcnow,
+)
 from hotdesk.settings import (
     DIRECTORY_SOURCE,
     LOCKOUT_ATTEMPTS,
     LOCKOUT_MAX_MINUTES,
     LOCKOUT_MINUTES,
+    PHONE_BASE_URL,
     PIN_LENGTH,
     DirectorySource,
     SettingValues,
@@ -66,9 +87,12 @@ OWN_KINDS = (
     EventKind.SSO_SIGNIN,
     EventKind.PASSWORD_CHANGED,
     EventKind.PIN_CHANGED,
+    EventKind.PASSWORD_LINK_REQUESTED,
     EventKind.APP_SIGNIN,
     EventKind.APP_REVOKED,
     EventKind.QR_REFRESHED,
+    EventKind.ACCESS_CODE_SENT,
+    EventKind.ACCESS_CODE_RESENT,
 )
 
 
@@ -92,14 +116,16 @@ class KnownBrowser:
 
 @dataclass(frozen=True)
 class Face:
-    """Where a person signs in with their account password: the kinds its history rows are."""
+    """Where a person signs in with their account password: the kinds its history rows are, and
+    its name for the second factor."""
 
     signed_in: EventKind
     failed: EventKind
+    second: access_codes.Face
 
 
-PORTAL = Face(EventKind.USER_SIGNIN, EventKind.USER_SIGNIN_FAILED)
-APP = Face(EventKind.APP_SIGNIN, EventKind.APP_SIGNIN_FAILED)
+PORTAL = Face(EventKind.USER_SIGNIN, EventKind.USER_SIGNIN_FAILED, access_codes.Face.PORTAL)
+APP = Face(EventKind.APP_SIGNIN, EventKind.APP_SIGNIN_FAILED, access_codes.Face.APP)
 FACES = (PORTAL, APP)
 
 
@@ -126,10 +152,24 @@ def begin_sign_in(
     finish_sign_in: of racing attempts exactly as many as the policy allows get their password
     checked, and the slow check runs outside the lock. `key`: keys the hash unknown LOGINs are
     counted under (the app's secret key)."""
-    login = "".join(ch for ch in login if ch.isprintable()).strip()[:400]
+    login = _printable(login)
     serialize_sign_ins(session, of_people=True)
-    now = utcnow()
     user = people.find(session, login) if login else None
+    return _admit(session, settings_for, user, login, ip, browser, key, face)
+
+
+def _admit(
+    session: Session,
+    settings_for: Callable[[int], SettingValues],
+    user: User | None,
+    login: str,
+    ip: str | None,
+    browser: KnownBrowser | None,
+    key: bytes,
+    face: Face,
+) -> Attempt:
+    """begin_sign_in's rule, under the sign-in lock: refused while a lock holds, else written down as a failure."""
+    now = utcnow()
     # An unknown LOGIN is judged by the policy of the tenant its domain names, as a known one would be.
     tenant_id = user.tenant_id if user is not None else _tenant_named(session, login)
     known = browser.browser if browser is not None and user is not None and browser.user_id == user.id else None
@@ -137,15 +177,10 @@ def begin_sign_in(
     account = _account(user, login, key)
     locks = [policy.lock(_account_failures(session, account, _browser_detail(known), now, policy), now)]
     if known is None:
-        # The installation's policy: an address is no tenant's, and LOGINs of a lenient tenant must not widen it.
-        each = _policy(settings_for(DEFAULT_TENANT_ID))
-        address_policy = lockout.Policy(each.attempts * ADDRESS_FACTOR, each.first, each.longest, each.longest)
-        locks.append(address_policy.lock(_address_failures(session, ip, now, address_policy), now))
+        locks.append(_address_lock(session, settings_for, ip, now))
     lock = max((lock for lock in locks if lock), key=lambda lock: lock.until, default=None)
     if lock is not None:
-        wait = lock.remaining(now)
-        minutes = -(-int(wait.total_seconds()) // 60)
-        raise SignInRefused(f"Too many failed sign-ins. Try again in {minutes} minute(s).", wait)
+        raise _too_many("Too many failed sign-ins.", lock.remaining(now))
     event = events.record(
         session,
         face.failed,
@@ -159,9 +194,28 @@ def begin_sign_in(
     return Attempt(event, user, face)
 
 
+def _printable(login: str) -> str:
+    return "".join(ch for ch in login if ch.isprintable()).strip()[:400]
+
+
+def _too_many(what: str, wait: timedelta) -> SignInRefused:
+    minutes = -(-int(wait.total_seconds()) // 60)
+    return SignInRefused(f"{what} Try again in {minutes} minute(s).", wait)
+
+
+def _address_lock(
+    session: Session, settings_for: Callable[[int], SettingValues], ip: str | None, now: datetime
+) -> lockout.Lock | None:
+    """The lock the address's failed sign-ins (and refused password links) hold now. The
+    installation's policy: an address is no tenant's, and LOGINs of a lenient tenant must not widen it."""
+    each = _policy(settings_for(DEFAULT_TENANT_ID))
+    address_policy = lockout.Policy(each.attempts * ADDRESS_FACTOR, each.first, each.longest, each.longest)
+    return address_policy.lock(_address_failures(session, ip, now, address_policy), now)
+
+
 def record_refusal(session: Session, face: Face, login: str, ip: str | None, key: bytes, detail: str) -> None:
     """A sign-in refused before any password was checked (`detail` says why: never counted as a failure)."""
-    login = "".join(ch for ch in login if ch.isprintable()).strip()[:400]
+    login = _printable(login)
     user = people.find(session, login) if login else None
     events.record(
         session,
@@ -190,6 +244,100 @@ def finish_sign_in(session: Session, attempt: Attempt, password: str) -> User:
     attempt.event.kind = attempt.face.signed_in.value
     session.flush()
     return user
+
+
+# The second factor (hotdesk.access_codes; two_factor = email). The right password is written down
+# as ACCESS_CODE_SENT: not a sign-in, which would reset the account's failure count, nor a failure.
+# A code is checked as a password is, under the account's lock and written down first as a counted
+# failure: five wrong codes lock the account as five wrong passwords do, for password and code alike.
+
+NO_ADDRESS = "no address for an access code"
+SIGN_IN_OVER = "access code for a sign-in that is over"
+LOCKED_OUT = "locked out"
+
+
+def send_code(
+    session: Session,
+    attempt: Attempt,
+    settings: SettingValues,
+    *,
+    ip: str | None,
+    context: str | None = None,
+    base_url: str | None = None,
+) -> access_codes.Challenge:
+    """After the right password: a code on its way to the person, the attempt written down as
+    ACCESS_CODE_SENT. NoAddress (nowhere to send it) is written as a refusal that counts for nothing."""
+    user = attempt.user
+    if user is None:  # finish_sign_in returned no one: never comes
+        raise SignInRefused(WRONG)
+    try:
+        challenge = access_codes.start(
+            session,
+            access_codes.Who.person(user),
+            attempt.face.second,
+            settings,
+            ip=ip,
+            context=context,
+            base_url=base_url,
+        )
+    except access_codes.NoAddress:
+        _outcome(session, attempt, attempt.face.failed, NO_ADDRESS)
+        raise
+    _outcome(session, attempt, EventKind.ACCESS_CODE_SENT, attempt.face.second.value)
+    return challenge
+
+
+def sign_in_with_code(
+    session: Session,
+    settings_for: Callable[[int], SettingValues],
+    key: bytes,
+    token: str,
+    code: str,
+    ip: str | None,
+    browser: KnownBrowser | None,
+    face: Face = PORTAL,
+) -> tuple[Attempt, AccessCode]:
+    """The attempt (its person: `user`) and the closed challenge, once `code` is its latest code:
+    the attempt is a sign-in now. NoChallenge or WrongCode (hotdesk.access_codes), or SignInRefused while the account is
+    locked. The caller commits whatever the outcome (a wrong code is a counted failure)."""
+    serialize_sign_ins(session, of_people=True)
+    row = access_codes.find(session, token)
+    user = session.get(User, row.user_id) if row is not None and row.user_id is not None else None
+    if row is None or user is None or row.face != face.second.value:
+        raise access_codes.NoChallenge()
+    login = login_of(session, user)
+    try:
+        attempt = _admit(session, settings_for, user, login, ip, browser, key, face)
+    except SignInRefused:
+        record_refusal(session, face, login, ip, key, LOCKED_OUT)
+        raise
+    try:
+        used = access_codes.check(session, token, code, key, ip=ip)
+    except access_codes.NoChallenge:  # used or closed by a racing request just now
+        _outcome(session, attempt, face.failed, SIGN_IN_OVER)
+        raise
+    _outcome(session, attempt, face.signed_in, attempt.event.detail)
+    return attempt, used
+
+
+def resend_code(
+    session: Session, settings_for: Callable[[int], SettingValues], token: str, ip: str | None, face: Face = PORTAL
+) -> access_codes.Challenge:
+    """A new code for the challenge (the one before stops working), in the history as ACCESS_CODE_RESENT.
+    NoChallenge, or ResendRefused (too soon, or too many)."""
+    row = access_codes.find(session, token)
+    user = session.get(User, row.user_id) if row is not None and row.user_id is not None else None
+    if row is None or user is None or row.face != face.second.value:
+        raise access_codes.NoChallenge()
+    _row, challenge = access_codes.resend(session, token, settings_for(row.tenant_id))
+    _record(session, user, EventKind.ACCESS_CODE_RESENT, ip, face.second.value)
+    session.flush()
+    return challenge
+
+
+def _outcome(session: Session, attempt: Attempt, kind: EventKind, detail: str | None) -> None:
+    attempt.event.kind, attempt.event.detail = kind.value, detail
+    session.flush()
 
 
 def _policy(settings: SettingValues) -> lockout.Policy:
@@ -240,6 +388,7 @@ def login_of(session: Session, user: User) -> str:
 
 _SIGNED_IN = tuple(face.signed_in.value for face in FACES)
 _FAILED = tuple(face.failed.value for face in FACES)
+_ADDRESS_FAILED = (*_FAILED, EventKind.PASSWORD_LINK_REFUSED.value)
 _SIGN_IN_KINDS = (*_SIGNED_IN, *_FAILED, EventKind.UNLOCK.value)
 _KNOWN_BROWSER = "known browser "
 
@@ -270,8 +419,8 @@ def _account_failures(
 
 
 def _address_failures(session: Session, ip: str | None, now: datetime, policy: lockout.Policy) -> list[datetime]:
-    """Failed sign-ins from this address lately, newest first. No sign-in resets them: a sprayer
-    with an account of their own could reset the count between guesses."""
+    """Failed sign-ins and refused password links from this address lately, newest first. No
+    sign-in resets them: a sprayer with an account of their own could reset the count between guesses."""
     if not ip:
         return []
     return list(
@@ -279,7 +428,7 @@ def _address_failures(session: Session, ip: str | None, now: datetime, policy: l
             select(Event.at)
             .where(
                 Event.ip == ip,
-                Event.kind.in_(_FAILED),
+                Event.kind.in_(_ADDRESS_FAILED),
                 or_(Event.detail.is_(None), Event.detail.startswith(_KNOWN_BROWSER, autoescape=True)),
                 Event.at > now - policy.memory,
             )
@@ -333,6 +482,126 @@ def change_password(session: Session, user: User, current: str, new: str, ip: st
     people.change_own_password(session, user, current, new)
     _record(session, user, EventKind.PASSWORD_CHANGED, ip)
     session.flush()
+
+
+# Forgotten passwords: links mailed to choose another (hotdesk.password_links).
+
+LINK_REFUSED = (
+    "This link does not work: it was used already, it expired, or the password was changed since."
+    ' Ask for a new one with "Forgot your password?" on the sign-in page.'
+)
+LINK_MAILS = 3  # an account's password links mailed within LINK_MAIL_WINDOW (ADDRESS_FACTOR times that an address)
+LINK_MAIL_WINDOW = timedelta(hours=1)
+BY_LINK = "with a mailed link"  # the detail of a password_changed event
+
+
+class LinkRefused(people.PeopleError):
+    """A password link that is used, expired, tampered with or unknown: the same for each."""
+
+
+def password_link_user(
+    session: Session, settings_for: Callable[[int], SettingValues], key: str, token: str, ip: str | None
+) -> User:
+    """Whose password the link may set (looking does not use it up); SignInRefused while the address
+    is locked; LinkRefused, recorded and counted against the address, for a link that does not work."""
+    now = utcnow()
+    lock = _address_lock(session, settings_for, ip, now)
+    if lock is not None:
+        raise _too_many("Too many failed sign-ins from your address.", lock.remaining(now))
+    user = password_links.user_of(session, key, token, now)
+    if user is None:
+        _refuse_link(session, ip)
+    return user
+
+
+def _refuse_link(session: Session, ip: str | None) -> NoReturn:
+    events.record(session, EventKind.PASSWORD_LINK_REFUSED, ip=ip, actor="password link")
+    session.flush()
+    raise LinkRefused(LINK_REFUSED)
+
+
+def choose_password_by_link(
+    session: Session, settings_for: Callable[[int], SettingValues], key: str, token: str, new: str, ip: str | None
+) -> User:
+    """Set the password the link is for, as the person would in the portal (people's rules), and
+    end every session. A PeopleError for a new password the rules refuse changes nothing, and keeps
+    the link; LinkRefused (recorded: the caller commits) for a link that does not work, or that a
+    racing request has just used."""
+    user = password_link_user(session, settings_for, key, token, ip)
+    people.check_password(new, user.extension, user.username)  # before any lock: a refusal holds nothing up
+    # The account's row, locked until commit (SQLite: its one writer), and read again: of two
+    # requests with one link, the second sees the password the first set, and the link dead.
+    session.execute(
+        update(User).where(User.id == user.id).values(id=User.id).execution_options(synchronize_session=False)
+    )
+    session.refresh(user)
+    if password_links.user_of(session, key, token) is not user:
+        _refuse_link(session, ip)
+    people.choose_own_password(session, user, new)
+    _record(session, user, EventKind.PASSWORD_CHANGED, ip, BY_LINK)
+    session.flush()
+    return user
+
+
+def request_password_link(
+    session: Session,
+    settings_for: Callable[[int], SettingValues],
+    login: str,
+    ip: str | None,
+    key: bytes,
+) -> None:
+    """ "Forgot your password?": a link to choose one is mailed if the LOGIN names an account with
+    an e-mail address (and the tenant mails); nothing tells whether it did. SignInRefused when the
+    account (or whatever the LOGIN names) or the address asked too often lately. `key`: keys the
+    hash unknown LOGINs are counted under (the app's secret key)."""
+    login = _printable(login)
+    serialize_sign_ins(session, of_people=True)  # racing requests are counted exactly
+    now = utcnow()
+    user = people.find(session, login) if login else None
+    tenant_id = user.tenant_id if user is not None else _tenant_named(session, login)
+    account = _account(user, login, key)
+    asked = EventKind.PASSWORD_LINK_REQUESTED
+    waits = [_asked(session, account.where, LINK_MAILS, now)]
+    if ip:
+        waits.append(_asked(session, Event.ip == ip, LINK_MAILS * ADDRESS_FACTOR, now))
+    wait = max((wait for wait in waits if wait), default=None)
+    if wait is not None:
+        raise _too_many("Too many requests for a password link.", wait)
+    events.record(
+        session,
+        asked,
+        extension=user.extension.number if user is not None else None,
+        ip=ip,
+        actor=_actor(session, user) if user is not None else account.actor,
+        detail=_mail_password_link(session, user, settings_for(tenant_id)) if user is not None else None,
+        tenant_id=tenant_id,
+    )
+    session.flush()
+
+
+def _asked(session: Session, who: ColumnElement[bool], allowed: int, now: datetime) -> timedelta | None:
+    return events.locked_for(
+        session,
+        who,
+        failed=EventKind.PASSWORD_LINK_REQUESTED,
+        resets=(),
+        allowed=allowed,
+        window=LINK_MAIL_WINDOW,
+        now=now,
+    )
+
+
+def _mail_password_link(session: Session, user: User, settings: SettingValues) -> str:
+    """Queue the mail with the link, if it can go; what was done, for the history."""
+    email = user.extension.email
+    if not email:
+        return "not mailed: the extension has no e-mail address"
+    if not mail_queue.mail_configured(session, user.tenant_id):
+        return "not mailed: smtp_host is not set"
+    if not settings[PHONE_BASE_URL]:
+        return "not mailed: phone_base_url is not set"
+    mail = mail_queue.enqueue(session, user.tenant_id, mail_queue.MailKind.PASSWORD, email, user=user)
+    return f"mail {mail.id} to {email}"
 
 
 def change_pin(session: Session, user: User, pin: str, ip: str | None, settings: SettingValues) -> None:

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 import pytest
 from sqlalchemy import select
@@ -31,6 +32,8 @@ from tests.conftest import PROVISIONING_PATH
 from tests.live_http import LiveClient
 from tests.live_servers import NGINX, ROOT, Gunicorn, Nginx, free_port
 from tests.phones import YealinkPhone
+from tests.test_access_codes import code_in
+from tests.test_mail import inbox  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.slow
 
@@ -267,6 +270,61 @@ def test_pins_stay_out_of_every_log(deployment, phone_port, session):
     logged = deployment.logged()
     assert "/phone/" in logged and "login failed" in logged
     assert "86420975" not in logged and "97531864" not in logged and "password=" not in logged
+
+
+def test_an_access_code_login_leaves_neither_code_nor_challenge_in_any_log(deployment, phone_port, session, inbox):
+    """phone_two_factor through nginx and gunicorn: the worker's own sender mails the code, the
+    code logs the phone in, and no log line (nginx's, gunicorn's, hotdesk's) holds the code or the
+    challenge that rode in the screen's path."""
+    registry = settings_registry()
+    for name, value in [
+        ("smtp_host", "127.0.0.1"),
+        ("smtp_port", str(inbox.port)),
+        ("smtp_security", "none"),
+        ("smtp_from", "hotdesk@example.com"),
+        ("phone_two_factor", "email"),
+    ]:
+        registry.set(session, name, value)
+    session.add(
+        Extension(
+            number="2003", name="Dora", secret="dora-SIP-secret", voicemail_pin="75318642", email="dora@example.org"
+        )
+    )
+    session.commit()
+    phone = YealinkPhone(LiveClient(deployment.http_url), MAC)
+    screen = phone.login("2003", "75318642")
+    assert phone.form_parameters(screen) == ["code"]
+    challenge = urlsplit(screen.findtext("URL")).path.split("/")[6]
+    code = code_in(inbox.wait_for(1)[-1])
+    phone.submit(screen, code=f"{(int(code) + 1) % 10**6:06d}")  # a wrong one is logged (for fail2ban)
+    answer = phone.submit(screen, code=code)
+    assert "Dora" in phone.text(answer)
+    phone_port.wait()
+
+    logged = deployment.logged()
+    assert "/phone/…" in logged and "reason=wrong_access_code" in logged
+    assert challenge not in logged and code not in logged and "code=" not in logged
+
+
+def test_no_secret_path_segment_in_the_access_log(deployment):
+    """A phone's app token, a softphone's link or configuration token, a link to choose a password:
+    each a secret in a path, each cut out of nginx's log line as out of hotdesk's."""
+    client = LiveClient(deployment.https_url, ssl_context=deployment.tls)
+    cut = {
+        "/phone/Phone-Token-4711/login": "/phone/…",  # the phone app's own log format (nginx/hotdesk.conf)
+        "/app/qr/1.QrToken0815": "/app/qr/...",
+        "/app/config/Config-Token-0915": "/app/config/...",
+        "/portal/password/1.7fffffff.nonce.Password-Link-1234": "/portal/password/...",
+    }
+    for path in cut:
+        client.get(path)
+    client.close()
+    deadline = time.monotonic() + 5
+    while not all(f"GET {logged} " in deployment.logged() for logged in cut.values()):
+        assert time.monotonic() < deadline, deployment.logged()[-2000:]
+        time.sleep(0.05)
+    for token in ("Phone-Token-4711", "QrToken0815", "Config-Token-0915", "Password-Link-1234"):
+        assert token not in deployment.logged(), token
 
 
 def test_reload_replaces_workers_without_failing_a_request(deployment, engine):

@@ -122,3 +122,40 @@ def test_a_rate_limited_answer_is_one_well_formed_http_response_in_the_phones_di
     assert status.startswith("HTTP/1.1 429"), [a[0] for a in answers]
     values = assert_one_well_formed_entity(headers, body)
     assert values["content-type"].startswith("text/plain") and b"Too many requests" in body
+
+
+def test_the_counters_live_in_one_swept_store_that_starts_no_thread_per_request(client, extensions, monkeypatch):
+    """Each worker's counters: limited as before, given back once expired, and swept by one thread
+    of their own rather than a new thread after every counted request (hotdesk.web.ratelimit)."""
+    import threading
+    import time
+
+    from limits import RateLimitItemPerSecond, strategies
+
+    from hotdesk.web.ratelimit import SweptMemoryStorage
+
+    [limiter] = client.application.extensions["limiter"]
+    store = limiter.storage
+    assert isinstance(store, SweptMemoryStorage)
+    phone = YealinkPhone(client, "001565aabb07", ip=NAT)
+    phone.boot()
+    started = []
+    original_start = threading.Thread.start
+    monkeypatch.setattr(threading.Thread, "start", lambda thread: started.append(thread.name) or original_start(thread))
+    for _ in range(5):
+        assert phone.get(phone.keys()["External"], browser=True).status_code == 200
+        time.sleep(0.02)  # MemoryStorage's own timer would have ended by the next request
+    # At most the sweeper, once (the first count starts it); never MemoryStorage's Timer ("Thread-N").
+    assert [name for name in started if "ratelimit" in name or name.startswith("Thread")] in (
+        [],
+        ["hotdesk-ratelimit-sweep"],
+    )
+
+    per_second = strategies.SlidingWindowCounterRateLimiter(store)
+    twice = RateLimitItemPerSecond(2)
+    assert [per_second.hit(twice, "swept-test") for _ in range(3)] == [True, True, False]
+    deadline = time.monotonic() + 10
+    while any("swept-test" in key for key in store.expirations):  # gone once expired and swept
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert per_second.hit(twice, "swept-test")

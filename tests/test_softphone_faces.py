@@ -125,7 +125,8 @@ def test_the_api_shows_the_qr_url_to_the_secrets_scope_only_and_a_refresh_kills_
     secrets_ = token(session, "read", "write", "secrets")
     shown = client.get("/api/v1/extensions/1001/qr", headers=secrets_)
     assert shown.status_code == 200 and shown.headers["Cache-Control"] == "no-store"
-    assert set(shown.json) == {"url", "expires_at"} and shown.json["url"].startswith(BASE + "/app/qr/")
+    assert set(shown.json) == {"url", "expires_at", "warning"} and shown.json["url"].startswith(BASE + "/app/qr/")
+    assert shown.json["warning"] is None
     assert client.get("/api/v1/extensions/1001/qr", headers=secrets_).json == shown.json  # the same until used
     refreshed = client.post("/api/v1/extensions/1001/qr", headers=secrets_)
     assert refreshed.status_code == 200 and refreshed.json["url"] != shown.json["url"]
@@ -440,5 +441,26 @@ def test_a_console_on_a_listener_of_its_own_names_phone_base_url_not_its_own_add
     assert "phone_base_url is not set" in page.xpath("//*[@id='qr-problem']")[0].text_content()
     registry.set(session, "phone_base_url", "https://phones.example.com")
     session.commit()
-    assert qr_url(extension_page(console)).startswith("https://phones.example.com/app/qr/")
+    page = extension_page(console)
+    assert qr_url(page).startswith("https://phones.example.com/app/qr/") and page.xpath("//*[@id='qr-warning']") == []
+
+    # An https address that names an IP: Linphone refuses the certificate, so the admin is told.
+    registry.set(session, "phone_base_url", "https://192.0.2.10:8443")
+    session.commit()
+    page = extension_page(console)
+    assert qr_url(page).startswith("https://192.0.2.10:8443/app/qr/")
+    assert "Linphone" in page.xpath("//*[@id='qr-warning']")[0].text_content()
     admin_only.extensions["hotdesk"].engine.dispose()
+
+
+def test_the_cli_and_the_api_warn_of_an_https_address_that_names_an_ip(run, client, session, registry, world):
+    registry.set(session, "phone_base_url", "https://[2001:db8::5]")
+    session.commit()
+    shown = client.get("/api/v1/extensions/1001/qr", headers=token(session, "read", "secrets"))
+    assert shown.json["url"].startswith("https://[2001:db8::5]/app/qr/") and "IP address" in shown.json["warning"]
+    url, warning = run("users", "qr", "alice").splitlines()  # the URL on stdout, the warning on stderr
+    assert url.startswith("https://[2001:db8::5]/app/qr/")
+    assert warning.startswith("warning: https://[2001:db8::5] names an IP address")
+    registry.set(session, "phone_base_url", "http://192.0.2.10:8080")  # plain http: no certificate to refuse
+    session.commit()
+    assert "warning" not in run("users", "qr", "alice")

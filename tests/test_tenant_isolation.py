@@ -351,6 +351,16 @@ ROUTES: dict[tuple[str, str], Route] = {
         console_post("/admin/access/admins/{admin}/password", lambda ids: {"password": STRONG})
     ),
     ("admin.admin_remove", "POST"): Route(console_post("/admin/access/admins/{admin}/remove")),
+    ("admin.admin_sign_in", "POST"): Route(
+        console_post(
+            "/admin/access/admins/{admin}/sign-in", lambda ids: {"email": "gus@globex.example", "two_factor": "on"}
+        )
+    ),
+    # The access code step: the challenge is the session's (a signed-in manager's holds none), or
+    # the app's JSON; a guessed one names no sign-in of any tenant.
+    ("admin.access_code", "GET"): Route(console_get("/admin/sign-in/code")),
+    ("admin.access_code", "POST"): Route(console_post("/admin/sign-in/code", lambda ids: {"code": ids["number"]})),
+    ("admin.resend_code", "POST"): Route(console_post("/admin/sign-in/resend")),
     ("admin.token_create", "POST"): Route(
         console_post(
             "/admin/access/tokens", lambda ids: {"name": ids["token"], "scope": "read", "tenant": ids["tenant"]}
@@ -535,6 +545,10 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("phoneapp.logout", "GET"): Route(phone_logout),
     ("phoneapp.configuration", "GET"): Route(phone_path("configuration/expired-state/1")),
     ("phoneapp.reloaded", "GET"): Route(phone_path("reloaded")),
+    # A challenge is one phone's at one address, whatever tenant: a made-up one opens nothing.
+    ("phoneapp.code_form", "GET"): Route(phone_path("login/external/access-code/no-such-challenge")),
+    ("phoneapp.code_submit", "GET"): Route(phone_path("login/external/access-code/no-such-challenge/submit?code=1")),
+    ("phoneapp.code_resend", "GET"): Route(phone_path("login/external/access-code/no-such-challenge/resend")),
     ("provision.provisioning_file", "GET"): Route(
         lambda w, ids: [
             provision("/provision/{mac}.cfg")(w, ids),
@@ -552,6 +566,9 @@ ROUTES: dict[tuple[str, str], Route] = {
         same=False,  # the failures count against the address: the second sweep may meet the limit
     ),
     ("portal.sign_out", "POST"): Route(console_post("/portal/sign-out")),
+    ("portal.access_code", "GET"): Route(console_get("/portal/sign-in/code")),
+    ("portal.access_code", "POST"): Route(console_post("/portal/sign-in/code", lambda ids: {"code": ids["number"]})),
+    ("portal.resend_code", "POST"): Route(console_post("/portal/sign-in/resend")),
     ("portal.home", "GET"): Route(console_get("/portal/")),
     ("portal.password", "GET"): Route(console_get("/portal/password")),
     ("portal.password", "POST"): Route(console_post("/portal/password")),
@@ -562,6 +579,19 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("portal.qr_refresh", "POST"): Route(console_post("/portal/app/qr")),
     ("portal.qr_choices", "POST"): Route(console_post("/portal/app/choices", lambda ids: {"qr_transport": "tls"})),
     ("portal.app_revoke", "POST"): Route(lambda w, ids: w.console.submit(f"/portal/app/apps/{w.globex_app}/revoke")),
+    # A password link names a user by id, under an HMAC (tests/test_password_links.py): a forged one
+    # answers alike whatever id it names; "Forgot your password?" answers alike whatever the LOGIN.
+    ("portal.password_link", "GET"): Route(console_get("/portal/password/{number}.7fffffff.AAAAAAAA." + "A" * 24)),
+    ("portal.password_link", "POST"): Route(
+        console_post(
+            "/portal/password/{number}.7fffffff.AAAAAAAA." + "A" * 24,
+            lambda ids: {"new": "x" * 12, "confirm": "x" * 12},
+        )
+    ),
+    ("portal.forgot_password", "GET"): Route(console_get("/portal/forgot")),
+    ("portal.forgot_password", "POST"): Route(
+        console_post("/portal/forgot", lambda ids: {"login": f"{ids['admin']}@{ids['tenant']}.example.com"})
+    ),
     # Softphone apps: a token is all a request names (tests/test_softphone.py); a forged one for
     # the first link (globex's, if any) answers as one for no link at all.
     ("softphone.sign_in_link", "GET"): Route(lambda w, ids: w.phone.get("/app/qr/1." + "A" * 24)),
@@ -593,6 +623,12 @@ ROUTES: dict[tuple[str, str], Route] = {
                 "password": "Globex-Secret-1",
             },
         )
+    ),
+    ("app_api.sign_in_code", "POST"): Route(
+        app_post("/app/v1/sign-in/code", lambda ids: {"challenge": ids["number"], "code": ids["number"]})
+    ),
+    ("app_api.sign_in_resend", "POST"): Route(
+        app_post("/app/v1/sign-in/resend", lambda ids: {"challenge": ids["number"]})
     ),
     ("app_api.change_password", "POST"): Route(
         app_post(

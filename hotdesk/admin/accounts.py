@@ -8,6 +8,11 @@ The per-name limit would let anyone lock an admin out by typing their name. So i
 attempts from browsers not known for that name (OWASP's device cookie): a browser an admin
 signed in from carries a signed cookie naming them, and its attempts count against that browser
 alone. The per-address limit counts every attempt.
+
+An admin with `two_factor` signs in with an e-mailed access code after the password
+(hotdesk.access_codes): the right password is written down as ACCESS_CODE_SENT (no sign-in, so the
+name's failure count goes on), each code is checked under the same limits and written down first
+as a failure, so five wrong codes lock the name as five wrong passwords do.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -23,11 +29,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import and_, select, update
 from sqlalchemy.orm import Session
 
-from hotdesk import db, events
+from hotdesk import access_codes, db, events
 from hotdesk.admin import AdminError, Conflict, NotFound, record_change
-from hotdesk.models import Admin, ApiToken, Event, EventKind, utcnow
+from hotdesk.models import DEFAULT_TENANT_ID, Admin, ApiToken, Event, EventKind, utcnow
+from hotdesk.settings import SettingValues
 
 _NAME = re.compile(r"[A-Za-z0-9._@-]{1,64}")
+_EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]+\.[^@\s]+")
 MIN_PASSWORD = 10
 SIGNIN_WINDOW = timedelta(minutes=15)
 FAILURES_PER_NAME = 5
@@ -45,6 +53,14 @@ class SignInRefused(AdminError):
     def __init__(self, message: str, retry_after: timedelta | None = None):
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class WrongCode(SignInRefused):
+    """A wrong access code: `remaining` more may be tried on this sign-in (none: sign in again)."""
+
+    def __init__(self, wrong: access_codes.WrongCode):
+        super().__init__(str(wrong))
+        self.remaining = wrong.remaining
 
 
 def check_name(name: str, what: str = "name") -> str:
@@ -95,18 +111,64 @@ def admins(session: Session, within: int = EVERYONE) -> list[Admin]:
     return list(session.scalars(query))
 
 
-def add_admin(session: Session, name: str, password: str, actor: str, *, tenant_id: int | None = None) -> Admin:
-    """A system admin, or (`tenant_id`) the manager of that tenant, who sees nothing of another."""
+def add_admin(
+    session: Session,
+    name: str,
+    password: str,
+    actor: str,
+    *,
+    tenant_id: int | None = None,
+    email: str | None = None,
+    two_factor: bool = False,
+) -> Admin:
+    """A system admin, or (`tenant_id`) the manager of that tenant, who sees nothing of another.
+    `two_factor`: an access code to `email` after the password at each sign-in."""
     check_name(name)
     check_password(password)
+    email = check_sign_in(name, email, two_factor)
     if session.scalar(select(Admin.id).where(Admin.name == name)) is not None:
         raise Conflict(f"admin {name} already exists")
-    admin = Admin(name=name, password_hash=_hasher.hash(password), tenant_id=tenant_id)
+    admin = Admin(
+        name=name, password_hash=_hasher.hash(password), tenant_id=tenant_id, email=email, two_factor=two_factor
+    )
     session.add(admin)
     role = "admin" if tenant_id is None else "tenant manager"
-    record_change(session, actor, f"{role} {name} added", tenant_id=tenant_id)
+    factor = ", with an access code" if two_factor else ""
+    record_change(session, actor, f"{role} {name} added{factor}", tenant_id=tenant_id)
     session.flush()
     return admin
+
+
+def set_sign_in(
+    session: Session,
+    name: str,
+    actor: str,
+    *,
+    email: str | None = None,
+    two_factor: bool | None = None,
+    within: int = EVERYONE,
+) -> Admin:
+    """The admin's e-mail address (None: unchanged; "": none) and whether their sign-in asks for an
+    access code sent there (None: unchanged). Refused: a code with no address to send it to."""
+    admin = _admin(session, name, within)
+    new_email = admin.email if email is None else (email.strip() or None)
+    new_factor = admin.two_factor if two_factor is None else two_factor
+    admin.email = check_sign_in(name, new_email, new_factor)
+    admin.two_factor = new_factor
+    factor = "an access code after the password" if new_factor else "the password alone"
+    record_change(session, actor, f"admin {name}: signs in with {factor}", tenant_id=admin.tenant_id)
+    session.flush()
+    return admin
+
+
+def check_sign_in(name: str, email: str | None, two_factor: bool) -> str | None:
+    """The e-mail address as kept (None: none); refused when not one, or missing for two_factor."""
+    email = (email or "").strip() or None
+    if email is not None and (len(email) > 254 or not email.isprintable() or not _EMAIL.fullmatch(email)):
+        raise AdminError(f"email: {email!r} is not an e-mail address")
+    if two_factor and email is None:
+        raise AdminError(f"two-factor: admin {name} has no e-mail address to send the access code to (--email)")
+    return email
 
 
 def set_password(session: Session, name: str, password: str, actor: str, *, within: int = EVERYONE) -> None:
@@ -132,8 +194,18 @@ def _admin(session: Session, name: str, within: int = EVERYONE) -> Admin:
     return admin
 
 
-def sign_in(session: Session, name: str, password: str, ip: str | None, browser: str | None = None) -> Admin:
-    """The admin, or SignInRefused (wrong name or password, or too many failures lately).
+def sign_in(
+    session: Session,
+    name: str,
+    password: str,
+    ip: str | None,
+    browser: str | None = None,
+    *,
+    settings_for: Callable[[int], SettingValues] | None = None,
+) -> Admin | access_codes.Challenge:
+    """The admin, or SignInRefused (wrong name or password, or too many failures lately). An admin
+    with two_factor is not signed in yet: the challenge whose code was mailed to them (through
+    `settings_for` their tenant's mail settings); SignInRefused when there is nowhere to send it.
 
     `browser`: the id of a known-browser cookie the web face verified for this very name, or None.
     """
@@ -149,11 +221,95 @@ def sign_in(session: Session, name: str, password: str, ip: str | None, browser:
         raise SignInRefused("Wrong name or password.")
     if _hasher.check_needs_rehash(admin.password_hash):
         admin.password_hash = _hasher.hash(password)
+    attempt.tenant_id = _tenant_of(admin)  # a tenant manager's sign-in is in their tenant's history
+    if admin.two_factor:
+        return _send_code(session, admin, attempt, settings_for, ip)
     attempt.kind = EventKind.ADMIN_SIGNIN.value
-    if admin.tenant_id is not None:  # a tenant manager's sign-in is in their tenant's history
-        attempt.tenant_id = admin.tenant_id
     session.flush()
     return admin
+
+
+def _tenant_of(admin: Admin) -> int:
+    return admin.tenant_id if admin.tenant_id is not None else DEFAULT_TENANT_ID
+
+
+def _send_code(
+    session: Session,
+    admin: Admin,
+    attempt: Event,
+    settings_for: Callable[[int], SettingValues] | None,
+    ip: str | None,
+) -> access_codes.Challenge:
+    tenant_id = _tenant_of(admin)
+    try:
+        if settings_for is None:
+            raise access_codes.NoAddress("An access code is required, and this face cannot send one.")
+        challenge = access_codes.start(
+            session,
+            access_codes.Who.console(admin, tenant_id),
+            access_codes.Face.CONSOLE,
+            settings_for(tenant_id),
+            ip=ip,
+        )
+    except access_codes.NoAddress as nowhere:
+        attempt.detail = NO_ADDRESS  # a refusal that checked no password wrongly: not counted
+        session.flush()
+        raise SignInRefused(str(nowhere)) from None
+    attempt.kind, attempt.detail = EventKind.ACCESS_CODE_SENT.value, access_codes.Face.CONSOLE.value
+    session.flush()
+    return challenge
+
+
+NO_ADDRESS = "no address for an access code"
+LOCKED_OUT = "locked out"
+
+
+def sign_in_with_code(
+    session: Session, token: str, code: str, key: str | bytes, ip: str | None, browser_of: Callable[[str], str | None]
+) -> Admin:
+    """The admin, once `code` is their challenge's latest code; else SignInRefused (its message
+    says whether to try again). Checked under the sign-in limits and written down first as a
+    failure, as a password is. `browser_of(name)`: the known-browser cookie's id for that name, or None."""
+    row = access_codes.find(session, token)
+    admin = session.get(Admin, row.admin_id) if row is not None and row.admin_id is not None else None
+    if row is None or admin is None or row.face != access_codes.Face.CONSOLE:
+        raise SignInRefused(str(access_codes.NoChallenge()))
+    attempt = _admit(session, admin.name, ip, browser_of(admin.name))  # commits: take the row afresh
+    attempt.tenant_id = _tenant_of(admin)
+    try:
+        access_codes.check(session, token, code, key, ip=ip)
+    except access_codes.NoChallenge as over:
+        attempt.detail = "access code for a sign-in that is over"
+        session.flush()
+        raise SignInRefused(str(over)) from None
+    except access_codes.WrongCode as wrong:
+        session.flush()
+        raise WrongCode(wrong) from None
+    attempt.kind = EventKind.ADMIN_SIGNIN.value
+    session.flush()
+    return admin
+
+
+def resend_code(
+    session: Session, token: str, settings_for: Callable[[int], SettingValues], ip: str | None
+) -> access_codes.Challenge:
+    """A new code for the admin's challenge (the one before stops working), in the history;
+    NoChallenge or ResendRefused (hotdesk.access_codes)."""
+    row = access_codes.find(session, token)
+    admin = session.get(Admin, row.admin_id) if row is not None and row.admin_id is not None else None
+    if row is None or admin is None or row.face != access_codes.Face.CONSOLE:
+        raise access_codes.NoChallenge()
+    _row, challenge = access_codes.resend(session, token, settings_for(row.tenant_id))
+    events.record(
+        session,
+        EventKind.ACCESS_CODE_RESENT,
+        actor=admin.name,
+        ip=ip,
+        detail=access_codes.Face.CONSOLE.value,
+        tenant_id=row.tenant_id,
+    )
+    session.flush()
+    return challenge
 
 
 def _admit(session: Session, name: str, ip: str | None, browser: str | None) -> Event:

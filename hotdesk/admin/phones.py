@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from hotdesk import credentials, hotdesking
 from hotdesk.admin import AdminError, Conflict, ImportCheck, NotFound, Page, page_size, paged, record_change
-from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
+from hotdesk.hotdesking import CodeSent, LoggedIn, LoggedInElsewhere, LoginFailure, Refused
 from hotdesk.mac import normalize_mac
 from hotdesk.models import DEFAULT_TENANT_ID, Address, Device, Event, EventKind, Extension, Mapping, utcnow
 from hotdesk.notifications import DeviceNotifier, reload_after_commit
@@ -224,6 +224,8 @@ def login(
             raise NotFound(f"no extension {number}")
         case Refused(failure):  # whatever else the core refuses (a phone not admitted, say)
             raise Conflict(f"{phone.mac}: login refused ({failure.value.replace('_', ' ')})")
+        case CodeSent():  # never for an admin's login: only a phone's own PIN asks for an access code
+            raise Conflict(f"{phone.mac}: login refused (an access code is required)")
         case LoggedInElsewhere(_, elsewhere):
             raise Conflict(
                 f"{number} is logged in on {elsewhere.mac} and multiple_login is deny: log it out there first"

@@ -24,6 +24,9 @@ Sources:
   its own token, not from an example.
 - Numeric input: InputFlags `n` (numeric), `p` (password), `pn` (a masked number, the PIN), `a`
   (text): Snom wiki "SnomIPPhoneInput" (InputFlags).
+- The access code screen's Resend key: a SoftKeyItem (Name F4, Label, URL) on the SnomIPPhoneInput,
+  as public XML-menu code for Snom writes one on an input screen (an F2 "Exit"). UNCERTAIN: no Snom
+  document shows a SoftKeyItem on an input screen.
 - Reload: the login/logout answer carries `<fetch mil="…">snom://mb_exit#reboot</fetch>`: the Snom
   wiki "Fragments" page (fragments run from any minibrowser URL; `reboot`), and `<fetch>` of a
   `phone://mb_exit#…` fragment as Snom documents for pushed objects (also public code, repository

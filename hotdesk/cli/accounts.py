@@ -35,13 +35,50 @@ def _new_password(password_stdin: bool) -> str:
 @click.argument("name")
 @click.option("--password-stdin", is_flag=True, help="read the password from the first line of standard input")
 @click.option("--tenant", "tenant_name", default=None, metavar="T", help="a manager of tenant T only (default: system)")
+@click.option("--email", default=None, metavar="E", help="the admin's e-mail address (where access codes go)")
+@click.option("--two-factor", is_flag=True, help="sign in with an access code mailed to --email after the password")
 @with_session
-def admins_add(ctx: Context, session: Session, name: str, password_stdin: bool, tenant_name: str | None) -> None:
+def admins_add(
+    ctx: Context,
+    session: Session,
+    name: str,
+    password_stdin: bool,
+    tenant_name: str | None,
+    email: str | None,
+    two_factor: bool,
+) -> None:
     """A system admin, or with --tenant the manager of one tenant, who sees and changes only it."""
     accounts.check_name(name)
+    accounts.check_sign_in(name, email, two_factor)  # before the password is asked for
     tenant_id = None if tenant_name is None else tenant_id_of(session, tenant_name)
-    accounts.add_admin(session, name, _new_password(password_stdin), CLI_ACTOR, tenant_id=tenant_id)
-    click.echo(f"admin {name} added" + (f" (manager of {tenant_name})" if tenant_name else ""))
+    accounts.add_admin(
+        session,
+        name,
+        _new_password(password_stdin),
+        CLI_ACTOR,
+        tenant_id=tenant_id,
+        email=email,
+        two_factor=two_factor,
+    )
+    role = f" (manager of {tenant_name})" if tenant_name else ""
+    click.echo(f"admin {name} added{role}" + (f", signs in with an access code sent to {email}" if two_factor else ""))
+
+
+@admins_group.command("set")
+@click.argument("name")
+@click.option("--email", default=None, metavar="E", help='the admin\'s e-mail address ("" for none)')
+@click.option(
+    "--two-factor/--no-two-factor",
+    "two_factor",
+    default=None,
+    help="an access code mailed to the admin after the password at each sign-in, or not",
+)
+@with_session
+def admins_set(ctx: Context, session: Session, name: str, email: str | None, two_factor: bool | None) -> None:
+    """Change the admin's e-mail address and whether their sign-in asks for an access code."""
+    admin = accounts.set_sign_in(session, name, CLI_ACTOR, email=email, two_factor=two_factor)
+    how = f"an access code sent to {admin.email}" if admin.two_factor else "the password alone"
+    click.echo(f"admin {name} signs in with {how}")
 
 
 @admins_group.command("set-password")
@@ -65,11 +102,12 @@ def admins_remove(ctx: Context, session: Session, name: str) -> None:
 @admins_group.command("list")
 @with_session
 def admins_list(ctx: Context, session: Session) -> None:
-    """Admins: name, role (system, or the tenant they manage), since."""
+    """Admins: name, role (system, or the tenant they manage), since, e-mail, two-factor (when on)."""
     names = {tenant.id: tenant.name for tenant in tenancy.listing(session)}
     for admin in accounts.admins(session):
         role = f"manager of {names[admin.tenant_id]}" if admin.tenant_id else "system"
-        click.echo(f"{admin.name}\t{role}\tsince {admin.created_at:%Y-%m-%d}")
+        extra = f"\t{admin.email or '-'}" + ("\ttwo-factor" if admin.two_factor else "")
+        click.echo(f"{admin.name}\t{role}\tsince {admin.created_at:%Y-%m-%d}" + (extra if admin.email else ""))
 
 
 @main.group("tokens")

@@ -78,6 +78,8 @@ def users_qr(
                 raise click.ClickException(f"{path}: {error.strerror}") from None
     session.commit()
     click.echo(made.url)
+    if made.warning:
+        click.echo(f"warning: {made.warning}", err=True)
 
 
 @users_group.command("qr-choices")

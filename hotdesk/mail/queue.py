@@ -36,6 +36,7 @@ class MailKind(enum.StrEnum):
     ACCOUNT = "account"  # a new account's information and QR code (hotdesk.mail.account)
     TEST = "test"  # `hotdesk mail send-test`: is the SMTP setting right?
     ACCESS_CODE = "access_code"  # a sign-in's second factor (hotdesk.access_codes, hotdesk.mail.access_code)
+    PASSWORD = "password"  # a link to choose the account password, asked for on the portal (hotdesk.mail.password)
 
 
 class State(enum.StrEnum):
@@ -90,10 +91,24 @@ def enqueue_account_mails(
 
 
 def enqueue(
-    session: Session, tenant_id: int, kind: MailKind, recipient: str, *, now: datetime | None = None
+    session: Session,
+    tenant_id: int,
+    kind: MailKind,
+    recipient: str,
+    *,
+    user: User | None = None,
+    now: datetime | None = None,
 ) -> QueuedMail:
+    """One mail to `recipient` (about `user`, if it is one's), due now."""
     now = now or utcnow()
-    mail = QueuedMail(tenant_id=tenant_id, kind=kind.value, recipient=recipient, created_at=now, next_attempt_at=now)
+    mail = QueuedMail(
+        tenant_id=tenant_id,
+        kind=kind.value,
+        recipient=recipient,
+        user_id=user.id if user is not None else None,
+        created_at=now,
+        next_attempt_at=now,
+    )
     session.add(mail)
     session.flush()
     return mail

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from hotdesk.mail import access_code, queue, smtp
+from hotdesk.mail import access_code, password, queue, smtp
 from hotdesk.mail.account import Composed, NotComposed, compose, compose_test
 from hotdesk.mail.queue import MailKind
 from hotdesk.models import DEFAULT_TENANT_ID, QueuedMail
@@ -34,6 +34,7 @@ Composer = Callable[[Session, QueuedMail, SettingValues, str], Composed]
 COMPOSERS: dict[MailKind, Composer] = {
     MailKind.ACCOUNT: compose,
     MailKind.ACCESS_CODE: access_code.compose,
+    MailKind.PASSWORD: password.compose,
     MailKind.TEST: lambda session, mail, settings, key: compose_test(settings, mail.recipient),
 }
 

@@ -6,8 +6,10 @@ commits."""
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime
+from urllib.parse import urlsplit
 
 from sqlalchemy.orm import Session
 
@@ -31,6 +33,26 @@ class NoSuchApp(AppsError):
 class SignInUrl:
     url: str
     expires_at: datetime
+    warning: str | None = None  # what will keep apps from using it, for the admin to fix
+
+
+IP_CERTIFICATE = (
+    "{base} names an IP address over https: Linphone checks the server's certificate against a host"
+    " name and refuses it for an IP address, so the app will not sign in. Give phone_base_url a host"
+    " name with a certificate for it (or plain http on a trusted network)."
+)
+
+
+def address_warning(base_url: str) -> str | None:
+    """Why apps will not reach `base_url`, if they will not: an https URL that names an IP address."""
+    parts = urlsplit(base_url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    try:
+        ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        return None
+    return IP_CERTIFICATE.format(base=base_url)
 
 
 def sign_in_url(
@@ -66,7 +88,7 @@ def sign_in_url(
         )
     else:
         link = links.current_link(session, user, key, settings)
-    return SignInUrl(links.link_url(base_url, link.token), link.expires_at)
+    return SignInUrl(links.link_url(base_url, link.token), link.expires_at, address_warning(base_url))
 
 
 def set_qr_choices(session: Session, user: User, *, transport: str | None, address: str | None) -> bool:

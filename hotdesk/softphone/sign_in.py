@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from hotdesk import people, self_service
+from hotdesk import access_codes, people, self_service
 from hotdesk.hotdesking import SERVER_ADDRESS
 from hotdesk.models import DEFAULT_TENANT_ID, Tenant, User
 from hotdesk.settings import SettingValues
@@ -162,9 +162,47 @@ def finish(session: Session, attempt: Attempt, password: str) -> User:
     if user.must_change_password:
         _refusal(session, attempt, CHANGE_REQUIRED)
         raise PasswordChangeRequired("change the generated password first (change-password)")
-    # A second factor (interfaces.md section 7, two_factor = email) goes here: the web face then
-    # answers 202 {"second_factor": "email", "challenge": ID} instead of the account.
     return user
+
+
+def second_factor(
+    session: Session, attempt: Attempt, settings: SettingValues, label: str, ip: str | None
+) -> access_codes.Challenge | None:
+    """With two_factor = email, after the right password: the code's challenge (the app's label
+    kept in it for the account the code gives); None when the account is given at once. NoAddress:
+    nowhere to send a code, no account."""
+    if not access_codes.required(settings, access_codes.Face.APP):
+        return None
+    return self_service.send_code(session, attempt.inner, settings, ip=ip, context=label)
+
+
+def with_code(
+    session: Session,
+    settings_for: Callable[[int], SettingValues],
+    key: bytes,
+    token: str,
+    code: str,
+    ip: str | None,
+) -> tuple[Attempt, User, str]:
+    """The attempt, the person and the app's label, once `code` is the challenge's: the account may
+    be given now. NoChallenge, WrongCode (hotdesk.access_codes), or LockedOut."""
+    try:
+        inner, used = self_service.sign_in_with_code(
+            session, settings_for, key, token, code, ip, None, self_service.APP
+        )
+    except self_service.SignInRefused as refused:
+        raise LockedOut(str(refused), refused.retry_after or timedelta(minutes=1)) from None
+    user = inner.user
+    if user is None:  # sign_in_with_code's attempt always has its person
+        raise access_codes.NoChallenge()
+    return Attempt(inner, session.get(Tenant, used.tenant_id)), user, used.context or "app"
+
+
+def resend(
+    session: Session, settings_for: Callable[[int], SettingValues], token: str, ip: str | None
+) -> access_codes.Challenge:
+    """A new code for the app's challenge; NoChallenge or ResendRefused (hotdesk.access_codes)."""
+    return self_service.resend_code(session, settings_for, token, ip, self_service.APP)
 
 
 def change_password(session: Session, attempt: Attempt, password: str, new_password: str, ip: str | None) -> User:

@@ -467,7 +467,7 @@ def _sign_in_url(number: str, refresh: bool) -> Response:
         refresh=refresh,
         base_url=app_base_url(),
     )
-    response = jsonify({"url": made.url, "expires_at": _iso(made.expires_at)})
+    response = jsonify({"url": made.url, "expires_at": _iso(made.expires_at), "warning": made.warning})
     response.headers["Cache-Control"] = "no-store"
     return response
 

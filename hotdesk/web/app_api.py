@@ -14,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
+from hotdesk import access_codes
 from hotdesk.models import User
 from hotdesk.softphone import links
 from hotdesk.softphone import sign_in as core
@@ -145,11 +146,14 @@ def _begin(fields: dict[str, str]) -> core.Attempt | Response:
             session, snapshot().settings_for, key, fields["sip_domain"], fields["username"], client_ip()
         )
     except core.LockedOut as locked:
-        session.commit()  # the refusal is kept
-        seconds = str(int(locked.retry_after.total_seconds()) + 1)
-        return error_response(429, str(locked), **{"Retry-After": seconds})
+        return _locked(locked)
     session.commit()  # written down as a failure, and the sign-in lock released, before the slow check
     return attempt
+
+
+def _locked(locked: core.LockedOut) -> Response:
+    db().commit()  # the refusal is kept
+    return error_response(429, str(locked), **{"Retry-After": str(int(locked.retry_after.total_seconds()) + 1)})
 
 
 def _refused(status: int, error: str) -> Response:
@@ -157,12 +161,12 @@ def _refused(status: int, error: str) -> Response:
     return error_response(status, error)
 
 
-def _account(attempt: core.Attempt, user: User) -> Response:
+def _account(attempt: core.Attempt, user: User, label: str | None = None) -> Response:
     session = db()
     act_for_tenant(user.tenant_id)  # its phone_base_url is in the configuration URL
     try:
         account = core.account(
-            session, attempt, user, snapshot().settings_for(user.tenant_id), _label(), client_ip(), config_url
+            session, attempt, user, snapshot().settings_for(user.tenant_id), label or _label(), client_ip(), config_url
         )
     except NoServer:
         return _refused(503, "the server address for apps is not set up yet: ask your administrator")
@@ -181,7 +185,63 @@ def sign_in() -> Response:
         return _refused(401, str(wrong))
     except core.PasswordChangeRequired:
         return _refused(403, "password_change_required")
-    return _account(attempt, user)
+    return _account_or_code(attempt, user)
+
+
+def _account_or_code(attempt: core.Attempt, user: User) -> Response:
+    """The account; with two_factor = email, 202 and the challenge whose code was mailed instead."""
+    try:
+        challenge = core.second_factor(db(), attempt, snapshot().settings_for(user.tenant_id), _label(), client_ip())
+    except access_codes.NoAddress as nowhere:
+        return _refused(403, str(nowhere))
+    if challenge is None:
+        return _account(attempt, user)
+    return _challenge(challenge)
+
+
+def _challenge(challenge: access_codes.Challenge) -> Response:
+    body = {
+        "second_factor": "email",
+        "challenge": challenge.token,
+        "sent_to": challenge.sent_to,
+        "expires_at": challenge.expires_at.isoformat(timespec="seconds"),
+    }
+    return _answer(body, 202)
+
+
+@bp.post("/sign-in/code")
+def sign_in_code() -> Response:
+    """The second step with two_factor = email: the challenge and the code from the mail, for the account."""
+    fields = _fields("challenge", "code")
+    session = db()
+    key = current_app.config["SECRET_KEY"].encode()
+    try:
+        attempt, user, label = core.with_code(
+            session, snapshot().settings_for, key, fields["challenge"], fields["code"], client_ip()
+        )
+    except core.LockedOut as locked:
+        return _locked(locked)
+    except access_codes.WrongCode as wrong:  # a counted failure: kept
+        session.commit()
+        return _answer({"error": str(wrong), "attempts_left": wrong.remaining}, 401)
+    except access_codes.Refused as refused:
+        return _refused(401, str(refused))
+    return _account(attempt, user, label)
+
+
+@bp.post("/sign-in/resend")
+def sign_in_resend() -> Response:
+    """A new code for the challenge: the one before stops working."""
+    fields = _fields("challenge")
+    try:
+        challenge = core.resend(db(), snapshot().settings_for, fields["challenge"], client_ip())
+    except access_codes.ResendRefused as refused:
+        if refused.retry_after is None:
+            return error_response(403, str(refused))
+        return error_response(429, str(refused), **{"Retry-After": str(int(refused.retry_after.total_seconds()) + 1)})
+    except access_codes.NoChallenge as over:
+        return error_response(401, str(over))
+    return _challenge(challenge)
 
 
 @bp.post("/change-password")
@@ -196,4 +256,4 @@ def change_password() -> Response:
         return _refused(401, str(wrong))
     except core.WeakPassword as weak:
         return _refused(422, str(weak))
-    return _account(attempt, user)
+    return _account_or_code(attempt, user)

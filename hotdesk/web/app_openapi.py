@@ -35,7 +35,8 @@ RETRY_AFTER = {"Retry-After": {"description": "seconds until the lock lifts", "s
 ERRORS = {
     400: "Not a JSON object, a required field missing, not a string, too long, or a body over 4096 bytes",
     401: "Wrong username or password (the SIP secret and the PIN are wrong passwords), or an unknown domain",
-    403: '`{"error": "password_change_required"}`: the password is right but generated (or temporary): change it first',
+    403: '`{"error": "password_change_required"}`: the password is right but generated (or temporary): change it'
+    " first. With two_factor = email: no e-mail address (or no mail server) to send the access code to",
     404: "No tenant has this SIP domain here",
     422: "The new password is refused; `error` says why",
     429: "Too many failed sign-ins for this account or from this address (as the portal counts them), or too"
@@ -79,6 +80,25 @@ ACCOUNT = {
 }
 
 
+CHALLENGE_ID = _field("the `challenge` of the 202 answer")
+CHALLENGE = {
+    "type": "object",
+    "description": "two_factor = email (interfaces.md section 7): an access code was mailed to the person;"
+    " `POST /app/v1/sign-in/code` with it gives the account",
+    "properties": {
+        "second_factor": {"type": "string", "enum": ["email"]},
+        "challenge": {"type": "string", "description": "opaque; names this sign-in in the next two calls"},
+        "sent_to": {"type": "string", "description": "the address the code went to, masked: a…@example.org"},
+        "expires_at": {"type": "string", "format": "date-time", "description": "when the code stops working"},
+    },
+    "required": ["second_factor", "challenge", "sent_to", "expires_at"],
+}
+CODE_SENT = {
+    "description": "two_factor = email: the password is right, and an access code is on its way instead of the account",
+    "content": {"application/json": {"schema": CHALLENGE}},
+}
+
+
 def _body(properties: dict) -> dict:
     schema = {"type": "object", "properties": properties, "required": list(properties)}
     return {"required": True, "content": {"application/json": {"schema": schema}}}
@@ -108,6 +128,52 @@ def _sso_operation(account: dict) -> dict:
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     schema["properties"]["code_verifier"] = text | {"description": "the app's PKCE verifier, if it sent a challenge"}
     operation["responses"]["401"]["description"] = "The code is unknown, used, expired, or its verifier is wrong"
+    return operation
+
+
+def _with_code_sent(operation: dict) -> dict:
+    operation["responses"]["202"] = CODE_SENT
+    return operation
+
+
+def _code_operation(account: dict) -> dict:
+    operation = _operation(
+        "The account, for the access code mailed after the password (two_factor = email)",
+        "The code works once, until `expires_at`, and only the latest one mailed for the challenge. Five wrong"
+        " codes end the challenge, and count as five wrong passwords against the account's sign-in lock.",
+        {"challenge": CHALLENGE_ID, "code": _field("the code from the mail (spaces are ignored)")},
+        account,
+        (401, 503),
+    )
+    operation["responses"]["401"] = {
+        "description": "A wrong code (`attempts_left` says how many more this challenge takes), or a challenge"
+        " that is unknown, used, replaced, expired or ended: sign in again",
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"error": STRING, "attempts_left": {"type": "integer", "minimum": 0}},
+                    "required": ["error"],
+                }
+            }
+        },
+    }
+    return operation
+
+
+def _resend_operation() -> dict:
+    operation = _operation(
+        "A new access code for the challenge: the one before stops working",
+        "At most 5 per challenge, 30 seconds apart; the challenge's `expires_at` starts afresh.",
+        {"challenge": CHALLENGE_ID},
+        CHALLENGE,
+        (401, 403),
+    )
+    del operation["responses"]["200"]
+    operation["responses"]["202"] = CODE_SENT | {"description": "A new code is on its way"}
+    operation["responses"]["401"]["description"] = "The challenge is unknown, used, expired or ended: sign in again"
+    operation["responses"]["403"]["description"] = "No more codes for this challenge: sign in again"
+    operation["responses"]["429"]["description"] = "Too soon after the code before (Retry-After), or too many requests"
     return operation
 
 
@@ -146,30 +212,37 @@ def document() -> dict:
                 )
             },
             "/app/v1/sign-in": {
-                "post": _operation(
-                    "The account, for the person's username and account password",
-                    "Each sign-in makes a new app of the person's (`hotdesk users apps`), with its own"
-                    " `provisioning_url`, revocable on its own.",
-                    {"sip_domain": SIP_DOMAIN, "username": USERNAME, "password": PASSWORD},
-                    account,
-                    (401, 403, 503),
+                "post": _with_code_sent(
+                    _operation(
+                        "The account, for the person's username and account password",
+                        "Each sign-in makes a new app of the person's (`hotdesk users apps`), with its own"
+                        " `provisioning_url`, revocable on its own. With two_factor = email: 202 and a challenge.",
+                        {"sip_domain": SIP_DOMAIN, "username": USERNAME, "password": PASSWORD},
+                        account,
+                        (401, 403, 503),
+                    )
                 )
             },
+            "/app/v1/sign-in/code": {"post": _code_operation(account)},
+            "/app/v1/sign-in/resend": {"post": _resend_operation()},
             "/app/v1/sign-in/sso": {
                 "post": _sso_operation(account),
             },
             "/app/v1/change-password": {
-                "post": _operation(
-                    "Change the account password (first the generated one), and get the account",
-                    "The current password is checked (and throttled) as sign-in checks it.",
-                    {
-                        "sip_domain": SIP_DOMAIN,
-                        "username": USERNAME,
-                        "password": PASSWORD,
-                        "new_password": NEW_PASSWORD,
-                    },
-                    account,
-                    (401, 422, 503),
+                "post": _with_code_sent(
+                    _operation(
+                        "Change the account password (first the generated one), and get the account",
+                        "The current password is checked (and throttled) as sign-in checks it. With two_factor ="
+                        " email the password is changed, and the account follows the access code (202).",
+                        {
+                            "sip_domain": SIP_DOMAIN,
+                            "username": USERNAME,
+                            "password": PASSWORD,
+                            "new_password": NEW_PASSWORD,
+                        },
+                        account,
+                        (401, 422, 503),
+                    )
                 )
             },
         },

@@ -282,6 +282,10 @@ SCHEMAS = {
                 "description": "what the user's QR code holds: an app that fetches it is signed in, once",
             },
             "expires_at": {"type": "string", "format": "date-time"},
+            "warning": {
+                "type": ["string", "null"],
+                "description": "why apps will not sign in with it (an https address that names an IP), or null",
+            },
         },
         description="No password in it; used once, or replaced by a refresh, it answers 404",
     ),

@@ -8,13 +8,13 @@ from typing import Any, NoReturn
 
 from flask import Blueprint, Response, abort, current_app, request
 
-from hotdesk import brands, hotdesking, trust
+from hotdesk import brands, hotdesking, phone_codes, trust
 from hotdesk.brands import Brand, Identity
 from hotdesk.db import serialize_logins
-from hotdesk.hotdesking import LoggedIn, LoggedInElsewhere, LoginFailure, Refused
+from hotdesk.hotdesking import CodeSent, LoggedIn, LoggedInElsewhere, LoginFailure, LoginResult, Refused
 from hotdesk.models import Address, Device
 from hotdesk.notifications import reload_device
-from hotdesk.screens import Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
+from hotdesk.screens import CodeForm, Configuration, Field, Form, Menu, MenuItem, Message, Reload, Screen
 from hotdesk.trust import Proof
 from hotdesk.web import act_for_tenant, client_ip, db, hotdesk, snapshot
 from hotdesk.web import settings as web_settings
@@ -39,6 +39,12 @@ FAILURE_TEXT = {
     LoginFailure.LOCKED_OUT: "Too many failed logins. Try again in {minutes} minute(s).",
     LoginFailure.NOT_ADMITTED: "This phone is not admitted yet. Ask your administrator to admit it on the Phones page.",
     LoginFailure.PINS_UNAVAILABLE: "PINs cannot be checked now (the PBX's voicemail file). Ask your administrator.",
+    LoginFailure.ACCESS_CODE_UNAVAILABLE: (
+        "Extension {number} needs an access code by e-mail, and none can be sent to it: ask your administrator."
+    ),
+    LoginFailure.ACCESS_CODE_EXPIRED: "This access code has expired or was used. Please log in again.",
+    LoginFailure.ACCESS_CODE_NOT_RESENT: "No new code can be sent now. Please log in again.",
+    LoginFailure.WRONG_ACCESS_CODE: "Wrong access code, and no attempts left: log in again.",
 }
 EXPIRED_TEXT = "This screen has expired. Please start again."
 NOT_OWN_TEXT = "This key is not this phone's own: restart the phone to renew its keys."
@@ -100,9 +106,10 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
         return _answer(brand, Message("Login", EXPIRED_TEXT, error=True, back_url=login_url(token, chosen)))
     session = db()
     number = request.args.get("extension", "")[:64]
+    settings = web_settings()
     result = hotdesking.login(
         session,
-        web_settings(),
+        settings,
         device,
         number,
         request.args.get("password", "")[:128],
@@ -110,9 +117,25 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
         client_ip(),
         override=step == "override",
         snapshot=snapshot(),
+        second_factor=phone_codes.second_factor(settings),
     )
     session.commit()  # the decision, failures included, releases the login lock before anything else runs
+    return _login_answer(caller, result, chosen, number.strip())
+
+
+def _login_answer(
+    caller: Caller, result: LoginResult, chosen: Address, number: str, challenge: str | None = None
+) -> Response:
+    """What the phone shows for the outcome of its PIN or of the access code (`challenge`'s), committed already."""
+    token, device, brand = caller.token, caller.device, caller.brand
+    session = db()
     match result:
+        case CodeSent(_, sent):
+            return _answer(brand, _code_form(token, chosen, sent.token, f"Access code sent to {sent.sent_to}"))
+        case Refused(LoginFailure.WRONG_ACCESS_CODE, attempts_left=left) if left and challenge:
+            text = f"Wrong access code. {left} attempt(s) left."
+            retry = app_url("phoneapp.code_form", token, address=chosen.value, challenge=challenge)
+            return _answer(brand, Message("Login failed", text, error=True, back_url=retry))
         case LoggedInElsewhere(extension, where):
             choice = Menu(
                 title=f"{extension.number} is logged in at {where.model or where.brand} {where.mac}",
@@ -126,7 +149,7 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
             return _answer(brand, choice)
         case Refused(failure, retry_after):
             minutes = -(-int(retry_after.total_seconds()) // 60) if retry_after else 0
-            text = FAILURE_TEXT[failure].format(number=number.strip(), address=chosen.value, minutes=minutes)
+            text = FAILURE_TEXT[failure].format(number=number, address=chosen.value, minutes=minutes)
             return _answer(brand, Message("Login failed", text, error=True, back_url=login_url(token, chosen)))
         case LoggedIn(extension, logged_out):
             for other in logged_out:
@@ -136,6 +159,69 @@ def _login(token: str, address: str, state: str, *, step: str) -> Response:
                 _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=host)
             welcome = f"Welcome, {extension.name} ({extension.number}). The phone now loads your settings."
             return _reload_answer(caller, Reload("Logged in", welcome), hotdesking.login_address(session, device))
+
+
+def _code_form(token: str, address: Address, challenge: str, title: str) -> CodeForm:
+    """The access code screen (phone_two_factor). The challenge is in the path: single-use, this
+    phone's at this address, and cut out of every log line (hotdesk.logs)."""
+    return CodeForm(
+        title=title,
+        url=app_url("phoneapp.code_submit", token, address=address.value, challenge=challenge),
+        field=Field("code", "Access code:", numeric=True),
+        resend_url=app_url("phoneapp.code_resend", token, address=address.value, challenge=challenge),
+    )
+
+
+@bp.get("/<token>/login/<address>/access-code/<challenge>")
+def code_form(token: str, address: str, challenge: str) -> Response:
+    caller = _caller(token)
+    chosen = _address(address, caller.brand)
+    if phone_codes.code_pending(db(), caller.device, challenge, client_ip()) is None:
+        return _answer(caller.brand, _code_expired(token, chosen))
+    return _answer(caller.brand, _code_form(token, chosen, challenge, "Access code"))
+
+
+@bp.get("/<token>/login/<address>/access-code/<challenge>/submit")
+def code_submit(token: str, address: str, challenge: str) -> Response:
+    serialize_logins(db())  # as for a PIN: the checks and the login see the same phone
+    caller = _caller(token)
+    chosen = _address(address, caller.brand)
+    session = db()
+    key = current_app.config["SECRET_KEY"]
+    code = request.args.get("code", "")[:64]
+    if not code.strip():  # OK pressed on an empty field: not a wrong code
+        return _answer(caller.brand, _code_form(token, chosen, challenge, "Enter the access code from the e-mail"))
+    result = phone_codes.login_with_code(
+        session, web_settings(), caller.device, challenge, code, key, client_ip(), snapshot=snapshot()
+    )
+    session.commit()
+    return _login_answer(caller, result, chosen, "", challenge)
+
+
+@bp.get("/<token>/login/<address>/access-code/<challenge>/resend")
+def code_resend(token: str, address: str, challenge: str) -> Response:
+    caller = _caller(token)
+    chosen = _address(address, caller.brand)
+    result = phone_codes.resend_code(db(), web_settings(), caller.device, challenge, client_ip())
+    db().commit()
+    match result:
+        case CodeSent(_, sent):
+            return _answer(caller.brand, _code_form(token, chosen, challenge, f"New code sent to {sent.sent_to}"))
+        case Refused(LoginFailure.ACCESS_CODE_NOT_RESENT, retry_after=wait) if wait:
+            seconds = -(-int(wait.total_seconds()) // 1)
+            text = f"A new code can be sent in {seconds} second(s). The code already sent still works."
+            back = app_url("phoneapp.code_form", token, address=chosen.value, challenge=challenge)
+            return _answer(caller.brand, Message("Access code", text, error=True, back_url=back))
+        case Refused(LoginFailure.ACCESS_CODE_NOT_RESENT):
+            text = "No more codes for this login: log in again."
+            return _answer(caller.brand, Message("Access code", text, error=True, back_url=login_url(token, chosen)))
+        case _:
+            return _answer(caller.brand, _code_expired(token, chosen))
+
+
+def _code_expired(token: str, address: Address) -> Message:
+    text = FAILURE_TEXT[LoginFailure.ACCESS_CODE_EXPIRED]
+    return Message("Login", text, error=True, back_url=login_url(token, address))
 
 
 @bp.get("/<token>/login/<address>/override")

@@ -39,7 +39,7 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
 from werkzeug.wrappers import Response as BaseResponse
 
-from hotdesk import people, self_service, sso
+from hotdesk import access_codes, people, self_service, sso
 from hotdesk.admin import phones
 from hotdesk.brands import BRANDS
 from hotdesk.models import Event, EventKind, User
@@ -47,6 +47,7 @@ from hotdesk.settings import DIRECTORY_SOURCE, PIN_LENGTH, TIMEZONE, DirectorySo
 from hotdesk.softphone.apps import SignInUrl
 from hotdesk.softphone.options import QR_ADDRESS, QR_TRANSPORT
 from hotdesk.softphone.qr import svg_element
+from hotdesk.web import access_code as code_step
 from hotdesk.web import act_for_tenant, app_base_url, carries_nul, client_ip, db, hotdesk, settings, snapshot
 from hotdesk.web import sso as sso_web
 from hotdesk.web.admin import browser_headers, csrf
@@ -61,7 +62,17 @@ bp = Blueprint(
     static_folder=str(resources.files("hotdesk") / "static" / "portal"),
     static_url_path="/static",
 )
-OPEN = ("portal.sign_in", "portal.sso_landing", "portal.static")  # reached without a session
+# Reached without a session: the access code's (with the challenge a right password left in it),
+# and a person's without their password (hotdesk.web.portal_password).
+OPEN = (
+    "portal.sign_in",
+    "portal.sso_landing",
+    "portal.static",
+    "portal.access_code",
+    "portal.resend_code",
+    "portal.password_link",
+    "portal.forgot_password",
+)
 BEFORE_PASSWORD_CHANGE = ("portal.password", "portal.sign_out")  # all a generated password opens
 
 
@@ -169,13 +180,83 @@ def sign_in():
         user = self_service.finish_sign_in(session_, attempt, request.form.get("password", ""))
     except self_service.SignInRefused as refused:
         session_.rollback()
-        status = 429 if refused.retry_after else 401
-        page, _ = _sign_in_page(error=str(refused), login=login)
-        refusal = Response(page, status)
-        if refused.retry_after:
-            refusal.headers["Retry-After"] = str(int(refused.retry_after.total_seconds()) + 1)
-        return refusal
-    return _signed_in(user, browser)
+        return _refusal(refused, login=login)
+    settings_ = snapshot().settings_for(user.tenant_id)
+    if not access_codes.required(settings_, access_codes.Face.PORTAL):
+        return _signed_in(user, browser)
+    try:
+        challenge = self_service.send_code(session_, attempt, settings_, ip=client_ip(), base_url=app_base_url())
+    except access_codes.NoAddress as nowhere:
+        session_.commit()  # the refusal is kept
+        page, _ = _sign_in_page(error=str(nowhere), login=login)
+        return Response(page, 403)
+    code_step.hold(challenge)
+    return redirect(url_for("portal.access_code"))
+
+
+def _refusal(refused: self_service.SignInRefused, **values) -> Response:
+    status = 429 if refused.retry_after else 401
+    page, _ = _sign_in_page(error=str(refused), **values)
+    refusal = Response(page, status)
+    if refused.retry_after:
+        refusal.headers["Retry-After"] = str(int(refused.retry_after.total_seconds()) + 1)
+    return refusal
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+def access_code():
+    """The second step with two_factor = email: the code from the mail signs the person in."""
+    held = code_step.pending()
+    if held is None:
+        return redirect(url_for("portal.sign_in"))
+    if request.method == "GET":
+        return code_step.page("portal", held)
+    session_ = db()
+    browser = _known_browser()
+    try:
+        attempt, _used = self_service.sign_in_with_code(
+            session_,
+            snapshot().settings_for,
+            current_app.config["SECRET_KEY"].encode(),
+            held["challenge"],
+            request.form.get("code", ""),
+            client_ip(),
+            browser,
+        )
+    except access_codes.WrongCode as wrong:
+        session_.commit()  # a counted failure
+        if wrong.remaining:
+            return code_step.page("portal", held, 401, error=str(wrong))
+        session.clear()
+        return _refusal(self_service.SignInRefused(str(wrong)))
+    except access_codes.NoChallenge as over:
+        session_.commit()
+        session.clear()
+        return _refusal(self_service.SignInRefused(str(over)))
+    except self_service.SignInRefused as refused:
+        session_.commit()  # the refusal is kept
+        session.clear()
+        return _refusal(refused)
+    if attempt.user is None:  # a sign-in with a code always has its person
+        abort(400)
+    return _signed_in(attempt.user, browser)
+
+
+@bp.post("/sign-in/resend")
+def resend_code():
+    held = code_step.pending()
+    if held is None:
+        return redirect(url_for("portal.sign_in"))
+    try:
+        challenge = self_service.resend_code(db(), snapshot().settings_for, held["challenge"], client_ip())
+    except access_codes.NoChallenge as over:
+        session.clear()
+        return _refusal(self_service.SignInRefused(str(over)))
+    except access_codes.ResendRefused as refused:
+        return code_step.page("portal", held, 429 if refused.retry_after else 403, error=str(refused))
+    code_step.renewed(challenge)
+    flash(f"A new code is on its way to {challenge.sent_to}: the one before no longer works.", "info")
+    return redirect(url_for("portal.access_code"))
 
 
 def _signed_in(user: User, browser: self_service.KnownBrowser | None, *, by_sso: bool = False) -> BaseResponse:
@@ -272,10 +353,17 @@ def _describe(event: Event) -> str:
             return f"Signed in {where} with single sign-on from {event.ip or 'an unknown address'}"
         case EventKind.USER_SIGNIN_FAILED:
             return f"Failed sign-in here from {event.ip or 'an unknown address'} (wrong password)"
+        case EventKind.ACCESS_CODE_SENT | EventKind.ACCESS_CODE_RESENT:
+            where = "the phone app" if event.detail == access_codes.Face.APP else "here"
+            again = "A new access code" if event.kind == EventKind.ACCESS_CODE_RESENT else "An access code"
+            return f"{again} was mailed to you for a sign-in {where} from {event.ip or 'an unknown address'}"
         case EventKind.PASSWORD_CHANGED:
-            return "Password changed" + (f" from {event.ip}" if event.ip else "")
+            how = f" {event.detail}" if event.detail == self_service.BY_LINK else ""
+            return f"Password changed{how}" + (f" from {event.ip}" if event.ip else "")
         case EventKind.PIN_CHANGED:
             return "PIN changed" + (f" from {event.ip}" if event.ip else "")
+        case EventKind.PASSWORD_LINK_REQUESTED:
+            return f"A link to choose a new password asked for from {event.ip or 'an unknown address'}"
         case EventKind.APP_SIGNIN:
             return f"An app signed in with your QR code from {event.ip or 'an unknown address'}"
         case EventKind.APP_REVOKED:
@@ -417,3 +505,6 @@ def _back_with_nothing_changed(endpoint: str = "portal.home"):
 def _phone_name(brand: str, model: str | None) -> str:
     label = BRANDS[brand].label if brand in BRANDS else brand
     return " ".join(part for part in (label, model) if part) or "phone"
+
+
+from hotdesk.web import portal_password  # noqa: E402, F401 (its routes, on bp: reached without a session)

@@ -87,9 +87,10 @@ class SnomPhone(Phone):
 
     def fields(self, screen) -> dict[str, str]:
         """What the user types into each input, by what they read above it ('Extension:' ->
-        'extension', 'PIN:' -> 'password': their PIN or password) -> the item's InputToken."""
+        'extension', 'PIN:' -> 'password': their PIN or password, 'Access code:' -> 'code') -> the
+        item's InputToken."""
         assert self.is_form(screen)
-        reads = {"pin": "password"}
+        reads = {"pin": "password", "access code": "code"}
         return {
             reads.get(name, name): item.findtext("InputToken")
             for item in screen.iter("InputItem")

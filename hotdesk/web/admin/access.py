@@ -60,8 +60,33 @@ def access():
 def admin_add():
     name = request.form.get("name", "").strip()
     password = request.form.get("password", "")
-    accounts.add_admin(db(), accounts.check_name(name), password, g.actor, tenant_id=_new_account_tenant())
+    accounts.add_admin(
+        db(),
+        accounts.check_name(name),
+        password,
+        g.actor,
+        tenant_id=_new_account_tenant(),
+        email=request.form.get("email", ""),
+        two_factor=request.form.get("two_factor") == "on",
+    )
     flash(f"Admin {name} added.", "info")
+    return redirect(url_for("admin.access"))
+
+
+@bp.post("/access/admins/<name>/sign-in")
+@refusals_flashed
+def admin_sign_in(name: str):
+    """The admin's e-mail address and whether their sign-in asks for an access code sent there."""
+    admin = accounts.set_sign_in(
+        db(),
+        name,
+        g.actor,
+        email=request.form.get("email", ""),
+        two_factor=request.form.get("two_factor") == "on",
+        within=acting_tenant(),
+    )
+    how = f"an access code sent to {admin.email}" if admin.two_factor else "the password alone"
+    flash(f"Admin {name} signs in with {how}.", "info")
     return redirect(url_for("admin.access"))
 
 

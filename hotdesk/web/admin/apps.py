@@ -29,7 +29,12 @@ def softphone_panel(user: User) -> dict:
         )
     except AdminError as error:
         return panel | {"qr_problem": str(error)}
-    return panel | {"qr_url": made.url, "qr_expires_at": made.expires_at, "qr_svg": Markup(svg_element(made.url))}
+    return panel | {
+        "qr_url": made.url,
+        "qr_expires_at": made.expires_at,
+        "qr_svg": Markup(svg_element(made.url)),
+        "qr_warning": made.warning,
+    }
 
 
 def _user(number: str) -> User:

@@ -90,13 +90,17 @@ def init_app(app: Flask) -> None:
     app.add_url_rule("/", "admin_home", lambda: redirect(url_for("admin.dashboard")))
 
 
+# Reached without a session (the access code's with the challenge a right password left in it).
+OPEN = ("admin.sign_in", "admin.sso_landing", "admin.static", "admin.access_code", "admin.resend_code")
+
+
 @bp.before_request
 def _guard() -> ResponseReturnValue | None:
     if carries_nul():
         abort(400, "NUL characters are not allowed.")
     if request.method == "POST":
         csrf.protect()
-    if request.endpoint in ("admin.sign_in", "admin.sso_landing", "admin.static"):
+    if request.endpoint in OPEN:
         return None
     admin = db().get(Admin, session["admin_id"]) if "admin_id" in session else None
     if admin is None or session.get("key") != accounts.session_key(admin):

@@ -16,10 +16,11 @@ from flask import (
 )
 from werkzeug.wrappers import Response as BaseResponse
 
-from hotdesk import sso
+from hotdesk import access_codes, sso
 from hotdesk.admin import accounts
 from hotdesk.models import Admin
-from hotdesk.web import client_ip, db, snapshot
+from hotdesk.web import access_code as code_step
+from hotdesk.web import client_ip, db, hotdesk, snapshot
 from hotdesk.web import sso as sso_web
 from hotdesk.web.admin.base import (
     bp,
@@ -54,11 +55,60 @@ def sign_in():
     name = request.form.get("name", "")
     browser = _known_browser(name)
     try:
-        admin = accounts.sign_in(db(), name, request.form.get("password", ""), client_ip(), browser)
+        admin = accounts.sign_in(
+            db(), name, request.form.get("password", ""), client_ip(), browser, settings_for=snapshot().settings_for
+        )
     except accounts.SignInRefused as refused:
+        db().commit()  # what the refusal wrote down is kept
         status = 429 if refused.retry_after else 401
         return _sign_in_page(next_url, error=str(refused), name=name), status
+    if isinstance(admin, access_codes.Challenge):
+        code_step.hold(admin, next=next_url)
+        return redirect(url_for("admin.access_code"))
     return _signed_in(admin, browser, next_url)
+
+
+@bp.route("/sign-in/code", methods=["GET", "POST"])
+def access_code():
+    """An admin with two_factor: the code from the mail signs them in."""
+    held = code_step.pending()
+    if held is None:
+        return redirect(url_for("admin.sign_in"))
+    if request.method == "GET":
+        return code_step.page("admin", held)
+    try:
+        admin = accounts.sign_in_with_code(
+            db(),
+            held["challenge"],
+            request.form.get("code", ""),
+            hotdesk().config.secret_key,
+            client_ip(),
+            _known_browser,
+        )
+    except accounts.SignInRefused as refused:
+        db().commit()  # a wrong code is a counted failure
+        if isinstance(refused, accounts.WrongCode) and refused.remaining:
+            return code_step.page("admin", held, 401, error=str(refused))
+        session.clear()
+        return _sign_in_page(held.get("next") or "", error=str(refused)), 429 if refused.retry_after else 401
+    return _signed_in(admin, _known_browser(admin.name), held.get("next") or "")
+
+
+@bp.post("/sign-in/resend")
+def resend_code():
+    held = code_step.pending()
+    if held is None:
+        return redirect(url_for("admin.sign_in"))
+    try:
+        challenge = accounts.resend_code(db(), held["challenge"], snapshot().settings_for, client_ip())
+    except access_codes.ResendRefused as refused:
+        return code_step.page("admin", held, 429 if refused.retry_after else 403, error=str(refused))
+    except access_codes.NoChallenge as over:
+        session.clear()
+        return _sign_in_page("", error=str(over)), 401
+    code_step.renewed(challenge)
+    flash(f"A new code is on its way to {challenge.sent_to}: the one before no longer works.", "info")
+    return redirect(url_for("admin.access_code"))
 
 
 @bp.get("/sign-in/sso")
