@@ -155,8 +155,8 @@ class FetchCounts:
     Measured (bench/README.md, "Operations: metrics and occupancy"): in multiprocess mode each
     value written takes a lock, a getpid() and an mmap write, and a fetch wrote three (its counter,
     its bucket, the histogram's sum), 2.8 µs in a tight loop; counting here costs 0.5 µs, and a
-    write a second about 70 µs. Through the whole app the metrics cost a fetch 9.4 µs of CPU before,
-    4.5 µs now. What it costs a scrape: another worker's last second may be missing from it, and
+    write a second about 70 µs. Through the whole app the metrics cost a fetch 8.8 µs of CPU before,
+    3.3 µs now. What it costs a scrape: another worker's last second may be missing from it, and
     shows in the next — nothing to Prometheus, which scrapes every 15 s or so and reads rates over
     minutes. A worker killed outright (SIGKILL) loses its last second.
     """
