@@ -365,7 +365,7 @@ def test_an_admin_with_two_factor_needs_the_code_from_the_mailbox(app, client, r
     # No mail server: a clear refusal, no sign-in (fail closed).
     run("settings", "set", "smtp_host", "")
     no_mail = Console(app.test_client()).sign_in("bea", ADMIN_PASSWORD)
-    assert no_mail.status_code == 401 and "cannot send mail" in text(no_mail)
+    assert no_mail.status_code == 403 and "cannot send mail" in text(no_mail)
     assert history(session)[-1].detail == "no address for an access code"
     run("settings", "set", "smtp_host", "127.0.0.1")
 
