@@ -38,12 +38,17 @@ CELL_PATTERN = "^[+]?[0-9][0-9 ()./-]{2,30}$"
 _CELL = re.compile(CELL_PATTERN)
 PENDING_HASH = ""  # password_hash while the password is a pending generated one (see the module's docstring)
 
-# argon2id, 2 passes over 19 MiB, 1 lane: OWASP's recommended configuration, which is what RFC 9106's
-# own procedure (section 4: the most memory and passes the time budget allows) gives for the budget
-# the app sign-in sets, a p99 under 500 ms with 16 apps signing in at once on 2 CPUs. The RFC's
-# "uniformly safe" low-memory option (3 passes over 64 MiB, argon2-cffi's default) costs 9x the CPU
-# and misses it (bench/README.md, "App sign-in"). A hash keeps its parameters: older ones still verify.
-_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+# argon2id, 5 passes over 7 MiB, 1 lane: one of the five configurations OWASP's Password Storage
+# Cheat Sheet recommends as "an equal level of defense" (46 MiB x 1 ... 19 MiB x 2 ... 7 MiB x 5, a
+# trade of memory for passes), and the cheapest of them here: 16 ms of CPU per check on this
+# machine against 24.5 ms for 19 MiB x 2 and 72 ms for 46 MiB x 1 (2026-12-06; allocating and
+# first touching the memory is what costs). RFC 9106's procedure (section 4: the most memory and
+# passes the time budget allows) is met by the budget the app sign-in sets, a p99 under 500 ms with
+# 16 apps signing in at once on 2 CPUs. The RFC's "uniformly safe" low-memory option (3 passes over
+# 64 MiB, argon2-cffi's default) costs 9x the CPU and misses it (bench/README.md, "App sign-in").
+# A hash keeps its parameters: an older one still verifies, and is made again at the next right
+# password (`verify`), so that every account costs the same to check as an unknown LOGIN does.
+_hasher = PasswordHasher(time_cost=5, memory_cost=7 * 1024, parallelism=1)
 _DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))  # verified for unknown logins: the same time taken
 
 
@@ -243,6 +248,8 @@ def verify(user: User | None, password: str) -> bool:
         return user.initial_password is not None and hmac.compare_digest(
             user.initial_password.encode(), password.encode("utf-8", "surrogatepass")
         )
+    if matches and _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)  # written with the sign-in the caller commits
     return matches
 
 

@@ -316,3 +316,15 @@ def test_an_address_emptied_while_the_code_travels_refuses_without_using_the_cod
     run("settings", "set", "external_address", "pbx.example.com")
     answer = phone.submit(screen, code=code)
     assert "Alice Martin" in phone.text(answer)
+
+
+def test_a_wrong_code_is_counted_in_the_metrics_under_its_own_reason(two_factor, client):
+    from tests.test_operations import samples, total
+
+    def wrong_codes() -> float:
+        return total(samples(client.get("/metrics").data), "hotdesk_failed_logins_total", reason="wrong_access_code")
+
+    before = wrong_codes()
+    phone = EMULATORS["yealink"](client, MAC)
+    phone.submit(code_screen(phone), code="000000")
+    assert wrong_codes() == before + 1

@@ -626,3 +626,18 @@ def test_admins_see_a_locked_portal_sign_in_and_lift_it(app, client, alice, sess
     assert console.submit("/admin/lockouts/unlock", {"extension": "1001"}).status_code == 302
     assert rows(console.get("/admin/devices"), "lockouts") == [["Nobody is locked out."]]
     assert redirected_to(stranger.sign_in(), "/portal/")
+
+
+def test_a_password_hashed_with_older_parameters_is_hashed_again_at_the_next_sign_in(client, session, alice):
+    """An account checks as fast as an unknown LOGIN once its owner has signed in (hotdesk.people):
+    a hash made with older argon2 parameters still opens it, and is made again with today's."""
+    from argon2 import PasswordHasher
+
+    older = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+    alice.password_hash = older.hash(ALICE_PASSWORD)
+    session.commit()
+    assert redirected_to(Portal(client).sign_in(), "/portal/")
+    session.expire_all()
+    assert alice.password_hash.startswith("$argon2id$v=19$m=7168,t=5,p=1$")
+    assert redirected_to(Portal(client).sign_in(), "/portal/")
+    assert not redirected_to(Portal(client).sign_in(password="not-" + ALICE_PASSWORD), "/portal/")

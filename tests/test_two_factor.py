@@ -185,6 +185,32 @@ def test_a_code_of_another_persons_sign_in_or_an_expired_one_gets_nothing(app, a
     assert history(session, EventKind.APP_SIGNIN) == []
 
 
+def test_a_tenants_own_two_factor_setting_and_its_history(app, run, smtp, sender, session):
+    """two_factor is per tenant: acme's people get a code, the default tenant's do not; acme's rows
+    are acme's."""
+    add_alice(run)
+    run("users", "set-password", "alice", "--password-stdin", stdin=CHOSEN + "\n")
+    run("tenants", "add", "acme", "--sip-domain", "acme.example.com")
+    run("settings", "set", "external_address", "sip.acme.example.com", "--tenant", "acme")
+    run("extensions", "add", "1001", "--name", "Carol", "--secret", "Acme-Secret-10011", "--tenant", "acme",
+        "--email", "carol@acme.example", "--username", "carol")  # fmt: skip
+    run("users", "set-password", "carol@acme.example.com", "--password-stdin", stdin=BOBS + "\n")
+    run("settings", "set", "two_factor", "email", "--tenant", "acme")
+    smtp.wait_for(2)  # the two account mails
+
+    phone = App(app.test_client())
+    assert phone.sign_in(CHOSEN, username="alice", domain=APP_HOST).status_code == 200
+    challenge = phone.sign_in(BOBS, username="carol", domain="acme.example.com")
+    assert challenge.status_code == 202 and challenge.get_json()["sent_to"] == "c…@acme.example"
+    code = next_code(smtp, 3, "carol@acme.example")
+    done = phone.post("sign-in/code", {"challenge": challenge.get_json()["challenge"], "code": code})
+    assert done.status_code == 200 and done.get_json()["account"]["password"] == "Acme-Secret-10011"
+    acme = session.scalar(select(Event.tenant_id).where(Event.kind == "access_code_sent"))
+    assert acme != 1
+    rows = [(e.kind, e.tenant_id) for e in history(session, EventKind.ACCESS_CODE_SENT, EventKind.APP_SIGNIN)]
+    assert rows == [("app_signin", 1), ("access_code_sent", acme), ("app_signin", acme)]
+
+
 def test_the_apps_first_password_change_gives_the_account_only_for_the_code(app, run, smtp, sender, session):
     generated = add_alice(run)
     run("settings", "set", "two_factor", "email")
@@ -365,7 +391,7 @@ def test_an_admin_with_two_factor_needs_the_code_from_the_mailbox(app, client, r
     # No mail server: a clear refusal, no sign-in (fail closed).
     run("settings", "set", "smtp_host", "")
     no_mail = Console(app.test_client()).sign_in("bea", ADMIN_PASSWORD)
-    assert no_mail.status_code == 401 and "cannot send mail" in text(no_mail)
+    assert no_mail.status_code == 403 and "cannot send mail" in text(no_mail)
     assert history(session)[-1].detail == "no address for an access code"
     run("settings", "set", "smtp_host", "127.0.0.1")
 

@@ -55,6 +55,10 @@ class SignInRefused(AdminError):
         self.retry_after = retry_after
 
 
+class CodeUndeliverable(SignInRefused):
+    """The admin's sign-in asks for an access code, and there is nowhere to send it: no sign-in."""
+
+
 class WrongCode(SignInRefused):
     """A wrong access code: `remaining` more may be tried on this sign-in (none: sign in again)."""
 
@@ -254,7 +258,7 @@ def _send_code(
     except access_codes.NoAddress as nowhere:
         attempt.detail = NO_ADDRESS  # a refusal that checked no password wrongly: not counted
         session.flush()
-        raise SignInRefused(str(nowhere)) from None
+        raise CodeUndeliverable(str(nowhere)) from None
     attempt.kind, attempt.detail = EventKind.ACCESS_CODE_SENT.value, access_codes.Face.CONSOLE.value
     session.flush()
     return challenge

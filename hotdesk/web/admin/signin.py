@@ -60,7 +60,7 @@ def sign_in():
         )
     except accounts.SignInRefused as refused:
         db().commit()  # what the refusal wrote down is kept
-        status = 429 if refused.retry_after else 401
+        status = 429 if refused.retry_after else 403 if isinstance(refused, accounts.CodeUndeliverable) else 401
         return _sign_in_page(next_url, error=str(refused), name=name), status
     if isinstance(admin, access_codes.Challenge):
         code_step.hold(admin, next=next_url)
