@@ -240,8 +240,8 @@ class _Histograms(Collector):
             elif family.name == _SUMMED:
                 for sample in family.samples:
                     summed[sample.labels["answer"]] += sample.value
-            else:
-                yield family
+            elif family.name != FETCH_SECONDS:  # an older version's own histogram, in files kept since a HUP
+                yield family  # (shown twice, the name would break the scrape; dropped, a counter reset)
         histogram = HistogramMetricFamily(
             FETCH_SECONDS,
             "Time to answer a provisioning fetch, by how it was answered (copy, rendered, refused)",

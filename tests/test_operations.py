@@ -362,6 +362,28 @@ def test_each_process_writes_its_own_counts_once_at_exit(tmp_path):
     assert len(list(directory.glob("counter_*.db"))) == 2
 
 
+OLDER_VERSION = """
+from prometheus_client import Histogram
+Histogram("hotdesk_provisioning_fetch_seconds", "Before FetchCounts", ["answer"]).labels("copy").observe(0.001)
+"""
+
+
+def test_an_older_versions_histogram_left_after_a_reload_does_not_break_the_scrape(client, tmp_path, monkeypatch):
+    directory = tmp_path / "metrics"
+    directory.mkdir()
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
+    subprocess.run([sys.executable, "-c", OLDER_VERSION], env=env, cwd=ROOT, check=True, timeout=60)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(directory))
+    body = client.get("/metrics").get_data(as_text=True)
+    assert body.count("# TYPE hotdesk_provisioning_fetch_seconds histogram") == 1
+    assert "hotdesk_provisioning_fetch_seconds_count" in {
+        s.name
+        for s in next(
+            f for f in text_string_to_metric_families(body) if f.name == "hotdesk_provisioning_fetch_seconds"
+        ).samples
+    }
+
+
 # The Grafana dashboard.
 
 
