@@ -30,6 +30,7 @@ from sqlalchemy import insert
 
 from bench import seed
 from bench.measure import Measured, Target, cpu_seconds
+from bench.tenants import database_url, say
 from bench.wrk import wrk
 from hotdesk import schema, settings_registry
 from hotdesk.admin import occupancy
@@ -280,14 +281,3 @@ def _write_day(sessions, phones: list[str], day: date, rng: random.Random) -> in
 
 def row(*cells) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
-
-
-def database_url(args, label: str, work: Path) -> str:
-    if not args.database_url:
-        return f"sqlite:///{work / f'hotdesk-{label}.db'}"
-    separator = "&" if "?" in args.database_url else "?"
-    return f"{args.database_url}{separator}options=-csearch_path%3Dhotdesk_bench_{label}"
-
-
-def say(text: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {text}", file=sys.stderr, flush=True)
