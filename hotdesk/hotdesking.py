@@ -91,6 +91,7 @@ class LoginFailure(enum.StrEnum):
 class LoggedIn:
     extension: Extension
     logged_out: list[Device]  # other phones this login displaced: tell them to reload
+    ip: str | None  # where the login came from (its LOGIN event's): hotdesk.trust's login address
 
 
 @dataclass(frozen=True)
@@ -457,7 +458,7 @@ def complete_login(
         detail=_login_detail(by_admin, override and bool(others)),
     )
     session.flush()
-    return LoggedIn(extension, logged_out)
+    return LoggedIn(extension, logged_out, ip)
 
 
 def _login_detail(by_admin: str | None, overridden: bool) -> str | None:
@@ -536,7 +537,7 @@ def _minutes(lock: lockout.Lock, now: datetime) -> int:
 
 
 def printable(text: str) -> str:
-    return "".join(ch for ch in text if ch.isprintable())
+    return text if text.isprintable() else "".join(ch for ch in text if ch.isprintable())
 
 
 def _log_safe(text: str) -> str:
@@ -545,11 +546,12 @@ def _log_safe(text: str) -> str:
 
 def last_login_change(session: Session, device: Device) -> int | None:
     """The id of the device's latest login or logout event: changes whenever who is logged in does."""
-    return session.scalar(
-        select(func.max(Event.id)).where(
-            Event.mac == device.mac, Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value))
-        )
-    )
+    return session.scalar(_LAST_LOGIN_CHANGE, {"mac": device.mac})
+
+
+_LAST_LOGIN_CHANGE = select(func.max(Event.id)).where(
+    Event.mac == bindparam("mac"), Event.kind.in_((EventKind.LOGIN.value, EventKind.LOGOUT.value))
+)
 
 
 def login_address(session: Session, device: Device) -> str | None:
@@ -568,12 +570,15 @@ def reload_address(session: Session, device: Device) -> str | None:
 
 def latest_login_address(session: Session, device: Device) -> str | None:
     """The address the device's latest login came from, current or just ended (a displaced phone's)."""
-    return session.scalar(
-        select(Event.ip)
-        .where(Event.mac == device.mac, Event.kind == EventKind.LOGIN.value)
-        .order_by(Event.at.desc())
-        .limit(1)
-    )
+    return session.scalar(_LATEST_LOGIN_ADDRESS, {"mac": device.mac})
+
+
+_LATEST_LOGIN_ADDRESS = (
+    select(Event.ip)
+    .where(Event.mac == bindparam("mac"), Event.kind == EventKind.LOGIN.value)
+    .order_by(Event.at.desc())
+    .limit(1)
+)
 
 
 def login_expiry(settings: SettingValues, extension: Extension, now: datetime) -> datetime | None:

@@ -63,7 +63,7 @@ def test_an_empty_global_password_never_matches():
 def test_login_maps_the_extension_to_the_device(session, registry, device, alice):
     result = hotdesking.login(session, registry.values(session), device, " 1001 ", "4321", Address.INTERNAL, "10.0.0.9")
     session.commit()
-    assert result == LoggedIn(alice, [])
+    assert result == LoggedIn(alice, [], "10.0.0.9")  # the login address, for its reload
     mapping = session.scalar(select(Mapping))
     assert (mapping.device, mapping.extension, mapping.address) == (device, alice, Address.INTERNAL)
 
@@ -92,7 +92,7 @@ def test_second_login_of_the_same_extension_displaces_the_first_phone(session, r
     session.commit()
     result = hotdesking.login(session, registry.values(session), other, "1001", "4321", Address.EXTERNAL)
     session.commit()
-    assert result == LoggedIn(alice, [device])
+    assert result == LoggedIn(alice, [device], None)
     assert [m.device.mac for m in session.scalars(select(Mapping))] == ["001565aabb02"]
 
 

@@ -63,6 +63,6 @@ class Yealink(Brand):
         # One setting per line: a value must not be able to start another line.
         if value is None:
             return "%NULL%"
-        if isinstance(value, str):
+        if isinstance(value, str) and not value.isprintable():
             return "".join(ch for ch in value if ch.isprintable())
         return value

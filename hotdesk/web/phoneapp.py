@@ -151,14 +151,14 @@ def _login_answer(
             minutes = -(-int(retry_after.total_seconds()) // 60) if retry_after else 0
             text = FAILURE_TEXT[failure].format(number=number, address=chosen.value, minutes=minutes)
             return _answer(brand, Message("Login failed", text, error=True, back_url=login_url(token, chosen)))
-        case LoggedIn(extension, logged_out):
+        case LoggedIn(extension, logged_out, login_ip):
             for other in logged_out:
                 # Each displaced phone at its own known address (for one without credentials of its own,
                 # where the login just ended came from).
                 host = trust.reload_address(other, hotdesking.latest_login_address(session, other))
                 _reload(other, reason=f"{extension.number} logged in on {device.mac}", host=host)
             welcome = f"Welcome, {extension.name} ({extension.number}). The phone now loads your settings."
-            return _reload_answer(caller, Reload("Logged in", welcome), hotdesking.login_address(session, device))
+            return _reload_answer(caller, Reload("Logged in", welcome), login_ip)
 
 
 def _code_form(token: str, address: Address, challenge: str, title: str) -> CodeForm:
