@@ -62,6 +62,22 @@ def login_flow(base_url: str, phone: dict, number: str, pin: str, think: float) 
         client.close()
 
 
+def boot_as_guest(base_url: str, phone: dict) -> None:
+    """What the phone did when it became a guest (its last logout, or its first boot): fetch its guest
+    files, which hotdesk publishes (hotdesk.published) and answers from then on without rendering."""
+    client = LiveClient(base_url)
+    try:
+        if (
+            YealinkPhone(client, phone["mac"], credentials=(phone["username"], phone["password"]))
+            .boot()
+            .get("account.1.enable")
+            != "0"
+        ):
+            raise AssertionError("the phone did not boot as a guest")
+    finally:
+        client.close()
+
+
 def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else float("nan")
@@ -69,6 +85,11 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def main(plan_path: str) -> None:
     plan = json.loads(Path(plan_path).read_text())
+    if plan.get("boot_only"):
+        with ThreadPoolExecutor(plan["concurrency"]) as pool:
+            list(pool.map(lambda phone: boot_as_guest(plan["base_url"], phone), plan["phones"]))
+        print(json.dumps({"booted": len(plan["phones"])}))
+        return
     # 32 phones are 32 threads of this one process: hand the interpreter lock over every
     # millisecond rather than every 5, or a phone's answer waits for other phones' parsing.
     # (Spreading them over several processes was no better on 2 CPUs: more processes to schedule.)
