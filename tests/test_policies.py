@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import create_engine, event, func, select
+from sqlalchemy.exc import OperationalError
 
 from hotdesk import hotdesking, settings_registry
 from hotdesk.db import make_session_factory, serialize_logins
@@ -177,6 +178,43 @@ def test_a_session_takes_the_login_lock_again_in_each_transaction(engine):
         holder.commit()
         thread.join(30)
         assert passed.is_set()
+
+
+def test_a_login_waiting_for_sqlites_writer_lock_gets_it_once_free_and_others_keep_their_patience(engine):
+    """SQLite: the login lock is asked for again and again while another login holds it (not left to
+    SQLite's sleeping busy handler); the connection keeps its busy timeout for every other write."""
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's writer lock")
+    sessions = make_session_factory(engine)
+    with sessions() as holder, sessions() as waiter:
+        serialize_logins(holder)
+        taken = threading.Event()
+
+        def wait_for_it():
+            serialize_logins(waiter)
+            taken.set()
+
+        thread = threading.Thread(target=wait_for_it)
+        thread.start()
+        assert not taken.wait(0.2)
+        holder.commit()
+        thread.join(30)
+        assert taken.is_set()
+        assert waiter.connection().exec_driver_sql("PRAGMA busy_timeout").scalar() == 30_000
+        waiter.execute(select(Extension).limit(1))  # the transaction it holds goes on
+        waiter.commit()
+
+
+def test_a_login_lock_held_past_the_connections_timeout_is_a_locked_database_not_a_hang(database_url, engine):
+    if engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's writer lock")
+    impatient = create_engine(database_url, connect_args={"timeout": 0.3})
+    with make_session_factory(engine)() as holder, make_session_factory(impatient)() as waiter:
+        serialize_logins(holder)
+        with pytest.raises(OperationalError, match="database is locked"):
+            serialize_logins(waiter)
+        assert waiter.connection().exec_driver_sql("PRAGMA busy_timeout").scalar() == 300
+    impatient.dispose()
 
 
 def test_the_login_lock_is_taken_once_per_transaction(engine, extensions):
