@@ -165,6 +165,13 @@ def test_bad_dates_are_refused_on_every_face(client, session, api, console, run,
     assert page.status_code == 400 and message in html.fromstring(page.data).text_content()
 
 
+@pytest.mark.parametrize("name", ["since", "until"])
+def test_the_api_refuses_an_empty_date_which_its_schema_does_not_allow(api, name):
+    answer = api.get("/occupancy", query_string={name: ""})
+    assert answer.status_code == 422
+    assert answer.json["error"] == f"{name}: '' is not a date (YYYY-MM-DD); leave {name} out for the default"
+
+
 def test_every_face_gives_the_same_report(session, week, api, console, run, tmp_path):
     # The CLI: the summary and the tables; the CSV.
     result = run("occupancy", "--since", MON, "--until", TUE)

@@ -906,11 +906,7 @@ def history_export() -> Response:
 @bp.get("/occupancy")
 def occupancy_report() -> Response:
     found = occupancy.report(
-        db(),
-        hotdesk().settings,
-        since=request.args.get("since"),
-        until=request.args.get("until"),
-        tenant_id=tenant_id(),
+        db(), hotdesk().settings, since=_date_arg("since"), until=_date_arg("until"), tenant_id=tenant_id()
     )
     return jsonify(
         {
@@ -936,6 +932,15 @@ def occupancy_report() -> Response:
             "extensions": [_use_json(use) for use in found.extensions],
         }
     )
+
+
+def _date_arg(name: str) -> str | None:
+    """A YYYY-MM-DD query parameter as given: left out, the default; given empty, not a date (the
+    console's form sends its empty fields, which mean the default there)."""
+    value = request.args.get(name)
+    if value is not None and not value.strip():
+        raise AdminError(f"{name}: '' is not a date (YYYY-MM-DD); leave {name} out for the default")
+    return value
 
 
 def _use_json(use: occupancy.Use) -> dict:
