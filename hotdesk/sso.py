@@ -27,24 +27,26 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
-from authlib.common.errors import AuthlibBaseError
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from authlib.oidc.core import CodeIDToken
-from joserfc import jwt
-from joserfc.errors import InvalidKeyIdError, JoseError
-from joserfc.jwk import KeySet
-from joserfc.jws import JWSRegistry
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from hotdesk import events
 from hotdesk.models import Admin, EventKind, Extension, SsoSignIn, Tenant, User, utcnow
 from hotdesk.settings import SettingError, SettingSpec, SettingValues
+
+if TYPE_CHECKING:
+    from authlib.integrations.requests_client import OAuth2Session
+    from authlib.oidc.core import CodeIDToken
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
+# Authlib, joserfc (with cryptography) and requests are imported where a sign-in talks to its provider,
+# not with this module: every process imports it (settings, sign-in records), and they weigh 16 MB in
+# each gunicorn worker (2026-12-07: 100.7 MB at start with them, 84 without), most of which never
+# sees a single sign-on.
 
 CALLBACK_PATH = "/sso/callback"  # hotdesk's redirect URI at every tenant's provider: <base URL>/sso/callback
 STATE_LIFETIME = timedelta(minutes=10)  # the person's time at the provider
@@ -198,6 +200,8 @@ _metadata_lock = threading.Lock()
 
 
 def _get_json(url: str) -> dict[str, Any]:
+    import requests
+
     try:
         response = requests.get(url, timeout=HTTP_TIMEOUT, headers={"Accept": "application/json"})
         response.raise_for_status()
@@ -228,6 +232,9 @@ def _discovery(issuer: str) -> _Metadata:
 
 
 def _key_set(metadata: _Metadata, *, refresh: bool = False) -> KeySet:
+    from joserfc.errors import JoseError
+    from joserfc.jwk import KeySet
+
     if metadata.jwks is None or refresh:
         metadata.jwks = _get_json(metadata.document["jwks_uri"])
     try:
@@ -250,6 +257,8 @@ def _digest(value: str) -> str:
 
 
 def _client(provider: Provider, callback_url: str, metadata: _Metadata) -> OAuth2Session:
+    from authlib.integrations.requests_client import OAuth2Session
+
     return OAuth2Session(
         provider.client_id,
         provider.client_secret or None,
@@ -293,6 +302,8 @@ def app_verifier_matches(sign_in: SsoSignIn, verifier: object) -> bool:
         return True
     if not isinstance(verifier, str) or not 43 <= len(verifier) <= 128:
         return False
+    from authlib.oauth2.rfc7636 import create_s256_code_challenge
+
     return secrets.compare_digest(create_s256_code_challenge(verifier), sign_in.app_code_challenge)
 
 
@@ -359,6 +370,9 @@ def state_matches(sign_in: SsoSignIn, state: str | None) -> bool:
 def identify(provider: Provider, sign_in: SsoSignIn, code: str, callback_url: str) -> str:
     """Exchange the provider's code (with the PKCE verifier) and validate the ID token it returns:
     the value of the tenant's claim for the person the provider signed in. SsoRefused otherwise."""
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+
     metadata = _discovery(provider.issuer)
     if not code or len(code) > 2048:
         raise SsoRefused("the provider sent no code")
@@ -389,6 +403,9 @@ def identify(provider: Provider, sign_in: SsoSignIn, code: str, callback_url: st
 def _from_userinfo(metadata: _Metadata, provider: Provider, token: dict, sub: str, callback_url: str) -> Any:
     """The claim from the userinfo endpoint, where a provider that keeps ID tokens small puts it
     (OpenID Connect Core 5.4); only for the person the ID token names (its `sub`)."""
+    import requests
+    from authlib.common.errors import AuthlibBaseError
+
     endpoint = metadata.document.get("userinfo_endpoint")
     if not isinstance(endpoint, str):
         return None
@@ -408,6 +425,11 @@ def _from_userinfo(metadata: _Metadata, provider: Provider, token: dict, sub: st
 def _validated(
     metadata: _Metadata, provider: Provider, id_token: str, nonce: str, access_token: str | None
 ) -> CodeIDToken:
+    from authlib.oidc.core import CodeIDToken
+    from joserfc import jwt
+    from joserfc.errors import InvalidKeyIdError, JoseError
+    from joserfc.jws import JWSRegistry
+
     algorithms = metadata.document.get("id_token_signing_alg_values_supported") or ["RS256"]
     registry = JWSRegistry(algorithms=[alg for alg in algorithms if alg != "none"], strict_check_header=False)
     try:
