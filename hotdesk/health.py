@@ -5,25 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
-from functools import cache
 from pathlib import Path
 
-from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from hotdesk.schema import MIGRATIONS
+from hotdesk.schema import HEAD_REVISION
 
 log = logging.getLogger("hotdesk.health")
-
-
-@cache
-def head_revision() -> str:
-    """The schema revision this code expects (read from the migrations once per process)."""
-    config = AlembicConfig()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return str(ScriptDirectory.from_config(config).get_current_head())
 
 
 def problems(engine: Engine, publish_dir: Path | None) -> list[str]:
@@ -42,7 +31,7 @@ def problems(engine: Engine, publish_dir: Path | None) -> list[str]:
             log.warning("readiness: database unreachable: %s", type(error).__name__)
             found.append("database unreachable")
         else:
-            if revision != head_revision():
+            if revision != HEAD_REVISION:
                 found.append("database schema not current: run hotdesk init-db")
     if publish_dir is not None and not os.access(publish_dir, os.W_OK | os.X_OK):
         found.append("publish directory not writable")
