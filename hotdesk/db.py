@@ -142,16 +142,18 @@ def _take_sqlite_writer_lock(connection: Connection) -> None:
     commit: 8 or 18 ms after it asked, where 2-5 would have done. In the paced login storm of
     bench/ (2026-12-06) the slowest submits waited 8.2-9.0 and 18.9 ms, SQLite's sums of sleeps;
     polled, in three interleaved pairs, the storm's p99 was 34, 39, 54 ms against 40, 46, 44 (the
-    last pair on a slower minute of the machine: median flow 29 ms against 25). Only here, where
-    logins queue: other writers are brief and rare, and keep the busy handler. A try that finds the lock taken
-    fails at once (busy_timeout 0 for it) and ends the transaction pysqlite began for it, so the
-    next try starts afresh; as long as the connection's own timeout, then "database is locked"."""
+    last pair on a slower minute of the machine: median flow 29 ms against 25).
+
+    Only here, where logins queue: other writers are brief and rare, and keep the busy handler. A
+    try that finds the lock taken fails at once (busy_timeout 0 for it) and ends the transaction
+    pysqlite began for it, so the next try starts afresh; for as long as the connection's own
+    timeout, then "database is locked"."""
     driver = connection.connection.driver_connection
     assert isinstance(driver, sqlite3.Connection)
-    patience = driver.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+    timeout_ms = driver.execute("PRAGMA busy_timeout").fetchone()[0]
     driver.execute("PRAGMA busy_timeout = 0")
     try:
-        give_up = time.monotonic() + patience
+        give_up = time.monotonic() + timeout_ms / 1000
         while True:
             try:
                 connection.exec_driver_sql("UPDATE settings SET value = value WHERE 0")
@@ -162,7 +164,7 @@ def _take_sqlite_writer_lock(connection: Connection) -> None:
             driver.rollback()
             time.sleep(LOCK_POLL_SECONDS)
     finally:
-        driver.execute(f"PRAGMA busy_timeout = {int(patience * 1000)}")
+        driver.execute(f"PRAGMA busy_timeout = {int(timeout_ms)}")
 
 
 def _locked(error: OperationalError) -> bool:
